@@ -33,6 +33,9 @@ type FitOptions struct {
 	Workers int
 }
 
+// DefaultGradientTolerance is FitOptions.GradientTolerance's zero value.
+const DefaultGradientTolerance = 1e-8
+
 // FitResult describes how the solver ended.
 type FitResult struct {
 	Iterations  int     `json:"iterations"`
@@ -92,7 +95,7 @@ func Fit(ctx context.Context, features []string, X [][]float64, y []uint8, rows 
 	}
 	tol := opts.GradientTolerance
 	if tol == 0 {
-		tol = 1e-8
+		tol = DefaultGradientTolerance
 	}
 	maxIter := opts.MaxIterations
 	if maxIter == 0 {

@@ -1,0 +1,245 @@
+// Package mlservice trains a binary classifier from daily CSV files, promotes
+// a new model version only when it scores a better F1, and serves
+// predictions from whichever version is current, in the same process.
+//
+// The HTTP server and the trainer command in cmd/ are thin wrappers around
+// this package; a Go program that imports it gets the same behaviour without
+// either of them.
+//
+// # Data flow
+//
+// Data moves one way:
+//
+//	CSV → Validate → Dataset → Train → Candidate → Promote → versions/ + CURRENT → Store → Predict
+//
+// Validate enforces the data contract and returns every problem it finds,
+// with line and column, in one *ValidationError. Train splits the rows
+// (stratified 80/20, fixed seed), standardizes them, fits an L2 logistic
+// regression with gonum's L-BFGS and scores the held-out rows. Promote writes
+// the version durably under $ARTIFACTS_DIR/models/versions and moves CURRENT
+// to it only when its F1 beats the current version's. A Store serves the
+// version CURRENT names and follows it as it moves.
+//
+// # Training and promoting
+//
+//	ds, err := mlservice.ValidateFile("data/day_01.csv")
+//	if err != nil {
+//		return err // a *ValidationError lists the bad lines
+//	}
+//	cand, err := mlservice.Train(ctx, ds, mlservice.TrainOptions{})
+//	if err != nil {
+//		return err
+//	}
+//	decision, err := mlservice.Promote(ctx, "./artifacts", cand)
+//	fmt.Println(decision.VersionID, decision.Promoted, cand.Metadata.Metric.Value)
+//
+// # Serving
+//
+//	store, err := mlservice.OpenStore("./artifacts", mlservice.StoreOptions{})
+//	if err != nil {
+//		return err
+//	}
+//	defer store.Close()
+//	p, err := store.Predict(mlservice.Features{Age: 42, Income: 52000, AccountBalance: 1800,
+//		TransactionsLast30d: 12, IsPremium: 1})
+//	fmt.Println(p.Label, p.Probability, p.ModelVersionID)
+//
+// Predict takes no lock, touches no file and allocates nothing; the store
+// swaps in newly promoted versions in the background.
+package mlservice
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/mlservice/mlservice/model"
+)
+
+// NumFeatures is the number of model inputs.
+const NumFeatures = 5
+
+// FeatureNames are the model's inputs, in the order used by Features.Vector,
+// the CSV contract, model.json and the HTTP API.
+var FeatureNames = [NumFeatures]string{"age", "income", "account_balance", "transactions_last_30d", "is_premium"}
+
+// TargetColumn is the CSV column holding the 0/1 label.
+const TargetColumn = "target"
+
+// FeatureSchemaVersion identifies the feature set above; a model trained on
+// another feature set is refused by the Store.
+const FeatureSchemaVersion = "1"
+
+// Features is one row of model inputs.
+type Features struct {
+	Age                 float64 `json:"age"`                   // ≥ 0
+	Income              float64 `json:"income"`                // any finite value
+	AccountBalance      float64 `json:"account_balance"`       // may be negative
+	TransactionsLast30d float64 `json:"transactions_last_30d"` // ≥ 0
+	IsPremium           float64 `json:"is_premium"`            // 0 or 1
+}
+
+// Vector returns f in FeatureNames order.
+func (f Features) Vector() [NumFeatures]float64 {
+	return [NumFeatures]float64{f.Age, f.Income, f.AccountBalance, f.TransactionsLast30d, f.IsPremium}
+}
+
+// Check reports the first value outside the data contract's domain: a
+// non-finite number, a negative age or transaction count, or is_premium other
+// than 0 or 1. It allocates only when it returns an error.
+func (f Features) Check() error {
+	v := f.Vector()
+	for j, x := range v {
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return &FeatureError{Feature: FeatureNames[j], Value: x, Reason: "must be a finite number"}
+		}
+	}
+	switch {
+	case f.Age < 0:
+		return &FeatureError{Feature: "age", Value: f.Age, Reason: "must be >= 0"}
+	case f.TransactionsLast30d < 0:
+		return &FeatureError{Feature: "transactions_last_30d", Value: f.TransactionsLast30d, Reason: "must be >= 0"}
+	case f.IsPremium != 0 && f.IsPremium != 1:
+		return &FeatureError{Feature: "is_premium", Value: f.IsPremium, Reason: "must be 0 or 1"}
+	}
+	return nil
+}
+
+// FeatureError reports an input value outside the data contract.
+type FeatureError struct {
+	Row     int // index in a batch; 0 for a single prediction
+	Feature string
+	Value   float64
+	Reason  string
+}
+
+func (e *FeatureError) Error() string {
+	return fmt.Sprintf("feature %s = %v: %s", e.Feature, e.Value, e.Reason)
+}
+
+// Is makes errors.Is(err, ErrInvalidFeatures) true.
+func (e *FeatureError) Is(target error) bool { return target == ErrInvalidFeatures }
+
+// Prediction is the model's answer for one row.
+type Prediction struct {
+	Label          int     `json:"prediction"`       // 1 when Probability > 0.5
+	Probability    float64 `json:"probability"`      // P(target = 1)
+	ModelVersionID string  `json:"model_version_id"` // the version that answered
+}
+
+// Errors returned by this package. Test for them with errors.Is.
+var (
+	// ErrInvalidData is matched by every *ValidationError: the CSV breaks
+	// the data contract.
+	ErrInvalidData = errors.New("invalid data")
+
+	// ErrInvalidFeatures is matched by every *FeatureError: a row given to
+	// Predict is outside the contract's domain.
+	ErrInvalidFeatures = errors.New("invalid features")
+
+	// ErrNotReady is returned by Store.Predict before any version has been
+	// loaded, for instance before the first promotion.
+	ErrNotReady = errors.New("no model version is loaded yet")
+
+	// ErrNoCurrent is returned when the artifacts directory has no CURRENT
+	// version yet.
+	ErrNoCurrent = errors.New("no current model version")
+
+	// ErrVersionNotFound is returned for a version id that has no complete
+	// version directory.
+	ErrVersionNotFound = errors.New("model version not found")
+
+	// ErrBadVersionID is returned for a version id that does not match the
+	// strict id pattern (for example a path such as ../../etc).
+	ErrBadVersionID = errors.New("malformed model version id")
+
+	// ErrCorruptVersion is returned when a version's files are unreadable,
+	// fail their checksum or fail the self-test on load.
+	ErrCorruptVersion = errors.New("corrupt model version")
+
+	// ErrClosed is returned by a Store after Close.
+	ErrClosed = errors.New("store is closed")
+)
+
+// SchemaVersion is the version of the metadata.json layout below.
+const SchemaVersion = "1"
+
+// Metadata is the content of a version's metadata.json: what was trained, on
+// what, how well it scored, and what Promote decided.
+type Metadata struct {
+	SchemaVersion        string         `json:"schema_version"`
+	ModelVersionID       string         `json:"model_version_id"`
+	Metric               Metric         `json:"metric"` // the promotion metric, F1
+	Metrics              Metrics        `json:"metrics"`
+	TrainingDataFile     string         `json:"training_data_file"`
+	EvaluationDataFile   string         `json:"evaluation_data_file,omitempty"` // set when scored on a fixed file
+	TrainedAt            time.Time      `json:"trained_at"`
+	FeatureSchemaVersion string         `json:"feature_schema_version"`
+	Data                 DataInfo       `json:"data"`
+	Features             []FeatureStats `json:"features"` // lineage: each feature over the whole training file
+	Params               Params         `json:"params"`
+	ModelFile            string         `json:"model_file"`
+	ModelSHA256          string         `json:"model_sha256"`
+	// Examples are rows with the probabilities the trainer computed for
+	// them; a Store recomputes them on load and refuses a version whose
+	// answers differ.
+	Examples  []Example `json:"examples"`
+	Promotion Promotion `json:"promotion"`
+}
+
+// Metric names the promotion metric and its value.
+type Metric struct {
+	Name  string  `json:"name"`
+	Value float64 `json:"value"`
+}
+
+// Metrics are the evaluation figures of a version; see model.Metrics.
+type Metrics = model.Metrics
+
+// DataInfo describes the rows a version was trained and evaluated on.
+type DataInfo struct {
+	SHA256       string  `json:"sha256"` // of the training file
+	Rows         int     `json:"rows"`
+	ClassCounts  [2]int  `json:"class_counts"`
+	TrainRows    int     `json:"train_rows"`
+	EvalRows     int     `json:"eval_rows"`
+	EvalSHA256   string  `json:"eval_sha256,omitempty"` // of the evaluation file, when there is one
+	Split        string  `json:"split"`                 // "stratified" or "file"
+	TestFraction float64 `json:"test_fraction,omitempty"`
+	Seed         uint64  `json:"seed,omitempty"`
+}
+
+// FeatureStats summarizes one feature column.
+type FeatureStats struct {
+	Name string  `json:"name"`
+	Mean float64 `json:"mean"`
+	Std  float64 `json:"std"` // population standard deviation
+	Min  float64 `json:"min"`
+	Max  float64 `json:"max"`
+}
+
+// Params records how a version was fitted.
+type Params struct {
+	Model             string          `json:"model"` // "logistic_regression"
+	Solver            string          `json:"solver"`
+	C                 float64         `json:"C"`
+	ClassWeight       *string         `json:"class_weight"` // "balanced" or null, as scikit-learn spells it
+	GradientTolerance float64         `json:"gradient_tolerance"`
+	Fit               model.FitResult `json:"fit"`
+	TrainSeconds      float64         `json:"train_seconds"`
+}
+
+// Example is a self-test row stored with a version.
+type Example struct {
+	Features    Features `json:"features"`
+	Probability float64  `json:"probability"`
+}
+
+// Promotion is the decision Promote took for a version.
+type Promotion struct {
+	Decision          string   `json:"decision"` // DecisionPromoted or DecisionRejected
+	Reason            string   `json:"reason"`
+	PreviousVersionID string   `json:"previous_version_id,omitempty"`
+	PreviousMetric    *float64 `json:"previous_metric,omitempty"`
+}

@@ -1,0 +1,555 @@
+package mlservice
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// The artifact layout, under the artifacts directory:
+//
+//	models/CURRENT                          the serving version id, one line
+//	models/versions/<version_id>/model.json
+//	models/versions/<version_id>/metadata.json
+//	models/history.jsonl                    one JSON line per decision
+//	models/.lock                            held while a writer changes any of it
+const (
+	modelsDir    = "models"
+	versionsDir  = "versions"
+	currentFile  = "CURRENT"
+	historyFile  = "history.jsonl"
+	lockFile     = ".lock"
+	modelFile    = "model.json"
+	metadataFile = "metadata.json"
+	tmpPrefix    = ".tmp-"
+)
+
+// Decisions recorded in metadata.json and history.jsonl.
+const (
+	DecisionPromoted    = "promoted"
+	DecisionRejected    = "rejected"
+	DecisionRolledBack  = "rolled_back"
+	DecisionInterrupted = "interrupted" // written, but the writer died before CURRENT moved
+)
+
+// versionIDPattern is the only shape a version id may have: a UTC time to the
+// microsecond and 32 random bits. Ids sort by time, concurrent trainers
+// cannot collide, and an id read from CURRENT can never name a path outside
+// versions/.
+var versionIDPattern = regexp.MustCompile(`^[0-9]{8}T[0-9]{6}\.[0-9]{6}Z-[0-9a-f]{8}$`)
+
+// ValidVersionID reports whether id has the strict version id shape.
+func ValidVersionID(id string) bool { return versionIDPattern.MatchString(id) }
+
+func newVersionID(t time.Time) string {
+	var b [4]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
+	return t.UTC().Format("20060102T150405.000000Z") + "-" + hex.EncodeToString(b[:])
+}
+
+// Decision reports what Promote did with a candidate.
+type Decision struct {
+	VersionID         string   `json:"model_version_id"`
+	Promoted          bool     `json:"promoted"`
+	Reason            string   `json:"reason"`
+	PreviousVersionID string   `json:"previous_version_id"` // the version current before; "" if none
+	PreviousMetric    *float64 `json:"previous_metric"`     // its F1; nil if none or unreadable
+	Metadata          Metadata `json:"-"`                   // as written to metadata.json
+}
+
+// HistoryRecord is one line of models/history.jsonl.
+type HistoryRecord struct {
+	Time              time.Time `json:"time"`
+	Event             string    `json:"event"` // a Decision… constant
+	VersionID         string    `json:"model_version_id"`
+	Metric            *Metric   `json:"metric,omitempty"`
+	PreviousVersionID string    `json:"previous_version_id,omitempty"`
+	PreviousMetric    *float64  `json:"previous_metric,omitempty"`
+	Reason            string    `json:"reason,omitempty"`
+	TrainingDataFile  string    `json:"training_data_file,omitempty"`
+}
+
+// Promote writes the candidate as a new version under artifactsDir and makes
+// it current when its F1 is strictly greater than the current version's
+// (always when no version is current, or the current one cannot be read).
+// A rejected version keeps its directory. The decision is appended to
+// models/history.jsonl.
+//
+// The version directory is written under a temporary name, fsynced and
+// renamed into place; CURRENT is replaced by writing a temporary file,
+// fsyncing, renaming and fsyncing the directory. All of it runs under an
+// exclusive lock on models/.lock, so trainers in other processes finishing
+// at the same moment are decided one after the other, each against the
+// version the previous one left current. A crash at any instant leaves
+// CURRENT naming a complete version.
+func Promote(ctx context.Context, artifactsDir string, c *Candidate) (*Decision, error) {
+	if c == nil || c.Model == nil {
+		return nil, errors.New("promote: no candidate")
+	}
+	if err := c.Model.Validate(); err != nil {
+		return nil, fmt.Errorf("promote: %w", err)
+	}
+	f1 := c.Metadata.Metric.Value
+	if math.IsNaN(f1) || math.IsInf(f1, 0) {
+		return nil, fmt.Errorf("promote: metric %v is not a number", f1)
+	}
+	modelJSON, err := json.MarshalIndent(c.Model, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("promote: encode model: %w", err)
+	}
+	modelJSON = append(modelJSON, '\n')
+	sum := sha256.Sum256(modelJSON)
+
+	a, err := openArtifacts(ctx, artifactsDir)
+	if err != nil {
+		return nil, fmt.Errorf("promote: %w", err)
+	}
+	defer a.unlock()
+
+	d := &Decision{VersionID: newVersionID(time.Now())}
+	cur, curMeta, curErr := a.current()
+	switch {
+	case curErr != nil:
+		d.PreviousVersionID = cur
+		d.Promoted, d.Reason = true, fmt.Sprintf("the current version is unreadable: %v", curErr)
+	case cur == "":
+		d.Promoted, d.Reason = true, "no version is current"
+	default:
+		prev := curMeta.Metric.Value
+		d.PreviousVersionID, d.PreviousMetric = cur, &prev
+		if f1 > prev {
+			d.Promoted, d.Reason = true, fmt.Sprintf("f1 %.6f > current %.6f", f1, prev)
+		} else {
+			d.Reason = fmt.Sprintf("f1 %.6f <= current %.6f", f1, prev)
+		}
+	}
+
+	meta := c.Metadata
+	meta.ModelVersionID = d.VersionID
+	meta.ModelFile = modelFile
+	meta.ModelSHA256 = hex.EncodeToString(sum[:])
+	meta.Promotion = Promotion{Decision: DecisionRejected, Reason: d.Reason,
+		PreviousVersionID: d.PreviousVersionID, PreviousMetric: d.PreviousMetric}
+	if d.Promoted {
+		meta.Promotion.Decision = DecisionPromoted
+	}
+	metaJSON, err := json.MarshalIndent(meta, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("promote: encode metadata: %w", err)
+	}
+	metaJSON = append(metaJSON, '\n')
+	d.Metadata = meta
+
+	if err := a.writeVersion(d.VersionID, map[string][]byte{modelFile: modelJSON, metadataFile: metaJSON}); err != nil {
+		return nil, fmt.Errorf("promote: %w", err)
+	}
+	if d.Promoted {
+		if err := writeFileAtomic(a.path(currentFile), []byte(d.VersionID+"\n")); err != nil {
+			return nil, fmt.Errorf("promote: update %s: %w", currentFile, err)
+		}
+	}
+	rec := HistoryRecord{Time: time.Now().UTC(), Event: meta.Promotion.Decision, VersionID: d.VersionID,
+		Metric: &meta.Metric, PreviousVersionID: d.PreviousVersionID, PreviousMetric: d.PreviousMetric,
+		Reason: d.Reason, TrainingDataFile: meta.TrainingDataFile}
+	if err := a.appendHistory(rec); err != nil {
+		return nil, fmt.Errorf("promote: %w", err)
+	}
+	return d, nil
+}
+
+// Rollback makes versionID current again. The version must be complete and
+// pass the same checks a Store makes on load (checksum, schema, self-test).
+// The move is recorded in history.jsonl.
+func Rollback(ctx context.Context, artifactsDir, versionID string) (*HistoryRecord, error) {
+	if !ValidVersionID(versionID) {
+		return nil, fmt.Errorf("rollback to %q: %w", versionID, ErrBadVersionID)
+	}
+	a, err := openArtifacts(ctx, artifactsDir)
+	if err != nil {
+		return nil, fmt.Errorf("rollback: %w", err)
+	}
+	defer a.unlock()
+	v, err := loadVersion(artifactsDir, versionID)
+	if err != nil {
+		return nil, fmt.Errorf("rollback: %w", err)
+	}
+	rec := HistoryRecord{Time: time.Now().UTC(), Event: DecisionRolledBack, VersionID: versionID,
+		Metric: &v.meta.Metric, TrainingDataFile: v.meta.TrainingDataFile}
+	cur, curMeta, curErr := a.current()
+	rec.PreviousVersionID = cur
+	if cur != "" && curErr == nil {
+		prev := curMeta.Metric.Value
+		rec.PreviousMetric = &prev
+	}
+	rec.Reason = "rollback requested"
+	if err := writeFileAtomic(a.path(currentFile), []byte(versionID+"\n")); err != nil {
+		return nil, fmt.Errorf("rollback: update %s: %w", currentFile, err)
+	}
+	if err := a.appendHistory(rec); err != nil {
+		return nil, fmt.Errorf("rollback: %w", err)
+	}
+	return &rec, nil
+}
+
+// VersionInfo summarizes one version for listings.
+type VersionInfo struct {
+	VersionID        string    `json:"model_version_id"`
+	TrainedAt        time.Time `json:"trained_at"`
+	Metric           Metric    `json:"metric"`
+	Decision         string    `json:"decision"` // promoted, rejected or interrupted
+	Reason           string    `json:"reason,omitempty"`
+	TrainingDataFile string    `json:"training_data_file"`
+	Current          bool      `json:"current"`
+	Error            string    `json:"error,omitempty"` // set when metadata.json cannot be read
+}
+
+// Versions lists every complete version under artifactsDir, newest first,
+// with its metric and the decision recorded for it. It takes no lock and
+// never lists a version that is still being written.
+func Versions(artifactsDir string) ([]VersionInfo, error) {
+	dir := filepath.Join(artifactsDir, modelsDir, versionsDir)
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list versions: %w", err)
+	}
+	history, err := ReadHistory(artifactsDir)
+	if err != nil {
+		return nil, fmt.Errorf("list versions: %w", err)
+	}
+	decided := map[string]HistoryRecord{}
+	for _, h := range history {
+		if h.Event != DecisionRolledBack {
+			decided[h.VersionID] = h
+		}
+	}
+	cur, _ := readCurrent(artifactsDir)
+	var out []VersionInfo
+	for _, e := range entries {
+		id := e.Name()
+		if !e.IsDir() || !ValidVersionID(id) {
+			continue // temporary directories start with a dot
+		}
+		v := VersionInfo{VersionID: id, Current: id == cur}
+		meta, err := readMetadata(filepath.Join(dir, id, metadataFile))
+		if err != nil {
+			v.Error = err.Error()
+		} else {
+			v.TrainedAt, v.Metric, v.TrainingDataFile = meta.TrainedAt, meta.Metric, meta.TrainingDataFile
+			v.Decision, v.Reason = meta.Promotion.Decision, meta.Promotion.Reason
+		}
+		if h, ok := decided[id]; ok {
+			v.Decision, v.Reason = h.Event, h.Reason
+		}
+		out = append(out, v)
+	}
+	slices.Reverse(out) // ReadDir sorts by name, and ids sort by time
+	return out, nil
+}
+
+// ReadHistory returns the records of models/history.jsonl, oldest first. A
+// torn last line, left by a crash in the middle of an append, is skipped.
+func ReadHistory(artifactsDir string) ([]HistoryRecord, error) {
+	data, err := os.ReadFile(filepath.Join(artifactsDir, modelsDir, historyFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read history: %w", err)
+	}
+	var out []HistoryRecord
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	for sc.Scan() {
+		var h HistoryRecord
+		if json.Unmarshal(sc.Bytes(), &h) == nil && h.VersionID != "" {
+			out = append(out, h)
+		}
+	}
+	return out, sc.Err()
+}
+
+// CurrentVersion returns the id CURRENT names, or ErrNoCurrent.
+func CurrentVersion(artifactsDir string) (string, error) {
+	return readCurrent(artifactsDir)
+}
+
+func readCurrent(artifactsDir string) (string, error) {
+	data, err := os.ReadFile(filepath.Join(artifactsDir, modelsDir, currentFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", ErrNoCurrent
+	}
+	if err != nil {
+		return "", fmt.Errorf("read %s: %w", currentFile, err)
+	}
+	id := strings.TrimSpace(string(data))
+	if id == "" {
+		return "", fmt.Errorf("%s is empty: %w", currentFile, ErrBadVersionID)
+	}
+	if !ValidVersionID(id) {
+		return "", fmt.Errorf("%s names %q: %w", currentFile, truncate(id, 80), ErrBadVersionID)
+	}
+	return id, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+func readMetadata(path string) (*Metadata, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var m Metadata
+	if err := json.Unmarshal(data, &m); err != nil {
+		return nil, fmt.Errorf("parse %s: %w", filepath.Base(path), err)
+	}
+	return &m, nil
+}
+
+// artifacts is an artifacts directory held under its lock.
+type artifacts struct {
+	root string // the models directory
+	lock *os.File
+}
+
+// openArtifacts creates the layout if needed, takes the exclusive lock
+// (waiting for other writers, as long as ctx allows) and tidies up after any
+// writer that crashed.
+func openArtifacts(ctx context.Context, artifactsDir string) (*artifacts, error) {
+	root := filepath.Join(artifactsDir, modelsDir)
+	if err := os.MkdirAll(filepath.Join(root, versionsDir), 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(filepath.Join(root, lockFile), os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("open lock: %w", err)
+	}
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
+			f.Close()
+			return nil, fmt.Errorf("lock %s: %w", lockFile, err)
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, fmt.Errorf("wait for lock: %w", ctx.Err())
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	a := &artifacts{root: root, lock: f}
+	if err := a.recover(); err != nil {
+		a.unlock()
+		return nil, err
+	}
+	return a, nil
+}
+
+func (a *artifacts) unlock() {
+	_ = syscall.Flock(int(a.lock.Fd()), syscall.LOCK_UN)
+	a.lock.Close()
+}
+
+func (a *artifacts) path(name ...string) string {
+	return filepath.Join(append([]string{a.root}, name...)...)
+}
+
+// current returns the current version id ("" if none) and its metadata,
+// or the reason they cannot be read.
+func (a *artifacts) current() (string, *Metadata, error) {
+	id, err := readCurrent(filepath.Dir(a.root))
+	if errors.Is(err, ErrNoCurrent) {
+		return "", nil, nil
+	}
+	if err != nil {
+		return "", nil, err
+	}
+	meta, err := readMetadata(a.path(versionsDir, id, metadataFile))
+	if err != nil {
+		return id, nil, err
+	}
+	return id, meta, nil
+}
+
+// recover removes what crashed writers left half-done and records a decision
+// for every complete version that has none: a writer that died after renaming
+// its version into place but before appending to history.
+func (a *artifacts) recover() error {
+	for _, dir := range []string{a.root, a.path(versionsDir)} {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			return fmt.Errorf("recover: %w", err)
+		}
+		for _, e := range entries {
+			if strings.HasPrefix(e.Name(), tmpPrefix) || strings.HasPrefix(e.Name(), currentFile+tmpPrefix) {
+				if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+					return fmt.Errorf("recover: %w", err)
+				}
+			}
+		}
+	}
+	history, err := ReadHistory(filepath.Dir(a.root))
+	if err != nil {
+		return err
+	}
+	recorded := map[string]bool{}
+	for _, h := range history {
+		recorded[h.VersionID] = true
+	}
+	entries, err := os.ReadDir(a.path(versionsDir))
+	if err != nil {
+		return fmt.Errorf("recover: %w", err)
+	}
+	cur, _ := readCurrent(filepath.Dir(a.root))
+	for _, e := range entries {
+		id := e.Name()
+		if !ValidVersionID(id) || recorded[id] {
+			continue
+		}
+		rec := HistoryRecord{Time: time.Now().UTC(), VersionID: id, Event: DecisionInterrupted,
+			Reason: "the trainer stopped before recording its decision"}
+		if meta, err := readMetadata(a.path(versionsDir, id, metadataFile)); err == nil {
+			rec.Metric, rec.TrainingDataFile = &meta.Metric, meta.TrainingDataFile
+			switch {
+			case id == cur:
+				rec.Event = DecisionPromoted
+			case meta.Promotion.Decision == DecisionRejected:
+				rec.Event = DecisionRejected
+			}
+			if rec.Event != DecisionInterrupted {
+				rec.Reason = meta.Promotion.Reason + " (recorded after a crash)"
+			}
+		}
+		if err := a.appendHistory(rec); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeVersion writes files into versions/.tmp-<id>, fsyncs them and the
+// directory, renames it to versions/<id> and fsyncs versions/.
+func (a *artifacts) writeVersion(id string, files map[string][]byte) error {
+	tmp := a.path(versionsDir, tmpPrefix+id)
+	if err := os.Mkdir(tmp, 0o755); err != nil {
+		return fmt.Errorf("create version directory: %w", err)
+	}
+	names := make([]string, 0, len(files))
+	for name := range files {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		if err := writeFileSync(filepath.Join(tmp, name), files[name]); err != nil {
+			os.RemoveAll(tmp)
+			return fmt.Errorf("write %s: %w", name, err)
+		}
+	}
+	if err := syncDir(tmp); err != nil {
+		os.RemoveAll(tmp)
+		return err
+	}
+	if err := os.Rename(tmp, a.path(versionsDir, id)); err != nil {
+		os.RemoveAll(tmp)
+		return fmt.Errorf("publish version: %w", err)
+	}
+	return syncDir(a.path(versionsDir))
+}
+
+// appendHistory appends one line to history.jsonl and fsyncs it. A torn line
+// left by a crash is ended first, so it cannot swallow the new record.
+func (a *artifacts) appendHistory(rec HistoryRecord) error {
+	line, err := json.Marshal(rec)
+	if err != nil {
+		return fmt.Errorf("encode history: %w", err)
+	}
+	f, err := os.OpenFile(a.path(historyFile), os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return fmt.Errorf("open history: %w", err)
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.Size() > 0 {
+		last := make([]byte, 1)
+		if _, err := f.ReadAt(last, st.Size()-1); err == nil && last[0] != '\n' {
+			line = append([]byte{'\n'}, line...)
+		}
+	}
+	if _, err := f.Write(append(line, '\n')); err != nil {
+		return fmt.Errorf("append history: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("sync history: %w", err)
+	}
+	return nil
+}
+
+// writeFileSync creates path with data and fsyncs it.
+func writeFileSync(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// writeFileAtomic replaces path with data: a temporary file in the same
+// directory, fsync, rename over path, fsync of the directory.
+func writeFileAtomic(path string, data []byte) error {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	tmp := path + tmpPrefix + hex.EncodeToString(b[:])
+	if err := writeFileSync(tmp, data); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+func syncDir(path string) error {
+	d, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", path, err)
+	}
+	return nil
+}
