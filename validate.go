@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/csv"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -724,7 +725,13 @@ func (r fastRule) ok(c *cell) bool {
 var theContract = sync.OnceValue(func() *contract {
 	v := validator.New(validator.WithRequiredStructEnabled())
 	v.RegisterCustomTypeFunc(validatorValue, cell{})
-	v.RegisterTagNameFunc(func(f reflect.StructField) string { return f.Tag.Get("csv") })
+	v.RegisterTagNameFunc(func(f reflect.StructField) string {
+		if name := f.Tag.Get("csv"); name != "" {
+			return name
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		return name
+	})
 	if err := v.RegisterValidation("binary", func(fl validator.FieldLevel) bool {
 		f := fl.Field()
 		if !f.CanFloat() {
@@ -845,4 +852,169 @@ func (c *contract) checkHeader(hdr *headerInfo) []Problem {
 		probs = append(probs, Problem{Line: 1, Column: missing, Rule: "missing column", Reason: "required column is not in the header"})
 	}
 	return probs
+}
+
+// ErrMalformedRequest is returned by DecodeFeatures and DecodeBatch for a
+// body that is not valid JSON.
+var ErrMalformedRequest = errors.New("malformed JSON")
+
+// featuresRequest is the contract for one row of a prediction request,
+// written once for validator/v10. Pointers tell a missing or null field
+// from a zero.
+type featuresRequest struct {
+	Age                 *float64 `json:"age" validate:"required,gte=0"`
+	Income              *float64 `json:"income" validate:"required"`
+	AccountBalance      *float64 `json:"account_balance" validate:"required"`
+	TransactionsLast30d *float64 `json:"transactions_last_30d" validate:"required,gte=0"`
+	IsPremium           *float64 `json:"is_premium" validate:"required,binary"`
+}
+
+// FieldProblem is one invalid field of a request.
+type FieldProblem struct {
+	Field  string `json:"field"`  // e.g. "age" or "instances[3].age"
+	Reason string `json:"reason"` // what is wrong, in words
+}
+
+// InputError lists every invalid field of a request. It matches
+// ErrInvalidFeatures.
+type InputError struct {
+	Problems []FieldProblem
+}
+
+func (e *InputError) Error() string {
+	parts := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		parts[i] = p.Field + ": " + p.Reason
+	}
+	return "invalid features: " + strings.Join(parts, "; ")
+}
+
+// Is makes errors.Is(err, ErrInvalidFeatures) true.
+func (e *InputError) Is(target error) bool { return target == ErrInvalidFeatures }
+
+// DecodeFeatures parses one JSON object such as
+//
+//	{"age": 42, "income": 52000, "account_balance": -120.5, "transactions_last_30d": 7, "is_premium": 1}
+//
+// Invalid JSON gives an error matching ErrMalformedRequest; anything else
+// wrong (not an object, a field missing, null, of the wrong type, or out of
+// the contract's domain) gives an *InputError that lists every bad field.
+// Unknown fields are ignored.
+func DecodeFeatures(data []byte) (Features, error) {
+	if !json.Valid(data) {
+		return Features{}, malformed(data)
+	}
+	var probs []FieldProblem
+	f := decodeInstance(data, "", &probs)
+	if len(probs) > 0 {
+		return Features{}, &InputError{Problems: probs}
+	}
+	return f, nil
+}
+
+// DecodeBatch parses {"instances": [ {...}, ... ]} with at most maxRows
+// instances (no limit if maxRows <= 0), reporting problems like
+// DecodeFeatures, with fields named "instances[i].age".
+func DecodeBatch(data []byte, maxRows int) ([]Features, error) {
+	if !json.Valid(data) {
+		return nil, malformed(data)
+	}
+	var body map[string]json.RawMessage
+	if err := json.Unmarshal(data, &body); err != nil {
+		return nil, &InputError{Problems: []FieldProblem{{Field: "body", Reason: "must be a JSON object with an instances array"}}}
+	}
+	raw, ok := body["instances"]
+	if !ok || string(raw) == "null" {
+		return nil, &InputError{Problems: []FieldProblem{{Field: "instances", Reason: "required"}}}
+	}
+	var items []json.RawMessage
+	if err := json.Unmarshal(raw, &items); err != nil {
+		return nil, &InputError{Problems: []FieldProblem{{Field: "instances", Reason: "must be an array of objects"}}}
+	}
+	switch {
+	case len(items) == 0:
+		return nil, &InputError{Problems: []FieldProblem{{Field: "instances", Reason: "must not be empty"}}}
+	case maxRows > 0 && len(items) > maxRows:
+		return nil, &InputError{Problems: []FieldProblem{{Field: "instances", Reason: fmt.Sprintf("has %d rows, the limit is %d", len(items), maxRows)}}}
+	}
+	out := make([]Features, len(items))
+	var probs []FieldProblem
+	for i, item := range items {
+		out[i] = decodeInstance(item, fmt.Sprintf("instances[%d].", i), &probs)
+	}
+	if len(probs) > 0 {
+		return nil, &InputError{Problems: probs}
+	}
+	return out, nil
+}
+
+func malformed(data []byte) error {
+	var v any
+	err := json.Unmarshal(data, &v)
+	if err == nil {
+		err = errors.New("invalid JSON")
+	}
+	return fmt.Errorf("%w: %v", ErrMalformedRequest, err)
+}
+
+// decodeInstance decodes one object field by field, so that every wrong
+// type is reported and not just the first, then lets validator check the
+// values against featuresRequest's tags.
+func decodeInstance(data []byte, prefix string, probs *[]FieldProblem) Features {
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(data, &obj); err != nil || obj == nil {
+		field := strings.TrimSuffix(prefix, ".")
+		if field == "" {
+			field = "body"
+		}
+		*probs = append(*probs, FieldProblem{Field: field, Reason: "must be a JSON object"})
+		return Features{}
+	}
+	var req featuresRequest
+	dst := [NumFeatures]**float64{&req.Age, &req.Income, &req.AccountBalance, &req.TransactionsLast30d, &req.IsPremium}
+	var reasons [NumFeatures]string // per feature, in FeatureNames order
+	for j, name := range FeatureNames {
+		raw, ok := obj[name]
+		if !ok || string(raw) == "null" {
+			continue // validator reports "required"
+		}
+		var v float64
+		if err := json.Unmarshal(raw, &v); err != nil {
+			reasons[j] = "must be a number"
+			var num json.Number
+			if json.Unmarshal(raw, &num) == nil {
+				reasons[j] = "number out of range"
+			}
+			continue
+		}
+		*dst[j] = &v
+	}
+	err := theContract().validate.Struct(&req)
+	var verrs validator.ValidationErrors
+	if errors.As(err, &verrs) {
+		for _, fe := range verrs {
+			j := slices.Index(FeatureNames[:], fe.Field())
+			if j < 0 || reasons[j] != "" {
+				continue
+			}
+			reasons[j] = ruleReason(fe.Tag(), fe.Param())
+			if fe.Tag() == "required" {
+				reasons[j] = "required (missing or null)"
+			}
+		}
+	} else if err != nil {
+		*probs = append(*probs, FieldProblem{Field: strings.TrimSuffix(prefix, "."), Reason: err.Error()})
+		return Features{}
+	}
+	bad := false
+	for j, r := range reasons {
+		if r != "" {
+			*probs = append(*probs, FieldProblem{Field: prefix + FeatureNames[j], Reason: r})
+			bad = true
+		}
+	}
+	if bad {
+		return Features{}
+	}
+	return Features{*req.Age, *req.Income, *req.AccountBalance, *req.TransactionsLast30d, *req.IsPremium}
 }

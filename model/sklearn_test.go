@@ -18,13 +18,13 @@ type golden struct {
 	SklearnVersion string   `json:"sklearn_version"`
 	Features       []string `json:"features"`
 	Cases          []struct {
-		Name          string    `json:"name"`
-		CSV           string    `json:"csv"`
-		Balanced      bool      `json:"balanced"`
-		Rows          int       `json:"rows"`
-		DefaultTol    fitted    `json:"default_tol"`
-		Exact         fitted    `json:"exact"`
-		Probabilities []float64 `json:"probabilities"`
+		Name          string        `json:"name"`
+		CSV           string        `json:"csv"`
+		Balanced      bool          `json:"balanced"`
+		Rows          int           `json:"rows"`
+		DefaultTol    fitted        `json:"default_tol"`
+		Exact         fitted        `json:"exact"`
+		Probabilities []float64     `json:"probabilities"`
 		Metrics       goldenMetrics `json:"metrics"`
 	} `json:"cases"`
 }
