@@ -1,0 +1,253 @@
+// Command server serves predictions over HTTP from the model version that
+// models/CURRENT names under the artifacts directory, and follows CURRENT as
+// the trainer promotes new versions.
+//
+//	server [-addr :8000] [-artifacts ./artifacts] [-reload-interval 100ms]
+//	server -healthcheck    probe a running server's /health, exit 0 or 1
+//
+// Flags beat environment variables: ADDR, ARTIFACTS_DIR, RELOAD_INTERVAL,
+// LOG_LEVEL (debug, info, warn, error), LOG_FORMAT (json or text; text on a
+// terminal by default), MAX_BODY_BYTES, MAX_BATCH. ADMIN_TOKEN, when set,
+// must be sent as "Authorization: Bearer <token>" to POST /reload; it is read
+// from the environment only, so it never shows in a process listing.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/mlservice/mlservice"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stderr)
+	stop()
+	var uerr *usageError
+	switch {
+	case err == nil:
+	case errors.Is(err, flag.ErrHelp):
+	case errors.As(err, &uerr):
+		fmt.Fprintf(os.Stderr, "server: %v\n", err)
+		os.Exit(2)
+	default:
+		fmt.Fprintf(os.Stderr, "server: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+type usageError struct{ error }
+
+// config is everything the server takes from flags and the environment.
+type config struct {
+	addr           string
+	artifacts      string
+	reloadInterval time.Duration
+	adminToken     string
+	logLevel       slog.Level
+	logFormat      string
+	maxBody        int64
+	maxBatch       int
+	healthcheck    bool
+}
+
+func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
+	env := func(key, def string) string {
+		if v := getenv(key); v != "" {
+			return v
+		}
+		return def
+	}
+	fs := flag.NewFlagSet("server", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c config
+	var logLevel string
+	fs.StringVar(&c.addr, "addr", env("ADDR", ":8000"), "listen address (ADDR)")
+	fs.StringVar(&c.artifacts, "artifacts", env("ARTIFACTS_DIR", "./artifacts"), "artifacts directory (ARTIFACTS_DIR)")
+	fs.StringVar(&logLevel, "log-level", env("LOG_LEVEL", "info"), "debug, info, warn or error (LOG_LEVEL)")
+	fs.StringVar(&c.logFormat, "log-format", env("LOG_FORMAT", ""), "json or text; default text on a terminal, else json (LOG_FORMAT)")
+	fs.BoolVar(&c.healthcheck, "healthcheck", false, "probe the server at -addr and exit 0 if healthy, 1 if not")
+	interval, err := envDuration(getenv, "RELOAD_INTERVAL", mlservice.DefaultRefreshInterval)
+	if err != nil {
+		return c, err
+	}
+	fs.DurationVar(&c.reloadInterval, "reload-interval", interval, "how often to check models/CURRENT (RELOAD_INTERVAL)")
+	maxBody, err := envInt(getenv, "MAX_BODY_BYTES", 1<<20)
+	if err != nil {
+		return c, err
+	}
+	fs.Int64Var(&c.maxBody, "max-body", int64(maxBody), "largest request body in bytes (MAX_BODY_BYTES)")
+	maxBatch, err := envInt(getenv, "MAX_BATCH", 1000)
+	if err != nil {
+		return c, err
+	}
+	fs.IntVar(&c.maxBatch, "max-batch", maxBatch, "most instances in one /predict/batch request (MAX_BATCH)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return c, err
+		}
+		return c, &usageError{err}
+	}
+	if fs.NArg() > 0 {
+		return c, &usageError{fmt.Errorf("unexpected arguments %q", fs.Args())}
+	}
+	if err := c.logLevel.UnmarshalText([]byte(logLevel)); err != nil {
+		return c, &usageError{fmt.Errorf("log level %q: use debug, info, warn or error", logLevel)}
+	}
+	switch c.logFormat {
+	case "", "json", "text":
+	default:
+		return c, &usageError{fmt.Errorf("log format %q: use json or text", c.logFormat)}
+	}
+	if c.maxBody <= 0 || c.maxBatch <= 0 {
+		return c, &usageError{errors.New("-max-body and -max-batch must be positive")}
+	}
+	if c.reloadInterval <= 0 {
+		return c, &usageError{errors.New("-reload-interval must be positive")}
+	}
+	c.adminToken = getenv("ADMIN_TOKEN")
+	return c, nil
+}
+
+func envDuration(getenv func(string) string, key string, def time.Duration) (time.Duration, error) {
+	v := getenv(key)
+	if v == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		// A bare number is taken as seconds, as most env files write it.
+		if f, ferr := strconv.ParseFloat(v, 64); ferr == nil {
+			return time.Duration(f * float64(time.Second)), nil
+		}
+		return 0, &usageError{fmt.Errorf("%s=%q is not a duration such as 100ms or 1s", key, v)}
+	}
+	return d, nil
+}
+
+func envInt(getenv func(string) string, key string, def int) (int, error) {
+	v := getenv(key)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return 0, &usageError{fmt.Errorf("%s=%q is not an integer", key, v)}
+	}
+	return n, nil
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+	cfg, err := parseConfig(args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	if cfg.healthcheck {
+		return probe(ctx, cfg.addr)
+	}
+	log := newLogger(cfg, stderr)
+
+	store, err := mlservice.OpenStore(cfg.artifacts, mlservice.StoreOptions{
+		RefreshInterval: cfg.reloadInterval,
+		Logger:          log,
+	})
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	if st := store.Status(); !st.Ready {
+		reason := st.LastError
+		if reason == "" {
+			reason = "no model version has been promoted yet"
+		}
+		log.Warn("not ready: serving /health only until a version loads", "reason", reason, "artifacts", cfg.artifacts)
+	}
+
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           newServer(cfg, store, log).handler(),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      15 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	log.Info("listening", "addr", ln.Addr().String(), "artifacts", cfg.artifacts, "reload_interval", cfg.reloadInterval.String())
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	select {
+	case err := <-serveErr:
+		return err
+	case <-ctx.Done():
+	}
+	// Stop accepting, let in-flight requests finish.
+	log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+func newLogger(cfg config, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.logLevel}
+	format := cfg.logFormat
+	if format == "" {
+		format = "json"
+		if f, ok := w.(*os.File); ok {
+			if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+				format = "text"
+			}
+		}
+	}
+	if format == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// probe is the container health check: a scratch image has no curl.
+func probe(ctx context.Context, addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return &usageError{fmt.Errorf("-addr %q: %v", addr, err)}
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+net.JoinHostPort(host, port)+"/health", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("healthcheck: %w", err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("healthcheck: %s: %s", resp.Status, strings.TrimSpace(string(body)))
+	}
+	return nil
+}

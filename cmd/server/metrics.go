@@ -1,0 +1,152 @@
+package main
+
+import (
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/julienschmidt/httprouter"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/mlservice/mlservice"
+)
+
+// metrics owns the server's Prometheus registry (its own, not the global
+// default one).
+type metrics struct {
+	registry *prometheus.Registry
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+	handler  http.Handler
+}
+
+func newMetrics(store *mlservice.Store) *metrics {
+	m := &metrics{
+		registry: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mlservice_http_requests_total",
+			Help: "HTTP requests by route, method and status code.",
+		}, []string{"route", "method", "code"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "mlservice_http_request_duration_seconds",
+			Help: "Time to answer an HTTP request, by route.",
+			// Predictions take tens of microseconds; the low buckets see them.
+			Buckets: []float64{25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, .01, .025, .05, .1, .25, .5, 1},
+		}, []string{"route"}),
+	}
+	m.registry.MustRegister(m.requests, m.latency, storeCollector{store},
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.handler = promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
+	return m
+}
+
+func (m *metrics) handle(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+	m.handler.ServeHTTP(w, r)
+}
+
+// statusWriter remembers the status code a handler wrote.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// instrument counts, times and logs each request to a route.
+func (s *server) instrument(route string, h httprouter.Handle) httprouter.Handle {
+	latency := s.metrics.latency.WithLabelValues(route)
+	return func(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		h(sw, r, ps)
+		if sw.status == 0 {
+			sw.status = http.StatusOK
+		}
+		took := time.Since(start)
+		latency.Observe(took.Seconds())
+		s.metrics.requests.WithLabelValues(route, r.Method, statusText(sw.status)).Inc()
+		if lvl := levelFor(sw.status); s.log.Enabled(r.Context(), lvl) {
+			s.log.Log(r.Context(), lvl, "request", "method", r.Method, "path", r.URL.Path,
+				"status", sw.status, "duration_ms", float64(took.Microseconds())/1000, "remote", r.RemoteAddr)
+		}
+	}
+}
+
+// levelFor logs successes at debug, client errors at info and server errors
+// at error: at thousands of requests a second, access lines would drown the
+// rest.
+func levelFor(status int) slog.Level {
+	switch {
+	case status >= 500:
+		return slog.LevelError
+	case status >= 400:
+		return slog.LevelInfo
+	}
+	return slog.LevelDebug
+}
+
+var statusTexts = func() [600]string {
+	var t [600]string
+	for i := range t {
+		t[i] = strconv.Itoa(i)
+	}
+	return t
+}()
+
+func statusText(code int) string {
+	if code >= 0 && code < len(statusTexts) {
+		return statusTexts[code]
+	}
+	return strconv.Itoa(code)
+}
+
+// storeCollector reports the Store's state at scrape time.
+type storeCollector struct{ store *mlservice.Store }
+
+var (
+	descReady    = prometheus.NewDesc("mlservice_model_ready", "1 when a model version is loaded and serving.", nil, nil)
+	descInfo     = prometheus.NewDesc("mlservice_model_info", "The serving model version (value 1).", []string{"model_version_id"}, nil)
+	descF1       = prometheus.NewDesc("mlservice_model_f1", "Evaluation F1 of the serving version.", nil, nil)
+	descLoadedAt = prometheus.NewDesc("mlservice_model_loaded_timestamp_seconds", "When the serving version was loaded.", nil, nil)
+	descLoads    = prometheus.NewDesc("mlservice_model_loads_total", "Model versions loaded since start.", nil, nil)
+	descFailures = prometheus.NewDesc("mlservice_model_load_failures_total", "Model versions refused since start.", nil, nil)
+)
+
+func (c storeCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descReady, descInfo, descF1, descLoadedAt, descLoads, descFailures} {
+		ch <- d
+	}
+}
+
+func (c storeCollector) Collect(ch chan<- prometheus.Metric) {
+	st := c.store.Status()
+	ready := 0.0
+	if st.Ready {
+		ready = 1
+		ch <- prometheus.MustNewConstMetric(descInfo, prometheus.GaugeValue, 1, st.ModelVersionID)
+		ch <- prometheus.MustNewConstMetric(descLoadedAt, prometheus.GaugeValue, float64(st.LoadedAt.UnixNano())/1e9)
+		if meta, _, err := c.store.Metadata(); err == nil {
+			ch <- prometheus.MustNewConstMetric(descF1, prometheus.GaugeValue, meta.Metric.Value)
+		}
+	}
+	ch <- prometheus.MustNewConstMetric(descReady, prometheus.GaugeValue, ready)
+	ch <- prometheus.MustNewConstMetric(descLoads, prometheus.CounterValue, float64(st.Loads))
+	ch <- prometheus.MustNewConstMetric(descFailures, prometheus.CounterValue, float64(st.LoadFailures))
+}
