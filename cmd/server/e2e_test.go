@@ -1,0 +1,235 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// buildBinaries compiles the real trainer and server once per test run.
+func buildBinaries(t *testing.T) (trainer, server string) {
+	t.Helper()
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("the end-to-end test builds the real binaries and needs the go tool, which is not on PATH")
+	}
+	dir := t.TempDir()
+	for _, name := range []string{"trainer", "server"} {
+		cmd := exec.Command(goTool, "build", "-o", filepath.Join(dir, name), "./cmd/"+name)
+		cmd.Dir = "../.."
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("go build %s: %v\n%s", name, err, out)
+		}
+	}
+	return filepath.Join(dir, "trainer"), filepath.Join(dir, "server")
+}
+
+type trainOutput struct {
+	ModelVersionID string `json:"model_version_id"`
+	Promoted       bool   `json:"promoted"`
+}
+
+func runTrainer(t *testing.T, bin, artifacts string, args ...string) (trainOutput, string) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), "ARTIFACTS_DIR="+artifacts, "BALANCED_CLASS_WEIGHT=False")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("trainer %v: %v\n%s", args, err, stderr.String())
+	}
+	var out trainOutput
+	if args[0] == "train" {
+		if err := json.Unmarshal(stdout.Bytes(), &out); err != nil {
+			t.Fatalf("trainer stdout %q: %v", stdout.String(), err)
+		}
+	}
+	return out, stdout.String()
+}
+
+// TestEndToEnd runs the real binaries on 127.0.0.1: the server starts with
+// no model, the trainer promotes day 1, the server becomes ready; under a
+// load of concurrent clients the trainer promotes day 2 and a rollback
+// returns to day 1, each served within 0.5 s with no failed request.
+func TestEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binaries; skipped with -short")
+	}
+	trainerBin, serverBin := buildBinaries(t)
+	artifacts := t.TempDir()
+	data, err := filepath.Abs("../../data")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	srv := exec.Command(serverBin, "-addr", "127.0.0.1:0", "-artifacts", artifacts)
+	srv.Env = append(os.Environ(), "LOG_FORMAT=json", "LOG_LEVEL=info")
+	stderr, err := srv.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Process.Kill()
+	addr := make(chan string, 1)
+	var logs bytes.Buffer
+	var logsMu sync.Mutex
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			logsMu.Lock()
+			logs.Write(append(sc.Bytes(), '\n'))
+			logsMu.Unlock()
+			var line struct{ Msg, Addr string }
+			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "listening" {
+				addr <- line.Addr
+			}
+		}
+	}()
+	var base string
+	select {
+	case a := <-addr:
+		base = "http://" + a
+	case <-time.After(10 * time.Second):
+		t.Fatal("server did not log its address")
+	}
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+
+	get := func(path string) (int, []byte) {
+		resp, err := client.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, b
+	}
+	predict := func() (int, string, error) {
+		resp, err := client.Post(base+"/predict", "application/json", strings.NewReader(validBody))
+		if err != nil {
+			return 0, "", err
+		}
+		defer resp.Body.Close()
+		var p struct {
+			ID string `json:"model_version_id"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&p)
+		return resp.StatusCode, p.ID, err
+	}
+	// waitFor polls /predict until it answers with id, returning how long
+	// that took.
+	waitFor := func(id string) time.Duration {
+		start := time.Now()
+		for time.Since(start) < 5*time.Second {
+			if code, got, _ := predict(); code == 200 && got == id {
+				return time.Since(start)
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+		t.Fatalf("server never served %s", id)
+		return 0
+	}
+
+	if code, body := get("/ready"); code != http.StatusServiceUnavailable {
+		t.Fatalf("/ready before training: %d %s", code, body)
+	}
+	if code, _, _ := predict(); code != http.StatusServiceUnavailable {
+		t.Fatalf("/predict before training: %d", code)
+	}
+
+	day1, _ := runTrainer(t, trainerBin, artifacts, "train", filepath.Join(data, "day_01.csv"))
+	if !day1.Promoted {
+		t.Fatalf("day 1 not promoted: %+v", day1)
+	}
+	if took := waitFor(day1.ModelVersionID); took > 500*time.Millisecond {
+		t.Errorf("first promotion served after %v, want ≤ 0.5 s", took)
+	}
+	if code, body := get("/ready"); code != 200 || !strings.Contains(string(body), day1.ModelVersionID) {
+		t.Fatalf("/ready after training: %d %s", code, body)
+	}
+
+	// Load: clients predict continuously while versions change.
+	var ok, failed atomic.Int64
+	var firstFailure atomic.Value
+	ctx, stop := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				code, _, err := predict()
+				if err != nil || code != 200 {
+					failed.Add(1)
+					firstFailure.CompareAndSwap(nil, fmt.Sprintf("status %d, error %v", code, err))
+					continue
+				}
+				ok.Add(1)
+			}
+		}()
+	}
+
+	time.Sleep(200 * time.Millisecond)
+	day2, _ := runTrainer(t, trainerBin, artifacts, "train", filepath.Join(data, "day_02.csv"))
+	if !day2.Promoted {
+		t.Fatalf("day 2 not promoted: %+v", day2)
+	}
+	if took := waitFor(day2.ModelVersionID); took > 500*time.Millisecond {
+		t.Errorf("promotion of day 2 served after %v, want ≤ 0.5 s", took)
+	}
+
+	_, table := runTrainer(t, trainerBin, artifacts, "versions")
+	for _, id := range []string{day1.ModelVersionID, day2.ModelVersionID} {
+		if !strings.Contains(table, id) {
+			t.Errorf("trainer versions lacks %s:\n%s", id, table)
+		}
+	}
+	runTrainer(t, trainerBin, artifacts, "rollback", day1.ModelVersionID)
+	if took := waitFor(day1.ModelVersionID); took > 500*time.Millisecond {
+		t.Errorf("rollback served after %v, want ≤ 0.5 s", took)
+	}
+	time.Sleep(200 * time.Millisecond)
+	stop()
+	wg.Wait()
+	if n := failed.Load(); n > 0 {
+		t.Errorf("%d of %d requests failed during promotion and rollback; first: %v", n, n+ok.Load(), firstFailure.Load())
+	}
+	if ok.Load() < 100 {
+		t.Errorf("only %d requests succeeded; the load did not run", ok.Load())
+	}
+	t.Logf("%d requests under load, %d failed", ok.Load(), failed.Load())
+
+	// Graceful shutdown on SIGTERM.
+	if err := srv.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("server exited with %v after SIGTERM", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("server did not stop within 10 s of SIGTERM")
+	}
+	logsMu.Lock()
+	defer logsMu.Unlock()
+	if !strings.Contains(logs.String(), `"msg":"stopped"`) {
+		t.Errorf("no graceful stop in the server log:\n%s", logs.String())
+	}
+}

@@ -1,0 +1,268 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/mlservice/mlservice"
+)
+
+const dataDir = "../../data"
+
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+// trainer runs the command in-process as main would, with env as its only
+// environment.
+func trainer(t *testing.T, env map[string]string, args ...string) result {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	err := run(context.Background(), args, func(k string) string { return env[k] }, &stdout, &stderr)
+	code := exitCode(err, &stderr)
+	return result{code, stdout.String(), stderr.String()}
+}
+
+func decodeTrain(t *testing.T, r result) trainResult {
+	t.Helper()
+	if r.code != exitOK {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	var res trainResult
+	dec := json.NewDecoder(strings.NewReader(r.stdout))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&res); err != nil {
+		t.Fatalf("stdout is not one train result: %v\n%s", err, r.stdout)
+	}
+	if dec.More() {
+		t.Fatalf("stdout has more than one JSON value:\n%s", r.stdout)
+	}
+	return res
+}
+
+func TestTrainPromotesThenRejects(t *testing.T) {
+	art := t.TempDir()
+	env := map[string]string{"ARTIFACTS_DIR": art}
+	first := decodeTrain(t, trainer(t, env, "train", filepath.Join(dataDir, "day_02.csv")))
+	if !first.Promoted || first.PreviousVersionID != nil || first.PreviousMetric != nil {
+		t.Errorf("first training: %+v", first)
+	}
+	if first.Metric.Name != "f1" || first.Metric.Value != first.Metrics.F1 || first.Rows != first.TrainRows+first.EvalRows {
+		t.Errorf("result fields inconsistent: %+v", first)
+	}
+	if !mlservice.ValidVersionID(first.ModelVersionID) {
+		t.Errorf("version id %q", first.ModelVersionID)
+	}
+	// Day 03 scores below day 02 (data/README.md).
+	r := trainer(t, env, "train", filepath.Join(dataDir, "day_03.csv"))
+	second := decodeTrain(t, r)
+	if second.Promoted || second.PreviousVersionID == nil || *second.PreviousVersionID != first.ModelVersionID ||
+		second.PreviousMetric == nil || *second.PreviousMetric != first.Metric.Value {
+		t.Errorf("second training: %+v", second)
+	}
+	for _, want := range []string{"validated", "trained", "rejected"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("progress on stderr lacks %q:\n%s", want, r.stderr)
+		}
+	}
+	if cur, _ := mlservice.CurrentVersion(art); cur != first.ModelVersionID {
+		t.Errorf("CURRENT %s, want %s", cur, first.ModelVersionID)
+	}
+}
+
+func TestTrainBalancedFromEnvAndFlag(t *testing.T) {
+	day := filepath.Join(dataDir, "day_01.csv")
+	for _, tc := range []struct {
+		env  string
+		args []string
+		want bool
+	}{
+		{"True", nil, true},
+		{"true", nil, true},
+		{"1", nil, true},
+		{"False", nil, false},
+		{"", nil, false},
+		{"True", []string{"-balanced=false"}, false}, // the flag wins
+		{"False", []string{"-balanced"}, true},
+	} {
+		env := map[string]string{"ARTIFACTS_DIR": t.TempDir(), "BALANCED_CLASS_WEIGHT": tc.env}
+		res := decodeTrain(t, trainer(t, env, append(append([]string{"train"}, tc.args...), day)...))
+		if res.Balanced != tc.want {
+			t.Errorf("BALANCED_CLASS_WEIGHT=%q %v: balanced %v, want %v", tc.env, tc.args, res.Balanced, tc.want)
+		}
+		meta := readMeta(t, env["ARTIFACTS_DIR"], res.ModelVersionID)
+		if got := meta.Params.ClassWeight != nil; got != tc.want {
+			t.Errorf("metadata class_weight %v, want balanced=%v", meta.Params.ClassWeight, tc.want)
+		}
+	}
+}
+
+func readMeta(t *testing.T, art, id string) mlservice.Metadata {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(art, "models", "versions", id, "metadata.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m mlservice.Metadata
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func TestTrainEvalFileAndFlagOrder(t *testing.T) {
+	art := t.TempDir()
+	// Flags after the file work too.
+	res := decodeTrain(t, trainer(t, nil, "train", filepath.Join(dataDir, "day_04.csv"),
+		"-eval", filepath.Join(dataDir, "day_05.csv"), "-artifacts", art))
+	meta := readMeta(t, art, res.ModelVersionID)
+	day5, err := mlservice.ValidateFile(filepath.Join(dataDir, "day_05.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.EvalRows != day5.Len() || meta.Data.Split != "file" || meta.EvaluationDataFile != day5.Source {
+		t.Errorf("eval rows %d (want %d), split %q, evaluation file %q", res.EvalRows, day5.Len(), meta.Data.Split, meta.EvaluationDataFile)
+	}
+}
+
+func TestTrainInvalidData(t *testing.T) {
+	art := t.TempDir()
+	bad := filepath.Join(t.TempDir(), "bad.csv")
+	os.WriteFile(bad, []byte("age,income,account_balance,transactions_last_30d,is_premium,target\n"+
+		"30,1000,5,2,0,1\n-4,1000,5,2,0,0\nNA,1000,5,2,0,1\n30,1000,5,2,3,0\n"), 0o644)
+	r := trainer(t, map[string]string{"ARTIFACTS_DIR": art}, "train", bad)
+	if r.code != exitInvalid {
+		t.Fatalf("exit %d, want %d\n%s", r.code, exitInvalid, r.stderr)
+	}
+	if r.stdout != "" {
+		t.Errorf("stdout for invalid data: %q", r.stdout)
+	}
+	for _, want := range []string{`line 3, column "age", value "-4"`, `line 4, column "age", value "NA"`, `line 5, column "is_premium", value "3"`, "gte=0", "binary", "required"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
+		}
+	}
+	if vs, _ := mlservice.Versions(art); len(vs) != 0 {
+		t.Errorf("invalid data left %d versions", len(vs))
+	}
+	if r := trainer(t, nil, "validate", bad); r.code != exitInvalid {
+		t.Errorf("validate exit %d", r.code)
+	}
+	if r := trainer(t, nil, "train", "-artifacts", art, "-eval", bad, filepath.Join(dataDir, "day_01.csv")); r.code != exitInvalid {
+		t.Errorf("invalid eval file: exit %d", r.code)
+	}
+}
+
+func TestUsage(t *testing.T) {
+	day := filepath.Join(dataDir, "day_01.csv")
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		args []string
+		code int
+	}{
+		{"no command", nil, nil, exitUsage},
+		{"unknown command", nil, []string{"fly"}, exitUsage},
+		{"train without file", nil, []string{"train"}, exitUsage},
+		{"train two files", nil, []string{"train", day, day}, exitUsage},
+		{"unknown flag", nil, []string{"train", "-fast", day}, exitUsage},
+		{"bad seed", nil, []string{"train", "-seed", "x", day}, exitUsage},
+		{"zero seed", nil, []string{"train", "-seed", "0", day}, exitUsage},
+		{"bad env bool", map[string]string{"BALANCED_CLASS_WEIGHT": "maybe"}, []string{"train", day}, exitUsage},
+		{"rollback bad id", nil, []string{"rollback", "../../etc"}, exitUsage},
+		{"versions extra arg", nil, []string{"versions", "x"}, exitUsage},
+		{"help", nil, []string{"help"}, exitOK},
+		{"missing file", map[string]string{"ARTIFACTS_DIR": t.TempDir()}, []string{"train", "no-such.csv"}, exitFailure},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := trainer(t, tc.env, tc.args...)
+			if r.code != tc.code {
+				t.Fatalf("exit %d, want %d\n%s", r.code, tc.code, r.stderr)
+			}
+			if tc.code == exitUsage && !strings.Contains(r.stderr, "usage:") {
+				t.Errorf("usage error without usage text:\n%s", r.stderr)
+			}
+		})
+	}
+}
+
+func TestValidateCommand(t *testing.T) {
+	r := trainer(t, nil, "validate", filepath.Join(dataDir, "day_01.csv"))
+	if r.code != exitOK {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	var out struct {
+		Valid       bool   `json:"valid"`
+		Rows        int    `json:"rows"`
+		ClassCounts [2]int `json:"class_counts"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
+		t.Fatal(err)
+	}
+	if !out.Valid || out.Rows == 0 || out.ClassCounts[0]+out.ClassCounts[1] != out.Rows {
+		t.Errorf("validate output %s", r.stdout)
+	}
+}
+
+func TestVersionsAndRollback(t *testing.T) {
+	art := t.TempDir()
+	env := map[string]string{"ARTIFACTS_DIR": art}
+	r := trainer(t, env, "versions")
+	if r.code != exitOK || !strings.Contains(r.stdout, "no versions") {
+		t.Fatalf("versions on an empty dir: %d %q", r.code, r.stdout)
+	}
+	v1 := decodeTrain(t, trainer(t, env, "train", filepath.Join(dataDir, "day_01.csv")))
+	v2 := decodeTrain(t, trainer(t, env, "train", filepath.Join(dataDir, "day_02.csv")))
+	v3 := decodeTrain(t, trainer(t, env, "train", filepath.Join(dataDir, "day_03.csv")))
+	if !v1.Promoted || !v2.Promoted || v3.Promoted {
+		t.Fatalf("promotions %v %v %v, want true true false", v1.Promoted, v2.Promoted, v3.Promoted)
+	}
+
+	r = trainer(t, env, "versions")
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if len(lines) != 5 { // header, three versions, legend
+		t.Fatalf("versions table:\n%s", r.stdout)
+	}
+	for _, h := range []string{"VERSION", "TRAINED AT", "F1", "DECISION", "DATA FILE"} {
+		if !strings.Contains(lines[0], h) {
+			t.Errorf("header lacks %q: %q", h, lines[0])
+		}
+	}
+	for i, want := range []struct {
+		res      trainResult
+		current  bool
+		decision string
+	}{{v3, false, "rejected"}, {v2, true, "promoted"}, {v1, false, "promoted"}} {
+		line := lines[i+1]
+		if !strings.Contains(line, want.res.ModelVersionID) || !strings.Contains(line, want.decision) ||
+			strings.HasPrefix(line, "*") != want.current || !strings.Contains(line, "day_0") {
+			t.Errorf("row %d %q: want %s, %s, current %v", i, line, want.res.ModelVersionID, want.decision, want.current)
+		}
+	}
+	r = trainer(t, env, "versions", "-json")
+	var listed []mlservice.VersionInfo
+	if err := json.Unmarshal([]byte(r.stdout), &listed); err != nil || len(listed) != 3 {
+		t.Fatalf("versions -json: %v %s", err, r.stdout)
+	}
+
+	r = trainer(t, env, "rollback", v1.ModelVersionID)
+	if r.code != exitOK {
+		t.Fatalf("rollback exit %d: %s", r.code, r.stderr)
+	}
+	if cur, _ := mlservice.CurrentVersion(art); cur != v1.ModelVersionID {
+		t.Errorf("after rollback CURRENT is %s, want %s", cur, v1.ModelVersionID)
+	}
+	missing := "20200101T000000.000000Z-00000000"
+	if r := trainer(t, env, "rollback", missing); r.code != exitInvalid || !strings.Contains(r.stderr, "not found") {
+		t.Errorf("rollback to a missing version: exit %d %s", r.code, r.stderr)
+	}
+	if cur, _ := mlservice.CurrentVersion(art); cur != v1.ModelVersionID {
+		t.Errorf("a failed rollback moved CURRENT to %s", cur)
+	}
+}
