@@ -1,0 +1,375 @@
+// Command loadgen is the project's load and soak harness. It is a
+// development tool, not part of the service: it starts the real server on a
+// freshly trained model, drives POST /predict from concurrent keep-alive
+// clients on 127.0.0.1, swaps the serving version with the real trainer
+// while the load runs, and reports throughput, latency percentiles, errors,
+// how long each swap took to be served, and the server's RSS, heap and
+// goroutines before and after.
+//
+//	go run ./cmd/loadgen                          # 60 s, 32 clients, a swap every second
+//	go run ./cmd/loadgen -d 10s -c 1 -swap 0      # one client, no swaps
+//
+// Swaps are `trainer rollback` between versions trained from data/day_*.csv:
+// the same CURRENT rename a promotion makes, so every second brings a new
+// version, which 60 promotions by F1 could not.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+func main() {
+	if err := run(context.Background(), os.Args[1:], os.Stdout); err != nil {
+		log.Fatal(err)
+	}
+}
+
+type options struct {
+	clients  int
+	duration time.Duration
+	warmup   time.Duration
+	swap     time.Duration
+	data     string
+	bin      string
+	jsonOut  string
+}
+
+// Report is what loadgen measured; -json writes it to a file.
+type Report struct {
+	Clients        int     `json:"clients"`
+	Seconds        float64 `json:"seconds"`
+	Requests       int     `json:"requests"`
+	Errors         int     `json:"errors"` // transport errors and non-200 answers
+	RequestsPerSec float64 `json:"requests_per_sec"`
+	P50ms          float64 `json:"p50_ms"`
+	P99ms          float64 `json:"p99_ms"`
+	P999ms         float64 `json:"p999_ms"`
+	Maxms          float64 `json:"max_ms"`
+	Swaps          int     `json:"swaps"`
+	SwapsServed    int     `json:"swaps_served"`
+	PickupMedianMs float64 `json:"pickup_median_ms"`
+	PickupMaxMs    float64 `json:"pickup_max_ms"`
+	Before         Sample  `json:"before"`
+	After          Sample  `json:"after"`
+}
+
+// Sample is the server's footprint at one moment.
+type Sample struct {
+	RSSBytes   int64   `json:"rss_bytes"`
+	HeapBytes  float64 `json:"heap_inuse_bytes"`
+	Goroutines float64 `json:"goroutines"`
+}
+
+func run(ctx context.Context, args []string, out io.Writer) error {
+	var o options
+	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
+	fs.IntVar(&o.clients, "c", 32, "concurrent clients")
+	fs.DurationVar(&o.duration, "d", 60*time.Second, "load duration (at most 10m)")
+	fs.DurationVar(&o.warmup, "warmup", 2*time.Second, "load before measuring")
+	fs.DurationVar(&o.swap, "swap", time.Second, "swap the serving version this often; 0 for never")
+	fs.StringVar(&o.data, "data", "data", "directory of day_*.csv files")
+	fs.StringVar(&o.bin, "bin", "", "directory holding trainer and server binaries (default: go build them)")
+	fs.StringVar(&o.jsonOut, "json", "", "also write the report as JSON to this file")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if o.clients < 1 || o.duration <= 0 || o.duration > 10*time.Minute {
+		return errors.New("need -c ≥ 1 and 0 < -d ≤ 10m")
+	}
+	work, err := os.MkdirTemp("", "loadgen-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	if o.bin == "" {
+		o.bin = work
+		for _, name := range []string{"trainer", "server"} {
+			cmd := exec.Command("go", "build", "-o", filepath.Join(work, name), "./cmd/"+name)
+			if b, err := cmd.CombinedOutput(); err != nil {
+				return fmt.Errorf("go build %s (run loadgen from the repository root): %v\n%s", name, err, b)
+			}
+		}
+	}
+	trainer, server := filepath.Join(o.bin, "trainer"), filepath.Join(o.bin, "server")
+	artifacts := filepath.Join(work, "artifacts")
+
+	// Versions to swap between: every day that promotes.
+	days, _ := filepath.Glob(filepath.Join(o.data, "day_*.csv"))
+	if len(days) == 0 {
+		return fmt.Errorf("no day_*.csv in %s", o.data)
+	}
+	var versions []string
+	for _, day := range days {
+		res, err := exec.Command(trainer, "train", "-artifacts", artifacts, day).Output()
+		if err != nil {
+			return fmt.Errorf("train %s: %v", day, err)
+		}
+		var r struct {
+			ID       string `json:"model_version_id"`
+			Promoted bool   `json:"promoted"`
+		}
+		if err := json.Unmarshal(res, &r); err != nil {
+			return err
+		}
+		if r.Promoted {
+			versions = append(versions, r.ID)
+		}
+	}
+	fmt.Fprintf(out, "trained %d days, %d promoted versions to swap between\n", len(days), len(versions))
+
+	srv := exec.Command(server, "-addr", "127.0.0.1:0", "-artifacts", artifacts)
+	srv.Env = append(os.Environ(), "LOG_FORMAT=json", "LOG_LEVEL=info")
+	addr, err := startServer(srv)
+	if err != nil {
+		return err
+	}
+	defer func() { srv.Process.Kill(); srv.Wait() }()
+	base := "http://" + addr
+
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.clients, MaxConnsPerHost: o.clients}, Timeout: 10 * time.Second}
+	rep := Report{Clients: o.clients}
+	time.Sleep(300 * time.Millisecond)
+	rep.Before = sample(client, base, srv.Process.Pid)
+
+	var seen sync.Map // version id → first time a response carried it
+	load := func(ctx context.Context, record bool) ([][]time.Duration, int, int) {
+		lat := make([][]time.Duration, o.clients)
+		var mu sync.Mutex
+		total, failed := 0, 0
+		var wg sync.WaitGroup
+		body := []byte(`{"age":42,"income":52000,"account_balance":1800.5,"transactions_last_30d":12,"is_premium":1}`)
+		for w := range o.clients {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				n, bad := 0, 0
+				for ctx.Err() == nil {
+					start := time.Now()
+					id, err := predict(client, base, body)
+					took := time.Since(start)
+					if ctx.Err() != nil {
+						break // a request cut by the end of the run is not an error
+					}
+					n++
+					if err != nil {
+						bad++
+						continue
+					}
+					if record {
+						lat[w] = append(lat[w], took)
+						seen.LoadOrStore(id, time.Now())
+					}
+				}
+				mu.Lock()
+				total, failed = total+n, failed+bad
+				mu.Unlock()
+			}()
+		}
+		wg.Wait()
+		return lat, total, failed
+	}
+
+	wctx, cancel := context.WithTimeout(ctx, o.warmup)
+	load(wctx, false)
+	cancel()
+
+	type swap struct {
+		id string
+		at time.Time
+	}
+	var swaps []swap
+	lctx, cancel := context.WithTimeout(ctx, o.duration)
+	defer cancel()
+	swapDone := make(chan struct{})
+	go func() {
+		defer close(swapDone)
+		if o.swap <= 0 || len(versions) < 2 {
+			return
+		}
+		t := time.NewTicker(o.swap)
+		defer t.Stop()
+		for i := 0; ; i++ {
+			select {
+			case <-lctx.Done():
+				return
+			case <-t.C:
+			}
+			id := versions[i%len(versions)]
+			seen.Delete(id) // count from this swap on
+			// Pickup is measured from before the trainer starts: it
+			// includes the trainer's own start-up, so it errs long.
+			at := time.Now()
+			if err := exec.Command(trainer, "rollback", "-artifacts", artifacts, id).Run(); err != nil {
+				log.Printf("rollback %s: %v", id, err)
+				continue
+			}
+			swaps = append(swaps, swap{id, at})
+		}
+	}()
+	start := time.Now()
+	lat, total, failed := load(lctx, true)
+	elapsed := time.Since(start)
+	<-swapDone
+
+	var all []time.Duration
+	for _, l := range lat {
+		all = append(all, l...)
+	}
+	slices.Sort(all)
+	rep.Seconds, rep.Requests, rep.Errors = elapsed.Seconds(), total, failed
+	rep.RequestsPerSec = float64(total) / elapsed.Seconds()
+	rep.P50ms, rep.P99ms, rep.P999ms = pct(all, 0.50), pct(all, 0.99), pct(all, 0.999)
+	if len(all) > 0 {
+		rep.Maxms = ms(all[len(all)-1])
+	}
+	// A swap is served when a response carries its id after the swap; the
+	// last swaps of the run may be overtaken by the end of the load.
+	var pickups []time.Duration
+	for i, s := range swaps {
+		rep.Swaps++
+		v, ok := seen.Load(s.id)
+		if !ok || (i+1 < len(swaps) && v.(time.Time).After(swaps[i+1].at)) {
+			continue
+		}
+		pickups = append(pickups, max(v.(time.Time).Sub(s.at), 0))
+	}
+	rep.SwapsServed = len(pickups)
+	slices.Sort(pickups)
+	if len(pickups) > 0 {
+		rep.PickupMedianMs, rep.PickupMaxMs = ms(pickups[len(pickups)/2]), ms(pickups[len(pickups)-1])
+	}
+	time.Sleep(2 * time.Second) // let idle connections and timers settle
+	client.CloseIdleConnections()
+	time.Sleep(500 * time.Millisecond)
+	rep.After = sample(client, base, srv.Process.Pid)
+
+	fmt.Fprintf(out, "%d clients, %.1f s: %d requests, %.0f req/s, %d errors\n", rep.Clients, rep.Seconds, rep.Requests, rep.RequestsPerSec, rep.Errors)
+	fmt.Fprintf(out, "latency ms: p50 %.3f  p99 %.3f  p99.9 %.3f  max %.3f\n", rep.P50ms, rep.P99ms, rep.P999ms, rep.Maxms)
+	if rep.Swaps > 0 {
+		fmt.Fprintf(out, "swaps: %d done, %d seen served; pickup median %.1f ms, max %.1f ms\n", rep.Swaps, rep.SwapsServed, rep.PickupMedianMs, rep.PickupMaxMs)
+	}
+	fmt.Fprintf(out, "server before: RSS %.1f MB, heap %.1f MB, %v goroutines\n", float64(rep.Before.RSSBytes)/1e6, rep.Before.HeapBytes/1e6, rep.Before.Goroutines)
+	fmt.Fprintf(out, "server after:  RSS %.1f MB, heap %.1f MB, %v goroutines\n", float64(rep.After.RSSBytes)/1e6, rep.After.HeapBytes/1e6, rep.After.Goroutines)
+	if o.jsonOut != "" {
+		b, _ := json.MarshalIndent(rep, "", "  ")
+		if err := os.WriteFile(o.jsonOut, append(b, '\n'), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func predict(c *http.Client, base string, body []byte) (string, error) {
+	resp, err := c.Post(base+"/predict", "application/json", bytes.NewReader(body))
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return "", err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("status %d: %s", resp.StatusCode, b)
+	}
+	var p struct {
+		ID string `json:"model_version_id"`
+	}
+	err = json.Unmarshal(b, &p)
+	return p.ID, err
+}
+
+// startServer starts srv and waits for the address it logs and for /ready.
+func startServer(srv *exec.Cmd) (string, error) {
+	stderr, err := srv.StderrPipe()
+	if err != nil {
+		return "", err
+	}
+	if err := srv.Start(); err != nil {
+		return "", err
+	}
+	addrs := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			var line struct{ Msg, Addr string }
+			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "listening" {
+				addrs <- line.Addr
+			}
+		}
+	}()
+	select {
+	case addr := <-addrs:
+		for range 100 {
+			if resp, err := http.Get("http://" + addr + "/ready"); err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == 200 {
+					return addr, nil
+				}
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		return "", errors.New("server never became ready")
+	case <-time.After(10 * time.Second):
+		return "", errors.New("server did not log its address")
+	}
+}
+
+func sample(c *http.Client, base string, pid int) Sample {
+	var s Sample
+	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid)); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+				kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+				s.RSSBytes = kb * 1024
+			}
+		}
+	}
+	resp, err := c.Get(base + "/metrics")
+	if err != nil {
+		return s
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		name, value, ok := strings.Cut(sc.Text(), " ")
+		if !ok {
+			continue
+		}
+		v, _ := strconv.ParseFloat(value, 64)
+		switch name {
+		case "go_goroutines":
+			s.Goroutines = v
+		case "go_memstats_heap_inuse_bytes":
+			s.HeapBytes = v
+		}
+	}
+	return s
+}
+
+func pct(sorted []time.Duration, q float64) float64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	return ms(sorted[min(int(q*float64(len(sorted))), len(sorted)-1)])
+}
+
+func ms(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e6 }
+

@@ -1,0 +1,60 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+// BenchmarkPredictHandler is the whole handler for one row, from request to
+// encoded response, without the network.
+func BenchmarkPredictHandler(b *testing.B) {
+	ts := newTestServer(b, nil)
+	promoteDay(b, ts.dir, "day_01.csv")
+	if _, err := ts.store.Reload(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	body := []byte(validBody)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		req := httptest.NewRequest("POST", "/predict", nil)
+		req.Header.Set("Content-Type", "application/json")
+		rd := bytes.NewReader(body)
+		for pb.Next() {
+			rd.Reset(body)
+			req.Body = readCloser{rd}
+			rec := httptest.NewRecorder()
+			ts.h.ServeHTTP(rec, req)
+			if rec.Code != 200 {
+				b.Fatalf("%d %s", rec.Code, rec.Body)
+			}
+		}
+	})
+}
+
+// BenchmarkPredictBatchHandler scores 100 rows per request.
+func BenchmarkPredictBatchHandler(b *testing.B) {
+	ts := newTestServer(b, nil)
+	promoteDay(b, ts.dir, "day_01.csv")
+	if _, err := ts.store.Reload(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	body := []byte(`{"instances":[` + strings.Repeat(validBody+",", 99) + validBody + `]}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest("POST", "/predict/batch", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		ts.h.ServeHTTP(rec, req)
+		if rec.Code != 200 {
+			b.Fatalf("%d %s", rec.Code, rec.Body)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*100), "ns/row")
+}
+
+type readCloser struct{ *bytes.Reader }
+
+func (readCloser) Close() error { return nil }
