@@ -380,7 +380,9 @@ func (a *artifacts) path(name ...string) string {
 }
 
 // current returns the current version id ("" if none) and its metadata,
-// or the reason they cannot be read.
+// or the reason they cannot be read. The version gets the checks a Store
+// makes on load (checksum, schema, self-test): a current version no Store
+// would serve must not block every candidate with the score it claims.
 func (a *artifacts) current() (string, *Metadata, error) {
 	id, err := readCurrent(filepath.Dir(a.root))
 	if errors.Is(err, ErrNoCurrent) {
@@ -389,11 +391,11 @@ func (a *artifacts) current() (string, *Metadata, error) {
 	if err != nil {
 		return "", nil, err
 	}
-	meta, err := readMetadata(a.path(versionsDir, id, metadataFile))
+	v, err := loadVersion(filepath.Dir(a.root), id)
 	if err != nil {
 		return id, nil, err
 	}
-	return id, meta, nil
+	return id, v.meta, nil
 }
 
 // recover removes what crashed writers left half-done and records a decision

@@ -71,6 +71,9 @@ func Train(ctx context.Context, ds *Dataset, opts TrainOptions) (*Candidate, err
 	if !(frac > 0 && frac < 1) {
 		return nil, fmt.Errorf("train: test fraction %v is not between 0 and 1", opts.TestFraction)
 	}
+	if opts.Examples < 0 {
+		return nil, fmt.Errorf("train: examples %d is negative", opts.Examples)
+	}
 	if opts.Eval != nil {
 		if err := checkDataset(opts.Eval, "evaluation"); err != nil {
 			return nil, err

@@ -463,6 +463,7 @@ func recordEnd(b []byte, first bool) int {
 type headerInfo struct {
 	fields []string
 	csv    []byte         // the header line, CSV-encoded
+	lines  int            // lines csv takes: more than 1 when a quoted name holds a newline
 	index  map[string]int // column name → position
 }
 
@@ -472,6 +473,7 @@ func newHeaderInfo(fields []string) *headerInfo {
 	_ = w.Write(fields) // a bytes.Buffer cannot fail
 	w.Flush()
 	h := &headerInfo{fields: fields, csv: b.Bytes(), index: make(map[string]int, len(fields))}
+	h.lines = bytes.Count(h.csv, []byte{'\n'})
 	for i, f := range fields {
 		if _, dup := h.index[f]; !dup {
 			h.index[f] = i
@@ -516,7 +518,7 @@ func (c *contract) decodeBlock(b block, hdr *headerInfo, res *blockResult) {
 			line := 0
 			var perr *csv.ParseError
 			if errors.As(err, &perr) {
-				line = b.firstLine + perr.StartLine - 2 // the header is line 1 of this little file
+				line = b.firstLine + perr.StartLine - 1 - hdr.lines // the header comes first in this little file
 			}
 			res.add(Problem{Line: line, Rule: "csv", Reason: csvReason(err)})
 			continue
@@ -525,7 +527,7 @@ func (c *contract) decodeBlock(b block, hdr *headerInfo, res *blockResult) {
 		if !c.quickCheck(rec) {
 			line, _ := r.FieldPos(0)
 			raw := b.data[start-offset : r.InputOffset()-offset]
-			if probs := c.check(rec, b.firstLine+line-2, raw, hdr.index); len(probs) > 0 {
+			if probs := c.check(rec, b.firstLine+line-1-hdr.lines, raw, hdr.index); len(probs) > 0 {
 				for _, p := range probs {
 					res.add(p)
 				}
@@ -624,6 +626,9 @@ var exactPow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 
 // float64s and one IEEE division rounds m/10ᵏ correctly (Clinger's fast
 // path), so the result is bit for bit strconv's. FuzzParseDecimal checks it.
 func parseDecimal(t string) (float64, bool) {
+	if t == "" {
+		return 0, false
+	}
 	i, neg := 0, false
 	if t[0] == '-' || t[0] == '+' {
 		neg, i = t[0] == '-', 1
@@ -920,7 +925,7 @@ func DecodeBatch(data []byte, maxRows int) ([]Features, error) {
 		return nil, malformed(data)
 	}
 	var body map[string]json.RawMessage
-	if err := json.Unmarshal(data, &body); err != nil {
+	if err := json.Unmarshal(data, &body); err != nil || body == nil { // body == nil: the JSON null
 		return nil, &InputError{Problems: []FieldProblem{{Field: "body", Reason: "must be a JSON object with an instances array"}}}
 	}
 	raw, ok := body["instances"]
@@ -981,8 +986,9 @@ func decodeInstance(data []byte, prefix string, probs *[]FieldProblem) Features 
 		var v float64
 		if err := json.Unmarshal(raw, &v); err != nil {
 			reasons[j] = "must be a number"
-			var num json.Number
-			if json.Unmarshal(raw, &num) == nil {
+			// A number literal that float64 cannot hold (1e400). Not
+			// json.Number: it also takes a string such as "1".
+			if c := raw[0]; c == '-' || c >= '0' && c <= '9' {
 				reasons[j] = "number out of range"
 			}
 			continue

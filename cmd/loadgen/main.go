@@ -372,4 +372,3 @@ func pct(sorted []time.Duration, q float64) float64 {
 }
 
 func ms(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e6 }
-
