@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/julienschmidt/httprouter"
@@ -69,9 +70,20 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// instrument counts, times and logs each request to a route.
+// instrument counts, times and logs each request to a route. The counters
+// of each method and status are looked up once and kept, so a request does
+// not pay for hashing label values.
 func (s *server) instrument(route string, h httprouter.Handle) httprouter.Handle {
 	latency := s.metrics.latency.WithLabelValues(route)
+	var counters sync.Map // method+" "+status → prometheus.Counter
+	count := func(method string, status int) {
+		key := methodStatus{method, status}
+		c, ok := counters.Load(key)
+		if !ok {
+			c, _ = counters.LoadOrStore(key, s.metrics.requests.WithLabelValues(route, method, statusText(status)))
+		}
+		c.(prometheus.Counter).Inc()
+	}
 	return func(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
@@ -81,12 +93,17 @@ func (s *server) instrument(route string, h httprouter.Handle) httprouter.Handle
 		}
 		took := time.Since(start)
 		latency.Observe(took.Seconds())
-		s.metrics.requests.WithLabelValues(route, r.Method, statusText(sw.status)).Inc()
+		count(r.Method, sw.status)
 		if lvl := levelFor(sw.status); s.log.Enabled(r.Context(), lvl) {
 			s.log.Log(r.Context(), lvl, "request", "method", r.Method, "path", r.URL.Path,
 				"status", sw.status, "duration_ms", float64(took.Microseconds())/1000, "remote", r.RemoteAddr)
 		}
 	}
+}
+
+type methodStatus struct {
+	method string
+	status int
 }
 
 // levelFor logs successes at debug, client errors at info and server errors

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"math"
 	"mime"
 	"net/http"
 	"strconv"
@@ -103,7 +104,47 @@ func (s *server) predict(w http.ResponseWriter, r *http.Request, _ httprouter.Pa
 		s.writePredictError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, p)
+	// The hot path: the response is appended by hand, byte for byte what
+	// encoding/json would write (TestAppendPrediction), at a tenth the cost.
+	out := buf.Bytes()[:0]
+	out = appendPrediction(out, p)
+	h := w.Header()
+	h["Content-Type"] = jsonContentType
+	h["Content-Length"] = []string{strconv.Itoa(len(out))}
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(out)
+}
+
+var jsonContentType = []string{"application/json"}
+
+// appendPrediction appends p as encoding/json encodes it, with a newline.
+// Version ids match a strict pattern of digits, letters, '.' and '-', so
+// they need no escaping.
+func appendPrediction(b []byte, p mlservice.Prediction) []byte {
+	b = append(b, `{"prediction":`...)
+	b = strconv.AppendInt(b, int64(p.Label), 10)
+	b = append(b, `,"probability":`...)
+	b = appendFloat(b, p.Probability)
+	b = append(b, `,"model_version_id":"`...)
+	b = append(b, p.ModelVersionID...)
+	return append(b, "\"}\n"...)
+}
+
+// appendFloat formats f the way encoding/json does: shortest round-trip
+// digits, exponent form only below 1e-6 or from 1e21, "e-07" written "e-7".
+func appendFloat(b []byte, f float64) []byte {
+	format := byte('f')
+	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	b = strconv.AppendFloat(b, f, format, -1, 64)
+	if format == 'e' {
+		if n := len(b); n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
+			b[n-2] = b[n-1]
+			b = b[:n-1]
+		}
+	}
+	return b
 }
 
 type batchPrediction struct {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -536,4 +537,30 @@ func FuzzPredictHandler(f *testing.F) {
 			t.Fatalf("status %d for body %q content type %q: %s", r.status, body, contentType, r.body)
 		}
 	})
+}
+
+func TestAppendPrediction(t *testing.T) {
+	probs := []float64{0, 1, 0.5, 0.123456789012345678, 1e-7, 3.2e-7, 9.99e-7, 1e-6, 1e-300, 5e-324, 0.999999999999, 2.5e-5}
+	for i := range 2000 {
+		probs = append(probs, mathRandFloat(uint64(i)))
+	}
+	for _, p := range probs {
+		pred := mlservice.Prediction{Label: int(p * 2), Probability: p, ModelVersionID: "20261127T024848.116701Z-588e186b"}
+		want, err := json.Marshal(pred)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, '\n')
+		if got := appendPrediction(nil, pred); !bytes.Equal(got, want) {
+			t.Fatalf("appendPrediction(%v) = %s, encoding/json %s", p, got, want)
+		}
+	}
+}
+
+// mathRandFloat spreads test values over many magnitudes in [0, 1].
+func mathRandFloat(i uint64) float64 {
+	x := i*0x9E3779B97F4A7C15 + 1
+	x ^= x >> 31
+	f := float64(x>>11) / (1 << 53)
+	return math.Pow(f, float64(i%40))
 }
