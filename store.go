@@ -61,6 +61,7 @@ type Store struct {
 	// mu guards the fields below and makes loads one at a time.
 	mu        sync.Mutex
 	stamp     fileStamp // CURRENT as last examined
+	readID    string    // the id last read from CURRENT; "" after a failed read
 	lastCheck time.Time
 	lastErr   error
 	lastErrAt time.Time
@@ -79,6 +80,10 @@ type servingVersion struct {
 	metaJSON []byte
 	loadedAt time.Time
 }
+
+// racyStampAge is how long after CURRENT last changed its stamp is not
+// trusted alone; it covers the timestamp granularity of common file systems.
+const racyStampAge = 2 * time.Second
 
 type fileStamp struct {
 	exists bool
@@ -242,7 +247,8 @@ func (s *Store) follow() {
 }
 
 // refresh loads the version CURRENT names if it is not the one serving. A
-// plain check costs one stat of CURRENT; force also reads it.
+// plain check costs one stat of CURRENT, and a read of it while it is younger
+// than racyStampAge; force always reads it.
 func (s *Store) refresh(force bool) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -251,12 +257,24 @@ func (s *Store) refresh(force bool) (bool, error) {
 	current := filepath.Join(s.dir, modelsDir, currentFile)
 	stamp := statStamp(current)
 	retry := s.lastErr != nil && now.Sub(s.lastErrAt) >= s.opts.RetryInterval
-	if !force && !retry && stamp == s.stamp {
+	// An unchanged stamp does not prove an unchanged CURRENT while the file
+	// is young: every write renames a new file of the same size over it,
+	// the file system recycles the inode the write before last freed, and
+	// mtime has a coarse granularity, so two quick writes can leave the
+	// stamp exactly as it was. Until CURRENT is older than racyStampAge its
+	// content is read as well (git's "racily clean" rule).
+	racy := stamp.exists && now.Sub(stamp.mtime) < racyStampAge
+	sameStamp := !force && !retry && stamp == s.stamp
+	if sameStamp && !racy {
 		return false, nil
 	}
 	s.stamp = stamp
 
 	id, err := readCurrent(s.dir)
+	if sameStamp && err == nil && id == s.readID {
+		return false, nil // a young CURRENT, re-read: nothing changed
+	}
+	s.readID = id // "" when the read failed
 	if errors.Is(err, ErrNoCurrent) && s.serving.Load() == nil {
 		s.lastErr = nil // nothing promoted yet: not ready, but nothing wrong
 		return false, nil

@@ -1,0 +1,124 @@
+package mlservice_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/mlservice/mlservice"
+)
+
+// artBenchStore promotes the trained candidate into a fresh directory and
+// opens a store on it. Background refresh is off: the allocation count of a
+// benchmark is process-wide, and the refresher's stat would be charged to
+// Predict. BenchmarkStorePredictDuringSwaps measures with it on.
+func artBenchStore(b *testing.B) (*mlservice.Store, string) {
+	b.Helper()
+	dir := b.TempDir()
+	artPromote(b, dir, 0.5)
+	s := artOpenStore(b, dir, mlservice.StoreOptions{RefreshInterval: -1})
+	if !s.Status().Ready {
+		b.Fatal("store not ready")
+	}
+	return s, dir
+}
+
+// artBenchRows returns n valid rows taken from the candidate's examples.
+func artBenchRows(b *testing.B, n int) []mlservice.Features {
+	ex := artTrained(b).Metadata.Examples
+	rows := make([]mlservice.Features, n)
+	for i := range rows {
+		rows[i] = ex[i%len(ex)].Features
+	}
+	return rows
+}
+
+// BenchmarkStorePredict is the hot path: one row, no lock, no allocation.
+func BenchmarkStorePredict(b *testing.B) {
+	s, _ := artBenchStore(b)
+	rows := artBenchRows(b, 8)
+	b.ReportAllocs()
+	var sink float64
+	i := 0
+	for b.Loop() {
+		p, err := s.Predict(rows[i&7])
+		if err != nil {
+			b.Fatal(err)
+		}
+		sink += p.Probability
+		i++
+	}
+	if sink < 0 {
+		b.Fatal(sink)
+	}
+}
+
+func BenchmarkStorePredictBatch(b *testing.B) {
+	for _, n := range []int{1, 16, 256, 4096} {
+		b.Run(fmt.Sprintf("rows=%d", n), func(b *testing.B) {
+			s, _ := artBenchStore(b)
+			rows := artBenchRows(b, n)
+			dst := make([]mlservice.Prediction, 0, n)
+			b.ReportAllocs()
+			for b.Loop() {
+				var err error
+				if dst, err = s.PredictBatch(dst[:0], rows); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/row")
+		})
+	}
+}
+
+// BenchmarkStorePredictDuringSwaps predicts from parallel goroutines while
+// another goroutine rolls CURRENT back and forth between two versions every
+// millisecond (or as fast as the disk's fsync allows) and the store follows
+// every millisecond.
+func BenchmarkStorePredictDuringSwaps(b *testing.B) {
+	dir := b.TempDir()
+	ids := []string{artPromote(b, dir, 0.5).VersionID, artPromote(b, dir, 0.6).VersionID}
+	s := artOpenStore(b, dir, mlservice.StoreOptions{RefreshInterval: time.Millisecond})
+	rows := artBenchRows(b, 8)
+
+	stop := make(chan struct{})
+	var swaps atomic.Int64
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(time.Millisecond)
+		defer t.Stop()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+			}
+			if _, err := mlservice.Rollback(context.Background(), dir, ids[i%2]); err != nil {
+				b.Error(err)
+				return
+			}
+			swaps.Add(1)
+		}
+	})
+	loads := s.Status().Loads
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			if _, err := s.Predict(rows[i&7]); err != nil {
+				b.Error(err)
+				return
+			}
+			i++
+		}
+	})
+	b.StopTimer()
+	close(stop)
+	wg.Wait()
+	b.ReportMetric(float64(swaps.Load()), "swaps")
+	b.ReportMetric(float64(s.Status().Loads-loads), "loads")
+}
