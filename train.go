@@ -36,8 +36,8 @@ type TrainOptions struct {
 	Eval *Dataset
 	// C is the inverse L2 regularization strength. Zero means 1.
 	C float64
-	// Examples is how many self-test rows the metadata keeps. Zero means
-	// DefaultExamples.
+	// Examples is how many self-test rows the metadata keeps (at most one
+	// per evaluation row). Zero means DefaultExamples; negative is an error.
 	Examples int
 	// Workers is how many goroutines fit the model. Zero means GOMAXPROCS;
 	// the model is the same bit for bit whatever it is.
@@ -131,9 +131,10 @@ func Train(ctx context.Context, ds *Dataset, opts TrainOptions) (*Candidate, err
 	if nex == 0 {
 		nex = DefaultExamples
 	}
+	nex = min(nex, evalDS.Len())
 	examples := make([]Example, 0, nex)
-	for k := range min(nex, evalDS.Len()) {
-		i := k * evalDS.Len() / nex // spread over the file
+	for k := range nex {
+		i := k * evalDS.Len() / nex // spread over the file, each row at most once
 		f := evalDS.Row(i)
 		v := f.Vector()
 		examples = append(examples, Example{Features: f, Probability: m.Probability(v[:])})

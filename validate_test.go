@@ -1,0 +1,789 @@
+package mlservice_test
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/csv"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"testing/iotest"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/mlservice/mlservice"
+)
+
+// csvHeader is the contract's header in its usual order.
+const csvHeader = "age,income,account_balance,transactions_last_30d,is_premium,target\n"
+
+// csvRows are four valid rows, two of each class, used as filler around the
+// bad row under test (lines 2–5 when they follow csvHeader).
+const csvRows = "30,52000.5,-120.25,7,1,1\n41,48000,300,0,0,0\n25,39000.75,0,12,0,1\n63,81000,15000.5,3,1,0\n"
+
+// problemOpts compares problems without their wording: the line, column,
+// value and rule are the contract, Reason is prose checked separately.
+var problemOpts = cmpopts.IgnoreFields(mlservice.Problem{}, "Reason")
+
+// mustReject validates input and returns its *ValidationError, failing the
+// test unless validation fails with one, matches ErrInvalidData and returns
+// no Dataset.
+func mustReject(t *testing.T, input string) *mlservice.ValidationError {
+	t.Helper()
+	ds, err := mlservice.Validate(strings.NewReader(input))
+	if err == nil {
+		t.Fatalf("Validate accepted the input (%d rows); want a *ValidationError", ds.Len())
+	}
+	if ds != nil {
+		t.Errorf("Validate returned a Dataset with its error")
+	}
+	if !errors.Is(err, mlservice.ErrInvalidData) {
+		t.Errorf("errors.Is(%v, ErrInvalidData) = false", err)
+	}
+	var verr *mlservice.ValidationError
+	if !errors.As(err, &verr) {
+		t.Fatalf("error %T (%v) is not a *ValidationError", err, err)
+	}
+	for _, p := range verr.Problems {
+		if p.Reason == "" {
+			t.Errorf("problem %+v has no reason", p)
+		}
+	}
+	if verr.Total < len(verr.Problems) || len(verr.Problems) > mlservice.MaxProblems {
+		t.Errorf("Total %d, %d problems listed (MaxProblems %d)", verr.Total, len(verr.Problems), mlservice.MaxProblems)
+	}
+	return verr
+}
+
+func TestValidateRejects(t *testing.T) {
+	type P = mlservice.Problem
+	tests := []struct {
+		name  string
+		input string
+		want  []P
+	}{
+		// The header.
+		{"missing columns, all named", "age,income,target\n1,2,0\n", []P{
+			{Line: 1, Column: "account_balance", Rule: "missing column"},
+			{Line: 1, Column: "transactions_last_30d", Rule: "missing column"},
+			{Line: 1, Column: "is_premium", Rule: "missing column"},
+		}},
+		{"no contract column at all", "a,b\n1,2\n", []P{
+			{Line: 1, Column: "age", Rule: "missing column"},
+			{Line: 1, Column: "income", Rule: "missing column"},
+			{Line: 1, Column: "account_balance", Rule: "missing column"},
+			{Line: 1, Column: "transactions_last_30d", Rule: "missing column"},
+			{Line: 1, Column: "is_premium", Rule: "missing column"},
+			{Line: 1, Column: "target", Rule: "missing column"},
+		}},
+		{"misspelled column", "age,income,account_balance,transactions_last_30,is_premium,target\n" + csvRows, []P{
+			{Line: 1, Column: "transactions_last_30d", Rule: "missing column"},
+		}},
+		{"duplicate column", "age,income,account_balance,transactions_last_30d,is_premium,target,age\n", []P{
+			{Line: 1, Column: "age", Rule: "duplicate column"},
+		}},
+		{"duplicate column after trimming spaces", "age,income,account_balance,transactions_last_30d,is_premium,target, income \n", []P{
+			{Line: 1, Column: "income", Rule: "duplicate column"},
+		}},
+		{"duplicate and missing", "age,age,income\n", []P{
+			{Line: 1, Column: "age", Rule: "duplicate column"},
+			{Line: 1, Column: "account_balance", Rule: "missing column"},
+			{Line: 1, Column: "transactions_last_30d", Rule: "missing column"},
+			{Line: 1, Column: "is_premium", Rule: "missing column"},
+			{Line: 1, Column: "target", Rule: "missing column"},
+		}},
+		{"empty file", "", []P{{Rule: "header"}}},
+		{"byte order mark only", "\ufeff", []P{{Rule: "header"}}},
+		{"whitespace only, one line", "  \t ", []P{{Rule: "header"}}},
+		// A blank first line followed by anything is reported at line 1.
+		{"whitespace only, several lines", " \n\t\n  \n", []P{{Line: 1, Rule: "header"}}},
+		{"blank line before the header", "\n" + csvHeader + csvRows, []P{{Line: 1, Rule: "header"}}},
+		{"header only", csvHeader, []P{{Rule: "rows"}}},
+		{"header only, no trailing newline", strings.TrimSuffix(csvHeader, "\n"), []P{{Rule: "rows"}}},
+		{"header and blank lines", csvHeader + "\n\n\r\n", []P{{Rule: "rows"}}},
+		{"header with an unterminated quote", `"age,income` + "\n1,2\n", []P{{Line: 1, Rule: "csv"}}},
+
+		// Cells that are not numbers.
+		{"letters", csvHeader + "abc,1,2,3,0,0\n" + csvRows, []P{{Line: 2, Column: "age", Value: "abc", Rule: "number"}}},
+		{"decimal comma, quoted", csvHeader + `30,"1,5",2,3,0,0` + "\n" + csvRows, []P{{Line: 2, Column: "income", Value: "1,5", Rule: "number"}}},
+		{"hex", csvHeader + "30,0x10,2,3,0,0\n" + csvRows, []P{{Line: 2, Column: "income", Value: "0x10", Rule: "number"}}},
+		{"hex float", csvHeader + "30,1,0x1p3,3,0,0\n" + csvRows, []P{{Line: 2, Column: "account_balance", Value: "0x1p3", Rule: "number"}}},
+		{"underscore digits", csvHeader + "30,1_000,2,3,0,0\n" + csvRows, []P{{Line: 2, Column: "income", Value: "1_000", Rule: "number"}}},
+		{"two dots", csvHeader + "30,1.2.3,2,3,0,0\n" + csvRows, []P{{Line: 2, Column: "income", Value: "1.2.3", Rule: "number"}}},
+		{"sign only", csvHeader + "30,1,-,3,0,0\n" + csvRows, []P{{Line: 2, Column: "account_balance", Value: "-", Rule: "number"}}},
+		{"trailing unit", csvHeader + "30,52000USD,2,3,0,0\n" + csvRows, []P{{Line: 2, Column: "income", Value: "52000USD", Rule: "number"}}},
+		{"text label", csvHeader + "30,1,2,3,0,yes\n" + csvRows, []P{{Line: 2, Column: "target", Value: "yes", Rule: "number"}}},
+
+		// Domain rules.
+		{"negative age", csvHeader + "-1,1,2,3,0,0\n" + csvRows, []P{{Line: 2, Column: "age", Value: "-1", Rule: "gte=0"}}},
+		{"negative fractional age", csvHeader + "-0.5,1,2,3,0,0\n" + csvRows, []P{{Line: 2, Column: "age", Value: "-0.5", Rule: "gte=0"}}},
+		{"negative transactions", csvHeader + "30,1,2,-3,0,0\n" + csvRows, []P{{Line: 2, Column: "transactions_last_30d", Value: "-3", Rule: "gte=0"}}},
+		{"is_premium 2", csvHeader + "30,1,2,3,2,0\n" + csvRows, []P{{Line: 2, Column: "is_premium", Value: "2", Rule: "binary"}}},
+		{"is_premium 0.5", csvHeader + "30,1,2,3,0.5,0\n" + csvRows, []P{{Line: 2, Column: "is_premium", Value: "0.5", Rule: "binary"}}},
+		{"is_premium -1", csvHeader + "30,1,2,3,-1,0\n" + csvRows, []P{{Line: 2, Column: "is_premium", Value: "-1", Rule: "binary"}}},
+		{"target 2", csvHeader + csvRows + "30,1,2,3,0,2\n", []P{{Line: 6, Column: "target", Value: "2", Rule: "binary"}}},
+		{"target 0.5", csvHeader + csvRows + "30,1,2,3,0,0.5\n", []P{{Line: 6, Column: "target", Value: "0.5", Rule: "binary"}}},
+		{"target -1", csvHeader + csvRows + "30,1,2,3,0,-1\n", []P{{Line: 6, Column: "target", Value: "-1", Rule: "binary"}}},
+
+		{"several bad cells in one row", csvHeader + csvRows + "-1,abc,NA,-2,3,0.5\n", []P{
+			{Line: 6, Column: "age", Value: "-1", Rule: "gte=0"},
+			{Line: 6, Column: "income", Value: "abc", Rule: "number"},
+			{Line: 6, Column: "account_balance", Value: "NA", Rule: "required"},
+			{Line: 6, Column: "transactions_last_30d", Value: "-2", Rule: "gte=0"},
+			{Line: 6, Column: "is_premium", Value: "3", Rule: "binary"},
+			{Line: 6, Column: "target", Value: "0.5", Rule: "binary"},
+		}},
+		{"bad cells on several rows, in file order", csvHeader + "-1,1,2,3,0,0\n" + csvRows + "30,1,2,3,0,7\n30,x,2,3,0,0\n", []P{
+			{Line: 2, Column: "age", Value: "-1", Rule: "gte=0"},
+			{Line: 7, Column: "target", Value: "7", Rule: "binary"},
+			{Line: 8, Column: "income", Value: "x", Rule: "number"},
+		}},
+		{"reordered columns name the right column", "target,is_premium,transactions_last_30d,account_balance,income,age\n" + "0,1,2,3,4,-5\n1,1,2,3,4,5\n", []P{
+			{Line: 2, Column: "age", Value: "-5", Rule: "gte=0"},
+		}},
+		{"bad cell beside an extra column", "id,age,income,account_balance,transactions_last_30d,is_premium,target\nx,30,1,2,3,0,9\n", []P{
+			{Line: 2, Column: "target", Value: "9", Rule: "binary"},
+		}},
+
+		// CSV structure.
+		{"too few fields", csvHeader + csvRows + "1,2,3\n", []P{{Line: 6, Rule: "csv"}}},
+		{"too many fields", csvHeader + "1,2,3,4,0,0,7\n" + csvRows, []P{{Line: 2, Rule: "csv"}}},
+		{"bare quote", csvHeader + "30,52\"000,1,2,0,0\n" + csvRows, []P{{Line: 2, Rule: "csv"}}},
+		{"unterminated quote", csvHeader + csvRows + "30,\"52000,1,2,0,0\n", []P{{Line: 6, Rule: "csv"}}},
+		{"unterminated quote swallowing the rest", csvHeader + "30,\"52000,1,2,0,0\n" + csvRows, []P{{Line: 2, Rule: "csv"}}},
+
+		// Classes.
+		{"single class 0", csvHeader + "1,2,3,4,0,0\n1,2,3,4,1,0\n1,2,3,4,0,0\n", []P{{Column: "target", Rule: "classes"}}},
+		{"single class 1", csvHeader + "1,2,3,4,0,1\n1,2,3,4,1,1\n", []P{{Column: "target", Rule: "classes"}}},
+		{"one row of class 1", csvHeader + "1,2,3,4,0,0\n1,2,3,4,0,0\n1,2,3,4,0,0\n1,2,3,4,0,1\n", []P{{Column: "target", Rule: "classes"}}},
+		{"one row of class 0", csvHeader + "1,2,3,4,0,0\n1,2,3,4,0,1\n1,2,3,4,0,1\n", []P{{Column: "target", Rule: "classes"}}},
+		{"one row in all", csvHeader + "1,2,3,4,0,0\n", []P{{Column: "target", Rule: "classes"}}},
+
+		// Line numbers count physical lines.
+		{"after a quoted newline in an extra column",
+			"age,note,income,account_balance,transactions_last_30d,is_premium,target\n" +
+				"30,\"two\nlines\",1,2,3,0,0\n" + // lines 2–3
+				"30,\"three\r\nlines\nhere\",1,2,3,0,1\n" + // lines 4–6
+				"30,plain,1,2,3,0,0\n" + // line 7
+				"30,\"x\",1,-2,-3,0,1\n", // line 8
+			[]P{{Line: 8, Column: "transactions_last_30d", Value: "-3", Rule: "gte=0"}}},
+		{"bad row that spans lines starts on its first line",
+			"age,note,income,account_balance,transactions_last_30d,is_premium,target\n" +
+				"-30,\"two\nlines\",1,2,3,0,0\n" + csvRowsWithNote,
+			[]P{{Line: 2, Column: "age", Value: "-30", Rule: "gte=0"}}},
+		{"after a quoted newline in the header",
+			"age,income,\"a\nnote\",account_balance,transactions_last_30d,is_premium,target\n" + // lines 1–2
+				"30,1,x,2,3,0,0\n30,1,x,2,3,0,1\n30,1,x,2,3,0,0\n" + // lines 3–5
+				"30,1,x,2,3,0,5\n", // line 6
+			[]P{{Line: 6, Column: "target", Value: "5", Rule: "binary"}}},
+		{"field count after a quoted newline in the header",
+			"age,income,\"a\nnote\",account_balance,transactions_last_30d,is_premium,target\n30,1,x\n",
+			[]P{{Line: 3, Rule: "csv"}}},
+		{"after blank lines and CRLF", strings.ReplaceAll(csvHeader+"\n"+csvRows+"\n\n", "\n", "\r\n") + "30,1,2,3,0,x\r\n",
+			[]P{{Line: 9, Column: "target", Value: "x", Rule: "number"}}},
+		{"value quoted as found", csvHeader + csvRows + "\" -7 \",1,2,3,0,0\n",
+			[]P{{Line: 6, Column: "age", Value: " -7 ", Rule: "gte=0"}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			verr := mustReject(t, tc.input)
+			if diff := cmp.Diff(tc.want, verr.Problems, problemOpts); diff != "" {
+				t.Errorf("problems (-want +got):\n%s\nerror: %v", diff, verr)
+			}
+			if verr.Total != len(tc.want) {
+				t.Errorf("Total = %d, want %d", verr.Total, len(tc.want))
+			}
+			if verr.Source != "" {
+				t.Errorf("Source = %q for a reader, want \"\"", verr.Source)
+			}
+		})
+	}
+}
+
+// csvRowsWithNote is csvRows with a note column second.
+const csvRowsWithNote = "30,a,52000.5,-120.25,7,1,1\n41,b,48000,300,0,0,0\n25,c,39000.75,0,12,0,1\n63,d,81000,15000.5,3,1,0\n"
+
+// TestValidateNulls checks every spelling of a missing value, in a column
+// with no other rule (income) and in one with a domain rule (age), where
+// "required" must win over the domain rule.
+func TestValidateNulls(t *testing.T) {
+	nulls := []string{
+		"", " ", "NA", "na", "N/A", "n/a", "NaN", "nan", "NAN", "-nan", "null", "NULL", "Null", "None", "none", "nil",
+		"inf", "Inf", "-Inf", "+inf", "INF", "Infinity", "-Infinity", "+Infinity",
+		"1e400", "-1e400", "1.5e999", "  NaN  ",
+	}
+	for _, column := range []string{"income", "age"} {
+		for _, null := range nulls {
+			t.Run(fmt.Sprintf("%s=%q", column, null), func(t *testing.T) {
+				row := map[string]string{"age": "30", "income": "52000", "account_balance": "1", "transactions_last_30d": "2", "is_premium": "0", "target": "1"}
+				row[column] = null
+				line := fmt.Sprintf("%s,%s,%s,%s,%s,%s\n", row["age"], row["income"], row["account_balance"],
+					row["transactions_last_30d"], row["is_premium"], row["target"])
+				verr := mustReject(t, csvHeader+csvRows+line)
+				want := []mlservice.Problem{{Line: 6, Column: column, Value: null, Rule: "required"}}
+				if diff := cmp.Diff(want, verr.Problems, problemOpts); diff != "" {
+					t.Errorf("problems (-want +got):\n%s", diff)
+				}
+			})
+		}
+	}
+}
+
+// TestValidateManyProblems: every problem is counted, the first MaxProblems
+// are listed in line order.
+func TestValidateManyProblems(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(csvHeader)
+	var want []mlservice.Problem
+	line := 1
+	for i := range 60 {
+		b.WriteString(csvRows)
+		line += 4
+		fmt.Fprintf(&b, "-%d,1,2,-1,0,0\n", i+1) // two problems on one line
+		line++
+		want = append(want,
+			mlservice.Problem{Line: line, Column: "age", Value: fmt.Sprintf("-%d", i+1), Rule: "gte=0"},
+			mlservice.Problem{Line: line, Column: "transactions_last_30d", Value: "-1", Rule: "gte=0"})
+	}
+	verr := mustReject(t, b.String())
+	if verr.Total != 120 {
+		t.Errorf("Total = %d, want 120", verr.Total)
+	}
+	if diff := cmp.Diff(want[:mlservice.MaxProblems], verr.Problems, problemOpts); diff != "" {
+		t.Errorf("problems (-want +got):\n%s", diff)
+	}
+	if msg := verr.Error(); !strings.Contains(msg, fmt.Sprintf("and %d more", 120-mlservice.MaxProblems)) || !strings.HasPrefix(msg, "invalid data in input: 120 problems") {
+		t.Errorf("Error() = %q, want the total and the count of unlisted problems", msg)
+	}
+}
+
+// bigCSV builds a file of n rows, some with a quoted multi-line note, and
+// bad cells at the given row indexes. It returns the bytes, the problems
+// expected (with their physical line numbers) and the parsed values of a
+// good file.
+func bigCSV(n int, bad map[int]bool) (data []byte, want []mlservice.Problem, x [mlservice.NumFeatures][]float64, y []uint8) {
+	var b bytes.Buffer
+	b.WriteString("age,income,note,account_balance,transactions_last_30d,is_premium,target\n")
+	line := 2
+	for i := range n {
+		age, income, bal, tx, prem, target := 18+i%70, float64(20000+i%9973)+0.25, float64(i%5000-1000)/4, i%31, i%3%2, i%5%2
+		note := "n"
+		lines := 1
+		switch i % 7 {
+		case 3:
+			note, lines = "\"a quoted\nnote, with a comma\"", 2
+		case 5:
+			note, lines = "\"\"\"quoted\"\"\r\n\n\"", 3
+		}
+		ageText := strconv.Itoa(age)
+		if bad[i] {
+			ageText = "-" + ageText
+			want = append(want, mlservice.Problem{Line: line, Column: "age", Value: ageText, Rule: "gte=0"})
+		}
+		fmt.Fprintf(&b, "%s,%s,%s,%s,%d,%d,%d\n", ageText, strconv.FormatFloat(income, 'f', -1, 64), note,
+			strconv.FormatFloat(bal, 'f', -1, 64), tx, prem, target)
+		line += lines
+		x[0] = append(x[0], float64(age))
+		x[1] = append(x[1], income)
+		x[2] = append(x[2], bal)
+		x[3] = append(x[3], float64(tx))
+		x[4] = append(x[4], float64(prem))
+		y = append(y, uint8(target))
+	}
+	return b.Bytes(), want, x, y
+}
+
+// chunkReader returns at most n bytes per Read, to cut blocks at odd places.
+type chunkReader struct {
+	r io.Reader
+	n int
+}
+
+func (c chunkReader) Read(p []byte) (int, error) { return c.r.Read(p[:min(len(p), c.n)]) }
+
+// TestValidateLargeFile validates files of more than three 1 MiB blocks:
+// problems early, in the middle and at the end get their physical line
+// numbers, and a good file gives the values it holds.
+func TestValidateLargeFile(t *testing.T) {
+	const n = 110_000
+	bad := map[int]bool{0: true, 6: true, n / 2: true, n/2 + 3: true, n - 2: true, n - 1: true}
+	data, want, _, _ := bigCSV(n, bad)
+	if len(data) < 3<<20 {
+		t.Fatalf("test file has %d bytes, want more than 3 MiB", len(data))
+	}
+	good, _, x, y := bigCSV(n, nil)
+	path := filepath.Join(t.TempDir(), "big.csv")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	readers := []struct {
+		name string
+		open func(data []byte) io.Reader
+	}{
+		{"bytes", func(data []byte) io.Reader { return bytes.NewReader(data) }},
+		{"chunks of 7777 bytes", func(data []byte) io.Reader { return chunkReader{bytes.NewReader(data), 7777} }},
+		{"half reads", func(data []byte) io.Reader { return iotest.HalfReader(bytes.NewReader(data)) }},
+	}
+	for _, rd := range readers {
+		t.Run("bad/"+rd.name, func(t *testing.T) {
+			_, err := mlservice.Validate(rd.open(data))
+			var verr *mlservice.ValidationError
+			if !errors.As(err, &verr) {
+				t.Fatalf("Validate = %v, want a *ValidationError", err)
+			}
+			if diff := cmp.Diff(want, verr.Problems, problemOpts); diff != "" {
+				t.Errorf("problems (-want +got):\n%s", diff)
+			}
+			if verr.Total != len(want) {
+				t.Errorf("Total = %d, want %d", verr.Total, len(want))
+			}
+		})
+		t.Run("good/"+rd.name, func(t *testing.T) {
+			ds, err := mlservice.Validate(rd.open(good))
+			if err != nil {
+				t.Fatal(err)
+			}
+			// slices.Equal: cmp takes a second over columns this long.
+			for j := range x {
+				if !slices.Equal(x[j], ds.X[j]) {
+					t.Errorf("column %s differs from the values written", mlservice.FeatureNames[j])
+				}
+			}
+			if !slices.Equal(y, ds.Y) {
+				t.Errorf("target differs from the values written")
+			}
+		})
+	}
+	t.Run("problems in every block, over the cap", func(t *testing.T) {
+		bad := map[int]bool{}
+		for i := 3; i < n; i += n / 40 {
+			bad[i] = true
+		}
+		data, want, _, _ := bigCSV(n, bad)
+		_, err := mlservice.Validate(chunkReader{bytes.NewReader(data), 1 << 16})
+		var verr *mlservice.ValidationError
+		if !errors.As(err, &verr) {
+			t.Fatalf("Validate = %v, want a *ValidationError", err)
+		}
+		if verr.Total != len(want) || len(want) <= mlservice.MaxProblems {
+			t.Errorf("Total = %d, want %d (more than MaxProblems)", verr.Total, len(want))
+		}
+		if diff := cmp.Diff(want[:mlservice.MaxProblems], verr.Problems, problemOpts); diff != "" {
+			t.Errorf("problems (-want +got):\n%s", diff)
+		}
+	})
+	t.Run("bad/file", func(t *testing.T) {
+		_, err := mlservice.ValidateFile(path)
+		var verr *mlservice.ValidationError
+		if !errors.As(err, &verr) {
+			t.Fatalf("ValidateFile = %v, want a *ValidationError", err)
+		}
+		if diff := cmp.Diff(want, verr.Problems, problemOpts); diff != "" {
+			t.Errorf("problems (-want +got):\n%s", diff)
+		}
+		if verr.Source != path {
+			t.Errorf("Source = %q, want %q", verr.Source, path)
+		}
+	})
+}
+
+// TestValidateAcceptedVariants: each spelling of the same rows gives the
+// same Dataset as the plain file.
+func TestValidateAcceptedVariants(t *testing.T) {
+	plain := csvHeader + csvRows
+	base, err := mlservice.Validate(strings.NewReader(plain))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The plain file's values, written out by hand.
+	want := &mlservice.Dataset{
+		X: [mlservice.NumFeatures][]float64{
+			{30, 41, 25, 63},
+			{52000.5, 48000, 39000.75, 81000},
+			{-120.25, 300, 0, 15000.5},
+			{7, 0, 12, 3},
+			{1, 0, 0, 1},
+		},
+		Y: []uint8{1, 0, 1, 0},
+	}
+	sum := sha256.Sum256([]byte(plain))
+	want.SHA256 = hex.EncodeToString(sum[:])
+	if diff := cmp.Diff(want, base); diff != "" {
+		t.Fatalf("plain file (-want +got):\n%s", diff)
+	}
+
+	tests := []struct{ name, input string }{
+		{"byte order mark", "\ufeff" + plain},
+		{"CRLF", strings.ReplaceAll(plain, "\n", "\r\n")},
+		{"byte order mark and CRLF", "\ufeff" + strings.ReplaceAll(plain, "\n", "\r\n")},
+		{"no trailing newline", strings.TrimSuffix(plain, "\n")},
+		{"no trailing CRLF", strings.TrimSuffix(strings.ReplaceAll(plain, "\n", "\r\n"), "\r\n")},
+		{"every field quoted", quoteAll(plain)},
+		{"quoted header and byte order mark", "\ufeff" + quoteAll(plain)},
+		{"reordered columns", "target,is_premium,income,transactions_last_30d,age,account_balance\n" +
+			"1,1,52000.5,7,30,-120.25\n0,0,48000,0,41,300\n1,0,39000.75,12,25,0\n0,1,81000,3,63,15000.5\n"},
+		{"extra columns", "id,age,income,comment,account_balance,transactions_last_30d,is_premium,target,score\n" +
+			"a,30,52000.5,,-120.25,7,1,1,NaN\nb,41,48000,x,300,0,0,0,-1\nc,25,39000.75,y,0,12,0,1,\nd,63,81000,z,15000.5,3,1,0,2\n"},
+		{"extra column with a quoted comma and newline", "age,income,account_balance,note,transactions_last_30d,is_premium,target\n" +
+			"30,52000.5,-120.25,\"a, b\",7,1,1\n41,48000,300,\"line\nbreak\",0,0,0\n25,39000.75,0,\"\"\"q\"\"\",12,0,1\n63,81000,15000.5,,3,1,0\n"},
+		{"extra unnamed column", "age,income,account_balance,transactions_last_30d,is_premium,target,\n" +
+			"30,52000.5,-120.25,7,1,1,\n41,48000,300,0,0,0,\n25,39000.75,0,12,0,1,\n63,81000,15000.5,3,1,0,\n"},
+		{"spaces around names and values", " age ,income\t, account_balance,transactions_last_30d , is_premium,target \n" +
+			" 30 ,52000.5 ,\t-120.25, 7,1 , 1\n41,  48000,300,0,0,0\n25,39000.75,0 ,12,0,1\n63,81000,15000.5,3,1,0 \n"},
+		{"blank lines", csvHeader + "\n" + "30,52000.5,-120.25,7,1,1\n\n\n41,48000,300,0,0,0\n25,39000.75,0,12,0,1\n63,81000,15000.5,3,1,0\n\n"},
+		{"other spellings of the numbers", csvHeader +
+			"30.0,52000.50,-120.250,7,1.0,1\n+41,4.8e4,3E2,0.0,0,0\n25,39000.75,-0,12,0,1.00\n63,81000,15000.5,3,1,-0\n"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ds, err := mlservice.Validate(strings.NewReader(tc.input))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(base, ds, cmpopts.IgnoreFields(mlservice.Dataset{}, "SHA256")); diff != "" {
+				t.Errorf("dataset differs from the plain file's (-plain +got):\n%s", diff)
+			}
+			sum := sha256.Sum256([]byte(tc.input))
+			if ds.SHA256 != hex.EncodeToString(sum[:]) {
+				t.Errorf("SHA256 = %s, want the hash of the bytes read", ds.SHA256)
+			}
+		})
+	}
+}
+
+// quoteAll quotes every field of a simple CSV text (no quotes or commas in
+// its fields).
+func quoteAll(s string) string {
+	var b strings.Builder
+	for _, line := range strings.SplitAfter(s, "\n") {
+		body := strings.TrimSuffix(line, "\n")
+		if body == "" {
+			b.WriteString(line)
+			continue
+		}
+		b.WriteString(`"` + strings.ReplaceAll(body, ",", `","`) + `"`)
+		if strings.HasSuffix(line, "\n") {
+			b.WriteString("\n")
+		}
+	}
+	return b.String()
+}
+
+func TestValidateFile(t *testing.T) {
+	const path = "data/day_01.csv"
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds, err := mlservice.ValidateFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := bytes.Count(data, []byte{'\n'})
+	if len(data) > 0 && data[len(data)-1] != '\n' {
+		lines++
+	}
+	if ds.Len() != lines-1 {
+		t.Errorf("Len() = %d, want %d (lines minus the header)", ds.Len(), lines-1)
+	}
+	for j, col := range ds.X {
+		if len(col) != ds.Len() {
+			t.Errorf("column %s has %d values, want %d", mlservice.FeatureNames[j], len(col), ds.Len())
+		}
+	}
+	sum := sha256.Sum256(data)
+	if ds.SHA256 != hex.EncodeToString(sum[:]) {
+		t.Errorf("SHA256 = %s, want %x", ds.SHA256, sum)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ds.Source != abs {
+		t.Errorf("Source = %q, want %q", ds.Source, abs)
+	}
+
+	// The values are those encoding/csv and strconv read from the file.
+	records, err := csv.NewReader(bytes.NewReader(data)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want mlservice.Dataset
+	var counts [2]int
+	for _, rec := range records[1:] {
+		for j := range mlservice.NumFeatures {
+			v, err := strconv.ParseFloat(rec[j], 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want.X[j] = append(want.X[j], v)
+		}
+		label, err := strconv.Atoi(rec[5])
+		if err != nil {
+			t.Fatal(err)
+		}
+		want.Y = append(want.Y, uint8(label))
+		counts[label]++
+	}
+	if diff := cmp.Diff(want.X, ds.X); diff != "" {
+		t.Errorf("X (-encoding/csv +Validate):\n%s", diff)
+	}
+	if diff := cmp.Diff(want.Y, ds.Y); diff != "" {
+		t.Errorf("Y (-encoding/csv +Validate):\n%s", diff)
+	}
+	if ds.ClassCounts() != counts {
+		t.Errorf("ClassCounts() = %v, want %v", ds.ClassCounts(), counts)
+	}
+	if got, want := ds.Row(3), (mlservice.Features{Age: want.X[0][3], Income: want.X[1][3], AccountBalance: want.X[2][3],
+		TransactionsLast30d: want.X[3][3], IsPremium: want.X[4][3]}); got != want {
+		t.Errorf("Row(3) = %+v, want %+v", got, want)
+	}
+}
+
+func TestValidateFileErrors(t *testing.T) {
+	t.Run("missing file", func(t *testing.T) {
+		ds, err := mlservice.ValidateFile(filepath.Join(t.TempDir(), "nope.csv"))
+		if err == nil || ds != nil {
+			t.Fatalf("ValidateFile = %v, %v; want an error", ds, err)
+		}
+		if errors.Is(err, mlservice.ErrInvalidData) {
+			t.Errorf("a missing file matches ErrInvalidData: %v", err)
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("errors.Is(%v, fs.ErrNotExist) = false", err)
+		}
+	})
+	t.Run("directory", func(t *testing.T) {
+		_, err := mlservice.ValidateFile(t.TempDir())
+		if err == nil || errors.Is(err, mlservice.ErrInvalidData) {
+			t.Fatalf("ValidateFile(dir) = %v, want an I/O error", err)
+		}
+	})
+	t.Run("bad file names its path", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "bad.csv")
+		if err := os.WriteFile(path, []byte(csvHeader+csvRows+"1,2,3,4,5,6\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, err := mlservice.ValidateFile(path)
+		var verr *mlservice.ValidationError
+		if !errors.As(err, &verr) {
+			t.Fatalf("ValidateFile = %v, want a *ValidationError", err)
+		}
+		if verr.Source != path || !strings.Contains(err.Error(), path) {
+			t.Errorf("Source = %q, error %q; want both to name %s", verr.Source, err, path)
+		}
+	})
+	readErr := errors.New("disk on fire")
+	for _, tc := range []struct {
+		name string
+		r    io.Reader
+	}{
+		{"reader fails at once", iotest.ErrReader(readErr)},
+		{"reader fails after the header", io.MultiReader(strings.NewReader(csvHeader+csvRows), iotest.ErrReader(readErr))},
+		{"reader fails after several blocks", io.MultiReader(strings.NewReader(csvHeader+strings.Repeat(csvRows, 60000)), iotest.ErrReader(readErr))},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ds, err := mlservice.Validate(tc.r)
+			if ds != nil || !errors.Is(err, readErr) {
+				t.Fatalf("Validate = %v, %v; want the reader's error", ds, err)
+			}
+			if errors.Is(err, mlservice.ErrInvalidData) {
+				t.Errorf("an I/O error matches ErrInvalidData: %v", err)
+			}
+		})
+	}
+}
+
+// A valid request body, and the Features it holds.
+const okFeatures = `{"age": 42, "income": 52000, "account_balance": -120.5, "transactions_last_30d": 7, "is_premium": 1}`
+
+var okFeaturesValue = mlservice.Features{Age: 42, Income: 52000, AccountBalance: -120.5, TransactionsLast30d: 7, IsPremium: 1}
+
+// wantFields is what an *InputError should list: the field names in order
+// and, for each, a fragment of its reason.
+type wantField struct{ field, reason string }
+
+func checkInputError(t *testing.T, err error, want []wantField) {
+	t.Helper()
+	if !errors.Is(err, mlservice.ErrInvalidFeatures) {
+		t.Errorf("errors.Is(%v, ErrInvalidFeatures) = false", err)
+	}
+	if errors.Is(err, mlservice.ErrMalformedRequest) {
+		t.Errorf("errors.Is(%v, ErrMalformedRequest) = true for valid JSON", err)
+	}
+	var ierr *mlservice.InputError
+	if !errors.As(err, &ierr) {
+		t.Fatalf("error %T (%v) is not an *InputError", err, err)
+	}
+	var gotFields, wantFields []string
+	for _, p := range ierr.Problems {
+		gotFields = append(gotFields, p.Field)
+	}
+	for _, w := range want {
+		wantFields = append(wantFields, w.field)
+	}
+	if diff := cmp.Diff(wantFields, gotFields); diff != "" {
+		t.Fatalf("fields (-want +got):\n%s\nerror: %v", diff, err)
+	}
+	for i, w := range want {
+		if !strings.Contains(ierr.Problems[i].Reason, w.reason) {
+			t.Errorf("%s: reason %q, want it to mention %q", w.field, ierr.Problems[i].Reason, w.reason)
+		}
+	}
+}
+
+func TestDecodeFeatures(t *testing.T) {
+	valid := []struct {
+		name, body string
+		want       mlservice.Features
+	}{
+		{"plain", okFeatures, okFeaturesValue},
+		{"unknown fields ignored", `{"id":"x","age":42,"income":52000,"account_balance":-120.5,"transactions_last_30d":7,"is_premium":1,"extra":[1,2]}`, okFeaturesValue},
+		{"reordered, exponents, whitespace", "\n{ \"is_premium\" : 0, \"transactions_last_30d\": 0e0, \"account_balance\": -1.5E3,\t\"income\": 0, \"age\": 18.5 }\n",
+			mlservice.Features{Age: 18.5, AccountBalance: -1500}},
+		{"boundaries", `{"age":0,"income":-1e300,"account_balance":1e300,"transactions_last_30d":0,"is_premium":0}`,
+			mlservice.Features{Income: -1e300, AccountBalance: 1e300}},
+	}
+	for _, tc := range valid {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := mlservice.DecodeFeatures([]byte(tc.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tc.want {
+				t.Errorf("DecodeFeatures = %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+
+	for _, body := range []string{``, ` `, `{`, `{"age":}`, `{"age":1,}`, `{"age":NaN}`, `{"age":Infinity}`, `{'age':1}`, `{"age":1}}`, `nul`, "{\"age\":1}\x00"} {
+		t.Run(fmt.Sprintf("malformed %q", body), func(t *testing.T) {
+			f, err := mlservice.DecodeFeatures([]byte(body))
+			if !errors.Is(err, mlservice.ErrMalformedRequest) {
+				t.Fatalf("DecodeFeatures = %+v, %v; want ErrMalformedRequest", f, err)
+			}
+			if errors.Is(err, mlservice.ErrInvalidFeatures) {
+				t.Errorf("malformed JSON also matches ErrInvalidFeatures")
+			}
+			if f != (mlservice.Features{}) {
+				t.Errorf("DecodeFeatures returned %+v with its error", f)
+			}
+		})
+	}
+
+	invalid := []struct {
+		name, body string
+		want       []wantField
+	}{
+		{"array", `[]`, []wantField{{"body", "object"}}},
+		{"array of the object", "[" + okFeatures + "]", []wantField{{"body", "object"}}},
+		{"null", `null`, []wantField{{"body", "object"}}},
+		{"string", `"age"`, []wantField{{"body", "object"}}},
+		{"number", `42`, []wantField{{"body", "object"}}},
+		{"empty object", `{}`, []wantField{
+			{"age", "required"}, {"income", "required"}, {"account_balance", "required"},
+			{"transactions_last_30d", "required"}, {"is_premium", "required"}}},
+		{"one missing", `{"age":42,"income":52000,"transactions_last_30d":7,"is_premium":1}`, []wantField{{"account_balance", "required"}}},
+		{"nulls", `{"age":null,"income":52000,"account_balance":null,"transactions_last_30d":7,"is_premium":1}`,
+			[]wantField{{"age", "required"}, {"account_balance", "required"}}},
+		{"wrong types", `{"age":"42","income":true,"account_balance":[1],"transactions_last_30d":{},"is_premium":"1"}`, []wantField{
+			{"age", "must be a number"}, {"income", "must be a number"}, {"account_balance", "must be a number"},
+			{"transactions_last_30d", "must be a number"}, {"is_premium", "must be a number"}}},
+		{"out of range", `{"age":1e400,"income":-1e400,"account_balance":0,"transactions_last_30d":7,"is_premium":1}`,
+			[]wantField{{"age", "out of range"}, {"income", "out of range"}}},
+		{"out of domain", `{"age":-1,"income":0,"account_balance":0,"transactions_last_30d":-0.5,"is_premium":2}`,
+			[]wantField{{"age", ">= 0"}, {"transactions_last_30d", ">= 0"}, {"is_premium", "0 or 1"}}},
+		{"is_premium 0.5", `{"age":1,"income":0,"account_balance":0,"transactions_last_30d":0,"is_premium":0.5}`,
+			[]wantField{{"is_premium", "0 or 1"}}},
+		{"every kind at once, in feature order", `{"is_premium":-1,"transactions_last_30d":"x","account_balance":null,"age":-3}`, []wantField{
+			{"age", ">= 0"}, {"income", "required"}, {"account_balance", "required"},
+			{"transactions_last_30d", "must be a number"}, {"is_premium", "0 or 1"}}},
+		{"names are case-sensitive", `{"Age":42,"income":52000,"account_balance":-120.5,"transactions_last_30d":7,"is_premium":1}`,
+			[]wantField{{"age", "required"}}},
+	}
+	for _, tc := range invalid {
+		t.Run(tc.name, func(t *testing.T) {
+			f, err := mlservice.DecodeFeatures([]byte(tc.body))
+			if f != (mlservice.Features{}) {
+				t.Errorf("DecodeFeatures returned %+v with its error", f)
+			}
+			checkInputError(t, err, tc.want)
+		})
+	}
+}
+
+func TestDecodeBatch(t *testing.T) {
+	batch := func(items ...string) string { return `{"instances":[` + strings.Join(items, ",") + `]}` }
+	zero := `{"age":0,"income":0,"account_balance":0,"transactions_last_30d":0,"is_premium":0}`
+
+	t.Run("valid", func(t *testing.T) {
+		got, err := mlservice.DecodeBatch([]byte(batch(okFeatures, zero, okFeatures)), 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []mlservice.Features{okFeaturesValue, {}, okFeaturesValue}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("DecodeBatch (-want +got):\n%s", diff)
+		}
+	})
+	t.Run("no limit", func(t *testing.T) {
+		items := make([]string, 1000)
+		for i := range items {
+			items[i] = zero
+		}
+		for _, limit := range []int{0, -1} {
+			got, err := mlservice.DecodeBatch([]byte(batch(items...)), limit)
+			if err != nil || len(got) != 1000 {
+				t.Errorf("DecodeBatch(limit %d) = %d rows, %v; want 1000 rows", limit, len(got), err)
+			}
+		}
+	})
+	t.Run("malformed", func(t *testing.T) {
+		for _, body := range []string{``, `{"instances":[`, `{"instances":[{"age":1,}]}`} {
+			got, err := mlservice.DecodeBatch([]byte(body), 10)
+			if !errors.Is(err, mlservice.ErrMalformedRequest) || got != nil {
+				t.Errorf("DecodeBatch(%q) = %v, %v; want ErrMalformedRequest", body, got, err)
+			}
+		}
+	})
+
+	tests := []struct {
+		name, body string
+		limit      int
+		want       []wantField
+	}{
+		{"array body", `[` + okFeatures + `]`, 10, []wantField{{"body", "object"}}},
+		{"null body", `null`, 10, []wantField{{"body", "object"}}},
+		{"string body", `"instances"`, 10, []wantField{{"body", "object"}}},
+		{"no instances", `{"rows":[]}`, 10, []wantField{{"instances", "required"}}},
+		{"null instances", `{"instances":null}`, 10, []wantField{{"instances", "required"}}},
+		{"instances not an array", `{"instances":` + okFeatures + `}`, 10, []wantField{{"instances", "array"}}},
+		{"empty batch", `{"instances":[]}`, 10, []wantField{{"instances", "empty"}}},
+		{"over the limit", batch(zero, zero, zero), 2, []wantField{{"instances", "limit is 2"}}},
+		{"bad rows named by index", batch(okFeatures, `{"age":-1,"income":0,"account_balance":"x","transactions_last_30d":0,"is_premium":0}`, zero, `{}`, `null`, `[1]`), 10,
+			[]wantField{
+				{"instances[1].age", ">= 0"}, {"instances[1].account_balance", "must be a number"},
+				{"instances[3].age", "required"}, {"instances[3].income", "required"}, {"instances[3].account_balance", "required"},
+				{"instances[3].transactions_last_30d", "required"}, {"instances[3].is_premium", "required"},
+				{"instances[4]", "object"}, {"instances[5]", "object"},
+			}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := mlservice.DecodeBatch([]byte(tc.body), tc.limit)
+			if got != nil {
+				t.Errorf("DecodeBatch returned %d rows with its error", len(got))
+			}
+			checkInputError(t, err, tc.want)
+		})
+	}
+}
