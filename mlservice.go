@@ -89,6 +89,17 @@ func (f Features) Vector() [NumFeatures]float64 {
 // non-finite number, a negative age or transaction count, or is_premium other
 // than 0 or 1. It allocates only when it returns an error.
 func (f Features) Check() error {
+	// x-x is 0 for a finite x and NaN otherwise; is_premium 0 or 1 is finite.
+	if f.Age-f.Age == 0 && f.Income-f.Income == 0 && f.AccountBalance-f.AccountBalance == 0 &&
+		f.TransactionsLast30d-f.TransactionsLast30d == 0 &&
+		f.Age >= 0 && f.TransactionsLast30d >= 0 && (f.IsPremium == 0 || f.IsPremium == 1) {
+		return nil
+	}
+	return f.problem()
+}
+
+// problem names what Check rejected.
+func (f Features) problem() error {
 	v := f.Vector()
 	for j, x := range v {
 		if math.IsNaN(x) || math.IsInf(x, 0) {
@@ -100,10 +111,9 @@ func (f Features) Check() error {
 		return &FeatureError{Feature: "age", Value: f.Age, Reason: "must be >= 0"}
 	case f.TransactionsLast30d < 0:
 		return &FeatureError{Feature: "transactions_last_30d", Value: f.TransactionsLast30d, Reason: "must be >= 0"}
-	case f.IsPremium != 0 && f.IsPremium != 1:
+	default:
 		return &FeatureError{Feature: "is_premium", Value: f.IsPremium, Reason: "must be 0 or 1"}
 	}
-	return nil
 }
 
 // FeatureError reports an input value outside the data contract.

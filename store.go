@@ -75,7 +75,7 @@ type Store struct {
 // servingVersion is an immutable snapshot of one loaded version.
 type servingVersion struct {
 	id       string
-	model    *model.Model
+	linear   linear
 	meta     *Metadata
 	metaJSON []byte
 	loadedAt time.Time
@@ -147,9 +147,38 @@ func (s *Store) Predict(f Features) (Prediction, error) {
 	if err := f.Check(); err != nil {
 		return Prediction{}, err
 	}
-	x := f.Vector()
-	label, p := v.model.Predict(x[:])
+	label, p := v.linear.predict(&f)
 	return Prediction{Label: label, Probability: p, ModelVersionID: v.id}, nil
+}
+
+// linear is a model compiled for the predict path: the weights divided by
+// the scales once, the features unrolled. It computes exactly what
+// model.Model.Decision does, in the same order, so the bits agree.
+type linear struct {
+	weight, mean [NumFeatures]float64
+	intercept    float64
+}
+
+func compile(m *model.Model) linear {
+	l := linear{intercept: m.Intercept}
+	for j := range l.weight {
+		l.weight[j] = m.Coef[j] / m.Scale[j]
+		l.mean[j] = m.Mean[j]
+	}
+	return l
+}
+
+func (l *linear) predict(f *Features) (label int, probability float64) {
+	z := l.intercept
+	z += l.weight[0] * (f.Age - l.mean[0])
+	z += l.weight[1] * (f.Income - l.mean[1])
+	z += l.weight[2] * (f.AccountBalance - l.mean[2])
+	z += l.weight[3] * (f.TransactionsLast30d - l.mean[3])
+	z += l.weight[4] * (f.IsPremium - l.mean[4])
+	if z > 0 {
+		label = 1
+	}
+	return label, model.Sigmoid(z)
 }
 
 // PredictBatch scores rows with one version and appends the predictions to
@@ -170,9 +199,8 @@ func (s *Store) PredictBatch(dst []Prediction, rows []Features) ([]Prediction, e
 		}
 	}
 	dst = slices.Grow(dst, len(rows))
-	for _, f := range rows {
-		x := f.Vector()
-		label, p := v.model.Predict(x[:])
+	for i := range rows {
+		label, p := v.linear.predict(&rows[i])
 		dst = append(dst, Prediction{Label: label, Probability: p, ModelVersionID: v.id})
 	}
 	return dst, nil
@@ -384,12 +412,13 @@ func loadVersion(artifactsDir, id string) (*servingVersion, error) {
 	if !slices.Equal(m.Features, FeatureNames[:]) {
 		return nil, corrupt("model features %v, want %v", m.Features, FeatureNames)
 	}
+	lin := compile(&m)
 	for i, ex := range meta.Examples {
-		x := ex.Features.Vector()
-		got := m.Probability(x[:])
+		_, got := lin.predict(&ex.Features) // the code that will serve
+
 		if !(math.Abs(got-ex.Probability) <= selfTestTolerance) {
 			return nil, corrupt("self-test example %d: model gives %v, trainer recorded %v", i, got, ex.Probability)
 		}
 	}
-	return &servingVersion{id: id, model: &m, meta: &meta, metaJSON: metaJSON, loadedAt: time.Now()}, nil
+	return &servingVersion{id: id, linear: lin, meta: &meta, metaJSON: metaJSON, loadedAt: time.Now()}, nil
 }

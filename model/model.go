@@ -67,12 +67,17 @@ func (m *Model) Validate() error {
 }
 
 // Decision returns the log-odds z of class 1 for one row of len(m.Features)
-// values. It allocates nothing.
+// values, computed in this order:
+//
+//	z = Intercept;  z += (Coef[j]/Scale[j]) · (x[j]−Mean[j])  for j = 0, 1, …
+//
+// A caller that precomputes Coef[j]/Scale[j] and keeps the order gets the
+// same bits without a division per feature. It allocates nothing.
 func (m *Model) Decision(x []float64) float64 {
 	mean, scale, coef := m.Mean[:len(x)], m.Scale[:len(x)], m.Coef[:len(x)]
 	z := m.Intercept
 	for j, v := range x {
-		z += coef[j] * ((v - mean[j]) / scale[j])
+		z += coef[j] / scale[j] * (v - mean[j])
 	}
 	return z
 }
