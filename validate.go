@@ -906,6 +906,14 @@ func (e *InputError) Is(target error) bool { return target == ErrInvalidFeatures
 // the contract's domain) gives an *InputError that lists every bad field.
 // Unknown fields are ignored.
 func DecodeFeatures(data []byte) (Features, error) {
+	if f, ok := decodeFlat(data); ok {
+		return f, nil
+	}
+	return decodeFeaturesFull(data)
+}
+
+// decodeFeaturesFull decodes field by field and lets validator judge.
+func decodeFeaturesFull(data []byte) (Features, error) {
 	if !json.Valid(data) {
 		return Features{}, malformed(data)
 	}
@@ -951,6 +959,125 @@ func DecodeBatch(data []byte, maxRows int) ([]Features, error) {
 		return nil, &InputError{Problems: probs}
 	}
 	return out, nil
+}
+
+// decodeFlat is the fast path of DecodeFeatures for the shape nearly every
+// request has: one object holding exactly the five features, each once, as
+// plain numbers, with values inside the contract. It reports false for
+// anything else, and DecodeFeatures then takes the full path, which is the
+// authority on errors. Where it succeeds, it gives what the full path would
+// (FuzzDecodeFlat), in a few hundred ns instead of several µs.
+func decodeFlat(data []byte) (Features, bool) {
+	var vals [NumFeatures]float64
+	var seen [NumFeatures]bool
+	i := skipSpace(data, 0)
+	if i >= len(data) || data[i] != '{' {
+		return Features{}, false
+	}
+	i = skipSpace(data, i+1)
+	for n := 0; n < NumFeatures; n++ {
+		if n > 0 {
+			if i >= len(data) || data[i] != ',' {
+				return Features{}, false
+			}
+			i = skipSpace(data, i+1)
+		}
+		// A key without escapes.
+		if i >= len(data) || data[i] != '"' {
+			return Features{}, false
+		}
+		end := bytes.IndexByte(data[i+1:], '"')
+		if end < 0 {
+			return Features{}, false
+		}
+		key := data[i+1 : i+1+end]
+		if bytes.IndexByte(key, '\\') >= 0 {
+			return Features{}, false
+		}
+		j := -1
+		for k, name := range FeatureNames {
+			if string(key) == name {
+				j = k
+				break
+			}
+		}
+		if j < 0 || seen[j] {
+			return Features{}, false
+		}
+		seen[j] = true
+		i = skipSpace(data, i+2+end)
+		if i >= len(data) || data[i] != ':' {
+			return Features{}, false
+		}
+		i = skipSpace(data, i+1)
+		start := i
+		i = scanJSONNumber(data, i)
+		if i < 0 {
+			return Features{}, false
+		}
+		v, err := strconv.ParseFloat(string(data[start:i]), 64)
+		if err != nil {
+			return Features{}, false
+		}
+		vals[j] = v
+		i = skipSpace(data, i)
+	}
+	if i >= len(data) || data[i] != '}' || skipSpace(data, i+1) != len(data) {
+		return Features{}, false
+	}
+	f := Features{vals[0], vals[1], vals[2], vals[3], vals[4]}
+	if f.Check() != nil {
+		return Features{}, false
+	}
+	return f, true
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// scanJSONNumber returns the index just past the JSON number at b[i:], or
+// -1 if there is none: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+func scanJSONNumber(b []byte, i int) int {
+	digits := func(i int) int {
+		j := i
+		for j < len(b) && b[j] >= '0' && b[j] <= '9' {
+			j++
+		}
+		if j == i {
+			return -1
+		}
+		return j
+	}
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case i < len(b) && b[i] >= '1' && b[i] <= '9':
+		i = digits(i)
+	default:
+		return -1
+	}
+	if i < len(b) && b[i] == '.' {
+		if i = digits(i + 1); i < 0 {
+			return -1
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		if i = digits(i); i < 0 {
+			return -1
+		}
+	}
+	return i
 }
 
 func malformed(data []byte) error {

@@ -237,7 +237,7 @@ func (s *server) versions(w http.ResponseWriter, _ *http.Request, _ httprouter.P
 // readJSON checks the media type and reads a body of at most maxBody bytes
 // into a pooled buffer, answering 415, 413 or 400 itself when it cannot.
 func (s *server) readJSON(w http.ResponseWriter, r *http.Request) (*bytes.Buffer, bool) {
-	if ct := r.Header.Get("Content-Type"); ct != "" {
+	if ct := r.Header.Get("Content-Type"); ct != "" && ct != "application/json" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
 			writeError(w, http.StatusUnsupportedMediaType, "unsupported_media_type",
