@@ -1,0 +1,264 @@
+# Day-to-day commands for mlservice. `make` (or `make help`) lists them.
+#
+# The Docker targets work with the Compose plugin (`docker compose`) or the
+# standalone `docker-compose`, whichever answers first. Images are FROM scratch
+# and hold static binaries compiled here by the host's Go toolchain, or inside
+# a golang container when there is no `go` on PATH.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+.DELETE_ON_ERROR:
+MAKEFLAGS += --no-print-directory
+
+# ---- settings (override on the command line: make train DAY=day_12.csv) ----
+
+PROJECT      ?= mlservice
+DAY          ?= day_01.csv
+API_PORT     ?= 8000
+API_URL      ?= http://127.0.0.1:$(API_PORT)
+ENV_FILE     := ml-service.env
+GO           ?= go
+GOLANG_IMAGE ?= golang:1.26
+# Extra flags for the test binaries in `make test`, e.g. TESTFLAGS=-test.v
+TESTFLAGS    ?=
+# Extra flags for `make go-test`, e.g. GOTESTFLAGS=-race
+GOTESTFLAGS  ?=
+# -q keeps `make build` readable; DOCKER_BUILD_FLAGS= shows every step.
+DOCKER_BUILD_FLAGS ?= -q
+
+API_IMAGE     := mlservice-api:local
+TRAINER_IMAGE := mlservice-trainer:local
+TEST_IMAGE    := mlservice-test:local
+GOCACHE_VOLUME := $(PROJECT)_gocache
+
+PREDICT_BODY ?= {"age":42,"income":55000,"account_balance":1200.5,"transactions_last_30d":14,"is_premium":1}
+
+# ADMIN_TOKEN from the shell wins, else the one in ml-service.env (if any).
+# Exported, never put on a command line, so it does not show in `ps`.
+ADMIN_TOKEN ?= $(shell sed -n 's/^ADMIN_TOKEN=//p' $(ENV_FILE) 2>/dev/null | tail -n 1)
+export ADMIN_TOKEN API_PORT
+
+# `make train DAY=day_12` works as well as DAY=day_12.csv.
+DAY_FILE = $(if $(filter %.csv,$(DAY)),$(DAY),$(DAY).csv)
+
+# Looked up once, and only by the targets that use them.
+# The Compose plugin when present, else standalone docker-compose.
+COMPOSE_CMD ?= $(eval COMPOSE_CMD := $$(shell \
+	if docker compose version >/dev/null 2>&1; then echo 'docker compose'; \
+	elif command -v docker-compose >/dev/null 2>&1; then echo docker-compose; fi))$(COMPOSE_CMD)
+COMPOSE = $(COMPOSE_CMD) -p $(PROJECT) -f docker-compose.yml
+# Binaries are built for the Docker engine's architecture (arm64 on Apple
+# silicon's Docker Desktop, amd64 on most servers).
+TARGET_ARCH ?= $(eval TARGET_ARCH := $$(shell \
+	docker version -f '{{.Server.Arch}}' 2>/dev/null || $(GO) env GOARCH 2>/dev/null || echo amd64))$(TARGET_ARCH)
+GOBUILD_ENV = CGO_ENABLED=0 GOOS=linux GOARCH=$(TARGET_ARCH)
+GOBUILD_FLAGS = -trimpath -ldflags='-s -w'
+
+# Runs a make target with the host's Go, or inside $(GOLANG_IMAGE) without it
+# (or with GO_IN_DOCKER=1). The container path needs the image (pulled once).
+define with_go
+	if [ -z "$${GO_IN_DOCKER:-}" ] && command -v $(GO) >/dev/null 2>&1; then \
+		$(MAKE) $(1) TARGET_ARCH=$(TARGET_ARCH); \
+	else \
+		echo ">> no '$(GO)' on PATH (or GO_IN_DOCKER set): compiling inside $(GOLANG_IMAGE)"; \
+		echo ">> (needs the image locally or a registry to pull it from; install Go 1.26+ to skip this)"; \
+		docker run --rm \
+			-v "$(CURDIR)":/src -w /src \
+			-v $(GOCACHE_VOLUME):/cache -e GOCACHE=/cache/build -e GOMODCACHE=/cache/mod \
+			-e GOFLAGS=-buildvcs=false \
+			$(GOLANG_IMAGE) \
+			sh -c 'command -v make >/dev/null || { echo "$(GOLANG_IMAGE) has no make" >&2; exit 1; }; \
+				make $(1) GO=go TARGET_ARCH=$(TARGET_ARCH) && chown -R $(shell id -u):$(shell id -g) bin' \
+		|| { echo "error: could not compile in $(GOLANG_IMAGE): install Go 1.26+, or make the image available (docker pull $(GOLANG_IMAGE))" >&2; exit 1; }; \
+	fi
+endef
+
+# curl wrapper: prints the JSON body; fails on no answer or an HTTP status >= 400.
+# $(1): extra curl arguments, $(2): path.
+define http
+	out=$$(curl -sS --max-time 10 -w '\n%{http_code}' $(1) "$(API_URL)$(2)") \
+		|| { echo "error: no answer from $(API_URL)$(2): is the API up? (make serve)" >&2; exit 1; }; \
+	code=$$(printf '%s' "$$out" | tail -n 1); \
+	body=$${out%$$'\n'*}; printf '%s\n' "$${body%$$'\n'}"; \
+	[ "$$code" -lt 400 ] || { echo "HTTP $$code from $(2)" >&2; exit 1; }
+endef
+
+.PHONY: help
+help: ## list the targets
+	@echo "mlservice: make TARGET [DAY=day_NN.csv] [API_PORT=8000]"
+	@echo
+	@c=; e=; if [ -t 1 ]; then c='\033[36m'; e='\033[0m'; fi; \
+	awk -v c="$$c" -v e="$$e" 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %s%-14s%s %s\n", c, $$1, e, $$2}' $(MAKEFILE_LIST)
+	@echo
+	@echo "Quickstart: make build && make train && make serve && make predict"
+
+# ---- build ------------------------------------------------------------------
+
+.PHONY: build
+build: ## compile static binaries and build the api and trainer images
+	@$(call with_go,binaries)
+	@$(MAKE) images
+
+.PHONY: binaries
+binaries: ## compile the static Linux binaries into bin/docker/ (host Go)
+	@mkdir -p bin/docker/empty
+	$(GOBUILD_ENV) $(GO) build $(GOBUILD_FLAGS) -o bin/docker/ ./cmd/server ./cmd/trainer
+
+.PHONY: images
+images: need-docker ## build the api and trainer images from bin/docker/ (part of build)
+	docker build $(DOCKER_BUILD_FLAGS) -f docker/api.Dockerfile -t $(API_IMAGE) .
+	docker build $(DOCKER_BUILD_FLAGS) -f docker/trainer.Dockerfile -t $(TRAINER_IMAGE) .
+	@docker image ls --format '{{.Repository}}:{{.Tag}}  {{.Size}}' | grep -E '^mlservice-(api|trainer):local ' || true
+
+.PHONY: test-binaries
+test-binaries: ## compile each package's tests (go test -c) and stage them in bin/test/
+	@rm -rf bin/test && mkdir -p bin/test/src bin/test/tmp
+	@mod=$$($(GO) list -m); \
+	pkgs=$$($(GO) list -f '{{if or .TestGoFiles .XTestGoFiles}}{{.ImportPath}}{{end}}' ./...); \
+	[ -n "$$pkgs" ] || { echo "error: go list found no packages with tests" >&2; exit 1; }; \
+	for pkg in $$pkgs; do \
+		dir=$${pkg#"$$mod"}; dir=$${dir#/}; \
+		name=$$(basename "$${dir:-$$mod}"); \
+		out=bin/test/src/$${dir:+$$dir/}$$name.test; \
+		echo "$(GOBUILD_ENV) $(GO) test -c -ldflags='-s -w' -o $$out ./$$dir"; \
+		$(GOBUILD_ENV) $(GO) test -c -ldflags='-s -w' -o "$$out" "./$$dir"; \
+	done
+	@# What the tests read, at the paths they expect relative to their package.
+	@cp go.mod bin/test/src/
+	@mkdir -p bin/test/src/data && cp data/*.csv data/README.md bin/test/src/data/
+	@find . -path ./bin -prune -o -path ./.git -prune -o -type d -name testdata -print -prune | \
+		while read -r d; do mkdir -p "bin/test/src/$$(dirname "$$d")"; cp -R "$$d" "bin/test/src/$$d"; done
+
+.PHONY: test-image
+test-image: need-docker ## compile the tests and build the test image (part of test)
+	@$(call with_go,test-binaries)
+	docker build $(DOCKER_BUILD_FLAGS) -f docker/test.Dockerfile -t $(TEST_IMAGE) bin/test
+
+# ---- run with Compose ---------------------------------------------------------
+
+.PHONY: train
+train: need-compose need-images ## train on data/DAY (default day_01.csv) in the trainer container, print its JSON
+	@[ -f "data/$(DAY_FILE)" ] || { echo "error: data/$(DAY_FILE) not found; try one of: $$(cd data && ls day_*.csv | tr '\n' ' ')" >&2; exit 2; }
+	@$(COMPOSE) run --rm -T trainer train /data/$(DAY_FILE)
+
+.PHONY: validate
+validate: need-compose need-images ## check data/DAY against the data contract, without training
+	@[ -f "data/$(DAY_FILE)" ] || { echo "error: data/$(DAY_FILE) not found; try one of: $$(cd data && ls day_*.csv | tr '\n' ' ')" >&2; exit 2; }
+	@$(COMPOSE) run --rm -T trainer validate /data/$(DAY_FILE)
+
+.PHONY: versions
+versions: need-compose need-images ## list model versions and promotion decisions (trainer versions)
+	@$(COMPOSE) run --rm -T trainer versions
+
+.PHONY: rollback
+rollback: need-compose need-images ## point CURRENT at an earlier version: make rollback VERSION=<id>
+	@[ -n "$(VERSION)" ] || { echo "usage: make rollback VERSION=<model_version_id> (see make versions)" >&2; exit 2; }
+	@$(COMPOSE) run --rm -T trainer rollback $(VERSION)
+
+.PHONY: serve
+serve: need-compose need-images ## start the API on 127.0.0.1:API_PORT (8000) and wait until it is healthy
+	@$(COMPOSE) up -d api
+	@cid=$$($(COMPOSE) ps -q api); \
+	for i in $$(seq 1 60); do \
+		status=$$(docker inspect -f '{{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}' "$$cid"); \
+		[ "$$status" = healthy ] && break; \
+		[ "$$i" = 60 ] && { echo "error: api is still '$$status' after 60 s" >&2; $(COMPOSE) logs --tail=30 api >&2; exit 1; }; \
+		sleep 1; \
+	done; \
+	echo "api is healthy on $(API_URL)"
+	@ready=$$(curl -sS --max-time 5 "$(API_URL)/ready" || true); echo "$$ready"; \
+	case "$$ready" in *'"ready":true'*) ;; *) echo "(no model yet: make train, and the API picks it up by itself)";; esac
+
+.PHONY: predict
+predict: ## POST a sample row to /predict (PREDICT_BODY='{...}' to change it)
+	@$(call http,-X POST -H 'Content-Type: application/json' --data-binary '$(PREDICT_BODY)',/predict)
+
+.PHONY: health
+health: ## GET /health
+	@$(call http,,/health)
+
+.PHONY: ready
+ready: ## GET /ready (fails with 503 until a model is loaded)
+	@$(call http,,/ready)
+
+.PHONY: reload
+reload: ## POST /reload, a forced refresh (sends ADMIN_TOKEN when set); promotions are picked up without it
+	@hdr=; if [ -n "$${ADMIN_TOKEN:-}" ]; then \
+		auth=$$(mktemp); trap 'rm -f "$$auth"' EXIT; \
+		printf 'Authorization: Bearer %s\n' "$$ADMIN_TOKEN" > "$$auth"; \
+		hdr="-H @$$auth"; \
+	fi; \
+	$(call http,-X POST $$hdr,/reload)
+
+.PHONY: model
+model: ## GET /model, the serving version's metadata
+	@$(call http,,/model)
+
+.PHONY: logs
+logs: need-compose ## follow the API logs
+	$(COMPOSE) logs -f --tail=100 api
+
+.PHONY: ps
+ps: need-compose ## show the project's containers
+	$(COMPOSE) ps
+
+.PHONY: stop
+stop: need-compose ## stop the API (containers, network and volume stay)
+	$(COMPOSE) stop
+
+.PHONY: cleanup
+cleanup: need-compose ## stop and remove containers and networks (the artifacts volume stays)
+	$(COMPOSE) --profile trainer down --remove-orphans
+
+.PHONY: nuke
+nuke: need-compose ## cleanup, then remove the artifacts volume and the project's images
+	$(COMPOSE) --profile trainer down --volumes --remove-orphans
+	@# Anything left with the project's label (e.g. an interrupted `run`).
+	@ids=$$(docker ps -aq --filter label=com.docker.compose.project=$(PROJECT)); [ -z "$$ids" ] || docker rm -f $$ids
+	@ids=$$(docker volume ls -q --filter label=com.docker.compose.project=$(PROJECT)); [ -z "$$ids" ] || docker volume rm $$ids
+	@ids=$$(docker network ls -q --filter label=com.docker.compose.project=$(PROJECT)); [ -z "$$ids" ] || docker network rm $$ids
+	@ids=$$(docker image ls -q --filter label=mlservice.image | sort -u); [ -z "$$ids" ] || { \
+		docker image rm -f $$ids >/dev/null && echo "removed $$(echo $$ids | wc -w | tr -d ' ') image(s) labelled mlservice.image"; }
+	@! docker volume inspect $(GOCACHE_VOLUME) >/dev/null 2>&1 || docker volume rm $(GOCACHE_VOLUME)
+	@echo "nuked: no containers, networks, volumes or images of '$(PROJECT)' remain"
+
+# ---- tests -------------------------------------------------------------------
+
+.PHONY: test
+test: test-image ## run the whole test suite offline in the test container, one package at a time
+	@tests=$$(cd bin/test/src && find . -name '*.test' | sed 's|^\./||' | sort); failed=; \
+	[ -n "$$tests" ] || { echo "error: no test binaries in bin/test/src" >&2; exit 1; }; \
+	for t in $$tests; do \
+		pkg=$$(dirname "$$t"); dir=/src/$$pkg; dir=$${dir%/.}; [ "$$pkg" != . ] || pkg="(root)"; \
+		start=$$(date +%s); \
+		if docker run --rm --network none -w "$$dir" $(TEST_IMAGE) /src/$$t -test.v -test.count=1 $(TESTFLAGS) > bin/test/last.log 2>&1; then \
+			printf 'ok    %-22s %3ss\n' "$$pkg" "$$(( $$(date +%s) - start ))"; \
+			grep -B1 -E '^ *--- SKIP' bin/test/last.log | grep -v -E '^(--|=== RUN.*)$$' | sed 's/^/      /' || true; \
+		else \
+			grep -v -E '^(=== (RUN|PAUSE|CONT|NAME)|--- PASS| +--- PASS)' bin/test/last.log || true; \
+			printf 'FAIL  %-22s %3ss\n' "$$pkg" "$$(( $$(date +%s) - start ))"; failed="$$failed $$pkg"; \
+		fi; \
+	done; \
+	[ -z "$$failed" ] || { echo "FAILED:$$failed" >&2; exit 1; }
+
+.PHONY: go-test
+go-test: ## host: go test ./... (GOTESTFLAGS=-race for the race detector)
+	$(GO) test $(GOTESTFLAGS) ./...
+
+.PHONY: run
+run: ## host, no Docker: train data/DAY into ./artifacts, then serve on 127.0.0.1:API_PORT
+	$(GO) run ./cmd/trainer train -artifacts ./artifacts data/$(DAY_FILE)
+	$(GO) run ./cmd/server -addr 127.0.0.1:$(API_PORT) -artifacts ./artifacts
+
+# ---- guards ------------------------------------------------------------------
+
+.PHONY: need-docker need-compose need-images
+need-docker:
+	@docker info >/dev/null 2>&1 || { echo "error: no Docker engine answers (is it running? can you reach its socket?)" >&2; exit 1; }
+
+need-compose: need-docker
+	@[ -n "$(COMPOSE_CMD)" ] || { echo "error: neither 'docker compose' nor 'docker-compose' is installed" >&2; exit 1; }
+
+need-images: need-docker
+	@docker image inspect $(API_IMAGE) $(TRAINER_IMAGE) >/dev/null 2>&1 || { echo "error: images $(API_IMAGE) / $(TRAINER_IMAGE) not found: run make build first" >&2; exit 1; }
