@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"gonum.org/v1/gonum/floats"
@@ -104,13 +105,20 @@ func Train(ctx context.Context, ds *Dataset, opts TrainOptions) (*Candidate, err
 	if opts.Eval != nil {
 		evalDS, evalRows = opts.Eval, nil
 	}
-	var y []uint8
-	var p []float64
+	n := evalDS.Len()
+	if evalRows != nil {
+		n -= countTrue(evalRows)
+	}
+	y := make([]uint8, 0, n)
+	p := make([]float64, 0, n)
+	var v [NumFeatures]float64
 	for i := range evalDS.Y {
 		if evalRows != nil && evalRows[i] {
 			continue // a training row
 		}
-		v := evalDS.Row(i).Vector()
+		for j := range v {
+			v[j] = evalDS.X[j][i]
+		}
 		y = append(y, evalDS.Y[i])
 		p = append(p, m.Probability(v[:]))
 	}
@@ -229,11 +237,25 @@ func stratifiedTestRows(y []uint8, frac float64, seed uint64) []bool {
 	return test
 }
 
+func countTrue(b []bool) int {
+	n := 0
+	for _, t := range b {
+		if t {
+			n++
+		}
+	}
+	return n
+}
+
 func featureStats(ds *Dataset) []FeatureStats {
 	out := make([]FeatureStats, NumFeatures)
+	var wg sync.WaitGroup
 	for j, col := range ds.X {
-		mean, std := stat.PopMeanStdDev(col, nil)
-		out[j] = FeatureStats{Name: FeatureNames[j], Mean: mean, Std: std, Min: floats.Min(col), Max: floats.Max(col)}
+		wg.Go(func() {
+			mean, std := stat.PopMeanStdDev(col, nil)
+			out[j] = FeatureStats{Name: FeatureNames[j], Mean: mean, Std: std, Min: floats.Min(col), Max: floats.Max(col)}
+		})
 	}
+	wg.Wait()
 	return out
 }

@@ -131,6 +131,7 @@ func Fit(ctx context.Context, features []string, X [][]float64, y []uint8, rows 
 		GradientThreshold: tol,
 		MajorIterations:   maxIter,
 		Converger:         optimize.NeverTerminate{},
+		Recorder:          &stallGuard{},
 	}
 	// x = coef₀…coef_{d−1}, intercept; starting from zero as scikit-learn does.
 	res, err := optimize.Minimize(problem, make([]float64, d+1), settings, &optimize.LBFGS{Store: 10})
@@ -165,6 +166,29 @@ func Fit(ctx context.Context, features []string, X [][]float64, y []uint8, rows 
 		return nil, result, fmt.Errorf("fitted model: %w", err)
 	}
 	return m, result, nil
+}
+
+// maxLineSearchEvals bounds the evaluations one line search may take. A
+// search that needs more has run into the float64 resolution of the loss
+// near the optimum; left alone it halves its step some sixty times, each
+// a pass over the data.
+const maxLineSearchEvals = 12
+
+var errLineSearchStalled = errors.New("line search stalled")
+
+// stallGuard stops the solver when a line search stalls; Fit then judges the
+// last accepted point by its gradient.
+type stallGuard struct{ evalsAtMajor int }
+
+func (g *stallGuard) Init() error { g.evalsAtMajor = 0; return nil }
+
+func (g *stallGuard) Record(_ *optimize.Location, op optimize.Operation, st *optimize.Stats) error {
+	if op == optimize.MajorIteration {
+		g.evalsAtMajor = st.FuncEvaluations
+	} else if st.FuncEvaluations-g.evalsAtMajor > maxLineSearchEvals {
+		return errLineSearchStalled
+	}
+	return nil
 }
 
 // objective evaluates the scaled loss and its gradient in one pass over the

@@ -2,6 +2,7 @@ package model
 
 import (
 	"math"
+	"sync"
 
 	"gonum.org/v1/gonum/stat"
 )
@@ -13,30 +14,33 @@ import (
 func FitScaler(X [][]float64, rows []bool) (mean, scale []float64) {
 	mean = make([]float64, len(X))
 	scale = make([]float64, len(X))
-	var buf []float64
-	for j, col := range X {
-		vals := col
-		if rows != nil {
-			// gonum's stat wants the values side by side; one column at a
-			// time keeps the copy to a single column of the training rows.
-			if buf == nil {
-				buf = make([]float64, 0, countSelected(rows))
+	// The mask becomes 0/1 weights for gonum: a weight of 0 adds exactly 0,
+	// so the sums are those over the selected rows alone, bit for bit, and
+	// the columns can be summarized side by side without copying them.
+	var weights []float64
+	n := float64(len(X[0]))
+	if rows != nil {
+		weights = make([]float64, len(rows))
+		n = 0
+		for i, r := range rows {
+			if r {
+				weights[i] = 1
+				n++
 			}
-			buf = buf[:0]
-			for i, v := range col {
-				if rows[i] {
-					buf = append(buf, v)
-				}
-			}
-			vals = buf
-		}
-		m, v := stat.PopMeanVariance(vals, nil)
-		mean[j] = m
-		scale[j] = math.Sqrt(v)
-		if isConstant(v, m, float64(len(vals))) {
-			scale[j] = 1
 		}
 	}
+	var wg sync.WaitGroup
+	for j, col := range X {
+		wg.Go(func() {
+			m, v := stat.PopMeanVariance(col, weights)
+			mean[j] = m
+			scale[j] = math.Sqrt(v)
+			if isConstant(v, m, n) {
+				scale[j] = 1
+			}
+		})
+	}
+	wg.Wait()
 	return mean, scale
 }
 
@@ -46,14 +50,4 @@ func isConstant(variance, mean, n float64) bool {
 	const eps = 0x1p-52
 	bound := n*eps*variance + (n*mean*eps)*(n*mean*eps)
 	return variance <= bound
-}
-
-func countSelected(rows []bool) int {
-	n := 0
-	for _, r := range rows {
-		if r {
-			n++
-		}
-	}
-	return n
 }
