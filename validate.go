@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -172,7 +173,11 @@ func ValidateFile(path string) (*Dataset, error) {
 // problem with its line, column, value and rule (up to MaxProblems, and the
 // count of the rest); an I/O error is returned as is.
 func Validate(r io.Reader) (*Dataset, error) {
-	return validate(r, "", 0)
+	var size int64 // sizes the columns up front when the reader knows it
+	if sr, ok := r.(interface{ Size() int64 }); ok {
+		size = sr.Size()
+	}
+	return validate(r, "", size)
 }
 
 // Where the time goes: reading and hashing the bytes is sequential but cheap
@@ -489,12 +494,12 @@ func newHeaderInfo(fields []string) *headerInfo {
 }
 
 func (res *blockResult) addRow(rec *record) {
-	res.x[0] = append(res.x[0], rec.Age.value)
-	res.x[1] = append(res.x[1], rec.Income.value)
-	res.x[2] = append(res.x[2], rec.AccountBalance.value)
-	res.x[3] = append(res.x[3], rec.TransactionsLast30d.value)
-	res.x[4] = append(res.x[4], rec.IsPremium.value)
-	res.y = append(res.y, uint8(rec.Target.value))
+	res.x[0] = append(res.x[0], rec.Age.value())
+	res.x[1] = append(res.x[1], rec.Income.value())
+	res.x[2] = append(res.x[2], rec.AccountBalance.value())
+	res.x[3] = append(res.x[3], rec.TransactionsLast30d.value())
+	res.x[4] = append(res.x[4], rec.IsPremium.value())
+	res.y = append(res.y, uint8(rec.Target.value()))
 }
 
 // decodeBlock decodes and validates one block of records into res, reusing
@@ -502,9 +507,13 @@ func (res *blockResult) addRow(rec *record) {
 // reader says where each row starts, so every problem gets its line.
 func (c *contract) decodeBlock(b block, hdr *headerInfo, res *blockResult) {
 	*res = blockResult{seq: b.seq, bytes: len(b.data), x: res.x, y: res.y[:0], problems: res.problems[:0]}
+	// Rows are rarely under 20 bytes: room for that many, and growing a
+	// buffer is the exception.
+	rows := len(b.data)/20 + 16
 	for j := range res.x {
-		res.x[j] = res.x[j][:0]
+		res.x[j] = slices.Grow(res.x[j][:0], rows)
 	}
+	res.y = slices.Grow(res.y, rows)
 	offset := int64(len(hdr.csv)) // where b.data starts in the reader's input
 	r := csv.NewReader(io.MultiReader(bytes.NewReader(hdr.csv), bytes.NewReader(b.data)))
 	r.ReuseRecord = true
@@ -564,15 +573,14 @@ func csvReason(err error) string {
 	return "malformed CSV: " + err.Error()
 }
 
-// cell is one CSV value as decoded by gocsv. It never fails to decode, so
-// that validator sees every cell of a row and all its problems are reported.
-// It holds no pointers: gocsv allocates a record and boxes each cell once per
-// row, and pointer-free allocations are the cheapest the runtime makes. The
-// text of a bad cell is recovered from the input when it is reported.
-type cell struct {
-	value float64
-	kind  cellKind
-}
+// cell is one CSV value as decoded by gocsv: the number, or a NaN whose
+// payload says why there is none (a null or text; a parsed number is always
+// finite). It never fails to decode, so that validator sees every cell of a
+// row and all its problems are reported. gocsv allocates a record and boxes
+// each cell once per row; at 8 pointer-free bytes a cell takes the runtime's
+// cheapest allocation. The text of a bad cell is recovered from the input
+// when it is reported.
+type cell float64
 
 type cellKind uint8
 
@@ -582,20 +590,47 @@ const (
 	cellText
 )
 
+const (
+	nullCellBits = 0x7ff8_6d6c_0000_0001 // quiet NaNs with a payload of our own
+	textCellBits = 0x7ff8_6d6c_0000_0002
+)
+
+func makeCell(v float64, k cellKind) cell {
+	switch k {
+	case cellNull:
+		return cell(math.Float64frombits(nullCellBits))
+	case cellText:
+		return cell(math.Float64frombits(textCellBits))
+	}
+	return cell(v)
+}
+
+func (c cell) kind() cellKind {
+	switch math.Float64bits(float64(c)) {
+	case nullCellBits:
+		return cellNull
+	case textCellBits:
+		return cellText
+	}
+	return cellNumber
+}
+
+func (c cell) value() float64 { return float64(c) }
+
 // UnmarshalCSV implements gocsv.TypeUnmarshaller.
 func (c *cell) UnmarshalCSV(s string) error {
 	t := strings.TrimSpace(s)
 	if t == "" || isLetter(t[0]) || len(t) > 1 && (t[0] == '-' || t[0] == '+') && isLetter(t[1]) {
 		if isNullToken(t) {
-			c.kind = cellNull
+			*c = makeCell(0, cellNull)
 			return nil
 		}
-		c.kind = cellText
+		*c = makeCell(0, cellText)
 		return nil
 	}
 	v, ok := parseDecimal(t)
 	if ok {
-		c.value, c.kind = v, cellNumber
+		*c = cell(v)
 		return nil
 	}
 	// Plain decimal notation only: strconv would also take hex floats.
@@ -603,18 +638,18 @@ func (c *cell) UnmarshalCSV(s string) error {
 		switch ch := t[i]; {
 		case ch >= '0' && ch <= '9', ch == '.', ch == '-', ch == '+', ch == 'e', ch == 'E':
 		default:
-			c.kind = cellText
+			*c = makeCell(0, cellText)
 			return nil
 		}
 	}
 	v, err := strconv.ParseFloat(t, 64)
 	switch {
 	case err == nil:
-		c.value, c.kind = v, cellNumber
+		*c = cell(v)
 	case errors.Is(err, strconv.ErrRange) && (v > 1 || v < -1):
-		c.kind = cellNull // overflows to ±Inf
+		*c = makeCell(0, cellNull) // overflows to ±Inf
 	default:
-		c.kind = cellText
+		*c = makeCell(0, cellText)
 	}
 	return nil
 }
@@ -691,13 +726,13 @@ func (r *record) cells() [NumFeatures + 1]*cell {
 // pointer to the number (so "required" accepts a zero).
 func validatorValue(f reflect.Value) any {
 	c := f.Addr().Interface().(*cell)
-	switch c.kind {
+	switch c.kind() {
 	case cellNull:
 		return nil
 	case cellText:
 		return "not a number" // fails the "number" rule, as the text did
 	}
-	return &c.value
+	return (*float64)(c)
 }
 
 // contract is the compiled form of record: the validator, and the fast check
@@ -726,16 +761,16 @@ type fastRule struct {
 }
 
 func (r fastRule) ok(c *cell) bool {
-	if !r.exact || c.kind != cellNumber {
+	if !r.exact || c.kind() != cellNumber {
 		return false
 	}
-	v := c.value
+	v := c.value()
 	return (!r.hasLower || v >= r.lower) && (!r.hasUpper || v <= r.upper) && (!r.binary || v == 0 || v == 1)
 }
 
 var theContract = sync.OnceValue(func() *contract {
 	v := validator.New(validator.WithRequiredStructEnabled())
-	v.RegisterCustomTypeFunc(validatorValue, cell{})
+	v.RegisterCustomTypeFunc(validatorValue, cell(0))
 	v.RegisterTagNameFunc(func(f reflect.StructField) string {
 		if name := f.Tag.Get("csv"); name != "" {
 			return name
