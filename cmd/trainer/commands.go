@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -58,6 +59,11 @@ func runTrain(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	if *seed == 0 {
 		return usagef("-seed must be positive")
+	}
+	if *evalFile != "" {
+		boundHeap(getenv, pos[0], *evalFile)
+	} else {
+		boundHeap(getenv, pos[0])
 	}
 
 	start := time.Now()
@@ -135,6 +141,7 @@ func runValidate(args []string, stdout, stderr io.Writer) error {
 	if len(pos) != 1 {
 		return usagef("validate takes one CSV file, got %d arguments", len(pos))
 	}
+	boundHeap(os.Getenv, pos[0])
 	ds, err := validateFile(pos[0], stderr)
 	if err != nil {
 		return err

@@ -22,18 +22,10 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"syscall"
 )
 
 func main() {
-	// The trainer's heap is mostly the dataset's columns: pointer-free, so
-	// the collector marks them at no cost, while decoding makes garbage at
-	// a steady rate. Collecting at 25% growth instead of 100% keeps peak
-	// memory near the data itself for about the same CPU. GOGC still wins.
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(25)
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	stop()

@@ -266,3 +266,29 @@ func TestVersionsAndRollback(t *testing.T) {
 		t.Errorf("a failed rollback moved CURRENT to %s", cur)
 	}
 }
+
+func TestEstimateRows(t *testing.T) {
+	for _, tc := range []struct{ body string }{
+		{"age,income,account_balance,transactions_last_30d,is_premium,target\n" + strings.Repeat("41,52000.10,-1200.55,12,1,0\n", 50000)},
+		{"h\n" + strings.Repeat("1\n", 10)},
+		{""},
+	} {
+		path := filepath.Join(t.TempDir(), "f.csv")
+		os.WriteFile(path, []byte(tc.body), 0o644)
+		got, err := estimateRows(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := float64(strings.Count(tc.body, "\n"))
+		if want > 0 && (got < 0.9*want || got > 1.1*want+1) {
+			t.Errorf("estimateRows of %d lines = %.0f", int(want), got)
+		}
+	}
+	if _, err := estimateRows(filepath.Join(t.TempDir(), "missing.csv")); err == nil {
+		t.Error("a missing file gave no error")
+	}
+	// 1M rows: the limit leaves room for the data and stays near it.
+	if l := heapLimit(1e6); l < int64(1e6*bytesPerRow) || l > 150<<20 {
+		t.Errorf("heapLimit(1M rows) = %d MiB", l>>20)
+	}
+}
