@@ -32,6 +32,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -145,10 +146,10 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.clients, MaxConnsPerHost: o.clients}, Timeout: 10 * time.Second}
 	rep := Report{Clients: o.clients}
-	time.Sleep(300 * time.Millisecond)
-	rep.Before = sample(client, base, srv.Process.Pid)
 
-	var seen sync.Map // version id → first time a response carried it
+	// The swap in progress: workers stamp the first response that carries
+	// its version.
+	var current atomic.Pointer[swap]
 	load := func(ctx context.Context, record bool) ([][]time.Duration, int, int) {
 		lat := make([][]time.Duration, o.clients)
 		var mu sync.Mutex
@@ -174,7 +175,9 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 					}
 					if record {
 						lat[w] = append(lat[w], took)
-						seen.LoadOrStore(id, time.Now())
+						if sw := current.Load(); sw != nil && sw.id == id && sw.seenAt.Load() == 0 {
+							sw.seenAt.CompareAndSwap(0, time.Now().UnixNano())
+						}
 					}
 				}
 				mu.Lock()
@@ -186,15 +189,16 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return lat, total, failed
 	}
 
+	// The baseline is taken after the warm-up: pools and caches are full,
+	// so what grows from here on is what the run itself leaks.
 	wctx, cancel := context.WithTimeout(ctx, o.warmup)
 	load(wctx, false)
 	cancel()
+	client.CloseIdleConnections()
+	time.Sleep(time.Second)
+	rep.Before = sample(client, base, srv.Process.Pid)
 
-	type swap struct {
-		id string
-		at time.Time
-	}
-	var swaps []swap
+	var swaps []*swap
 	lctx, cancel := context.WithTimeout(ctx, o.duration)
 	defer cancel()
 	swapDone := make(chan struct{})
@@ -211,16 +215,16 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 				return
 			case <-t.C:
 			}
-			id := versions[i%len(versions)]
-			seen.Delete(id) // count from this swap on
-			// Pickup is measured from before the trainer starts: it
-			// includes the trainer's own start-up, so it errs long.
-			at := time.Now()
-			if err := exec.Command(trainer, "rollback", "-artifacts", artifacts, id).Run(); err != nil {
-				log.Printf("rollback %s: %v", id, err)
+			// Each swap moves to the next version in turn, never to the one
+			// serving. Pickup is measured from before the trainer starts:
+			// it includes the trainer's own start-up, so it errs long.
+			sw := &swap{id: versions[(i+1)%len(versions)], at: time.Now()}
+			current.Store(sw)
+			if err := exec.Command(trainer, "rollback", "-artifacts", artifacts, sw.id).Run(); err != nil {
+				log.Printf("rollback %s: %v", sw.id, err)
 				continue
 			}
-			swaps = append(swaps, swap{id, at})
+			swaps = append(swaps, sw)
 		}
 	}()
 	start := time.Now()
@@ -239,26 +243,31 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if len(all) > 0 {
 		rep.Maxms = ms(all[len(all)-1])
 	}
-	// A swap is served when a response carries its id after the swap; the
-	// last swaps of the run may be overtaken by the end of the load.
+	// A swap is served when a response carries its version; the last swap
+	// may be cut off by the end of the load.
 	var pickups []time.Duration
-	for i, s := range swaps {
+	for _, s := range swaps {
 		rep.Swaps++
-		v, ok := seen.Load(s.id)
-		if !ok || (i+1 < len(swaps) && v.(time.Time).After(swaps[i+1].at)) {
-			continue
+		if seen := s.seenAt.Load(); seen != 0 {
+			pickups = append(pickups, max(time.Unix(0, seen).Sub(s.at), 0))
 		}
-		pickups = append(pickups, max(v.(time.Time).Sub(s.at), 0))
 	}
 	rep.SwapsServed = len(pickups)
 	slices.Sort(pickups)
 	if len(pickups) > 0 {
 		rep.PickupMedianMs, rep.PickupMaxMs = ms(pickups[len(pickups)/2]), ms(pickups[len(pickups)-1])
 	}
-	time.Sleep(2 * time.Second) // let idle connections and timers settle
+	// Let connections close and timers settle, then sample until the
+	// goroutine count is back where it started (or 10 s pass).
 	client.CloseIdleConnections()
-	time.Sleep(500 * time.Millisecond)
-	rep.After = sample(client, base, srv.Process.Pid)
+	for range 20 {
+		time.Sleep(500 * time.Millisecond)
+		rep.After = sample(client, base, srv.Process.Pid)
+		client.CloseIdleConnections()
+		if rep.After.Goroutines <= rep.Before.Goroutines {
+			break
+		}
+	}
 
 	fmt.Fprintf(out, "%d clients, %.1f s: %d requests, %.0f req/s, %d errors\n", rep.Clients, rep.Seconds, rep.Requests, rep.RequestsPerSec, rep.Errors)
 	fmt.Fprintf(out, "latency ms: p50 %.3f  p99 %.3f  p99.9 %.3f  max %.3f\n", rep.P50ms, rep.P99ms, rep.P999ms, rep.Maxms)
@@ -274,6 +283,12 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		}
 	}
 	return nil
+}
+
+type swap struct {
+	id     string
+	at     time.Time
+	seenAt atomic.Int64 // unix ns of the first response from id; 0 until then
 }
 
 func predict(c *http.Client, base string, body []byte) (string, error) {
