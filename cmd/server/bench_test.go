@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -58,3 +60,32 @@ func BenchmarkPredictBatchHandler(b *testing.B) {
 type readCloser struct{ *bytes.Reader }
 
 func (readCloser) Close() error { return nil }
+
+// BenchmarkPredictHTTP is POST /predict over a real loopback connection
+// (client and server in one process; the profile tells them apart).
+func BenchmarkPredictHTTP(b *testing.B) {
+	ts := newTestServer(b, nil)
+	promoteDay(b, ts.dir, "day_01.csv")
+	if _, err := ts.store.Reload(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	srv := httptest.NewServer(ts.h)
+	defer srv.Close()
+	client := srv.Client()
+	client.Transport.(*http.Transport).MaxIdleConnsPerHost = 64
+	body := []byte(validBody)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			resp, err := client.Post(srv.URL+"/predict", "application/json", bytes.NewReader(body))
+			if err != nil {
+				b.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				b.Fatalf("status %d", resp.StatusCode)
+			}
+		}
+	})
+}
