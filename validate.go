@@ -740,7 +740,6 @@ func validatorValue(f reflect.Value) any {
 type contract struct {
 	validate *validator.Validate
 	fields   []contractField // in record field order
-	columns  map[string]int  // csv tag → field index
 }
 
 type contractField struct {
@@ -787,13 +786,12 @@ var theContract = sync.OnceValue(func() *contract {
 	}); err != nil {
 		panic(err) // a constant tag name; cannot fail
 	}
-	c := &contract{validate: v, columns: map[string]int{}}
+	c := &contract{validate: v}
 	t := reflect.TypeFor[record]()
 	for i := range t.NumField() {
 		f := t.Field(i)
 		name := f.Tag.Get("csv")
 		c.fields = append(c.fields, contractField{column: name, fast: compileRule(f.Tag.Get("validate"))})
-		c.columns[name] = i
 	}
 	return c
 })
