@@ -179,8 +179,11 @@ health: ## GET /health
 	@$(call http,,/health)
 
 .PHONY: ready
-ready: ## GET /ready (fails with 503 until a model is loaded)
-	@$(call http,,/ready)
+ready: ## GET /ready (fails with 503 until a model is loaded, and says what to do)
+	@out=$$(curl -sS --max-time 10 -w '\n%{http_code}' "$(API_URL)/ready") \
+		|| { echo "error: no answer from $(API_URL)/ready: is the API up? (make serve)" >&2; exit 1; }; \
+	code=$$(printf '%s' "$$out" | tail -n 1); body=$${out%$$'\n'*}; printf '%s\n' "$${body%$$'\n'}"; \
+	[ "$$code" -lt 400 ] || { echo "HTTP $$code from /ready: no model is serving yet; train one with 'make train' (DAY=day_NN.csv) and the API picks it up by itself" >&2; exit 1; }
 
 .PHONY: reload
 reload: ## POST /reload, a forced refresh (sends ADMIN_TOKEN when set); promotions are picked up without it

@@ -214,6 +214,7 @@ rc=0
 make ready >"$WORK/ready.out" 2>&1 || rc=$?
 cat "$WORK/ready.out"
 [ "$rc" -ne 0 ] && grep -q '"ready":false' "$WORK/ready.out" || fail "make ready should fail with ready false on an empty volume"
+grep -q "make train" "$WORK/ready.out" || fail "make ready on an empty volume should hint at make train"
 pass "ready false (HTTP 503) on the empty volume"
 make train DAY=day_01.csv >"$WORK/train3.json"
 grep -q '"promoted":true' "$WORK/train3.json" || fail "the trainer could not promote into a volume the api created"
