@@ -15,7 +15,6 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/mlservice/mlservice/model"
@@ -350,11 +349,7 @@ func statStamp(path string) fileStamp {
 	if err != nil {
 		return fileStamp{}
 	}
-	st := fileStamp{exists: true, mtime: fi.ModTime(), size: fi.Size()}
-	if sys, ok := fi.Sys().(*syscall.Stat_t); ok {
-		st.inode = sys.Ino
-	}
-	return st
+	return fileStamp{exists: true, mtime: fi.ModTime(), size: fi.Size(), inode: inode(fi)}
 }
 
 // selfTestTolerance bounds how far a recomputed example probability may be
