@@ -122,3 +122,14 @@ func BenchmarkStorePredictDuringSwaps(b *testing.B) {
 	b.ReportMetric(float64(swaps.Load()), "swaps")
 	b.ReportMetric(float64(s.Status().Loads-loads), "loads")
 }
+
+// BenchmarkStoreStatus is what GET /ready, /metrics and /reload pay per call.
+func BenchmarkStoreStatus(b *testing.B) {
+	s, _ := artBenchStore(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		if !s.Status().Ready {
+			b.Fatal("not ready")
+		}
+	}
+}

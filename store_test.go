@@ -59,6 +59,26 @@ func artWaitServing(tb testing.TB, s *mlservice.Store, id string, limit time.Dur
 	}
 }
 
+// artWithin runs f and fails the test if it has not returned within limit.
+// The bound is generous (f should take microseconds even on a loaded
+// machine); it is there to catch a call that waits on a blocked read, which
+// would never return.
+func artWithin(t *testing.T, limit time.Duration, what string, f func()) bool {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f()
+	}()
+	select {
+	case <-done:
+		return true
+	case <-time.After(limit):
+		t.Errorf("%s did not return within %v", what, limit)
+		return false
+	}
+}
+
 func TestStoreFollowsPromotions(t *testing.T) {
 	dir := t.TempDir()
 	s := artOpenStore(t, dir, mlservice.StoreOptions{}) // the defaults are what is promised
@@ -507,4 +527,13 @@ func TestStoreRefusesCorruptVersionInBackground(t *testing.T) {
 			t.Errorf("error kept after recovery: %+v", st.Status())
 		}
 	}
+}
+
+// A negative OpenTimeout opens without waiting for the first load, which
+// then completes in the background.
+func TestOpenStoreNoWait(t *testing.T) {
+	dir := t.TempDir()
+	d := artPromote(t, dir, 0.5)
+	s := artOpenStore(t, dir, mlservice.StoreOptions{RefreshInterval: -1, OpenTimeout: -1})
+	artWaitServing(t, s, d.VersionID, 10*time.Second)
 }
