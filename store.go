@@ -1,6 +1,7 @@
 package mlservice
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -318,14 +319,32 @@ func (s *Store) Status() StoreStatus {
 	return st
 }
 
-// Metadata returns the serving version's metadata and the exact bytes of
-// its metadata.json, or ErrNotReady.
+// Metadata returns a copy of the serving version's metadata and of the
+// exact bytes of its metadata.json, or ErrNotReady. The caller may modify
+// both; the store's own snapshot stays as loaded.
 func (s *Store) Metadata() (*Metadata, []byte, error) {
 	v := s.serving.Load()
 	if v == nil {
 		return nil, nil, ErrNotReady
 	}
-	return v.meta, v.metaJSON, nil
+	return cloneMetadata(v.meta), bytes.Clone(v.metaJSON), nil
+}
+
+// cloneMetadata copies m deeply: every slice and pointer in Metadata (and
+// TestCloneMetadataSharesNothing fails when a new one is not copied here).
+func cloneMetadata(m *Metadata) *Metadata {
+	c := *m
+	c.Features = slices.Clone(m.Features)
+	c.Examples = slices.Clone(m.Examples)
+	if m.Params.ClassWeight != nil {
+		w := *m.Params.ClassWeight
+		c.Params.ClassWeight = &w
+	}
+	if m.Promotion.PreviousMetric != nil {
+		p := *m.Promotion.PreviousMetric
+		c.Promotion.PreviousMetric = &p
+	}
+	return &c
 }
 
 func (s *Store) follow() {

@@ -5,10 +5,13 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 func artInternalCandidate(t *testing.T, f1 float64) *Candidate {
@@ -258,5 +261,49 @@ func TestStoreCloseDuringStalledLoad(t *testing.T) {
 	}
 	if st := s.Status(); st.ModelVersionID != first.VersionID || st.Loads != 1 {
 		t.Errorf("a load finished after Close was swapped in: %+v", st)
+	}
+}
+
+// cloneMetadata must copy every slice, map and pointer in Metadata. This
+// lists them by reflection, so a field added later without a copy in
+// cloneMetadata fails here rather than leaking the live snapshot.
+func TestCloneMetadataSharesNothing(t *testing.T) {
+	copied := []string{"Features", "Params.ClassWeight", "Examples", "Promotion.PreviousMetric"} // in field order
+	var refs []string
+	var walk func(reflect.Type, string)
+	walk = func(typ reflect.Type, path string) {
+		switch typ.Kind() {
+		case reflect.Struct:
+			if typ == reflect.TypeFor[time.Time]() {
+				return // a value; its *Location is shared by design
+			}
+			for f := range typ.Fields() {
+				walk(f.Type, strings.TrimPrefix(path+"."+f.Name, "."))
+			}
+		case reflect.Array:
+			walk(typ.Elem(), path+"[]")
+		case reflect.Slice, reflect.Pointer:
+			refs = append(refs, path)
+			walk(typ.Elem(), path+"[]")
+		case reflect.Map, reflect.Interface, reflect.Chan, reflect.Func:
+			refs = append(refs, path)
+		}
+	}
+	walk(reflect.TypeFor[Metadata](), "")
+	if diff := cmp.Diff(copied, refs); diff != "" {
+		t.Errorf("Metadata's reference fields changed; copy the new ones in cloneMetadata and list them here (-copied +found):\n%s", diff)
+	}
+
+	// And the copies are real: nothing in the clone aliases the original.
+	w, p := "balanced", 0.5
+	m := &Metadata{Features: []FeatureStats{{Name: "age"}}, Examples: []Example{{Probability: 0.5}},
+		Params: Params{ClassWeight: &w}, Promotion: Promotion{PreviousMetric: &p}}
+	c := cloneMetadata(m)
+	if &c.Features[0] == &m.Features[0] || &c.Examples[0] == &m.Examples[0] ||
+		c.Params.ClassWeight == m.Params.ClassWeight || c.Promotion.PreviousMetric == m.Promotion.PreviousMetric {
+		t.Error("the clone shares memory with the original")
+	}
+	if diff := cmp.Diff(m, c); diff != "" {
+		t.Errorf("the clone differs (-original +clone):\n%s", diff)
 	}
 }

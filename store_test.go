@@ -1,6 +1,7 @@
 package mlservice_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/mlservice/mlservice"
 )
 
@@ -526,6 +528,50 @@ func TestStoreRefusesCorruptVersionInBackground(t *testing.T) {
 		if st.Status().LastError != "" {
 			t.Errorf("error kept after recovery: %+v", st.Status())
 		}
+	}
+}
+
+// Metadata hands out copies: a caller that edits what it got (a handler
+// redacting a field, say) changes neither the store's snapshot nor what the
+// next caller sees.
+func TestStoreMetadataIsACopy(t *testing.T) {
+	dir := t.TempDir()
+	artPromote(t, dir, 0.5)
+	second := artPromote(t, dir, 0.6) // has a previous metric: a pointer field
+	s := artOpenStore(t, dir, mlservice.StoreOptions{RefreshInterval: -1})
+	onDisk, err := os.ReadFile(artVersionFile(dir, second.VersionID, "metadata.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want mlservice.Metadata
+	if err := json.Unmarshal(onDisk, &want); err != nil {
+		t.Fatal(err)
+	}
+
+	m, raw, err := s.Metadata()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Promotion.PreviousMetric == nil || len(m.Features) == 0 || len(m.Examples) == 0 || len(raw) == 0 {
+		t.Fatalf("metadata lacks the fields this test edits: %+v", m)
+	}
+	m.ModelVersionID = "edited"
+	m.Features[0].Mean = -1
+	m.Examples[0].Probability = -1
+	*m.Promotion.PreviousMetric = -1
+	balanced := "edited"
+	m.Params.ClassWeight = &balanced
+	raw[0] = 'X'
+
+	again, raw2, err := s.Metadata()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(&want, again); diff != "" {
+		t.Errorf("Metadata after a caller edited its copy (-on disk +got):\n%s", diff)
+	}
+	if !bytes.Equal(raw2, onDisk) {
+		t.Errorf("metadata.json bytes after a caller edited its copy: %.40q…", raw2)
 	}
 }
 
