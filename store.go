@@ -83,6 +83,8 @@ type Store struct {
 	lastErr       error
 	lastErrAt     time.Time
 	failedID      string // the version that last failed to load
+	dirErr        error  // what is wrong with the artifacts directory itself
+	dirErrAt      time.Time
 	closed        bool
 
 	load func(artifactsDir, id string) (*servingVersion, error) // loadVersion; a test stalls it
@@ -118,7 +120,9 @@ type fileStamp struct {
 // OpenStore opens the artifacts directory, loads the current version if
 // there is one, and starts following CURRENT. A directory with no version
 // yet, or with a current version that fails to load, still opens: the store
-// is not ready (Predict returns ErrNotReady) until a version loads.
+// is not ready (Predict returns ErrNotReady) until a version loads. So does
+// a directory that does not exist (a mistyped path, a volume not mounted
+// yet): the store logs a warning, says why in Status, and waits for it.
 func OpenStore(artifactsDir string, opts StoreOptions) (*Store, error) {
 	if artifactsDir == "" {
 		return nil, errors.New("open store: no artifacts directory")
@@ -270,13 +274,15 @@ type StoreStatus struct {
 	Ready          bool      `json:"ready"`
 	ModelVersionID string    `json:"model_version_id,omitempty"`
 	LoadedAt       time.Time `json:"loaded_at,omitzero"`
-	// Reason says why the store is not ready: no version has been
-	// promoted yet, the current version was refused (as in LastError), or
-	// a check is stuck. Empty when ready.
+	// Reason says why the store is not ready: the artifacts directory is
+	// missing or unreadable, no version has been promoted yet, the current
+	// version was refused (as in LastError), or a check is stuck. Empty
+	// when ready.
 	Reason    string    `json:"reason,omitempty"`
 	LastCheck time.Time `json:"last_check,omitzero"`
-	// LastError is why the version CURRENT names is not serving (or why
-	// CURRENT cannot be read); empty when all is well.
+	// LastError is why the version CURRENT names is not serving, or why
+	// CURRENT or the artifacts directory cannot be read; empty when all is
+	// well.
 	LastError   string    `json:"last_error,omitempty"`
 	LastErrorAt time.Time `json:"last_error_at,omitzero"`
 	// CheckStartedAt is set while a check of CURRENT has been running for
@@ -297,6 +303,9 @@ func (s *Store) Status() StoreStatus {
 	s.mu.Lock()
 	st.LastCheck = s.lastCheck
 	err, errAt := s.lastErr, s.lastErrAt
+	if s.dirErr != nil {
+		err, errAt = s.dirErr, s.dirErrAt
+	}
 	since := s.checkingSince
 	s.mu.Unlock()
 	if err != nil {
@@ -435,7 +444,16 @@ func (s *Store) check(force bool) (bool, error) {
 		s.mu.Unlock()
 	}()
 
-	stamp := statStamp(filepath.Join(s.dir, modelsDir, currentFile))
+	stamp, err := statStamp(filepath.Join(s.dir, modelsDir, currentFile))
+	if err != nil {
+		// CURRENT is missing or cannot be looked at: say so if the reason
+		// is the directory itself, not just that nothing is promoted.
+		if derr := s.dirProblem(err); derr != nil {
+			s.setDirErr(derr)
+			return false, derr
+		}
+	}
+	s.setDirErr(nil)
 
 	// An unchanged stamp does not prove an unchanged CURRENT while the file
 	// is young: every write renames a new file of the same size over it,
@@ -515,12 +533,55 @@ func (s *Store) fail(id string, err error) error {
 	return err
 }
 
-func statStamp(path string) fileStamp {
+// dirProblem returns what is wrong with the artifacts directory when CURRENT
+// could not be statted (statErr), or nil when the directory is fine and
+// CURRENT simply does not exist. The directory is named as configured.
+func (s *Store) dirProblem(statErr error) error {
+	fi, err := os.Stat(s.dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("artifacts directory %q does not exist", s.dir)
+	case err != nil:
+		return fmt.Errorf("artifacts directory %q: %w", s.dir, errors.Unwrap(err))
+	case !fi.IsDir():
+		return fmt.Errorf("artifacts directory %q is not a directory", s.dir)
+	case errors.Is(statErr, fs.ErrNotExist):
+		return nil
+	}
+	var pe *fs.PathError
+	if errors.As(statErr, &pe) {
+		statErr = pe.Err
+	}
+	return fmt.Errorf("artifacts directory %q: %s/%s: %w", s.dir, modelsDir, currentFile, statErr)
+}
+
+// setDirErr records the artifacts directory's state, logging a warning when
+// a problem appears or changes, and a line when it clears.
+func (s *Store) setDirErr(err error) {
+	s.mu.Lock()
+	prev := s.dirErr
+	changed := (prev == nil) != (err == nil) || (err != nil && err.Error() != prev.Error())
+	if changed {
+		s.dirErr, s.dirErrAt = err, time.Now()
+	}
+	s.mu.Unlock()
+	switch {
+	case !changed:
+	case err != nil:
+		s.log.Warn("the artifacts directory cannot be used; waiting for it", "error", err)
+	default:
+		s.log.Info("artifacts directory found", "artifacts", s.dir)
+	}
+}
+
+// statStamp returns CURRENT's stamp, or the zero stamp and the error when
+// it cannot be statted.
+func statStamp(path string) (fileStamp, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
-		return fileStamp{}
+		return fileStamp{}, err
 	}
-	return fileStamp{exists: true, mtime: fi.ModTime(), size: fi.Size(), inode: inode(fi)}
+	return fileStamp{exists: true, mtime: fi.ModTime(), size: fi.Size(), inode: inode(fi)}, nil
 }
 
 // selfTestTolerance bounds how far a recomputed example probability may be

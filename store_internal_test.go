@@ -58,7 +58,7 @@ func TestStoreRefreshDistrustsYoungStamp(t *testing.T) {
 
 	// Pretend the stat stamp did not change (same inode, size and mtime).
 	s.mu.Lock()
-	s.stamp = statStamp(current)
+	s.stamp, _ = statStamp(current)
 	s.mu.Unlock()
 	if changed, err := s.refresh(context.Background(), false); !changed || err != nil {
 		t.Fatalf("refresh with an unchanged but young stamp = %v, %v; want the new version", changed, err)
@@ -93,7 +93,7 @@ func TestStoreRefreshDistrustsYoungStamp(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.mu.Lock()
-	s.stamp = statStamp(current)
+	s.stamp, _ = statStamp(current)
 	s.mu.Unlock()
 	if err := os.WriteFile(current, []byte(first.VersionID+"\n"), 0o644); err != nil {
 		t.Fatal(err)

@@ -5,10 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"math"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -572,6 +575,93 @@ func TestStoreMetadataIsACopy(t *testing.T) {
 	}
 	if !bytes.Equal(raw2, onDisk) {
 		t.Errorf("metadata.json bytes after a caller edited its copy: %.40q…", raw2)
+	}
+}
+
+// artLog is a concurrency-safe buffer for a store's log lines.
+type artLog struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *artLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *artLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+// A mistyped artifacts path must not wait in silence: OpenStore logs a
+// warning and Status says what is wrong, naming the path as given (never
+// an absolute path the user did not type). A directory that exists with
+// nothing promoted is the normal not-ready state, not an error. The store
+// keeps looking, and serves once the directory and a version appear.
+func TestStoreArtifactsDirProblems(t *testing.T) {
+	artTrained(t) // reads data/, relative to the package directory
+	t.Chdir(t.TempDir())
+	abs, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile("a-file", nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir("empty", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, dir, reason string
+		warn              bool
+	}{
+		{"missing", "./artifcats", `artifacts directory "./artifcats" does not exist`, true},
+		{"a file", "a-file", `artifacts directory "a-file" is not a directory`, true},
+		{"nothing promoted", "empty", "no model version has been promoted yet", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var log artLog
+			s := artOpenStore(t, tc.dir, mlservice.StoreOptions{RefreshInterval: -1,
+				Logger: slog.New(slog.NewTextHandler(&log, nil))})
+			st := s.Status()
+			if st.Ready || st.Reason != tc.reason {
+				t.Errorf("status: %+v; want reason %q", st, tc.reason)
+			}
+			if wantErr := map[bool]string{true: tc.reason}[tc.warn]; st.LastError != wantErr {
+				t.Errorf("LastError = %q, want %q", st.LastError, wantErr)
+			}
+			logged := log.String()
+			if tc.warn != strings.Contains(logged, "level=WARN") || (tc.warn && !strings.Contains(logged, strconv.Quote(tc.reason))) {
+				t.Errorf("OpenStore logged %q; want a warning: %v", logged, tc.warn)
+			}
+			if strings.Contains(st.Reason+logged, abs) {
+				t.Errorf("an absolute path the user did not give is shown: %q, %q", st.Reason, logged)
+			}
+			// Reload answers with the same reason, and repeats do not log again.
+			if _, err := s.Reload(context.Background()); tc.warn != (err != nil) || (err != nil && err.Error() != tc.reason) {
+				t.Errorf("Reload = %v", err)
+			}
+			if n := strings.Count(log.String(), "level=WARN"); n > 1 {
+				t.Errorf("the same problem was logged %d times", n)
+			}
+		})
+	}
+
+	// The mistyped directory appears (a volume mounted late): the store
+	// follows it without a restart.
+	var log artLog
+	s := artOpenStore(t, "later", mlservice.StoreOptions{RefreshInterval: 10 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(&log, nil))})
+	if st := s.Status(); st.Reason != `artifacts directory "later" does not exist` {
+		t.Fatalf("status: %+v", st)
+	}
+	d := artPromote(t, "later", 0.5)
+	artWaitServing(t, s, d.VersionID, 10*time.Second)
+	if st := s.Status(); st.LastError != "" || st.Reason != "" {
+		t.Errorf("status once the directory exists: %+v", st)
 	}
 }
 
