@@ -448,7 +448,7 @@ func TestPromoteWaitsForLock(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-	case <-time.After(5 * time.Second):
+	case <-time.After(30 * time.Second): // a give-up bound: a Promote is a few fsyncs
 		t.Fatal("Promote still waiting after the lock was released")
 	}
 	if n := len(artHistory(t, dir)); n != 2 {
