@@ -195,6 +195,11 @@ func TestStoreStalledLoad(t *testing.T) {
 	if !errors.Is(reloadErr, context.DeadlineExceeded) {
 		t.Errorf("second Reload = %v, want a deadline error", reloadErr)
 	}
+	select {
+	case <-stalled:
+		t.Error("a second load ran alongside the stalled one")
+	default:
+	}
 
 	// Released, the abandoned load completes in the background, and the
 	// next Reload finds the version serving.
