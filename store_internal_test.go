@@ -164,7 +164,11 @@ func TestStoreStalledLoad(t *testing.T) {
 	if !errors.Is(reloadErr, context.DeadlineExceeded) || !strings.Contains(reloadErr.Error(), "still running") {
 		t.Errorf("Reload during a stalled load = %v, want a deadline error saying a check is still running", reloadErr)
 	}
-	<-stalled // the abandoned Reload's load is the one stalled
+	select { // the abandoned Reload's load is the one stalled
+	case <-stalled:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the Reload's load never started")
+	}
 
 	const limit = 2 * time.Second
 	var st StoreStatus
@@ -230,8 +234,9 @@ func TestStoreCloseDuringStalledLoad(t *testing.T) {
 	finished := make(chan struct{})
 	stalled := make(chan struct{})
 	s.mu.Lock() // s.load is read by checks, which take s.mu first
+	var once sync.Once
 	s.load = func(dir, id string) (*servingVersion, error) {
-		close(stalled)
+		once.Do(func() { close(stalled) })
 		<-release
 		defer close(finished)
 		return loadVersion(dir, id)
