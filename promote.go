@@ -17,7 +17,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -347,13 +346,13 @@ func openArtifacts(ctx context.Context, artifactsDir string) (*artifacts, error)
 		return nil, fmt.Errorf("open lock: %w", err)
 	}
 	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			break
-		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
+		locked, err := tryLock(f)
+		if err != nil {
 			f.Close()
 			return nil, fmt.Errorf("lock %s: %w", lockFile, err)
+		}
+		if locked {
+			break
 		}
 		select {
 		case <-ctx.Done():
@@ -371,7 +370,7 @@ func openArtifacts(ctx context.Context, artifactsDir string) (*artifacts, error)
 }
 
 func (a *artifacts) unlock() {
-	_ = syscall.Flock(int(a.lock.Fd()), syscall.LOCK_UN)
+	_ = unlockFile(a.lock)
 	a.lock.Close()
 }
 

@@ -14,7 +14,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -419,8 +418,8 @@ func TestPromoteWaitsForLock(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-		t.Fatal(err)
+	if locked, err := mlservice.TryLock(f); !locked || err != nil {
+		t.Fatalf("take the lock: %v, %v", locked, err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
@@ -443,13 +442,13 @@ func TestPromoteWaitsForLock(t *testing.T) {
 		t.Fatalf("Promote finished while the lock was held: %v", err)
 	default:
 	}
-	_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	_ = mlservice.UnlockFile(f)
 	select {
 	case err := <-done:
 		if err != nil {
 			t.Fatal(err)
 		}
-	case <-time.After(5 * time.Second):
+	case <-time.After(30 * time.Second): // a give-up bound: a Promote is a few fsyncs
 		t.Fatal("Promote still waiting after the lock was released")
 	}
 	if n := len(artHistory(t, dir)); n != 2 {

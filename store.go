@@ -1,6 +1,7 @@
 package mlservice
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -15,7 +16,6 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/mlservice/mlservice/model"
@@ -25,6 +25,7 @@ import (
 const (
 	DefaultRefreshInterval = 100 * time.Millisecond
 	DefaultRetryInterval   = 5 * time.Second
+	DefaultOpenTimeout     = 10 * time.Second
 )
 
 // StoreOptions configures OpenStore.
@@ -38,6 +39,12 @@ type StoreOptions struct {
 	// it is tried again while CURRENT keeps naming it. Zero means
 	// DefaultRetryInterval.
 	RetryInterval time.Duration
+	// OpenTimeout is how long OpenStore waits for the first load. A load
+	// still running then (a read blocked on a hung network file system or
+	// a FIFO) carries on in the background and OpenStore returns a store
+	// that is not ready yet. Zero means DefaultOpenTimeout; negative means
+	// OpenStore does not wait at all.
+	OpenTimeout time.Duration
 	// Logger receives a line per load and per refused version. Nil discards.
 	Logger *slog.Logger
 }
@@ -48,7 +55,8 @@ type StoreOptions struct {
 // call and allocate nothing: they read an immutable snapshot through an
 // atomic pointer, which a background goroutine replaces when a new version
 // is promoted. A version that fails to load is refused and the previous one
-// keeps serving; the error shows in Status.
+// keeps serving; the error shows in Status. Status, Metadata and Close never
+// wait on the file system, so a read that blocks cannot hang them.
 type Store struct {
 	dir  string
 	opts StoreOptions
@@ -58,15 +66,28 @@ type Store struct {
 	loads   atomic.Int64
 	fails   atomic.Int64
 
-	// mu guards the fields below and makes loads one at a time.
-	mu        sync.Mutex
-	stamp     fileStamp // CURRENT as last examined
-	readID    string    // the id last read from CURRENT; "" after a failed read
-	lastCheck time.Time
-	lastErr   error
-	lastErrAt time.Time
-	failedID  string // the version that last failed to load
-	closed    bool
+	// checking is held (a token in the channel) by the one check of CURRENT
+	// that may run at a time, from before its first file-system call until
+	// its outcome is recorded. A channel rather than a mutex so that a
+	// caller can give up waiting when its context ends. Lock order:
+	// checking, then mu.
+	checking chan struct{}
+
+	// mu guards the fields below. It is never held across a file-system
+	// call or a log write, so Status cannot wait on I/O.
+	mu            sync.Mutex
+	stamp         fileStamp // CURRENT as last examined
+	readID        string    // the id last read from CURRENT; "" after a failed read
+	lastCheck     time.Time
+	checkingSince time.Time // when the check in flight started; zero when none is
+	lastErr       error
+	lastErrAt     time.Time
+	failedID      string // the version that last failed to load
+	dirErr        error  // what is wrong with the artifacts directory itself
+	dirErrAt      time.Time
+	closed        bool
+
+	load func(artifactsDir, id string) (*servingVersion, error) // loadVersion; a test stalls it
 
 	stop chan struct{}
 	done chan struct{}
@@ -85,6 +106,10 @@ type servingVersion struct {
 // trusted alone; it covers the timestamp granularity of common file systems.
 const racyStampAge = 2 * time.Second
 
+// slowCheck is how long a check may run before Status reports it: loading a
+// version takes milliseconds, so a check this old is stuck on a read.
+const slowCheck = time.Second
+
 type fileStamp struct {
 	exists bool
 	mtime  time.Time
@@ -95,7 +120,9 @@ type fileStamp struct {
 // OpenStore opens the artifacts directory, loads the current version if
 // there is one, and starts following CURRENT. A directory with no version
 // yet, or with a current version that fails to load, still opens: the store
-// is not ready (Predict returns ErrNotReady) until a version loads.
+// is not ready (Predict returns ErrNotReady) until a version loads. So does
+// a directory that does not exist (a mistyped path, a volume not mounted
+// yet): the store logs a warning, says why in Status, and waits for it.
 func OpenStore(artifactsDir string, opts StoreOptions) (*Store, error) {
 	if artifactsDir == "" {
 		return nil, errors.New("open store: no artifacts directory")
@@ -106,12 +133,27 @@ func OpenStore(artifactsDir string, opts StoreOptions) (*Store, error) {
 	if opts.RetryInterval <= 0 {
 		opts.RetryInterval = DefaultRetryInterval
 	}
+	if opts.OpenTimeout == 0 {
+		opts.OpenTimeout = DefaultOpenTimeout
+	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Store{dir: artifactsDir, opts: opts, log: log, stop: make(chan struct{}), done: make(chan struct{})}
-	_, _ = s.refresh(false) // an error is kept in Status
+	s := &Store{dir: artifactsDir, opts: opts, log: log, load: loadVersion, checking: make(chan struct{}, 1),
+		stop: make(chan struct{}), done: make(chan struct{})}
+	// An error is kept in Status; a timeout leaves the load running.
+	if opts.OpenTimeout < 0 {
+		_, _ = s.start(context.Background(), false)
+	} else {
+		ctx, cancel := context.WithTimeout(context.Background(), opts.OpenTimeout)
+		_, err := s.refresh(ctx, false)
+		cancel()
+		if errors.Is(err, context.DeadlineExceeded) {
+			log.Warn("the first load is still running; opening not ready", "artifacts", artifactsDir,
+				"waited", opts.OpenTimeout.String())
+		}
+	}
 	if opts.RefreshInterval > 0 {
 		go s.follow()
 	} else {
@@ -124,7 +166,10 @@ func OpenStore(artifactsDir string, opts StoreOptions) (*Store, error) {
 func (s *Store) Dir() string { return s.dir }
 
 // Close stops following CURRENT and waits for the background goroutine.
-// The last loaded version keeps answering Predict.
+// The last loaded version keeps answering Predict. A check blocked in a
+// file-system call cannot be interrupted: Close does not wait for it, and
+// whatever it loads when the call returns is discarded (its goroutine ends
+// then, not before).
 func (s *Store) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -207,7 +252,10 @@ func (s *Store) PredictBatch(dst []Prediction, rows []Features) ([]Prediction, e
 }
 
 // Reload checks CURRENT now, loading the version it names if that is not
-// the one serving. It reports whether the serving version changed.
+// the one serving. It reports whether the serving version changed. Checks
+// run one at a time: Reload first waits for one in flight. If ctx ends
+// before its own check is done, Reload returns ctx's error (wrapped) and
+// the check carries on in the background, its outcome shown in Status.
 func (s *Store) Reload(ctx context.Context) (changed bool, err error) {
 	if err := ctx.Err(); err != nil {
 		return false, err
@@ -218,7 +266,7 @@ func (s *Store) Reload(ctx context.Context) (changed bool, err error) {
 	if closed {
 		return false, ErrClosed
 	}
-	return s.refresh(true)
+	return s.refresh(ctx, true)
 }
 
 // StoreStatus describes what a Store is serving and how its last checks went.
@@ -226,38 +274,86 @@ type StoreStatus struct {
 	Ready          bool      `json:"ready"`
 	ModelVersionID string    `json:"model_version_id,omitempty"`
 	LoadedAt       time.Time `json:"loaded_at,omitzero"`
-	LastCheck      time.Time `json:"last_check,omitzero"`
-	// LastError is why the version CURRENT names is not serving (or why
-	// CURRENT cannot be read); empty when all is well.
-	LastError    string    `json:"last_error,omitempty"`
-	LastErrorAt  time.Time `json:"last_error_at,omitzero"`
-	Loads        int64     `json:"loads"`         // versions loaded since open
-	LoadFailures int64     `json:"load_failures"` // versions refused since open
+	// Reason says why the store is not ready: the artifacts directory is
+	// missing or unreadable, no version has been promoted yet, the current
+	// version was refused (as in LastError), or a check is stuck. Empty
+	// when ready.
+	Reason    string    `json:"reason,omitempty"`
+	LastCheck time.Time `json:"last_check,omitzero"`
+	// LastError is why the version CURRENT names is not serving, or why
+	// CURRENT or the artifacts directory cannot be read; empty when all is
+	// well.
+	LastError   string    `json:"last_error,omitempty"`
+	LastErrorAt time.Time `json:"last_error_at,omitzero"`
+	// CheckStartedAt is set while a check of CURRENT has been running for
+	// over a second: a read is blocked (a hung network file system, a FIFO)
+	// and promotions are not being followed.
+	CheckStartedAt time.Time `json:"check_started_at,omitzero"`
+	Loads          int64     `json:"loads"`         // versions loaded since open
+	LoadFailures   int64     `json:"load_failures"` // versions refused since open
 }
 
-// Status returns the store's state.
+// Status returns the store's state. It takes only a short lock that no
+// file-system call holds, so it answers at once even while a load is stuck.
 func (s *Store) Status() StoreStatus {
 	st := StoreStatus{Loads: s.loads.Load(), LoadFailures: s.fails.Load()}
 	if v := s.serving.Load(); v != nil {
 		st.Ready, st.ModelVersionID, st.LoadedAt = true, v.id, v.loadedAt
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	st.LastCheck = s.lastCheck
-	if s.lastErr != nil {
-		st.LastError, st.LastErrorAt = s.lastErr.Error(), s.lastErrAt
+	err, errAt := s.lastErr, s.lastErrAt
+	if s.dirErr != nil {
+		err, errAt = s.dirErr, s.dirErrAt
+	}
+	since := s.checkingSince
+	s.mu.Unlock()
+	if err != nil {
+		st.LastError, st.LastErrorAt = err.Error(), errAt
+	}
+	stuck := !since.IsZero() && time.Since(since) >= slowCheck
+	if stuck {
+		st.CheckStartedAt = since
+	}
+	switch {
+	case st.Ready:
+	case err != nil:
+		st.Reason = st.LastError
+	case stuck:
+		st.Reason = fmt.Sprintf("a check of %s has been running for %s: a read is blocked", currentFile,
+			time.Since(since).Round(time.Second))
+	default:
+		st.Reason = "no model version has been promoted yet"
 	}
 	return st
 }
 
-// Metadata returns the serving version's metadata and the exact bytes of
-// its metadata.json, or ErrNotReady.
+// Metadata returns a copy of the serving version's metadata and of the
+// exact bytes of its metadata.json, or ErrNotReady. The caller may modify
+// both; the store's own snapshot stays as loaded.
 func (s *Store) Metadata() (*Metadata, []byte, error) {
 	v := s.serving.Load()
 	if v == nil {
 		return nil, nil, ErrNotReady
 	}
-	return v.meta, v.metaJSON, nil
+	return cloneMetadata(v.meta), bytes.Clone(v.metaJSON), nil
+}
+
+// cloneMetadata copies m deeply: every slice and pointer in Metadata (and
+// TestCloneMetadataSharesNothing fails when a new one is not copied here).
+func cloneMetadata(m *Metadata) *Metadata {
+	c := *m
+	c.Features = slices.Clone(m.Features)
+	c.Examples = slices.Clone(m.Examples)
+	if m.Params.ClassWeight != nil {
+		w := *m.Params.ClassWeight
+		c.Params.ClassWeight = &w
+	}
+	if m.Promotion.PreviousMetric != nil {
+		p := *m.Promotion.PreviousMetric
+		c.Promotion.PreviousMetric = &p
+	}
+	return &c
 }
 
 func (s *Store) follow() {
@@ -269,22 +365,96 @@ func (s *Store) follow() {
 		case <-s.stop:
 			return
 		case <-t.C:
-			_, _ = s.refresh(false)
+			// Returns at once on Close, even with a check stuck.
+			_, _ = s.refresh(context.Background(), false)
 		}
 	}
 }
 
-// refresh loads the version CURRENT names if it is not the one serving. A
-// plain check costs one stat of CURRENT, and a read of it while it is younger
-// than racyStampAge; force always reads it.
-func (s *Store) refresh(force bool) (bool, error) {
+type checkResult struct {
+	changed bool
+	err     error
+}
+
+// start begins a check of CURRENT on its own goroutine once no other check
+// is running, and returns the channel its outcome arrives on. It gives up
+// waiting when ctx ends or the store closes.
+func (s *Store) start(ctx context.Context, force bool) (<-chan checkResult, error) {
+	select {
+	case s.checking <- struct{}{}:
+	case <-ctx.Done():
+		return nil, s.stillRunning(ctx.Err())
+	case <-s.stop:
+		return nil, ErrClosed
+	}
+	out := make(chan checkResult, 1)
+	go func() {
+		changed, err := s.check(force)
+		<-s.checking
+		out <- checkResult{changed, err}
+	}()
+	return out, nil
+}
+
+// refresh runs a check and waits for its outcome, as long as ctx allows and
+// the store is open; a check abandoned here still completes in the
+// background.
+func (s *Store) refresh(ctx context.Context, force bool) (bool, error) {
+	out, err := s.start(ctx, force)
+	if err != nil {
+		return false, err
+	}
+	select {
+	case r := <-out:
+		return r.changed, r.err
+	case <-ctx.Done():
+		return false, s.stillRunning(ctx.Err())
+	case <-s.stop:
+		return false, ErrClosed
+	}
+}
+
+// stillRunning wraps the error that ended a wait for a check with how long
+// the check has been running.
+func (s *Store) stillRunning(err error) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	since := s.checkingSince
+	s.mu.Unlock()
+	if since.IsZero() {
+		return err
+	}
+	return fmt.Errorf("a check of %s started %s ago is still running: %w", currentFile,
+		time.Since(since).Round(time.Millisecond), err)
+}
+
+// check loads the version CURRENT names if it is not the one serving. A
+// plain check costs one stat of CURRENT, and a read of it while it is
+// younger than racyStampAge; force always reads it. Only the holder of
+// s.checking calls it; it takes s.mu only between file-system calls.
+func (s *Store) check(force bool) (bool, error) {
 	now := time.Now()
-	s.lastCheck = now
-	current := filepath.Join(s.dir, modelsDir, currentFile)
-	stamp := statStamp(current)
+	s.mu.Lock()
+	s.lastCheck, s.checkingSince = now, now
+	last, lastID, load := s.stamp, s.readID, s.load
 	retry := s.lastErr != nil && now.Sub(s.lastErrAt) >= s.opts.RetryInterval
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.checkingSince = time.Time{}
+		s.mu.Unlock()
+	}()
+
+	stamp, err := statStamp(filepath.Join(s.dir, modelsDir, currentFile))
+	if err != nil {
+		// CURRENT is missing or cannot be looked at: say so if the reason
+		// is the directory itself, not just that nothing is promoted.
+		if derr := s.dirProblem(err); derr != nil {
+			s.setDirErr(derr)
+			return false, derr
+		}
+	}
+	s.setDirErr(nil)
+
 	// An unchanged stamp does not prove an unchanged CURRENT while the file
 	// is young: every write renames a new file of the same size over it,
 	// the file system recycles the inode the write before last freed, and
@@ -292,35 +462,45 @@ func (s *Store) refresh(force bool) (bool, error) {
 	// stamp exactly as it was. Until CURRENT is older than racyStampAge its
 	// content is read as well (git's "racily clean" rule).
 	racy := stamp.exists && now.Sub(stamp.mtime) < racyStampAge
-	sameStamp := !force && !retry && stamp == s.stamp
+	sameStamp := !force && !retry && stamp == last
 	if sameStamp && !racy {
 		return false, nil
 	}
-	s.stamp = stamp
 
 	id, err := readCurrent(s.dir)
-	if sameStamp && err == nil && id == s.readID {
+	s.mu.Lock()
+	s.stamp = stamp
+	s.readID = id // "" when the read failed
+	s.mu.Unlock()
+	if sameStamp && err == nil && id == lastID {
 		return false, nil // a young CURRENT, re-read: nothing changed
 	}
-	s.readID = id // "" when the read failed
-	if errors.Is(err, ErrNoCurrent) && s.serving.Load() == nil {
-		s.lastErr = nil // nothing promoted yet: not ready, but nothing wrong
+	serving := s.serving.Load()
+	if errors.Is(err, ErrNoCurrent) && serving == nil {
+		s.clearErr() // nothing promoted yet: not ready, but nothing wrong
 		return false, nil
 	}
 	if err != nil {
 		return false, s.fail("", err)
 	}
-	if v := s.serving.Load(); v != nil && v.id == id {
-		s.lastErr, s.failedID = nil, ""
+	if serving != nil && serving.id == id {
+		s.clearErr()
 		return false, nil
 	}
-	v, err := loadVersion(s.dir, id)
+
+	v, err := load(s.dir, id)
 	if err != nil {
 		return false, s.fail(id, err)
 	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return false, ErrClosed // a check that outlived Close serves nothing
+	}
 	prev := s.serving.Swap(v)
-	s.loads.Add(1)
 	s.lastErr, s.failedID = nil, ""
+	s.mu.Unlock()
+	s.loads.Add(1)
 	attrs := []any{"version", id, "f1", v.meta.Metric.Value}
 	if prev != nil {
 		attrs = append(attrs, "previous", prev.id)
@@ -329,11 +509,19 @@ func (s *Store) refresh(force bool) (bool, error) {
 	return true, nil
 }
 
+func (s *Store) clearErr() {
+	s.mu.Lock()
+	s.lastErr, s.failedID = nil, ""
+	s.mu.Unlock()
+}
+
 // fail records a refused version. It counts and logs each distinct failure
 // once, not on every retry.
 func (s *Store) fail(id string, err error) error {
+	s.mu.Lock()
 	repeat := s.lastErr != nil && s.failedID == id && s.lastErr.Error() == err.Error()
 	s.lastErr, s.lastErrAt, s.failedID = err, time.Now(), id
+	s.mu.Unlock()
 	if !repeat {
 		s.fails.Add(1)
 		attrs := []any{"error", err}
@@ -345,16 +533,55 @@ func (s *Store) fail(id string, err error) error {
 	return err
 }
 
-func statStamp(path string) fileStamp {
+// dirProblem returns what is wrong with the artifacts directory when CURRENT
+// could not be statted (statErr), or nil when the directory is fine and
+// CURRENT simply does not exist. The directory is named as configured.
+func (s *Store) dirProblem(statErr error) error {
+	fi, err := os.Stat(s.dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("artifacts directory %q does not exist", s.dir)
+	case err != nil:
+		return fmt.Errorf("artifacts directory %q: %w", s.dir, errors.Unwrap(err))
+	case !fi.IsDir():
+		return fmt.Errorf("artifacts directory %q is not a directory", s.dir)
+	case errors.Is(statErr, fs.ErrNotExist):
+		return nil
+	}
+	var pe *fs.PathError
+	if errors.As(statErr, &pe) {
+		statErr = pe.Err
+	}
+	return fmt.Errorf("artifacts directory %q: %s/%s: %w", s.dir, modelsDir, currentFile, statErr)
+}
+
+// setDirErr records the artifacts directory's state, logging a warning when
+// a problem appears or changes, and a line when it clears.
+func (s *Store) setDirErr(err error) {
+	s.mu.Lock()
+	prev := s.dirErr
+	changed := (prev == nil) != (err == nil) || (err != nil && err.Error() != prev.Error())
+	if changed {
+		s.dirErr, s.dirErrAt = err, time.Now()
+	}
+	s.mu.Unlock()
+	switch {
+	case !changed:
+	case err != nil:
+		s.log.Warn("the artifacts directory cannot be used; waiting for it", "error", err)
+	default:
+		s.log.Info("artifacts directory found", "artifacts", s.dir)
+	}
+}
+
+// statStamp returns CURRENT's stamp, or the zero stamp and the error when
+// it cannot be statted.
+func statStamp(path string) (fileStamp, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
-		return fileStamp{}
+		return fileStamp{}, err
 	}
-	st := fileStamp{exists: true, mtime: fi.ModTime(), size: fi.Size()}
-	if sys, ok := fi.Sys().(*syscall.Stat_t); ok {
-		st.inode = sys.Ino
-	}
-	return st
+	return fileStamp{exists: true, mtime: fi.ModTime(), size: fi.Size(), inode: inode(fi)}, nil
 }
 
 // selfTestTolerance bounds how far a recomputed example probability may be

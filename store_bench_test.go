@@ -122,3 +122,32 @@ func BenchmarkStorePredictDuringSwaps(b *testing.B) {
 	b.ReportMetric(float64(swaps.Load()), "swaps")
 	b.ReportMetric(float64(s.Status().Loads-loads), "loads")
 }
+
+// BenchmarkStoreMetadata is what GET /model and each /metrics scrape pay
+// for Metadata handing out a copy rather than the live snapshot.
+func BenchmarkStoreMetadata(b *testing.B) {
+	s, _ := artBenchStore(b)
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		m, raw, err := s.Metadata()
+		if err != nil {
+			b.Fatal(err)
+		}
+		n += len(raw) + len(m.Examples)
+	}
+	if n == 0 {
+		b.Fatal("empty metadata")
+	}
+}
+
+// BenchmarkStoreStatus is what GET /ready, /metrics and /reload pay per call.
+func BenchmarkStoreStatus(b *testing.B) {
+	s, _ := artBenchStore(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		if !s.Status().Ready {
+			b.Fatal("not ready")
+		}
+	}
+}

@@ -2,10 +2,16 @@ package mlservice
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
+	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 func artInternalCandidate(t *testing.T, f1 float64) *Candidate {
@@ -52,9 +58,9 @@ func TestStoreRefreshDistrustsYoungStamp(t *testing.T) {
 
 	// Pretend the stat stamp did not change (same inode, size and mtime).
 	s.mu.Lock()
-	s.stamp = statStamp(current)
+	s.stamp, _ = statStamp(current)
 	s.mu.Unlock()
-	if changed, err := s.refresh(false); !changed || err != nil {
+	if changed, err := s.refresh(context.Background(), false); !changed || err != nil {
 		t.Fatalf("refresh with an unchanged but young stamp = %v, %v; want the new version", changed, err)
 	}
 	if v := s.serving.Load(); v.id != second.VersionID {
@@ -64,18 +70,18 @@ func TestStoreRefreshDistrustsYoungStamp(t *testing.T) {
 	// Re-reading a young CURRENT that did not change is not a change, and a
 	// refused version is not reloaded or counted again on every check.
 	for range 3 {
-		if changed, err := s.refresh(false); changed || err != nil {
+		if changed, err := s.refresh(context.Background(), false); changed || err != nil {
 			t.Fatalf("refresh = %v, %v", changed, err)
 		}
 	}
 	if err := os.WriteFile(current, []byte("20000101T000000.000000Z-00000000\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.refresh(false); err == nil {
+	if _, err := s.refresh(context.Background(), false); err == nil {
 		t.Fatal("a missing version was not refused")
 	}
 	for range 3 {
-		_, _ = s.refresh(false)
+		_, _ = s.refresh(context.Background(), false)
 	}
 	if st := s.Status(); st.LoadFailures != 1 || st.Loads != 2 || st.ModelVersionID != second.VersionID || st.LastError == "" {
 		t.Fatalf("status: %+v", st)
@@ -87,7 +93,7 @@ func TestStoreRefreshDistrustsYoungStamp(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.mu.Lock()
-	s.stamp = statStamp(current)
+	s.stamp, _ = statStamp(current)
 	s.mu.Unlock()
 	if err := os.WriteFile(current, []byte(first.VersionID+"\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -95,7 +101,219 @@ func TestStoreRefreshDistrustsYoungStamp(t *testing.T) {
 	if err := os.Chtimes(current, old, old); err != nil {
 		t.Fatal(err)
 	}
-	if changed, _ := s.refresh(false); changed {
+	if changed, _ := s.refresh(context.Background(), false); changed {
 		t.Fatal("an old CURRENT with an unchanged stamp was read")
+	}
+}
+
+// prompt runs f and fails the test if it has not returned within limit: the
+// bound is generous (f should take microseconds), and is there to catch a
+// call that waits on a blocked read, which would never return.
+func prompt(t *testing.T, limit time.Duration, what string, f func()) bool {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f()
+	}()
+	select {
+	case <-done:
+		return true
+	case <-time.After(limit):
+		t.Errorf("%s did not return within %v: it waits on the stalled load", what, limit)
+		return false
+	}
+}
+
+// A load that blocks (a hung network file system, a FIFO, a huge file) must
+// not hang Status, Metadata or Close, and Reload gives up with its context.
+func TestStoreStalledLoad(t *testing.T) {
+	dir := t.TempDir()
+	c := artInternalCandidate(t, 0.5)
+	first, err := Promote(context.Background(), dir, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := OpenStore(dir, StoreOptions{RefreshInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+
+	// Stall every load until release is closed.
+	release := make(chan struct{})
+	stalled := make(chan struct{}, 1)
+	s.load = func(dir, id string) (*servingVersion, error) {
+		stalled <- struct{}{}
+		<-release
+		return loadVersion(dir, id)
+	}
+	var once sync.Once
+	unblock := func() { once.Do(func() { close(release) }) }
+	defer unblock()
+
+	c.Metadata.Metric.Value = 0.6
+	second, err := Promote(context.Background(), dir, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	var reloadErr error
+	prompt(t, 10*time.Second, "Reload with a 100ms context", func() { _, reloadErr = s.Reload(ctx) })
+	if !errors.Is(reloadErr, context.DeadlineExceeded) || !strings.Contains(reloadErr.Error(), "still running") {
+		t.Errorf("Reload during a stalled load = %v, want a deadline error saying a check is still running", reloadErr)
+	}
+	select { // the abandoned Reload's load is the one stalled
+	case <-stalled:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the Reload's load never started")
+	}
+
+	const limit = 2 * time.Second
+	var st StoreStatus
+	prompt(t, limit, "Status", func() { st = s.Status() })
+	if !st.Ready || st.ModelVersionID != first.VersionID || st.LastError != "" {
+		t.Errorf("Status during a stalled load: %+v", st)
+	}
+	prompt(t, limit, "Metadata", func() {
+		if m, _, err := s.Metadata(); err != nil || m.ModelVersionID != first.VersionID {
+			t.Errorf("Metadata during a stalled load = %v, %v", m, err)
+		}
+	})
+	// A check running for over slowCheck is shown as stuck.
+	deadline := time.Now().Add(10 * time.Second)
+	for st.CheckStartedAt.IsZero() && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+		prompt(t, limit, "Status", func() { st = s.Status() })
+	}
+	if st.CheckStartedAt.IsZero() {
+		t.Errorf("Status does not show the stalled check: %+v", st)
+	}
+
+	// A second Reload waits its turn behind the stalled load, and gives up
+	// with its own context.
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel2()
+	prompt(t, 10*time.Second, "a second Reload", func() { _, reloadErr = s.Reload(ctx2) })
+	if !errors.Is(reloadErr, context.DeadlineExceeded) {
+		t.Errorf("second Reload = %v, want a deadline error", reloadErr)
+	}
+	select {
+	case <-stalled:
+		t.Error("a second load ran alongside the stalled one")
+	default:
+	}
+
+	// Released, the abandoned load completes in the background, and the
+	// next Reload finds the version serving.
+	unblock()
+	changed, err := s.Reload(context.Background())
+	if err != nil || s.Status().ModelVersionID != second.VersionID {
+		t.Fatalf("after the stall: Reload = %v, %v; status %+v", changed, err, s.Status())
+	}
+	if st := s.Status(); !st.CheckStartedAt.IsZero() || st.Loads != 2 {
+		t.Errorf("status after the stall: %+v", st)
+	}
+}
+
+// Close does not wait for a load stuck in a read; what that load finds when
+// the read returns is discarded.
+func TestStoreCloseDuringStalledLoad(t *testing.T) {
+	dir := t.TempDir()
+	c := artInternalCandidate(t, 0.5)
+	first, err := Promote(context.Background(), dir, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := OpenStore(dir, StoreOptions{RefreshInterval: 5 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	finished := make(chan struct{})
+	stalled := make(chan struct{})
+	s.mu.Lock() // s.load is read by checks, which take s.mu first
+	var once sync.Once
+	s.load = func(dir, id string) (*servingVersion, error) {
+		once.Do(func() { close(stalled) })
+		<-release
+		defer close(finished)
+		return loadVersion(dir, id)
+	}
+	s.mu.Unlock()
+	c.Metadata.Metric.Value = 0.6
+	if _, err := Promote(context.Background(), dir, c); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-stalled:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the background refresh did not start loading the new version")
+	}
+	if !prompt(t, 2*time.Second, "Close", func() { _ = s.Close() }) {
+		close(release)
+		return
+	}
+	close(release)
+	<-finished
+	// The load returned after Close: it must not be swapped in. Reload
+	// after Close is refused, so only Status can see it.
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		s.mu.Lock()
+		busy := !s.checkingSince.IsZero()
+		s.mu.Unlock()
+		if !busy {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if st := s.Status(); st.ModelVersionID != first.VersionID || st.Loads != 1 {
+		t.Errorf("a load finished after Close was swapped in: %+v", st)
+	}
+}
+
+// cloneMetadata must copy every slice, map and pointer in Metadata. This
+// lists them by reflection, so a field added later without a copy in
+// cloneMetadata fails here rather than leaking the live snapshot.
+func TestCloneMetadataSharesNothing(t *testing.T) {
+	copied := []string{"Features", "Params.ClassWeight", "Examples", "Promotion.PreviousMetric"} // in field order
+	var refs []string
+	var walk func(reflect.Type, string)
+	walk = func(typ reflect.Type, path string) {
+		switch typ.Kind() {
+		case reflect.Struct:
+			if typ == reflect.TypeFor[time.Time]() {
+				return // a value; its *Location is shared by design
+			}
+			for f := range typ.Fields() {
+				walk(f.Type, strings.TrimPrefix(path+"."+f.Name, "."))
+			}
+		case reflect.Array:
+			walk(typ.Elem(), path+"[]")
+		case reflect.Slice, reflect.Pointer:
+			refs = append(refs, path)
+			walk(typ.Elem(), path+"[]")
+		case reflect.Map, reflect.Interface, reflect.Chan, reflect.Func:
+			refs = append(refs, path)
+		}
+	}
+	walk(reflect.TypeFor[Metadata](), "")
+	if diff := cmp.Diff(copied, refs); diff != "" {
+		t.Errorf("Metadata's reference fields changed; copy the new ones in cloneMetadata and list them here (-copied +found):\n%s", diff)
+	}
+
+	// And the copies are real: nothing in the clone aliases the original.
+	w, p := "balanced", 0.5
+	m := &Metadata{Features: []FeatureStats{{Name: "age"}}, Examples: []Example{{Probability: 0.5}},
+		Params: Params{ClassWeight: &w}, Promotion: Promotion{PreviousMetric: &p}}
+	c := cloneMetadata(m)
+	if &c.Features[0] == &m.Features[0] || &c.Examples[0] == &m.Examples[0] ||
+		c.Params.ClassWeight == m.Params.ClassWeight || c.Promotion.PreviousMetric == m.Promotion.PreviousMetric {
+		t.Error("the clone shares memory with the original")
+	}
+	if diff := cmp.Diff(m, c); diff != "" {
+		t.Errorf("the clone differs (-original +clone):\n%s", diff)
 	}
 }

@@ -1,0 +1,10 @@
+package mlservice
+
+// Hooks for the black-box tests in package mlservice_test.
+
+// TryLock and UnlockFile let a test hold the artifacts lock the way another
+// process would, with the same per-OS call Promote uses.
+var (
+	TryLock    = tryLock
+	UnlockFile = unlockFile
+)
