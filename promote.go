@@ -286,48 +286,6 @@ func ReadHistory(artifactsDir string) ([]HistoryRecord, error) {
 	return out, sc.Err()
 }
 
-// CurrentVersion returns the id CURRENT names, or ErrNoCurrent.
-func CurrentVersion(artifactsDir string) (string, error) {
-	return readCurrent(artifactsDir)
-}
-
-func readCurrent(artifactsDir string) (string, error) {
-	data, err := os.ReadFile(filepath.Join(artifactsDir, modelsDir, currentFile))
-	if errors.Is(err, fs.ErrNotExist) {
-		return "", ErrNoCurrent
-	}
-	if err != nil {
-		return "", fmt.Errorf("read %s: %w", currentFile, err)
-	}
-	id := strings.TrimSpace(string(data))
-	if id == "" {
-		return "", fmt.Errorf("%s is empty: %w", currentFile, ErrBadVersionID)
-	}
-	if !ValidVersionID(id) {
-		return "", fmt.Errorf("%s names %q: %w", currentFile, truncate(id, 80), ErrBadVersionID)
-	}
-	return id, nil
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
-}
-
-func readMetadata(path string) (*Metadata, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	var m Metadata
-	if err := json.Unmarshal(data, &m); err != nil {
-		return nil, fmt.Errorf("parse %s: %w", filepath.Base(path), err)
-	}
-	return &m, nil
-}
-
 // artifacts is an artifacts directory held under its lock.
 type artifacts struct {
 	root string // the models directory
