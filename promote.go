@@ -228,7 +228,7 @@ func Versions(artifactsDir string) ([]VersionInfo, error) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("list versions: %w", err)
+		return nil, fmt.Errorf("list versions: %w", pathless(err))
 	}
 	history, err := ReadHistory(artifactsDir)
 	if err != nil {
@@ -244,12 +244,13 @@ func Versions(artifactsDir string) ([]VersionInfo, error) {
 	var out []VersionInfo
 	for _, e := range entries {
 		id := e.Name()
-		if !e.IsDir() || !ValidVersionID(id) {
+		if !ValidVersionID(id) {
 			continue // temporary directories start with a dot
 		}
 		v := VersionInfo{VersionID: id, Current: id == cur}
-		meta, err := readMetadata(filepath.Join(dir, id, metadataFile))
-		if err != nil {
+		if !e.IsDir() {
+			v.Error = fmt.Sprintf("%s is not a directory (%v)", versionRel(id), e.Type())
+		} else if meta, err := readMetadata(artifactsDir, id); err != nil {
 			v.Error = err.Error()
 		} else {
 			v.TrainedAt, v.Metric, v.TrainingDataFile = meta.TrainedAt, meta.Metric, meta.TrainingDataFile
@@ -393,7 +394,7 @@ func (a *artifacts) recover() error {
 		}
 		rec := HistoryRecord{Time: time.Now().UTC(), VersionID: id, Event: DecisionInterrupted,
 			Reason: "the trainer stopped before recording its decision"}
-		if meta, err := readMetadata(a.path(versionsDir, id, metadataFile)); err == nil {
+		if meta, err := readMetadata(filepath.Dir(a.root), id); err == nil {
 			rec.Metric, rec.TrainingDataFile = &meta.Metric, meta.TrainingDataFile
 			switch {
 			case id == cur:

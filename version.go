@@ -1,24 +1,39 @@
 package mlservice
 
+// Reading a version: CURRENT, metadata.json and model.json, and the checks a
+// version passes before it is served or compared against. Every read goes
+// through readArtifact: regular files only, never through a symbolic link,
+// capped in size, and errors that name paths relative to the artifacts
+// directory (they reach HTTP clients through /ready and /versions).
+
 import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"math"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/mlservice/mlservice/model"
 )
 
-// Reading a version: CURRENT, metadata.json and model.json, and the checks a
-// version passes before it is served or compared against.
+// Caps on what is read from the artifacts directory. Promote writes far less
+// (metadata.json is about 5 KB, model.json under 1 KB); past a cap the file
+// is refused rather than read into memory.
+const (
+	maxCurrentSize  = 64 // a version id is 33 bytes, plus its line end
+	maxMetadataSize = 1 << 20
+	maxModelSize    = 1 << 20
+)
 
 // CurrentVersion returns the id CURRENT names, or ErrNoCurrent.
 func CurrentVersion(artifactsDir string) (string, error) {
@@ -26,21 +41,90 @@ func CurrentVersion(artifactsDir string) (string, error) {
 }
 
 func readCurrent(artifactsDir string) (string, error) {
-	data, err := os.ReadFile(filepath.Join(artifactsDir, modelsDir, currentFile))
+	rel := path.Join(modelsDir, currentFile)
+	data, err := readArtifact(artifactsDir, rel, maxCurrentSize)
 	if errors.Is(err, fs.ErrNotExist) {
 		return "", ErrNoCurrent
 	}
 	if err != nil {
-		return "", fmt.Errorf("read %s: %w", currentFile, err)
+		return "", fmt.Errorf("read current version: %w", err)
 	}
 	id := strings.TrimSpace(string(data))
 	if id == "" {
-		return "", fmt.Errorf("%s is empty: %w", currentFile, ErrBadVersionID)
+		return "", fmt.Errorf("%s is empty: %w", rel, ErrBadVersionID)
 	}
 	if !ValidVersionID(id) {
-		return "", fmt.Errorf("%s names %q: %w", currentFile, truncate(id, 80), ErrBadVersionID)
+		return "", fmt.Errorf("%s names %q: %w", rel, truncate(id, 80), ErrBadVersionID)
 	}
 	return id, nil
+}
+
+// versionRel returns the path of a version's file relative to the artifacts
+// directory, as errors name it.
+func versionRel(id string, name ...string) string {
+	return path.Join(append([]string{modelsDir, versionsDir, id}, name...)...)
+}
+
+// readArtifact reads rel, a slash-separated path under artifactsDir. It
+// refuses anything but a regular file (a symbolic link, a FIFO, a device, a
+// directory) and a file larger than limit bytes. A FIFO never blocks it: the
+// type is checked before opening, and the open itself does not wait for a
+// writer. Errors name rel, never the host path, and match fs.ErrNotExist
+// when the file is missing.
+func readArtifact(artifactsDir, rel string, limit int64) ([]byte, error) {
+	name := filepath.Join(artifactsDir, filepath.FromSlash(rel))
+	before, err := os.Lstat(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%s is missing: %w", rel, fs.ErrNotExist)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", rel, pathless(err))
+	}
+	if err := checkRegular(rel, before); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", rel, pathless(err))
+	}
+	defer f.Close()
+	// Something may have replaced the file between Lstat and open.
+	if after, err := f.Stat(); err != nil || !os.SameFile(before, after) {
+		return nil, fmt.Errorf("%s changed while it was opened", rel)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", rel, pathless(err))
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("%s is larger than %d bytes", rel, limit)
+	}
+	return data, nil
+}
+
+// checkRegular refuses anything but a regular file, naming what rel is.
+func checkRegular(rel string, fi fs.FileInfo) error {
+	m := fi.Mode()
+	switch {
+	case m.IsRegular():
+		return nil
+	case m&fs.ModeSymlink != 0:
+		return fmt.Errorf("%s is a symbolic link, not a regular file", rel)
+	case m.IsDir():
+		return fmt.Errorf("%s is a directory, not a regular file", rel)
+	default:
+		return fmt.Errorf("%s is not a regular file (mode %v)", rel, m.Type())
+	}
+}
+
+// pathless drops the host path from a *fs.PathError, keeping its cause (so
+// errors.Is still sees fs.ErrNotExist and the like).
+func pathless(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }
 
 func truncate(s string, n int) string {
@@ -50,14 +134,17 @@ func truncate(s string, n int) string {
 	return s[:n] + "…"
 }
 
-func readMetadata(path string) (*Metadata, error) {
-	data, err := os.ReadFile(path)
+// readMetadata reads a version's metadata.json without the other checks of
+// loadVersion, for listings.
+func readMetadata(artifactsDir, id string) (*Metadata, error) {
+	rel := versionRel(id, metadataFile)
+	data, err := readArtifact(artifactsDir, rel, maxMetadataSize)
 	if err != nil {
 		return nil, err
 	}
 	var m Metadata
 	if err := json.Unmarshal(data, &m); err != nil {
-		return nil, fmt.Errorf("parse %s: %w", filepath.Base(path), err)
+		return nil, fmt.Errorf("parse %s: %w", rel, err)
 	}
 	return &m, nil
 }
@@ -74,23 +161,29 @@ func loadVersion(artifactsDir, id string) (*servingVersion, error) {
 	if !ValidVersionID(id) {
 		return nil, fmt.Errorf("load version %q: %w", truncate(id, 80), ErrBadVersionID)
 	}
-	dir := filepath.Join(artifactsDir, modelsDir, versionsDir, id)
 	corrupt := func(format string, a ...any) error {
 		return fmt.Errorf("load version %s: %s: %w", id, fmt.Sprintf(format, a...), ErrCorruptVersion)
 	}
-	metaJSON, err := os.ReadFile(filepath.Join(dir, metadataFile))
-	if errors.Is(err, fs.ErrNotExist) {
-		if _, statErr := os.Stat(dir); errors.Is(statErr, fs.ErrNotExist) {
-			return nil, fmt.Errorf("load version %s: %w", id, ErrVersionNotFound)
-		}
-		return nil, corrupt("%s is missing", metadataFile)
+	// Lstat: a version directory that is a symbolic link could point
+	// anywhere; what is served must be what Promote wrote under versions/.
+	fi, err := os.Lstat(filepath.Join(artifactsDir, filepath.FromSlash(versionRel(id))))
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("load version %s: %w", id, ErrVersionNotFound)
+	case err != nil:
+		return nil, fmt.Errorf("load version %s: %s: %w", id, versionRel(id), pathless(err))
+	case fi.Mode()&fs.ModeSymlink != 0:
+		return nil, corrupt("%s is a symbolic link, not a directory", versionRel(id))
+	case !fi.IsDir():
+		return nil, corrupt("%s is not a directory", versionRel(id))
 	}
+	metaJSON, err := readArtifact(artifactsDir, versionRel(id, metadataFile), maxMetadataSize)
 	if err != nil {
-		return nil, fmt.Errorf("load version %s: %w", id, err)
+		return nil, corrupt("%v", err)
 	}
 	var meta Metadata
 	if err := json.Unmarshal(metaJSON, &meta); err != nil {
-		return nil, corrupt("%s: %v", metadataFile, err)
+		return nil, corrupt("%s: %v", versionRel(id, metadataFile), err)
 	}
 	switch {
 	case meta.SchemaVersion != SchemaVersion:
@@ -102,7 +195,7 @@ func loadVersion(artifactsDir, id string) (*servingVersion, error) {
 	case len(meta.Examples) == 0:
 		return nil, corrupt("metadata has no self-test examples")
 	}
-	modelJSON, err := os.ReadFile(filepath.Join(dir, modelFile))
+	modelJSON, err := readArtifact(artifactsDir, versionRel(id, modelFile), maxModelSize)
 	if err != nil {
 		return nil, corrupt("%v", err)
 	}
@@ -120,7 +213,6 @@ func loadVersion(artifactsDir, id string) (*servingVersion, error) {
 	lin := compile(&m)
 	for i, ex := range meta.Examples {
 		_, got := lin.predict(&ex.Features) // the code that will serve
-
 		if !(math.Abs(got-ex.Probability) <= selfTestTolerance) {
 			return nil, corrupt("self-test example %d: model gives %v, trainer recorded %v", i, got, ex.Probability)
 		}
