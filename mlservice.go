@@ -172,8 +172,10 @@ var (
 	ErrClosed = errors.New("store is closed")
 )
 
-// SchemaVersion is the version of the metadata.json layout below.
-const SchemaVersion = "1"
+// SchemaVersion is the version of the layout of a version directory and its
+// metadata.json. Version 2 added manifest.json; versions of schema 1 are
+// refused on load (their metadata.json has no checksum).
+const SchemaVersion = "2"
 
 // Metadata is the content of a version's metadata.json: what was trained, on
 // what, how well it scored, and what Promote decided.

@@ -26,6 +26,7 @@ import (
 //	models/CURRENT                          the serving version id, one line
 //	models/versions/<version_id>/model.json
 //	models/versions/<version_id>/metadata.json
+//	models/versions/<version_id>/manifest.json  size and SHA-256 of the others
 //	models/history.jsonl                    one JSON line per decision
 //	models/.lock                            held while a writer changes any of it
 const (
@@ -36,6 +37,7 @@ const (
 	lockFile     = ".lock"
 	modelFile    = "model.json"
 	metadataFile = "metadata.json"
+	manifestFile = "manifest.json" // written last: see manifest
 	tmpPrefix    = ".tmp-"
 )
 
@@ -413,9 +415,14 @@ func (a *artifacts) recover() error {
 	return nil
 }
 
-// writeVersion writes files into versions/.tmp-<id>, fsyncs them and the
-// directory, renames it to versions/<id> and fsyncs versions/.
+// writeVersion writes files into versions/.tmp-<id>, then their manifest,
+// fsyncs them and the directory, renames it to versions/<id> and fsyncs
+// versions/.
 func (a *artifacts) writeVersion(id string, files map[string][]byte) error {
+	man, err := encodeManifest(id, files)
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", manifestFile, err)
+	}
 	tmp := a.path(versionsDir, tmpPrefix+id)
 	if err := os.Mkdir(tmp, 0o755); err != nil {
 		return fmt.Errorf("create version directory: %w", err)
@@ -430,6 +437,10 @@ func (a *artifacts) writeVersion(id string, files map[string][]byte) error {
 			os.RemoveAll(tmp)
 			return fmt.Errorf("write %s: %w", name, err)
 		}
+	}
+	if err := writeFileSync(filepath.Join(tmp, manifestFile), man); err != nil {
+		os.RemoveAll(tmp)
+		return fmt.Errorf("write %s: %w", manifestFile, err)
 	}
 	if err := syncDir(tmp); err != nil {
 		os.RemoveAll(tmp)

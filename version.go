@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"math"
 	"os"
 	"path"
@@ -30,10 +31,102 @@ import (
 // (metadata.json is about 5 KB, model.json under 1 KB); past a cap the file
 // is refused rather than read into memory.
 const (
-	maxCurrentSize  = 64 // a version id is 33 bytes, plus its line end
-	maxMetadataSize = 1 << 20
-	maxModelSize    = 1 << 20
+	maxCurrentSize     = 64 // a version id is 33 bytes, plus its line end
+	maxManifestSize    = 64 << 10
+	maxVersionFileSize = 1 << 20 // each file a manifest lists
 )
+
+// manifest is the content of a version's manifest.json, the version's commit
+// record: the size and SHA-256 of every other file in it. Promote writes it
+// last; a loader reads nothing the manifest does not list and refuses a file
+// whose bytes differ from it. (An object store has no rename: there, writing
+// the manifest last is what will make a version complete.)
+type manifest struct {
+	VersionID string          `json:"model_version_id"`
+	Files     []manifestEntry `json:"files"` // sorted by name
+}
+
+type manifestEntry struct {
+	Name   string `json:"name"`
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
+}
+
+// encodeManifest returns manifest.json for a version made of files.
+func encodeManifest(id string, files map[string][]byte) ([]byte, error) {
+	m := manifest{VersionID: id}
+	for _, name := range slices.Sorted(maps.Keys(files)) {
+		sum := sha256.Sum256(files[name])
+		m.Files = append(m.Files, manifestEntry{Name: name, Size: int64(len(files[name])), SHA256: hex.EncodeToString(sum[:])})
+	}
+	data, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(data, '\n'), nil
+}
+
+// readVersionFiles reads every file of version id and checks it against the
+// manifest: each listed file present, regular and with the listed size and
+// SHA-256, no file unlisted. Errors are plain; loadVersion marks them
+// corrupt.
+func readVersionFiles(artifactsDir, id string) (map[string][]byte, error) {
+	rel := versionRel(id, manifestFile)
+	data, err := readArtifact(artifactsDir, rel, maxManifestSize)
+	if errors.Is(err, fs.ErrNotExist) {
+		// Versions of schema_version 1 have no manifest: their metadata.json
+		// is covered by no checksum, so they are not trusted.
+		return nil, fmt.Errorf("%w (a version written before schema_version %s: train it again)", err, SchemaVersion)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var m manifest
+	if err := json.Unmarshal(data, &m); err != nil {
+		return nil, fmt.Errorf("parse %s: %w", rel, err)
+	}
+	if m.VersionID != id {
+		return nil, fmt.Errorf("%s names version %q", rel, truncate(m.VersionID, 80))
+	}
+	listed := map[string]bool{}
+	for _, f := range m.Files {
+		if f.Name == manifestFile || f.Name != filepath.Base(f.Name) || strings.HasPrefix(f.Name, ".") || strings.ContainsRune(f.Name, '\\') {
+			return nil, fmt.Errorf("%s lists %q, which is not a file name", rel, truncate(f.Name, 80))
+		}
+		if listed[f.Name] {
+			return nil, fmt.Errorf("%s lists %s twice", rel, f.Name)
+		}
+		listed[f.Name] = true
+	}
+	for _, name := range []string{metadataFile, modelFile} {
+		if !listed[name] {
+			return nil, fmt.Errorf("%s does not list %s", rel, name)
+		}
+	}
+	entries, err := os.ReadDir(filepath.Join(artifactsDir, filepath.FromSlash(versionRel(id))))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", versionRel(id), pathless(err))
+	}
+	for _, e := range entries {
+		if e.Name() != manifestFile && !listed[e.Name()] {
+			return nil, fmt.Errorf("%s is not listed in %s", versionRel(id, e.Name()), manifestFile)
+		}
+	}
+	files := make(map[string][]byte, len(m.Files))
+	for _, f := range m.Files {
+		data, err := readArtifact(artifactsDir, versionRel(id, f.Name), maxVersionFileSize)
+		if err != nil {
+			return nil, err
+		}
+		sum := sha256.Sum256(data)
+		if got := hex.EncodeToString(sum[:]); got != f.SHA256 || int64(len(data)) != f.Size {
+			return nil, fmt.Errorf("%s has SHA-256 %s (%d bytes), %s says %s (%d bytes)",
+				versionRel(id, f.Name), got, len(data), manifestFile, truncate(f.SHA256, 64), f.Size)
+		}
+		files[f.Name] = data
+	}
+	return files, nil
+}
 
 // CurrentVersion returns the id CURRENT names, or ErrNoCurrent.
 func CurrentVersion(artifactsDir string) (string, error) {
@@ -134,17 +227,16 @@ func truncate(s string, n int) string {
 	return s[:n] + "…"
 }
 
-// readMetadata reads a version's metadata.json without the other checks of
-// loadVersion, for listings.
+// readMetadata reads a version's metadata.json, checked against the
+// manifest, without loadVersion's other checks: for listings.
 func readMetadata(artifactsDir, id string) (*Metadata, error) {
-	rel := versionRel(id, metadataFile)
-	data, err := readArtifact(artifactsDir, rel, maxMetadataSize)
+	files, err := readVersionFiles(artifactsDir, id)
 	if err != nil {
 		return nil, err
 	}
 	var m Metadata
-	if err := json.Unmarshal(data, &m); err != nil {
-		return nil, fmt.Errorf("parse %s: %w", rel, err)
+	if err := json.Unmarshal(files[metadataFile], &m); err != nil {
+		return nil, fmt.Errorf("parse %s: %w", versionRel(id, metadataFile), err)
 	}
 	return &m, nil
 }
@@ -154,9 +246,9 @@ func readMetadata(artifactsDir, id string) (*Metadata, error) {
 // the slack covers other platforms fusing multiply-adds.
 const selfTestTolerance = 1e-9
 
-// loadVersion reads and checks a complete version: the id's shape, the
-// metadata, the model file's checksum, the feature schema, and the stored
-// examples recomputed by the loaded model.
+// loadVersion reads and checks a complete version: the id's shape, every
+// file against the manifest, the metadata, the feature schema, and the
+// stored examples recomputed by the loaded model.
 func loadVersion(artifactsDir, id string) (*servingVersion, error) {
 	if !ValidVersionID(id) {
 		return nil, fmt.Errorf("load version %q: %w", truncate(id, 80), ErrBadVersionID)
@@ -177,10 +269,11 @@ func loadVersion(artifactsDir, id string) (*servingVersion, error) {
 	case !fi.IsDir():
 		return nil, corrupt("%s is not a directory", versionRel(id))
 	}
-	metaJSON, err := readArtifact(artifactsDir, versionRel(id, metadataFile), maxMetadataSize)
+	files, err := readVersionFiles(artifactsDir, id)
 	if err != nil {
 		return nil, corrupt("%v", err)
 	}
+	metaJSON, modelJSON := files[metadataFile], files[modelFile]
 	var meta Metadata
 	if err := json.Unmarshal(metaJSON, &meta); err != nil {
 		return nil, corrupt("%s: %v", versionRel(id, metadataFile), err)
@@ -195,11 +288,7 @@ func loadVersion(artifactsDir, id string) (*servingVersion, error) {
 	case len(meta.Examples) == 0:
 		return nil, corrupt("metadata has no self-test examples")
 	}
-	modelJSON, err := readArtifact(artifactsDir, versionRel(id, modelFile), maxModelSize)
-	if err != nil {
-		return nil, corrupt("%v", err)
-	}
-	sum := sha256.Sum256(modelJSON)
+	sum := sha256.Sum256(modelJSON) // the manifest checked it too; the two must agree
 	if got := hex.EncodeToString(sum[:]); got != meta.ModelSHA256 {
 		return nil, corrupt("%s has SHA-256 %s, metadata says %s", modelFile, got, meta.ModelSHA256)
 	}

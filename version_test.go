@@ -2,9 +2,14 @@ package mlservice_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -182,5 +187,105 @@ func TestErrorsNameRelativePaths(t *testing.T) {
 	}
 	if _, err := mlservice.CurrentVersion(dir); err == nil || strings.Contains(err.Error(), dir) || !strings.Contains(err.Error(), "models/CURRENT") {
 		t.Errorf("CurrentVersion with a directory for CURRENT: %v", err)
+	}
+}
+
+// Every file of a version is covered by a checksum in manifest.json: an
+// edited metric in metadata.json, which parses cleanly and passes the
+// self-test, is refused; so is a file the manifest does not list, and a
+// version without a manifest (written before schema_version 2).
+func TestLoadVerifiesManifest(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		edit func(t *testing.T, dir, id string)
+		msg  string
+	}{
+		{"edited metric in metadata.json", func(t *testing.T, dir, id string) {
+			artEditFile(t, artVersionFile(dir, id, "metadata.json"), func(b []byte) []byte {
+				metric := regexp.MustCompile(`("metric": \{\s*"name": "f1",\s*"value": )[0-9.e-]+`)
+				if !metric.Match(b) {
+					t.Fatalf("no metric in %s", b)
+				}
+				return metric.ReplaceAll(b, []byte("${1}0.999999"))
+			})
+		}, "metadata.json has SHA-256"},
+		{"unlisted file", func(t *testing.T, dir, id string) {
+			if err := os.WriteFile(artVersionFile(dir, id, "extra.json"), []byte("{}"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}, "extra.json is not listed in manifest.json"},
+		{"no manifest", func(t *testing.T, dir, id string) {
+			if err := os.Remove(artVersionFile(dir, id, "manifest.json")); err != nil {
+				t.Fatal(err)
+			}
+		}, "manifest.json is missing"},
+		{"listed file missing", func(t *testing.T, dir, id string) {
+			if err := os.Remove(artVersionFile(dir, id, "model.json")); err != nil {
+				t.Fatal(err)
+			}
+		}, "model.json is missing"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			artPromote(t, dir, 0.5)
+			d := artPromote(t, dir, 0.4)
+			if _, err := os.Stat(artVersionFile(dir, d.VersionID, "manifest.json")); err != nil {
+				t.Fatalf("Promote wrote no manifest: %v", err)
+			}
+			tc.edit(t, dir, d.VersionID)
+			_, err := mlservice.Rollback(context.Background(), dir, d.VersionID)
+			if !errors.Is(err, mlservice.ErrCorruptVersion) || !strings.Contains(err.Error(), tc.msg) {
+				t.Fatalf("Rollback after %s: %v, want %q", tc.name, err, tc.msg)
+			}
+		})
+	}
+}
+
+// The manifest written by Promote lists every other file of the version with
+// its size and SHA-256, computed here independently.
+func TestManifestListsEveryFile(t *testing.T) {
+	dir := t.TempDir()
+	d := artPromote(t, dir, 0.5)
+	data, err := os.ReadFile(artVersionFile(dir, d.VersionID, "manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m struct {
+		VersionID string `json:"model_version_id"`
+		Files     []struct {
+			Name   string `json:"name"`
+			Size   int64  `json:"size"`
+			SHA256 string `json:"sha256"`
+		} `json:"files"`
+	}
+	if err := json.Unmarshal(data, &m); err != nil {
+		t.Fatal(err)
+	}
+	if m.VersionID != d.VersionID {
+		t.Errorf("manifest names %q, want %q", m.VersionID, d.VersionID)
+	}
+	entries, err := os.ReadDir(artModels(dir, "versions", d.VersionID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var onDisk, listed []string
+	for _, e := range entries {
+		if e.Name() != "manifest.json" {
+			onDisk = append(onDisk, e.Name())
+		}
+	}
+	for _, f := range m.Files {
+		listed = append(listed, f.Name)
+		b, err := os.ReadFile(artVersionFile(dir, d.VersionID, f.Name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(b)
+		if f.Size != int64(len(b)) || f.SHA256 != hex.EncodeToString(sum[:]) {
+			t.Errorf("manifest entry %+v; the file has %d bytes, SHA-256 %x", f, len(b), sum)
+		}
+	}
+	if !slices.Equal(onDisk, listed) {
+		t.Errorf("manifest lists %v, the version holds %v", listed, onDisk)
 	}
 }
