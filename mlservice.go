@@ -178,7 +178,7 @@ var (
 const SchemaVersion = "2"
 
 // Metadata is the content of a version's metadata.json: what was trained, on
-// what, how well it scored, and what Promote decided.
+// what, how well it scored, and what Promote compared it with.
 type Metadata struct {
 	SchemaVersion        string         `json:"schema_version"`
 	ModelVersionID       string         `json:"model_version_id"`
@@ -248,9 +248,12 @@ type Example struct {
 	Probability float64  `json:"probability"`
 }
 
-// Promotion is the decision Promote took for a version.
+// Promotion is the comparison Promote made before it wrote the version: the
+// basis of the decision, not its outcome. Whether the version was promoted
+// is known only once CURRENT has moved: history.jsonl records it, and
+// Versions reports it.
 type Promotion struct {
-	Decision          string   `json:"decision"` // DecisionPromoted or DecisionRejected
+	Wins              bool     `json:"wins"` // the candidate beat the current version, or none was current
 	Reason            string   `json:"reason"`
 	PreviousVersionID string   `json:"previous_version_id,omitempty"`
 	PreviousMetric    *float64 `json:"previous_metric,omitempty"`

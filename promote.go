@@ -67,11 +67,14 @@ func newVersionID(t time.Time) string {
 // Decision reports what Promote did with a candidate.
 type Decision struct {
 	VersionID         string   `json:"model_version_id"`
-	Promoted          bool     `json:"promoted"`
+	Promoted          bool     `json:"promoted"` // CURRENT names the version now
 	Reason            string   `json:"reason"`
 	PreviousVersionID string   `json:"previous_version_id"` // the version current before; "" if none
 	PreviousMetric    *float64 `json:"previous_metric"`     // its F1; nil if none or unreadable
-	Metadata          Metadata `json:"-"`                   // as written to metadata.json
+	// Warning is set when the decision took effect but could not be
+	// recorded in history.jsonl; the next writer records it.
+	Warning  string   `json:"warning,omitempty"`
+	Metadata Metadata `json:"-"` // as written to metadata.json
 }
 
 // HistoryRecord is one line of models/history.jsonl.
@@ -90,7 +93,8 @@ type HistoryRecord struct {
 // it current when its F1 is strictly greater than the current version's
 // (always when no version is current, or the current one cannot be read).
 // A rejected version keeps its directory. The decision is appended to
-// models/history.jsonl.
+// models/history.jsonl after CURRENT moved: a version is promoted when
+// history says so or CURRENT names it, never on the word of its metadata.
 //
 // The version directory is written under a temporary name, fsynced and
 // renamed into place; CURRENT is replaced by writing a temporary file,
@@ -99,31 +103,69 @@ type HistoryRecord struct {
 // at the same moment are decided one after the other, each against the
 // version the previous one left current. A crash at any instant leaves
 // CURRENT naming a complete version.
+//
+// An error means CURRENT did not move. Once the version is published and
+// CURRENT is where the decision puts it, Promote returns the decision: if
+// history.jsonl cannot be appended then, Decision.Warning says so.
 func Promote(ctx context.Context, artifactsDir string, c *Candidate) (*Decision, error) {
-	if c == nil || c.Model == nil {
-		return nil, errors.New("promote: no candidate")
-	}
-	if err := c.Model.Validate(); err != nil {
+	modelJSON, err := encodeCandidate(c)
+	if err != nil {
 		return nil, fmt.Errorf("promote: %w", err)
 	}
-	f1 := c.Metadata.Metric.Value
-	if math.IsNaN(f1) || math.IsInf(f1, 0) {
-		return nil, fmt.Errorf("promote: metric %v is not a number", f1)
-	}
-	modelJSON, err := json.MarshalIndent(c.Model, "", "  ")
-	if err != nil {
-		return nil, fmt.Errorf("promote: encode model: %w", err)
-	}
-	modelJSON = append(modelJSON, '\n')
-	sum := sha256.Sum256(modelJSON)
-
 	a, err := openArtifacts(ctx, artifactsDir)
 	if err != nil {
 		return nil, fmt.Errorf("promote: %w", err)
 	}
 	defer a.unlock()
 
+	d := a.decide(c)
+	metaJSON, err := d.fillMetadata(c, modelJSON)
+	if err != nil {
+		return nil, fmt.Errorf("promote: %w", err)
+	}
+	if err := a.writeVersion(d.VersionID, map[string][]byte{modelFile: modelJSON, metadataFile: metaJSON}); err != nil {
+		return nil, fmt.Errorf("promote: %w", err)
+	}
+	event := DecisionRejected
+	if d.Promoted {
+		if err := writeFileAtomic(a.path(currentFile), []byte(d.VersionID+"\n")); err != nil {
+			return nil, fmt.Errorf("promote: update %s: %w", currentFile, err)
+		}
+		event = DecisionPromoted
+	}
+	rec := HistoryRecord{Time: time.Now().UTC(), Event: event, VersionID: d.VersionID,
+		Metric: &d.Metadata.Metric, PreviousVersionID: d.PreviousVersionID, PreviousMetric: d.PreviousMetric,
+		Reason: d.Reason, TrainingDataFile: d.Metadata.TrainingDataFile}
+	if err := a.appendHistory(rec); err != nil {
+		d.Warning = fmt.Sprintf("version %s is %s, but the decision is not in %s yet (%v); the next trainer records it",
+			d.VersionID, event, historyFile, err)
+	}
+	return d, nil
+}
+
+// encodeCandidate checks c and returns model.json's bytes.
+func encodeCandidate(c *Candidate) ([]byte, error) {
+	if c == nil || c.Model == nil {
+		return nil, errors.New("no candidate")
+	}
+	if err := c.Model.Validate(); err != nil {
+		return nil, err
+	}
+	if f1 := c.Metadata.Metric.Value; math.IsNaN(f1) || math.IsInf(f1, 0) {
+		return nil, fmt.Errorf("metric %v is not a number", f1)
+	}
+	modelJSON, err := json.MarshalIndent(c.Model, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("encode model: %w", err)
+	}
+	return append(modelJSON, '\n'), nil
+}
+
+// decide compares the candidate with the current version and names the new
+// version.
+func (a *artifacts) decide(c *Candidate) *Decision {
 	d := &Decision{VersionID: newVersionID(time.Now())}
+	f1 := c.Metadata.Metric.Value
 	cur, curMeta, curErr := a.current()
 	switch {
 	case curErr != nil:
@@ -140,38 +182,26 @@ func Promote(ctx context.Context, artifactsDir string, c *Candidate) (*Decision,
 			d.Reason = fmt.Sprintf("f1 %.6f <= current %.6f", f1, prev)
 		}
 	}
+	return d
+}
 
+// fillMetadata completes the candidate's metadata for version d and returns
+// metadata.json's bytes. The metadata records the comparison, not its
+// outcome: that is only known once CURRENT has moved.
+func (d *Decision) fillMetadata(c *Candidate, modelJSON []byte) ([]byte, error) {
+	sum := sha256.Sum256(modelJSON)
 	meta := c.Metadata
 	meta.ModelVersionID = d.VersionID
 	meta.ModelFile = modelFile
 	meta.ModelSHA256 = hex.EncodeToString(sum[:])
-	meta.Promotion = Promotion{Decision: DecisionRejected, Reason: d.Reason,
+	meta.Promotion = Promotion{Wins: d.Promoted, Reason: d.Reason,
 		PreviousVersionID: d.PreviousVersionID, PreviousMetric: d.PreviousMetric}
-	if d.Promoted {
-		meta.Promotion.Decision = DecisionPromoted
-	}
 	metaJSON, err := json.MarshalIndent(meta, "", "  ")
 	if err != nil {
-		return nil, fmt.Errorf("promote: encode metadata: %w", err)
+		return nil, fmt.Errorf("encode metadata: %w", err)
 	}
-	metaJSON = append(metaJSON, '\n')
 	d.Metadata = meta
-
-	if err := a.writeVersion(d.VersionID, map[string][]byte{modelFile: modelJSON, metadataFile: metaJSON}); err != nil {
-		return nil, fmt.Errorf("promote: %w", err)
-	}
-	if d.Promoted {
-		if err := writeFileAtomic(a.path(currentFile), []byte(d.VersionID+"\n")); err != nil {
-			return nil, fmt.Errorf("promote: update %s: %w", currentFile, err)
-		}
-	}
-	rec := HistoryRecord{Time: time.Now().UTC(), Event: meta.Promotion.Decision, VersionID: d.VersionID,
-		Metric: &meta.Metric, PreviousVersionID: d.PreviousVersionID, PreviousMetric: d.PreviousMetric,
-		Reason: d.Reason, TrainingDataFile: meta.TrainingDataFile}
-	if err := a.appendHistory(rec); err != nil {
-		return nil, fmt.Errorf("promote: %w", err)
-	}
-	return d, nil
+	return append(metaJSON, '\n'), nil
 }
 
 // Rollback makes versionID current again. The version must be complete and
@@ -221,8 +251,10 @@ type VersionInfo struct {
 }
 
 // Versions lists every complete version under artifactsDir, newest first,
-// with its metric and the decision recorded for it. It takes no lock and
-// never lists a version that is still being written.
+// with its metric and the decision recorded for it in history.jsonl. A
+// version with no record is promoted if CURRENT names it and interrupted
+// otherwise: metadata.json is never the source of a decision. Versions
+// takes no lock and never lists a version that is still being written.
 func Versions(artifactsDir string) ([]VersionInfo, error) {
 	dir := filepath.Join(artifactsDir, modelsDir, versionsDir)
 	entries, err := os.ReadDir(dir)
@@ -256,8 +288,8 @@ func Versions(artifactsDir string) ([]VersionInfo, error) {
 			v.Error = err.Error()
 		} else {
 			v.TrainedAt, v.Metric, v.TrainingDataFile = meta.TrainedAt, meta.Metric, meta.TrainingDataFile
-			v.Decision, v.Reason = meta.Promotion.Decision, meta.Promotion.Reason
 		}
+		v.Decision, v.Reason = undecided(id == cur)
 		if h, ok := decided[id]; ok {
 			v.Decision, v.Reason = h.Event, h.Reason
 		}
@@ -265,6 +297,17 @@ func Versions(artifactsDir string) ([]VersionInfo, error) {
 	}
 	slices.Reverse(out) // ReadDir sorts by name, and ids sort by time
 	return out, nil
+}
+
+// undecided is the decision of a version history has no record of. Promote
+// appends its record after CURRENT moved, so such a version is promoted only
+// if CURRENT names it; otherwise its writer died (or is still running)
+// before moving CURRENT.
+func undecided(current bool) (decision, reason string) {
+	if current {
+		return DecisionPromoted, "CURRENT names it; its writer stopped before recording the decision"
+	}
+	return DecisionInterrupted, "no decision recorded: its writer stopped (or is still running) before moving CURRENT"
 }
 
 // ReadHistory returns the records of models/history.jsonl, oldest first. A
@@ -360,8 +403,9 @@ func (a *artifacts) current() (string, *Metadata, error) {
 }
 
 // recover removes what crashed writers left half-done and records a decision
-// for every complete version that has none: a writer that died after renaming
-// its version into place but before appending to history.
+// for every complete version that has none, by the rule Versions follows:
+// promoted if CURRENT names it (its writer died after moving CURRENT, or
+// could not append to history), interrupted otherwise.
 func (a *artifacts) recover() error {
 	for _, dir := range []string{a.root, a.path(versionsDir)} {
 		entries, err := os.ReadDir(dir)
@@ -394,19 +438,12 @@ func (a *artifacts) recover() error {
 		if !ValidVersionID(id) || recorded[id] {
 			continue
 		}
-		rec := HistoryRecord{Time: time.Now().UTC(), VersionID: id, Event: DecisionInterrupted,
-			Reason: "the trainer stopped before recording its decision"}
+		rec := HistoryRecord{Time: time.Now().UTC(), VersionID: id}
+		rec.Event, rec.Reason = undecided(id == cur)
 		if meta, err := readMetadata(filepath.Dir(a.root), id); err == nil {
 			rec.Metric, rec.TrainingDataFile = &meta.Metric, meta.TrainingDataFile
-			switch {
-			case id == cur:
-				rec.Event = DecisionPromoted
-			case meta.Promotion.Decision == DecisionRejected:
-				rec.Event = DecisionRejected
-			}
-			if rec.Event != DecisionInterrupted {
-				rec.Reason = meta.Promotion.Reason + " (recorded after a crash)"
-			}
+			rec.PreviousVersionID, rec.PreviousMetric = meta.Promotion.PreviousVersionID, meta.Promotion.PreviousMetric
+			rec.Reason += "; its comparison: " + meta.Promotion.Reason
 		}
 		if err := a.appendHistory(rec); err != nil {
 			return err

@@ -201,7 +201,7 @@ func TestPromoteWritesVersion(t *testing.T) {
 		"data.sha256", "data.rows", "data.class_counts", "data.train_rows", "data.eval_rows", "data.split",
 		"params.model", "params.solver", "params.C", "params.class_weight", "params.fit.iterations",
 		"features", "model_file", "model_sha256", "examples",
-		"promotion.decision", "promotion.reason",
+		"promotion.wins", "promotion.reason",
 	} {
 		v := any(raw)
 		for _, key := range strings.Split(path, ".") {
@@ -248,7 +248,7 @@ func TestPromoteWritesVersion(t *testing.T) {
 		t.Errorf("features %+v", meta.Features)
 	case len(meta.Examples) == 0 || !reflect.DeepEqual(meta.Examples, want.Examples):
 		t.Errorf("examples %+v", meta.Examples)
-	case meta.Promotion.Decision != mlservice.DecisionPromoted || meta.Promotion.Reason != d.Reason ||
+	case !meta.Promotion.Wins || meta.Promotion.Reason != d.Reason ||
 		meta.Promotion.PreviousVersionID != "" || meta.Promotion.PreviousMetric != nil:
 		t.Errorf("promotion %+v", meta.Promotion)
 	}
@@ -313,13 +313,11 @@ func TestPromotePolicy(t *testing.T) {
 				t.Errorf("step %d: metadata promotion %+v", i, d.Metadata.Promotion)
 			}
 		}
-		wantDecision := mlservice.DecisionRejected
 		if s.promoted {
-			wantDecision = mlservice.DecisionPromoted
 			current, currentF1 = d.VersionID, s.f1
 		}
-		if d.Metadata.Promotion.Decision != wantDecision {
-			t.Errorf("step %d: metadata decision %q, want %q", i, d.Metadata.Promotion.Decision, wantDecision)
+		if d.Metadata.Promotion.Wins != s.promoted {
+			t.Errorf("step %d: metadata says wins=%v, want %v", i, d.Metadata.Promotion.Wins, s.promoted)
 		}
 		if got := artCurrent(t, dir); got != current {
 			t.Fatalf("step %d: CURRENT = %q, want %q", i, got, current)
@@ -612,8 +610,8 @@ func TestPromoteRemovesLeftovers(t *testing.T) {
 
 // A version published by a writer that died before appending its decision
 // gets one from the next writer, as recover() documents: promoted when
-// CURRENT names it, rejected when its metadata says so, interrupted when the
-// writer died before moving CURRENT or the metadata cannot be read.
+// CURRENT names it, interrupted otherwise (its metadata's comparison is no
+// evidence of what happened to CURRENT).
 func TestPromoteRecordsUnrecordedVersions(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
@@ -645,7 +643,7 @@ func TestPromoteRecordsUnrecordedVersions(t *testing.T) {
 		artPromote(t, dir, 0.5)
 		lost := artPromote(t, dir, 0.3)
 		artDropHistory(t, dir, lost.VersionID)
-		artCheckRecovered(t, dir, lost.VersionID, mlservice.DecisionRejected)
+		artCheckRecovered(t, dir, lost.VersionID, mlservice.DecisionInterrupted)
 	})
 }
 
@@ -758,4 +756,39 @@ func TestPromoteReplacesCorruptCurrent(t *testing.T) {
 	if got := artCurrent(t, dir); got != d.VersionID {
 		t.Errorf("CURRENT = %q, want %q", got, d.VersionID)
 	}
+}
+
+// "Promoted" is a fact about CURRENT: a version whose writer died after
+// publishing it but before CURRENT moved is not listed as promoted, whatever
+// its metadata hoped, by Versions nor by the record the next writer's
+// recovery appends.
+func TestVersionsPromotedOnlyWhenCurrentMoved(t *testing.T) {
+	dir := t.TempDir()
+	base := artPromote(t, dir, 0.5)
+	lost := artPromote(t, dir, 0.7) // promoted; now undo CURRENT and its record
+	artDropHistory(t, dir, lost.VersionID)
+	artWriteCurrent(t, dir, base.VersionID+"\n")
+
+	for _, v := range artVersions(t, dir) {
+		if v.VersionID == lost.VersionID && (v.Decision == mlservice.DecisionPromoted || v.Current) {
+			t.Errorf("Versions lists the version CURRENT never named as %+v", v)
+		}
+	}
+	var meta map[string]any
+	if err := json.Unmarshal(artReadFile(t, artVersionFile(dir, lost.VersionID, "metadata.json")), &meta); err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := meta["promotion"].(map[string]any); p == nil || p["decision"] != nil {
+		t.Errorf("metadata.json records a decision, which only CURRENT and history can know: %v", meta["promotion"])
+	}
+	artCheckRecovered(t, dir, lost.VersionID, mlservice.DecisionInterrupted)
+}
+
+func artReadFile(tb testing.TB, path string) []byte {
+	tb.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
 }

@@ -22,6 +22,7 @@ type trainResult struct {
 	Metric            mlservice.Metric  `json:"metric"`
 	Promoted          bool              `json:"promoted"`
 	Reason            string            `json:"reason"`
+	Warning           string            `json:"warning,omitempty"` // the decision took effect but is not in history yet
 	PreviousVersionID *string           `json:"previous_version_id"`
 	PreviousMetric    *float64          `json:"previous_metric"`
 	Metrics           mlservice.Metrics `json:"metrics"`
@@ -99,9 +100,12 @@ func runTrain(ctx context.Context, args []string, getenv func(string) string, st
 		verdict = "promoted"
 	}
 	fmt.Fprintf(stderr, "version %s %s: %s\n", d.VersionID, verdict, d.Reason)
+	if d.Warning != "" {
+		fmt.Fprintf(stderr, "warning: %s\n", d.Warning)
+	}
 
 	res := trainResult{
-		ModelVersionID: d.VersionID, Metric: m.Metric, Promoted: d.Promoted, Reason: d.Reason,
+		ModelVersionID: d.VersionID, Metric: m.Metric, Promoted: d.Promoted, Reason: d.Reason, Warning: d.Warning,
 		PreviousMetric: d.PreviousMetric, Metrics: m.Metrics, TrainingDataFile: m.TrainingDataFile,
 		Rows: m.Data.Rows, TrainRows: m.Data.TrainRows, EvalRows: m.Data.EvalRows, Balanced: *balanced,
 		Seconds: timings{
