@@ -1,8 +1,6 @@
 package mlservice
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -75,18 +73,6 @@ type Decision struct {
 	// recorded in history.jsonl; the next writer records it.
 	Warning  string   `json:"warning,omitempty"`
 	Metadata Metadata `json:"-"` // as written to metadata.json
-}
-
-// HistoryRecord is one line of models/history.jsonl.
-type HistoryRecord struct {
-	Time              time.Time `json:"time"`
-	Event             string    `json:"event"` // a Decision… constant
-	VersionID         string    `json:"model_version_id"`
-	Metric            *Metric   `json:"metric,omitempty"`
-	PreviousVersionID string    `json:"previous_version_id,omitempty"`
-	PreviousMetric    *float64  `json:"previous_metric,omitempty"`
-	Reason            string    `json:"reason,omitempty"`
-	TrainingDataFile  string    `json:"training_data_file,omitempty"`
 }
 
 // Promote writes the candidate as a new version under artifactsDir and makes
@@ -200,6 +186,10 @@ func (d *Decision) fillMetadata(c *Candidate, modelJSON []byte) ([]byte, error) 
 	if err != nil {
 		return nil, fmt.Errorf("encode metadata: %w", err)
 	}
+	if len(metaJSON) >= maxVersionFileSize {
+		// A version no loader would read must not be written.
+		return nil, fmt.Errorf("encode metadata: %s would have %d bytes, the limit is %d", metadataFile, len(metaJSON), maxVersionFileSize)
+	}
 	d.Metadata = meta
 	return append(metaJSON, '\n'), nil
 }
@@ -308,28 +298,6 @@ func undecided(current bool) (decision, reason string) {
 		return DecisionPromoted, "CURRENT names it; its writer stopped before recording the decision"
 	}
 	return DecisionInterrupted, "no decision recorded: its writer stopped (or is still running) before moving CURRENT"
-}
-
-// ReadHistory returns the records of models/history.jsonl, oldest first. A
-// torn last line, left by a crash in the middle of an append, is skipped.
-func ReadHistory(artifactsDir string) ([]HistoryRecord, error) {
-	data, err := os.ReadFile(filepath.Join(artifactsDir, modelsDir, historyFile))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read history: %w", err)
-	}
-	var out []HistoryRecord
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-	for sc.Scan() {
-		var h HistoryRecord
-		if json.Unmarshal(sc.Bytes(), &h) == nil && h.VersionID != "" {
-			out = append(out, h)
-		}
-	}
-	return out, sc.Err()
 }
 
 // artifacts is an artifacts directory held under its lock.
@@ -488,33 +456,6 @@ func (a *artifacts) writeVersion(id string, files map[string][]byte) error {
 		return fmt.Errorf("publish version: %w", err)
 	}
 	return syncDir(a.path(versionsDir))
-}
-
-// appendHistory appends one line to history.jsonl and fsyncs it. A torn line
-// left by a crash is ended first, so it cannot swallow the new record.
-func (a *artifacts) appendHistory(rec HistoryRecord) error {
-	line, err := json.Marshal(rec)
-	if err != nil {
-		return fmt.Errorf("encode history: %w", err)
-	}
-	f, err := os.OpenFile(a.path(historyFile), os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o644)
-	if err != nil {
-		return fmt.Errorf("open history: %w", err)
-	}
-	defer f.Close()
-	if st, err := f.Stat(); err == nil && st.Size() > 0 {
-		last := make([]byte, 1)
-		if _, err := f.ReadAt(last, st.Size()-1); err == nil && last[0] != '\n' {
-			line = append([]byte{'\n'}, line...)
-		}
-	}
-	if _, err := f.Write(append(line, '\n')); err != nil {
-		return fmt.Errorf("append history: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("sync history: %w", err)
-	}
-	return nil
 }
 
 // writeFileSync creates path with data and fsyncs it.

@@ -7,6 +7,7 @@ package mlservice
 // directory (they reach HTTP clients through /ready and /versions).
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -23,6 +24,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/mlservice/mlservice/model"
 )
@@ -82,7 +84,7 @@ func readVersionFiles(artifactsDir, id string) (map[string][]byte, error) {
 		return nil, err
 	}
 	var m manifest
-	if err := json.Unmarshal(data, &m); err != nil {
+	if err := decodeStrict(data, &m); err != nil {
 		return nil, fmt.Errorf("parse %s: %w", rel, err)
 	}
 	if m.VersionID != id {
@@ -165,6 +167,24 @@ func versionRel(id string, name ...string) string {
 // writer. Errors name rel, never the host path, and match fs.ErrNotExist
 // when the file is missing.
 func readArtifact(artifactsDir, rel string, limit int64) ([]byte, error) {
+	f, err := openArtifact(artifactsDir, rel)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", rel, pathless(err))
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("%s is larger than %d bytes", rel, limit)
+	}
+	return data, nil
+}
+
+// openArtifact opens rel for reading, with readArtifact's checks but the
+// size.
+func openArtifact(artifactsDir, rel string) (*os.File, error) {
 	name := filepath.Join(artifactsDir, filepath.FromSlash(rel))
 	before, err := os.Lstat(name)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -180,19 +200,12 @@ func readArtifact(artifactsDir, rel string, limit int64) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", rel, pathless(err))
 	}
-	defer f.Close()
 	// Something may have replaced the file between Lstat and open.
 	if after, err := f.Stat(); err != nil || !os.SameFile(before, after) {
+		f.Close()
 		return nil, fmt.Errorf("%s changed while it was opened", rel)
 	}
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", rel, pathless(err))
-	}
-	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("%s is larger than %d bytes", rel, limit)
-	}
-	return data, nil
+	return f, nil
 }
 
 // checkRegular refuses anything but a regular file, naming what rel is.
@@ -220,11 +233,73 @@ func pathless(err error) error {
 	return err
 }
 
+// truncate shortens s to at most n bytes and a mark, on a UTF-8 boundary.
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
 	return s[:n] + "…"
+}
+
+// decodeStrict unmarshals data into v, refusing a duplicate key in any
+// object: encoding/json would silently keep the last one, so a key appended
+// to a file could override the one that was checked.
+func decodeStrict(data []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	tok, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	if err := checkDuplicateKeys(dec, tok, ""); err != nil {
+		return err
+	}
+	return json.Unmarshal(data, v)
+}
+
+// checkDuplicateKeys walks the value that starts with tok.
+func checkDuplicateKeys(dec *json.Decoder, tok json.Token, at string) error {
+	switch tok {
+	case json.Delim('{'):
+		seen := map[string]bool{}
+		for dec.More() {
+			k, err := dec.Token()
+			if err != nil {
+				return err
+			}
+			key, _ := k.(string)
+			if at != "" {
+				key = at + "." + key
+			}
+			if seen[key] {
+				return fmt.Errorf("duplicate key %q", truncate(key, 80))
+			}
+			seen[key] = true
+			if err := checkNext(dec, key); err != nil {
+				return err
+			}
+		}
+	case json.Delim('['):
+		for i := 0; dec.More(); i++ {
+			if err := checkNext(dec, fmt.Sprintf("%s[%d]", at, i)); err != nil {
+				return err
+			}
+		}
+	default:
+		return nil // a scalar
+	}
+	_, err := dec.Token() // the closing delimiter
+	return err
+}
+
+func checkNext(dec *json.Decoder, at string) error {
+	tok, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	return checkDuplicateKeys(dec, tok, at)
 }
 
 // readMetadata reads a version's metadata.json, checked against the
@@ -235,7 +310,7 @@ func readMetadata(artifactsDir, id string) (*Metadata, error) {
 		return nil, err
 	}
 	var m Metadata
-	if err := json.Unmarshal(files[metadataFile], &m); err != nil {
+	if err := decodeStrict(files[metadataFile], &m); err != nil {
 		return nil, fmt.Errorf("parse %s: %w", versionRel(id, metadataFile), err)
 	}
 	return &m, nil
@@ -275,7 +350,7 @@ func loadVersion(artifactsDir, id string) (*servingVersion, error) {
 	}
 	metaJSON, modelJSON := files[metadataFile], files[modelFile]
 	var meta Metadata
-	if err := json.Unmarshal(metaJSON, &meta); err != nil {
+	if err := decodeStrict(metaJSON, &meta); err != nil {
 		return nil, corrupt("%s: %v", versionRel(id, metadataFile), err)
 	}
 	switch {
@@ -293,7 +368,7 @@ func loadVersion(artifactsDir, id string) (*servingVersion, error) {
 		return nil, corrupt("%s has SHA-256 %s, metadata says %s", modelFile, got, meta.ModelSHA256)
 	}
 	var m model.Model
-	if err := json.Unmarshal(modelJSON, &m); err != nil {
+	if err := decodeStrict(modelJSON, &m); err != nil {
 		return nil, corrupt("%v", err)
 	}
 	if !slices.Equal(m.Features, FeatureNames[:]) {
