@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -161,7 +162,7 @@ func Train(ctx context.Context, ds *Dataset, opts TrainOptions) (*Candidate, err
 		SchemaVersion:        SchemaVersion,
 		Metric:               Metric{Name: "f1", Value: metrics.F1},
 		Metrics:              metrics,
-		TrainingDataFile:     ds.Source,
+		TrainingDataFile:     baseName(ds.Source),
 		TrainedAt:            time.Now().UTC(),
 		FeatureSchemaVersion: FeatureSchemaVersion,
 		Data:                 info,
@@ -175,9 +176,18 @@ func Train(ctx context.Context, ds *Dataset, opts TrainOptions) (*Candidate, err
 		Examples:  examples,
 	}
 	if opts.Eval != nil {
-		meta.EvaluationDataFile = opts.Eval.Source
+		meta.EvaluationDataFile = baseName(opts.Eval.Source)
 	}
 	return &Candidate{Model: m, Metadata: meta}, nil
+}
+
+// baseName is the file name metadata records for a data file: never the
+// host's path (metadata is served over HTTP); the SHA-256 identifies it.
+func baseName(source string) string {
+	if source == "" {
+		return ""
+	}
+	return filepath.Base(source)
 }
 
 func checkDataset(ds *Dataset, role string) error {

@@ -277,7 +277,15 @@ func TestTrainBalanced(t *testing.T) {
 }
 
 func TestTrainEvalFile(t *testing.T) {
-	day1, day2 := trainDay(t, "day_01"), trainDay(t, "day_02")
+	abs, err := filepath.Abs("data")
+	if err != nil {
+		t.Fatal(err)
+	}
+	day1, err := mlservice.ValidateFile(filepath.Join(abs, "day_01.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	day2 := trainDay(t, "day_02")
 	cand := mustTrain(t, day1, mlservice.TrainOptions{Eval: day2})
 	md := cand.Metadata
 	wantInfo := mlservice.DataInfo{
@@ -287,8 +295,11 @@ func TestTrainEvalFile(t *testing.T) {
 	if diff := cmp.Diff(wantInfo, md.Data); diff != "" {
 		t.Errorf("Data (-want +got):\n%s", diff)
 	}
-	if md.EvaluationDataFile != day2.Source || md.TrainingDataFile != day1.Source {
-		t.Errorf("training file %q, evaluation file %q; want %q and %q", md.TrainingDataFile, md.EvaluationDataFile, day1.Source, day2.Source)
+	// Base names only: metadata reaches HTTP clients (/model, /versions),
+	// which must not learn the trainer's paths. The SHA-256 identifies the
+	// file.
+	if md.EvaluationDataFile != "day_02.csv" || md.TrainingDataFile != "day_01.csv" {
+		t.Errorf("training file %q, evaluation file %q; want day_01.csv and day_02.csv", md.TrainingDataFile, md.EvaluationDataFile)
 	}
 	// Trained on every row of day_01…
 	m, _, err := model.Fit(context.Background(), mlservice.FeatureNames[:], day1.X[:], day1.Y, nil, model.FitOptions{})
@@ -343,9 +354,8 @@ func TestTrainMetadata(t *testing.T) {
 	if md.Metrics.F1 <= 0.4 || md.Metrics.ROCAUC <= 0.6 {
 		t.Errorf("F1 %.3f, ROC AUC %.3f: the model learned nothing (scikit-learn: F1 0.49 on day_01)", md.Metrics.F1, md.Metrics.ROCAUC)
 	}
-	abs, _ := filepath.Abs("data/day_01.csv")
-	if md.TrainingDataFile != abs || md.EvaluationDataFile != "" {
-		t.Errorf("training file %q, evaluation file %q; want %q and none", md.TrainingDataFile, md.EvaluationDataFile, abs)
+	if md.TrainingDataFile != "day_01.csv" || md.EvaluationDataFile != "" {
+		t.Errorf("training file %q, evaluation file %q; want day_01.csv and none", md.TrainingDataFile, md.EvaluationDataFile)
 	}
 	if md.TrainedAt.Before(before.Add(-time.Second)) || md.TrainedAt.After(after.Add(time.Second)) || md.TrainedAt.Location() != time.UTC {
 		t.Errorf("TrainedAt = %v, want UTC between %v and %v", md.TrainedAt, before, after)

@@ -126,7 +126,8 @@ func TestTrainEvalFileAndFlagOrder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.EvalRows != day5.Len() || meta.Data.Split != "file" || meta.EvaluationDataFile != day5.Source {
+	if res.EvalRows != day5.Len() || meta.Data.Split != "file" || meta.EvaluationDataFile != "day_05.csv" ||
+		meta.Data.EvalSHA256 != day5.SHA256 {
 		t.Errorf("eval rows %d (want %d), split %q, evaluation file %q", res.EvalRows, day5.Len(), meta.Data.Split, meta.EvaluationDataFile)
 	}
 }
