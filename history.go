@@ -35,9 +35,11 @@ type HistoryRecord struct {
 	VersionID         string    `json:"model_version_id"`
 	Metric            *Metric   `json:"metric,omitempty"`
 	PreviousVersionID string    `json:"previous_version_id,omitempty"`
-	PreviousMetric    *float64  `json:"previous_metric,omitempty"`
-	Reason            string    `json:"reason,omitempty"`
-	TrainingDataFile  string    `json:"training_data_file,omitempty"`
+	PreviousMetric    *float64  `json:"previous_metric,omitempty"` // on the candidate's evaluation rows
+	// PreviousMetricStored is the F1 recorded with the previous version.
+	PreviousMetricStored *float64 `json:"previous_metric_stored,omitempty"`
+	Reason               string   `json:"reason,omitempty"`
+	TrainingDataFile     string   `json:"training_data_file,omitempty"`
 }
 
 // ReadHistory returns the records of models/history.jsonl, oldest first. A

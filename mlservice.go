@@ -256,5 +256,7 @@ type Promotion struct {
 	Wins              bool     `json:"wins"` // the candidate beat the current version, or none was current
 	Reason            string   `json:"reason"`
 	PreviousVersionID string   `json:"previous_version_id,omitempty"`
-	PreviousMetric    *float64 `json:"previous_metric,omitempty"`
+	PreviousMetric    *float64 `json:"previous_metric,omitempty"` // its F1 on this version's evaluation rows
+	// PreviousMetricStored is the F1 recorded with the previous version.
+	PreviousMetricStored *float64 `json:"previous_metric_stored,omitempty"`
 }

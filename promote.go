@@ -17,6 +17,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/mlservice/mlservice/model"
 )
 
 // The artifact layout, under the artifacts directory:
@@ -64,11 +66,15 @@ func newVersionID(t time.Time) string {
 
 // Decision reports what Promote did with a candidate.
 type Decision struct {
-	VersionID         string   `json:"model_version_id"`
-	Promoted          bool     `json:"promoted"` // CURRENT names the version now
-	Reason            string   `json:"reason"`
-	PreviousVersionID string   `json:"previous_version_id"` // the version current before; "" if none
-	PreviousMetric    *float64 `json:"previous_metric"`     // its F1; nil if none or unreadable
+	VersionID         string `json:"model_version_id"`
+	Promoted          bool   `json:"promoted"` // CURRENT names the version now
+	Reason            string `json:"reason"`
+	PreviousVersionID string `json:"previous_version_id"` // the version current before; "" if none
+	// PreviousMetric is the previous version's F1 on the candidate's
+	// evaluation rows, the figure compared; PreviousMetricStored the F1
+	// recorded with it. Both nil if none was current or it was unreadable.
+	PreviousMetric       *float64 `json:"previous_metric"`
+	PreviousMetricStored *float64 `json:"previous_metric_stored"`
 	// Warning is set when the decision took effect but could not be
 	// recorded in history.jsonl; the next writer records it.
 	Warning  string   `json:"warning,omitempty"`
@@ -121,7 +127,7 @@ func Promote(ctx context.Context, artifactsDir string, c *Candidate) (*Decision,
 	}
 	rec := HistoryRecord{Time: time.Now().UTC(), Event: event, VersionID: d.VersionID,
 		Metric: &d.Metadata.Metric, PreviousVersionID: d.PreviousVersionID, PreviousMetric: d.PreviousMetric,
-		Reason: d.Reason, TrainingDataFile: d.Metadata.TrainingDataFile}
+		PreviousMetricStored: d.PreviousMetricStored, Reason: d.Reason, TrainingDataFile: d.Metadata.TrainingDataFile}
 	if err := a.appendHistory(rec); err != nil {
 		d.Warning = fmt.Sprintf("version %s is %s, but the decision is not in %s yet (%v); the next trainer records it",
 			d.VersionID, event, historyFile, err)
@@ -148,27 +154,54 @@ func encodeCandidate(c *Candidate) ([]byte, error) {
 }
 
 // decide compares the candidate with the current version and names the new
-// version.
+// version. Both F1 figures come from the same rows: the current version is
+// re-scored on the candidate's evaluation rows (its recorded F1 came from
+// another day's split). A current version that cannot be loaded does not
+// count, and one that cannot be re-scored is compared by its recorded F1;
+// the reason says which.
 func (a *artifacts) decide(c *Candidate) *Decision {
 	d := &Decision{VersionID: newVersionID(time.Now())}
-	f1 := c.Metadata.Metric.Value
-	cur, curMeta, curErr := a.current()
+	cur, v, err := a.current()
 	switch {
-	case curErr != nil:
+	case err != nil:
 		d.PreviousVersionID = cur
-		d.Promoted, d.Reason = true, fmt.Sprintf("the current version is unreadable: %v", curErr)
+		d.Promoted, d.Reason = true, fmt.Sprintf("the current version is unreadable, so nothing to compare with: %v", err)
+		return d
 	case cur == "":
 		d.Promoted, d.Reason = true, "no version is current"
-	default:
-		prev := curMeta.Metric.Value
-		d.PreviousVersionID, d.PreviousMetric = cur, &prev
-		if f1 > prev {
-			d.Promoted, d.Reason = true, fmt.Sprintf("f1 %.6f > current %.6f", f1, prev)
-		} else {
-			d.Reason = fmt.Sprintf("f1 %.6f <= current %.6f", f1, prev)
-		}
+		return d
 	}
+	stored := v.meta.Metric.Value
+	prev, basis := rescore(v, c.eval)
+	d.PreviousVersionID, d.PreviousMetric, d.PreviousMetricStored = cur, &prev, &stored
+	f1 := c.Metadata.Metric.Value
+	d.Promoted = f1 > prev
+	op := "<="
+	if d.Promoted {
+		op = ">"
+	}
+	d.Reason = fmt.Sprintf("f1 %.6f %s current %.6f %s", f1, op, prev, basis)
 	return d
+}
+
+// rescore returns the F1 of version v on the rows in eval, and the basis of
+// the figure for the decision's reason. Without rows (a Candidate built by
+// hand or decoded from JSON) it returns v's recorded F1.
+func rescore(v *servingVersion, eval *Dataset) (float64, string) {
+	stored := v.meta.Metric.Value
+	if eval == nil || eval.Len() == 0 {
+		return stored, "(its recorded f1: the candidate carries no evaluation rows)"
+	}
+	p := make([]float64, eval.Len())
+	for i := range p {
+		f := eval.Row(i)
+		_, p[i] = v.linear.predict(&f) // the code that serves it
+	}
+	m, err := model.Evaluate(eval.Y, p, nil)
+	if err != nil {
+		return stored, fmt.Sprintf("(its recorded f1: re-scoring it failed: %v)", err)
+	}
+	return m.F1, fmt.Sprintf("on the same %d evaluation rows (its recorded f1: %.6f)", eval.Len(), stored)
 }
 
 // fillMetadata completes the candidate's metadata for version d and returns
@@ -180,8 +213,8 @@ func (d *Decision) fillMetadata(c *Candidate, modelJSON []byte) ([]byte, error) 
 	meta.ModelVersionID = d.VersionID
 	meta.ModelFile = modelFile
 	meta.ModelSHA256 = hex.EncodeToString(sum[:])
-	meta.Promotion = Promotion{Wins: d.Promoted, Reason: d.Reason,
-		PreviousVersionID: d.PreviousVersionID, PreviousMetric: d.PreviousMetric}
+	meta.Promotion = Promotion{Wins: d.Promoted, Reason: d.Reason, PreviousVersionID: d.PreviousVersionID,
+		PreviousMetric: d.PreviousMetric, PreviousMetricStored: d.PreviousMetricStored}
 	metaJSON, err := json.MarshalIndent(meta, "", "  ")
 	if err != nil {
 		return nil, fmt.Errorf("encode metadata: %w", err)
@@ -212,11 +245,12 @@ func Rollback(ctx context.Context, artifactsDir, versionID string) (*HistoryReco
 	}
 	rec := HistoryRecord{Time: time.Now().UTC(), Event: DecisionRolledBack, VersionID: versionID,
 		Metric: &v.meta.Metric, TrainingDataFile: v.meta.TrainingDataFile}
-	cur, curMeta, curErr := a.current()
+	cur, curV, curErr := a.current()
 	rec.PreviousVersionID = cur
 	if cur != "" && curErr == nil {
-		prev := curMeta.Metric.Value
-		rec.PreviousMetric = &prev
+		// No comparison is made: both figures are the recorded F1.
+		prev := curV.meta.Metric.Value
+		rec.PreviousMetric, rec.PreviousMetricStored = &prev, &prev
 	}
 	rec.Reason = "rollback requested"
 	if err := writeFileAtomic(a.path(currentFile), []byte(versionID+"\n")); err != nil {
@@ -351,11 +385,11 @@ func (a *artifacts) path(name ...string) string {
 	return filepath.Join(append([]string{a.root}, name...)...)
 }
 
-// current returns the current version id ("" if none) and its metadata,
-// or the reason they cannot be read. The version gets the checks a Store
+// current returns the current version id ("" if none) and the version,
+// or the reason it cannot be loaded. The version gets the checks a Store
 // makes on load (checksum, schema, self-test): a current version no Store
 // would serve must not block every candidate with the score it claims.
-func (a *artifacts) current() (string, *Metadata, error) {
+func (a *artifacts) current() (string, *servingVersion, error) {
 	id, err := readCurrent(filepath.Dir(a.root))
 	if errors.Is(err, ErrNoCurrent) {
 		return "", nil, nil
@@ -367,7 +401,7 @@ func (a *artifacts) current() (string, *Metadata, error) {
 	if err != nil {
 		return id, nil, err
 	}
-	return id, v.meta, nil
+	return id, v, nil
 }
 
 // recover removes what crashed writers left half-done and records a decision

@@ -50,11 +50,14 @@ func artTrained(tb testing.TB) *mlservice.Candidate {
 }
 
 // artWithF1 returns a copy of the trained candidate whose promotion metric is
-// f1, so that ties and orders can be tested exactly. The model is shared: it
-// is immutable and Promote does not modify it.
+// f1, so that ties and orders can be tested exactly. The copy carries no
+// evaluation rows, so Promote compares it with the current version's
+// recorded F1 (with rows, it would re-score the same model). The model is
+// shared: it is immutable and Promote does not modify it.
 func artWithF1(tb testing.TB, f1 float64) *mlservice.Candidate {
 	tb.Helper()
-	c := *artTrained(tb)
+	base := artTrained(tb)
+	c := mlservice.Candidate{Model: base.Model, Metadata: base.Metadata}
 	c.Metadata.Metric.Value = f1
 	return &c
 }

@@ -53,6 +53,11 @@ type Candidate struct {
 	// Metadata is complete but for what Promote fills in: the version id,
 	// the model checksum and the comparison with the current version.
 	Metadata Metadata
+	// eval holds the rows the candidate was scored on, so that Promote can
+	// score the current version on the same rows. It is not encoded: a
+	// Candidate built by hand or decoded from JSON has none, and Promote
+	// then compares with the current version's recorded F1.
+	eval *Dataset
 }
 
 // Train fits a candidate model on ds and scores it, on a stratified split of
@@ -108,7 +113,7 @@ func Train(ctx context.Context, ds *Dataset, opts TrainOptions) (*Candidate, err
 	if opts.Eval != nil {
 		meta.EvaluationDataFile = baseName(opts.Eval.Source)
 	}
-	return &Candidate{Model: m, Metadata: meta}, nil
+	return &Candidate{Model: m, Metadata: meta, eval: eval}, nil
 }
 
 // withDefaults checks opts and fills in the documented defaults.

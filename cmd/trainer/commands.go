@@ -18,20 +18,21 @@ import (
 
 // trainResult is the one JSON object train prints on stdout.
 type trainResult struct {
-	ModelVersionID    string            `json:"model_version_id"`
-	Metric            mlservice.Metric  `json:"metric"`
-	Promoted          bool              `json:"promoted"`
-	Reason            string            `json:"reason"`
-	Warning           string            `json:"warning,omitempty"` // the decision took effect but is not in history yet
-	PreviousVersionID *string           `json:"previous_version_id"`
-	PreviousMetric    *float64          `json:"previous_metric"`
-	Metrics           mlservice.Metrics `json:"metrics"`
-	TrainingDataFile  string            `json:"training_data_file"`
-	Rows              int               `json:"rows"`
-	TrainRows         int               `json:"train_rows"`
-	EvalRows          int               `json:"eval_rows"`
-	Balanced          bool              `json:"balanced"`
-	Seconds           timings           `json:"seconds"`
+	ModelVersionID       string            `json:"model_version_id"`
+	Metric               mlservice.Metric  `json:"metric"`
+	Promoted             bool              `json:"promoted"`
+	Reason               string            `json:"reason"`
+	Warning              string            `json:"warning,omitempty"` // the decision took effect but is not in history yet
+	PreviousVersionID    *string           `json:"previous_version_id"`
+	PreviousMetric       *float64          `json:"previous_metric"`        // on this candidate's evaluation rows
+	PreviousMetricStored *float64          `json:"previous_metric_stored"` // as recorded with the previous version
+	Metrics              mlservice.Metrics `json:"metrics"`
+	TrainingDataFile     string            `json:"training_data_file"`
+	Rows                 int               `json:"rows"`
+	TrainRows            int               `json:"train_rows"`
+	EvalRows             int               `json:"eval_rows"`
+	Balanced             bool              `json:"balanced"`
+	Seconds              timings           `json:"seconds"`
 }
 
 type timings struct {
@@ -106,7 +107,7 @@ func runTrain(ctx context.Context, args []string, getenv func(string) string, st
 
 	res := trainResult{
 		ModelVersionID: d.VersionID, Metric: m.Metric, Promoted: d.Promoted, Reason: d.Reason, Warning: d.Warning,
-		PreviousMetric: d.PreviousMetric, Metrics: m.Metrics, TrainingDataFile: m.TrainingDataFile,
+		PreviousMetric: d.PreviousMetric, PreviousMetricStored: d.PreviousMetricStored, Metrics: m.Metrics, TrainingDataFile: m.TrainingDataFile,
 		Rows: m.Data.Rows, TrainRows: m.Data.TrainRows, EvalRows: m.Data.EvalRows, Balanced: *balanced,
 		Seconds: timings{
 			Validate: validated.Sub(start).Seconds(), Train: trained.Sub(validated).Seconds(),
