@@ -227,6 +227,43 @@ func (d *Decision) fillMetadata(c *Candidate, modelJSON []byte) ([]byte, error) 
 	return append(metaJSON, '\n'), nil
 }
 
+// TrainedAlready returns the metadata of the current version if it was
+// trained on the same data as ds (same SHA-256) with the parameters opts
+// gives (class weighting, C, and the same split seed and fraction or the
+// same evaluation file): training again would only add an identical version
+// under a new id. It returns nil when no version is current, the current one
+// differs or cannot be loaded (then training goes ahead and Promote decides),
+// and an error only for options Train would refuse. It takes no lock and is
+// cheap enough to call before Train.
+func TrainedAlready(artifactsDir string, ds *Dataset, opts TrainOptions) (*Metadata, error) {
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	}
+	if ds == nil || ds.SHA256 == "" {
+		return nil, nil // rows built by hand have no identity
+	}
+	id, err := readCurrent(artifactsDir)
+	if err != nil {
+		return nil, nil
+	}
+	v, err := loadVersion(artifactsDir, id)
+	if err != nil {
+		return nil, nil
+	}
+	m := v.meta
+	same := m.Data.SHA256 == ds.SHA256 && (m.Params.ClassWeight != nil) == opts.BalancedClassWeight && m.Params.C == opts.C
+	if opts.Eval != nil {
+		same = same && m.Data.Split == "file" && opts.Eval.SHA256 != "" && m.Data.EvalSHA256 == opts.Eval.SHA256
+	} else {
+		same = same && m.Data.Split == "stratified" && m.Data.Seed == opts.Seed && m.Data.TestFraction == opts.TestFraction
+	}
+	if !same {
+		return nil, nil
+	}
+	return m, nil
+}
+
 // Rollback makes versionID current again. The version must be complete and
 // pass the same checks a Store makes on load (checksum, schema, self-test).
 // The move is recorded in history.jsonl.

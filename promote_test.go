@@ -796,3 +796,46 @@ func artReadFile(tb testing.TB, path string) []byte {
 	}
 	return b
 }
+
+// TrainedAlready names the current version only when ds and opts would train
+// it again: same data, class weighting, C and split (or evaluation file).
+func TestTrainedAlready(t *testing.T) {
+	dir := t.TempDir()
+	day1, day2 := trainDay(t, "day_01"), trainDay(t, "day_02")
+	check := func(name string, ds *mlservice.Dataset, opts mlservice.TrainOptions, want string) {
+		t.Helper()
+		m, err := mlservice.TrainedAlready(dir, ds, opts)
+		got := ""
+		if m != nil {
+			got = m.ModelVersionID
+		}
+		if err != nil || got != want {
+			t.Errorf("%s: TrainedAlready = %q, %v; want %q", name, got, err, want)
+		}
+	}
+	check("no version yet", day1, mlservice.TrainOptions{}, "")
+	d, err := mlservice.Promote(context.Background(), dir, mustTrain(t, day1, mlservice.TrainOptions{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("same data and options", day1, mlservice.TrainOptions{}, d.VersionID)
+	check("defaults spelled out", day1, mlservice.TrainOptions{Seed: 42, TestFraction: 0.2, C: 1}, d.VersionID)
+	check("other data", day2, mlservice.TrainOptions{}, "")
+	check("balanced", day1, mlservice.TrainOptions{BalancedClassWeight: true}, "")
+	check("other seed", day1, mlservice.TrainOptions{Seed: 7}, "")
+	check("other C", day1, mlservice.TrainOptions{C: 0.5}, "")
+	check("evaluation file", day1, mlservice.TrainOptions{Eval: day2}, "")
+	byHand := *day1
+	byHand.SHA256 = ""
+	check("rows without a hash", &byHand, mlservice.TrainOptions{}, "")
+
+	e, err := mlservice.Promote(context.Background(), dir, mustTrain(t, day1, mlservice.TrainOptions{Eval: day2}))
+	if err != nil || !e.Promoted {
+		t.Fatalf("promote with an evaluation file: %+v, %v", e, err)
+	}
+	check("same evaluation file", day1, mlservice.TrainOptions{Eval: day2}, e.VersionID)
+	check("split instead of the file", day1, mlservice.TrainOptions{}, "")
+	if _, err := mlservice.TrainedAlready(dir, day1, mlservice.TrainOptions{TestFraction: 2}); err == nil {
+		t.Error("TrainedAlready accepted a test fraction of 2")
+	}
+}

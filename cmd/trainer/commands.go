@@ -19,6 +19,7 @@ import (
 // trainResult is the one JSON object train prints on stdout.
 type trainResult struct {
 	ModelVersionID       string            `json:"model_version_id"`
+	Skipped              bool              `json:"skipped"` // nothing trained: the current version (ModelVersionID) has the same data and parameters
 	Metric               mlservice.Metric  `json:"metric"`
 	Promoted             bool              `json:"promoted"`
 	Reason               string            `json:"reason"`
@@ -80,6 +81,11 @@ func runTrain(ctx context.Context, args []string, getenv func(string) string, st
 		}
 	}
 	validated := time.Now()
+	if same, err := mlservice.TrainedAlready(*artifacts, ds, opts); err != nil {
+		return err
+	} else if same != nil {
+		return writeSkipped(stdout, stderr, same, *balanced)
+	}
 
 	fmt.Fprintf(stderr, "training on %d rows (balanced class weights: %v)\n", ds.Len(), *balanced)
 	cand, err := mlservice.Train(ctx, ds, opts)
@@ -118,6 +124,19 @@ func runTrain(ctx context.Context, args []string, getenv func(string) string, st
 		res.PreviousVersionID = &d.PreviousVersionID
 	}
 	return writeJSON(stdout, res)
+}
+
+// writeSkipped reports a train that was not needed: meta is the current
+// version's, trained on the same data with the same parameters.
+func writeSkipped(stdout, stderr io.Writer, meta *mlservice.Metadata, balanced bool) error {
+	reason := fmt.Sprintf("the current version %s was trained on the same data (sha256 %s) with the same parameters",
+		meta.ModelVersionID, meta.Data.SHA256)
+	fmt.Fprintf(stderr, "skipped: %s\n", reason)
+	return writeJSON(stdout, trainResult{
+		ModelVersionID: meta.ModelVersionID, Skipped: true, Metric: meta.Metric, Reason: reason,
+		Metrics: meta.Metrics, TrainingDataFile: meta.TrainingDataFile, Rows: meta.Data.Rows,
+		TrainRows: meta.Data.TrainRows, EvalRows: meta.Data.EvalRows, Balanced: balanced,
+	})
 }
 
 // validateFile validates path, printing progress, and marks contract

@@ -297,3 +297,28 @@ func TestEstimateRows(t *testing.T) {
 		t.Errorf("heapLimit(1M rows) = %d MiB", l>>20)
 	}
 }
+
+// Training again on the file the current version was trained on, with the
+// same parameters, adds no version (make run reruns train day_01 each time):
+// exit 0, a note on stderr, and "skipped": true with the current version id.
+// Another file, seed or class weighting still trains.
+func TestTrainRerunSkips(t *testing.T) {
+	art := t.TempDir()
+	env := map[string]string{"ARTIFACTS_DIR": art}
+	day1 := filepath.Join(dataDir, "day_01.csv")
+	first := decodeTrain(t, trainer(t, env, "train", day1))
+	r := trainer(t, env, "train", day1)
+	again := decodeTrain(t, r)
+	if !again.Skipped || again.Promoted || again.ModelVersionID != first.ModelVersionID || !strings.Contains(r.stderr, "skipped") {
+		t.Errorf("rerun: %+v\n%s", again, r.stderr)
+	}
+	vs, err := mlservice.Versions(art)
+	if err != nil || len(vs) != 1 {
+		t.Fatalf("versions after a rerun: %d, %v", len(vs), err)
+	}
+	for _, args := range [][]string{{"-seed", "7", day1}, {"-balanced", day1}, {"-eval", filepath.Join(dataDir, "day_02.csv"), day1}} {
+		if res := decodeTrain(t, trainer(t, env, append([]string{"train"}, args...)...)); res.Skipped {
+			t.Errorf("train %v skipped: %+v", args, res)
+		}
+	}
+}
