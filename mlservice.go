@@ -17,8 +17,9 @@
 // (stratified 80/20, fixed seed), standardizes them, fits an L2 logistic
 // regression with gonum's L-BFGS and scores the held-out rows. Promote writes
 // the version durably under $ARTIFACTS_DIR/models/versions and moves CURRENT
-// to it only when its F1 beats the current version's. A Store serves the
-// version CURRENT names and follows it as it moves.
+// to it only when its F1 beats the current version's on the same rows (the
+// current version is re-scored on the candidate's evaluation rows). A Store
+// serves the version CURRENT names and follows it as it moves.
 //
 // # Training and promoting
 //

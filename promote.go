@@ -41,12 +41,14 @@ const (
 	tmpPrefix    = ".tmp-"
 )
 
-// Decisions recorded in metadata.json and history.jsonl.
+// Events recorded in history.jsonl, and the decisions Versions reports.
 const (
-	DecisionPromoted    = "promoted"
-	DecisionRejected    = "rejected"
-	DecisionRolledBack  = "rolled_back"
-	DecisionInterrupted = "interrupted" // written, but the writer died before CURRENT moved
+	DecisionPromoted   = "promoted" // CURRENT was moved to the version
+	DecisionRejected   = "rejected"
+	DecisionRolledBack = "rolled_back"
+	// DecisionInterrupted: the version was published but its writer stopped
+	// before recording a decision, and CURRENT does not name it.
+	DecisionInterrupted = "interrupted"
 )
 
 // versionIDPattern is the only shape a version id may have: a UTC time to the
@@ -82,8 +84,9 @@ type Decision struct {
 }
 
 // Promote writes the candidate as a new version under artifactsDir and makes
-// it current when its F1 is strictly greater than the current version's
-// (always when no version is current, or the current one cannot be read).
+// it current when its F1 is strictly greater than the current version's F1
+// on the candidate's evaluation rows (see decide; always when no version is
+// current, or the current one cannot be read).
 // A rejected version keeps its directory. The decision is appended to
 // models/history.jsonl after CURRENT moved: a version is promoted when
 // history says so or CURRENT names it, never on the word of its metadata.
@@ -129,8 +132,12 @@ func Promote(ctx context.Context, artifactsDir string, c *Candidate) (*Decision,
 		Metric: &d.Metadata.Metric, PreviousVersionID: d.PreviousVersionID, PreviousMetric: d.PreviousMetric,
 		PreviousMetricStored: d.PreviousMetricStored, Reason: d.Reason, TrainingDataFile: d.Metadata.TrainingDataFile}
 	if err := a.appendHistory(rec); err != nil {
-		d.Warning = fmt.Sprintf("version %s is %s, but the decision is not in %s yet (%v); the next trainer records it",
-			d.VersionID, event, historyFile, err)
+		next := "promoted, since CURRENT names it"
+		if !d.Promoted {
+			next = "interrupted, since CURRENT does not name it"
+		}
+		d.Warning = fmt.Sprintf("version %s is %s, but %s could not record it (%v); the next writer records it as %s",
+			d.VersionID, event, historyFile, err, next)
 	}
 	return d, nil
 }
