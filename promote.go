@@ -315,7 +315,7 @@ type VersionInfo struct {
 	Reason           string    `json:"reason,omitempty"`
 	TrainingDataFile string    `json:"training_data_file"`
 	Current          bool      `json:"current"`
-	Error            string    `json:"error,omitempty"` // set when metadata.json cannot be read
+	Error            string    `json:"error,omitempty"` // set when the version cannot be read (its manifest, a file, its metadata)
 }
 
 // Versions lists every complete version under artifactsDir, newest first,

@@ -369,7 +369,7 @@ func loadVersion(artifactsDir, id string) (*servingVersion, error) {
 	}
 	var m model.Model
 	if err := decodeStrict(modelJSON, &m); err != nil {
-		return nil, corrupt("%v", err)
+		return nil, corrupt("%s: %v", versionRel(id, modelFile), err)
 	}
 	if !slices.Equal(m.Features, FeatureNames[:]) {
 		return nil, corrupt("model features %v, want %v", m.Features, FeatureNames)
