@@ -357,9 +357,10 @@ func artReseal(t *testing.T, dir, id string) {
 		SHA256 string `json:"sha256"`
 	}
 	man := struct {
-		VersionID string  `json:"model_version_id"`
-		Files     []entry `json:"files"`
-	}{VersionID: id}
+		SchemaVersion string  `json:"schema_version"`
+		VersionID     string  `json:"model_version_id"`
+		Files         []entry `json:"files"`
+	}{SchemaVersion: mlservice.SchemaVersion, VersionID: id}
 	entries, err := os.ReadDir(artModels(dir, "versions", id))
 	if err != nil {
 		t.Fatal(err)

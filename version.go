@@ -44,8 +44,9 @@ const (
 // whose bytes differ from it. (An object store has no rename: there, writing
 // the manifest last is what will make a version complete.)
 type manifest struct {
-	VersionID string          `json:"model_version_id"`
-	Files     []manifestEntry `json:"files"` // sorted by name
+	SchemaVersion string          `json:"schema_version"` // SchemaVersion of the version it commits
+	VersionID     string          `json:"model_version_id"`
+	Files         []manifestEntry `json:"files"` // sorted by name
 }
 
 type manifestEntry struct {
@@ -56,7 +57,7 @@ type manifestEntry struct {
 
 // encodeManifest returns manifest.json for a version made of files.
 func encodeManifest(id string, files map[string][]byte) ([]byte, error) {
-	m := manifest{VersionID: id}
+	m := manifest{SchemaVersion: SchemaVersion, VersionID: id}
 	for _, name := range slices.Sorted(maps.Keys(files)) {
 		sum := sha256.Sum256(files[name])
 		m.Files = append(m.Files, manifestEntry{Name: name, Size: int64(len(files[name])), SHA256: hex.EncodeToString(sum[:])})
@@ -86,6 +87,9 @@ func readVersionFiles(artifactsDir, id string) (map[string][]byte, error) {
 	var m manifest
 	if err := decodeStrict(data, &m); err != nil {
 		return nil, fmt.Errorf("parse %s: %w", rel, err)
+	}
+	if m.SchemaVersion != SchemaVersion {
+		return nil, fmt.Errorf("%s has schema_version %q, this build reads %q", rel, truncate(m.SchemaVersion, 80), SchemaVersion)
 	}
 	if m.VersionID != id {
 		return nil, fmt.Errorf("%s names version %q", rel, truncate(m.VersionID, 80))

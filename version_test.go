@@ -251,8 +251,9 @@ func TestManifestListsEveryFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	var m struct {
-		VersionID string `json:"model_version_id"`
-		Files     []struct {
+		SchemaVersion string `json:"schema_version"`
+		VersionID     string `json:"model_version_id"`
+		Files         []struct {
 			Name   string `json:"name"`
 			Size   int64  `json:"size"`
 			SHA256 string `json:"sha256"`
@@ -261,8 +262,8 @@ func TestManifestListsEveryFile(t *testing.T) {
 	if err := json.Unmarshal(data, &m); err != nil {
 		t.Fatal(err)
 	}
-	if m.VersionID != d.VersionID {
-		t.Errorf("manifest names %q, want %q", m.VersionID, d.VersionID)
+	if m.VersionID != d.VersionID || m.SchemaVersion != mlservice.SchemaVersion {
+		t.Errorf("manifest names %q of schema %q, want %q of %q", m.VersionID, m.SchemaVersion, d.VersionID, mlservice.SchemaVersion)
 	}
 	entries, err := os.ReadDir(artModels(dir, "versions", d.VersionID))
 	if err != nil {
