@@ -100,10 +100,13 @@ func (a *artifacts) appendHistory(rec HistoryRecord) error {
 	rel := path.Join(modelsDir, historyFile)
 	rec.Reason = truncate(rec.Reason, maxHistoryReason)
 	rec.TrainingDataFile = truncate(rec.TrainingDataFile, maxHistoryFile)
-	line, err := json.Marshal(rec)
-	if err != nil {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // reasons hold ">" and "<=", for people to read
+	if err := enc.Encode(rec); err != nil {
 		return fmt.Errorf("encode history: %w", err)
 	}
+	line := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 	if len(line) > HistoryLineLimit {
 		return fmt.Errorf("encode history: a record of %d bytes", len(line))
 	}

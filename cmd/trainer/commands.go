@@ -84,7 +84,8 @@ func runTrain(ctx context.Context, args []string, getenv func(string) string, st
 	if same, err := mlservice.TrainedAlready(*artifacts, ds, opts); err != nil {
 		return err
 	} else if same != nil {
-		return writeSkipped(stdout, stderr, same, *balanced)
+		took := validated.Sub(start).Seconds()
+		return writeSkipped(stdout, stderr, same, *balanced, timings{Validate: took, Total: took})
 	}
 
 	fmt.Fprintf(stderr, "training on %d rows (balanced class weights: %v)\n", ds.Len(), *balanced)
@@ -128,14 +129,14 @@ func runTrain(ctx context.Context, args []string, getenv func(string) string, st
 
 // writeSkipped reports a train that was not needed: meta is the current
 // version's, trained on the same data with the same parameters.
-func writeSkipped(stdout, stderr io.Writer, meta *mlservice.Metadata, balanced bool) error {
+func writeSkipped(stdout, stderr io.Writer, meta *mlservice.Metadata, balanced bool, seconds timings) error {
 	reason := fmt.Sprintf("the current version %s was trained on the same data (sha256 %s) with the same parameters",
 		meta.ModelVersionID, meta.Data.SHA256)
 	fmt.Fprintf(stderr, "skipped: %s\n", reason)
 	return writeJSON(stdout, trainResult{
 		ModelVersionID: meta.ModelVersionID, Skipped: true, Metric: meta.Metric, Reason: reason,
 		Metrics: meta.Metrics, TrainingDataFile: meta.TrainingDataFile, Rows: meta.Data.Rows,
-		TrainRows: meta.Data.TrainRows, EvalRows: meta.Data.EvalRows, Balanced: balanced,
+		TrainRows: meta.Data.TrainRows, EvalRows: meta.Data.EvalRows, Balanced: balanced, Seconds: seconds,
 	})
 }
 
