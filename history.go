@@ -141,7 +141,8 @@ func (a *artifacts) appendHistory(rec HistoryRecord) error {
 }
 
 // cutTornLine truncates f after its last line end, dropping a partial record
-// a crashed writer left at the end.
+// a crashed writer left at the end. A last line that is a whole record but
+// for its line end (ReadHistory returns it) is ended instead.
 func cutTornLine(f *os.File) error {
 	st, err := f.Stat()
 	if err != nil {
@@ -161,6 +162,10 @@ func cutTornLine(f *os.File) error {
 	end := bytes.LastIndexByte(tail, '\n') + 1 // 0: no line end in the tail
 	if end == 0 && int64(len(tail)) < size {
 		return fmt.Errorf("its last line is longer than %d bytes", HistoryLineLimit)
+	}
+	if _, err := parseHistoryLine(tail[end:]); err == nil {
+		_, err := f.Write([]byte{'\n'})
+		return pathless(err)
 	}
 	return pathless(f.Truncate(size - int64(len(tail)) + int64(end)))
 }

@@ -115,3 +115,24 @@ func TestPromoteRefusesOversizeMetadata(t *testing.T) {
 		t.Errorf("versions after the refusal: %+v", vs)
 	}
 }
+
+// A last line that is a whole record but for its line end is a record for
+// ReadHistory, so the next append keeps it (ends it) rather than cutting it
+// off as torn.
+func TestHistoryKeepsUnendedLastRecord(t *testing.T) {
+	dir := t.TempDir()
+	first := artPromote(t, dir, 0.5)
+	unended := `{"time":"2024-01-01T00:00:00Z","event":"rejected","model_version_id":"20240101T000000.000000Z-00000000"}`
+	artAppendHistory(t, dir, unended)
+	if hist := artHistory(t, dir); len(hist) != 2 || hist[1].VersionID != "20240101T000000.000000Z-00000000" {
+		t.Fatalf("history before the next append: %+v", hist)
+	}
+	second := artPromote(t, dir, 0.6)
+	var ids []string
+	for _, h := range artHistory(t, dir) {
+		ids = append(ids, h.VersionID)
+	}
+	if want := []string{first.VersionID, "20240101T000000.000000Z-00000000", second.VersionID}; strings.Join(ids, " ") != strings.Join(want, " ") {
+		t.Errorf("history after the next append: %v, want %v", ids, want)
+	}
+}
