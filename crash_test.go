@@ -330,9 +330,20 @@ func artCheckCrashState(t *testing.T, dir string, verified map[string]bool, st *
 			t.Errorf("Versions lists %+v", v)
 		}
 	}
+	recordedPromoted := map[string]bool{}
 	for _, h := range artHistory(t, dir) {
 		if !published[h.VersionID] {
 			t.Errorf("history names %s, which is not published", h.VersionID)
+		}
+		if h.Event == mlservice.DecisionPromoted {
+			recordedPromoted[h.VersionID] = true
+		}
+	}
+	// Promoted is a fact about CURRENT: only the current version, or one
+	// history recorded after CURRENT moved to it, may be listed so.
+	for _, v := range vs {
+		if v.Decision == mlservice.DecisionPromoted && !v.Current && !recordedPromoted[v.VersionID] {
+			t.Errorf("Versions lists %s as promoted; CURRENT does not name it and history has no promotion of it", v.VersionID)
 		}
 	}
 

@@ -17,8 +17,9 @@
 // (stratified 80/20, fixed seed), standardizes them, fits an L2 logistic
 // regression with gonum's L-BFGS and scores the held-out rows. Promote writes
 // the version durably under $ARTIFACTS_DIR/models/versions and moves CURRENT
-// to it only when its F1 beats the current version's. A Store serves the
-// version CURRENT names and follows it as it moves.
+// to it only when its F1 beats the current version's on the same rows (the
+// current version is re-scored on the candidate's evaluation rows). A Store
+// serves the version CURRENT names and follows it as it moves.
 //
 // # Training and promoting
 //
@@ -172,11 +173,13 @@ var (
 	ErrClosed = errors.New("store is closed")
 )
 
-// SchemaVersion is the version of the metadata.json layout below.
-const SchemaVersion = "1"
+// SchemaVersion is the version of the layout of a version directory and its
+// metadata.json. Version 2 added manifest.json; versions of schema 1 are
+// refused on load (their metadata.json has no checksum).
+const SchemaVersion = "2"
 
 // Metadata is the content of a version's metadata.json: what was trained, on
-// what, how well it scored, and what Promote decided.
+// what, how well it scored, and what Promote compared it with.
 type Metadata struct {
 	SchemaVersion        string         `json:"schema_version"`
 	ModelVersionID       string         `json:"model_version_id"`
@@ -246,10 +249,15 @@ type Example struct {
 	Probability float64  `json:"probability"`
 }
 
-// Promotion is the decision Promote took for a version.
+// Promotion is the comparison Promote made before it wrote the version: the
+// basis of the decision, not its outcome. Whether the version was promoted
+// is known only once CURRENT has moved: history.jsonl records it, and
+// Versions reports it.
 type Promotion struct {
-	Decision          string   `json:"decision"` // DecisionPromoted or DecisionRejected
+	Wins              bool     `json:"wins"` // the candidate beat the current version, or none was current
 	Reason            string   `json:"reason"`
 	PreviousVersionID string   `json:"previous_version_id,omitempty"`
-	PreviousMetric    *float64 `json:"previous_metric,omitempty"`
+	PreviousMetric    *float64 `json:"previous_metric,omitempty"` // its F1 on this version's evaluation rows
+	// PreviousMetricStored is the F1 recorded with the previous version.
+	PreviousMetricStored *float64 `json:"previous_metric_stored,omitempty"`
 }

@@ -1,8 +1,6 @@
 package mlservice
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -18,6 +16,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/mlservice/mlservice/model"
 )
 
 // The artifact layout, under the artifacts directory:
@@ -25,6 +25,7 @@ import (
 //	models/CURRENT                          the serving version id, one line
 //	models/versions/<version_id>/model.json
 //	models/versions/<version_id>/metadata.json
+//	models/versions/<version_id>/manifest.json  size and SHA-256 of the others
 //	models/history.jsonl                    one JSON line per decision
 //	models/.lock                            held while a writer changes any of it
 const (
@@ -35,15 +36,18 @@ const (
 	lockFile     = ".lock"
 	modelFile    = "model.json"
 	metadataFile = "metadata.json"
+	manifestFile = "manifest.json" // written last: see manifest
 	tmpPrefix    = ".tmp-"
 )
 
-// Decisions recorded in metadata.json and history.jsonl.
+// Events recorded in history.jsonl, and the decisions Versions reports.
 const (
-	DecisionPromoted    = "promoted"
-	DecisionRejected    = "rejected"
-	DecisionRolledBack  = "rolled_back"
-	DecisionInterrupted = "interrupted" // written, but the writer died before CURRENT moved
+	DecisionPromoted   = "promoted" // CURRENT was moved to the version
+	DecisionRejected   = "rejected"
+	DecisionRolledBack = "rolled_back"
+	// DecisionInterrupted: the version was published but its writer stopped
+	// before recording a decision, and CURRENT does not name it.
+	DecisionInterrupted = "interrupted"
 )
 
 // versionIDPattern is the only shape a version id may have: a UTC time to the
@@ -63,31 +67,28 @@ func newVersionID(t time.Time) string {
 
 // Decision reports what Promote did with a candidate.
 type Decision struct {
-	VersionID         string   `json:"model_version_id"`
-	Promoted          bool     `json:"promoted"`
-	Reason            string   `json:"reason"`
-	PreviousVersionID string   `json:"previous_version_id"` // the version current before; "" if none
-	PreviousMetric    *float64 `json:"previous_metric"`     // its F1; nil if none or unreadable
-	Metadata          Metadata `json:"-"`                   // as written to metadata.json
-}
-
-// HistoryRecord is one line of models/history.jsonl.
-type HistoryRecord struct {
-	Time              time.Time `json:"time"`
-	Event             string    `json:"event"` // a Decision… constant
-	VersionID         string    `json:"model_version_id"`
-	Metric            *Metric   `json:"metric,omitempty"`
-	PreviousVersionID string    `json:"previous_version_id,omitempty"`
-	PreviousMetric    *float64  `json:"previous_metric,omitempty"`
-	Reason            string    `json:"reason,omitempty"`
-	TrainingDataFile  string    `json:"training_data_file,omitempty"`
+	VersionID         string `json:"model_version_id"`
+	Promoted          bool   `json:"promoted"` // CURRENT names the version now
+	Reason            string `json:"reason"`
+	PreviousVersionID string `json:"previous_version_id"` // the version current before; "" if none
+	// PreviousMetric is the previous version's F1 on the candidate's
+	// evaluation rows, the figure compared; PreviousMetricStored the F1
+	// recorded with it. Both nil if none was current or it was unreadable.
+	PreviousMetric       *float64 `json:"previous_metric"`
+	PreviousMetricStored *float64 `json:"previous_metric_stored"`
+	// Warning is set when the decision took effect but could not be
+	// recorded in history.jsonl; the next writer records it.
+	Warning  string   `json:"warning,omitempty"`
+	Metadata Metadata `json:"-"` // as written to metadata.json
 }
 
 // Promote writes the candidate as a new version under artifactsDir and makes
-// it current when its F1 is strictly greater than the current version's
-// (always when no version is current, or the current one cannot be read).
+// it current when its F1 is strictly greater than the current version's F1
+// on the candidate's evaluation rows (see decide; always when no version is
+// current, or the current one cannot be read).
 // A rejected version keeps its directory. The decision is appended to
-// models/history.jsonl.
+// models/history.jsonl after CURRENT moved: a version is promoted when
+// history says so or CURRENT names it, never on the word of its metadata.
 //
 // The version directory is written under a temporary name, fsynced and
 // renamed into place; CURRENT is replaced by writing a temporary file,
@@ -96,79 +97,177 @@ type HistoryRecord struct {
 // at the same moment are decided one after the other, each against the
 // version the previous one left current. A crash at any instant leaves
 // CURRENT naming a complete version.
+//
+// An error means CURRENT did not move. Once the version is published and
+// CURRENT is where the decision puts it, Promote returns the decision: if
+// history.jsonl cannot be appended then, Decision.Warning says so.
 func Promote(ctx context.Context, artifactsDir string, c *Candidate) (*Decision, error) {
-	if c == nil || c.Model == nil {
-		return nil, errors.New("promote: no candidate")
-	}
-	if err := c.Model.Validate(); err != nil {
+	modelJSON, err := encodeCandidate(c)
+	if err != nil {
 		return nil, fmt.Errorf("promote: %w", err)
 	}
-	f1 := c.Metadata.Metric.Value
-	if math.IsNaN(f1) || math.IsInf(f1, 0) {
-		return nil, fmt.Errorf("promote: metric %v is not a number", f1)
-	}
-	modelJSON, err := json.MarshalIndent(c.Model, "", "  ")
-	if err != nil {
-		return nil, fmt.Errorf("promote: encode model: %w", err)
-	}
-	modelJSON = append(modelJSON, '\n')
-	sum := sha256.Sum256(modelJSON)
-
 	a, err := openArtifacts(ctx, artifactsDir)
 	if err != nil {
 		return nil, fmt.Errorf("promote: %w", err)
 	}
 	defer a.unlock()
 
-	d := &Decision{VersionID: newVersionID(time.Now())}
-	cur, curMeta, curErr := a.current()
-	switch {
-	case curErr != nil:
-		d.PreviousVersionID = cur
-		d.Promoted, d.Reason = true, fmt.Sprintf("the current version is unreadable: %v", curErr)
-	case cur == "":
-		d.Promoted, d.Reason = true, "no version is current"
-	default:
-		prev := curMeta.Metric.Value
-		d.PreviousVersionID, d.PreviousMetric = cur, &prev
-		if f1 > prev {
-			d.Promoted, d.Reason = true, fmt.Sprintf("f1 %.6f > current %.6f", f1, prev)
-		} else {
-			d.Reason = fmt.Sprintf("f1 %.6f <= current %.6f", f1, prev)
-		}
-	}
-
-	meta := c.Metadata
-	meta.ModelVersionID = d.VersionID
-	meta.ModelFile = modelFile
-	meta.ModelSHA256 = hex.EncodeToString(sum[:])
-	meta.Promotion = Promotion{Decision: DecisionRejected, Reason: d.Reason,
-		PreviousVersionID: d.PreviousVersionID, PreviousMetric: d.PreviousMetric}
-	if d.Promoted {
-		meta.Promotion.Decision = DecisionPromoted
-	}
-	metaJSON, err := json.MarshalIndent(meta, "", "  ")
+	d := a.decide(c)
+	metaJSON, err := d.fillMetadata(c, modelJSON)
 	if err != nil {
-		return nil, fmt.Errorf("promote: encode metadata: %w", err)
+		return nil, fmt.Errorf("promote: %w", err)
 	}
-	metaJSON = append(metaJSON, '\n')
-	d.Metadata = meta
-
 	if err := a.writeVersion(d.VersionID, map[string][]byte{modelFile: modelJSON, metadataFile: metaJSON}); err != nil {
 		return nil, fmt.Errorf("promote: %w", err)
 	}
+	event := DecisionRejected
 	if d.Promoted {
 		if err := writeFileAtomic(a.path(currentFile), []byte(d.VersionID+"\n")); err != nil {
 			return nil, fmt.Errorf("promote: update %s: %w", currentFile, err)
 		}
+		event = DecisionPromoted
 	}
-	rec := HistoryRecord{Time: time.Now().UTC(), Event: meta.Promotion.Decision, VersionID: d.VersionID,
-		Metric: &meta.Metric, PreviousVersionID: d.PreviousVersionID, PreviousMetric: d.PreviousMetric,
-		Reason: d.Reason, TrainingDataFile: meta.TrainingDataFile}
+	rec := HistoryRecord{Time: time.Now().UTC(), Event: event, VersionID: d.VersionID,
+		Metric: &d.Metadata.Metric, PreviousVersionID: d.PreviousVersionID, PreviousMetric: d.PreviousMetric,
+		PreviousMetricStored: d.PreviousMetricStored, Reason: d.Reason, TrainingDataFile: d.Metadata.TrainingDataFile}
 	if err := a.appendHistory(rec); err != nil {
-		return nil, fmt.Errorf("promote: %w", err)
+		next := "promoted, since CURRENT names it"
+		if !d.Promoted {
+			next = "interrupted, since CURRENT does not name it"
+		}
+		d.Warning = fmt.Sprintf("version %s is %s, but %s could not record it (%v); the next writer records it as %s",
+			d.VersionID, event, historyFile, err, next)
 	}
 	return d, nil
+}
+
+// encodeCandidate checks c and returns model.json's bytes.
+func encodeCandidate(c *Candidate) ([]byte, error) {
+	if c == nil || c.Model == nil {
+		return nil, errors.New("no candidate")
+	}
+	if err := c.Model.Validate(); err != nil {
+		return nil, err
+	}
+	if f1 := c.Metadata.Metric.Value; math.IsNaN(f1) || math.IsInf(f1, 0) {
+		return nil, fmt.Errorf("metric %v is not a number", f1)
+	}
+	modelJSON, err := json.MarshalIndent(c.Model, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("encode model: %w", err)
+	}
+	return append(modelJSON, '\n'), nil
+}
+
+// decide compares the candidate with the current version and names the new
+// version. Both F1 figures come from the same rows: the current version is
+// re-scored on the candidate's evaluation rows (its recorded F1 came from
+// another day's split). A current version that cannot be loaded does not
+// count, and one that cannot be re-scored is compared by its recorded F1;
+// the reason says which.
+func (a *artifacts) decide(c *Candidate) *Decision {
+	d := &Decision{VersionID: newVersionID(time.Now())}
+	cur, v, err := a.current()
+	switch {
+	case err != nil:
+		d.PreviousVersionID = cur
+		d.Promoted, d.Reason = true, fmt.Sprintf("the current version is unreadable, so nothing to compare with: %v", err)
+		return d
+	case cur == "":
+		d.Promoted, d.Reason = true, "no version is current"
+		return d
+	}
+	stored := v.meta.Metric.Value
+	prev, basis := rescore(v, c.eval)
+	d.PreviousVersionID, d.PreviousMetric, d.PreviousMetricStored = cur, &prev, &stored
+	f1 := c.Metadata.Metric.Value
+	d.Promoted = f1 > prev
+	op := "<="
+	if d.Promoted {
+		op = ">"
+	}
+	d.Reason = fmt.Sprintf("f1 %.6f %s current %.6f %s", f1, op, prev, basis)
+	return d
+}
+
+// rescore returns the F1 of version v on the rows in eval, and the basis of
+// the figure for the decision's reason. Without rows (a Candidate built by
+// hand or decoded from JSON) it returns v's recorded F1.
+func rescore(v *servingVersion, eval *Dataset) (float64, string) {
+	stored := v.meta.Metric.Value
+	if eval == nil || eval.Len() == 0 {
+		return stored, "(its recorded f1: the candidate carries no evaluation rows)"
+	}
+	p := make([]float64, eval.Len())
+	for i := range p {
+		f := eval.Row(i)
+		_, p[i] = v.linear.predict(&f) // the code that serves it
+	}
+	m, err := model.Evaluate(eval.Y, p, nil)
+	if err != nil {
+		return stored, fmt.Sprintf("(its recorded f1: re-scoring it failed: %v)", err)
+	}
+	return m.F1, fmt.Sprintf("on the same %d evaluation rows (its recorded f1: %.6f)", eval.Len(), stored)
+}
+
+// fillMetadata completes the candidate's metadata for version d and returns
+// metadata.json's bytes. The metadata records the comparison, not its
+// outcome: that is only known once CURRENT has moved.
+func (d *Decision) fillMetadata(c *Candidate, modelJSON []byte) ([]byte, error) {
+	sum := sha256.Sum256(modelJSON)
+	meta := c.Metadata
+	meta.ModelVersionID = d.VersionID
+	meta.ModelFile = modelFile
+	meta.ModelSHA256 = hex.EncodeToString(sum[:])
+	meta.Promotion = Promotion{Wins: d.Promoted, Reason: d.Reason, PreviousVersionID: d.PreviousVersionID,
+		PreviousMetric: d.PreviousMetric, PreviousMetricStored: d.PreviousMetricStored}
+	metaJSON, err := json.MarshalIndent(meta, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("encode metadata: %w", err)
+	}
+	if len(metaJSON) >= maxVersionFileSize {
+		// A version no loader would read must not be written.
+		return nil, fmt.Errorf("encode metadata: %s would have %d bytes, the limit is %d", metadataFile, len(metaJSON), maxVersionFileSize)
+	}
+	d.Metadata = meta
+	return append(metaJSON, '\n'), nil
+}
+
+// TrainedAlready returns the metadata of the current version if it was
+// trained on the same data as ds (same SHA-256) with the parameters opts
+// gives (class weighting, C, and the same split seed and fraction or the
+// same evaluation file): training again would only add an identical version
+// under a new id. It returns nil when no version is current, the current one
+// differs or cannot be loaded (then training goes ahead and Promote decides),
+// and an error only for options Train would refuse. It takes no lock and is
+// cheap enough to call before Train.
+func TrainedAlready(artifactsDir string, ds *Dataset, opts TrainOptions) (*Metadata, error) {
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	}
+	if ds == nil || ds.SHA256 == "" {
+		return nil, nil // rows built by hand have no identity
+	}
+	id, err := readCurrent(artifactsDir)
+	if err != nil {
+		return nil, nil
+	}
+	v, err := loadVersion(artifactsDir, id)
+	if err != nil {
+		return nil, nil
+	}
+	m := v.meta
+	same := m.Data.SHA256 == ds.SHA256 && (m.Params.ClassWeight != nil) == opts.BalancedClassWeight && m.Params.C == opts.C
+	if opts.Eval != nil {
+		same = same && m.Data.Split == "file" && opts.Eval.SHA256 != "" && m.Data.EvalSHA256 == opts.Eval.SHA256
+	} else {
+		same = same && m.Data.Split == "stratified" && m.Data.Seed == opts.Seed && m.Data.TestFraction == opts.TestFraction
+	}
+	if !same {
+		return nil, nil
+	}
+	return m, nil
 }
 
 // Rollback makes versionID current again. The version must be complete and
@@ -189,11 +288,12 @@ func Rollback(ctx context.Context, artifactsDir, versionID string) (*HistoryReco
 	}
 	rec := HistoryRecord{Time: time.Now().UTC(), Event: DecisionRolledBack, VersionID: versionID,
 		Metric: &v.meta.Metric, TrainingDataFile: v.meta.TrainingDataFile}
-	cur, curMeta, curErr := a.current()
+	cur, curV, curErr := a.current()
 	rec.PreviousVersionID = cur
 	if cur != "" && curErr == nil {
-		prev := curMeta.Metric.Value
-		rec.PreviousMetric = &prev
+		// No comparison is made: both figures are the recorded F1.
+		prev := curV.meta.Metric.Value
+		rec.PreviousMetric, rec.PreviousMetricStored = &prev, &prev
 	}
 	rec.Reason = "rollback requested"
 	if err := writeFileAtomic(a.path(currentFile), []byte(versionID+"\n")); err != nil {
@@ -214,12 +314,14 @@ type VersionInfo struct {
 	Reason           string    `json:"reason,omitempty"`
 	TrainingDataFile string    `json:"training_data_file"`
 	Current          bool      `json:"current"`
-	Error            string    `json:"error,omitempty"` // set when metadata.json cannot be read
+	Error            string    `json:"error,omitempty"` // set when the version cannot be read (its manifest, a file, its metadata)
 }
 
 // Versions lists every complete version under artifactsDir, newest first,
-// with its metric and the decision recorded for it. It takes no lock and
-// never lists a version that is still being written.
+// with its metric and the decision recorded for it in history.jsonl. A
+// version with no record is promoted if CURRENT names it and interrupted
+// otherwise: metadata.json is never the source of a decision. Versions
+// takes no lock and never lists a version that is still being written.
 func Versions(artifactsDir string) ([]VersionInfo, error) {
 	dir := filepath.Join(artifactsDir, modelsDir, versionsDir)
 	entries, err := os.ReadDir(dir)
@@ -227,7 +329,7 @@ func Versions(artifactsDir string) ([]VersionInfo, error) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("list versions: %w", err)
+		return nil, fmt.Errorf("list versions: %w", pathless(err))
 	}
 	history, err := ReadHistory(artifactsDir)
 	if err != nil {
@@ -243,17 +345,18 @@ func Versions(artifactsDir string) ([]VersionInfo, error) {
 	var out []VersionInfo
 	for _, e := range entries {
 		id := e.Name()
-		if !e.IsDir() || !ValidVersionID(id) {
+		if !ValidVersionID(id) {
 			continue // temporary directories start with a dot
 		}
 		v := VersionInfo{VersionID: id, Current: id == cur}
-		meta, err := readMetadata(filepath.Join(dir, id, metadataFile))
-		if err != nil {
+		if !e.IsDir() {
+			v.Error = fmt.Sprintf("%s is not a directory (%v)", versionRel(id), e.Type())
+		} else if meta, err := readMetadata(artifactsDir, id); err != nil {
 			v.Error = err.Error()
 		} else {
 			v.TrainedAt, v.Metric, v.TrainingDataFile = meta.TrainedAt, meta.Metric, meta.TrainingDataFile
-			v.Decision, v.Reason = meta.Promotion.Decision, meta.Promotion.Reason
 		}
+		v.Decision, v.Reason = undecided(id == cur)
 		if h, ok := decided[id]; ok {
 			v.Decision, v.Reason = h.Event, h.Reason
 		}
@@ -263,68 +366,15 @@ func Versions(artifactsDir string) ([]VersionInfo, error) {
 	return out, nil
 }
 
-// ReadHistory returns the records of models/history.jsonl, oldest first. A
-// torn last line, left by a crash in the middle of an append, is skipped.
-func ReadHistory(artifactsDir string) ([]HistoryRecord, error) {
-	data, err := os.ReadFile(filepath.Join(artifactsDir, modelsDir, historyFile))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
+// undecided is the decision of a version history has no record of. Promote
+// appends its record after CURRENT moved, so such a version is promoted only
+// if CURRENT names it; otherwise its writer died (or is still running)
+// before moving CURRENT.
+func undecided(current bool) (decision, reason string) {
+	if current {
+		return DecisionPromoted, "CURRENT names it; its writer stopped before recording the decision"
 	}
-	if err != nil {
-		return nil, fmt.Errorf("read history: %w", err)
-	}
-	var out []HistoryRecord
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-	for sc.Scan() {
-		var h HistoryRecord
-		if json.Unmarshal(sc.Bytes(), &h) == nil && h.VersionID != "" {
-			out = append(out, h)
-		}
-	}
-	return out, sc.Err()
-}
-
-// CurrentVersion returns the id CURRENT names, or ErrNoCurrent.
-func CurrentVersion(artifactsDir string) (string, error) {
-	return readCurrent(artifactsDir)
-}
-
-func readCurrent(artifactsDir string) (string, error) {
-	data, err := os.ReadFile(filepath.Join(artifactsDir, modelsDir, currentFile))
-	if errors.Is(err, fs.ErrNotExist) {
-		return "", ErrNoCurrent
-	}
-	if err != nil {
-		return "", fmt.Errorf("read %s: %w", currentFile, err)
-	}
-	id := strings.TrimSpace(string(data))
-	if id == "" {
-		return "", fmt.Errorf("%s is empty: %w", currentFile, ErrBadVersionID)
-	}
-	if !ValidVersionID(id) {
-		return "", fmt.Errorf("%s names %q: %w", currentFile, truncate(id, 80), ErrBadVersionID)
-	}
-	return id, nil
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
-}
-
-func readMetadata(path string) (*Metadata, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	var m Metadata
-	if err := json.Unmarshal(data, &m); err != nil {
-		return nil, fmt.Errorf("parse %s: %w", filepath.Base(path), err)
-	}
-	return &m, nil
+	return DecisionInterrupted, "no decision recorded: its writer stopped (or is still running) before moving CURRENT"
 }
 
 // artifacts is an artifacts directory held under its lock.
@@ -378,11 +428,11 @@ func (a *artifacts) path(name ...string) string {
 	return filepath.Join(append([]string{a.root}, name...)...)
 }
 
-// current returns the current version id ("" if none) and its metadata,
-// or the reason they cannot be read. The version gets the checks a Store
+// current returns the current version id ("" if none) and the version,
+// or the reason it cannot be loaded. The version gets the checks a Store
 // makes on load (checksum, schema, self-test): a current version no Store
 // would serve must not block every candidate with the score it claims.
-func (a *artifacts) current() (string, *Metadata, error) {
+func (a *artifacts) current() (string, *servingVersion, error) {
 	id, err := readCurrent(filepath.Dir(a.root))
 	if errors.Is(err, ErrNoCurrent) {
 		return "", nil, nil
@@ -394,12 +444,13 @@ func (a *artifacts) current() (string, *Metadata, error) {
 	if err != nil {
 		return id, nil, err
 	}
-	return id, v.meta, nil
+	return id, v, nil
 }
 
 // recover removes what crashed writers left half-done and records a decision
-// for every complete version that has none: a writer that died after renaming
-// its version into place but before appending to history.
+// for every complete version that has none, by the rule Versions follows:
+// promoted if CURRENT names it (its writer died after moving CURRENT, or
+// could not append to history), interrupted otherwise.
 func (a *artifacts) recover() error {
 	for _, dir := range []string{a.root, a.path(versionsDir)} {
 		entries, err := os.ReadDir(dir)
@@ -432,19 +483,12 @@ func (a *artifacts) recover() error {
 		if !ValidVersionID(id) || recorded[id] {
 			continue
 		}
-		rec := HistoryRecord{Time: time.Now().UTC(), VersionID: id, Event: DecisionInterrupted,
-			Reason: "the trainer stopped before recording its decision"}
-		if meta, err := readMetadata(a.path(versionsDir, id, metadataFile)); err == nil {
+		rec := HistoryRecord{Time: time.Now().UTC(), VersionID: id}
+		rec.Event, rec.Reason = undecided(id == cur)
+		if meta, err := readMetadata(filepath.Dir(a.root), id); err == nil {
 			rec.Metric, rec.TrainingDataFile = &meta.Metric, meta.TrainingDataFile
-			switch {
-			case id == cur:
-				rec.Event = DecisionPromoted
-			case meta.Promotion.Decision == DecisionRejected:
-				rec.Event = DecisionRejected
-			}
-			if rec.Event != DecisionInterrupted {
-				rec.Reason = meta.Promotion.Reason + " (recorded after a crash)"
-			}
+			rec.PreviousVersionID, rec.PreviousMetric = meta.Promotion.PreviousVersionID, meta.Promotion.PreviousMetric
+			rec.Reason += "; its comparison: " + meta.Promotion.Reason
 		}
 		if err := a.appendHistory(rec); err != nil {
 			return err
@@ -453,9 +497,14 @@ func (a *artifacts) recover() error {
 	return nil
 }
 
-// writeVersion writes files into versions/.tmp-<id>, fsyncs them and the
-// directory, renames it to versions/<id> and fsyncs versions/.
+// writeVersion writes files into versions/.tmp-<id>, then their manifest,
+// fsyncs them and the directory, renames it to versions/<id> and fsyncs
+// versions/.
 func (a *artifacts) writeVersion(id string, files map[string][]byte) error {
+	man, err := encodeManifest(id, files)
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", manifestFile, err)
+	}
 	tmp := a.path(versionsDir, tmpPrefix+id)
 	if err := os.Mkdir(tmp, 0o755); err != nil {
 		return fmt.Errorf("create version directory: %w", err)
@@ -471,6 +520,10 @@ func (a *artifacts) writeVersion(id string, files map[string][]byte) error {
 			return fmt.Errorf("write %s: %w", name, err)
 		}
 	}
+	if err := writeFileSync(filepath.Join(tmp, manifestFile), man); err != nil {
+		os.RemoveAll(tmp)
+		return fmt.Errorf("write %s: %w", manifestFile, err)
+	}
 	if err := syncDir(tmp); err != nil {
 		os.RemoveAll(tmp)
 		return err
@@ -480,33 +533,6 @@ func (a *artifacts) writeVersion(id string, files map[string][]byte) error {
 		return fmt.Errorf("publish version: %w", err)
 	}
 	return syncDir(a.path(versionsDir))
-}
-
-// appendHistory appends one line to history.jsonl and fsyncs it. A torn line
-// left by a crash is ended first, so it cannot swallow the new record.
-func (a *artifacts) appendHistory(rec HistoryRecord) error {
-	line, err := json.Marshal(rec)
-	if err != nil {
-		return fmt.Errorf("encode history: %w", err)
-	}
-	f, err := os.OpenFile(a.path(historyFile), os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o644)
-	if err != nil {
-		return fmt.Errorf("open history: %w", err)
-	}
-	defer f.Close()
-	if st, err := f.Stat(); err == nil && st.Size() > 0 {
-		last := make([]byte, 1)
-		if _, err := f.ReadAt(last, st.Size()-1); err == nil && last[0] != '\n' {
-			line = append([]byte{'\n'}, line...)
-		}
-	}
-	if _, err := f.Write(append(line, '\n')); err != nil {
-		return fmt.Errorf("append history: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("sync history: %w", err)
-	}
-	return nil
 }
 
 // writeFileSync creates path with data and fsyncs it.

@@ -49,11 +49,14 @@ func artTrained(tb testing.TB) *mlservice.Candidate {
 }
 
 // artWithF1 returns a copy of the trained candidate whose promotion metric is
-// f1, so that ties and orders can be tested exactly. The model is shared: it
-// is immutable and Promote does not modify it.
+// f1, so that ties and orders can be tested exactly. The copy carries no
+// evaluation rows, so Promote compares it with the current version's
+// recorded F1 (with rows, it would re-score the same model). The model is
+// shared: it is immutable and Promote does not modify it.
 func artWithF1(tb testing.TB, f1 float64) *mlservice.Candidate {
 	tb.Helper()
-	c := *artTrained(tb)
+	base := artTrained(tb)
+	c := mlservice.Candidate{Model: base.Model, Metadata: base.Metadata}
 	c.Metadata.Metric.Value = f1
 	return &c
 }
@@ -200,7 +203,7 @@ func TestPromoteWritesVersion(t *testing.T) {
 		"data.sha256", "data.rows", "data.class_counts", "data.train_rows", "data.eval_rows", "data.split",
 		"params.model", "params.solver", "params.C", "params.class_weight", "params.fit.iterations",
 		"features", "model_file", "model_sha256", "examples",
-		"promotion.decision", "promotion.reason",
+		"promotion.wins", "promotion.reason",
 	} {
 		v := any(raw)
 		for _, key := range strings.Split(path, ".") {
@@ -247,7 +250,7 @@ func TestPromoteWritesVersion(t *testing.T) {
 		t.Errorf("features %+v", meta.Features)
 	case len(meta.Examples) == 0 || !reflect.DeepEqual(meta.Examples, want.Examples):
 		t.Errorf("examples %+v", meta.Examples)
-	case meta.Promotion.Decision != mlservice.DecisionPromoted || meta.Promotion.Reason != d.Reason ||
+	case !meta.Promotion.Wins || meta.Promotion.Reason != d.Reason ||
 		meta.Promotion.PreviousVersionID != "" || meta.Promotion.PreviousMetric != nil:
 		t.Errorf("promotion %+v", meta.Promotion)
 	}
@@ -312,13 +315,11 @@ func TestPromotePolicy(t *testing.T) {
 				t.Errorf("step %d: metadata promotion %+v", i, d.Metadata.Promotion)
 			}
 		}
-		wantDecision := mlservice.DecisionRejected
 		if s.promoted {
-			wantDecision = mlservice.DecisionPromoted
 			current, currentF1 = d.VersionID, s.f1
 		}
-		if d.Metadata.Promotion.Decision != wantDecision {
-			t.Errorf("step %d: metadata decision %q, want %q", i, d.Metadata.Promotion.Decision, wantDecision)
+		if d.Metadata.Promotion.Wins != s.promoted {
+			t.Errorf("step %d: metadata says wins=%v, want %v", i, d.Metadata.Promotion.Wins, s.promoted)
 		}
 		if got := artCurrent(t, dir); got != current {
 			t.Fatalf("step %d: CURRENT = %q, want %q", i, got, current)
@@ -611,8 +612,8 @@ func TestPromoteRemovesLeftovers(t *testing.T) {
 
 // A version published by a writer that died before appending its decision
 // gets one from the next writer, as recover() documents: promoted when
-// CURRENT names it, rejected when its metadata says so, interrupted when the
-// writer died before moving CURRENT or the metadata cannot be read.
+// CURRENT names it, interrupted otherwise (its metadata's comparison is no
+// evidence of what happened to CURRENT).
 func TestPromoteRecordsUnrecordedVersions(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
@@ -644,7 +645,7 @@ func TestPromoteRecordsUnrecordedVersions(t *testing.T) {
 		artPromote(t, dir, 0.5)
 		lost := artPromote(t, dir, 0.3)
 		artDropHistory(t, dir, lost.VersionID)
-		artCheckRecovered(t, dir, lost.VersionID, mlservice.DecisionRejected)
+		artCheckRecovered(t, dir, lost.VersionID, mlservice.DecisionInterrupted)
 	})
 }
 
@@ -704,7 +705,8 @@ func artCheckRecovered(t *testing.T, dir, id, want string) {
 }
 
 // A crash in the middle of an append leaves a torn last line: ReadHistory
-// skips it and the next record is not glued to it.
+// skips it, and the next append cuts it off (ended by a line end, it would
+// be a bad line in the middle, which ReadHistory refuses).
 func TestHistoryTornLine(t *testing.T) {
 	dir := t.TempDir()
 	first := artPromote(t, dir, 0.5)
@@ -727,8 +729,8 @@ func TestHistoryTornLine(t *testing.T) {
 		t.Fatalf("history after the next promotion: %+v", hist)
 	}
 	data, _ := os.ReadFile(path)
-	if lines := bytes.Count(data, []byte("\n")); lines != 3 {
-		t.Errorf("history.jsonl has %d lines, want 3 (the torn one ended)", lines)
+	if lines := bytes.Count(data, []byte("\n")); lines != 2 || bytes.Contains(data, []byte("model_versi\n")) {
+		t.Errorf("history.jsonl has %d lines, want 2 (the torn one cut off):\n%s", lines, data)
 	}
 	if vs := artVersions(t, dir); len(vs) != 2 || !vs[0].Current || vs[0].Decision != mlservice.DecisionPromoted {
 		t.Errorf("Versions: %+v", vs)
@@ -756,5 +758,83 @@ func TestPromoteReplacesCorruptCurrent(t *testing.T) {
 	}
 	if got := artCurrent(t, dir); got != d.VersionID {
 		t.Errorf("CURRENT = %q, want %q", got, d.VersionID)
+	}
+}
+
+// "Promoted" is a fact about CURRENT: a version whose writer died after
+// publishing it but before CURRENT moved is not listed as promoted, whatever
+// its metadata hoped, by Versions nor by the record the next writer's
+// recovery appends.
+func TestVersionsPromotedOnlyWhenCurrentMoved(t *testing.T) {
+	dir := t.TempDir()
+	base := artPromote(t, dir, 0.5)
+	lost := artPromote(t, dir, 0.7) // promoted; now undo CURRENT and its record
+	artDropHistory(t, dir, lost.VersionID)
+	artWriteCurrent(t, dir, base.VersionID+"\n")
+
+	for _, v := range artVersions(t, dir) {
+		if v.VersionID == lost.VersionID && (v.Decision == mlservice.DecisionPromoted || v.Current) {
+			t.Errorf("Versions lists the version CURRENT never named as %+v", v)
+		}
+	}
+	var meta map[string]any
+	if err := json.Unmarshal(artReadFile(t, artVersionFile(dir, lost.VersionID, "metadata.json")), &meta); err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := meta["promotion"].(map[string]any); p == nil || p["decision"] != nil {
+		t.Errorf("metadata.json records a decision, which only CURRENT and history can know: %v", meta["promotion"])
+	}
+	artCheckRecovered(t, dir, lost.VersionID, mlservice.DecisionInterrupted)
+}
+
+func artReadFile(tb testing.TB, path string) []byte {
+	tb.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
+}
+
+// TrainedAlready names the current version only when ds and opts would train
+// it again: same data, class weighting, C and split (or evaluation file).
+func TestTrainedAlready(t *testing.T) {
+	dir := t.TempDir()
+	day1, day2 := trainDay(t, "day_01"), trainDay(t, "day_02")
+	check := func(name string, ds *mlservice.Dataset, opts mlservice.TrainOptions, want string) {
+		t.Helper()
+		m, err := mlservice.TrainedAlready(dir, ds, opts)
+		got := ""
+		if m != nil {
+			got = m.ModelVersionID
+		}
+		if err != nil || got != want {
+			t.Errorf("%s: TrainedAlready = %q, %v; want %q", name, got, err, want)
+		}
+	}
+	check("no version yet", day1, mlservice.TrainOptions{}, "")
+	d, err := mlservice.Promote(context.Background(), dir, mustTrain(t, day1, mlservice.TrainOptions{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("same data and options", day1, mlservice.TrainOptions{}, d.VersionID)
+	check("defaults spelled out", day1, mlservice.TrainOptions{Seed: 42, TestFraction: 0.2, C: 1}, d.VersionID)
+	check("other data", day2, mlservice.TrainOptions{}, "")
+	check("balanced", day1, mlservice.TrainOptions{BalancedClassWeight: true}, "")
+	check("other seed", day1, mlservice.TrainOptions{Seed: 7}, "")
+	check("other C", day1, mlservice.TrainOptions{C: 0.5}, "")
+	check("evaluation file", day1, mlservice.TrainOptions{Eval: day2}, "")
+	byHand := *day1
+	byHand.SHA256 = ""
+	check("rows without a hash", &byHand, mlservice.TrainOptions{}, "")
+
+	e, err := mlservice.Promote(context.Background(), dir, mustTrain(t, day1, mlservice.TrainOptions{Eval: day2}))
+	if err != nil || !e.Promoted {
+		t.Fatalf("promote with an evaluation file: %+v, %v", e, err)
+	}
+	check("same evaluation file", day1, mlservice.TrainOptions{Eval: day2}, e.VersionID)
+	check("split instead of the file", day1, mlservice.TrainOptions{}, "")
+	if _, err := mlservice.TrainedAlready(dir, day1, mlservice.TrainOptions{TestFraction: 2}); err == nil {
+		t.Error("TrainedAlready accepted a test fraction of 2")
 	}
 }

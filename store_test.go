@@ -3,6 +3,8 @@ package mlservice_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -358,8 +360,12 @@ func artEditFile(t *testing.T, path string, edit func([]byte) []byte) {
 	}
 }
 
+// artEditMetadata edits a version's metadata.json and reseals its manifest,
+// as a writer with a bug (rather than a disk) would: the manifest matches,
+// and only the later checks can catch the edit.
 func artEditMetadata(t *testing.T, dir, id string, edit func(*mlservice.Metadata)) {
 	t.Helper()
+	defer artReseal(t, dir, id)
 	artEditFile(t, artVersionFile(dir, id, "metadata.json"), func(b []byte) []byte {
 		var m mlservice.Metadata
 		if err := json.Unmarshal(b, &m); err != nil {
@@ -372,6 +378,43 @@ func artEditMetadata(t *testing.T, dir, id string, edit func(*mlservice.Metadata
 		}
 		return out
 	})
+}
+
+// artReseal rewrites id's manifest.json for the files the version holds now.
+func artReseal(t *testing.T, dir, id string) {
+	t.Helper()
+	type entry struct {
+		Name   string `json:"name"`
+		Size   int    `json:"size"`
+		SHA256 string `json:"sha256"`
+	}
+	man := struct {
+		SchemaVersion string  `json:"schema_version"`
+		VersionID     string  `json:"model_version_id"`
+		Files         []entry `json:"files"`
+	}{SchemaVersion: mlservice.SchemaVersion, VersionID: id}
+	entries, err := os.ReadDir(artModels(dir, "versions", id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if e.Name() == "manifest.json" {
+			continue
+		}
+		b, err := os.ReadFile(artVersionFile(dir, id, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(b)
+		man.Files = append(man.Files, entry{e.Name(), len(b), hex.EncodeToString(sum[:])})
+	}
+	out, err := json.Marshal(man)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(artVersionFile(dir, id, "manifest.json"), out, 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
 
 var artCorruptions = []artCorruption{

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -37,8 +38,9 @@ type TrainOptions struct {
 	Eval *Dataset
 	// C is the inverse L2 regularization strength. Zero means 1.
 	C float64
-	// Examples is how many self-test rows the metadata keeps (at most one
-	// per evaluation row). Zero means DefaultExamples; negative is an error.
+	// Examples is how many self-test rows the metadata keeps, spread over
+	// the scored file (ds, or Eval when set), at most one per row. Zero
+	// means DefaultExamples; negative is an error.
 	Examples int
 	// Workers is how many goroutines fit the model. Zero means GOMAXPROCS;
 	// the model is the same bit for bit whatever it is.
@@ -49,161 +51,188 @@ type TrainOptions struct {
 type Candidate struct {
 	Model *model.Model
 	// Metadata is complete but for what Promote fills in: the version id,
-	// the model checksum and the promotion decision.
+	// the model checksum and the comparison with the current version.
 	Metadata Metadata
+	// eval holds the rows the candidate was scored on, so that Promote can
+	// score the current version on the same rows. It is not encoded: a
+	// Candidate built by hand or decoded from JSON has none, and Promote
+	// then compares with the current version's recorded F1.
+	eval *Dataset
 }
 
 // Train fits a candidate model on ds and scores it, on a stratified split of
 // ds or on opts.Eval. The same dataset and options give the same model and
-// metrics bit for bit. Train does not modify ds.
+// metrics bit for bit. Train does not modify ds. A problem with ds or
+// opts.Eval matches ErrInvalidData; a bad option does not.
 func Train(ctx context.Context, ds *Dataset, opts TrainOptions) (*Candidate, error) {
 	start := time.Now()
-	if err := checkDataset(ds, "training"); err != nil {
-		return nil, err
-	}
-	seed := opts.Seed
-	if seed == 0 {
-		seed = DefaultSeed
-	}
-	frac := opts.TestFraction
-	if frac == 0 {
-		frac = DefaultTestFraction
-	}
-	if !(frac > 0 && frac < 1) {
-		return nil, fmt.Errorf("train: test fraction %v is not between 0 and 1", opts.TestFraction)
-	}
-	if opts.Examples < 0 {
-		return nil, fmt.Errorf("train: examples %d is negative", opts.Examples)
-	}
-	if opts.Eval != nil {
-		if err := checkDataset(opts.Eval, "evaluation"); err != nil {
-			return nil, err
-		}
-	}
-
-	info := DataInfo{SHA256: ds.SHA256, Rows: ds.Len(), ClassCounts: ds.ClassCounts()}
-	var trainRows []bool // nil: every row
-	if opts.Eval == nil {
-		test := stratifiedTestRows(ds.Y, frac, seed)
-		trainRows = make([]bool, len(test))
-		for i, t := range test {
-			trainRows[i] = !t
-		}
-		info.Split, info.TestFraction, info.Seed = "stratified", frac, seed
-	} else {
-		info.Split, info.EvalSHA256 = "file", opts.Eval.SHA256
-	}
-
-	fitOpts := model.FitOptions{C: opts.C, Balanced: opts.BalancedClassWeight, Workers: opts.Workers}
-	m, fit, err := model.Fit(ctx, FeatureNames[:], ds.X[:], ds.Y, trainRows, fitOpts)
+	opts, err := opts.withDefaults()
 	if err != nil {
 		return nil, fmt.Errorf("train: %w", err)
 	}
-
-	// Score the held-out rows (or the evaluation file) in a compact copy.
-	evalDS, evalRows := ds, trainRows
+	if err := checkDataset(ds, "training"); err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	}
 	if opts.Eval != nil {
-		evalDS, evalRows = opts.Eval, nil
-	}
-	n := evalDS.Len()
-	if evalRows != nil {
-		n -= countTrue(evalRows)
-	}
-	y := make([]uint8, 0, n)
-	p := make([]float64, 0, n)
-	var v [NumFeatures]float64
-	for i := range evalDS.Y {
-		if evalRows != nil && evalRows[i] {
-			continue // a training row
+		if err := checkDataset(opts.Eval, "evaluation"); err != nil {
+			return nil, fmt.Errorf("train: %w", err)
 		}
-		for j := range v {
-			v[j] = evalDS.X[j][i]
-		}
-		y = append(y, evalDS.Y[i])
-		p = append(p, m.Probability(v[:]))
 	}
-	metrics, err := model.Evaluate(y, p, nil)
+
+	trainRows, eval, info := split(ds, opts)
+	m, fit, err := model.Fit(ctx, FeatureNames[:], ds.X[:], ds.Y, trainRows,
+		model.FitOptions{C: opts.C, Balanced: opts.BalancedClassWeight, Workers: opts.Workers})
+	if err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	}
+	metrics, err := score(m, eval)
 	if err != nil {
 		return nil, fmt.Errorf("train: evaluate: %w", err)
 	}
-	info.EvalRows = len(y)
-	info.TrainRows = ds.Len()
-	if trainRows != nil {
-		info.TrainRows -= len(y)
-	}
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("train: %w", err)
 	}
 
-	nex := opts.Examples
-	if nex == 0 {
-		nex = DefaultExamples
-	}
-	nex = min(nex, evalDS.Len())
-	examples := make([]Example, 0, nex)
-	for k := range nex {
-		i := k * evalDS.Len() / nex // spread over the file, each row at most once
-		f := evalDS.Row(i)
-		v := f.Vector()
-		examples = append(examples, Example{Features: f, Probability: m.Probability(v[:])})
-	}
-
-	var classWeight *string
-	if opts.BalancedClassWeight {
-		balanced := "balanced"
-		classWeight = &balanced
-	}
-	c := opts.C
-	if c == 0 {
-		c = 1
+	scored := ds // the file the examples come from
+	if opts.Eval != nil {
+		scored = opts.Eval
 	}
 	meta := Metadata{
 		SchemaVersion:        SchemaVersion,
 		Metric:               Metric{Name: "f1", Value: metrics.F1},
 		Metrics:              metrics,
-		TrainingDataFile:     ds.Source,
+		TrainingDataFile:     baseName(ds.Source),
 		TrainedAt:            time.Now().UTC(),
 		FeatureSchemaVersion: FeatureSchemaVersion,
 		Data:                 info,
 		Features:             featureStats(ds),
-		Params: Params{
-			Model: "logistic_regression", Solver: "lbfgs", C: c, ClassWeight: classWeight,
-			GradientTolerance: model.DefaultGradientTolerance, Fit: fit,
-			TrainSeconds: time.Since(start).Seconds(),
-		},
-		ModelFile: modelFile,
-		Examples:  examples,
+		Params:               params(opts, fit, time.Since(start)),
+		ModelFile:            modelFile,
+		Examples:             examples(m, scored, opts.Examples),
 	}
 	if opts.Eval != nil {
-		meta.EvaluationDataFile = opts.Eval.Source
+		meta.EvaluationDataFile = baseName(opts.Eval.Source)
 	}
-	return &Candidate{Model: m, Metadata: meta}, nil
+	return &Candidate{Model: m, Metadata: meta, eval: eval}, nil
 }
 
+// withDefaults checks opts and fills in the documented defaults.
+func (opts TrainOptions) withDefaults() (TrainOptions, error) {
+	if opts.Seed == 0 {
+		opts.Seed = DefaultSeed
+	}
+	if opts.TestFraction == 0 {
+		opts.TestFraction = DefaultTestFraction
+	}
+	if !(opts.TestFraction > 0 && opts.TestFraction < 1) {
+		return opts, fmt.Errorf("test fraction %v is not between 0 and 1", opts.TestFraction)
+	}
+	if opts.Examples < 0 {
+		return opts, fmt.Errorf("examples %d is negative", opts.Examples)
+	}
+	if opts.Examples == 0 {
+		opts.Examples = DefaultExamples
+	}
+	if opts.C == 0 {
+		opts.C = 1
+	}
+	return opts, nil
+}
+
+// split chooses the rows to fit on (nil: all of ds) and returns the
+// evaluation rows: a stratified share of ds held out, or opts.Eval.
+func split(ds *Dataset, opts TrainOptions) (trainRows []bool, eval *Dataset, info DataInfo) {
+	info = DataInfo{SHA256: ds.SHA256, Rows: ds.Len(), ClassCounts: ds.ClassCounts()}
+	if opts.Eval != nil {
+		info.Split, info.EvalSHA256 = "file", opts.Eval.SHA256
+		info.TrainRows, info.EvalRows = ds.Len(), opts.Eval.Len()
+		return nil, opts.Eval, info
+	}
+	test := stratifiedTestRows(ds.Y, opts.TestFraction, opts.Seed)
+	trainRows = make([]bool, len(test))
+	eval = &Dataset{Source: ds.Source, SHA256: ds.SHA256}
+	for i, t := range test {
+		trainRows[i] = !t
+		if t {
+			for j := range eval.X {
+				eval.X[j] = append(eval.X[j], ds.X[j][i])
+			}
+			eval.Y = append(eval.Y, ds.Y[i])
+		}
+	}
+	info.Split, info.TestFraction, info.Seed = "stratified", opts.TestFraction, opts.Seed
+	info.TrainRows, info.EvalRows = ds.Len()-eval.Len(), eval.Len()
+	return trainRows, eval, info
+}
+
+// score evaluates m on every row of eval.
+func score(m *model.Model, eval *Dataset) (Metrics, error) {
+	p := make([]float64, eval.Len())
+	for i := range p {
+		v := eval.Row(i).Vector()
+		p[i] = m.Probability(v[:])
+	}
+	return model.Evaluate(eval.Y, p, nil)
+}
+
+// examples picks n self-test rows spread over ds, each at most once, with
+// the probabilities m gives them.
+func examples(m *model.Model, ds *Dataset, n int) []Example {
+	n = min(n, ds.Len())
+	out := make([]Example, 0, n)
+	for k := range n {
+		f := ds.Row(k * ds.Len() / n)
+		v := f.Vector()
+		out = append(out, Example{Features: f, Probability: m.Probability(v[:])})
+	}
+	return out
+}
+
+func params(opts TrainOptions, fit model.FitResult, took time.Duration) Params {
+	p := Params{Model: "logistic_regression", Solver: "lbfgs", C: opts.C,
+		GradientTolerance: model.DefaultGradientTolerance, Fit: fit, TrainSeconds: took.Seconds()}
+	if opts.BalancedClassWeight {
+		balanced := "balanced"
+		p.ClassWeight = &balanced
+	}
+	return p
+}
+
+// baseName is the file name metadata records for a data file: never the
+// host's path (metadata is served over HTTP); the SHA-256 identifies it.
+func baseName(source string) string {
+	if source == "" {
+		return ""
+	}
+	return filepath.Base(source)
+}
+
+// checkDataset reports the first problem of ds that Validate would not let
+// through (a Dataset may be built by hand); every one matches ErrInvalidData.
 func checkDataset(ds *Dataset, role string) error {
 	if ds == nil {
-		return fmt.Errorf("train: no %s dataset", role)
+		return fmt.Errorf("no %s dataset: %w", role, ErrInvalidData)
 	}
 	n := len(ds.Y)
 	for j, col := range ds.X {
 		if len(col) != n {
-			return fmt.Errorf("train: %s dataset column %s has %d rows, target has %d", role, FeatureNames[j], len(col), n)
+			return fmt.Errorf("%s dataset column %s has %d rows, target has %d: %w", role, FeatureNames[j], len(col), n, ErrInvalidData)
 		}
 	}
 	counts := [2]int{}
 	for i, y := range ds.Y {
 		if y > 1 {
-			return fmt.Errorf("train: %s dataset row %d has target %d", role, i, y)
+			return fmt.Errorf("%s dataset row %d has target %d: %w", role, i, y, ErrInvalidData)
 		}
 		counts[y]++
 	}
 	if counts[0] < MinRowsPerClass || counts[1] < MinRowsPerClass {
-		return fmt.Errorf("train: %s dataset needs %d rows of each class, has %v: %w", role, MinRowsPerClass, counts, ErrInvalidData)
+		return fmt.Errorf("%s dataset needs %d rows of each class, has %v: %w", role, MinRowsPerClass, counts, ErrInvalidData)
 	}
 	for j, col := range ds.X {
 		for i, v := range col {
 			if math.IsNaN(v) || math.IsInf(v, 0) {
-				return fmt.Errorf("train: %s dataset row %d: %s is %v: %w", role, i, FeatureNames[j], v, ErrInvalidData)
+				return fmt.Errorf("%s dataset row %d: %s is %v: %w", role, i, FeatureNames[j], v, ErrInvalidData)
 			}
 		}
 	}
@@ -235,16 +264,6 @@ func stratifiedTestRows(y []uint8, frac float64, seed uint64) []bool {
 		left[c]--
 	}
 	return test
-}
-
-func countTrue(b []bool) int {
-	n := 0
-	for _, t := range b {
-		if t {
-			n++
-		}
-	}
-	return n
 }
 
 func featureStats(ds *Dataset) []FeatureStats {

@@ -277,7 +277,15 @@ func TestTrainBalanced(t *testing.T) {
 }
 
 func TestTrainEvalFile(t *testing.T) {
-	day1, day2 := trainDay(t, "day_01"), trainDay(t, "day_02")
+	abs, err := filepath.Abs("data")
+	if err != nil {
+		t.Fatal(err)
+	}
+	day1, err := mlservice.ValidateFile(filepath.Join(abs, "day_01.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	day2 := trainDay(t, "day_02")
 	cand := mustTrain(t, day1, mlservice.TrainOptions{Eval: day2})
 	md := cand.Metadata
 	wantInfo := mlservice.DataInfo{
@@ -287,8 +295,11 @@ func TestTrainEvalFile(t *testing.T) {
 	if diff := cmp.Diff(wantInfo, md.Data); diff != "" {
 		t.Errorf("Data (-want +got):\n%s", diff)
 	}
-	if md.EvaluationDataFile != day2.Source || md.TrainingDataFile != day1.Source {
-		t.Errorf("training file %q, evaluation file %q; want %q and %q", md.TrainingDataFile, md.EvaluationDataFile, day1.Source, day2.Source)
+	// Base names only: metadata reaches HTTP clients (/model, /versions),
+	// which must not learn the trainer's paths. The SHA-256 identifies the
+	// file.
+	if md.EvaluationDataFile != "day_02.csv" || md.TrainingDataFile != "day_01.csv" {
+		t.Errorf("training file %q, evaluation file %q; want day_01.csv and day_02.csv", md.TrainingDataFile, md.EvaluationDataFile)
 	}
 	// Trained on every row of day_01…
 	m, _, err := model.Fit(context.Background(), mlservice.FeatureNames[:], day1.X[:], day1.Y, nil, model.FitOptions{})
@@ -343,9 +354,8 @@ func TestTrainMetadata(t *testing.T) {
 	if md.Metrics.F1 <= 0.4 || md.Metrics.ROCAUC <= 0.6 {
 		t.Errorf("F1 %.3f, ROC AUC %.3f: the model learned nothing (scikit-learn: F1 0.49 on day_01)", md.Metrics.F1, md.Metrics.ROCAUC)
 	}
-	abs, _ := filepath.Abs("data/day_01.csv")
-	if md.TrainingDataFile != abs || md.EvaluationDataFile != "" {
-		t.Errorf("training file %q, evaluation file %q; want %q and none", md.TrainingDataFile, md.EvaluationDataFile, abs)
+	if md.TrainingDataFile != "day_01.csv" || md.EvaluationDataFile != "" {
+		t.Errorf("training file %q, evaluation file %q; want day_01.csv and none", md.TrainingDataFile, md.EvaluationDataFile)
 	}
 	if md.TrainedAt.Before(before.Add(-time.Second)) || md.TrainedAt.After(after.Add(time.Second)) || md.TrainedAt.Location() != time.UTC {
 		t.Errorf("TrainedAt = %v, want UTC between %v and %v", md.TrainedAt, before, after)
@@ -480,25 +490,27 @@ func TestTrainRejects(t *testing.T) {
 		ds      *mlservice.Dataset
 		opts    mlservice.TrainOptions
 		wantMsg string
-		wantIs  error // nil: any
+		// badData: a problem with a dataset, which matches ErrInvalidData;
+		// a bad option does not.
+		badData bool
 	}{
-		{"nil dataset", nil, mlservice.TrainOptions{}, "no training dataset", nil},
-		{"empty dataset", &mlservice.Dataset{}, mlservice.TrainOptions{}, "rows of each class", mlservice.ErrInvalidData},
-		{"ragged columns", ragged, mlservice.TrainOptions{}, "column account_balance has 3 rows, target has 4", nil},
-		{"label 2", label2, mlservice.TrainOptions{}, "row 4 has target 2", nil},
-		{"NaN", withNaN, mlservice.TrainOptions{}, "row 2: income is NaN", mlservice.ErrInvalidData},
-		{"-Inf", withInf, mlservice.TrainOptions{}, "row 0: is_premium is -Inf", mlservice.ErrInvalidData},
-		{"single class", trainTiny(1, 1, 1, 1), mlservice.TrainOptions{}, "rows of each class", mlservice.ErrInvalidData},
-		{"one row of a class", trainTiny(1, 0, 1, 1), mlservice.TrainOptions{}, "rows of each class", mlservice.ErrInvalidData},
-		{"test fraction 1", day1, mlservice.TrainOptions{TestFraction: 1}, "test fraction 1 is not between 0 and 1", nil},
-		{"test fraction 1.5", day1, mlservice.TrainOptions{TestFraction: 1.5}, "test fraction 1.5", nil},
-		{"test fraction -0.2", day1, mlservice.TrainOptions{TestFraction: -0.2}, "test fraction -0.2", nil},
-		{"test fraction NaN", day1, mlservice.TrainOptions{TestFraction: math.NaN()}, "test fraction NaN", nil},
-		{"negative examples", day1, mlservice.TrainOptions{Examples: -1}, "examples -1", nil},
-		{"negative C", day1, mlservice.TrainOptions{C: -1}, "C must be positive", nil},
-		{"nil-like evaluation dataset", day1, mlservice.TrainOptions{Eval: &mlservice.Dataset{}}, "evaluation dataset needs", mlservice.ErrInvalidData},
-		{"single-class evaluation dataset", day1, mlservice.TrainOptions{Eval: trainTiny(0, 0, 0)}, "evaluation dataset needs", mlservice.ErrInvalidData},
-		{"ragged evaluation dataset", day1, mlservice.TrainOptions{Eval: ragged}, "evaluation dataset column account_balance", nil},
+		{"nil dataset", nil, mlservice.TrainOptions{}, "no training dataset", true},
+		{"empty dataset", &mlservice.Dataset{}, mlservice.TrainOptions{}, "rows of each class", true},
+		{"ragged columns", ragged, mlservice.TrainOptions{}, "column account_balance has 3 rows, target has 4", true},
+		{"label 2", label2, mlservice.TrainOptions{}, "row 4 has target 2", true},
+		{"NaN", withNaN, mlservice.TrainOptions{}, "row 2: income is NaN", true},
+		{"-Inf", withInf, mlservice.TrainOptions{}, "row 0: is_premium is -Inf", true},
+		{"single class", trainTiny(1, 1, 1, 1), mlservice.TrainOptions{}, "rows of each class", true},
+		{"one row of a class", trainTiny(1, 0, 1, 1), mlservice.TrainOptions{}, "rows of each class", true},
+		{"test fraction 1", day1, mlservice.TrainOptions{TestFraction: 1}, "test fraction 1 is not between 0 and 1", false},
+		{"test fraction 1.5", day1, mlservice.TrainOptions{TestFraction: 1.5}, "test fraction 1.5", false},
+		{"test fraction -0.2", day1, mlservice.TrainOptions{TestFraction: -0.2}, "test fraction -0.2", false},
+		{"test fraction NaN", day1, mlservice.TrainOptions{TestFraction: math.NaN()}, "test fraction NaN", false},
+		{"negative examples", day1, mlservice.TrainOptions{Examples: -1}, "examples -1", false},
+		{"negative C", day1, mlservice.TrainOptions{C: -1}, "C must be positive", false},
+		{"nil-like evaluation dataset", day1, mlservice.TrainOptions{Eval: &mlservice.Dataset{}}, "evaluation dataset needs", true},
+		{"single-class evaluation dataset", day1, mlservice.TrainOptions{Eval: trainTiny(0, 0, 0)}, "evaluation dataset needs", true},
+		{"ragged evaluation dataset", day1, mlservice.TrainOptions{Eval: ragged}, "evaluation dataset column account_balance", true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -512,8 +524,8 @@ func TestTrainRejects(t *testing.T) {
 			if !strings.Contains(err.Error(), tc.wantMsg) || !strings.HasPrefix(err.Error(), "train: ") {
 				t.Errorf("error %q, want \"train: …%s…\"", err, tc.wantMsg)
 			}
-			if tc.wantIs != nil && !errors.Is(err, tc.wantIs) {
-				t.Errorf("errors.Is(%v, %v) = false", err, tc.wantIs)
+			if errors.Is(err, mlservice.ErrInvalidData) != tc.badData {
+				t.Errorf("errors.Is(%v, ErrInvalidData) = %v, want %v", err, !tc.badData, tc.badData)
 			}
 		})
 	}

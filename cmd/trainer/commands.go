@@ -18,19 +18,22 @@ import (
 
 // trainResult is the one JSON object train prints on stdout.
 type trainResult struct {
-	ModelVersionID    string            `json:"model_version_id"`
-	Metric            mlservice.Metric  `json:"metric"`
-	Promoted          bool              `json:"promoted"`
-	Reason            string            `json:"reason"`
-	PreviousVersionID *string           `json:"previous_version_id"`
-	PreviousMetric    *float64          `json:"previous_metric"`
-	Metrics           mlservice.Metrics `json:"metrics"`
-	TrainingDataFile  string            `json:"training_data_file"`
-	Rows              int               `json:"rows"`
-	TrainRows         int               `json:"train_rows"`
-	EvalRows          int               `json:"eval_rows"`
-	Balanced          bool              `json:"balanced"`
-	Seconds           timings           `json:"seconds"`
+	ModelVersionID       string            `json:"model_version_id"`
+	Skipped              bool              `json:"skipped"` // nothing trained: the current version (ModelVersionID) has the same data and parameters
+	Metric               mlservice.Metric  `json:"metric"`
+	Promoted             bool              `json:"promoted"`
+	Reason               string            `json:"reason"`
+	Warning              string            `json:"warning,omitempty"` // the decision took effect but is not in history yet
+	PreviousVersionID    *string           `json:"previous_version_id"`
+	PreviousMetric       *float64          `json:"previous_metric"`        // on this candidate's evaluation rows
+	PreviousMetricStored *float64          `json:"previous_metric_stored"` // as recorded with the previous version
+	Metrics              mlservice.Metrics `json:"metrics"`
+	TrainingDataFile     string            `json:"training_data_file"`
+	Rows                 int               `json:"rows"`
+	TrainRows            int               `json:"train_rows"`
+	EvalRows             int               `json:"eval_rows"`
+	Balanced             bool              `json:"balanced"`
+	Seconds              timings           `json:"seconds"`
 }
 
 type timings struct {
@@ -78,6 +81,12 @@ func runTrain(ctx context.Context, args []string, getenv func(string) string, st
 		}
 	}
 	validated := time.Now()
+	if same, err := mlservice.TrainedAlready(*artifacts, ds, opts); err != nil {
+		return err
+	} else if same != nil {
+		took := validated.Sub(start).Seconds()
+		return writeSkipped(stdout, stderr, same, *balanced, timings{Validate: took, Total: took})
+	}
 
 	fmt.Fprintf(stderr, "training on %d rows (balanced class weights: %v)\n", ds.Len(), *balanced)
 	cand, err := mlservice.Train(ctx, ds, opts)
@@ -99,10 +108,13 @@ func runTrain(ctx context.Context, args []string, getenv func(string) string, st
 		verdict = "promoted"
 	}
 	fmt.Fprintf(stderr, "version %s %s: %s\n", d.VersionID, verdict, d.Reason)
+	if d.Warning != "" {
+		fmt.Fprintf(stderr, "warning: %s\n", d.Warning)
+	}
 
 	res := trainResult{
-		ModelVersionID: d.VersionID, Metric: m.Metric, Promoted: d.Promoted, Reason: d.Reason,
-		PreviousMetric: d.PreviousMetric, Metrics: m.Metrics, TrainingDataFile: m.TrainingDataFile,
+		ModelVersionID: d.VersionID, Metric: m.Metric, Promoted: d.Promoted, Reason: d.Reason, Warning: d.Warning,
+		PreviousMetric: d.PreviousMetric, PreviousMetricStored: d.PreviousMetricStored, Metrics: m.Metrics, TrainingDataFile: m.TrainingDataFile,
 		Rows: m.Data.Rows, TrainRows: m.Data.TrainRows, EvalRows: m.Data.EvalRows, Balanced: *balanced,
 		Seconds: timings{
 			Validate: validated.Sub(start).Seconds(), Train: trained.Sub(validated).Seconds(),
@@ -113,6 +125,19 @@ func runTrain(ctx context.Context, args []string, getenv func(string) string, st
 		res.PreviousVersionID = &d.PreviousVersionID
 	}
 	return writeJSON(stdout, res)
+}
+
+// writeSkipped reports a train that was not needed: meta is the current
+// version's, trained on the same data with the same parameters.
+func writeSkipped(stdout, stderr io.Writer, meta *mlservice.Metadata, balanced bool, seconds timings) error {
+	reason := fmt.Sprintf("the current version %s was trained on the same data (sha256 %s) with the same parameters",
+		meta.ModelVersionID, meta.Data.SHA256)
+	fmt.Fprintf(stderr, "skipped: %s\n", reason)
+	return writeJSON(stdout, trainResult{
+		ModelVersionID: meta.ModelVersionID, Skipped: true, Metric: meta.Metric, Reason: reason,
+		Metrics: meta.Metrics, TrainingDataFile: meta.TrainingDataFile, Rows: meta.Data.Rows,
+		TrainRows: meta.Data.TrainRows, EvalRows: meta.Data.EvalRows, Balanced: balanced, Seconds: seconds,
+	})
 }
 
 // validateFile validates path, printing progress, and marks contract

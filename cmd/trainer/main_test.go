@@ -62,8 +62,12 @@ func TestTrainPromotesThenRejects(t *testing.T) {
 	// Day 03 scores below day 02 (data/README.md).
 	r := trainer(t, env, "train", filepath.Join(dataDir, "day_03.csv"))
 	second := decodeTrain(t, r)
+	// previous_metric is day 02's model on day 03's evaluation rows (checked
+	// against scikit-learn in the library's fair-promotion test);
+	// previous_metric_stored is the F1 recorded with it.
 	if second.Promoted || second.PreviousVersionID == nil || *second.PreviousVersionID != first.ModelVersionID ||
-		second.PreviousMetric == nil || *second.PreviousMetric != first.Metric.Value {
+		second.PreviousMetric == nil || second.Metric.Value > *second.PreviousMetric ||
+		second.PreviousMetricStored == nil || *second.PreviousMetricStored != first.Metric.Value {
 		t.Errorf("second training: %+v", second)
 	}
 	for _, want := range []string{"validated", "trained", "rejected"} {
@@ -126,7 +130,8 @@ func TestTrainEvalFileAndFlagOrder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.EvalRows != day5.Len() || meta.Data.Split != "file" || meta.EvaluationDataFile != day5.Source {
+	if res.EvalRows != day5.Len() || meta.Data.Split != "file" || meta.EvaluationDataFile != "day_05.csv" ||
+		meta.Data.EvalSHA256 != day5.SHA256 {
 		t.Errorf("eval rows %d (want %d), split %q, evaluation file %q", res.EvalRows, day5.Len(), meta.Data.Split, meta.EvaluationDataFile)
 	}
 }
@@ -290,5 +295,30 @@ func TestEstimateRows(t *testing.T) {
 	// 1M rows: the limit leaves room for the data and stays near it.
 	if l := heapLimit(1e6); l < int64(1e6*bytesPerRow) || l > 150<<20 {
 		t.Errorf("heapLimit(1M rows) = %d MiB", l>>20)
+	}
+}
+
+// Training again on the file the current version was trained on, with the
+// same parameters, adds no version (make run reruns train day_01 each time):
+// exit 0, a note on stderr, and "skipped": true with the current version id.
+// Another file, seed or class weighting still trains.
+func TestTrainRerunSkips(t *testing.T) {
+	art := t.TempDir()
+	env := map[string]string{"ARTIFACTS_DIR": art}
+	day1 := filepath.Join(dataDir, "day_01.csv")
+	first := decodeTrain(t, trainer(t, env, "train", day1))
+	r := trainer(t, env, "train", day1)
+	again := decodeTrain(t, r)
+	if !again.Skipped || again.Promoted || again.ModelVersionID != first.ModelVersionID || !strings.Contains(r.stderr, "skipped") {
+		t.Errorf("rerun: %+v\n%s", again, r.stderr)
+	}
+	vs, err := mlservice.Versions(art)
+	if err != nil || len(vs) != 1 {
+		t.Fatalf("versions after a rerun: %d, %v", len(vs), err)
+	}
+	for _, args := range [][]string{{"-seed", "7", day1}, {"-balanced", day1}, {"-eval", filepath.Join(dataDir, "day_02.csv"), day1}} {
+		if res := decodeTrain(t, trainer(t, env, append([]string{"train"}, args...)...)); res.Skipped {
+			t.Errorf("train %v skipped: %+v", args, res)
+		}
 	}
 }

@@ -12,13 +12,26 @@ tol=1e-4: the figures a user of the seed service gets, which stop short of the
 optimum by up to ~1e-5 because scipy's L-BFGS also stops on a relative
 function decrease of 64 eps) and with solver="newton-cholesky", tol=1e-12: the
 exact optimum of the same objective to ~1e-12. Probabilities and metrics are
-those of the exact fit. The Go tests compare against both. CI never runs this script; it needs Debian's python3-sklearn:
+those of the exact fit. The Go tests compare against both.
+
+It also writes fair_golden.json for the fair-promotion test of package
+mlservice: day_01's model (fitted on the rows our stratified split trains on)
+scored on the rows our split holds out of day_02, the comparison Promote
+makes. Go's random generator cannot be reproduced here, so the split comes
+from fair_rows.json, which the Go test TestFairRowsFixture writes
+(go test -run TestFairRowsFixture -update-fair-rows .) and checks; the fits,
+predictions and F1 are scikit-learn's own.
+
+CI never runs this script; it needs Debian's python3-sklearn:
 
     apt-get install -y python3-sklearn python3-pandas
-    /usr/bin/python3 testdata/sklearn/make_golden.py
+    /usr/bin/python3 testdata/sklearn/make_golden.py        # everything
+    /usr/bin/python3 testdata/sklearn/make_golden.py fair   # fair_golden.json only
 """
+import hashlib
 import json
 import os
+import sys
 
 import numpy as np
 import pandas as pd
@@ -115,5 +128,56 @@ def main():
         f.write("\n")
 
 
+DATA = os.path.join(HERE, "..", "..", "data")
+
+
+def fair_promotion():
+    with open(os.path.join(HERE, "fair_rows.json")) as f:
+        rows = json.load(f)
+    days = {}
+    for day in rows["days"]:
+        path = os.path.join(DATA, day["file"])
+        with open(path, "rb") as f:
+            if hashlib.sha256(f.read()).hexdigest() != day["sha256"]:
+                raise SystemExit(f"{day['file']} differs from the file fair_rows.json was made from")
+        df = pd.read_csv(path, float_precision="round_trip")
+        test = np.zeros(len(df), dtype=bool)
+        test[day["test_rows"]] = True
+        days[day["file"]] = (df[FEATURES], df["target"].astype(int), test)
+
+    def fitted(name, **params):
+        X, y, test = days[name]
+        pipe, _ = fit(X[~test], y[~test], False, **params)
+        return pipe
+
+    def f1_on_test(pipe, name):
+        X, y, test = days[name]
+        return float(f1_score(y[test], pipe.predict(X[test])))
+
+    exact = dict(solver="newton-cholesky", tol=1e-12, max_iter=1000)
+    current, candidate = fitted("day_01.csv", **exact), fitted("day_02.csv", **exact)
+    out = {
+        "sklearn_version": sklearn.__version__,
+        "current": "day_01.csv",
+        "candidate": "day_02.csv",
+        "seed": rows["seed"],
+        "test_fraction": rows["test_fraction"],
+        # The figure Promote compares: day_01's model on day_02's held-out rows.
+        "current_f1_on_candidate_rows": f1_on_test(current, "day_02.csv"),
+        # The same with LogisticRegression's defaults, to show the tolerance does not move it.
+        "current_f1_on_candidate_rows_default_tol": f1_on_test(fitted("day_01.csv"), "day_02.csv"),
+        # The F1 recorded with day_01's version: its own held-out rows.
+        "current_f1_stored": f1_on_test(current, "day_01.csv"),
+        "candidate_f1": f1_on_test(candidate, "day_02.csv"),
+        "candidate_eval_rows": int(days["day_02.csv"][2].sum()),
+    }
+    with open(os.path.join(HERE, "fair_golden.json"), "w") as f:
+        json.dump(out, f, indent=1)
+        f.write("\n")
+
+
 if __name__ == "__main__":
-    main()
+    # "fair" writes fair_golden.json alone; no argument writes everything.
+    if sys.argv[1:] != ["fair"]:
+        main()
+    fair_promotion()

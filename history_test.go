@@ -1,0 +1,138 @@
+package mlservice_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/mlservice/mlservice"
+)
+
+// artAppendHistory appends raw lines to history.jsonl.
+func artAppendHistory(t *testing.T, dir string, lines ...string) {
+	t.Helper()
+	f, err := os.OpenFile(artModels(dir, "history.jsonl"), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, l := range lines {
+		if _, err := f.WriteString(l); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// Only a torn last line may be skipped: a bad line anywhere else, a line
+// over the cap, or a record with a duplicate key is an error that names the
+// line, for ReadHistory and for the Promote that has to read history first.
+func TestHistoryRefusesBadLines(t *testing.T) {
+	over := mlservice.HistoryLineLimit + 1
+	for _, tc := range []struct {
+		name string
+		line string
+		want string
+	}{
+		{"garbage", "not json\n", "history.jsonl line 2"},
+		{"empty line", "\n", "history.jsonl line 2"},
+		{"no version id", `{"event":"promoted"}` + "\n", "history.jsonl line 2"},
+		{"over the cap", `{"event":"rejected","model_version_id":"20240101T000000.000000Z-00000000","reason":"` +
+			strings.Repeat("x", over) + "\"}\n", fmt.Sprintf("history.jsonl line 2 is longer than %d bytes", mlservice.HistoryLineLimit)},
+		{"over 1 MiB", `{"reason":"` + strings.Repeat("x", 2<<20) + "\"}\n", "history.jsonl line 2 is longer than"},
+		{"duplicate key", `{"time":"2024-01-01T00:00:00Z","event":"rejected","event":"promoted","model_version_id":"20240101T000000.000000Z-00000000"}` + "\n",
+			`history.jsonl line 2: duplicate key "event"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			artPromote(t, dir, 0.5)
+			good := `{"time":"2024-01-01T00:00:00Z","event":"rejected","model_version_id":"20240101T000000.000000Z-00000000"}` + "\n"
+			artAppendHistory(t, dir, tc.line, good) // the bad line is not the last one
+			_, err := mlservice.ReadHistory(dir)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("ReadHistory: %v, want %q", err, tc.want)
+			}
+			if _, err := mlservice.Promote(context.Background(), dir, artWithF1(t, 0.9)); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Promote: %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// Promote bounds every history record, so no writer can produce a line the
+// reader refuses: a long training file name is shortened in the record.
+func TestHistoryRecordsAreBounded(t *testing.T) {
+	dir := t.TempDir()
+	c := artWithF1(t, 0.5)
+	c.Metadata.TrainingDataFile = strings.Repeat("d", 200<<10) + ".csv"
+	d, err := mlservice.Promote(context.Background(), dir, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Warning != "" {
+		t.Errorf("warning: %s", d.Warning)
+	}
+	for i, line := range strings.SplitAfter(string(artReadFile(t, artModels(dir, "history.jsonl"))), "\n") {
+		if len(line) > mlservice.HistoryLineLimit {
+			t.Errorf("history line %d has %d bytes", i+1, len(line))
+		}
+	}
+	hist := artHistory(t, dir)
+	if len(hist) != 1 || hist[0].VersionID != d.VersionID || len(hist[0].TrainingDataFile) >= 200<<10 ||
+		!strings.HasPrefix(hist[0].TrainingDataFile, "ddd") {
+		t.Errorf("history: %d records, file name of %d bytes", len(hist), len(hist[0].TrainingDataFile))
+	}
+}
+
+// metadata.json with a duplicate key is refused, naming the key: with
+// encoding/json the last one would silently win.
+func TestLoadRefusesDuplicateKeys(t *testing.T) {
+	dir := t.TempDir()
+	artPromote(t, dir, 0.5)
+	d := artPromote(t, dir, 0.4)
+	artEditFile(t, artVersionFile(dir, d.VersionID, "metadata.json"), func(b []byte) []byte {
+		return []byte(strings.Replace(string(b), `"schema_version":`, `"model_file": "other.json", "schema_version":`, 1))
+	})
+	artReseal(t, dir, d.VersionID)
+	_, err := mlservice.Rollback(context.Background(), dir, d.VersionID)
+	if err == nil || !strings.Contains(err.Error(), `duplicate key "model_file"`) {
+		t.Fatalf("Rollback to a version whose metadata.json repeats a key: %v", err)
+	}
+}
+
+// Promote refuses to write a version whose metadata.json is over the cap
+// every reader applies: it could never be loaded or listed.
+func TestPromoteRefusesOversizeMetadata(t *testing.T) {
+	dir := t.TempDir()
+	c := artWithF1(t, 0.5)
+	c.Metadata.TrainingDataFile = strings.Repeat("d", 2<<20)
+	_, err := mlservice.Promote(context.Background(), dir, c)
+	if err == nil || !strings.Contains(err.Error(), "metadata.json would have") {
+		t.Fatalf("Promote with a 2 MiB file name: %v", err)
+	}
+	if vs := artVersions(t, dir); len(vs) != 0 {
+		t.Errorf("versions after the refusal: %+v", vs)
+	}
+}
+
+// A last line that is a whole record but for its line end is a record for
+// ReadHistory, so the next append keeps it (ends it) rather than cutting it
+// off as torn.
+func TestHistoryKeepsUnendedLastRecord(t *testing.T) {
+	dir := t.TempDir()
+	first := artPromote(t, dir, 0.5)
+	unended := `{"time":"2024-01-01T00:00:00Z","event":"rejected","model_version_id":"20240101T000000.000000Z-00000000"}`
+	artAppendHistory(t, dir, unended)
+	if hist := artHistory(t, dir); len(hist) != 2 || hist[1].VersionID != "20240101T000000.000000Z-00000000" {
+		t.Fatalf("history before the next append: %+v", hist)
+	}
+	second := artPromote(t, dir, 0.6)
+	var ids []string
+	for _, h := range artHistory(t, dir) {
+		ids = append(ids, h.VersionID)
+	}
+	if want := []string{first.VersionID, "20240101T000000.000000Z-00000000", second.VersionID}; strings.Join(ids, " ") != strings.Join(want, " ") {
+		t.Errorf("history after the next append: %v, want %v", ids, want)
+	}
+}

@@ -1,0 +1,389 @@
+package mlservice
+
+// Reading a version: CURRENT, metadata.json and model.json, and the checks a
+// version passes before it is served or compared against. Every read goes
+// through readArtifact: regular files only, never through a symbolic link,
+// capped in size, and errors that name paths relative to the artifacts
+// directory (they reach HTTP clients through /ready and /versions).
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"maps"
+	"math"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+	"unicode/utf8"
+
+	"github.com/mlservice/mlservice/model"
+)
+
+// Caps on what is read from the artifacts directory. Promote writes far less
+// (metadata.json is about 5 KB, model.json under 1 KB); past a cap the file
+// is refused rather than read into memory.
+const (
+	maxCurrentSize     = 64 // a version id is 33 bytes, plus its line end
+	maxManifestSize    = 64 << 10
+	maxVersionFileSize = 1 << 20 // each file a manifest lists
+)
+
+// manifest is the content of a version's manifest.json, the version's commit
+// record: the size and SHA-256 of every other file in it. Promote writes it
+// last; a loader reads nothing the manifest does not list and refuses a file
+// whose bytes differ from it. (An object store has no rename: there, writing
+// the manifest last is what will make a version complete.)
+type manifest struct {
+	SchemaVersion string          `json:"schema_version"` // SchemaVersion of the version it commits
+	VersionID     string          `json:"model_version_id"`
+	Files         []manifestEntry `json:"files"` // sorted by name
+}
+
+type manifestEntry struct {
+	Name   string `json:"name"`
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
+}
+
+// encodeManifest returns manifest.json for a version made of files.
+func encodeManifest(id string, files map[string][]byte) ([]byte, error) {
+	m := manifest{SchemaVersion: SchemaVersion, VersionID: id}
+	for _, name := range slices.Sorted(maps.Keys(files)) {
+		sum := sha256.Sum256(files[name])
+		m.Files = append(m.Files, manifestEntry{Name: name, Size: int64(len(files[name])), SHA256: hex.EncodeToString(sum[:])})
+	}
+	data, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(data, '\n'), nil
+}
+
+// readVersionFiles reads every file of version id and checks it against the
+// manifest: each listed file present, regular and with the listed size and
+// SHA-256, no file unlisted. Errors are plain; loadVersion marks them
+// corrupt.
+func readVersionFiles(artifactsDir, id string) (map[string][]byte, error) {
+	rel := versionRel(id, manifestFile)
+	data, err := readArtifact(artifactsDir, rel, maxManifestSize)
+	if errors.Is(err, fs.ErrNotExist) {
+		// Versions of schema_version 1 have no manifest: their metadata.json
+		// is covered by no checksum, so they are not trusted.
+		return nil, fmt.Errorf("%w (a version written before schema_version %s: train it again)", err, SchemaVersion)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var m manifest
+	if err := decodeStrict(data, &m); err != nil {
+		return nil, fmt.Errorf("parse %s: %w", rel, err)
+	}
+	if m.SchemaVersion != SchemaVersion {
+		return nil, fmt.Errorf("%s has schema_version %q, this build reads %q", rel, truncate(m.SchemaVersion, 80), SchemaVersion)
+	}
+	if m.VersionID != id {
+		return nil, fmt.Errorf("%s names version %q", rel, truncate(m.VersionID, 80))
+	}
+	listed := map[string]bool{}
+	for _, f := range m.Files {
+		if f.Name == manifestFile || f.Name != filepath.Base(f.Name) || strings.HasPrefix(f.Name, ".") || strings.ContainsRune(f.Name, '\\') {
+			return nil, fmt.Errorf("%s lists %q, which is not a file name", rel, truncate(f.Name, 80))
+		}
+		if listed[f.Name] {
+			return nil, fmt.Errorf("%s lists %s twice", rel, f.Name)
+		}
+		listed[f.Name] = true
+	}
+	for _, name := range []string{metadataFile, modelFile} {
+		if !listed[name] {
+			return nil, fmt.Errorf("%s does not list %s", rel, name)
+		}
+	}
+	entries, err := os.ReadDir(filepath.Join(artifactsDir, filepath.FromSlash(versionRel(id))))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", versionRel(id), pathless(err))
+	}
+	for _, e := range entries {
+		if e.Name() != manifestFile && !listed[e.Name()] {
+			return nil, fmt.Errorf("%s is not listed in %s", versionRel(id, e.Name()), manifestFile)
+		}
+	}
+	files := make(map[string][]byte, len(m.Files))
+	for _, f := range m.Files {
+		data, err := readArtifact(artifactsDir, versionRel(id, f.Name), maxVersionFileSize)
+		if err != nil {
+			return nil, err
+		}
+		sum := sha256.Sum256(data)
+		if got := hex.EncodeToString(sum[:]); got != f.SHA256 || int64(len(data)) != f.Size {
+			return nil, fmt.Errorf("%s has SHA-256 %s (%d bytes), %s says %s (%d bytes)",
+				versionRel(id, f.Name), got, len(data), manifestFile, truncate(f.SHA256, 64), f.Size)
+		}
+		files[f.Name] = data
+	}
+	return files, nil
+}
+
+// CurrentVersion returns the id CURRENT names, or ErrNoCurrent.
+func CurrentVersion(artifactsDir string) (string, error) {
+	return readCurrent(artifactsDir)
+}
+
+func readCurrent(artifactsDir string) (string, error) {
+	rel := path.Join(modelsDir, currentFile)
+	data, err := readArtifact(artifactsDir, rel, maxCurrentSize)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", ErrNoCurrent
+	}
+	if err != nil {
+		return "", fmt.Errorf("read current version: %w", err)
+	}
+	id := strings.TrimSpace(string(data))
+	if id == "" {
+		return "", fmt.Errorf("%s is empty: %w", rel, ErrBadVersionID)
+	}
+	if !ValidVersionID(id) {
+		return "", fmt.Errorf("%s names %q: %w", rel, truncate(id, 80), ErrBadVersionID)
+	}
+	return id, nil
+}
+
+// versionRel returns the path of a version's file relative to the artifacts
+// directory, as errors name it.
+func versionRel(id string, name ...string) string {
+	return path.Join(append([]string{modelsDir, versionsDir, id}, name...)...)
+}
+
+// readArtifact reads rel, a slash-separated path under artifactsDir. It
+// refuses anything but a regular file (a symbolic link, a FIFO, a device, a
+// directory) and a file larger than limit bytes. A FIFO never blocks it: the
+// type is checked before opening, and the open itself does not wait for a
+// writer. Errors name rel, never the host path, and match fs.ErrNotExist
+// when the file is missing.
+func readArtifact(artifactsDir, rel string, limit int64) ([]byte, error) {
+	f, err := openArtifact(artifactsDir, rel)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", rel, pathless(err))
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("%s is larger than %d bytes", rel, limit)
+	}
+	return data, nil
+}
+
+// openArtifact opens rel for reading, with readArtifact's checks but the
+// size.
+func openArtifact(artifactsDir, rel string) (*os.File, error) {
+	name := filepath.Join(artifactsDir, filepath.FromSlash(rel))
+	before, err := os.Lstat(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%s is missing: %w", rel, fs.ErrNotExist)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", rel, pathless(err))
+	}
+	if err := checkRegular(rel, before); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", rel, pathless(err))
+	}
+	// Something may have replaced the file between Lstat and open.
+	if after, err := f.Stat(); err != nil || !os.SameFile(before, after) {
+		f.Close()
+		return nil, fmt.Errorf("%s changed while it was opened", rel)
+	}
+	return f, nil
+}
+
+// checkRegular refuses anything but a regular file, naming what rel is.
+func checkRegular(rel string, fi fs.FileInfo) error {
+	m := fi.Mode()
+	switch {
+	case m.IsRegular():
+		return nil
+	case m&fs.ModeSymlink != 0:
+		return fmt.Errorf("%s is a symbolic link, not a regular file", rel)
+	case m.IsDir():
+		return fmt.Errorf("%s is a directory, not a regular file", rel)
+	default:
+		return fmt.Errorf("%s is not a regular file (mode %v)", rel, m.Type())
+	}
+}
+
+// pathless drops the host path from a *fs.PathError, keeping its cause (so
+// errors.Is still sees fs.ErrNotExist and the like).
+func pathless(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// truncate shortens s to at most n bytes and a mark, on a UTF-8 boundary.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
+
+// decodeStrict unmarshals data into v, refusing a duplicate key in any
+// object: encoding/json would silently keep the last one, so a key appended
+// to a file could override the one that was checked.
+func decodeStrict(data []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	tok, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	if err := checkDuplicateKeys(dec, tok, ""); err != nil {
+		return err
+	}
+	return json.Unmarshal(data, v)
+}
+
+// checkDuplicateKeys walks the value that starts with tok.
+func checkDuplicateKeys(dec *json.Decoder, tok json.Token, at string) error {
+	switch tok {
+	case json.Delim('{'):
+		seen := map[string]bool{}
+		for dec.More() {
+			k, err := dec.Token()
+			if err != nil {
+				return err
+			}
+			key, _ := k.(string)
+			if at != "" {
+				key = at + "." + key
+			}
+			if seen[key] {
+				return fmt.Errorf("duplicate key %q", truncate(key, 80))
+			}
+			seen[key] = true
+			if err := checkNext(dec, key); err != nil {
+				return err
+			}
+		}
+	case json.Delim('['):
+		for i := 0; dec.More(); i++ {
+			if err := checkNext(dec, fmt.Sprintf("%s[%d]", at, i)); err != nil {
+				return err
+			}
+		}
+	default:
+		return nil // a scalar
+	}
+	_, err := dec.Token() // the closing delimiter
+	return err
+}
+
+func checkNext(dec *json.Decoder, at string) error {
+	tok, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	return checkDuplicateKeys(dec, tok, at)
+}
+
+// readMetadata reads a version's metadata.json, checked against the
+// manifest, without loadVersion's other checks: for listings.
+func readMetadata(artifactsDir, id string) (*Metadata, error) {
+	files, err := readVersionFiles(artifactsDir, id)
+	if err != nil {
+		return nil, err
+	}
+	var m Metadata
+	if err := decodeStrict(files[metadataFile], &m); err != nil {
+		return nil, fmt.Errorf("parse %s: %w", versionRel(id, metadataFile), err)
+	}
+	return &m, nil
+}
+
+// selfTestTolerance bounds how far a recomputed example probability may be
+// from the stored one. The same code on the same platform gives the same bits;
+// the slack covers other platforms fusing multiply-adds.
+const selfTestTolerance = 1e-9
+
+// loadVersion reads and checks a complete version: the id's shape, every
+// file against the manifest, the metadata, the feature schema, and the
+// stored examples recomputed by the loaded model.
+func loadVersion(artifactsDir, id string) (*servingVersion, error) {
+	if !ValidVersionID(id) {
+		return nil, fmt.Errorf("load version %q: %w", truncate(id, 80), ErrBadVersionID)
+	}
+	corrupt := func(format string, a ...any) error {
+		return fmt.Errorf("load version %s: %s: %w", id, fmt.Sprintf(format, a...), ErrCorruptVersion)
+	}
+	// Lstat: a version directory that is a symbolic link could point
+	// anywhere; what is served must be what Promote wrote under versions/.
+	fi, err := os.Lstat(filepath.Join(artifactsDir, filepath.FromSlash(versionRel(id))))
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("load version %s: %w", id, ErrVersionNotFound)
+	case err != nil:
+		return nil, fmt.Errorf("load version %s: %s: %w", id, versionRel(id), pathless(err))
+	case fi.Mode()&fs.ModeSymlink != 0:
+		return nil, corrupt("%s is a symbolic link, not a directory", versionRel(id))
+	case !fi.IsDir():
+		return nil, corrupt("%s is not a directory", versionRel(id))
+	}
+	files, err := readVersionFiles(artifactsDir, id)
+	if err != nil {
+		return nil, corrupt("%v", err)
+	}
+	metaJSON, modelJSON := files[metadataFile], files[modelFile]
+	var meta Metadata
+	if err := decodeStrict(metaJSON, &meta); err != nil {
+		return nil, corrupt("%s: %v", versionRel(id, metadataFile), err)
+	}
+	switch {
+	case meta.SchemaVersion != SchemaVersion:
+		return nil, corrupt("metadata schema_version %q, want %q", meta.SchemaVersion, SchemaVersion)
+	case meta.ModelVersionID != id:
+		return nil, corrupt("metadata names version %q", truncate(meta.ModelVersionID, 80))
+	case meta.FeatureSchemaVersion != FeatureSchemaVersion:
+		return nil, corrupt("feature schema %q, this build serves %q", meta.FeatureSchemaVersion, FeatureSchemaVersion)
+	case len(meta.Examples) == 0:
+		return nil, corrupt("metadata has no self-test examples")
+	}
+	sum := sha256.Sum256(modelJSON) // the manifest checked it too; the two must agree
+	if got := hex.EncodeToString(sum[:]); got != meta.ModelSHA256 {
+		return nil, corrupt("%s has SHA-256 %s, metadata says %s", modelFile, got, meta.ModelSHA256)
+	}
+	var m model.Model
+	if err := decodeStrict(modelJSON, &m); err != nil {
+		return nil, corrupt("%s: %v", versionRel(id, modelFile), err)
+	}
+	if !slices.Equal(m.Features, FeatureNames[:]) {
+		return nil, corrupt("model features %v, want %v", m.Features, FeatureNames)
+	}
+	lin := compile(&m)
+	for i, ex := range meta.Examples {
+		_, got := lin.predict(&ex.Features) // the code that will serve
+		if !(math.Abs(got-ex.Probability) <= selfTestTolerance) {
+			return nil, corrupt("self-test example %d: model gives %v, trainer recorded %v", i, got, ex.Probability)
+		}
+	}
+	return &servingVersion{id: id, linear: lin, meta: &meta, metaJSON: metaJSON, loadedAt: time.Now()}, nil
+}

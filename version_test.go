@@ -1,0 +1,292 @@
+package mlservice_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mlservice/mlservice"
+)
+
+// artWithin runs f and fails the test if it has not returned within limit:
+// a reader that opens a FIFO blocks until a writer shows up.
+func artWithin(t *testing.T, limit time.Duration, f func() error) error {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- f() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(limit):
+		t.Fatalf("still blocked after %v", limit)
+		return nil
+	}
+}
+
+// artMkfifo replaces path with a FIFO, and opens it for reading and writing
+// at cleanup so that a reader blocked on it is released.
+func artMkfifo(t *testing.T, path string) {
+	t.Helper()
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(path, 0o644); err != nil {
+		t.Skipf("this file system has no FIFOs: %v", err)
+	}
+	t.Cleanup(func() {
+		if f, err := os.OpenFile(path, os.O_RDWR, 0); err == nil {
+			f.Close()
+		}
+	})
+}
+
+// A FIFO in place of CURRENT, metadata.json or model.json is refused at
+// once instead of blocking the reader (a Store's refresh, a trainer's
+// Promote) until something writes to it.
+func TestReadersRefuseFIFOs(t *testing.T) {
+	t.Run("CURRENT", func(t *testing.T) {
+		dir := t.TempDir()
+		artPromote(t, dir, 0.5)
+		artMkfifo(t, artModels(dir, "CURRENT"))
+		err := artWithin(t, 5*time.Second, func() error {
+			_, err := mlservice.CurrentVersion(dir)
+			return err
+		})
+		if err == nil || !strings.Contains(err.Error(), "models/CURRENT") || !strings.Contains(err.Error(), "not a regular file") {
+			t.Fatalf("CurrentVersion with a FIFO for CURRENT: %v", err)
+		}
+	})
+	for _, name := range []string{"metadata.json", "model.json"} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			artPromote(t, dir, 0.5)
+			d := artPromote(t, dir, 0.4) // rejected: a rollback target
+			artMkfifo(t, artVersionFile(dir, d.VersionID, name))
+			err := artWithin(t, 5*time.Second, func() error {
+				_, err := mlservice.Rollback(context.Background(), dir, d.VersionID)
+				return err
+			})
+			if !errors.Is(err, mlservice.ErrCorruptVersion) || !strings.Contains(err.Error(), "not a regular file") {
+				t.Fatalf("Rollback to a version whose %s is a FIFO: %v", name, err)
+			}
+		})
+	}
+}
+
+// A version directory, or a file in it, that is a symbolic link is refused:
+// what is served must be what Promote wrote under versions/.
+func TestLoadRefusesSymlinks(t *testing.T) {
+	elsewhere := func(t *testing.T, path string) string {
+		t.Helper()
+		moved := filepath.Join(t.TempDir(), filepath.Base(path))
+		if err := os.Rename(path, moved); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(moved, path); err != nil {
+			t.Fatal(err)
+		}
+		return moved
+	}
+	for _, tc := range []struct {
+		name string
+		link func(t *testing.T, dir, id string)
+	}{
+		{"version directory", func(t *testing.T, dir, id string) { elsewhere(t, artModels(dir, "versions", id)) }},
+		{"metadata.json", func(t *testing.T, dir, id string) { elsewhere(t, artVersionFile(dir, id, "metadata.json")) }},
+		{"model.json", func(t *testing.T, dir, id string) { elsewhere(t, artVersionFile(dir, id, "model.json")) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			artPromote(t, dir, 0.5)
+			d := artPromote(t, dir, 0.4)
+			tc.link(t, dir, d.VersionID)
+			_, err := mlservice.Rollback(context.Background(), dir, d.VersionID)
+			if !errors.Is(err, mlservice.ErrCorruptVersion) || !strings.Contains(err.Error(), "symbolic link") {
+				t.Fatalf("Rollback to a version with a symlinked %s: %v", tc.name, err)
+			}
+			// The same refusal when CURRENT names it.
+			artWriteCurrent(t, dir, d.VersionID+"\n")
+			s := artOpenStore(t, dir, mlservice.StoreOptions{RefreshInterval: -1})
+			if st := s.Status(); st.Ready || !strings.Contains(st.LastError, "symbolic link") {
+				t.Errorf("store on a version with a symlinked %s: %+v", tc.name, st)
+			}
+		})
+	}
+}
+
+// Every file read from the artifacts directory has a cap, so a huge file in
+// place of CURRENT or a version's files costs an error, not the memory.
+func TestReadersCapFileSizes(t *testing.T) {
+	big := func(n int) []byte { return []byte(strings.Repeat(" ", n)) }
+	t.Run("CURRENT", func(t *testing.T) {
+		dir := t.TempDir()
+		d := artPromote(t, dir, 0.5)
+		// A valid id padded past the cap: trimming it would have accepted it.
+		artWriteCurrent(t, dir, d.VersionID+string(big(1<<20)))
+		_, err := mlservice.CurrentVersion(dir)
+		if err == nil || !strings.Contains(err.Error(), "models/CURRENT is larger than") {
+			t.Fatalf("CurrentVersion on a 1 MiB CURRENT: %v", err)
+		}
+	})
+	for _, name := range []string{"metadata.json", "model.json"} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			artPromote(t, dir, 0.5)
+			d := artPromote(t, dir, 0.4)
+			// Trailing white space keeps the JSON valid: only the size is wrong.
+			artEditFile(t, artVersionFile(dir, d.VersionID, name), func(b []byte) []byte { return append(b, big(2<<20)...) })
+			_, err := mlservice.Rollback(context.Background(), dir, d.VersionID)
+			want := "models/versions/" + d.VersionID + "/" + name + " is larger than"
+			if !errors.Is(err, mlservice.ErrCorruptVersion) || !strings.Contains(err.Error(), want) {
+				t.Fatalf("Rollback to a version with a 2 MiB %s: %v, want %q", name, err, want)
+			}
+		})
+	}
+}
+
+// Errors about the artifacts directory name paths relative to it: they reach
+// HTTP clients through /ready and /versions, which must not learn the
+// server's own paths.
+func TestErrorsNameRelativePaths(t *testing.T) {
+	dir := t.TempDir()
+	artPromote(t, dir, 0.5)
+	d := artPromote(t, dir, 0.4)
+	if err := os.Remove(artVersionFile(dir, d.VersionID, "metadata.json")); err != nil {
+		t.Fatal(err)
+	}
+	_, err := mlservice.Rollback(context.Background(), dir, d.VersionID)
+	if err == nil || strings.Contains(err.Error(), dir) || !strings.Contains(err.Error(), "models/versions/"+d.VersionID+"/metadata.json") {
+		t.Errorf("Rollback to a version without metadata.json: %v", err)
+	}
+	for _, v := range artVersions(t, dir) {
+		if strings.Contains(v.Error, dir) {
+			t.Errorf("Versions shows a host path: %+v", v)
+		}
+	}
+	artWriteCurrent(t, dir, d.VersionID+"\n")
+	s := artOpenStore(t, dir, mlservice.StoreOptions{RefreshInterval: -1})
+	if st := s.Status(); st.LastError == "" || strings.Contains(st.LastError, dir) {
+		t.Errorf("store status shows a host path or no error: %+v", st)
+	}
+	// CURRENT unreadable (a directory in its place).
+	if err := os.Remove(artModels(dir, "CURRENT")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(artModels(dir, "CURRENT"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mlservice.CurrentVersion(dir); err == nil || strings.Contains(err.Error(), dir) || !strings.Contains(err.Error(), "models/CURRENT") {
+		t.Errorf("CurrentVersion with a directory for CURRENT: %v", err)
+	}
+}
+
+// Every file of a version is covered by a checksum in manifest.json: an
+// edited metric in metadata.json, which parses cleanly and passes the
+// self-test, is refused; so is a file the manifest does not list, and a
+// version without a manifest (written before schema_version 2).
+func TestLoadVerifiesManifest(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		edit func(t *testing.T, dir, id string)
+		msg  string
+	}{
+		{"edited metric in metadata.json", func(t *testing.T, dir, id string) {
+			artEditFile(t, artVersionFile(dir, id, "metadata.json"), func(b []byte) []byte {
+				metric := regexp.MustCompile(`("metric": \{\s*"name": "f1",\s*"value": )[0-9.e-]+`)
+				if !metric.Match(b) {
+					t.Fatalf("no metric in %s", b)
+				}
+				return metric.ReplaceAll(b, []byte("${1}0.999999"))
+			})
+		}, "metadata.json has SHA-256"},
+		{"unlisted file", func(t *testing.T, dir, id string) {
+			if err := os.WriteFile(artVersionFile(dir, id, "extra.json"), []byte("{}"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}, "extra.json is not listed in manifest.json"},
+		{"no manifest", func(t *testing.T, dir, id string) {
+			if err := os.Remove(artVersionFile(dir, id, "manifest.json")); err != nil {
+				t.Fatal(err)
+			}
+		}, "manifest.json is missing"},
+		{"listed file missing", func(t *testing.T, dir, id string) {
+			if err := os.Remove(artVersionFile(dir, id, "model.json")); err != nil {
+				t.Fatal(err)
+			}
+		}, "model.json is missing"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			artPromote(t, dir, 0.5)
+			d := artPromote(t, dir, 0.4)
+			if _, err := os.Stat(artVersionFile(dir, d.VersionID, "manifest.json")); err != nil {
+				t.Fatalf("Promote wrote no manifest: %v", err)
+			}
+			tc.edit(t, dir, d.VersionID)
+			_, err := mlservice.Rollback(context.Background(), dir, d.VersionID)
+			if !errors.Is(err, mlservice.ErrCorruptVersion) || !strings.Contains(err.Error(), tc.msg) {
+				t.Fatalf("Rollback after %s: %v, want %q", tc.name, err, tc.msg)
+			}
+		})
+	}
+}
+
+// The manifest written by Promote lists every other file of the version with
+// its size and SHA-256, computed here independently.
+func TestManifestListsEveryFile(t *testing.T) {
+	dir := t.TempDir()
+	d := artPromote(t, dir, 0.5)
+	data, err := os.ReadFile(artVersionFile(dir, d.VersionID, "manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m struct {
+		SchemaVersion string `json:"schema_version"`
+		VersionID     string `json:"model_version_id"`
+		Files         []struct {
+			Name   string `json:"name"`
+			Size   int64  `json:"size"`
+			SHA256 string `json:"sha256"`
+		} `json:"files"`
+	}
+	if err := json.Unmarshal(data, &m); err != nil {
+		t.Fatal(err)
+	}
+	if m.VersionID != d.VersionID || m.SchemaVersion != mlservice.SchemaVersion {
+		t.Errorf("manifest names %q of schema %q, want %q of %q", m.VersionID, m.SchemaVersion, d.VersionID, mlservice.SchemaVersion)
+	}
+	entries, err := os.ReadDir(artModels(dir, "versions", d.VersionID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var onDisk, listed []string
+	for _, e := range entries {
+		if e.Name() != "manifest.json" {
+			onDisk = append(onDisk, e.Name())
+		}
+	}
+	for _, f := range m.Files {
+		listed = append(listed, f.Name)
+		b, err := os.ReadFile(artVersionFile(dir, d.VersionID, f.Name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(b)
+		if f.Size != int64(len(b)) || f.SHA256 != hex.EncodeToString(sum[:]) {
+			t.Errorf("manifest entry %+v; the file has %d bytes, SHA-256 %x", f, len(b), sum)
+		}
+	}
+	if !slices.Equal(onDisk, listed) {
+		t.Errorf("manifest lists %v, the version holds %v", listed, onDisk)
+	}
+}
