@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -339,15 +341,18 @@ func cloneMetadata(m *Metadata) *Metadata {
 	c := *m
 	c.Features = slices.Clone(m.Features)
 	c.Examples = slices.Clone(m.Examples)
-	if m.Params.ClassWeight != nil {
-		w := *m.Params.ClassWeight
-		c.Params.ClassWeight = &w
-	}
-	if m.Promotion.PreviousMetric != nil {
-		p := *m.Promotion.PreviousMetric
-		c.Promotion.PreviousMetric = &p
-	}
+	c.Params.ClassWeight = clonePtr(m.Params.ClassWeight)
+	c.Promotion.PreviousMetric = clonePtr(m.Promotion.PreviousMetric)
+	c.Promotion.PreviousMetricStored = clonePtr(m.Promotion.PreviousMetricStored)
 	return &c
+}
+
+func clonePtr[T any](p *T) *T {
+	if p == nil {
+		return nil
+	}
+	v := *p
+	return &v
 }
 
 func (s *Store) follow() {

@@ -278,7 +278,7 @@ func TestStoreCloseDuringStalledLoad(t *testing.T) {
 // lists them by reflection, so a field added later without a copy in
 // cloneMetadata fails here rather than leaking the live snapshot.
 func TestCloneMetadataSharesNothing(t *testing.T) {
-	copied := []string{"Features", "Params.ClassWeight", "Examples", "Promotion.PreviousMetric"} // in field order
+	copied := []string{"Features", "Params.ClassWeight", "Examples", "Promotion.PreviousMetric", "Promotion.PreviousMetricStored"} // in field order
 	var refs []string
 	var walk func(reflect.Type, string)
 	walk = func(typ reflect.Type, path string) {
@@ -305,12 +305,13 @@ func TestCloneMetadataSharesNothing(t *testing.T) {
 	}
 
 	// And the copies are real: nothing in the clone aliases the original.
-	w, p := "balanced", 0.5
+	w, p, ps := "balanced", 0.5, 0.4
 	m := &Metadata{Features: []FeatureStats{{Name: "age"}}, Examples: []Example{{Probability: 0.5}},
-		Params: Params{ClassWeight: &w}, Promotion: Promotion{PreviousMetric: &p}}
+		Params: Params{ClassWeight: &w}, Promotion: Promotion{PreviousMetric: &p, PreviousMetricStored: &ps}}
 	c := cloneMetadata(m)
 	if &c.Features[0] == &m.Features[0] || &c.Examples[0] == &m.Examples[0] ||
-		c.Params.ClassWeight == m.Params.ClassWeight || c.Promotion.PreviousMetric == m.Promotion.PreviousMetric {
+		c.Params.ClassWeight == m.Params.ClassWeight || c.Promotion.PreviousMetric == m.Promotion.PreviousMetric ||
+		c.Promotion.PreviousMetricStored == m.Promotion.PreviousMetricStored {
 		t.Error("the clone shares memory with the original")
 	}
 	if diff := cmp.Diff(m, c); diff != "" {
