@@ -22,7 +22,7 @@
 //
 // # Training and promoting
 //
-//	ds, err := mlservice.ValidateFile("data/day_01.csv")
+//	ds, err := mlservice.ValidateFile(ctx, "data/day_01.csv")
 //	if err != nil {
 //		return err // a *ValidationError lists the bad lines
 //	}

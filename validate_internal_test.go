@@ -2,6 +2,7 @@ package mlservice
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/csv"
 	"encoding/hex"
@@ -37,7 +38,7 @@ func FuzzValidate(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		ds, err := Validate(bytes.NewReader(data))
+		ds, err := Validate(context.Background(), bytes.NewReader(data))
 		if err != nil {
 			if ds != nil {
 				t.Fatalf("Validate returned a Dataset and %v", err)

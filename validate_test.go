@@ -2,6 +2,7 @@ package mlservice_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/csv"
 	"encoding/hex"
@@ -39,7 +40,7 @@ var problemOpts = cmpopts.IgnoreFields(mlservice.Problem{}, "Reason")
 // no Dataset.
 func mustReject(t *testing.T, input string) *mlservice.ValidationError {
 	t.Helper()
-	ds, err := mlservice.Validate(strings.NewReader(input))
+	ds, err := mlservice.Validate(context.Background(), strings.NewReader(input))
 	if err == nil {
 		t.Fatalf("Validate accepted the input (%d rows); want a *ValidationError", ds.Len())
 	}
@@ -335,7 +336,7 @@ func TestValidateLargeFile(t *testing.T) {
 	}
 	for _, rd := range readers {
 		t.Run("bad/"+rd.name, func(t *testing.T) {
-			_, err := mlservice.Validate(rd.open(data))
+			_, err := mlservice.Validate(context.Background(), rd.open(data))
 			var verr *mlservice.ValidationError
 			if !errors.As(err, &verr) {
 				t.Fatalf("Validate = %v, want a *ValidationError", err)
@@ -348,7 +349,7 @@ func TestValidateLargeFile(t *testing.T) {
 			}
 		})
 		t.Run("good/"+rd.name, func(t *testing.T) {
-			ds, err := mlservice.Validate(rd.open(good))
+			ds, err := mlservice.Validate(context.Background(), rd.open(good))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -369,7 +370,7 @@ func TestValidateLargeFile(t *testing.T) {
 			bad[i] = true
 		}
 		data, want, _, _ := bigCSV(n, bad)
-		_, err := mlservice.Validate(chunkReader{bytes.NewReader(data), 1 << 16})
+		_, err := mlservice.Validate(context.Background(), chunkReader{bytes.NewReader(data), 1 << 16})
 		var verr *mlservice.ValidationError
 		if !errors.As(err, &verr) {
 			t.Fatalf("Validate = %v, want a *ValidationError", err)
@@ -382,7 +383,7 @@ func TestValidateLargeFile(t *testing.T) {
 		}
 	})
 	t.Run("bad/file", func(t *testing.T) {
-		_, err := mlservice.ValidateFile(path)
+		_, err := mlservice.ValidateFile(context.Background(), path)
 		var verr *mlservice.ValidationError
 		if !errors.As(err, &verr) {
 			t.Fatalf("ValidateFile = %v, want a *ValidationError", err)
@@ -400,7 +401,7 @@ func TestValidateLargeFile(t *testing.T) {
 // same Dataset as the plain file.
 func TestValidateAcceptedVariants(t *testing.T) {
 	plain := csvHeader + csvRows
-	base, err := mlservice.Validate(strings.NewReader(plain))
+	base, err := mlservice.Validate(context.Background(), strings.NewReader(plain))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -445,7 +446,7 @@ func TestValidateAcceptedVariants(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			ds, err := mlservice.Validate(strings.NewReader(tc.input))
+			ds, err := mlservice.Validate(context.Background(), strings.NewReader(tc.input))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -484,7 +485,7 @@ func TestValidateFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ds, err := mlservice.ValidateFile(path)
+	ds, err := mlservice.ValidateFile(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -551,7 +552,7 @@ func TestValidateFile(t *testing.T) {
 
 func TestValidateFileErrors(t *testing.T) {
 	t.Run("missing file", func(t *testing.T) {
-		ds, err := mlservice.ValidateFile(filepath.Join(t.TempDir(), "nope.csv"))
+		ds, err := mlservice.ValidateFile(context.Background(), filepath.Join(t.TempDir(), "nope.csv"))
 		if err == nil || ds != nil {
 			t.Fatalf("ValidateFile = %v, %v; want an error", ds, err)
 		}
@@ -563,9 +564,9 @@ func TestValidateFileErrors(t *testing.T) {
 		}
 	})
 	t.Run("directory", func(t *testing.T) {
-		_, err := mlservice.ValidateFile(t.TempDir())
+		_, err := mlservice.ValidateFile(context.Background(), t.TempDir())
 		if err == nil || errors.Is(err, mlservice.ErrInvalidData) {
-			t.Fatalf("ValidateFile(dir) = %v, want an I/O error", err)
+			t.Fatalf("ValidateFile(context.Background(), dir) = %v, want an I/O error", err)
 		}
 	})
 	t.Run("bad file names its path", func(t *testing.T) {
@@ -573,7 +574,7 @@ func TestValidateFileErrors(t *testing.T) {
 		if err := os.WriteFile(path, []byte(csvHeader+csvRows+"1,2,3,4,5,6\n"), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		_, err := mlservice.ValidateFile(path)
+		_, err := mlservice.ValidateFile(context.Background(), path)
 		var verr *mlservice.ValidationError
 		if !errors.As(err, &verr) {
 			t.Fatalf("ValidateFile = %v, want a *ValidationError", err)
@@ -592,7 +593,7 @@ func TestValidateFileErrors(t *testing.T) {
 		{"reader fails after several blocks", io.MultiReader(strings.NewReader(csvHeader+strings.Repeat(csvRows, 60000)), iotest.ErrReader(readErr))},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ds, err := mlservice.Validate(tc.r)
+			ds, err := mlservice.Validate(context.Background(), tc.r)
 			if ds != nil || !errors.Is(err, readErr) {
 				t.Fatalf("Validate = %v, %v; want the reader's error", ds, err)
 			}
@@ -787,3 +788,4 @@ func TestDecodeBatch(t *testing.T) {
 		})
 	}
 }
+

@@ -119,7 +119,7 @@ func runTrain(ctx context.Context, args []string, getenv func(string) string, st
 // violations as invalid data.
 func validateFile(path string, stderr io.Writer) (*mlservice.Dataset, error) {
 	start := time.Now()
-	ds, err := mlservice.ValidateFile(path)
+	ds, err := mlservice.ValidateFile(context.Background(), path)
 	if errors.Is(err, mlservice.ErrInvalidData) {
 		return nil, &invalidError{err}
 	}

@@ -122,7 +122,7 @@ func TestTrainEvalFileAndFlagOrder(t *testing.T) {
 	res := decodeTrain(t, trainer(t, nil, "train", filepath.Join(dataDir, "day_04.csv"),
 		"-eval", filepath.Join(dataDir, "day_05.csv"), "-artifacts", art))
 	meta := readMeta(t, art, res.ModelVersionID)
-	day5, err := mlservice.ValidateFile(filepath.Join(dataDir, "day_05.csv"))
+	day5, err := mlservice.ValidateFile(context.Background(), filepath.Join(dataDir, "day_05.csv"))
 	if err != nil {
 		t.Fatal(err)
 	}
