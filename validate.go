@@ -23,12 +23,13 @@ import (
 //   - required: the cell is not null (empty, NA, N/A, NaN, null, None, ±Inf)
 //   - number:   the cell is a decimal number
 //   - gte=0:    the number is not negative
+//   - maxabs:   the number's magnitude is at most MaxAbsValue
 //   - binary:   the number is 0 or 1
 type record struct {
-	Age                 cell `csv:"age" validate:"required,number,gte=0"`
-	Income              cell `csv:"income" validate:"required,number"`
-	AccountBalance      cell `csv:"account_balance" validate:"required,number"`
-	TransactionsLast30d cell `csv:"transactions_last_30d" validate:"required,number,gte=0"`
+	Age                 cell `csv:"age" validate:"required,number,gte=0,maxabs"`
+	Income              cell `csv:"income" validate:"required,number,maxabs"`
+	AccountBalance      cell `csv:"account_balance" validate:"required,number,maxabs"`
+	TransactionsLast30d cell `csv:"transactions_last_30d" validate:"required,number,gte=0,maxabs"`
 	IsPremium           cell `csv:"is_premium" validate:"required,number,binary"`
 	Target              cell `csv:"target" validate:"required,number,binary"`
 }
@@ -153,11 +154,11 @@ func ValidateFile(ctx context.Context, path string) (*Dataset, error) {
 // Validate reads a CSV file from r and checks it against the data contract:
 // a header naming at least the columns age, income, account_balance,
 // transactions_last_30d, is_premium and target, in any order (others are
-// ignored); in every row, no null, numbers that parse, age and
-// transactions_last_30d not negative, is_premium and target 0 or 1; both
-// classes present with at least MinRowsPerClass rows each. UTF-8 with or
-// without a byte order mark, LF or CRLF line ends and quoted fields are
-// accepted.
+// ignored); in every row, no null, numbers that parse, no magnitude above
+// MaxAbsValue, age and transactions_last_30d not negative, is_premium and
+// target 0 or 1; both classes present with at least MinRowsPerClass rows
+// each. UTF-8 with or without a byte order mark, LF or CRLF line ends and
+// quoted fields are accepted.
 //
 // A file that breaks the contract yields a *ValidationError listing every
 // problem with its line, column, value and rule (up to MaxProblems, and the

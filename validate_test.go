@@ -651,8 +651,8 @@ func TestDecodeFeatures(t *testing.T) {
 		{"unknown fields ignored", `{"id":"x","age":42,"income":52000,"account_balance":-120.5,"transactions_last_30d":7,"is_premium":1,"extra":[1,2]}`, okFeaturesValue},
 		{"reordered, exponents, whitespace", "\n{ \"is_premium\" : 0, \"transactions_last_30d\": 0e0, \"account_balance\": -1.5E3,\t\"income\": 0, \"age\": 18.5 }\n",
 			mlservice.Features{Age: 18.5, AccountBalance: -1500}},
-		{"boundaries", `{"age":0,"income":-1e300,"account_balance":1e300,"transactions_last_30d":0,"is_premium":0}`,
-			mlservice.Features{Income: -1e300, AccountBalance: 1e300}},
+		{"boundaries", `{"age":1e15,"income":-1e15,"account_balance":1e15,"transactions_last_30d":1e15,"is_premium":0}`,
+			mlservice.Features{Age: mlservice.MaxAbsValue, Income: -mlservice.MaxAbsValue, AccountBalance: mlservice.MaxAbsValue, TransactionsLast30d: mlservice.MaxAbsValue}},
 	}
 	for _, tc := range valid {
 		t.Run(tc.name, func(t *testing.T) {
@@ -701,6 +701,8 @@ func TestDecodeFeatures(t *testing.T) {
 			{"transactions_last_30d", "must be a number"}, {"is_premium", "must be a number"}}},
 		{"out of range", `{"age":1e400,"income":-1e400,"account_balance":0,"transactions_last_30d":7,"is_premium":1}`,
 			[]wantField{{"age", "out of range"}, {"income", "out of range"}}},
+		{"finite but too large", `{"age":1e200,"income":-1e200,"account_balance":1.0000000000000002e15,"transactions_last_30d":1e16,"is_premium":0}`,
+			[]wantField{{"age", "magnitude"}, {"income", "magnitude"}, {"account_balance", "magnitude"}, {"transactions_last_30d", "magnitude"}}},
 		{"out of domain", `{"age":-1,"income":0,"account_balance":0,"transactions_last_30d":-0.5,"is_premium":2}`,
 			[]wantField{{"age", ">= 0"}, {"transactions_last_30d", ">= 0"}, {"is_premium", "0 or 1"}}},
 		{"is_premium 0.5", `{"age":1,"income":0,"account_balance":0,"transactions_last_30d":0,"is_premium":0.5}`,
@@ -789,3 +791,87 @@ func TestDecodeBatch(t *testing.T) {
 	}
 }
 
+// A finite value too large to standardize (1e200 in income once passed
+// validation and then failed training with "scale NaN must be finite") is a
+// problem with its line, column, value and rule, in every numeric column.
+func TestValidateMagnitude(t *testing.T) {
+	type P = mlservice.Problem
+	for _, col := range mlservice.FeatureNames[:4] { // is_premium is 0 or 1 anyway
+		for _, value := range []string{"1e200", "1000000000000001", "1.0000000000000002e15", "1e16"} {
+			t.Run(col+"="+value, func(t *testing.T) {
+				verr := mustReject(t, csvHeader+csvRows+rowWith(col, value))
+				want := []P{{Line: 6, Column: col, Value: value, Rule: "maxabs"}}
+				if diff := cmp.Diff(want, verr.Problems, problemOpts); diff != "" {
+					t.Fatalf("problems (-want +got):\n%s", diff)
+				}
+				msg := verr.Error()
+				for _, part := range []string{"line 6", fmt.Sprintf("column %q", col), fmt.Sprintf("value %q", value), "(maxabs)", "1e+15"} {
+					if !strings.Contains(msg, part) {
+						t.Errorf("error %q does not mention %q", msg, part)
+					}
+				}
+			})
+		}
+	}
+	for _, col := range []string{"income", "account_balance"} {
+		t.Run(col+"=-1e200", func(t *testing.T) {
+			verr := mustReject(t, csvHeader+csvRows+rowWith(col, "-1e200"))
+			want := []P{{Line: 6, Column: col, Value: "-1e200", Rule: "maxabs"}}
+			if diff := cmp.Diff(want, verr.Problems, problemOpts); diff != "" {
+				t.Fatalf("problems (-want +got):\n%s", diff)
+			}
+		})
+	}
+	// A negative age is reported as negative, not as too large.
+	verr := mustReject(t, csvHeader+csvRows+rowWith("age", "-1e200"))
+	if diff := cmp.Diff([]P{{Line: 6, Column: "age", Value: "-1e200", Rule: "gte=0"}}, verr.Problems, problemOpts); diff != "" {
+		t.Errorf("age=-1e200: problems (-want +got):\n%s", diff)
+	}
+}
+
+// Data that validates must train: MaxAbsValue itself, positive and negative,
+// in every numeric column, among ordinary rows.
+func TestValidateLargestValueTrains(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("data", "day_01.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfter(string(data), "\n")
+	header := strings.Split(strings.TrimSpace(lines[0]), ",")
+	for i, col := range mlservice.FeatureNames[:4] {
+		for k, v := range []string{"1e15", "1000000000000000", "-1e15"} {
+			if v == "-1e15" && (col == "age" || col == "transactions_last_30d") {
+				continue
+			}
+			row := 1 + 7*i + 2*k
+			cells := strings.Split(strings.TrimSpace(lines[row]), ",")
+			cells[slices.Index(header, col)] = v
+			lines[row] = strings.Join(cells, ",") + "\n"
+		}
+	}
+	ds, err := mlservice.Validate(context.Background(), strings.NewReader(strings.Join(lines, "")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for j := range 4 {
+		if m := slices.Max(ds.X[j]); m != mlservice.MaxAbsValue {
+			t.Fatalf("%s: largest value %v, want MaxAbsValue", mlservice.FeatureNames[j], m)
+		}
+	}
+	cand, err := mlservice.Train(context.Background(), ds, mlservice.TrainOptions{})
+	if err != nil {
+		t.Fatalf("validated data does not train: %v", err)
+	}
+	t.Logf("F1 %.4f with MaxAbsValue in every numeric column", cand.Metadata.Metric.Value)
+}
+
+// rowWith is a valid class-1 data row with column col set to value.
+func rowWith(col, value string) string {
+	cells := map[string]string{"age": "30", "income": "52000", "account_balance": "-120", "transactions_last_30d": "7", "is_premium": "1", "target": "1"}
+	cells[col] = value
+	var out []string
+	for _, c := range strings.Split(strings.TrimSpace(csvHeader), ",") {
+		out = append(out, cells[c])
+	}
+	return strings.Join(out, ",") + "\n"
+}
