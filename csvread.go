@@ -52,7 +52,7 @@ func (s *splitter) header() ([]string, int, error) {
 		}
 		line := s.buf[:cut]
 		line = bytes.TrimPrefix(line, []byte("\ufeff"))
-		lines := 1 + bytes.Count(s.buf[:cut], []byte{'\n'}) - 1
+		lines := bytes.Count(s.buf[:cut], []byte{'\n'}) // the header's lines: a quoted name may hold a newline
 		s.buf = s.buf[cut:]
 		if len(bytes.TrimSpace(line)) == 0 {
 			if s.eof && len(s.buf) == 0 {
