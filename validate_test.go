@@ -875,3 +875,27 @@ func rowWith(col, value string) string {
 	}
 	return strings.Join(out, ",") + "\n"
 }
+
+// Features.Check applies the same bound as CSV validation, and names the
+// first bad feature in FeatureNames order.
+func TestFeaturesCheckMagnitude(t *testing.T) {
+	ok := mlservice.Features{Age: mlservice.MaxAbsValue, Income: -mlservice.MaxAbsValue, AccountBalance: mlservice.MaxAbsValue, TransactionsLast30d: mlservice.MaxAbsValue, IsPremium: 1}
+	if err := ok.Check(); err != nil {
+		t.Errorf("±MaxAbsValue: %v", err)
+	}
+	for j, name := range mlservice.FeatureNames[:4] {
+		v := ok.Vector()
+		v[j] = 1e200
+		v[3-j] = 2e200 // a later (or the same) feature is bad too: the first is named
+		f := mlservice.Features{Age: v[0], Income: v[1], AccountBalance: v[2], TransactionsLast30d: v[3], IsPremium: v[4]}
+		var ferr *mlservice.FeatureError
+		err := f.Check()
+		if !errors.As(err, &ferr) || !errors.Is(err, mlservice.ErrInvalidFeatures) {
+			t.Fatalf("%s=1e200: Check = %v, want a *FeatureError", name, err)
+		}
+		first := mlservice.FeatureNames[min(j, 3-j)]
+		if ferr.Feature != first || !strings.Contains(ferr.Reason, "magnitude") {
+			t.Errorf("%s=1e200: %v; want feature %s, a magnitude reason", name, err, first)
+		}
+	}
+}
