@@ -367,8 +367,11 @@ func (c *contract) decodeBlocks(ctx context.Context, sp *splitter, hdr *headerIn
 				probs = append(probs, res.problems[:min(len(res.problems), MaxProblems-len(probs))]...)
 			}
 			if total == 0 {
-				<-grown
-				ds.append(res)
+				select {
+				case <-grown:
+					ds.append(res)
+				case <-ctx.Done(): // the rows are dropped anyway; drain on
+				}
 			}
 			select {
 			case freeResults <- res:
