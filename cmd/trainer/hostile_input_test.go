@@ -261,6 +261,37 @@ func TestHostileInput(t *testing.T) {
 		})
 	}
 
+	// A big regular file: the reader and the decoding workers must notice.
+	// 80 MiB takes about a second to validate on two cores; the signal comes
+	// 100 ms in, and the absence of the "validated" line proves it landed
+	// mid-validation.
+	t.Run("SIGINT validating a big file", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "huge.csv")
+		f, err := os.Create(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body := bigData[bytes.IndexByte(bigData, '\n')+1:]
+		_, err = f.Write(bigData)
+		for i := 0; err == nil && i < 80<<20/len(body); i++ {
+			_, err = f.Write(body)
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		art := t.TempDir()
+		cmd, stderr := startBin(t, bin, art, "train", path)
+		time.Sleep(100 * time.Millisecond)
+		checkInterrupted(t, cmd, stderr, syscall.SIGINT, "validate")
+		if strings.Contains(stderr.String(), "validated") {
+			t.Errorf("validation finished before the signal; the test proves nothing:\n%s", stderr.String())
+		}
+		assertNoArtifacts(t, art)
+	})
+
 	t.Run("SIGTERM waiting for the lock", func(t *testing.T) {
 		art := t.TempDir()
 		models := filepath.Join(art, "models")
