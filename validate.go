@@ -306,10 +306,10 @@ func (d *Dataset) presize(sp *splitter, sizeHint int64) <-chan struct{} {
 	return grown
 }
 
-// decodeBlocks cuts the rest of the input into blocks, decodes and checks
-// them on every core, and appends their rows to ds in input order until the
-// first problem (after which problems are only collected). It returns the
-// first MaxProblems problems and their total, or a read error or ctx's.
+// decodeBlocks cuts the rest of the input into blocks (readBlocks), decodes
+// and checks them on every core, and collects them into ds (collect). It
+// returns the first MaxProblems problems and their total, or a read error
+// or ctx's.
 func (c *contract) decodeBlocks(ctx context.Context, sp *splitter, hdr *headerInfo, firstLine int, ds *Dataset, grown <-chan struct{}) ([]Problem, int, error) {
 	workers := runtime.GOMAXPROCS(0)
 	jobs := make(chan block, workers)
@@ -348,8 +348,22 @@ func (c *contract) decodeBlocks(ctx context.Context, sp *splitter, hdr *headerIn
 	}()
 	go func() { wg.Wait(); close(results) }()
 
-	// Blocks finish out of order; pending holds them until their turn.
-	pending := map[int]*blockResult{}
+	probs, total := collect(ctx, results, freeResults, ds, grown)
+	if err := ctx.Err(); err != nil {
+		return nil, 0, err // blocks were skipped: the rows are incomplete
+	}
+	if readErr != nil {
+		return nil, 0, fmt.Errorf("read csv: %w", readErr)
+	}
+	return probs, total, nil
+}
+
+// collect takes the decoded blocks as they finish, puts them back in input
+// order, and appends their rows to ds until the first problem, after which
+// problems are only counted. It returns the first MaxProblems problems and
+// their total. Spent results go back to free for the workers.
+func collect(ctx context.Context, results <-chan *blockResult, free chan<- *blockResult, ds *Dataset, grown <-chan struct{}) ([]Problem, int) {
+	pending := map[int]*blockResult{} // finished out of order, waiting for their turn
 	next := 0
 	var probs []Problem
 	total := 0
@@ -374,18 +388,12 @@ func (c *contract) decodeBlocks(ctx context.Context, sp *splitter, hdr *headerIn
 				}
 			}
 			select {
-			case freeResults <- res:
+			case free <- res:
 			default:
 			}
 		}
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, 0, err // blocks were skipped: the rows are incomplete
-	}
-	if readErr != nil {
-		return nil, 0, fmt.Errorf("read csv: %w", readErr)
-	}
-	return probs, total, nil
+	return probs, total
 }
 
 // readBlocks sends the input's blocks to jobs in order, numbered, with the
