@@ -164,6 +164,9 @@ func validateInput(ctx context.Context, in *input, stderr io.Writer) (*mlservice
 		}
 		return nil, &invalidError{err}
 	}
+	if err != nil && ctx.Err() != nil {
+		return nil, fmt.Errorf("validating %s: %w", in.name, ctx.Err())
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", in.name, err)
 	}
