@@ -76,7 +76,7 @@ func csvGenRows(n int, seed uint64) []byte {
 // csvGenDataset validates the generated file of n rows.
 func csvGenDataset(b *testing.B, n int) *mlservice.Dataset {
 	b.Helper()
-	ds, err := mlservice.Validate(bytes.NewReader(csvGenFile(n)))
+	ds, err := mlservice.Validate(context.Background(), bytes.NewReader(csvGenFile(n)))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -97,7 +97,7 @@ func BenchmarkValidate(b *testing.B) {
 			b.SetBytes(int64(len(data)))
 			b.ReportAllocs()
 			for b.Loop() {
-				ds, err := mlservice.Validate(bytes.NewReader(data))
+				ds, err := mlservice.Validate(context.Background(), bytes.NewReader(data))
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -136,7 +136,7 @@ func BenchmarkValidateTrain(b *testing.B) {
 			b.SetBytes(int64(len(data)))
 			b.ReportAllocs()
 			for b.Loop() {
-				ds, err := mlservice.Validate(bytes.NewReader(data))
+				ds, err := mlservice.Validate(context.Background(), bytes.NewReader(data))
 				if err != nil {
 					b.Fatal(err)
 				}

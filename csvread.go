@@ -14,10 +14,9 @@ import (
 // splitter cuts the stream into blocks that end on a record boundary: after
 // a newline that is not inside a quoted field.
 type splitter struct {
-	r    io.Reader
-	buf  []byte // unconsumed bytes, starting at a record boundary
-	eof  bool
-	read int
+	r   io.Reader
+	buf []byte // unconsumed bytes, starting at a record boundary
+	eof bool
 }
 
 // fill reads until buf holds at least want bytes or the input ends.
@@ -28,7 +27,6 @@ func (s *splitter) fill(want int) error {
 		}
 		n, err := s.r.Read(s.buf[len(s.buf):cap(s.buf)])
 		s.buf = s.buf[:len(s.buf)+n]
-		s.read += n
 		if err == io.EOF {
 			s.eof = true
 		} else if err != nil {
@@ -54,7 +52,7 @@ func (s *splitter) header() ([]string, int, error) {
 		}
 		line := s.buf[:cut]
 		line = bytes.TrimPrefix(line, []byte("\ufeff"))
-		lines := 1 + bytes.Count(s.buf[:cut], []byte{'\n'}) - 1
+		lines := bytes.Count(s.buf[:cut], []byte{'\n'}) // the header's lines: a quoted name may hold a newline
 		s.buf = s.buf[cut:]
 		if len(bytes.TrimSpace(line)) == 0 {
 			if s.eof && len(s.buf) == 0 {
@@ -164,7 +162,7 @@ func (res *blockResult) addRow(rec *record) {
 // its memory. gocsv's Unmarshaller decodes one row at a time, and the csv
 // reader says where each row starts, so every problem gets its line.
 func (c *contract) decodeBlock(b block, hdr *headerInfo, res *blockResult) {
-	*res = blockResult{seq: b.seq, bytes: len(b.data), x: res.x, y: res.y[:0], problems: res.problems[:0]}
+	*res = blockResult{seq: b.seq, x: res.x, y: res.y[:0], problems: res.problems[:0]}
 	// Rows are rarely under 20 bytes: room for that many, and growing a
 	// buffer is the exception.
 	rows := len(b.data)/20 + 16

@@ -20,7 +20,7 @@ func ExamplePromote() {
 	}
 	defer os.RemoveAll(artifacts)
 
-	ds, err := mlservice.ValidateFile("data/day_01.csv")
+	ds, err := mlservice.ValidateFile(context.Background(), "data/day_01.csv")
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -71,7 +71,7 @@ func ExampleOpenStore() {
 	defer os.RemoveAll(artifacts)
 
 	// A trainer, possibly another process, promotes a version.
-	ds, err := mlservice.ValidateFile("data/day_01.csv")
+	ds, err := mlservice.ValidateFile(context.Background(), "data/day_01.csv")
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -19,7 +19,7 @@ func ExampleValidate() {
 41,"1,5",300,5,2,0
 29,61000,-80
 `
-	_, err := mlservice.Validate(strings.NewReader(data))
+	_, err := mlservice.Validate(context.Background(), strings.NewReader(data))
 	fmt.Println(err)
 	fmt.Println("invalid data:", errors.Is(err, mlservice.ErrInvalidData))
 	var verr *mlservice.ValidationError
@@ -39,7 +39,7 @@ func ExampleValidate() {
 
 // ValidateFile reads a file and returns its rows column by column.
 func ExampleValidateFile() {
-	ds, err := mlservice.ValidateFile("data/day_01.csv")
+	ds, err := mlservice.ValidateFile(context.Background(), "data/day_01.csv")
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -54,7 +54,7 @@ func ExampleValidateFile() {
 // Train holds out a stratified 20% of the rows, fits the rest and scores the
 // held-out rows; the same data and options give the same model.
 func ExampleTrain() {
-	ds, err := mlservice.ValidateFile("data/day_01.csv")
+	ds, err := mlservice.ValidateFile(context.Background(), "data/day_01.csv")
 	if err != nil {
 		log.Fatal(err)
 	}

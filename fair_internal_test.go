@@ -36,7 +36,7 @@ const fairRowsFile = "testdata/sklearn/fair_rows.json"
 func TestFairRowsFixture(t *testing.T) {
 	got := fairRows{Seed: DefaultSeed, TestFraction: DefaultTestFraction}
 	for _, name := range []string{"day_01.csv", "day_02.csv"} {
-		ds, err := ValidateFile(filepath.Join("data", name))
+		ds, err := ValidateFile(t.Context(), filepath.Join("data", name))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -23,7 +23,7 @@
 //
 // # Training and promoting
 //
-//	ds, err := mlservice.ValidateFile("data/day_01.csv")
+//	ds, err := mlservice.ValidateFile(ctx, "data/day_01.csv")
 //	if err != nil {
 //		return err // a *ValidationError lists the bad lines
 //	}
@@ -72,10 +72,22 @@ const TargetColumn = "target"
 // another feature set is refused by the Store.
 const FeatureSchemaVersion = "1"
 
+// MaxAbsValue bounds the magnitude of every feature value, in training data
+// (Validate) and at prediction time (Features.Check, the request decoders).
+//
+// A finite value can still break training: the standardizer sums squared
+// deviations, each up to (2·|v|)², so n rows stay finite only while
+// |v| < √(MaxFloat64/(4n)), about 1e149 for a billion rows (1e200 overflows
+// to +Inf and the model's scale becomes NaN). The bound sits far below that
+// edge, at 1e15: every integer up to it is exact in a float64 (2⁵³ ≈ 9e15),
+// its squares over 1e9 rows (≤ 4e39) leave the loss and gradient sums ample
+// room, and no count or amount of money comes near it.
+const MaxAbsValue = 1e15
+
 // Features is one row of model inputs.
 type Features struct {
 	Age                 float64 `json:"age"`                   // ≥ 0
-	Income              float64 `json:"income"`                // any finite value
+	Income              float64 `json:"income"`                // any value within ±MaxAbsValue
 	AccountBalance      float64 `json:"account_balance"`       // may be negative
 	TransactionsLast30d float64 `json:"transactions_last_30d"` // ≥ 0
 	IsPremium           float64 `json:"is_premium"`            // 0 or 1
@@ -87,34 +99,41 @@ func (f Features) Vector() [NumFeatures]float64 {
 }
 
 // Check reports the first value outside the data contract's domain: a
-// non-finite number, a negative age or transaction count, or is_premium other
-// than 0 or 1. It allocates only when it returns an error.
+// non-finite number, a magnitude above MaxAbsValue, a negative age or
+// transaction count, or is_premium other than 0 or 1. It allocates only when
+// it returns an error.
 func (f Features) Check() error {
-	// x-x is 0 for a finite x and NaN otherwise; is_premium 0 or 1 is finite.
-	if f.Age-f.Age == 0 && f.Income-f.Income == 0 && f.AccountBalance-f.AccountBalance == 0 &&
-		f.TransactionsLast30d-f.TransactionsLast30d == 0 &&
+	// |x| <= MaxAbsValue is false for NaN and ±Inf too; is_premium 0 or 1 is
+	// within it.
+	if math.Abs(f.Age) <= MaxAbsValue && math.Abs(f.Income) <= MaxAbsValue &&
+		math.Abs(f.AccountBalance) <= MaxAbsValue && math.Abs(f.TransactionsLast30d) <= MaxAbsValue &&
 		f.Age >= 0 && f.TransactionsLast30d >= 0 && (f.IsPremium == 0 || f.IsPremium == 1) {
 		return nil
 	}
 	return f.problem()
 }
 
-// problem names what Check rejected.
+// problem names what Check rejected: the first bad feature in FeatureNames
+// order, as the request decoders report them.
 func (f Features) problem() error {
-	v := f.Vector()
-	for j, x := range v {
-		if math.IsNaN(x) || math.IsInf(x, 0) {
-			return &FeatureError{Feature: FeatureNames[j], Value: x, Reason: "must be a finite number"}
+	for j, x := range f.Vector() {
+		name := FeatureNames[j]
+		reason := ""
+		switch {
+		case math.IsNaN(x) || math.IsInf(x, 0):
+			reason = "must be a finite number"
+		case math.Abs(x) > MaxAbsValue:
+			reason = magnitudeReason
+		case x < 0 && (name == "age" || name == "transactions_last_30d"):
+			reason = "must be >= 0"
+		case name == "is_premium" && x != 0 && x != 1:
+			reason = "must be 0 or 1"
+		default:
+			continue
 		}
+		return &FeatureError{Feature: name, Value: x, Reason: reason}
 	}
-	switch {
-	case f.Age < 0:
-		return &FeatureError{Feature: "age", Value: f.Age, Reason: "must be >= 0"}
-	case f.TransactionsLast30d < 0:
-		return &FeatureError{Feature: "transactions_last_30d", Value: f.TransactionsLast30d, Reason: "must be >= 0"}
-	default:
-		return &FeatureError{Feature: "is_premium", Value: f.IsPremium, Reason: "must be 0 or 1"}
-	}
+	return nil
 }
 
 // FeatureError reports an input value outside the data contract.

@@ -35,7 +35,7 @@ var (
 func artTrained(tb testing.TB) *mlservice.Candidate {
 	tb.Helper()
 	artOnce.Do(func() {
-		ds, err := mlservice.ValidateFile("data/day_01.csv")
+		ds, err := mlservice.ValidateFile(context.Background(), "data/day_01.csv")
 		if err != nil {
 			artErr = err
 			return

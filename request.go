@@ -18,10 +18,10 @@ var ErrMalformedRequest = errors.New("malformed JSON")
 // written once for validator/v10. Pointers tell a missing or null field
 // from a zero.
 type featuresRequest struct {
-	Age                 *float64 `json:"age" validate:"required,gte=0"`
-	Income              *float64 `json:"income" validate:"required"`
-	AccountBalance      *float64 `json:"account_balance" validate:"required"`
-	TransactionsLast30d *float64 `json:"transactions_last_30d" validate:"required,gte=0"`
+	Age                 *float64 `json:"age" validate:"required,gte=0,maxabs"`
+	Income              *float64 `json:"income" validate:"required,maxabs"`
+	AccountBalance      *float64 `json:"account_balance" validate:"required,maxabs"`
+	TransactionsLast30d *float64 `json:"transactions_last_30d" validate:"required,gte=0,maxabs"`
 	IsPremium           *float64 `json:"is_premium" validate:"required,binary"`
 }
 

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/csv"
 	"errors"
+	"fmt"
+	"math"
 	"reflect"
 	"strconv"
 	"strings"
@@ -31,10 +33,10 @@ type contractField struct {
 // does not know turns the fast rule off (exact=false), so such a field sends
 // every row to validator. FuzzFastRuleAgreesWithValidator keeps the two in step.
 type fastRule struct {
-	exact            bool
-	lower, upper     float64
-	hasLower         bool
-	hasUpper, binary bool
+	exact              bool
+	lower, upper       float64
+	hasLower, hasUpper bool
+	binary, maxAbs     bool
 }
 
 func (r fastRule) ok(c *cell) bool {
@@ -42,7 +44,8 @@ func (r fastRule) ok(c *cell) bool {
 		return false
 	}
 	v := c.value()
-	return (!r.hasLower || v >= r.lower) && (!r.hasUpper || v <= r.upper) && (!r.binary || v == 0 || v == 1)
+	return (!r.hasLower || v >= r.lower) && (!r.hasUpper || v <= r.upper) &&
+		(!r.binary || v == 0 || v == 1) && (!r.maxAbs || math.Abs(v) <= MaxAbsValue)
 }
 
 var theContract = sync.OnceValue(func() *contract {
@@ -64,6 +67,12 @@ var theContract = sync.OnceValue(func() *contract {
 	}); err != nil {
 		panic(err) // a constant tag name; cannot fail
 	}
+	if err := v.RegisterValidation("maxabs", func(fl validator.FieldLevel) bool {
+		f := fl.Field()
+		return f.CanFloat() && math.Abs(f.Float()) <= MaxAbsValue
+	}); err != nil {
+		panic(err)
+	}
 	c := &contract{validate: v}
 	t := reflect.TypeFor[record]()
 	for i := range t.NumField() {
@@ -83,6 +92,8 @@ func compileRule(tag string) fastRule {
 			// implied: a fast rule passes numbers only
 		case "binary":
 			r.binary = true
+		case "maxabs":
+			r.maxAbs = true
 		case "gte", "lte":
 			v, err := strconv.ParseFloat(param, 64)
 			if err != nil {
@@ -137,6 +148,9 @@ func (c *contract) check(rec *record, line int, raw []byte, column map[string]in
 	return probs
 }
 
+// magnitudeReason explains the maxabs rule, in CSV and request errors alike.
+var magnitudeReason = fmt.Sprintf("magnitude must be <= %g (larger values overflow training)", MaxAbsValue)
+
 func ruleReason(tag, param string) string {
 	switch tag {
 	case "required":
@@ -149,6 +163,8 @@ func ruleReason(tag, param string) string {
 		return "must be <= " + param
 	case "binary":
 		return "must be 0 or 1"
+	case "maxabs":
+		return magnitudeReason
 	}
 	return "breaks rule " + tag
 }

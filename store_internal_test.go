@@ -16,7 +16,7 @@ import (
 
 func artInternalCandidate(t *testing.T, f1 float64) *Candidate {
 	t.Helper()
-	ds, err := ValidateFile("data/day_01.csv")
+	ds, err := ValidateFile(context.Background(), "data/day_01.csv")
 	if err != nil {
 		t.Fatal(err)
 	}

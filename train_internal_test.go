@@ -108,7 +108,7 @@ func TestStratifiedTestRowsUniform(t *testing.T) {
 // for training, and its metrics are model.Evaluate over the rows it holds
 // out.
 func TestTrainUsesSplit(t *testing.T) {
-	ds, err := ValidateFile("data/day_01.csv")
+	ds, err := ValidateFile(context.Background(), "data/day_01.csv")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -33,7 +33,7 @@ var runDependent = cmp.Options{
 // trainDay validates data/<name>.
 func trainDay(t testing.TB, name string) *mlservice.Dataset {
 	t.Helper()
-	ds, err := mlservice.ValidateFile(filepath.Join("data", name+".csv"))
+	ds, err := mlservice.ValidateFile(context.Background(), filepath.Join("data", name+".csv"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -256,7 +256,7 @@ func TestTrainBalanced(t *testing.T) {
 				continue
 			}
 			seen++
-			ds, err := mlservice.ValidateFile(filepath.Join("testdata/sklearn", gc.CSV))
+			ds, err := mlservice.ValidateFile(context.Background(), filepath.Join("testdata/sklearn", gc.CSV))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -281,7 +281,7 @@ func TestTrainEvalFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	day1, err := mlservice.ValidateFile(filepath.Join(abs, "day_01.csv"))
+	day1, err := mlservice.ValidateFile(t.Context(), filepath.Join(abs, "day_01.csv"))
 	if err != nil {
 		t.Fatal(err)
 	}

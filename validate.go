@@ -2,6 +2,7 @@ package mlservice
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -22,12 +23,13 @@ import (
 //   - required: the cell is not null (empty, NA, N/A, NaN, null, None, ±Inf)
 //   - number:   the cell is a decimal number
 //   - gte=0:    the number is not negative
+//   - maxabs:   the number's magnitude is at most MaxAbsValue
 //   - binary:   the number is 0 or 1
 type record struct {
-	Age                 cell `csv:"age" validate:"required,number,gte=0"`
-	Income              cell `csv:"income" validate:"required,number"`
-	AccountBalance      cell `csv:"account_balance" validate:"required,number"`
-	TransactionsLast30d cell `csv:"transactions_last_30d" validate:"required,number,gte=0"`
+	Age                 cell `csv:"age" validate:"required,number,gte=0,maxabs"`
+	Income              cell `csv:"income" validate:"required,number,maxabs"`
+	AccountBalance      cell `csv:"account_balance" validate:"required,number,maxabs"`
+	TransactionsLast30d cell `csv:"transactions_last_30d" validate:"required,number,gte=0,maxabs"`
 	IsPremium           cell `csv:"is_premium" validate:"required,number,binary"`
 	Target              cell `csv:"target" validate:"required,number,binary"`
 }
@@ -126,18 +128,15 @@ func (d *Dataset) ClassCounts() [2]int {
 	return c
 }
 
-// ValidateFile validates the CSV file at path; see Validate.
-func ValidateFile(path string) (*Dataset, error) {
+// ValidateFile validates the CSV file at path; see Validate. A named pipe
+// or a device works too: the file is opened and read once.
+func ValidateFile(ctx context.Context, path string) (*Dataset, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("validate: %w", err)
 	}
 	defer f.Close()
-	var size int64
-	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
-		size = st.Size()
-	}
-	ds, err := validate(f, path, size)
+	ds, err := Validate(ctx, f)
 	if err != nil {
 		var verr *ValidationError
 		if errors.As(err, &verr) {
@@ -155,21 +154,72 @@ func ValidateFile(path string) (*Dataset, error) {
 // Validate reads a CSV file from r and checks it against the data contract:
 // a header naming at least the columns age, income, account_balance,
 // transactions_last_30d, is_premium and target, in any order (others are
-// ignored); in every row, no null, numbers that parse, age and
-// transactions_last_30d not negative, is_premium and target 0 or 1; both
-// classes present with at least MinRowsPerClass rows each. UTF-8 with or
-// without a byte order mark, LF or CRLF line ends and quoted fields are
-// accepted.
+// ignored); in every row, no null, numbers that parse, no magnitude above
+// MaxAbsValue, age and transactions_last_30d not negative, is_premium and
+// target 0 or 1; both classes present with at least MinRowsPerClass rows
+// each. UTF-8 with or without a byte order mark, LF or CRLF line ends and
+// quoted fields are accepted.
 //
 // A file that breaks the contract yields a *ValidationError listing every
 // problem with its line, column, value and rule (up to MaxProblems, and the
 // count of the rest); an I/O error is returned as is.
-func Validate(r io.Reader) (*Dataset, error) {
+//
+// Validate checks ctx before every read and every block of rows, and
+// returns ctx.Err() (wrapped) once it is done. When r is an *os.File that is
+// not a regular file (a pipe, a terminal), a Read blocked on it cannot be
+// interrupted, so Validate reads it from a goroutine and returns at once;
+// that goroutine ends with the pending Read. For other readers a cancelled
+// ctx takes effect when the current Read returns.
+func Validate(ctx context.Context, r io.Reader) (*Dataset, error) {
 	var size int64 // sizes the columns up front when the reader knows it
-	if sr, ok := r.(interface{ Size() int64 }); ok {
-		size = sr.Size()
+	switch rr := r.(type) {
+	case interface{ Size() int64 }:
+		size = rr.Size()
+	case *os.File:
+		st, err := rr.Stat()
+		if err != nil {
+			return nil, fmt.Errorf("validate: %w", err)
+		}
+		if st.Mode().IsRegular() {
+			size = st.Size()
+		} else {
+			pr, stop := readInBackground(ctx, rr)
+			defer stop()
+			r = pr
+		}
 	}
-	return validate(r, "", size)
+	ds, err := validate(ctx, ctxReader{ctx, r}, size)
+	if err != nil && ctx.Err() != nil {
+		return nil, fmt.Errorf("validate: %w", ctx.Err())
+	}
+	return ds, err
+}
+
+// ctxReader stops reading once ctx is done.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+// readInBackground copies r through an io.Pipe from a goroutine, so that
+// cancelling ctx fails the reader's Read at once even while the goroutine is
+// blocked in r.Read. stop releases the pipe; the goroutine then ends with its
+// current Read.
+func readInBackground(ctx context.Context, r io.Reader) (pr *io.PipeReader, stop func()) {
+	pr, pw := io.Pipe()
+	go func() {
+		_, err := io.Copy(pw, r)
+		pw.CloseWithError(err) // nil: the reader sees io.EOF
+	}()
+	unhook := context.AfterFunc(ctx, func() { pr.CloseWithError(ctx.Err()) })
+	return pr, func() { unhook(); pr.Close() }
 }
 
 // Where the time goes: reading and hashing the bytes is sequential but cheap
@@ -188,43 +238,79 @@ type block struct {
 
 type blockResult struct {
 	seq      int
-	bytes    int
 	x        [NumFeatures][]float64
 	y        []uint8
 	problems []Problem // the block's first MaxProblems
 	total    int       // all problems in the block
 }
 
-func validate(r io.Reader, source string, sizeHint int64) (*Dataset, error) {
+// validate runs the steps: header, presizing, the block pipeline, then the
+// checks that need every row.
+func validate(ctx context.Context, r io.Reader, sizeHint int64) (*Dataset, error) {
 	c := theContract()
 	sha := sha256.New()
 	sp := &splitter{r: io.TeeReader(r, sha), buf: make([]byte, 0, blockSize)}
 
-	header, headerLine, err := sp.header()
+	hdr, headerLine, err := c.readHeader(sp)
 	if err != nil {
 		return nil, err
 	}
+	ds := &Dataset{}
+	grown := ds.presize(sp, sizeHint)
+	probs, total, err := c.decodeBlocks(ctx, sp, hdr, headerLine+1, ds, grown)
+	if err != nil {
+		return nil, err
+	}
+	if total > 0 {
+		return nil, &ValidationError{Problems: probs, Total: total}
+	}
+	if err := ds.checkRows(); err != nil {
+		return nil, err
+	}
+	ds.SHA256 = hex.EncodeToString(sha.Sum(nil))
+	return ds, nil
+}
+
+// readHeader reads the header line and checks it names every contract
+// column once.
+func (c *contract) readHeader(sp *splitter) (*headerInfo, int, error) {
+	header, headerLine, err := sp.header()
+	if err != nil {
+		return nil, 0, err
+	}
 	if len(header) == 0 {
-		return nil, &ValidationError{Total: 1, Problems: []Problem{{Rule: "header", Reason: "the file is empty; a header line and data rows are required"}}}
+		return nil, 0, &ValidationError{Total: 1, Problems: []Problem{{Rule: "header", Reason: "the file is empty; a header line and data rows are required"}}}
 	}
 	hdr := newHeaderInfo(header)
 	if probs := c.checkHeader(hdr); len(probs) > 0 {
-		return nil, &ValidationError{Total: len(probs), Problems: probs[:min(len(probs), MaxProblems)]}
+		return nil, 0, &ValidationError{Total: len(probs), Problems: probs[:min(len(probs), MaxProblems)]}
 	}
-	ds := &Dataset{}
-	grown := make(chan struct{})
-	if lines := bytes.Count(sp.buf, []byte{'\n'}); sizeHint > 0 && lines > 0 {
-		// Sized from the rows per byte of what is already read, the columns
-		// are not copied as they grow, so a big file costs its numbers and
-		// little more. Clearing that memory is mostly page faults (70 ms for
-		// a million rows on a VM), so it runs beside the first blocks'
-		// decoding instead of ahead of it.
-		est := int(float64(sizeHint)/float64(len(sp.buf))*float64(lines)*1.02) + 64
-		go func() { defer close(grown); ds.grow(est) }()
-	} else {
-		close(grown)
-	}
+	return hdr, headerLine, nil
+}
 
+// presize grows the columns for the rows the input is expected to hold,
+// from its size and the rows per byte of what is already read, so they are
+// not copied as they grow and a big file costs its numbers and little more.
+// Clearing that memory is mostly page faults (70 ms for a million rows on a
+// VM), so it runs beside the first blocks' decoding instead of ahead of it;
+// the returned channel closes when it is done.
+func (d *Dataset) presize(sp *splitter, sizeHint int64) <-chan struct{} {
+	grown := make(chan struct{})
+	lines := bytes.Count(sp.buf, []byte{'\n'})
+	if sizeHint <= 0 || lines == 0 {
+		close(grown)
+		return grown
+	}
+	est := int(float64(sizeHint)/float64(len(sp.buf))*float64(lines)*1.02) + 64
+	go func() { defer close(grown); d.grow(est) }()
+	return grown
+}
+
+// decodeBlocks cuts the rest of the input into blocks (readBlocks), decodes
+// and checks them on every core, and collects them into ds (collect). It
+// returns the first MaxProblems problems and their total, or a read error
+// or ctx's.
+func (c *contract) decodeBlocks(ctx context.Context, sp *splitter, hdr *headerInfo, firstLine int, ds *Dataset, grown <-chan struct{}) ([]Problem, int, error) {
 	workers := runtime.GOMAXPROCS(0)
 	jobs := make(chan block, workers)
 	results := make(chan *blockResult, workers)
@@ -235,10 +321,11 @@ func validate(r io.Reader, source string, sizeHint int64) (*Dataset, error) {
 
 	var wg sync.WaitGroup
 	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			for b := range jobs {
+				if ctx.Err() != nil {
+					continue // drain: the reader stops soon
+				}
 				var res *blockResult
 				select {
 				case res = <-freeResults:
@@ -252,35 +339,31 @@ func validate(r io.Reader, source string, sizeHint int64) (*Dataset, error) {
 				default:
 				}
 			}
-		}()
+		})
 	}
-	var readErr error
+	var readErr error // written before jobs closes, read after results closes
 	go func() {
 		defer close(jobs)
-		seq, line := 0, headerLine+1
-		for {
-			var buf []byte
-			select {
-			case buf = <-free:
-			default:
-			}
-			data, err := sp.next(buf)
-			if len(data) > 0 {
-				jobs <- block{seq: seq, data: data, firstLine: line}
-				seq++
-				line += bytes.Count(data, []byte{'\n'})
-			}
-			if err != nil {
-				if err != io.EOF {
-					readErr = err
-				}
-				return
-			}
-		}
+		readErr = readBlocks(ctx, sp, firstLine, free, jobs)
 	}()
 	go func() { wg.Wait(); close(results) }()
 
-	pending := map[int]*blockResult{}
+	probs, total := collect(ctx, results, freeResults, ds, grown)
+	if err := ctx.Err(); err != nil {
+		return nil, 0, err // blocks were skipped: the rows are incomplete
+	}
+	if readErr != nil {
+		return nil, 0, fmt.Errorf("read csv: %w", readErr)
+	}
+	return probs, total, nil
+}
+
+// collect takes the decoded blocks as they finish, puts them back in input
+// order, and appends their rows to ds until the first problem, after which
+// problems are only counted. It returns the first MaxProblems problems and
+// their total. Spent results go back to free for the workers.
+func collect(ctx context.Context, results <-chan *blockResult, free chan<- *blockResult, ds *Dataset, grown <-chan struct{}) ([]Problem, int) {
+	pending := map[int]*blockResult{} // finished out of order, waiting for their turn
 	next := 0
 	var probs []Problem
 	total := 0
@@ -298,37 +381,66 @@ func validate(r io.Reader, source string, sizeHint int64) (*Dataset, error) {
 				probs = append(probs, res.problems[:min(len(res.problems), MaxProblems-len(probs))]...)
 			}
 			if total == 0 {
-				<-grown
-				ds.append(res)
+				select {
+				case <-grown:
+					ds.append(res)
+				case <-ctx.Done(): // the rows are dropped anyway; drain on
+				}
 			}
 			select {
-			case freeResults <- res:
+			case free <- res:
 			default:
 			}
 		}
 	}
-	if readErr != nil {
-		return nil, fmt.Errorf("read csv: %w", readErr)
+	return probs, total
+}
+
+// readBlocks sends the input's blocks to jobs in order, numbered, with the
+// file line each starts on, reusing buffers from free. It stops at the end
+// of the input, on a read error, or when ctx is done.
+func readBlocks(ctx context.Context, sp *splitter, line int, free <-chan []byte, jobs chan<- block) error {
+	for seq := 0; ; seq++ {
+		var buf []byte
+		select {
+		case buf = <-free:
+		default:
+		}
+		data, err := sp.next(buf)
+		if len(data) > 0 {
+			select {
+			case jobs <- block{seq: seq, data: data, firstLine: line}:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			line += bytes.Count(data, []byte{'\n'})
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
 	}
-	if total > 0 {
-		return nil, &ValidationError{Problems: probs, Total: total}
+}
+
+// checkRows checks what only the whole file can tell: rows exist, and both
+// classes have enough of them to split.
+func (d *Dataset) checkRows() error {
+	if d.Len() == 0 {
+		return &ValidationError{Total: 1, Problems: []Problem{{Rule: "rows", Reason: "the file has a header but no data rows"}}}
 	}
-	if ds.Len() == 0 {
-		return nil, &ValidationError{Total: 1, Problems: []Problem{{Rule: "rows", Reason: "the file has a header but no data rows"}}}
-	}
-	counts := ds.ClassCounts()
+	counts := d.ClassCounts()
 	for class, n := range counts {
 		if n < MinRowsPerClass {
-			return nil, &ValidationError{Total: 1, Problems: []Problem{{
+			return &ValidationError{Total: 1, Problems: []Problem{{
 				Column: TargetColumn, Rule: "classes",
 				Reason: fmt.Sprintf("class %d has %d rows (class %d has %d); both classes need at least %d rows to split into training and evaluation",
 					class, n, 1-class, counts[1-class], MinRowsPerClass),
 			}}}
 		}
 	}
-	ds.SHA256 = hex.EncodeToString(sha.Sum(nil))
-	ds.Source = source
-	return ds, nil
+	return nil
 }
 
 func (d *Dataset) grow(n int) {

@@ -2,6 +2,7 @@ package mlservice
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/csv"
 	"encoding/hex"
@@ -31,13 +32,14 @@ func FuzzValidate(f *testing.F) {
 		"target,age,x,income,account_balance,transactions_last_30d,is_premium\n1,2,\"a\nb\",3,4,5,0\n0,2,,3,4,5,1\n1,2,,3,4,5,0\n0,2,,3,4,5,1\n",
 		fuzzHeader + rows + "-1,NA,0x10,1e400,2,0.5\n",
 		fuzzHeader + rows + "1,2,3\n",
+		fuzzHeader + rows + "1e15,-1e15,1e200,1000000000000001,0,1\n",
 		fuzzHeader + rows + "1,\"2,3,4,0,0\n",
 		"", "   ", "\n\n", fuzzHeader, "age,income\n1,2\n",
 	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		ds, err := Validate(bytes.NewReader(data))
+		ds, err := Validate(context.Background(), bytes.NewReader(data))
 		if err != nil {
 			if ds != nil {
 				t.Fatalf("Validate returned a Dataset and %v", err)
@@ -75,13 +77,13 @@ func checkValidationError(t *testing.T, data []byte, err error) {
 			t.Fatalf("problems out of line order: %+v after %+v", p, verr.Problems[i-1])
 		}
 		switch p.Rule {
-		case "required", "number", "gte=0", "binary", "missing column", "classes":
+		case "required", "number", "gte=0", "maxabs", "binary", "missing column", "classes":
 			if !slices.Contains(contract, p.Column) {
 				t.Fatalf("problem %+v names no contract column", p)
 			}
 		}
 		switch p.Rule {
-		case "required", "number", "gte=0", "binary":
+		case "required", "number", "gte=0", "maxabs", "binary":
 			if p.Line < 2 {
 				t.Fatalf("row problem %+v before the first data line", p)
 			}
@@ -242,6 +244,7 @@ func FuzzFastRuleAgreesWithValidator(f *testing.F) {
 	f.Add(uint8(0), math.NaN(), uint8(0), math.Inf(1), uint8(0), math.Inf(-1), uint8(0), math.Inf(1), uint8(0), -0.0, uint8(0), math.NaN())
 	f.Add(uint8(0), 0.0, uint8(0), 0.0, uint8(0), 0.0, uint8(0), -1e-300, uint8(0), 1.0000000000000002, uint8(0), 0.9999999999999999)
 	f.Add(uint8(2), 1.0, uint8(2), 1.0, uint8(1), 1.0, uint8(1), 1.0, uint8(2), 1.0, uint8(1), 1.0)
+	f.Add(uint8(0), 1e15, uint8(0), -1e15, uint8(0), 1e200, uint8(0), 1.0000000000000002e15, uint8(0), 1e15, uint8(0), -1e200)
 	c := theContract()
 	f.Fuzz(func(t *testing.T, k0 uint8, v0 float64, k1 uint8, v1 float64, k2 uint8, v2 float64, k3 uint8, v3 float64, k4 uint8, v4 float64, k5 uint8, v5 float64) {
 		kinds := [...]uint8{k0, k1, k2, k3, k4, k5}
@@ -284,13 +287,14 @@ func contractAllows(column string, c cell) bool {
 	if c.kind() != cellNumber {
 		return false
 	}
+	v := c.value()
 	switch column {
 	case "age", "transactions_last_30d":
-		return c.value() >= 0
+		return v >= 0 && v <= MaxAbsValue
 	case "is_premium", "target":
-		return c.value() == 0 || c.value() == 1
+		return v == 0 || v == 1
 	case "income", "account_balance":
-		return true
+		return -MaxAbsValue <= v && v <= MaxAbsValue
 	}
 	panic("unknown column " + column)
 }

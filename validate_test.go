@@ -2,6 +2,7 @@ package mlservice_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/csv"
 	"encoding/hex"
@@ -39,7 +40,7 @@ var problemOpts = cmpopts.IgnoreFields(mlservice.Problem{}, "Reason")
 // no Dataset.
 func mustReject(t *testing.T, input string) *mlservice.ValidationError {
 	t.Helper()
-	ds, err := mlservice.Validate(strings.NewReader(input))
+	ds, err := mlservice.Validate(context.Background(), strings.NewReader(input))
 	if err == nil {
 		t.Fatalf("Validate accepted the input (%d rows); want a *ValidationError", ds.Len())
 	}
@@ -335,7 +336,7 @@ func TestValidateLargeFile(t *testing.T) {
 	}
 	for _, rd := range readers {
 		t.Run("bad/"+rd.name, func(t *testing.T) {
-			_, err := mlservice.Validate(rd.open(data))
+			_, err := mlservice.Validate(context.Background(), rd.open(data))
 			var verr *mlservice.ValidationError
 			if !errors.As(err, &verr) {
 				t.Fatalf("Validate = %v, want a *ValidationError", err)
@@ -348,7 +349,7 @@ func TestValidateLargeFile(t *testing.T) {
 			}
 		})
 		t.Run("good/"+rd.name, func(t *testing.T) {
-			ds, err := mlservice.Validate(rd.open(good))
+			ds, err := mlservice.Validate(context.Background(), rd.open(good))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -369,7 +370,7 @@ func TestValidateLargeFile(t *testing.T) {
 			bad[i] = true
 		}
 		data, want, _, _ := bigCSV(n, bad)
-		_, err := mlservice.Validate(chunkReader{bytes.NewReader(data), 1 << 16})
+		_, err := mlservice.Validate(context.Background(), chunkReader{bytes.NewReader(data), 1 << 16})
 		var verr *mlservice.ValidationError
 		if !errors.As(err, &verr) {
 			t.Fatalf("Validate = %v, want a *ValidationError", err)
@@ -382,7 +383,7 @@ func TestValidateLargeFile(t *testing.T) {
 		}
 	})
 	t.Run("bad/file", func(t *testing.T) {
-		_, err := mlservice.ValidateFile(path)
+		_, err := mlservice.ValidateFile(context.Background(), path)
 		var verr *mlservice.ValidationError
 		if !errors.As(err, &verr) {
 			t.Fatalf("ValidateFile = %v, want a *ValidationError", err)
@@ -400,7 +401,7 @@ func TestValidateLargeFile(t *testing.T) {
 // same Dataset as the plain file.
 func TestValidateAcceptedVariants(t *testing.T) {
 	plain := csvHeader + csvRows
-	base, err := mlservice.Validate(strings.NewReader(plain))
+	base, err := mlservice.Validate(context.Background(), strings.NewReader(plain))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -445,7 +446,7 @@ func TestValidateAcceptedVariants(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			ds, err := mlservice.Validate(strings.NewReader(tc.input))
+			ds, err := mlservice.Validate(context.Background(), strings.NewReader(tc.input))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -484,7 +485,7 @@ func TestValidateFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ds, err := mlservice.ValidateFile(path)
+	ds, err := mlservice.ValidateFile(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -551,7 +552,7 @@ func TestValidateFile(t *testing.T) {
 
 func TestValidateFileErrors(t *testing.T) {
 	t.Run("missing file", func(t *testing.T) {
-		ds, err := mlservice.ValidateFile(filepath.Join(t.TempDir(), "nope.csv"))
+		ds, err := mlservice.ValidateFile(context.Background(), filepath.Join(t.TempDir(), "nope.csv"))
 		if err == nil || ds != nil {
 			t.Fatalf("ValidateFile = %v, %v; want an error", ds, err)
 		}
@@ -563,9 +564,9 @@ func TestValidateFileErrors(t *testing.T) {
 		}
 	})
 	t.Run("directory", func(t *testing.T) {
-		_, err := mlservice.ValidateFile(t.TempDir())
+		_, err := mlservice.ValidateFile(context.Background(), t.TempDir())
 		if err == nil || errors.Is(err, mlservice.ErrInvalidData) {
-			t.Fatalf("ValidateFile(dir) = %v, want an I/O error", err)
+			t.Fatalf("ValidateFile(context.Background(), dir) = %v, want an I/O error", err)
 		}
 	})
 	t.Run("bad file names its path", func(t *testing.T) {
@@ -573,7 +574,7 @@ func TestValidateFileErrors(t *testing.T) {
 		if err := os.WriteFile(path, []byte(csvHeader+csvRows+"1,2,3,4,5,6\n"), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		_, err := mlservice.ValidateFile(path)
+		_, err := mlservice.ValidateFile(context.Background(), path)
 		var verr *mlservice.ValidationError
 		if !errors.As(err, &verr) {
 			t.Fatalf("ValidateFile = %v, want a *ValidationError", err)
@@ -592,7 +593,7 @@ func TestValidateFileErrors(t *testing.T) {
 		{"reader fails after several blocks", io.MultiReader(strings.NewReader(csvHeader+strings.Repeat(csvRows, 60000)), iotest.ErrReader(readErr))},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ds, err := mlservice.Validate(tc.r)
+			ds, err := mlservice.Validate(context.Background(), tc.r)
 			if ds != nil || !errors.Is(err, readErr) {
 				t.Fatalf("Validate = %v, %v; want the reader's error", ds, err)
 			}
@@ -650,8 +651,8 @@ func TestDecodeFeatures(t *testing.T) {
 		{"unknown fields ignored", `{"id":"x","age":42,"income":52000,"account_balance":-120.5,"transactions_last_30d":7,"is_premium":1,"extra":[1,2]}`, okFeaturesValue},
 		{"reordered, exponents, whitespace", "\n{ \"is_premium\" : 0, \"transactions_last_30d\": 0e0, \"account_balance\": -1.5E3,\t\"income\": 0, \"age\": 18.5 }\n",
 			mlservice.Features{Age: 18.5, AccountBalance: -1500}},
-		{"boundaries", `{"age":0,"income":-1e300,"account_balance":1e300,"transactions_last_30d":0,"is_premium":0}`,
-			mlservice.Features{Income: -1e300, AccountBalance: 1e300}},
+		{"boundaries", `{"age":1e15,"income":-1e15,"account_balance":1e15,"transactions_last_30d":1e15,"is_premium":0}`,
+			mlservice.Features{Age: mlservice.MaxAbsValue, Income: -mlservice.MaxAbsValue, AccountBalance: mlservice.MaxAbsValue, TransactionsLast30d: mlservice.MaxAbsValue}},
 	}
 	for _, tc := range valid {
 		t.Run(tc.name, func(t *testing.T) {
@@ -700,6 +701,8 @@ func TestDecodeFeatures(t *testing.T) {
 			{"transactions_last_30d", "must be a number"}, {"is_premium", "must be a number"}}},
 		{"out of range", `{"age":1e400,"income":-1e400,"account_balance":0,"transactions_last_30d":7,"is_premium":1}`,
 			[]wantField{{"age", "out of range"}, {"income", "out of range"}}},
+		{"finite but too large", `{"age":1e200,"income":-1e200,"account_balance":1.0000000000000002e15,"transactions_last_30d":1e16,"is_premium":0}`,
+			[]wantField{{"age", "magnitude"}, {"income", "magnitude"}, {"account_balance", "magnitude"}, {"transactions_last_30d", "magnitude"}}},
 		{"out of domain", `{"age":-1,"income":0,"account_balance":0,"transactions_last_30d":-0.5,"is_premium":2}`,
 			[]wantField{{"age", ">= 0"}, {"transactions_last_30d", ">= 0"}, {"is_premium", "0 or 1"}}},
 		{"is_premium 0.5", `{"age":1,"income":0,"account_balance":0,"transactions_last_30d":0,"is_premium":0.5}`,
@@ -785,5 +788,114 @@ func TestDecodeBatch(t *testing.T) {
 			}
 			checkInputError(t, err, tc.want)
 		})
+	}
+}
+
+// A finite value too large to standardize (1e200 in income once passed
+// validation and then failed training with "scale NaN must be finite") is a
+// problem with its line, column, value and rule, in every numeric column.
+func TestValidateMagnitude(t *testing.T) {
+	type P = mlservice.Problem
+	for _, col := range mlservice.FeatureNames[:4] { // is_premium is 0 or 1 anyway
+		for _, value := range []string{"1e200", "1000000000000001", "1.0000000000000002e15", "1e16"} {
+			t.Run(col+"="+value, func(t *testing.T) {
+				verr := mustReject(t, csvHeader+csvRows+rowWith(col, value))
+				want := []P{{Line: 6, Column: col, Value: value, Rule: "maxabs"}}
+				if diff := cmp.Diff(want, verr.Problems, problemOpts); diff != "" {
+					t.Fatalf("problems (-want +got):\n%s", diff)
+				}
+				msg := verr.Error()
+				for _, part := range []string{"line 6", fmt.Sprintf("column %q", col), fmt.Sprintf("value %q", value), "(maxabs)", "1e+15"} {
+					if !strings.Contains(msg, part) {
+						t.Errorf("error %q does not mention %q", msg, part)
+					}
+				}
+			})
+		}
+	}
+	for _, col := range []string{"income", "account_balance"} {
+		t.Run(col+"=-1e200", func(t *testing.T) {
+			verr := mustReject(t, csvHeader+csvRows+rowWith(col, "-1e200"))
+			want := []P{{Line: 6, Column: col, Value: "-1e200", Rule: "maxabs"}}
+			if diff := cmp.Diff(want, verr.Problems, problemOpts); diff != "" {
+				t.Fatalf("problems (-want +got):\n%s", diff)
+			}
+		})
+	}
+	// A negative age is reported as negative, not as too large.
+	verr := mustReject(t, csvHeader+csvRows+rowWith("age", "-1e200"))
+	if diff := cmp.Diff([]P{{Line: 6, Column: "age", Value: "-1e200", Rule: "gte=0"}}, verr.Problems, problemOpts); diff != "" {
+		t.Errorf("age=-1e200: problems (-want +got):\n%s", diff)
+	}
+}
+
+// Data that validates must train: MaxAbsValue itself, positive and negative,
+// in every numeric column, among ordinary rows.
+func TestValidateLargestValueTrains(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("data", "day_01.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfter(string(data), "\n")
+	header := strings.Split(strings.TrimSpace(lines[0]), ",")
+	for i, col := range mlservice.FeatureNames[:4] {
+		for k, v := range []string{"1e15", "1000000000000000", "-1e15"} {
+			if v == "-1e15" && (col == "age" || col == "transactions_last_30d") {
+				continue
+			}
+			row := 1 + 7*i + 2*k
+			cells := strings.Split(strings.TrimSpace(lines[row]), ",")
+			cells[slices.Index(header, col)] = v
+			lines[row] = strings.Join(cells, ",") + "\n"
+		}
+	}
+	ds, err := mlservice.Validate(context.Background(), strings.NewReader(strings.Join(lines, "")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for j := range 4 {
+		if m := slices.Max(ds.X[j]); m != mlservice.MaxAbsValue {
+			t.Fatalf("%s: largest value %v, want MaxAbsValue", mlservice.FeatureNames[j], m)
+		}
+	}
+	cand, err := mlservice.Train(context.Background(), ds, mlservice.TrainOptions{})
+	if err != nil {
+		t.Fatalf("validated data does not train: %v", err)
+	}
+	t.Logf("F1 %.4f with MaxAbsValue in every numeric column", cand.Metadata.Metric.Value)
+}
+
+// rowWith is a valid class-1 data row with column col set to value.
+func rowWith(col, value string) string {
+	cells := map[string]string{"age": "30", "income": "52000", "account_balance": "-120", "transactions_last_30d": "7", "is_premium": "1", "target": "1"}
+	cells[col] = value
+	var out []string
+	for _, c := range strings.Split(strings.TrimSpace(csvHeader), ",") {
+		out = append(out, cells[c])
+	}
+	return strings.Join(out, ",") + "\n"
+}
+
+// Features.Check applies the same bound as CSV validation, and names the
+// first bad feature in FeatureNames order.
+func TestFeaturesCheckMagnitude(t *testing.T) {
+	ok := mlservice.Features{Age: mlservice.MaxAbsValue, Income: -mlservice.MaxAbsValue, AccountBalance: mlservice.MaxAbsValue, TransactionsLast30d: mlservice.MaxAbsValue, IsPremium: 1}
+	if err := ok.Check(); err != nil {
+		t.Errorf("±MaxAbsValue: %v", err)
+	}
+	for j, name := range mlservice.FeatureNames[:4] {
+		v := ok.Vector()
+		v[j] = 1e200
+		v[3-j] = 2e200 // a later (or the same) feature is bad too: the first is named
+		f := mlservice.Features{Age: v[0], Income: v[1], AccountBalance: v[2], TransactionsLast30d: v[3], IsPremium: v[4]}
+		var ferr *mlservice.FeatureError
+		err := f.Check()
+		if !errors.As(err, &ferr) || !errors.Is(err, mlservice.ErrInvalidFeatures) {
+			t.Fatalf("%s=1e200: Check = %v, want a *FeatureError", name, err)
+		}
+		first := mlservice.FeatureNames[min(j, 3-j)]
+		if ferr.Feature != first || !strings.Contains(ferr.Reason, "magnitude") {
+			t.Errorf("%s=1e200: %v; want feature %s, a magnitude reason", name, err, first)
+		}
 	}
 }

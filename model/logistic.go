@@ -61,100 +61,33 @@ const blockRows = 4096
 //
 // with gonum's L-BFGS. X[j] is column j, y holds 0/1 labels, rows selects the
 // training rows (nil: all). Both classes must be present among them. Fit
-// checks ctx between iterations.
+// checks ctx before every evaluation of the loss (one pass over the rows)
+// and returns ctx.Err() once it is done.
 func Fit(ctx context.Context, features []string, X [][]float64, y []uint8, rows []bool, opts FitOptions) (*Model, FitResult, error) {
-	if len(features) != len(X) {
-		return nil, FitResult{}, fmt.Errorf("%d feature names for %d columns", len(features), len(X))
+	counts, err := checkFitInput(features, X, y, rows)
+	if err != nil {
+		return nil, FitResult{}, err
 	}
-	for j, col := range X {
-		if len(col) != len(y) {
-			return nil, FitResult{}, fmt.Errorf("column %q has %d rows, labels have %d", features[j], len(col), len(y))
-		}
+	opts, err = opts.withDefaults()
+	if err != nil {
+		return nil, FitResult{}, err
 	}
-	if rows != nil && len(rows) != len(y) {
-		return nil, FitResult{}, fmt.Errorf("rows mask has %d entries for %d rows", len(rows), len(y))
-	}
-	var counts [2]float64
-	for i, label := range y {
-		if rows == nil || rows[i] {
-			if label > 1 {
-				return nil, FitResult{}, fmt.Errorf("label %d at row %d is not 0 or 1", label, i)
-			}
-			counts[label]++
-		}
-	}
-	if counts[0] == 0 || counts[1] == 0 {
-		return nil, FitResult{}, fmt.Errorf("both classes are needed to fit, got %v rows of class 0 and %v of class 1", counts[0], counts[1])
-	}
-	C := opts.C
-	if C == 0 {
-		C = 1
-	}
-	if C < 0 || math.IsNaN(C) || math.IsInf(C, 0) {
-		return nil, FitResult{}, fmt.Errorf("C must be positive and finite, got %v", opts.C)
-	}
-	tol := opts.GradientTolerance
-	if tol == 0 {
-		tol = DefaultGradientTolerance
-	}
-	maxIter := opts.MaxIterations
-	if maxIter == 0 {
-		maxIter = 1000
-	}
-
 	mean, scale := FitScaler(X, rows)
 	obj := newObjective(X, y, rows, mean, scale, opts.Workers)
-	obj.classWeight = [2]float64{1, 1}
-	if opts.Balanced {
-		n := counts[0] + counts[1]
-		obj.classWeight = [2]float64{n / (2 * counts[0]), n / (2 * counts[1])}
-	}
-	// Dividing the objective by Σwᵢ leaves its minimizer alone and makes the
-	// gradient tolerance independent of the number of rows (scikit-learn
-	// scales it the same way).
-	sw := obj.classWeight[0]*counts[0] + obj.classWeight[1]*counts[1]
-	obj.lossScale = 1 / sw
-	obj.l2 = 1 / (C * sw)
+	obj.weigh(counts, opts)
 
-	d := len(X)
-	problem := optimize.Problem{
-		Func: obj.value,
-		Grad: obj.gradient,
-		Status: func() (optimize.Status, error) {
-			if err := ctx.Err(); err != nil {
-				return optimize.Failure, err
-			}
-			return optimize.NotTerminated, nil
-		},
-	}
-	settings := &optimize.Settings{
-		GradientThreshold: tol,
-		MajorIterations:   maxIter,
-		Converger:         optimize.NeverTerminate{},
-		Recorder:          &stallGuard{},
-	}
-	// x = coef₀…coef_{d−1}, intercept; starting from zero as scikit-learn does.
-	res, err := optimize.Minimize(problem, make([]float64, d+1), settings, &optimize.LBFGS{Store: 10})
+	res, err := minimize(ctx, obj, len(X), opts)
 	if ctx.Err() != nil {
 		return nil, FitResult{}, ctx.Err()
 	}
 	if res == nil {
 		return nil, FitResult{}, fmt.Errorf("fit logistic regression: %w", err)
 	}
-	result := FitResult{
-		Iterations:  res.Stats.MajorIterations,
-		Evaluations: res.Stats.FuncEvaluations,
-		GradientMax: floats.Norm(res.Gradient, math.Inf(1)),
-		Status:      res.Status.String(),
+	result, err := judge(res, opts)
+	if err != nil {
+		return nil, result, err
 	}
-	result.Converged = result.GradientMax <= tol
-	// A line search can stall a hair above the tolerance when the remaining
-	// decrease is below float64 resolution; that point is the optimum for
-	// every practical purpose, so only a clearly large gradient is an error.
-	if !result.Converged && !(result.GradientMax <= 1e3*tol && res.Status != optimize.IterationLimit) {
-		return nil, result, fmt.Errorf("%w: %s after %d iterations, gradient %.3g (tolerance %.3g)",
-			ErrNotConverged, res.Status, result.Iterations, result.GradientMax, tol)
-	}
+	d := len(X)
 	m := &Model{
 		Features:  append([]string(nil), features...),
 		Mean:      mean,
@@ -166,6 +99,110 @@ func Fit(ctx context.Context, features []string, X [][]float64, y []uint8, rows 
 		return nil, result, fmt.Errorf("fitted model: %w", err)
 	}
 	return m, result, nil
+}
+
+// checkFitInput checks the shapes and labels and counts the selected rows
+// of each class.
+func checkFitInput(features []string, X [][]float64, y []uint8, rows []bool) ([2]float64, error) {
+	var counts [2]float64
+	if len(features) != len(X) {
+		return counts, fmt.Errorf("%d feature names for %d columns", len(features), len(X))
+	}
+	for j, col := range X {
+		if len(col) != len(y) {
+			return counts, fmt.Errorf("column %q has %d rows, labels have %d", features[j], len(col), len(y))
+		}
+	}
+	if rows != nil && len(rows) != len(y) {
+		return counts, fmt.Errorf("rows mask has %d entries for %d rows", len(rows), len(y))
+	}
+	for i, label := range y {
+		if rows == nil || rows[i] {
+			if label > 1 {
+				return counts, fmt.Errorf("label %d at row %d is not 0 or 1", label, i)
+			}
+			counts[label]++
+		}
+	}
+	if counts[0] == 0 || counts[1] == 0 {
+		return counts, fmt.Errorf("both classes are needed to fit, got %v rows of class 0 and %v of class 1", counts[0], counts[1])
+	}
+	return counts, nil
+}
+
+// withDefaults replaces zero fields by their documented defaults and checks
+// C.
+func (o FitOptions) withDefaults() (FitOptions, error) {
+	if o.C == 0 {
+		o.C = 1
+	}
+	if o.C < 0 || math.IsNaN(o.C) || math.IsInf(o.C, 0) {
+		return o, fmt.Errorf("C must be positive and finite, got %v", o.C)
+	}
+	if o.GradientTolerance == 0 {
+		o.GradientTolerance = DefaultGradientTolerance
+	}
+	if o.MaxIterations == 0 {
+		o.MaxIterations = 1000
+	}
+	return o, nil
+}
+
+// weigh sets the class weights and the loss's scale. Dividing the objective
+// by Σwᵢ leaves its minimizer alone and makes the gradient tolerance
+// independent of the number of rows (scikit-learn scales it the same way).
+func (o *objective) weigh(counts [2]float64, opts FitOptions) {
+	o.classWeight = [2]float64{1, 1}
+	if opts.Balanced {
+		n := counts[0] + counts[1]
+		o.classWeight = [2]float64{n / (2 * counts[0]), n / (2 * counts[1])}
+	}
+	sw := o.classWeight[0]*counts[0] + o.classWeight[1]*counts[1]
+	o.lossScale = 1 / sw
+	o.l2 = 1 / (opts.C * sw)
+}
+
+// minimize runs L-BFGS on obj over x = coef₀…coef_{d−1}, intercept,
+// starting from zero as scikit-learn does.
+func minimize(ctx context.Context, obj *objective, d int, opts FitOptions) (*optimize.Result, error) {
+	problem := optimize.Problem{
+		Func: obj.value,
+		Grad: obj.gradient,
+		// gonum calls Status before every evaluation.
+		Status: func() (optimize.Status, error) {
+			if err := ctx.Err(); err != nil {
+				return optimize.Failure, err
+			}
+			return optimize.NotTerminated, nil
+		},
+	}
+	settings := &optimize.Settings{
+		GradientThreshold: opts.GradientTolerance,
+		MajorIterations:   opts.MaxIterations,
+		Converger:         optimize.NeverTerminate{},
+		Recorder:          &stallGuard{},
+	}
+	return optimize.Minimize(problem, make([]float64, d+1), settings, &optimize.LBFGS{Store: 10})
+}
+
+// judge describes how the solver ended and fails a fit whose gradient is
+// still clearly large. A line search can stall a hair above the tolerance
+// when the remaining decrease is below float64 resolution; that point is
+// the optimum for every practical purpose.
+func judge(res *optimize.Result, opts FitOptions) (FitResult, error) {
+	tol := opts.GradientTolerance
+	result := FitResult{
+		Iterations:  res.Stats.MajorIterations,
+		Evaluations: res.Stats.FuncEvaluations,
+		GradientMax: floats.Norm(res.Gradient, math.Inf(1)),
+		Status:      res.Status.String(),
+	}
+	result.Converged = result.GradientMax <= tol
+	if !result.Converged && !(result.GradientMax <= 1e3*tol && res.Status != optimize.IterationLimit) {
+		return result, fmt.Errorf("%w: %s after %d iterations, gradient %.3g (tolerance %.3g)",
+			ErrNotConverged, res.Status, result.Iterations, result.GradientMax, tol)
+	}
+	return result, nil
 }
 
 // maxLineSearchEvals bounds the evaluations one line search may take. A
@@ -209,7 +246,6 @@ type objective struct {
 	cacheX    []float64
 	cacheF    float64
 	cacheGrad []float64
-	evals     int
 }
 
 func newObjective(X [][]float64, y []uint8, rows []bool, mean, scale []float64, workers int) *objective {
@@ -246,7 +282,6 @@ func (o *objective) evaluate(x []float64) {
 	if o.cacheX != nil && floats.Equal(o.cacheX, x) {
 		return
 	}
-	o.evals++
 	d := len(o.X)
 	coef, intercept := x[:d], x[d]
 

@@ -3,6 +3,7 @@ package model_test
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 
 	"github.com/mlservice/mlservice/model"
@@ -49,4 +50,42 @@ func TestFitRejectsBadInput(t *testing.T) {
 	if _, _, err := model.Fit(cancelled, names, X, y, nil, model.FitOptions{}); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled context: %v", err)
 	}
+}
+
+// countdownCtx is a context whose Err turns to Canceled after n calls: a
+// cancellation that lands deterministically in the middle of a fit.
+type countdownCtx struct {
+	context.Context
+	n, calls atomic.Int64
+}
+
+func (c *countdownCtx) Err() error {
+	if c.calls.Add(1) > c.n.Load() {
+		return context.Canceled
+	}
+	return nil
+}
+
+// Fit honours ctx between evaluations of the loss, not only before it
+// starts: cancelled after a few passes, it stops at the next one.
+func TestFitCanceledMidway(t *testing.T) {
+	names, X, y := synthetic(20_000, 3)
+	opts := model.FitOptions{GradientTolerance: 1e-12}
+	_, full, err := model.Fit(context.Background(), names, X, y, nil, opts)
+	if err != nil && !errors.Is(err, model.ErrNotConverged) {
+		t.Fatal(err)
+	}
+	const n = 4
+	ctx := &countdownCtx{Context: context.Background()}
+	ctx.n.Store(n)
+	m, _, err := model.Fit(ctx, names, X, y, nil, opts)
+	if !errors.Is(err, context.Canceled) || m != nil {
+		t.Fatalf("Fit = %v, %v; want context.Canceled", m, err)
+	}
+	// Err is asked before every evaluation: once it says Canceled, Fit stops
+	// (and asks once or twice more on its way out).
+	if calls := ctx.calls.Load(); calls > n+3 || full.Evaluations <= n+3 {
+		t.Errorf("ctx.Err called %d times after %d allowed; a full fit takes %d evaluations", calls, n, full.Evaluations)
+	}
+	t.Logf("full fit: %d evaluations; cancelled one: ctx.Err called %d times", full.Evaluations, ctx.calls.Load())
 }

@@ -23,7 +23,7 @@ const validBody = `{"age":42,"income":52000,"account_balance":1800.5,"transactio
 // promoteDay trains data/<day> and promotes it into dir.
 func promoteDay(t testing.TB, dir, day string) *mlservice.Decision {
 	t.Helper()
-	ds, err := mlservice.ValidateFile("../../data/" + day)
+	ds, err := mlservice.ValidateFile(context.Background(), "../../data/"+day)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -43,40 +42,57 @@ type timings struct {
 	Total    float64 `json:"total"`
 }
 
-func runTrain(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("train")
-	artifacts := fs.String("artifacts", envOr(getenv, "ARTIFACTS_DIR", "./artifacts"), "artifacts directory (ARTIFACTS_DIR)")
+func runTrain(ctx context.Context, args []string, p proc) error {
+	getenv, stdout, stderr := p.getenv, p.stdout, p.stderr
+	fs := newFlagSet("train", "[flags] DATA.csv",
+		"Validates DATA.csv (- for standard input), trains a candidate and promotes it\nwhen its F1 beats the current version's.")
+	artifacts := artifactsFlag(fs, getenv)
 	balancedDefault, err := envBool(getenv, "BALANCED_CLASS_WEIGHT")
 	if err != nil {
 		return err
 	}
-	balanced := fs.Bool("balanced", balancedDefault, "weight classes by n/(2·n_class) (BALANCED_CLASS_WEIGHT)")
-	evalFile := fs.String("eval", "", "score on this CSV file instead of a stratified 80/20 split")
-	seed := fs.Uint64("seed", mlservice.DefaultSeed, "seed of the stratified split")
+	balanced := fs.Bool("balanced", balancedDefault, "weight classes by n/(2·n_class) (env BALANCED_CLASS_WEIGHT: True or False; default false)")
+	evalFile := fs.String("eval", "", "score on this CSV `FILE` (- for standard input) instead of a stratified 80/20 split (no env; default: the split)")
+	seed := fs.Uint64("seed", mlservice.DefaultSeed, fmt.Sprintf("seed `N` of the stratified split, positive (no env; default %d)", mlservice.DefaultSeed))
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 1 {
-		return usagef("train takes one CSV file, got %d arguments", len(pos))
+		return fsUsagef(fs, "train takes one CSV file, got %d arguments", len(pos))
 	}
 	if *seed == 0 {
-		return usagef("-seed must be positive")
+		return fsUsagef(fs, "-seed must be positive")
 	}
+	if pos[0] == "-" && *evalFile == "-" {
+		return fsUsagef(fs, "only one input can be standard input (-)")
+	}
+	train, err := openInput(pos[0], p.stdin)
+	if err != nil {
+		return err
+	}
+	defer train.close()
+	inputs := []*input{train}
+	var eval *input
 	if *evalFile != "" {
-		boundHeap(getenv, pos[0], *evalFile)
-	} else {
-		boundHeap(getenv, pos[0])
+		if eval, err = openInput(*evalFile, p.stdin); err != nil {
+			return err
+		}
+		defer eval.close()
+		inputs = append(inputs, eval)
+	}
+	if err := p.boundHeap(inputs...); err != nil {
+		return err
 	}
 
 	start := time.Now()
-	ds, err := validateFile(pos[0], stderr)
+	ds, err := validateInput(ctx, train, stderr)
 	if err != nil {
 		return err
 	}
 	opts := mlservice.TrainOptions{BalancedClassWeight: *balanced, Seed: *seed}
-	if *evalFile != "" {
-		if opts.Eval, err = validateFile(*evalFile, stderr); err != nil {
+	if eval != nil {
+		if opts.Eval, err = validateInput(ctx, eval, stderr); err != nil {
 			return err
 		}
 	}
@@ -140,52 +156,89 @@ func writeSkipped(stdout, stderr io.Writer, meta *mlservice.Metadata, balanced b
 	})
 }
 
-// validateFile validates path, printing progress, and marks contract
+// boundHeap sizes the garbage collector for the rows of the inputs, when
+// main asked for it and their sizes are known.
+func (p proc) boundHeap(inputs ...*input) error {
+	if p.sizeHeap == nil {
+		return nil
+	}
+	total := 0.0
+	for _, in := range inputs {
+		rows, err := in.estimateRows()
+		if err != nil {
+			return fmt.Errorf("read %s: %w", in.name, err)
+		}
+		if rows == 0 {
+			return nil // a pipe: no estimate, keep the runtime's defaults
+		}
+		total += rows
+	}
+	p.sizeHeap(total)
+	return nil
+}
+
+// validateInput validates in, printing progress, and marks contract
 // violations as invalid data.
-func validateFile(path string, stderr io.Writer) (*mlservice.Dataset, error) {
+func validateInput(ctx context.Context, in *input, stderr io.Writer) (*mlservice.Dataset, error) {
 	start := time.Now()
-	ds, err := mlservice.ValidateFile(path)
+	ds, err := mlservice.Validate(ctx, in.r)
 	if errors.Is(err, mlservice.ErrInvalidData) {
+		var verr *mlservice.ValidationError
+		if errors.As(err, &verr) {
+			verr.Source = in.name
+		}
 		return nil, &invalidError{err}
 	}
-	if err != nil {
-		return nil, err
+	if err != nil && ctx.Err() != nil {
+		return nil, fmt.Errorf("validating %s: %w", in.name, ctx.Err())
 	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", in.name, err)
+	}
+	ds.Source = in.source
 	c := ds.ClassCounts()
 	fmt.Fprintf(stderr, "validated %s: %d rows (%d of class 0, %d of class 1) in %.3fs\n",
-		path, ds.Len(), c[0], c[1], time.Since(start).Seconds())
+		in.name, ds.Len(), c[0], c[1], time.Since(start).Seconds())
 	return ds, nil
 }
 
-func runValidate(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("validate")
+func runValidate(ctx context.Context, args []string, p proc) error {
+	fs := newFlagSet("validate", "DATA.csv",
+		"Checks DATA.csv (- for standard input) against the data contract and prints\nits row and class counts and SHA-256; writes nothing.")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 1 {
-		return usagef("validate takes one CSV file, got %d arguments", len(pos))
+		return fsUsagef(fs, "validate takes one CSV file, got %d arguments", len(pos))
 	}
-	boundHeap(os.Getenv, pos[0])
-	ds, err := validateFile(pos[0], stderr)
+	in, err := openInput(pos[0], p.stdin)
 	if err != nil {
 		return err
 	}
-	return writeJSON(stdout, map[string]any{
+	defer in.close()
+	if err := p.boundHeap(in); err != nil {
+		return err
+	}
+	ds, err := validateInput(ctx, in, p.stderr)
+	if err != nil {
+		return err
+	}
+	return writeJSON(p.stdout, map[string]any{
 		"valid": true, "file": ds.Source, "rows": ds.Len(), "class_counts": ds.ClassCounts(), "sha256": ds.SHA256,
 	})
 }
 
 func runVersions(args []string, getenv func(string) string, stdout io.Writer) error {
-	fs := newFlagSet("versions")
-	artifacts := fs.String("artifacts", envOr(getenv, "ARTIFACTS_DIR", "./artifacts"), "artifacts directory (ARTIFACTS_DIR)")
-	asJSON := fs.Bool("json", false, "print JSON instead of a table")
+	fs := newFlagSet("versions", "[flags]", "Lists every version, newest first, with its F1 and decision; * marks CURRENT.")
+	artifacts := artifactsFlag(fs, getenv)
+	asJSON := fs.Bool("json", false, "print JSON instead of a table (no env; default false)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 0 {
-		return usagef("versions takes no arguments")
+		return fsUsagef(fs, "versions takes no arguments")
 	}
 	vs, err := mlservice.Versions(*artifacts)
 	if err != nil {
@@ -220,17 +273,17 @@ func runVersions(args []string, getenv func(string) string, stdout io.Writer) er
 }
 
 func runRollback(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("rollback")
-	artifacts := fs.String("artifacts", envOr(getenv, "ARTIFACTS_DIR", "./artifacts"), "artifacts directory (ARTIFACTS_DIR)")
+	fs := newFlagSet("rollback", "[flags] VERSION_ID", "Points CURRENT at an earlier complete version and records the rollback.")
+	artifacts := artifactsFlag(fs, getenv)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 1 {
-		return usagef("rollback takes one version id")
+		return fsUsagef(fs, "rollback takes one version id")
 	}
 	if !mlservice.ValidVersionID(pos[0]) {
-		return usagef("%q is not a version id (see trainer versions)", pos[0])
+		return fsUsagef(fs, "%q is not a version id (see trainer versions)", pos[0])
 	}
 	rec, err := mlservice.Rollback(ctx, *artifacts, pos[0])
 	if errors.Is(err, mlservice.ErrVersionNotFound) || errors.Is(err, mlservice.ErrCorruptVersion) {
@@ -250,22 +303,62 @@ func orNone(s string) string {
 	return s
 }
 
-func newFlagSet(name string) *flag.FlagSet {
+// command is a subcommand's flag set and its help: the usage line, what the
+// command does, and every flag with its environment variable and default,
+// which each flag's usage string states.
+type command struct {
+	*flag.FlagSet
+	synopsis, doc string
+}
+
+func newFlagSet(name, synopsis, doc string) *command {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // errors are reported once, by exitCode
-	return fs
+	fs.Usage = func() {}
+	return &command{FlagSet: fs, synopsis: synopsis, doc: doc}
+}
+
+// help is the command's -h text.
+func (c *command) help() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "usage: trainer %s %s\n\n%s\n", c.Name(), c.synopsis, c.doc)
+	first := true
+	c.VisitAll(func(f *flag.Flag) {
+		if first {
+			b.WriteString("\nflags:\n")
+			first = false
+		}
+		value, text := flag.UnquoteUsage(f)
+		fmt.Fprintf(&b, "  -%s", f.Name)
+		if value != "" {
+			fmt.Fprintf(&b, " %s", value)
+		}
+		fmt.Fprintf(&b, "\n    \t%s\n", text)
+	})
+	b.WriteString("\nexit status: 0 done, 1 invalid data, 2 usage, 3 other failure, 130/143 interrupted\n")
+	return b.String()
+}
+
+// fsUsagef is a usage error that shows the command's help.
+func fsUsagef(fs *command, format string, a ...any) error {
+	return &usageError{msg: fmt.Sprintf(format, a...), usage: fs.help()}
+}
+
+func artifactsFlag(fs *command, getenv func(string) string) *string {
+	return fs.String("artifacts", envOr(getenv, "ARTIFACTS_DIR", "./artifacts"), "artifacts `DIR` holding models/ (env ARTIFACTS_DIR; default ./artifacts)")
 }
 
 // parse parses flags that may come before or after the positional
-// arguments ("train data.csv -eval x.csv" works too).
-func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+// arguments ("train data.csv -eval x.csv" works too). A lone "-" is a
+// positional argument: standard input.
+func parse(fs *command, args []string) ([]string, error) {
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				return nil, errHelp
+				return nil, &helpError{fs.help()}
 			}
-			return nil, usagef("%s: %v", fs.Name(), err)
+			return nil, fsUsagef(fs, "%s: %v", fs.Name(), err)
 		}
 		args = fs.Args()
 		if len(args) == 0 {

@@ -1,3 +1,5 @@
+//go:build unix
+
 package main
 
 // Attacks on the real trainer binary's promotion: a SIGKILL at every fsync

@@ -7,12 +7,23 @@
 //	trainer versions [-artifacts DIR] [-json]
 //	trainer rollback [-artifacts DIR] VERSION_ID
 //
+// DATA.csv or FILE may be "-" for standard input (not both) or a named pipe
+// such as <(zcat day.csv.gz); each input is opened and read once.
 // Flags beat environment variables: ARTIFACTS_DIR (default ./artifacts) and
 // BALANCED_CLASS_WEIGHT (True, true, 1, yes). Progress goes to stderr, one
-// JSON result to stdout.
+// JSON result to stdout; "trainer COMMAND -h" lists a command's flags.
+//
+// SIGINT or SIGTERM stops the trainer at any stage (validating, training,
+// waiting for the artifacts lock) with "interrupted" on stderr, leaving no
+// new version behind; a second signal kills it at once.
+//
+// The trainer sizes the garbage collector from the input's size (see
+// boundHeap); GOGC or GOMEMLIMIT in the environment take precedence.
 //
 // Exit status: 0 done (for train: promoted or rejected), 1 invalid data (the
-// problems are on stderr) or an unusable version, 2 usage, 3 anything else.
+// problems are on stderr) or an unusable version, 2 usage, 3 anything else,
+// 130 interrupted by SIGINT, 143 by SIGTERM (128 + the signal number, as
+// shells report it).
 package main
 
 import (
@@ -26,10 +37,28 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
-	stop()
-	os.Exit(exitCode(err, os.Stderr))
+	ctx, cancel := context.WithCancelCause(context.Background())
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		sig := <-sigs
+		signal.Stop(sigs) // a second signal gets the default action: exit now
+		cancel(&signalError{sig.(syscall.Signal)})
+	}()
+	p := proc{getenv: os.Getenv, stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, sizeHeap: boundHeap}
+	err := run(ctx, os.Args[1:], p)
+	os.Exit(exitCode(interrupted(ctx, err), os.Stderr))
+}
+
+// proc is what a run takes from its process.
+type proc struct {
+	getenv         func(string) string
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	// sizeHeap sets the garbage collector for an input of about rows rows.
+	// Collector settings are process-wide, so only main sets it; nil (tests
+	// running in-process) leaves them alone.
+	sizeHeap func(rows float64)
 }
 
 // Exit codes.
@@ -38,14 +67,22 @@ const (
 	exitInvalid = 1
 	exitUsage   = 2
 	exitFailure = 3
+	// An interrupted run exits with 128 + the signal's number.
+	exitSignalBase = 128
 )
 
-// usageError is a mistake in the command line.
-type usageError struct{ msg string }
+// usageError is a mistake in the command line. usage, when set, is the
+// command's own help; else the general usage is shown.
+type usageError struct{ msg, usage string }
 
 func (e *usageError) Error() string { return e.msg }
 
-func usagef(format string, a ...any) error { return &usageError{fmt.Sprintf(format, a...)} }
+func usagef(format string, a ...any) error { return &usageError{msg: fmt.Sprintf(format, a...)} }
+
+// helpError is a request for help (-h): text is printed and the exit is 0.
+type helpError struct{ text string }
+
+func (e *helpError) Error() string { return "help requested" }
 
 // invalidError wraps a failure caused by the input rather than the machine:
 // a CSV that breaks the contract, or a version that cannot be served.
@@ -54,19 +91,64 @@ type invalidError struct{ err error }
 func (e *invalidError) Error() string { return e.err.Error() }
 func (e *invalidError) Unwrap() error { return e.err }
 
+// signalError is the cause of a run cancelled by a signal.
+type signalError struct{ sig syscall.Signal }
+
+func (e *signalError) Error() string { return "interrupted by " + signalName(e.sig) }
+
+func signalName(sig syscall.Signal) string {
+	switch sig {
+	case syscall.SIGINT:
+		return "SIGINT"
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	}
+	return sig.String()
+}
+
+// interruptedError is a run that failed because a signal cancelled it.
+type interruptedError struct {
+	sig syscall.Signal
+	err error
+}
+
+func (e *interruptedError) Error() string {
+	return fmt.Sprintf("interrupted by %s: %v", signalName(e.sig), e.err)
+}
+func (e *interruptedError) Unwrap() error { return e.err }
+
+// interrupted marks err as caused by a signal when one cancelled ctx. A run
+// that finished anyway keeps its nil error.
+func interrupted(ctx context.Context, err error) error {
+	var serr *signalError
+	if err != nil && errors.As(context.Cause(ctx), &serr) {
+		return &interruptedError{sig: serr.sig, err: err}
+	}
+	return err
+}
+
 func exitCode(err error, stderr io.Writer) int {
 	if err == nil {
 		return exitOK
 	}
 	var uerr *usageError
+	var herr *helpError
 	var ierr *invalidError
+	var interr *interruptedError
 	switch {
-	case errors.Is(err, errHelp):
-		fmt.Fprint(stderr, usage)
+	case errors.As(err, &herr):
+		fmt.Fprint(stderr, herr.text)
 		return exitOK
 	case errors.As(err, &uerr):
-		fmt.Fprintf(stderr, "trainer: %v\n\n%s", err, usage)
+		u := uerr.usage
+		if u == "" {
+			u = usage
+		}
+		fmt.Fprintf(stderr, "trainer: %v\n\n%s", err, u)
 		return exitUsage
+	case errors.As(err, &interr):
+		fmt.Fprintf(stderr, "trainer: %v\n", err)
+		return exitSignalBase + int(interr.sig)
 	case errors.As(err, &ierr):
 		fmt.Fprintf(stderr, "trainer: %v\n", err)
 		return exitInvalid
@@ -76,37 +158,38 @@ func exitCode(err error, stderr io.Writer) int {
 	}
 }
 
-var errHelp = errors.New("help requested")
-
 const usage = `usage:
   trainer train [-artifacts DIR] [-balanced] [-eval FILE] [-seed N] DATA.csv
   trainer validate DATA.csv
   trainer versions [-artifacts DIR] [-json]
   trainer rollback [-artifacts DIR] VERSION_ID
 
+DATA.csv or FILE may be - for standard input (only one of them).
+"trainer COMMAND -h" lists a command's flags.
+
 environment (flags win): ARTIFACTS_DIR (default ./artifacts),
 BALANCED_CLASS_WEIGHT (True/true/1/yes or False/false/0/no)
 
 exit status: 0 done (train: promoted or rejected), 1 invalid data or
-unusable version, 2 usage, 3 other failure
+unusable version, 2 usage, 3 other failure, 130 SIGINT, 143 SIGTERM
 `
 
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+func run(ctx context.Context, args []string, p proc) error {
 	if len(args) == 0 {
 		return usagef("missing command")
 	}
 	cmd, args := args[0], args[1:]
 	switch cmd {
 	case "train":
-		return runTrain(ctx, args, getenv, stdout, stderr)
+		return runTrain(ctx, args, p)
 	case "validate":
-		return runValidate(args, stdout, stderr)
+		return runValidate(ctx, args, p)
 	case "versions":
-		return runVersions(args, getenv, stdout)
+		return runVersions(args, p.getenv, p.stdout)
 	case "rollback":
-		return runRollback(ctx, args, getenv, stdout, stderr)
+		return runRollback(ctx, args, p.getenv, p.stdout, p.stderr)
 	case "help", "-h", "-help", "--help":
-		return errHelp
+		return &helpError{usage}
 	}
 	return usagef("unknown command %q", cmd)
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,11 +21,19 @@ type result struct {
 }
 
 // trainer runs the command in-process as main would, with env as its only
-// environment.
+// environment and an empty standard input. The garbage collector is left
+// alone: its settings are process-wide.
 func trainer(t *testing.T, env map[string]string, args ...string) result {
 	t.Helper()
+	return trainerStdin(t, env, "", args...)
+}
+
+// trainerStdin is trainer with stdin as standard input.
+func trainerStdin(t *testing.T, env map[string]string, stdin string, args ...string) result {
+	t.Helper()
 	var stdout, stderr bytes.Buffer
-	err := run(context.Background(), args, func(k string) string { return env[k] }, &stdout, &stderr)
+	p := proc{getenv: func(k string) string { return env[k] }, stdin: strings.NewReader(stdin), stdout: &stdout, stderr: &stderr}
+	err := run(context.Background(), args, p)
 	code := exitCode(err, &stderr)
 	return result{code, stdout.String(), stderr.String()}
 }
@@ -126,7 +135,7 @@ func TestTrainEvalFileAndFlagOrder(t *testing.T) {
 	res := decodeTrain(t, trainer(t, nil, "train", filepath.Join(dataDir, "day_04.csv"),
 		"-eval", filepath.Join(dataDir, "day_05.csv"), "-artifacts", art))
 	meta := readMeta(t, art, res.ModelVersionID)
-	day5, err := mlservice.ValidateFile(filepath.Join(dataDir, "day_05.csv"))
+	day5, err := mlservice.ValidateFile(context.Background(), filepath.Join(dataDir, "day_05.csv"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -279,8 +288,14 @@ func TestEstimateRows(t *testing.T) {
 		{""},
 	} {
 		path := filepath.Join(t.TempDir(), "f.csv")
-		os.WriteFile(path, []byte(tc.body), 0o644)
-		got, err := estimateRows(path)
+		if err := os.WriteFile(path, []byte(tc.body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		in, err := openInput(path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := in.estimateRows()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -288,9 +303,29 @@ func TestEstimateRows(t *testing.T) {
 		if want > 0 && (got < 0.9*want || got > 1.1*want+1) {
 			t.Errorf("estimateRows of %d lines = %.0f", int(want), got)
 		}
+		// The estimate consumed nothing: validation reads every byte.
+		rest, err := io.ReadAll(in.r)
+		if err != nil || string(rest) != tc.body {
+			t.Errorf("after estimateRows the input reads %d bytes (%v), want all %d", len(rest), err, len(tc.body))
+		}
+		in.close()
 	}
-	if _, err := estimateRows(filepath.Join(t.TempDir(), "missing.csv")); err == nil {
+	if _, err := openInput(filepath.Join(t.TempDir(), "missing.csv"), nil); err == nil {
 		t.Error("a missing file gave no error")
+	}
+	// A pipe has no estimate, and is not read by asking for one.
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pr.Close()
+	defer pw.Close()
+	in, err := openInput("-", pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rows, err := in.estimateRows(); rows != 0 || err != nil {
+		t.Errorf("estimateRows of a pipe = %v, %v; want 0, nil", rows, err)
 	}
 	// 1M rows: the limit leaves room for the data and stays near it.
 	if l := heapLimit(1e6); l < int64(1e6*bytesPerRow) || l > 150<<20 {

@@ -34,7 +34,7 @@ func main() {
 
 func run(ctx context.Context, dataFile, artifacts string, out io.Writer) error {
 	// Validate → Train → Promote: what `trainer train` does.
-	ds, err := mlservice.ValidateFile(dataFile)
+	ds, err := mlservice.ValidateFile(ctx, dataFile)
 	if err != nil {
 		return err // a *mlservice.ValidationError lists every bad line
 	}

@@ -35,7 +35,7 @@ func TestScoreHandler(t *testing.T) {
 		t.Fatalf("before any model: %d", code)
 	}
 
-	ds, err := mlservice.ValidateFile("../../data/day_02.csv")
+	ds, err := mlservice.ValidateFile(context.Background(), "../../data/day_02.csv")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,413 @@
+//go:build unix
+
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Attacks on the real trainer binary: inputs that are not regular files,
+// signals mid-run, finite values too large to train on.
+
+// buildTrainer compiles the real trainer into dir.
+func buildTrainer(t *testing.T, dir string) string {
+	t.Helper()
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("builds the real trainer and needs the go tool, which is not on PATH")
+	}
+	bin := filepath.Join(dir, "trainer")
+	cmd := exec.Command(goTool, "build", "-o", bin, ".")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+type binResult struct {
+	code           int
+	stdout, stderr string
+}
+
+// runBin runs the trainer with ARTIFACTS_DIR=artifacts and stdin, killing
+// it after a minute (a trainer that lost a pipe's data may wait forever).
+func runBin(t *testing.T, bin, artifacts string, stdin io.Reader, args ...string) binResult {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = append(os.Environ(), "ARTIFACTS_DIR="+artifacts)
+	cmd.Stdin = stdin
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if _, ok := err.(*exec.ExitError); err != nil && !ok {
+		t.Fatalf("trainer %v: %v", args, err)
+	}
+	return binResult{cmd.ProcessState.ExitCode(), stdout.String(), stderr.String()}
+}
+
+// bigCSV writes a valid CSV of at least size bytes (day_01's rows, repeated)
+// and returns its path.
+func bigCSV(t *testing.T, dir string, size int) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dataDir, "day_01.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := data[bytes.IndexByte(data, '\n')+1:]
+	out := append([]byte(nil), data...)
+	for len(out) < size {
+		out = append(out, body...)
+	}
+	path := filepath.Join(dir, fmt.Sprintf("big_%d.csv", size))
+	if err := os.WriteFile(path, out, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// feedFIFO makes a named pipe in dir and writes data into it from a
+// goroutine; the returned channel yields the writer's error.
+func feedFIFO(t *testing.T, dir string, data []byte) (string, <-chan error) {
+	t.Helper()
+	fifo := filepath.Join(dir, fmt.Sprintf("fifo_%d", time.Now().UnixNano()))
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		f, err := os.OpenFile(fifo, os.O_WRONLY, 0)
+		if err == nil {
+			_, err = f.Write(data)
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+		}
+		done <- err
+	}()
+	return fifo, done
+}
+
+// sameValidation compares two "trainer validate" runs but for the input's
+// name, which differs by construction.
+func sameValidation(t *testing.T, what string, got, want binResult) {
+	t.Helper()
+	if got.code != exitOK || want.code != exitOK {
+		t.Fatalf("%s: exit %d (regular file: %d)\n%s\n%s", what, got.code, want.code, got.stderr, want.stderr)
+	}
+	decode := func(s string) map[string]any {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(s), &m); err != nil {
+			t.Fatalf("%s: stdout %q: %v", what, s, err)
+		}
+		delete(m, "file")
+		return m
+	}
+	g, w := decode(got.stdout), decode(want.stdout)
+	if fmt.Sprint(g) != fmt.Sprint(w) {
+		t.Errorf("%s gives %v, the regular file %v", what, g, w)
+	}
+}
+
+func TestHostileInput(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the trainer binary; skipped with -short")
+	}
+	dir := t.TempDir()
+	bin := buildTrainer(t, dir)
+	// Bigger than the 256 KiB the trainer once read ahead from a second
+	// open of the same path, and than one 1 MiB validation block.
+	big := bigCSV(t, dir, 3<<20)
+	bigData, err := os.ReadFile(big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := runBin(t, bin, t.TempDir(), nil, "validate", big)
+	if want.code != exitOK {
+		t.Fatalf("validate %s: exit %d\n%s", big, want.code, want.stderr)
+	}
+
+	t.Run("named pipe", func(t *testing.T) {
+		fifo, written := feedFIFO(t, dir, bigData)
+		got := runBin(t, bin, t.TempDir(), nil, "validate", fifo)
+		if err := <-written; err != nil {
+			t.Fatalf("writer: %v", err)
+		}
+		sameValidation(t, "validate FIFO", got, want)
+	})
+
+	t.Run("process substitution", func(t *testing.T) {
+		bash, err := exec.LookPath("bash")
+		if err != nil {
+			t.Skip("no bash for <(…)")
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, bash, "-c", `exec "$0" validate <(cat "$1")`, bin, big)
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		_ = cmd.Run()
+		sameValidation(t, "validate <(cat file)", binResult{cmd.ProcessState.ExitCode(), stdout.String(), stderr.String()}, want)
+	})
+
+	t.Run("stdin", func(t *testing.T) {
+		f, err := os.Open(big)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		// A regular file redirected (< big.csv) and a pipe (… | trainer).
+		sameValidation(t, "validate - < file", runBin(t, bin, t.TempDir(), f, "validate", "-"), want)
+		sameValidation(t, "… | validate -", runBin(t, bin, t.TempDir(), bytes.NewReader(bigData), "validate", "-"), want)
+
+		art := t.TempDir()
+		r := runBin(t, bin, art, bytes.NewReader(bigData), "train", "-")
+		var res struct {
+			Promoted bool   `json:"promoted"`
+			File     string `json:"training_data_file"`
+		}
+		if r.code != exitOK || json.Unmarshal([]byte(r.stdout), &res) != nil || !res.Promoted || res.File != "stdin" {
+			t.Errorf("train -: exit %d, %+v\n%s\n%s", r.code, res, r.stdout, r.stderr)
+		}
+		r = runBin(t, bin, art, bytes.NewReader(bigData), "train", "-eval", "-", "-")
+		if r.code != exitUsage || !strings.Contains(r.stderr, "standard input") {
+			t.Errorf("train -eval - -: exit %d, want %d\n%s", r.code, exitUsage, r.stderr)
+		}
+	})
+
+	t.Run("1e200", func(t *testing.T) {
+		data, err := os.ReadFile(filepath.Join(dataDir, "day_01.csv"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		header := strings.Split(strings.TrimSpace(string(data[:bytes.IndexByte(data, '\n')])), ",")
+		for col, name := range header {
+			if name == "is_premium" || name == "target" {
+				continue
+			}
+			lines := strings.SplitAfter(string(data), "\n")
+			cells := strings.Split(strings.TrimSpace(lines[6]), ",") // file line 7
+			cells[col] = "1e200"
+			lines[6] = strings.Join(cells, ",") + "\n"
+			path := filepath.Join(t.TempDir(), name+".csv")
+			if err := os.WriteFile(path, []byte(strings.Join(lines, "")), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			art := t.TempDir()
+			r := runBin(t, bin, art, nil, "train", path)
+			wantMsg := fmt.Sprintf(`line 7, column %q, value "1e200": magnitude must be <= 1e+15`, name)
+			if r.code != exitInvalid || !strings.Contains(r.stderr, wantMsg) || !strings.Contains(r.stderr, "(maxabs)") {
+				t.Errorf("%s=1e200: exit %d, want %d and %q:\n%s", name, r.code, exitInvalid, wantMsg, r.stderr)
+			}
+			if r.stdout != "" {
+				t.Errorf("%s=1e200: stdout %q", name, r.stdout)
+			}
+			assertNoArtifacts(t, art)
+		}
+	})
+
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		name := signalName(sig)
+		t.Run(name+" mid-validation", func(t *testing.T) {
+			// A pipe fed slowly: the trainer is provably mid-validation once
+			// it has taken more than a pipe's buffer (64 KiB) of the data.
+			fifo := filepath.Join(t.TempDir(), "slow.csv")
+			if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			var fed atomic.Int64
+			stop := make(chan struct{})
+			defer close(stop)
+			go func() {
+				f, err := os.OpenFile(fifo, os.O_WRONLY, 0)
+				if err != nil {
+					return
+				}
+				defer f.Close()
+				n, _ := f.Write(bigData[:1<<20])
+				fed.Add(int64(n))
+				row := []byte("41,52000.10,-1200.55,12,1,0\n")
+				for {
+					select {
+					case <-stop:
+						return
+					case <-time.After(10 * time.Millisecond):
+					}
+					n, err := f.Write(row)
+					fed.Add(int64(n))
+					if err != nil {
+						return // the trainer is gone
+					}
+				}
+			}()
+			art := t.TempDir()
+			cmd, stderr := startBin(t, bin, art, "train", fifo)
+			waitFor(t, "the trainer to read 1 MiB of the pipe", func() bool { return fed.Load() >= 1<<20 })
+			time.Sleep(100 * time.Millisecond)
+			checkInterrupted(t, cmd, stderr, sig, "validate")
+			assertNoArtifacts(t, art)
+		})
+	}
+
+	// A big regular file: the reader and the decoding workers must notice.
+	// 80 MiB takes about a second to validate on two cores; the signal comes
+	// 100 ms in, and the absence of the "validated" line proves it landed
+	// mid-validation.
+	t.Run("SIGINT validating a big file", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "huge.csv")
+		f, err := os.Create(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body := bigData[bytes.IndexByte(bigData, '\n')+1:]
+		_, err = f.Write(bigData)
+		for i := 0; err == nil && i < 80<<20/len(body); i++ {
+			_, err = f.Write(body)
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		art := t.TempDir()
+		cmd, stderr := startBin(t, bin, art, "train", path)
+		time.Sleep(100 * time.Millisecond)
+		checkInterrupted(t, cmd, stderr, syscall.SIGINT, "validate")
+		if strings.Contains(stderr.String(), "validated") {
+			t.Errorf("validation finished before the signal; the test proves nothing:\n%s", stderr.String())
+		}
+		assertNoArtifacts(t, art)
+	})
+
+	t.Run("SIGTERM waiting for the lock", func(t *testing.T) {
+		art := t.TempDir()
+		models := filepath.Join(art, "models")
+		if err := os.MkdirAll(filepath.Join(models, "versions"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		lock, err := os.OpenFile(filepath.Join(models, ".lock"), os.O_RDWR|os.O_CREATE, 0o644)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer lock.Close()
+		if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+			t.Fatal(err)
+		}
+		cmd, stderr := startBin(t, bin, art, "train", filepath.Join(dataDir, "day_01.csv"))
+		waitFor(t, "training to finish", func() bool { return strings.Contains(stderr.String(), "trained in") })
+		time.Sleep(100 * time.Millisecond) // now it polls for the lock
+		checkInterrupted(t, cmd, stderr, syscall.SIGTERM, "lock")
+		assertNoArtifacts(t, art)
+	})
+}
+
+// syncBuffer is a bytes.Buffer safe for a writer and a reader goroutine.
+type syncBuffer struct {
+	mu  sync.Mutex // guards buf
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func startBin(t *testing.T, bin, artifacts string, args ...string) (*exec.Cmd, *syncBuffer) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), "ARTIFACTS_DIR="+artifacts)
+	stderr := &syncBuffer{}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	})
+	return cmd, stderr
+}
+
+// waitFor polls cond for up to 30 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// checkInterrupted sends sig to cmd and checks it exits 128+sig with the
+// interruption on stderr, within 5 s: the target is 1 s, the margin is for a
+// loaded CI machine. The measured time is logged.
+func checkInterrupted(t *testing.T, cmd *exec.Cmd, stderr *syncBuffer, sig syscall.Signal, stage string) {
+	t.Helper()
+	start := time.Now()
+	if err := cmd.Process.Signal(sig); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	select {
+	case <-exited:
+	case <-time.After(5 * time.Second):
+		t.Fatalf("still running 5 s after %s\n%s", signalName(sig), stderr.String())
+	}
+	took := time.Since(start)
+	t.Logf("exited %v after %s (stage: %s)", took, signalName(sig), stage)
+	if code := cmd.ProcessState.ExitCode(); code != 128+int(sig) {
+		t.Errorf("exit %d, want %d\n%s", code, 128+int(sig), stderr.String())
+	}
+	want := "trainer: interrupted by " + signalName(sig) + ": "
+	if !strings.Contains(stderr.String(), want) || !strings.Contains(stderr.String(), "context canceled") {
+		t.Errorf("stderr does not say %q … context canceled:\n%s", want, stderr.String())
+	}
+}
+
+// assertNoArtifacts checks that no version, complete or partial, and no
+// temporary file was written under artifacts.
+func assertNoArtifacts(t *testing.T, artifacts string) {
+	t.Helper()
+	err := filepath.WalkDir(artifacts, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(artifacts, path)
+		switch rel {
+		case ".", "models", filepath.Join("models", "versions"), filepath.Join("models", ".lock"):
+			return nil
+		}
+		t.Errorf("left behind: %s", rel)
+		return nil
+	})
+	if err != nil {
+		t.Error(err)
+	}
+}
