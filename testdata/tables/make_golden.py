@@ -136,6 +136,7 @@ CASES = [
     ("anes96_learned", "anes96.csv", "anes96_learned.schema.json", False, None),
     ("breast_cancer", "breast_cancer.csv", "breast_cancer.schema.json", False, None),
     ("grunfeld", "grunfeld.csv", "grunfeld.schema.json", False, ("firm", "Ford Motor")),
+    ("grunfeld_declared", "grunfeld.csv", "grunfeld_declared.schema.json", False, None),
     ("randhie", "randhie.csv", "randhie.schema.json", False, None),
 ]
 
