@@ -14,10 +14,15 @@ This script
 
        ColumnTransformer([
            ("num", StandardScaler(), number+binary features in schema order),
-           ("cat", OneHotEncoder(categories=<declared, or learned sorted>,
-                                 handle_unknown="ignore" if unknown=ignore else "error"),
-                   category features in schema order)])
+           ("cat_<name>", OneHotEncoder(categories=[<declared, or learned sorted>],
+                                        handle_unknown="ignore" if unknown=ignore else "error"),
+                          [<name>]),
+           ... one encoder per category feature, in schema order])
        + LogisticRegression()
+
+   (one encoder per feature keeps each feature's own handle_unknown; the
+   columns are those of a single OneHotEncoder over all category features:
+   all numbers first, then each category feature's values in its order)
 
    twice, as testdata/sklearn/make_golden.py does: with the defaults (lbfgs,
    tol=1e-4) and with solver="newton-cholesky", tol=1e-12 (the exact optimum
