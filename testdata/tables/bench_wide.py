@@ -93,7 +93,7 @@ def time_fit(path):
     print(f"rows={len(df)} columns={len(NUMBERS)}+{len(CATEGORIES)}x{len(LEVELS)} "
           f"encoded={clf.coef_.shape[1]} positives={int(y.sum())}")
     print(f"read_csv_seconds={t1 - t0:.2f} fit_seconds={t2 - t1:.2f} total_seconds={t2 - t0:.2f} "
-          f"lbfgs_iterations={int(clf.n_iter_[0])}")
+          f"lbfgs_iterations={int(clf.n_iter_[0])} converged={int(clf.n_iter_[0]) < clf.max_iter}")
     print(f"peak_rss_mb={peak_rss_mb():.0f} (after imports {rss_start:.0f})")
     print(f"python={platform.python_version()} sklearn={sklearn.__version__} numpy={np.__version__} "
           f"pandas={pd.__version__} cpus={os.cpu_count()}")
