@@ -72,7 +72,8 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // instrument counts, times and logs each request to a route. The counters
 // of each method and status are looked up once and kept, so a request does
-// not pay for hashing label values.
+// not pay for hashing label values; routes and methods are a fixed set, so
+// the cache is bounded.
 func (s *server) instrument(route string, h httprouter.Handle) httprouter.Handle {
 	latency := s.metrics.latency.WithLabelValues(route)
 	var counters sync.Map // method+" "+status → prometheus.Counter
@@ -80,7 +81,7 @@ func (s *server) instrument(route string, h httprouter.Handle) httprouter.Handle
 		key := methodStatus{method, status}
 		c, ok := counters.Load(key)
 		if !ok {
-			c, _ = counters.LoadOrStore(key, s.metrics.requests.WithLabelValues(route, method, statusText(status)))
+			c, _ = counters.LoadOrStore(key, s.metrics.requests.WithLabelValues(route, method, strconv.Itoa(status)))
 		}
 		c.(prometheus.Counter).Inc()
 	}
@@ -93,7 +94,7 @@ func (s *server) instrument(route string, h httprouter.Handle) httprouter.Handle
 		}
 		took := time.Since(start)
 		latency.Observe(took.Seconds())
-		count(r.Method, sw.status)
+		count(methodLabel(r.Method), sw.status)
 		if lvl := levelFor(sw.status); s.log.Enabled(r.Context(), lvl) {
 			s.log.Log(r.Context(), lvl, "request", "method", r.Method, "path", r.URL.Path,
 				"status", sw.status, "duration_ms", float64(took.Microseconds())/1000, "remote", r.RemoteAddr)
@@ -119,19 +120,16 @@ func levelFor(status int) slog.Level {
 	return slog.LevelDebug
 }
 
-var statusTexts = func() [600]string {
-	var t [600]string
-	for i := range t {
-		t[i] = strconv.Itoa(i)
+// methodLabel maps any method outside RFC 9110's set to "other": a label
+// value per invented method would grow the server and /metrics without
+// bound.
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return m
 	}
-	return t
-}()
-
-func statusText(code int) string {
-	if code >= 0 && code < len(statusTexts) {
-		return statusTexts[code]
-	}
-	return strconv.Itoa(code)
+	return "other"
 }
 
 // storeCollector reports the Store's state at scrape time.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"math"
@@ -563,4 +564,28 @@ func mathRandFloat(i uint64) float64 {
 	x ^= x >> 31
 	f := float64(x>>11) / (1 << 53)
 	return math.Pow(f, float64(i%40))
+}
+
+// TestMetricLabelsBounded: invented methods and paths must not mint new
+// series; each would cost memory for the life of the process.
+func TestMetricLabelsBounded(t *testing.T) {
+	ts := newTestServer(t, nil)
+	for i := range 300 {
+		ts.do(t, fmt.Sprintf("M%d", i), fmt.Sprintf("/x%d", i), "", "")
+		ts.do(t, fmt.Sprintf("P%d", i), "/predict", "", "")
+	}
+	r := ts.do(t, "GET", "/metrics", "", "")
+	var series []string
+	for _, line := range strings.Split(string(r.body), "\n") {
+		if strings.HasPrefix(line, "mlservice_http_requests_total{") {
+			series = append(series, line)
+		}
+	}
+	want := []string{
+		`mlservice_http_requests_total{code="404",method="other",route="unmatched"} 300`,
+		`mlservice_http_requests_total{code="405",method="other",route="unmatched"} 300`,
+	}
+	if diff := cmp.Diff(want, series); diff != "" {
+		t.Errorf("request series (-want +got):\n%s", diff)
+	}
 }
