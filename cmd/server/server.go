@@ -35,7 +35,12 @@ func newServer(cfg config, store *mlservice.Store, log *slog.Logger) *server {
 func (s *server) handler() http.Handler {
 	r := httprouter.New()
 	route := func(method, path string, h httprouter.Handle) {
-		r.Handle(method, path, s.instrument(path, h))
+		h = s.instrument(path, h)
+		r.Handle(method, path, h)
+		if method == http.MethodGet {
+			// net/http drops the body of a HEAD answer and keeps its headers.
+			r.Handle(http.MethodHead, path, h)
+		}
 	}
 	route(http.MethodGet, "/health", s.health)
 	route(http.MethodGet, "/ready", s.ready)

@@ -589,3 +589,26 @@ func TestMetricLabelsBounded(t *testing.T) {
 		t.Errorf("request series (-want +got):\n%s", diff)
 	}
 }
+
+// TestHeadOnGetRoutes: HEAD is GET without the body (RFC 9110 §9.3.2).
+func TestHeadOnGetRoutes(t *testing.T) {
+	ts := newTestServer(t, nil)
+	promoteDay(t, ts.dir, "day_01.csv")
+	ts.store.Reload(context.Background())
+	srv := httptest.NewServer(ts.h)
+	defer srv.Close()
+	for _, path := range []string{"/health", "/ready", "/model", "/versions", "/metrics"} {
+		resp, err := http.Head(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || len(body) != 0 || resp.Header.Get("Content-Type") == "" {
+			t.Errorf("HEAD %s: %d, Content-Type %q, %d body bytes", path, resp.StatusCode, resp.Header.Get("Content-Type"), len(body))
+		}
+	}
+	if r := ts.do(t, "HEAD", "/predict", "", ""); r.status != http.StatusMethodNotAllowed {
+		t.Errorf("HEAD /predict: %d, want 405", r.status)
+	}
+}
