@@ -187,7 +187,7 @@ func (s *server) predictBatch(w http.ResponseWriter, r *http.Request, _ httprout
 
 func (s *server) reload(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 	if s.cfg.adminToken != "" {
-		token, found := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		token, found := bearerToken(r.Header.Get("Authorization"))
 		if !found || subtle.ConstantTimeCompare([]byte(token), []byte(s.cfg.adminToken)) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="mlservice"`)
 			writeError(w, http.StatusUnauthorized, "unauthorized", "POST /reload needs the admin bearer token", nil)
@@ -209,6 +209,16 @@ func (s *server) reload(w http.ResponseWriter, r *http.Request, _ httprouter.Par
 		resp["error"] = err.Error() // the refused version; the previous one keeps serving
 	}
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// bearerToken returns the token of a "Bearer <token>" credential. The
+// scheme is case-insensitive (RFC 7235 §2.1); the token is compared exactly.
+func bearerToken(auth string) (string, bool) {
+	scheme, token, found := strings.Cut(auth, " ")
+	if !found || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	return token, true
 }
 
 func (s *server) model(w http.ResponseWriter, _ *http.Request, _ httprouter.Params) {

@@ -328,6 +328,10 @@ func TestReloadAuth(t *testing.T) {
 		{"basic auth", "Basic czNjcmV0", 401},
 		{"token prefix", "Bearer s3cre", 401},
 		{"right token", "Bearer s3cret", 200},
+		{"scheme in lower case", "bearer s3cret", 200},
+		{"scheme in upper case", "BEARER s3cret", 200},
+		{"token case matters", "Bearer S3CRET", 401},
+		{"no space", "Bearers3cret", 401},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var h []string
