@@ -96,8 +96,9 @@ func (s *server) instrument(route string, h httprouter.Handle) httprouter.Handle
 		latency.Observe(took.Seconds())
 		count(methodLabel(r.Method), sw.status)
 		if lvl := levelFor(sw.status); s.log.Enabled(r.Context(), lvl) {
-			s.log.Log(r.Context(), lvl, "request", "method", r.Method, "path", r.URL.Path,
-				"status", sw.status, "duration_ms", float64(took.Microseconds())/1000, "remote", r.RemoteAddr)
+			s.log.LogAttrs(r.Context(), lvl, "request", slog.String("method", r.Method), slog.String("path", r.URL.Path),
+				slog.Int("status", sw.status), slog.Float64("duration_ms", float64(took.Microseconds())/1000),
+				slog.String("remote", r.RemoteAddr))
 		}
 	}
 }
@@ -107,17 +108,17 @@ type methodStatus struct {
 	status int
 }
 
-// levelFor logs successes at debug, client errors at info and server errors
-// at error: at thousands of requests a second, access lines would drown the
-// rest.
+// levelFor puts every request in the log at the default level (info).
+// 503 is what the server answers until a model loads, expected and
+// transient, so a warning; other 5xx are faults.
 func levelFor(status int) slog.Level {
 	switch {
+	case status == http.StatusServiceUnavailable:
+		return slog.LevelWarn
 	case status >= 500:
 		return slog.LevelError
-	case status >= 400:
-		return slog.LevelInfo
 	}
-	return slog.LevelDebug
+	return slog.LevelInfo
 }
 
 // methodLabel maps any method outside RFC 9110's set to "other": a label

@@ -616,3 +616,41 @@ func TestHeadOnGetRoutes(t *testing.T) {
 		t.Errorf("HEAD /predict: %d, want 405", r.status)
 	}
 }
+
+// TestAccessLogLevels: at the default level every request shows up, the
+// expected 503 before the first model is a warning, and only real faults
+// are errors.
+func TestAccessLogLevels(t *testing.T) {
+	ts := newTestServer(t, nil)
+	var logs bytes.Buffer
+	s := newServer(ts.cfg, ts.store, slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo})))
+	h := s.handler()
+	do := func(method, path, body string) map[string]any {
+		logs.Reset()
+		req := httptest.NewRequest(method, path, strings.NewReader(body))
+		h.ServeHTTP(httptest.NewRecorder(), req)
+		var line map[string]any
+		if err := json.Unmarshal(logs.Bytes(), &line); err != nil {
+			t.Fatalf("%s %s: want one log line, got %q", method, path, logs.String())
+		}
+		return line
+	}
+	for _, tc := range []struct {
+		method, path, body string
+		status             float64
+		level              string
+	}{
+		{"POST", "/predict", validBody, 503, "WARN"},
+		{"GET", "/health", "", 200, "INFO"},
+		{"POST", "/predict", `{`, 400, "INFO"},
+		{"GET", "/nope", "", 404, "INFO"},
+	} {
+		line := do(tc.method, tc.path, tc.body)
+		if line["msg"] != "request" || line["status"] != tc.status || line["level"] != tc.level || line["path"] != tc.path {
+			t.Errorf("%s %s: log line %v, want msg request, status %v at %s", tc.method, tc.path, line, tc.status, tc.level)
+		}
+	}
+	if got := levelFor(http.StatusInternalServerError); got != slog.LevelError {
+		t.Errorf("500 logged at %v, want ERROR", got)
+	}
+}
