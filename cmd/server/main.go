@@ -168,11 +168,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}
 	defer store.Close()
 	if st := store.Status(); !st.Ready {
-		reason := st.LastError
-		if reason == "" {
-			reason = "no model version has been promoted yet"
-		}
-		log.Warn("not ready: serving /health only until a version loads", "reason", reason, "artifacts", cfg.artifacts)
+		log.Warn("not ready: predictions and /model answer 503 until a model version loads; the other routes serve",
+			"reason", notReadyReason(st), "artifacts", cfg.artifacts)
 	}
 
 	ln, err := net.Listen("tcp", cfg.addr)

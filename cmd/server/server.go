@@ -73,7 +73,7 @@ func (s *server) health(w http.ResponseWriter, _ *http.Request, _ httprouter.Par
 
 type readyResponse struct {
 	Ready          bool       `json:"ready"`
-	ModelVersionID *string    `json:"model_version_id"`
+	ModelVersionID *string    `json:"model_version_id,omitempty"`
 	LoadedAt       *time.Time `json:"loaded_at,omitempty"`
 	Reason         string     `json:"reason,omitempty"`     // why not ready
 	LastError      string     `json:"last_error,omitempty"` // a newer version was refused
@@ -82,15 +82,21 @@ type readyResponse struct {
 func (s *server) ready(w http.ResponseWriter, _ *http.Request, _ httprouter.Params) {
 	st := s.store.Status()
 	if !st.Ready {
-		reason := st.LastError
-		if reason == "" {
-			reason = "no model version has been promoted yet"
-		}
-		writeJSON(w, http.StatusServiceUnavailable, readyResponse{Reason: reason})
+		writeJSON(w, http.StatusServiceUnavailable, readyResponse{Reason: notReadyReason(st)})
 		return
 	}
 	writeJSON(w, http.StatusOK, readyResponse{Ready: true, ModelVersionID: &st.ModelVersionID,
 		LoadedAt: &st.LoadedAt, LastError: st.LastError})
+}
+
+// notReadyReason says why st has no model serving: the Store's own reason
+// when it has one (CURRENT unreadable, a version refused, no artifacts
+// directory), else that nothing has been promoted.
+func notReadyReason(st mlservice.StoreStatus) string {
+	if st.LastError != "" {
+		return st.LastError
+	}
+	return "no model version has been promoted yet"
 }
 
 func (s *server) predict(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
@@ -197,7 +203,7 @@ func (s *server) reload(w http.ResponseWriter, r *http.Request, _ httprouter.Par
 	changed, err := s.store.Reload(r.Context())
 	st := s.store.Status()
 	if !st.Ready {
-		msg := "no model version has been promoted yet"
+		msg := notReadyReason(st)
 		if err != nil {
 			msg = err.Error()
 		}
@@ -292,12 +298,8 @@ func (s *server) writePredictError(w http.ResponseWriter, err error) {
 	var ferr *mlservice.FeatureError
 	switch {
 	case errors.Is(err, mlservice.ErrNotReady):
-		reason := s.store.Status().LastError
-		if reason == "" {
-			reason = "no model version has been promoted yet"
-		}
 		w.Header().Set("Retry-After", "1")
-		writeError(w, http.StatusServiceUnavailable, "not_ready", reason, nil)
+		writeError(w, http.StatusServiceUnavailable, "not_ready", notReadyReason(s.store.Status()), nil)
 	case errors.As(err, &ferr):
 		writeError(w, http.StatusUnprocessableEntity, "invalid_features", err.Error(),
 			[]mlservice.FieldProblem{{Field: ferr.Feature, Reason: ferr.Reason}})

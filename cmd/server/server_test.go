@@ -111,6 +111,9 @@ func TestNotReadyThenReadyWithoutRestart(t *testing.T) {
 	if err := json.Unmarshal(r.body, &rr); err != nil || rr.Ready || rr.Reason == "" || rr.ModelVersionID != nil {
 		t.Fatalf("/ready body %s (%v)", r.body, err)
 	}
+	if bytes.Contains(r.body, []byte("model_version_id")) {
+		t.Errorf("/ready names a model version while none is loaded: %s", r.body)
+	}
 	r = ts.do(t, "POST", "/predict", "application/json", validBody)
 	if r.status != http.StatusServiceUnavailable {
 		t.Fatalf("/predict before any model: %d %s", r.status, r.body)
