@@ -7,7 +7,7 @@
 //
 // Flags beat environment variables: ADDR, ARTIFACTS_DIR, RELOAD_INTERVAL,
 // LOG_LEVEL (debug, info, warn, error), LOG_FORMAT (json or text; text on a
-// terminal by default), MAX_BODY_BYTES, MAX_BATCH. ADMIN_TOKEN, when set,
+// terminal by default), MAX_BODY_BYTES, MAX_BATCH, SHUTDOWN_GRACE. ADMIN_TOKEN, when set,
 // must be sent as "Authorization: Bearer <token>" to POST /reload; it is read
 // from the environment only, so it never shows in a process listing.
 package main
@@ -60,6 +60,7 @@ type config struct {
 	logFormat      string
 	maxBody        int64
 	maxBatch       int
+	shutdownGrace  time.Duration
 	healthcheck    bool
 }
 
@@ -84,6 +85,12 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 		return c, err
 	}
 	fs.DurationVar(&c.reloadInterval, "reload-interval", interval, "how often to check models/CURRENT (RELOAD_INTERVAL)")
+	grace, err := envDuration(getenv, "SHUTDOWN_GRACE", time.Second)
+	if err != nil {
+		return c, err
+	}
+	fs.DurationVar(&c.shutdownGrace, "shutdown-grace", grace,
+		"on SIGTERM, keep serving this long with \"Connection: close\" so that clients move off before the listener closes (SHUTDOWN_GRACE)")
 	maxBody, err := envInt(getenv, "MAX_BODY_BYTES", 1<<20)
 	if err != nil {
 		return c, err
@@ -116,6 +123,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	}
 	if c.reloadInterval <= 0 {
 		return c, &usageError{errors.New("-reload-interval must be positive")}
+	}
+	if c.shutdownGrace < 0 {
+		return c, &usageError{errors.New("-shutdown-grace must not be negative")}
 	}
 	c.adminToken = getenv("ADMIN_TOKEN")
 	return c, nil
@@ -176,8 +186,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err != nil {
 		return err
 	}
+	api := newServer(cfg, store, log)
 	srv := &http.Server{
-		Handler:           newServer(cfg, store, log).handler(),
+		Handler:           api.handler(),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      15 * time.Second,
@@ -194,7 +205,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return err
 	case <-ctx.Done():
 	}
-	// Stop accepting, let in-flight requests finish.
+	// Drain. Closing a keep-alive connection races with a client that is
+	// sending on it, and a client may not retry a POST. So first every
+	// answer says "Connection: close" and no idle connection is cut (which
+	// srv.SetKeepAlivesEnabled(false) would do): clients move to fresh
+	// connections, and load balancers see /ready fail. Then stop
+	// accepting, close what is idle, and let in-flight requests finish.
+	log.Info("draining: answering with Connection: close", "grace", cfg.shutdownGrace.String())
+	api.draining.Store(true)
+	time.Sleep(cfg.shutdownGrace)
 	log.Info("shutting down")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/julienschmidt/httprouter"
@@ -26,6 +27,9 @@ type server struct {
 	store   *mlservice.Store
 	log     *slog.Logger
 	metrics *metrics
+	// draining is set on SIGTERM: answers close their connection and
+	// /ready fails.
+	draining atomic.Bool
 }
 
 func newServer(cfg config, store *mlservice.Store, log *slog.Logger) *server {
@@ -60,7 +64,12 @@ func (s *server) handler() http.Handler {
 		s.log.Error("panic serving request", "path", r.URL.Path, "panic", v)
 		writeError(w, http.StatusInternalServerError, "internal", "internal error", nil)
 	}
-	return r
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if s.draining.Load() {
+			w.Header().Set("Connection", "close") // net/http closes after this answer
+		}
+		r.ServeHTTP(w, req)
+	})
 }
 
 func adapt(h httprouter.Handle) http.Handler {
@@ -80,6 +89,10 @@ type readyResponse struct {
 }
 
 func (s *server) ready(w http.ResponseWriter, _ *http.Request, _ httprouter.Params) {
+	if s.draining.Load() {
+		writeJSON(w, http.StatusServiceUnavailable, readyResponse{Reason: "shutting down"})
+		return
+	}
 	st := s.store.Status()
 	if !st.Ready {
 		writeJSON(w, http.StatusServiceUnavailable, readyResponse{Reason: notReadyReason(st)})

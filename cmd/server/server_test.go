@@ -657,3 +657,24 @@ func TestAccessLogLevels(t *testing.T) {
 		t.Errorf("500 logged at %v, want ERROR", got)
 	}
 }
+
+// TestDraining: once draining, every answer closes its connection and
+// /ready fails, so clients and load balancers move off before the
+// listener closes.
+func TestDraining(t *testing.T) {
+	ts := newTestServer(t, nil)
+	promoteDay(t, ts.dir, "day_01.csv")
+	ts.store.Reload(context.Background())
+	if r := ts.do(t, "POST", "/predict", "application/json", validBody); r.header.Get("Connection") != "" {
+		t.Errorf("Connection: %q before draining", r.header.Get("Connection"))
+	}
+	ts.draining.Store(true)
+	r := ts.do(t, "POST", "/predict", "application/json", validBody)
+	if r.status != http.StatusOK || r.header.Get("Connection") != "close" {
+		t.Errorf("draining /predict: %d, Connection %q; want 200 and close", r.status, r.header.Get("Connection"))
+	}
+	r = ts.do(t, "GET", "/ready", "", "")
+	if r.status != http.StatusServiceUnavailable || !strings.Contains(string(r.body), "shutting down") {
+		t.Errorf("draining /ready: %d %s", r.status, r.body)
+	}
+}
