@@ -87,7 +87,8 @@ func (f Features) Vector() [NumFeatures]float64 {
 
 // Check reports the first value outside the data contract's domain: a
 // non-finite number, a negative age or transaction count, or is_premium other
-// than 0 or 1. It allocates only when it returns an error.
+// than 0 or 1, as an *InputError. It allocates only when it returns an
+// error.
 func (f Features) Check() error {
 	// x-x is 0 for a finite x and NaN otherwise; is_premium 0 or 1 is finite.
 	if f.Age-f.Age == 0 && f.Income-f.Income == 0 && f.AccountBalance-f.AccountBalance == 0 &&
@@ -98,38 +99,33 @@ func (f Features) Check() error {
 	return f.problem()
 }
 
-// problem names what Check rejected.
+// problem names what Check rejected, as an *InputError.
 func (f Features) problem() error {
 	v := f.Vector()
 	for j, x := range v {
 		if math.IsNaN(x) || math.IsInf(x, 0) {
-			return &FeatureError{Feature: FeatureNames[j], Value: x, Reason: "must be a finite number"}
+			return inputError(FeatureNames[j], "must be a finite number")
 		}
 	}
 	switch {
 	case f.Age < 0:
-		return &FeatureError{Feature: "age", Value: f.Age, Reason: "must be >= 0"}
+		return inputError("age", fmt.Sprintf("must be >= 0, not %v", f.Age))
 	case f.TransactionsLast30d < 0:
-		return &FeatureError{Feature: "transactions_last_30d", Value: f.TransactionsLast30d, Reason: "must be >= 0"}
+		return inputError("transactions_last_30d", fmt.Sprintf("must be >= 0, not %v", f.TransactionsLast30d))
 	default:
-		return &FeatureError{Feature: "is_premium", Value: f.IsPremium, Reason: "must be 0 or 1"}
+		return inputError("is_premium", fmt.Sprintf("must be 0 or 1, not %v", f.IsPremium))
 	}
 }
 
-// FeatureError reports an input value outside the data contract.
-type FeatureError struct {
-	Row     int // index in a batch; 0 for a single prediction
-	Feature string
-	Value   float64
-	Reason  string
+// checkRow is Check for row i of a batch.
+func (f Features) checkRow(i int) error {
+	err := f.Check()
+	if err != nil {
+		ie := err.(*InputError)
+		ie.batch, ie.Problems[0].Row = true, i
+	}
+	return err
 }
-
-func (e *FeatureError) Error() string {
-	return fmt.Sprintf("feature %s = %v: %s", e.Feature, e.Value, e.Reason)
-}
-
-// Is makes errors.Is(err, ErrInvalidFeatures) true.
-func (e *FeatureError) Is(target error) bool { return target == ErrInvalidFeatures }
 
 // Prediction is the model's answer for one row.
 type Prediction struct {
@@ -144,9 +140,17 @@ var (
 	// the data contract.
 	ErrInvalidData = errors.New("invalid data")
 
-	// ErrInvalidFeatures is matched by every *FeatureError: a row given to
-	// Predict is outside the contract's domain.
+	// ErrInvalidFeatures is matched by every *InputError: a request or a
+	// row given to Predict breaks the contract.
 	ErrInvalidFeatures = errors.New("invalid features")
+
+	// ErrMalformedRequest is returned by DecodeFeatures and DecodeBatch for
+	// a body that is not valid JSON.
+	ErrMalformedRequest = errors.New("malformed JSON")
+
+	// ErrUnsupportedMediaType is returned by CheckContentType for a request
+	// body declared as something other than JSON.
+	ErrUnsupportedMediaType = errors.New("unsupported media type")
 
 	// ErrNotReady is returned by Store.Predict before any version has been
 	// loaded, for instance before the first promotion.

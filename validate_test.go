@@ -609,7 +609,8 @@ const okFeatures = `{"age": 42, "income": 52000, "account_balance": -120.5, "tra
 var okFeaturesValue = mlservice.Features{Age: 42, Income: 52000, AccountBalance: -120.5, TransactionsLast30d: 7, IsPremium: 1}
 
 // wantFields is what an *InputError should list: the field names in order
-// and, for each, a fragment of its reason.
+// and, for each, a fragment of its reason; batch rows are written
+// "instances[3].age".
 type wantField struct{ field, reason string }
 
 func checkInputError(t *testing.T, err error, want []wantField) {
@@ -626,6 +627,10 @@ func checkInputError(t *testing.T, err error, want []wantField) {
 	}
 	var gotFields, wantFields []string
 	for _, p := range ierr.Problems {
+		if strings.Contains(want[0].field, "[") {
+			gotFields = append(gotFields, fmt.Sprintf("instances[%d].%s", p.Row, p.Field))
+			continue
+		}
 		gotFields = append(gotFields, p.Field)
 	}
 	for _, w := range want {
@@ -774,7 +779,7 @@ func TestDecodeBatch(t *testing.T) {
 				{"instances[1].age", ">= 0"}, {"instances[1].account_balance", "must be a number"},
 				{"instances[3].age", "required"}, {"instances[3].income", "required"}, {"instances[3].account_balance", "required"},
 				{"instances[3].transactions_last_30d", "required"}, {"instances[3].is_premium", "required"},
-				{"instances[4]", "object"}, {"instances[5]", "object"},
+				{"instances[4].instances", "object"}, {"instances[5].instances", "object"},
 			}},
 	}
 	for _, tc := range tests {

@@ -5,9 +5,8 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
-	"math"
-	"mime"
 	"net/http"
 	"strconv"
 	"strings"
@@ -120,55 +119,15 @@ func (s *server) predict(w http.ResponseWriter, r *http.Request, _ httprouter.Pa
 	defer putBuffer(buf)
 	f, err := mlservice.DecodeFeatures(buf.Bytes())
 	if err != nil {
-		writeInputError(w, err)
+		s.writeErr(w, err)
 		return
 	}
 	p, err := s.store.Predict(f)
 	if err != nil {
-		s.writePredictError(w, err)
+		s.writeErr(w, err)
 		return
 	}
-	// The hot path: the response is appended by hand, byte for byte what
-	// encoding/json would write (TestAppendPrediction), at a tenth the cost.
-	out := buf.Bytes()[:0]
-	out = appendPrediction(out, p)
-	h := w.Header()
-	h["Content-Type"] = jsonContentType
-	h["Content-Length"] = []string{strconv.Itoa(len(out))}
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(out)
-}
-
-var jsonContentType = []string{"application/json"}
-
-// appendPrediction appends p as encoding/json encodes it, with a newline.
-// Version ids match a strict pattern of digits, letters, '.' and '-', so
-// they need no escaping.
-func appendPrediction(b []byte, p mlservice.Prediction) []byte {
-	b = append(b, `{"prediction":`...)
-	b = strconv.AppendInt(b, int64(p.Label), 10)
-	b = append(b, `,"probability":`...)
-	b = appendFloat(b, p.Probability)
-	b = append(b, `,"model_version_id":"`...)
-	b = append(b, p.ModelVersionID...)
-	return append(b, "\"}\n"...)
-}
-
-// appendFloat formats f the way encoding/json does: shortest round-trip
-// digits, exponent form only below 1e-6 or from 1e21, "e-07" written "e-7".
-func appendFloat(b []byte, f float64) []byte {
-	format := byte('f')
-	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
-		format = 'e'
-	}
-	b = strconv.AppendFloat(b, f, format, -1, 64)
-	if format == 'e' {
-		if n := len(b); n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
-			b[n-2] = b[n-1]
-			b = b[:n-1]
-		}
-	}
-	return b
+	writeJSON(w, http.StatusOK, p)
 }
 
 type batchPrediction struct {
@@ -189,12 +148,12 @@ func (s *server) predictBatch(w http.ResponseWriter, r *http.Request, _ httprout
 	defer putBuffer(buf)
 	rows, err := mlservice.DecodeBatch(buf.Bytes(), s.cfg.maxBatch)
 	if err != nil {
-		writeInputError(w, err)
+		s.writeErr(w, err)
 		return
 	}
 	preds, err := s.store.PredictBatch(make([]mlservice.Prediction, 0, len(rows)), rows)
 	if err != nil {
-		s.writePredictError(w, err)
+		s.writeErr(w, err)
 		return
 	}
 	resp := batchResponse{Predictions: make([]batchPrediction, len(preds)), ModelVersionID: preds[0].ModelVersionID}
@@ -243,7 +202,7 @@ func bearerToken(auth string) (string, bool) {
 func (s *server) model(w http.ResponseWriter, _ *http.Request, _ httprouter.Params) {
 	_, raw, err := s.store.Metadata()
 	if err != nil {
-		s.writePredictError(w, err)
+		s.writeErr(w, err)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -271,13 +230,9 @@ func (s *server) versions(w http.ResponseWriter, _ *http.Request, _ httprouter.P
 // readJSON checks the media type and reads a body of at most maxBody bytes
 // into a pooled buffer, answering 415, 413 or 400 itself when it cannot.
 func (s *server) readJSON(w http.ResponseWriter, r *http.Request) (*bytes.Buffer, bool) {
-	if ct := r.Header.Get("Content-Type"); ct != "" && ct != "application/json" {
-		mt, _, err := mime.ParseMediaType(ct)
-		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
-			writeError(w, http.StatusUnsupportedMediaType, "unsupported_media_type",
-				"send the body as application/json, not "+strconv.Quote(ct), nil)
-			return nil, false
-		}
+	if err := mlservice.CheckContentType(r.Header.Get("Content-Type")); err != nil {
+		s.writeErr(w, err)
+		return nil, false
 	}
 	buf := getBuffer()
 	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, s.cfg.maxBody))
@@ -285,41 +240,33 @@ func (s *server) readJSON(w http.ResponseWriter, r *http.Request) (*bytes.Buffer
 		putBuffer(buf)
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			writeError(w, http.StatusRequestEntityTooLarge, "body_too_large",
-				"the body is over the limit of "+strconv.FormatInt(tooBig.Limit, 10)+" bytes", nil)
+			s.writeErr(w, fmt.Errorf("the body is over the limit of %d bytes: %w", tooBig.Limit, err))
 			return nil, false
 		}
+		// The connection failed mid-body; whoever sent it may not hear this.
 		writeError(w, http.StatusBadRequest, "bad_request", "read body: "+err.Error(), nil)
 		return nil, false
 	}
 	return buf, true
 }
 
-func writeInputError(w http.ResponseWriter, err error) {
+// writeErr answers err with the status and code mlservice.HTTPStatus maps
+// it to, listing the fields of an *InputError.
+func (s *server) writeErr(w http.ResponseWriter, err error) {
+	status, code := mlservice.HTTPStatus(err)
+	msg := err.Error()
+	var fields []mlservice.FieldProblem
 	var ierr *mlservice.InputError
 	switch {
-	case errors.Is(err, mlservice.ErrMalformedRequest):
-		writeError(w, http.StatusBadRequest, "malformed_json", err.Error(), nil)
 	case errors.As(err, &ierr):
-		writeError(w, http.StatusUnprocessableEntity, "invalid_features", "the request has invalid fields", ierr.Problems)
-	default:
-		writeError(w, http.StatusUnprocessableEntity, "invalid_features", err.Error(), nil)
-	}
-}
-
-func (s *server) writePredictError(w http.ResponseWriter, err error) {
-	var ferr *mlservice.FeatureError
-	switch {
-	case errors.Is(err, mlservice.ErrNotReady):
+		msg, fields = "the request has invalid fields", ierr.Problems
+	case status == http.StatusServiceUnavailable:
 		w.Header().Set("Retry-After", "1")
-		writeError(w, http.StatusServiceUnavailable, "not_ready", notReadyReason(s.store.Status()), nil)
-	case errors.As(err, &ferr):
-		writeError(w, http.StatusUnprocessableEntity, "invalid_features", err.Error(),
-			[]mlservice.FieldProblem{{Field: ferr.Feature, Reason: ferr.Reason}})
-	default:
-		s.log.Error("predict", "error", err)
-		writeError(w, http.StatusInternalServerError, "internal", err.Error(), nil)
+		msg = notReadyReason(s.store.Status())
+	case status >= 500:
+		s.log.Error("request failed", "error", err)
 	}
+	writeError(w, status, code, msg, fields)
 }
 
 type errorBody struct {

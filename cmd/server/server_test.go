@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -218,6 +217,7 @@ func TestPredictErrors(t *testing.T) {
 		{"negative age and transactions", "application/json", `{"age":-1,"income":52000,"account_balance":1,"transactions_last_30d":-3,"is_premium":0}`, 422, "invalid_features", []string{"age", "transactions_last_30d"}},
 		{"is_premium 2", "application/json", `{"age":1,"income":52000,"account_balance":1,"transactions_last_30d":3,"is_premium":2}`, 422, "invalid_features", []string{"is_premium"}},
 		{"is_premium 0.5", "application/json", `{"age":1,"income":52000,"account_balance":1,"transactions_last_30d":3,"is_premium":0.5}`, 422, "invalid_features", []string{"is_premium"}},
+		{"duplicate key", "application/json", strings.TrimSuffix(validBody, "}") + `,"age":7}`, 422, "invalid_features", []string{"age"}},
 		{"text/plain", "text/plain", validBody, 415, "unsupported_media_type", nil},
 		{"form", "application/x-www-form-urlencoded", validBody, 415, "unsupported_media_type", nil},
 		{"bad media type", "application/json; charset", validBody, 415, "unsupported_media_type", nil},
@@ -289,15 +289,15 @@ func TestPredictBatch(t *testing.T) {
 	for _, tc := range []struct {
 		name, body string
 		status     int
-		fields     []string
+		fields     []string // "row field"
 	}{
-		{"too many rows", `{"instances":[` + strings.Repeat(validBody+",", 3) + validBody + `]}`, 422, []string{"instances"}},
-		{"empty", `{"instances":[]}`, 422, []string{"instances"}},
-		{"missing instances", `{}`, 422, []string{"instances"}},
-		{"instances not an array", `{"instances":{"age":1}}`, 422, []string{"instances"}},
-		{"bad rows listed", `{"instances":[` + validBody + `,{"age":-1,"income":1,"account_balance":1,"transactions_last_30d":1,"is_premium":1},{"is_premium":3,"age":1,"income":1,"account_balance":1,"transactions_last_30d":1}]}`, 422, []string{"instances[1].age", "instances[2].is_premium"}},
+		{"too many rows", `{"instances":[` + strings.Repeat(validBody+",", 3) + validBody + `]}`, 422, []string{"0 instances"}},
+		{"empty", `{"instances":[]}`, 422, []string{"0 instances"}},
+		{"missing instances", `{}`, 422, []string{"0 instances"}},
+		{"instances not an array", `{"instances":{"age":1}}`, 422, []string{"0 instances"}},
+		{"bad rows listed", `{"instances":[` + validBody + `,{"age":-1,"income":1,"account_balance":1,"transactions_last_30d":1,"is_premium":1},{"is_premium":3,"age":1,"income":1,"account_balance":1,"transactions_last_30d":1}]}`, 422, []string{"1 age", "2 is_premium"}},
 		{"malformed", `{"instances":[`, 400, nil},
-		{"array body", `[]`, 422, []string{"body"}},
+		{"array body", `[]`, 422, []string{"0 body"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := ts.do(t, "POST", "/predict/batch", "application/json", tc.body)
@@ -306,7 +306,7 @@ func TestPredictBatch(t *testing.T) {
 			}
 			var fields []string
 			for _, f := range errorJSON(t, r).Fields {
-				fields = append(fields, f.Field)
+				fields = append(fields, fmt.Sprintf("%d %s", f.Row, f.Field))
 			}
 			if diff := cmp.Diff(tc.fields, fields); diff != "" {
 				t.Errorf("fields (-want +got):\n%s", diff)
@@ -545,32 +545,6 @@ func FuzzPredictHandler(f *testing.F) {
 			t.Fatalf("status %d for body %q content type %q: %s", r.status, body, contentType, r.body)
 		}
 	})
-}
-
-func TestAppendPrediction(t *testing.T) {
-	probs := []float64{0, 1, 0.5, 0.123456789012345678, 1e-7, 3.2e-7, 9.99e-7, 1e-6, 1e-300, 5e-324, 0.999999999999, 2.5e-5}
-	for i := range 2000 {
-		probs = append(probs, mathRandFloat(uint64(i)))
-	}
-	for _, p := range probs {
-		pred := mlservice.Prediction{Label: int(p * 2), Probability: p, ModelVersionID: "20261127T024848.116701Z-588e186b"}
-		want, err := json.Marshal(pred)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want = append(want, '\n')
-		if got := appendPrediction(nil, pred); !bytes.Equal(got, want) {
-			t.Fatalf("appendPrediction(%v) = %s, encoding/json %s", p, got, want)
-		}
-	}
-}
-
-// mathRandFloat spreads test values over many magnitudes in [0, 1].
-func mathRandFloat(i uint64) float64 {
-	x := i*0x9E3779B97F4A7C15 + 1
-	x ^= x >> 31
-	f := float64(x>>11) / (1 << 53)
-	return math.Pow(f, float64(i%40))
 }
 
 // TestMetricLabelsBounded: invented methods and paths must not mint new
