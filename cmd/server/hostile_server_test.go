@@ -7,17 +7,14 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -158,7 +155,97 @@ func TestHostileSIGTERMUnderLoad(t *testing.T) {
 	}
 }
 
-var _ = errors.Is
-var _ = net.Dial
-var _ = context.Background
-var _ = filepath.Join
+// TestHostileRequests: what careless and hostile clients send, against the
+// real binary.
+func TestHostileRequests(t *testing.T) {
+	ls := startLive(t, "ADMIN_TOKEN=s3cret")
+	client := &http.Client{Timeout: 10 * time.Second}
+	var fiveHundreds []string
+	do := func(method, path, contentType, body string, header ...string) (int, http.Header, string) {
+		t.Helper()
+		req, err := http.NewRequest(method, ls.base+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if contentType != "" {
+			req.Header.Set("Content-Type", contentType)
+		}
+		for i := 0; i+1 < len(header); i += 2 {
+			req.Header.Set(header[i], header[i+1])
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode >= 500 {
+			fiveHundreds = append(fiveHundreds, fmt.Sprintf("%s %s: %d %s", method, path, resp.StatusCode, b))
+		}
+		return resp.StatusCode, resp.Header, string(b)
+	}
+
+	t.Run("invented methods and paths keep /metrics bounded", func(t *testing.T) {
+		for i := range 2000 {
+			do(fmt.Sprintf("BREW%d", i), fmt.Sprintf("/pot/%d", i), "", "")
+			do(fmt.Sprintf("X-%d", i), "/predict", "", "")
+		}
+		_, _, metrics := do("GET", "/metrics", "", "")
+		var series []string
+		for _, line := range strings.Split(metrics, "\n") {
+			if strings.HasPrefix(line, "mlservice_http_requests_total{") {
+				series = append(series, line)
+			}
+		}
+		for _, want := range []string{
+			`mlservice_http_requests_total{code="404",method="other",route="unmatched"} 2000`,
+			`mlservice_http_requests_total{code="405",method="other",route="unmatched"} 2000`,
+		} {
+			if !slices.Contains(series, want) {
+				t.Errorf("/metrics lacks %s", want)
+			}
+		}
+		if len(series) > 4 || len(metrics) > 64<<10 {
+			t.Errorf("%d request series, /metrics %d bytes after 4000 invented requests:\n%s", len(series), len(metrics), strings.Join(series, "\n"))
+		}
+	})
+	t.Run("HEAD on GET routes", func(t *testing.T) {
+		for _, path := range []string{"/health", "/ready", "/model", "/versions", "/metrics"} {
+			status, h, body := do("HEAD", path, "", "")
+			if status != http.StatusOK || body != "" || h.Get("Content-Type") == "" {
+				t.Errorf("HEAD %s: %d, Content-Type %q, body %q", path, status, h.Get("Content-Type"), body)
+			}
+		}
+	})
+	t.Run("bearer scheme in any case", func(t *testing.T) {
+		for auth, want := range map[string]int{"bearer s3cret": 200, "BEARER s3cret": 200, "Bearer S3CRET": 401, "s3cret": 401} {
+			if status, _, body := do("POST", "/reload", "", "", "Authorization", auth); status != want {
+				t.Errorf("Authorization %q: %d %s, want %d", auth, status, body, want)
+			}
+		}
+	})
+	t.Run("form-encoded body", func(t *testing.T) {
+		// What curl -d sends without -H 'Content-Type: application/json'.
+		status, _, body := do("POST", "/predict", "application/x-www-form-urlencoded", validBody)
+		if status != http.StatusUnsupportedMediaType || !strings.Contains(body, "application/json") {
+			t.Errorf("%d %s, want 415 saying to send application/json", status, body)
+		}
+	})
+	t.Run("duplicate keys", func(t *testing.T) {
+		twice := strings.TrimSuffix(validBody, "}") + `,"age":-5}`
+		for path, body := range map[string]string{"/predict": twice, "/predict/batch": `{"instances":[` + validBody + `,` + twice + `]}`} {
+			status, _, got := do("POST", path, "application/json", body)
+			if status != http.StatusUnprocessableEntity || !strings.Contains(got, `"field":"age","reason":"appears more than once"`) {
+				t.Errorf("%s: %d %s, want 422 naming age", path, status, got)
+			}
+		}
+	})
+	t.Run("no 5xx and no error logged for any of it", func(t *testing.T) {
+		if len(fiveHundreds) > 0 {
+			t.Errorf("server errors for client mistakes: %q", fiveHundreds)
+		}
+		if strings.Contains(ls.log(), `"level":"ERROR"`) {
+			t.Errorf("the server logged errors:\n%s", ls.log())
+		}
+	})
+}
