@@ -73,6 +73,10 @@ type Report struct {
 	P99ms          float64 `json:"p99_ms"`
 	P999ms         float64 `json:"p999_ms"`
 	Maxms          float64 `json:"max_ms"`
+	// ServerCPUus is the target's CPU time (user + system) per request
+	// during the load: what it costs, whatever the client and the
+	// machine's other tenants took.
+	ServerCPUus    float64 `json:"server_cpu_us_per_request"`
 	Swaps          int     `json:"swaps"`
 	SwapsServed    int     `json:"swaps_served"`
 	PickupMedianMs float64 `json:"pickup_median_ms"`
@@ -102,12 +106,15 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	}
 	defer os.RemoveAll(work)
 
-	target, versions, err := prepareTarget(o, work, out)
+	addr, err := freeAddr()
 	if err != nil {
 		return err
 	}
-	addr, err := startServer(target)
+	target, versions, err := prepareTarget(o, work, addr, out)
 	if err != nil {
+		return err
+	}
+	if err := startServer(target, addr); err != nil {
 		return err
 	}
 	defer func() { target.Process.Kill(); target.Wait() }()
@@ -132,9 +139,13 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	lctx, cancel := context.WithTimeout(ctx, o.duration)
 	defer cancel()
 	swaps := startSwaps(lctx, o, work, versions, &l.current)
+	cpu0 := cpuTime(target.Process.Pid)
 	start := time.Now()
 	lat, total, failed := l.run(lctx, true)
 	elapsed := time.Since(start)
+	if total > 0 {
+		rep.ServerCPUus = float64((cpuTime(target.Process.Pid) - cpu0).Microseconds()) / float64(total)
+	}
 
 	rep.addLoad(lat, total, failed, elapsed)
 	rep.addSwaps(<-swaps)
@@ -171,13 +182,13 @@ func parseOptions(args []string) (options, error) {
 
 // prepareTarget returns the command to start and, for the real server, the
 // trained versions to swap between.
-func prepareTarget(o options, work string, out io.Writer) (*exec.Cmd, []string, error) {
+func prepareTarget(o options, work, addr string, out io.Writer) (*exec.Cmd, []string, error) {
 	if o.bare {
 		self, err := os.Executable()
 		if err != nil {
 			return nil, nil, err
 		}
-		return exec.Command(self, "-bare-server", "127.0.0.1:0"), nil, nil
+		return exec.Command(self, "-bare-server", addr), nil, nil
 	}
 	bin := o.bin
 	if bin == "" {
@@ -192,7 +203,7 @@ func prepareTarget(o options, work string, out io.Writer) (*exec.Cmd, []string, 
 		return nil, nil, err
 	}
 	fmt.Fprintf(out, "%d promoted versions to swap between\n", len(versions))
-	srv := exec.Command(filepath.Join(bin, "server"), "-addr", "127.0.0.1:0", "-artifacts", artifacts)
+	srv := exec.Command(filepath.Join(bin, "server"), "-addr", addr, "-artifacts", artifacts)
 	srv.Env = append(os.Environ(), "LOG_FORMAT=json", "LOG_LEVEL="+o.logLevel)
 	return srv, versions, nil
 }
@@ -381,6 +392,7 @@ func settle(c *http.Client, base string, pid int, before Sample) Sample {
 func (rep *Report) print(out io.Writer) {
 	fmt.Fprintf(out, "%s, %d clients, %.1f s: %d requests, %.0f req/s, %d errors\n", rep.Target, rep.Clients, rep.Seconds, rep.Requests, rep.RequestsPerSec, rep.Errors)
 	fmt.Fprintf(out, "latency ms: p50 %.3f  p99 %.3f  p99.9 %.3f  max %.3f\n", rep.P50ms, rep.P99ms, rep.P999ms, rep.Maxms)
+	fmt.Fprintf(out, "server CPU: %.1f µs a request\n", rep.ServerCPUus)
 	if rep.Swaps > 0 {
 		fmt.Fprintf(out, "swaps: %d done, %d seen served; pickup median %.1f ms, max %.1f ms\n", rep.Swaps, rep.SwapsServed, rep.PickupMedianMs, rep.PickupMaxMs)
 	}
@@ -408,48 +420,43 @@ func predict(c *http.Client, base string, body []byte) (string, error) {
 	return p.ID, err
 }
 
-// startServer starts srv and waits for the address it logs and for /ready.
-// The rest of its log is discarded: parsing it would take CPU from the load.
-func startServer(srv *exec.Cmd) (string, error) {
-	stderr, err := srv.StderrPipe()
+// freeAddr returns a loopback address with a port free a moment ago; the
+// target is given it, so that any log level will do.
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", err
 	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// startServer starts srv and waits until it answers /ready on addr. Its log
+// goes through a pipe, as to a container runtime, and is discarded.
+func startServer(srv *exec.Cmd, addr string) error {
+	stderr, err := srv.StderrPipe()
+	if err != nil {
+		return err
+	}
 	if err := srv.Start(); err != nil {
-		return "", err
+		return err
 	}
-	addrs := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			var line struct{ Msg, Addr string }
-			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "listening" {
-				addrs <- line.Addr
-				break
+	go io.Copy(io.Discard, stderr)
+	for range 500 {
+		if resp, err := http.Get("http://" + addr + "/ready"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return nil
 			}
 		}
-		io.Copy(io.Discard, stderr)
-	}()
-	select {
-	case addr := <-addrs:
-		for range 100 {
-			if resp, err := http.Get("http://" + addr + "/ready"); err == nil {
-				resp.Body.Close()
-				if resp.StatusCode == 200 {
-					return addr, nil
-				}
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-		return "", errors.New("server never became ready")
-	case <-time.After(10 * time.Second):
-		return "", errors.New("server did not log its address")
+		time.Sleep(20 * time.Millisecond)
 	}
+	return errors.New("server never became ready on " + addr)
 }
 
 // serveBare is the -bare target: read the body, write a fixed answer of the
-// server's shape. It logs its address as the server does and answers /ready
-// and /metrics so that the harness treats both alike.
+// server's shape. It answers /ready and /metrics so that the harness treats
+// both alike.
 func serveBare(addr string) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -467,8 +474,6 @@ func serveBare(addr string) error {
 	})
 	mux.HandleFunc("GET /ready", func(w http.ResponseWriter, r *http.Request) {})
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {})
-	line, _ := json.Marshal(map[string]string{"msg": "listening", "addr": ln.Addr().String()})
-	fmt.Fprintf(os.Stderr, "%s\n", line)
 	return http.Serve(ln, mux)
 }
 
@@ -502,6 +507,24 @@ func sample(c *http.Client, base string, pid int) Sample {
 		}
 	}
 	return s
+}
+
+// cpuTime is the user and system time pid has used (Linux /proc; 0
+// elsewhere), at the kernel's tick resolution: fine over seconds of load.
+func cpuTime(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The fields after the command name, which is in parentheses and may
+	// hold spaces: utime and stime are the 12th and 13th.
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * time.Second / 100 // USER_HZ is 100 on Linux
 }
 
 func pct(sorted []time.Duration, q float64) float64 {
