@@ -61,7 +61,9 @@ type config struct {
 	maxBody        int64
 	maxBatch       int
 	shutdownGrace  time.Duration
-	healthcheck    bool
+	// logSummaryEvery is how often the log counts the requests answered.
+	logSummaryEvery time.Duration
+	healthcheck     bool
 }
 
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
@@ -73,7 +75,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	}
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var c config
+	c := config{logSummaryEvery: 10 * time.Second}
 	var logLevel string
 	fs.StringVar(&c.addr, "addr", env("ADDR", ":8000"), "listen address (ADDR)")
 	fs.StringVar(&c.artifacts, "artifacts", env("ARTIFACTS_DIR", "./artifacts"), "artifacts directory (ARTIFACTS_DIR)")
@@ -200,6 +202,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
+	go api.logSummaries(ctx, cfg.logSummaryEvery)
 	select {
 	case err := <-serveErr:
 		return err
@@ -220,6 +223,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
+	api.logSummary()
 	log.Info("stopped")
 	return nil
 }

@@ -29,6 +29,9 @@ type server struct {
 	// draining is set on SIGTERM: answers close their connection and
 	// /ready fails.
 	draining atomic.Bool
+	// answered counts requests by route for the log's summaries; filled
+	// by handler before serving, read-only after.
+	answered []*routeCount
 }
 
 func newServer(cfg config, store *mlservice.Store, log *slog.Logger) *server {

@@ -594,23 +594,19 @@ func TestHeadOnGetRoutes(t *testing.T) {
 	}
 }
 
-// TestAccessLogLevels: at the default level every request shows up, the
-// expected 503 before the first model is a warning, and only real faults
-// are errors.
+// TestAccessLogLevels: at the default level every failed request shows up,
+// the expected 503 before the first model as a warning, only real faults as
+// errors, and successes in a summary line counting requests by route.
 func TestAccessLogLevels(t *testing.T) {
 	ts := newTestServer(t, nil)
 	var logs bytes.Buffer
 	s := newServer(ts.cfg, ts.store, slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo})))
 	h := s.handler()
-	do := func(method, path, body string) map[string]any {
+	do := func(method, path, body string) string {
 		logs.Reset()
 		req := httptest.NewRequest(method, path, strings.NewReader(body))
 		h.ServeHTTP(httptest.NewRecorder(), req)
-		var line map[string]any
-		if err := json.Unmarshal(logs.Bytes(), &line); err != nil {
-			t.Fatalf("%s %s: want one log line, got %q", method, path, logs.String())
-		}
-		return line
+		return logs.String()
 	}
 	for _, tc := range []struct {
 		method, path, body string
@@ -618,17 +614,43 @@ func TestAccessLogLevels(t *testing.T) {
 		level              string
 	}{
 		{"POST", "/predict", validBody, 503, "WARN"},
-		{"GET", "/health", "", 200, "INFO"},
 		{"POST", "/predict", `{`, 400, "INFO"},
 		{"GET", "/nope", "", 404, "INFO"},
 	} {
-		line := do(tc.method, tc.path, tc.body)
+		out := do(tc.method, tc.path, tc.body)
+		var line map[string]any
+		if err := json.Unmarshal([]byte(out), &line); err != nil {
+			t.Fatalf("%s %s: want one log line, got %q", tc.method, tc.path, out)
+		}
 		if line["msg"] != "request" || line["status"] != tc.status || line["level"] != tc.level || line["path"] != tc.path {
 			t.Errorf("%s %s: log line %v, want msg request, status %v at %s", tc.method, tc.path, line, tc.status, tc.level)
 		}
 	}
 	if got := levelFor(http.StatusInternalServerError); got != slog.LevelError {
 		t.Errorf("500 logged at %v, want ERROR", got)
+	}
+	if out := do("GET", "/health", ""); out != "" {
+		t.Errorf("a success logged one by one at info: %s", out)
+	}
+	do("GET", "/health", "")
+
+	logs.Reset()
+	s.logSummary()
+	var summary struct {
+		Level, Msg string
+		Total      int
+		ByRoute    map[string]int `json:"by_route"`
+	}
+	if err := json.Unmarshal(logs.Bytes(), &summary); err != nil {
+		t.Fatalf("summary %q: %v", logs.String(), err)
+	}
+	want := map[string]int{"/predict": 2, "unmatched": 1, "/health": 2}
+	if summary.Level != "INFO" || summary.Total != 5 || !cmp.Equal(summary.ByRoute, want) {
+		t.Errorf("summary %s, want 5 requests at INFO by route %v", logs.String(), want)
+	}
+	logs.Reset()
+	if s.logSummary(); logs.Len() != 0 {
+		t.Errorf("a summary with nothing to count: %s", logs.String())
 	}
 }
 
