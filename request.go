@@ -42,14 +42,14 @@ type FieldProblem struct {
 // Store.Predict or Store.PredictBatch). It matches ErrInvalidFeatures.
 type InputError struct {
 	Problems []FieldProblem
-	batch    bool // Problems' rows index a batch, so Error names them
+	batch    bool // each problem is about one row of a batch, so Error names it
 }
 
 func (e *InputError) Error() string {
 	parts := make([]string, len(e.Problems))
 	for i, p := range e.Problems {
 		parts[i] = p.Field + ": " + p.Reason
-		if e.batch && p.Field != "instances" && p.Field != "body" {
+		if e.batch {
 			parts[i] = "row " + strconv.Itoa(p.Row) + " " + parts[i]
 		}
 	}

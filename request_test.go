@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -22,6 +23,8 @@ func TestDuplicateKeysRefused(t *testing.T) {
 	}{
 		{"feature twice", row + `,"age":-5}`, false, []mlservice.FieldProblem{{Field: "age", Reason: "appears more than once"}}},
 		{"unknown key twice", row + `,"id":1,"id":2}`, false, []mlservice.FieldProblem{{Field: "id", Reason: "appears more than once"}}},
+		{"same key, escaped", row + `,"a\u0067e":3}`, false, []mlservice.FieldProblem{{Field: "age", Reason: "appears more than once"}}},
+		{"colons in strings and nesting are not keys", `{"age":42,"income":52000,"account_balance":1,"transactions_last_30d":7,"is_premium":1,"note":"a:b\":c","x":{"age":1,"y":[{"age":2}]}}`, false, nil},
 		{"instances twice", `{"instances":[` + row + `}],"instances":[]}`, true, []mlservice.FieldProblem{{Field: "instances", Reason: "appears more than once"}}},
 		{"in row 1 of a batch", `{"instances":[` + row + `},` + row + `,"is_premium":0}]}`, true,
 			[]mlservice.FieldProblem{{Row: 1, Field: "is_premium", Reason: "appears more than once"}}},
@@ -32,6 +35,12 @@ func TestDuplicateKeysRefused(t *testing.T) {
 				_, err = mlservice.DecodeBatch([]byte(tc.body), 10)
 			} else {
 				_, err = mlservice.DecodeFeatures([]byte(tc.body))
+			}
+			if tc.want == nil {
+				if err != nil {
+					t.Fatalf("error %v, want none", err)
+				}
+				return
 			}
 			var ie *mlservice.InputError
 			if !errors.As(err, &ie) {
@@ -92,6 +101,17 @@ func BenchmarkDecodeFeatures(b *testing.B) {
 	for b.Loop() {
 		if _, err := mlservice.DecodeFeatures(body); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestInputErrorNamesRows: a batch's problems say which row they are in.
+func TestInputErrorNamesRows(t *testing.T) {
+	_, err := mlservice.DecodeBatch([]byte(`{"instances":[{"age":1,"income":1,"account_balance":1,"transactions_last_30d":1,"is_premium":1},null,{}]}`), 10)
+	msg := fmt.Sprint(err)
+	for _, want := range []string{"row 1 instances: must be a JSON object", "row 2 age: required"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error %q lacks %q", msg, want)
 		}
 	}
 }
