@@ -7,7 +7,8 @@
 //
 // Flags beat environment variables: ADDR, ARTIFACTS_DIR, RELOAD_INTERVAL,
 // LOG_LEVEL (debug, info, warn, error), LOG_FORMAT (json or text; text on a
-// terminal by default), MAX_BODY_BYTES, MAX_BATCH, SHUTDOWN_GRACE. ADMIN_TOKEN, when set,
+// terminal by default), MAX_BODY_BYTES, MAX_BATCH, SHUTDOWN_GRACE; GOGC is
+// 400 unless set. ADMIN_TOKEN, when set,
 // must be sent as "Authorization: Bearer <token>" to POST /reload; it is read
 // from the environment only, so it never shows in a process listing.
 package main
@@ -23,6 +24,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -170,6 +172,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return probe(ctx, cfg.addr)
 	}
 	log := newLogger(cfg, stderr)
+	if getenv("GOGC") == "" {
+		// The live heap is a few MB (a model, pooled buffers), so at the
+		// default GOGC=100 the collector runs every few MB allocated, many
+		// times a second under load. loadgen, 4 alternated runs at 32
+		// clients: 23.7 µs of server CPU a request at 100, 20.3 µs at 400,
+		// for 34 MB of RSS instead of 21.
+		debug.SetGCPercent(400)
+	}
 
 	store, err := mlservice.OpenStore(cfg.artifacts, mlservice.StoreOptions{
 		RefreshInterval: cfg.reloadInterval,
