@@ -451,6 +451,8 @@ func startServer(srv *exec.Cmd, addr string) error {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	srv.Process.Kill()
+	srv.Wait()
 	return errors.New("server never became ready on " + addr)
 }
 
