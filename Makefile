@@ -251,8 +251,12 @@ go-test: ## host: go test ./... (GOTESTFLAGS=-race for the race detector)
 
 .PHONY: run
 run: ## host, no Docker: train data/DAY into ./artifacts, then serve on 127.0.0.1:API_PORT
-	$(GO) run ./cmd/trainer train -artifacts ./artifacts data/$(DAY_FILE)
-	$(GO) run ./cmd/server -addr 127.0.0.1:$(API_PORT) -artifacts ./artifacts
+	@# Built, not `go run`: go run exits 1 when interrupted, so Ctrl-C would end
+	@# in "make: *** Error 1" although the server drains and exits 0.
+	$(GO) build -o bin/trainer ./cmd/trainer
+	$(GO) build -o bin/server ./cmd/server
+	bin/trainer train -artifacts ./artifacts data/$(DAY_FILE)
+	bin/server -addr 127.0.0.1:$(API_PORT) -artifacts ./artifacts
 
 # ---- guards ------------------------------------------------------------------
 

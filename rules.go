@@ -191,5 +191,3 @@ func (c *contract) checkHeader(hdr *headerInfo) []Problem {
 	}
 	return probs
 }
-
-// ErrMalformedRequest is returned by DecodeFeatures and DecodeBatch for a
