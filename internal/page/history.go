@@ -29,7 +29,10 @@ type History struct {
 	Serving Serving
 	// Versions lists every version, newest first.
 	Versions []*Version
-	byID     map[string]*Version
+	// Error says why the versions could not be listed; Versions is then
+	// empty.
+	Error string
+	byID  map[string]*Version
 }
 
 // Serving is the serving side of the page: a server's store status, or,
@@ -120,6 +123,14 @@ func newHistory(serving Serving, versions []*Version) *History {
 	for _, v := range versions {
 		h.byID[v.VersionID] = v
 	}
+	return h
+}
+
+// Unlisted returns a History with no versions and why they could not be
+// listed, so that the page still shows what serves.
+func Unlisted(serving Serving, err error) *History {
+	h := newHistory(serving, nil)
+	h.Error = err.Error()
 	return h
 }
 
