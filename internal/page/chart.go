@@ -18,7 +18,7 @@ import (
 const (
 	chartW, chartH = 800, 260
 	padL, padR     = 52, 16
-	padT, padB     = 14, 38
+	padT, padB     = 14, 46
 )
 
 type chart struct {
@@ -34,8 +34,10 @@ type chart struct {
 }
 
 type tick struct {
-	Pos   string // x or y, in user units
-	Label string
+	Pos    string // x or y, in user units
+	Label  string
+	Anchor string // text-anchor of an x label: the first starts, the last ends at its point
+	Mid    bool   // an x label between the first and the last, hidden on phones
 }
 
 type point struct {
@@ -103,16 +105,20 @@ func newF1Chart(h *History, href func(string) string) *chart {
 		}
 		return float64(c.Left) + float64(t.Sub(t0))/float64(span)*plotW
 	}
-	layout := "2006-01-02"
-	if span < 48*time.Hour {
-		layout = "01-02 15:04:05"
-	}
+	layout := timeLayout(span)
 	if span <= 0 {
-		c.XTicks = []tick{{Pos: num(x(t0)), Label: t0.UTC().Format(layout)}}
+		c.XTicks = []tick{{Pos: num(x(t0)), Label: t0.UTC().Format(layout), Anchor: "middle"}}
 	} else {
 		for i := 0; i <= 3; i++ {
 			t := t0.Add(span * time.Duration(i) / 3)
-			c.XTicks = append(c.XTicks, tick{Pos: num(x(t)), Label: t.UTC().Format(layout)})
+			tk := tick{Pos: num(x(t)), Label: t.UTC().Format(layout), Anchor: "middle", Mid: i > 0 && i < 3}
+			switch i {
+			case 0:
+				tk.Anchor = "start"
+			case 3:
+				tk.Anchor = "end"
+			}
+			c.XTicks = append(c.XTicks, tk)
 		}
 	}
 	trend := make([]byte, 0, 16*len(vs))
@@ -128,6 +134,23 @@ func newF1Chart(h *History, href func(string) string) *chart {
 	}
 	c.Trend = string(trend)
 	return c
+}
+
+// timeLayout formats the time axis of a span so that its ticks, a third
+// of it apart, read differently: dates for weeks, minutes for days,
+// fractions of a second for the versions of one test run.
+func timeLayout(span time.Duration) string {
+	switch {
+	case span >= 14*24*time.Hour:
+		return "2006-01-02"
+	case span >= 6*time.Hour:
+		return "01-02 15:04"
+	case span >= 3*time.Minute:
+		return "15:04"
+	case span >= 3*time.Second:
+		return "15:04:05"
+	}
+	return "15:04:05.000"
 }
 
 // barChart is a horizontal bar per feature, around a zero line.
@@ -150,9 +173,9 @@ type bar struct {
 }
 
 const (
-	barW, barRow, barH = 640, 30, 18
-	barLabelW          = 190
-	barPad             = 70 // room for the value text on either side
+	barW, barRow, barH = 520, 30, 18
+	barLabelW          = 170
+	barPad             = 58 // room for the value text on either side
 )
 
 // newCoefChart draws the standardized coefficients: the change in log-odds

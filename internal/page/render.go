@@ -33,6 +33,7 @@ var templates = template.Must(template.New("page").Funcs(template.FuncMap{
 	"g4":      g4,
 	"pct":     pct,
 	"when":    when,
+	"utc":     utc,
 	"decided": decided,
 }).ParseFS(templateFiles, "templates/*.html"))
 
@@ -187,6 +188,14 @@ func when(t time.Time) string {
 		return "-"
 	}
 	return t.UTC().Format("2006-01-02 15:04:05 UTC")
+}
+
+// utc is when without the zone, for a column whose heading names it.
+func utc(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format(time.DateTime)
 }
 
 // decided is the CSS class of a decision: one of a known few, so a strange
