@@ -44,6 +44,9 @@ type Serving struct {
 	LoadedAt  time.Time
 	Reason    string // why not ready
 	LastError string // a newer version refused, CURRENT unreadable…
+	// Drift is what the serving version has seen since it loaded; nil when
+	// the server does not count it (and in a report).
+	Drift *mlservice.DriftReport
 }
 
 // Version is one version's row and page.

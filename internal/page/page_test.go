@@ -206,3 +206,42 @@ func BenchmarkPageIndex1000(b *testing.B) {
 	}
 	b.ReportMetric(float64(sink.Len()), "bytes/page")
 }
+
+// With a drift report, the serving version's page and the index show PSI
+// and the positive rates; another version's page does not.
+func TestDriftShownForTheServingVersion(t *testing.T) {
+	h := fakeHistory(3)
+	big, small := 9.0, 0.01
+	rate := 0.5
+	h.Serving.Drift = &mlservice.DriftReport{Rows: 3000, Positives: 1500, PositiveRate: &rate, TrainingPositiveRate: 0.4,
+		MinRows: mlservice.MinDriftRows, Features: []mlservice.FeatureDrift{{Name: "age", PSI: &big}, {Name: "income", PSI: &small}}}
+	var buf bytes.Buffer
+	if err := WriteVersion(&buf, h, h.Serving.VersionID, Links{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`id="drift"`, `<tr><th>age</th><td class="n">9.0000</td><td><span class="psi large">large</span>`,
+		`<span class="psi stable">stable</span>`, "50.0 %", "40.0 %"} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("serving version's page lacks %q", want)
+		}
+	}
+	for _, v := range h.Versions {
+		if v.VersionID == h.Serving.VersionID {
+			continue
+		}
+		buf.Reset()
+		if err := WriteVersion(&buf, h, v.VersionID, Links{}); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(buf.String(), `id="drift"`) {
+			t.Errorf("%s does not serve but shows drift", v.VersionID)
+		}
+	}
+	buf.Reset()
+	if err := WriteIndex(&buf, h, Links{}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), `largest drift <b class="psi large">9.0000</b> (age, large)`) {
+		t.Errorf("index lacks the largest drift")
+	}
+}

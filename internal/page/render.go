@@ -72,6 +72,7 @@ func (l Links) versionHrefs() (css, index string, version func(string) string) {
 }
 
 type indexData struct {
+	Drift   *driftView
 	CSS     string
 	H       *History
 	Rows    []row
@@ -87,7 +88,7 @@ type row struct {
 // WriteIndex writes the history page.
 func WriteIndex(w io.Writer, h *History, l Links) error {
 	css, href := l.indexHrefs()
-	d := indexData{CSS: css, H: h, Chart: newF1Chart(h, href)}
+	d := indexData{CSS: css, H: h, Chart: newF1Chart(h, href), Drift: newDriftView(h.Serving.Drift)}
 	for _, v := range h.Versions {
 		d.Rows = append(d.Rows, row{Version: v, Href: href(v.VersionID)})
 	}
@@ -108,6 +109,7 @@ type versionData struct {
 	Older      *row
 	Coef       *barChart
 	Features   []featureRow
+	Drift      *driftView // when this version serves and drift is counted
 }
 
 type featureRow struct {
@@ -138,6 +140,9 @@ func WriteVersion(w io.Writer, h *History, id string, l Links) error {
 			d.Older = &row{Version: h.Versions[i+1], Href: href(h.Versions[i+1].VersionID)}
 		}
 	}
+	if d.Serving {
+		d.Drift = newDriftView(h.Serving.Drift)
+	}
 	if v.Model != nil {
 		d.Coef = newCoefChart(v.Model.Features, v.Model.Coef)
 		for j, name := range v.Model.Features {
@@ -153,6 +158,50 @@ func WriteVersion(w io.Writer, h *History, id string, l Links) error {
 		}
 	}
 	return templates.ExecuteTemplate(w, "version.html", d)
+}
+
+// driftView is a DriftReport for people: PSI read as stable (< 0.1),
+// moderate (< 0.25) or large.
+type driftView struct {
+	Rows, MinRows          string
+	PositiveRate, BaseRate string
+	Features               []driftFeature
+	Worst                  *driftFeature // the largest PSI, once there is one
+}
+
+type driftFeature struct {
+	Name, PSI, Level string
+}
+
+func newDriftView(r *mlservice.DriftReport) *driftView {
+	if r == nil {
+		return nil
+	}
+	d := &driftView{Rows: fmt.Sprint(r.Rows), MinRows: fmt.Sprint(r.MinRows), PositiveRate: "n/a", BaseRate: pct(r.TrainingPositiveRate)}
+	if r.PositiveRate != nil {
+		d.PositiveRate = pct(*r.PositiveRate)
+	}
+	worst := -1.0
+	for _, f := range r.Features {
+		df := driftFeature{Name: f.Name, PSI: "n/a", Level: "pending"}
+		if f.PSI != nil {
+			df.PSI = f4(*f.PSI)
+			switch p := *f.PSI; {
+			case p < 0.1:
+				df.Level = "stable"
+			case p < 0.25:
+				df.Level = "moderate"
+			default:
+				df.Level = "large"
+			}
+			if *f.PSI > worst {
+				worst = *f.PSI
+				d.Worst = &df
+			}
+		}
+		d.Features = append(d.Features, df)
+	}
+	return d
 }
 
 func f4(x float64) string {
