@@ -24,10 +24,17 @@ import (
 // pageTTL is how long a built view is shown before the artifacts directory
 // is listed again: a rejected version moves nothing the store watches, so
 // it appears on the page within this time. Twenty store refreshes, between
-// 2 s and a minute.
+// 2 s and a minute; longer when a build is slow (see buildShare).
 func pageTTL(refresh time.Duration) time.Duration {
 	return min(max(20*refresh, 2*time.Second), time.Minute)
 }
+
+// buildShare bounds the time spent rebuilding the view while the page is
+// read: a view lives at least buildShare times as long as it took to
+// build. Listing 1000 versions reads 1000 metadata files (about 0.2 s), so
+// their page is rebuilt at most every 4 s, 5% of a core, however often it
+// is requested.
+const buildShare = 20
 
 // pageCache holds the current view of the history page.
 type pageCache struct {
@@ -48,6 +55,7 @@ type pageView struct {
 	index   []byte
 	status  mlservice.StoreStatus // what the store reported when it was built
 	builtAt time.Time
+	took    time.Duration // to build
 }
 
 func newPageCache(store *mlservice.Store, refresh time.Duration, log *slog.Logger) *pageCache {
@@ -80,11 +88,12 @@ func (c *pageCache) current() *pageView {
 }
 
 func (c *pageCache) fresh(v *pageView, st mlservice.StoreStatus) bool {
-	return time.Since(v.builtAt) < c.ttl && v.status.ModelVersionID == st.ModelVersionID &&
+	return time.Since(v.builtAt) < max(c.ttl, buildShare*v.took) && v.status.ModelVersionID == st.ModelVersionID &&
 		v.status.LastError == st.LastError && v.status.Ready == st.Ready
 }
 
 func (c *pageCache) build(st mlservice.StoreStatus) *pageView {
+	start := time.Now()
 	serving := page.Serving{Source: "server", Ready: st.Ready, VersionID: st.ModelVersionID, LoadedAt: st.LoadedAt,
 		Reason: st.Reason, LastError: st.LastError}
 	h, err := c.loader.Load(serving)
@@ -98,7 +107,7 @@ func (c *pageCache) build(st mlservice.StoreStatus) *pageView {
 		buf.Reset()
 		buf.WriteString("<!doctype html><title>mlservice</title><p>The history page could not be rendered; see the server log.")
 	}
-	return &pageView{h: h, index: buf.Bytes(), status: st, builtAt: time.Now()}
+	return &pageView{h: h, index: buf.Bytes(), status: st, builtAt: time.Now(), took: time.Since(start)}
 }
 
 // setPageHeaders makes a page inert beyond its own style sheet: no script,

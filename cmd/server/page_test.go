@@ -120,18 +120,31 @@ func TestPageCacheFollowsTheStore(t *testing.T) {
 	if v := ts.page.current(); v != first || v.h.Lookup(rejected.VersionID) != nil {
 		t.Fatalf("the view was rebuilt within its TTL with nothing served changing")
 	}
-	ts.page.ttl = 0
-	if v := ts.page.current(); v == first || v.h.Lookup(rejected.VersionID) == nil {
+	old := *first
+	old.builtAt = time.Now().Add(-2 * time.Hour) // past the TTL, and past 20 times its build time
+	ts.page.view.Store(&old)
+	if v := ts.page.current(); v == &old || v.h.Lookup(rejected.VersionID) == nil {
 		t.Fatalf("past the TTL the rejected version is not listed")
+	}
+	// A slow build keeps its view longer than the TTL.
+	ts.page.ttl = 0
+	slow := *ts.page.view.Load()
+	slow.took = time.Hour
+	ts.page.view.Store(&slow)
+	if v := ts.page.current(); v != &slow {
+		t.Fatalf("a view that took an hour to build was rebuilt at once")
 	}
 	ts.page.ttl = time.Hour
 	before := ts.page.current()
-	promoted := promoteDay(t, ts.dir, "day_04.csv")
+	promoted := promoteDay(t, ts.dir, "day_05.csv")
+	if !promoted.Promoted {
+		t.Fatalf("day 5 was not promoted over day 2; the test needs a promotion")
+	}
 	if _, err := ts.store.Reload(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	v := ts.page.current()
-	if promoted.Promoted && (v == before || v.h.Serving.VersionID != promoted.VersionID) {
+	if v == before || v.h.Serving.VersionID != promoted.VersionID {
 		t.Fatalf("a promotion did not rebuild the view")
 	}
 }
