@@ -18,6 +18,7 @@ import (
 	"github.com/julienschmidt/httprouter"
 
 	"github.com/mlservice/mlservice"
+	"github.com/mlservice/mlservice/internal/page"
 )
 
 // server translates HTTP into calls on a Store; the rules live in the
@@ -33,10 +34,12 @@ type server struct {
 	// answered counts requests by route for the log's summaries; filled
 	// by handler before serving, read-only after.
 	answered []*routeCount
+	page     *pageCache // the history page (page.go)
 }
 
 func newServer(cfg config, store *mlservice.Store, log *slog.Logger) *server {
-	return &server{cfg: cfg, store: store, log: log, metrics: newMetrics(store)}
+	return &server{cfg: cfg, store: store, log: log, metrics: newMetrics(store),
+		page: newPageCache(store, cfg.reloadInterval, log)}
 }
 
 func (s *server) handler() http.Handler {
@@ -57,6 +60,9 @@ func (s *server) handler() http.Handler {
 	route(http.MethodGet, "/model", s.model)
 	route(http.MethodGet, "/versions", s.versions)
 	route(http.MethodGet, "/metrics", s.metrics.handle)
+	route(http.MethodGet, page.IndexPath, s.pageIndex)
+	route(http.MethodGet, page.VersionPath+":id", s.pageVersion)
+	route(http.MethodGet, page.StylePath, s.pageStyle)
 	r.NotFound = adapt(s.instrument("unmatched", func(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 		writeError(w, http.StatusNotFound, "not_found", "no route "+r.URL.Path, nil)
 	}))

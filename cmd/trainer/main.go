@@ -6,6 +6,7 @@
 //	trainer validate DATA.csv
 //	trainer versions [-artifacts DIR] [-json]
 //	trainer rollback [-artifacts DIR] VERSION_ID
+//	trainer report [-artifacts DIR] [-out DIR]
 //
 // DATA.csv or FILE may be "-" for standard input (not both) or a named pipe
 // such as <(zcat day.csv.gz); each input is opened and read once.
@@ -163,6 +164,7 @@ const usage = `usage:
   trainer validate DATA.csv
   trainer versions [-artifacts DIR] [-json]
   trainer rollback [-artifacts DIR] VERSION_ID
+  trainer report [-artifacts DIR] [-out DIR]
 
 DATA.csv or FILE may be - for standard input (only one of them).
 "trainer COMMAND -h" lists a command's flags.
@@ -188,6 +190,8 @@ func run(ctx context.Context, args []string, p proc) error {
 		return runVersions(args, p.getenv, p.stdout)
 	case "rollback":
 		return runRollback(ctx, args, p.getenv, p.stdout, p.stderr)
+	case "report":
+		return runReport(args, p.getenv, p.stdout)
 	case "help", "-h", "-help", "--help":
 		return &helpError{usage}
 	}

@@ -1,0 +1,103 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/mlservice/mlservice"
+	"github.com/mlservice/mlservice/internal/page"
+)
+
+// runReport writes the history page the server shows at GET / as static
+// files: DIR/index.html, DIR/style.css and DIR/versions/ID.html, linked
+// relatively so the directory can be opened from disk, shared or kept as a
+// CI artifact.
+func runReport(args []string, getenv func(string) string, stdout io.Writer) error {
+	fs := newFlagSet("report", "[flags]",
+		"Writes the history page (every version, its metrics and decision, an F1 chart, a page per version)\nas static files: DIR/index.html, DIR/style.css, DIR/versions/ID.html.")
+	artifacts := artifactsFlag(fs, getenv)
+	out := fs.String("out", "./report", "`DIR` to write the pages into, created if missing (no env; default ./report)")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 {
+		return fsUsagef(fs, "report takes no arguments")
+	}
+	if *out == "" {
+		return fsUsagef(fs, "-out must name a directory")
+	}
+	if _, err := os.Stat(*artifacts); err != nil {
+		return fmt.Errorf("report: artifacts directory: %w", err) // a mistyped -artifacts is not an empty report
+	}
+	serving := page.Serving{Source: "report"}
+	switch id, err := mlservice.CurrentVersion(*artifacts); {
+	case err == nil:
+		serving.Ready, serving.VersionID = true, id
+	case errors.Is(err, mlservice.ErrNoCurrent):
+		serving.Reason = "no model version has been promoted yet"
+	default:
+		serving.Reason, serving.LastError = "CURRENT cannot be read", err.Error()
+	}
+	h, err := page.NewLoader(*artifacts).Load(serving)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Join(*out, "versions"), 0o755); err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	links := page.Links{Static: true}
+	var buf bytes.Buffer
+	if err := page.WriteIndex(&buf, h, links); err != nil {
+		return fmt.Errorf("report: render index: %w", err)
+	}
+	if err := writeReportFile(*out, "index.html", buf.Bytes()); err != nil {
+		return err
+	}
+	if err := writeReportFile(*out, "style.css", page.StyleCSS()); err != nil {
+		return err
+	}
+	for _, v := range h.Versions {
+		buf.Reset()
+		if err := page.WriteVersion(&buf, h, v.VersionID, links); err != nil {
+			return fmt.Errorf("report: render version %s: %w", v.VersionID, err)
+		}
+		if err := writeReportFile(*out, page.VersionFile(v.VersionID), buf.Bytes()); err != nil {
+			return err
+		}
+	}
+	return writeJSON(stdout, struct {
+		Index    string `json:"index"`
+		Versions int    `json:"versions"`
+		Current  string `json:"current_version_id,omitempty"`
+	}{filepath.Join(*out, "index.html"), len(h.Versions), serving.VersionID})
+}
+
+// writeReportFile replaces DIR/name by data: written beside it and renamed,
+// so a reader never sees half a page.
+func writeReportFile(dir, name string, data []byte) error {
+	path := filepath.Join(dir, filepath.FromSlash(name))
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".report-*")
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	_, werr := tmp.Write(data)
+	cerr := tmp.Close()
+	if err := errors.Join(werr, cerr); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("report: write %s: %w", name, err)
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("report: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("report: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,304 @@
+package mlservice
+
+import (
+	"context"
+	"math"
+	"runtime"
+	"sync"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestNewDistribution(t *testing.T) {
+	seq := make([]float64, 100)
+	for i := range seq {
+		seq[len(seq)-1-i] = float64(i + 1) // 100..1: order does not matter
+	}
+	for _, tc := range []struct {
+		name   string
+		values []float64
+		want   Distribution
+	}{
+		{"1 to 100", seq, Distribution{Edges: []float64{1, 10, 20, 30, 40, 50, 60, 70, 80, 90}, Max: 100,
+			Counts: []uint64{0, 9, 10, 10, 10, 10, 10, 10, 10, 10, 11, 0}}},
+		{"a 0/1 flag", []float64{1, 0, 0, 1, 0}, Distribution{Edges: []float64{0, 1}, Max: 1, Counts: []uint64{0, 3, 2, 0}}},
+		{"constant", []float64{7, 7, 7}, Distribution{Edges: []float64{7}, Max: 7, Counts: []uint64{0, 3, 0}}},
+		{"one value", []float64{-2.5}, Distribution{Edges: []float64{-2.5}, Max: -2.5, Counts: []uint64{0, 1, 0}}},
+		{"empty", nil, Distribution{Counts: []uint64{0, 0}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := NewDistribution(tc.values)
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("(-want +got)\n%s", diff)
+			}
+			if err := got.check(); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}
+
+func TestDistributionBin(t *testing.T) {
+	d := Distribution{Edges: []float64{0, 1, 5}, Max: 9, Counts: make([]uint64, 5)}
+	for _, tc := range []struct {
+		x    float64
+		want int
+	}{
+		{-1, 0}, {math.Inf(-1), 0}, {math.NaN(), 0},
+		{0, 1}, {0.999, 1}, {1, 2}, {4.9, 2}, {5, 3}, {9, 3},
+		{9.0000001, 4}, {math.Inf(1), 4},
+	} {
+		if got := d.Bin(tc.x); got != tc.want {
+			t.Errorf("Bin(%v) = %d, want %d", tc.x, got, tc.want)
+		}
+	}
+}
+
+func TestPSI(t *testing.T) {
+	const tol = 1e-12
+	same := PSI([]uint64{10, 20, 30}, []uint64{100, 200, 300})
+	if math.Abs(same) > tol {
+		t.Errorf("PSI of one shape = %v, want 0", same)
+	}
+	// Two bins, 50/50 against 80/20: 0.3·ln(1.6) + 0.3·ln(2.5).
+	want := 0.3*math.Log(1.6) + 0.3*math.Log(2.5)
+	if got := PSI([]uint64{50, 50}, []uint64{80, 20}); math.Abs(got-want) > tol {
+		t.Errorf("PSI = %v, want %v", got, want)
+	}
+	// An empty bin counts as PSIEpsilon: finite.
+	want = (0.5-1)*math.Log(0.5/1) + (0.5-PSIEpsilon)*math.Log(0.5/PSIEpsilon)
+	if got := PSI([]uint64{10, 0, 0}, []uint64{5, 5, 0}); math.Abs(got-want) > tol {
+		t.Errorf("PSI with an empty bin = %v, want %v", got, want)
+	}
+	for _, bad := range [][2][]uint64{{{1, 2}, {1}}, {{0, 0}, {1, 1}}, {{1, 1}, {0, 0}}, {nil, nil}} {
+		if got := PSI(bad[0], bad[1]); !math.IsNaN(got) {
+			t.Errorf("PSI(%v, %v) = %v, want NaN", bad[0], bad[1], got)
+		}
+	}
+}
+
+// profileOf returns the training distributions of a dataset's features and
+// its share of class 1.
+func profileOf(ds *Dataset) ([]Distribution, float64) {
+	dists := make([]Distribution, NumFeatures)
+	for j := range dists {
+		dists[j] = NewDistribution(ds.X[j])
+	}
+	return dists, float64(ds.ClassCounts()[1]) / float64(ds.Len())
+}
+
+func loadDay(t testing.TB, day string) *Dataset {
+	t.Helper()
+	ds, err := ValidateFile(context.Background(), "data/"+day)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ds
+}
+
+// The acceptance test of drift: day 1 is the training distribution; 3000
+// served rows of day 2 with age shifted by 40 years give age a PSI over
+// 0.25 and every other feature under 0.1, and unshifted rows of day 2 and
+// day 1 stay under 0.1 everywhere.
+func TestDriftShiftedAge(t *testing.T) {
+	train := loadDay(t, "day_01.csv")
+	dists, base := profileOf(train)
+	const rows = 3000
+	for _, tc := range []struct {
+		name     string
+		traffic  *Dataset
+		ageShift float64
+	}{
+		{"day 2, age + 40", loadDay(t, "day_02.csv"), 40},
+		{"day 1 rows, age + 40", train, 40},
+		{"day 2 as is", loadDay(t, "day_02.csv"), 0},
+		{"day 1 rows as is", train, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := newDriftCounter(FeatureNames[:], dists, base)
+			if err != nil {
+				t.Fatal(err)
+			}
+			positives := uint64(0)
+			for i := range rows {
+				// Spread over the file: the first rows of a day are no
+				// different, but a sample should not depend on it.
+				f := tc.traffic.Row(i * tc.traffic.Len() / rows)
+				f.Age += tc.ageShift
+				v := f.Vector()
+				label := int(tc.traffic.Y[i*tc.traffic.Len()/rows])
+				positives += uint64(label)
+				c.Observe(v[:], label)
+			}
+			r := c.Report()
+			if r.Rows != rows || r.Positives != positives || r.PositiveRate == nil || *r.PositiveRate != float64(positives)/rows {
+				t.Fatalf("rows %d, positives %d (rate %v), want %d and %d", r.Rows, r.Positives, r.PositiveRate, rows, positives)
+			}
+			if r.TrainingPositiveRate != base {
+				t.Errorf("training positive rate %v, want %v", r.TrainingPositiveRate, base)
+			}
+			for _, f := range r.Features {
+				if f.PSI == nil {
+					t.Fatalf("%s: no PSI after %d rows", f.Name, rows)
+				}
+				psi := *f.PSI
+				t.Logf("%-22s PSI %.4f", f.Name, psi)
+				shifted := f.Name == "age" && tc.ageShift != 0
+				if shifted && !(psi > 0.25) {
+					t.Errorf("%s shifted by %v: PSI %.4f, want > 0.25", f.Name, tc.ageShift, psi)
+				}
+				if !shifted && !(psi < 0.1) {
+					t.Errorf("%s unshifted: PSI %.4f, want < 0.1", f.Name, psi)
+				}
+			}
+		})
+	}
+}
+
+func TestDriftReportBeforeMinRows(t *testing.T) {
+	dists, base := profileOf(loadDay(t, "day_01.csv"))
+	c, err := newDriftCounter(FeatureNames[:], dists, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := c.Report()
+	if r.Rows != 0 || r.PositiveRate != nil || r.MinRows != MinDriftRows {
+		t.Errorf("empty report: %+v", r)
+	}
+	for range MinDriftRows - 1 {
+		c.Observe([]float64{40, 50000, 1000, 10, 1}, 1)
+	}
+	for _, f := range c.Report().Features {
+		if f.PSI != nil {
+			t.Errorf("%s has a PSI below %d rows", f.Name, MinDriftRows)
+		}
+	}
+}
+
+// Rows counted from many goroutines at once are all counted, in every
+// feature (run with -race).
+func TestDriftCounterConcurrent(t *testing.T) {
+	train := loadDay(t, "day_01.csv")
+	dists, base := profileOf(train)
+	c, err := newDriftCounter(FeatureNames[:], dists, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const workers, each = 8, 2000
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := range each {
+				f := train.Row((w*each + i) % train.Len())
+				v := f.Vector()
+				c.Observe(v[:], i&1)
+			}
+		})
+	}
+	stop := make(chan struct{})
+	go func() { // reports while rows are counted
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				c.Report()
+			}
+		}
+	}()
+	wg.Wait()
+	close(stop)
+	r := c.Report()
+	if r.Rows != workers*each || r.Positives != workers*each/2 {
+		t.Fatalf("rows %d positives %d, want %d and %d", r.Rows, r.Positives, workers*each, workers*each/2)
+	}
+	for _, f := range r.Features {
+		sum := uint64(0)
+		for _, n := range f.Live {
+			sum += n
+		}
+		if sum != r.Rows {
+			t.Errorf("%s: %d rows in its bins, want %d", f.Name, sum, r.Rows)
+		}
+	}
+}
+
+func TestDriftCounterRefusesBadDistributions(t *testing.T) {
+	for _, d := range []Distribution{
+		{Edges: []float64{2, 1}, Max: 3, Counts: make([]uint64, 4)},
+		{Edges: []float64{1, 2}, Max: 1.5, Counts: make([]uint64, 4)},
+		{Edges: []float64{1, math.NaN()}, Max: 3, Counts: make([]uint64, 4)},
+		{Edges: []float64{1, 2}, Max: 3, Counts: make([]uint64, 3)},
+	} {
+		if _, err := newDriftCounter([]string{"x"}, []Distribution{d}, 0.5); err == nil {
+			t.Errorf("%+v accepted", d)
+		}
+	}
+	if _, err := newDriftCounter([]string{"x", "y"}, []Distribution{NewDistribution([]float64{1})}, 0.5); err == nil {
+		t.Error("two names for one distribution accepted")
+	}
+}
+
+// BenchmarkDriftObserve is the cost drift adds to a predicted row: binning
+// the seed's five features and counting them (two atomic adds).
+func BenchmarkDriftObserve(b *testing.B) {
+	train := loadDay(b, "day_01.csv")
+	dists, base := profileOf(train)
+	c, err := newDriftCounter(FeatureNames[:], dists, base)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rows := make([][NumFeatures]float64, train.Len())
+	for i := range rows {
+		rows[i] = train.Row(i).Vector()
+	}
+	b.Run("serial", func(b *testing.B) {
+		// Also report the thread's CPU time per row (Linux): on a shared
+		// machine wall time counts the time other processes ran.
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		cpu0, ok := threadCPU()
+		i := 0
+		for range b.N {
+			c.Observe(rows[i][:], i&1)
+			if i++; i == len(rows) {
+				i = 0
+			}
+		}
+		if cpu1, _ := threadCPU(); ok {
+			b.ReportMetric(float64(cpu1-cpu0)/float64(b.N), "cpu-ns/op")
+		}
+	})
+	b.Run("parallel", func(b *testing.B) {
+		b.RunParallel(func(pb *testing.PB) {
+			i := 0
+			for pb.Next() {
+				c.Observe(rows[i][:], i&1)
+				if i++; i == len(rows) {
+					i = 0
+				}
+			}
+		})
+	})
+}
+
+// binCuts.bin is Distribution.Bin for every value of the training files,
+// values around each edge and Max, and the extremes.
+func TestBinCutsAgreeWithBin(t *testing.T) {
+	ds := loadDay(t, "day_01.csv")
+	for j := range NumFeatures {
+		d := NewDistribution(ds.X[j])
+		c := newBinCuts(&d)
+		xs := append([]float64{math.Inf(-1), math.Inf(1), math.NaN(), -math.MaxFloat64, math.MaxFloat64, d.Max,
+			math.Nextafter(d.Max, math.Inf(1)), math.Nextafter(d.Max, math.Inf(-1))}, ds.X[j]...)
+		for _, e := range d.Edges {
+			xs = append(xs, e, math.Nextafter(e, math.Inf(1)), math.Nextafter(e, math.Inf(-1)))
+		}
+		for _, x := range xs {
+			if got, want := c.bin(x), d.Bin(x); got != want {
+				t.Fatalf("%s: bin(%v) = %d, Bin = %d", FeatureNames[j], x, got, want)
+			}
+		}
+	}
+}
