@@ -103,5 +103,5 @@ func ExampleOpenStore() {
 	// Output:
 	// label 1, probability 0.521
 	// answered by the promoted version: true
-	// feature age = -1: must be >= 0
+	// invalid features: age: must be >= 0, not -1
 }

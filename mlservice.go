@@ -98,10 +98,10 @@ func (f Features) Vector() [NumFeatures]float64 {
 	return [NumFeatures]float64{f.Age, f.Income, f.AccountBalance, f.TransactionsLast30d, f.IsPremium}
 }
 
-// Check reports the first value outside the data contract's domain: a
-// non-finite number, a magnitude above MaxAbsValue, a negative age or
-// transaction count, or is_premium other than 0 or 1. It allocates only when
-// it returns an error.
+// Check reports the first value outside the data contract's domain, as an
+// *InputError: a non-finite number, a magnitude above MaxAbsValue, a negative
+// age or transaction count, or is_premium other than 0 or 1. It allocates
+// only when it returns an error.
 func (f Features) Check() error {
 	// |x| <= MaxAbsValue is false for NaN and ±Inf too; is_premium 0 or 1 is
 	// within it.
@@ -118,38 +118,29 @@ func (f Features) Check() error {
 func (f Features) problem() error {
 	for j, x := range f.Vector() {
 		name := FeatureNames[j]
-		reason := ""
 		switch {
 		case math.IsNaN(x) || math.IsInf(x, 0):
-			reason = "must be a finite number"
+			return inputError(name, "must be a finite number")
 		case math.Abs(x) > MaxAbsValue:
-			reason = magnitudeReason
+			return inputError(name, fmt.Sprintf("%s, not %v", magnitudeReason, x))
 		case x < 0 && (name == "age" || name == "transactions_last_30d"):
-			reason = "must be >= 0"
+			return inputError(name, fmt.Sprintf("must be >= 0, not %v", x))
 		case name == "is_premium" && x != 0 && x != 1:
-			reason = "must be 0 or 1"
-		default:
-			continue
+			return inputError(name, fmt.Sprintf("must be 0 or 1, not %v", x))
 		}
-		return &FeatureError{Feature: name, Value: x, Reason: reason}
 	}
 	return nil
 }
 
-// FeatureError reports an input value outside the data contract.
-type FeatureError struct {
-	Row     int // index in a batch; 0 for a single prediction
-	Feature string
-	Value   float64
-	Reason  string
+// checkRow is Check for row i of a batch.
+func (f Features) checkRow(i int) error {
+	err := f.Check()
+	if err != nil {
+		ie := err.(*InputError)
+		ie.batch, ie.Problems[0].Row = true, i
+	}
+	return err
 }
-
-func (e *FeatureError) Error() string {
-	return fmt.Sprintf("feature %s = %v: %s", e.Feature, e.Value, e.Reason)
-}
-
-// Is makes errors.Is(err, ErrInvalidFeatures) true.
-func (e *FeatureError) Is(target error) bool { return target == ErrInvalidFeatures }
 
 // Prediction is the model's answer for one row.
 type Prediction struct {
@@ -164,9 +155,17 @@ var (
 	// the data contract.
 	ErrInvalidData = errors.New("invalid data")
 
-	// ErrInvalidFeatures is matched by every *FeatureError: a row given to
-	// Predict is outside the contract's domain.
+	// ErrInvalidFeatures is matched by every *InputError: a request or a
+	// row given to Predict breaks the contract.
 	ErrInvalidFeatures = errors.New("invalid features")
+
+	// ErrMalformedRequest is returned by DecodeFeatures and DecodeBatch for
+	// a body that is not valid JSON.
+	ErrMalformedRequest = errors.New("malformed JSON")
+
+	// ErrUnsupportedMediaType is returned by CheckContentType for a request
+	// body declared as something other than JSON.
+	ErrUnsupportedMediaType = errors.New("unsupported media type")
 
 	// ErrNotReady is returned by Store.Predict before any version has been
 	// loaded, for instance before the first promotion.

@@ -5,14 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"mime"
+	"net/http"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/go-playground/validator/v10"
 )
-
-var ErrMalformedRequest = errors.New("malformed JSON")
 
 // featuresRequest is the contract for one row of a prediction request,
 // written once for validator/v10. Pointers tell a missing or null field
@@ -25,22 +25,33 @@ type featuresRequest struct {
 	IsPremium           *float64 `json:"is_premium" validate:"required,binary"`
 }
 
-// FieldProblem is one invalid field of a request.
+// FieldProblem is one invalid field of a request or of a row given to
+// Predict.
 type FieldProblem struct {
-	Field  string `json:"field"`  // e.g. "age" or "instances[3].age"
+	// Row is the index of the row in a batch; 0 for a single row and for
+	// a problem with the request as a whole.
+	Row int `json:"row"`
+	// Field is a feature name, or "body" or "instances" for the request as
+	// a whole, or any key that appears twice.
+	Field  string `json:"field"`
 	Reason string `json:"reason"` // what is wrong, in words
 }
 
-// InputError lists every invalid field of a request. It matches
-// ErrInvalidFeatures.
+// InputError lists every invalid field of a request (from DecodeFeatures
+// or DecodeBatch) or the first invalid value of a row (from Features.Check,
+// Store.Predict or Store.PredictBatch). It matches ErrInvalidFeatures.
 type InputError struct {
 	Problems []FieldProblem
+	batch    bool // each problem is about one row of a batch, so Error names it
 }
 
 func (e *InputError) Error() string {
 	parts := make([]string, len(e.Problems))
 	for i, p := range e.Problems {
 		parts[i] = p.Field + ": " + p.Reason
+		if e.batch {
+			parts[i] = "row " + strconv.Itoa(p.Row) + " " + parts[i]
+		}
 	}
 	return "invalid features: " + strings.Join(parts, "; ")
 }
@@ -48,28 +59,24 @@ func (e *InputError) Error() string {
 // Is makes errors.Is(err, ErrInvalidFeatures) true.
 func (e *InputError) Is(target error) bool { return target == ErrInvalidFeatures }
 
+func inputError(field, reason string) *InputError {
+	return &InputError{Problems: []FieldProblem{{Field: field, Reason: reason}}}
+}
+
 // DecodeFeatures parses one JSON object such as
 //
 //	{"age": 42, "income": 52000, "account_balance": -120.5, "transactions_last_30d": 7, "is_premium": 1}
 //
 // Invalid JSON gives an error matching ErrMalformedRequest; anything else
-// wrong (not an object, a field missing, null, of the wrong type, or out of
-// the contract's domain) gives an *InputError that lists every bad field.
-// Unknown fields are ignored.
+// wrong (not an object, a key given twice, a field missing, null, of the
+// wrong type, or out of the contract's domain) gives an *InputError that
+// lists every bad field. Unknown fields are ignored.
 func DecodeFeatures(data []byte) (Features, error) {
-	if f, ok := decodeFlat(data); ok {
-		return f, nil
-	}
-	return decodeFeaturesFull(data)
-}
-
-// decodeFeaturesFull decodes field by field and lets validator judge.
-func decodeFeaturesFull(data []byte) (Features, error) {
 	if !json.Valid(data) {
 		return Features{}, malformed(data)
 	}
 	var probs []FieldProblem
-	f := decodeInstance(data, "", &probs)
+	f := decodeInstance(data, "body", 0, &probs)
 	if len(probs) > 0 {
 		return Features{}, &InputError{Problems: probs}
 	}
@@ -78,157 +85,108 @@ func decodeFeaturesFull(data []byte) (Features, error) {
 
 // DecodeBatch parses {"instances": [ {...}, ... ]} with at most maxRows
 // instances (no limit if maxRows <= 0), reporting problems like
-// DecodeFeatures, with fields named "instances[i].age".
+// DecodeFeatures, each with the index of its row.
 func DecodeBatch(data []byte, maxRows int) ([]Features, error) {
 	if !json.Valid(data) {
 		return nil, malformed(data)
 	}
-	var body map[string]json.RawMessage
-	if err := json.Unmarshal(data, &body); err != nil || body == nil { // body == nil: the JSON null
-		return nil, &InputError{Problems: []FieldProblem{{Field: "body", Reason: "must be a JSON object with an instances array"}}}
-	}
-	raw, ok := body["instances"]
-	if !ok || string(raw) == "null" {
-		return nil, &InputError{Problems: []FieldProblem{{Field: "instances", Reason: "required"}}}
-	}
-	var items []json.RawMessage
-	if err := json.Unmarshal(raw, &items); err != nil {
-		return nil, &InputError{Problems: []FieldProblem{{Field: "instances", Reason: "must be an array of objects"}}}
-	}
-	switch {
-	case len(items) == 0:
-		return nil, &InputError{Problems: []FieldProblem{{Field: "instances", Reason: "must not be empty"}}}
-	case maxRows > 0 && len(items) > maxRows:
-		return nil, &InputError{Problems: []FieldProblem{{Field: "instances", Reason: fmt.Sprintf("has %d rows, the limit is %d", len(items), maxRows)}}}
-	}
-	out := make([]Features, len(items))
-	var probs []FieldProblem
-	for i, item := range items {
-		out[i] = decodeInstance(item, fmt.Sprintf("instances[%d].", i), &probs)
+	body, probs := decodeObject(data, 0)
+	if body == nil {
+		return nil, inputError("body", "must be a JSON object with an instances array")
 	}
 	if len(probs) > 0 {
 		return nil, &InputError{Problems: probs}
 	}
+	raw, ok := body["instances"]
+	if !ok || string(raw) == "null" {
+		return nil, inputError("instances", "required")
+	}
+	var items []json.RawMessage
+	if err := json.Unmarshal(raw, &items); err != nil {
+		return nil, inputError("instances", "must be an array of objects")
+	}
+	switch {
+	case len(items) == 0:
+		return nil, inputError("instances", "must not be empty")
+	case maxRows > 0 && len(items) > maxRows:
+		return nil, inputError("instances", fmt.Sprintf("has %d rows, the limit is %d", len(items), maxRows))
+	}
+	out := make([]Features, len(items))
+	for i, item := range items {
+		out[i] = decodeInstance(item, "instances", i, &probs)
+	}
+	if len(probs) > 0 {
+		return nil, &InputError{Problems: probs, batch: true}
+	}
 	return out, nil
 }
 
-// decodeFlat is the fast path of DecodeFeatures for the shape nearly every
-// request has: one object holding exactly the five features, each once, as
-// plain numbers, with values inside the contract. It reports false for
-// anything else, and DecodeFeatures then takes the full path, which is the
-// authority on errors. Where it succeeds, it gives what the full path would
-// (FuzzDecodeFlat), in a few hundred ns instead of several µs.
-func decodeFlat(data []byte) (Features, bool) {
-	var vals [NumFeatures]float64
-	var seen [NumFeatures]bool
-	i := skipSpace(data, 0)
-	if i >= len(data) || data[i] != '{' {
-		return Features{}, false
+// decodeObject reads a JSON object's members, reporting each key that
+// appears more than once: encoding/json keeps the last value silently, and
+// a client that sent two values meant one of them. It returns nil if data
+// (valid JSON) is not an object.
+func decodeObject(data []byte, row int) (map[string]json.RawMessage, []FieldProblem) {
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(data, &obj); err != nil || obj == nil {
+		return nil, nil
 	}
-	i = skipSpace(data, i+1)
-	for n := 0; n < NumFeatures; n++ {
-		if n > 0 {
-			if i >= len(data) || data[i] != ',' {
-				return Features{}, false
+	if countKeys(data) == len(obj) {
+		return obj, nil
+	}
+	return obj, duplicateKeys(data, row)
+}
+
+// countKeys counts the members of the object in data, which is valid JSON:
+// the colons outside strings at depth 1. A json.Decoder token walk over
+// every request more than doubled DecodeFeatures (4.9 µs and 91 allocs
+// against 2.0 µs and 22), so it runs only once this finds a duplicate.
+func countKeys(data []byte) int {
+	n, depth, inString := 0, 0, false
+	for i := 0; i < len(data); i++ {
+		c := data[i]
+		switch {
+		case inString:
+			if c == '\\' {
+				i++ // skip the escaped byte
+			} else if c == '"' {
+				inString = false
 			}
-			i = skipSpace(data, i+1)
+		case c == '"':
+			inString = true
+		case c == '{' || c == '[':
+			depth++
+		case c == '}' || c == ']':
+			depth--
+		case c == ':' && depth == 1:
+			n++
 		}
-		// A key without escapes.
-		if i >= len(data) || data[i] != '"' {
-			return Features{}, false
-		}
-		end := bytes.IndexByte(data[i+1:], '"')
-		if end < 0 {
-			return Features{}, false
-		}
-		key := data[i+1 : i+1+end]
-		if bytes.IndexByte(key, '\\') >= 0 {
-			return Features{}, false
-		}
-		j := -1
-		for k, name := range FeatureNames {
-			if string(key) == name {
-				j = k
-				break
-			}
-		}
-		if j < 0 || seen[j] {
-			return Features{}, false
-		}
-		seen[j] = true
-		i = skipSpace(data, i+2+end)
-		if i >= len(data) || data[i] != ':' {
-			return Features{}, false
-		}
-		i = skipSpace(data, i+1)
-		start := i
-		i = scanJSONNumber(data, i)
-		if i < 0 {
-			return Features{}, false
-		}
-		v, err := strconv.ParseFloat(string(data[start:i]), 64)
+	}
+	return n
+}
+
+// duplicateKeys names each key of the object in data (valid JSON) that
+// appears more than once, once per repeat.
+func duplicateKeys(data []byte, row int) []FieldProblem {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.Token() // {
+	seen := map[string]bool{}
+	var probs []FieldProblem
+	for dec.More() {
+		tok, err := dec.Token()
 		if err != nil {
-			return Features{}, false
+			break // not reached: data is valid JSON
 		}
-		vals[j] = v
-		i = skipSpace(data, i)
-	}
-	if i >= len(data) || data[i] != '}' || skipSpace(data, i+1) != len(data) {
-		return Features{}, false
-	}
-	f := Features{vals[0], vals[1], vals[2], vals[3], vals[4]}
-	if f.Check() != nil {
-		return Features{}, false
-	}
-	return f, true
-}
-
-func skipSpace(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
-		i++
-	}
-	return i
-}
-
-// scanJSONNumber returns the index just past the JSON number at b[i:], or
-// -1 if there is none: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
-func scanJSONNumber(b []byte, i int) int {
-	digits := func(i int) int {
-		j := i
-		for j < len(b) && b[j] >= '0' && b[j] <= '9' {
-			j++
+		key, _ := tok.(string)
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			break
 		}
-		if j == i {
-			return -1
+		if seen[key] {
+			probs = append(probs, FieldProblem{Row: row, Field: key, Reason: "appears more than once"})
 		}
-		return j
+		seen[key] = true
 	}
-	if i < len(b) && b[i] == '-' {
-		i++
-	}
-	switch {
-	case i < len(b) && b[i] == '0':
-		i++
-	case i < len(b) && b[i] >= '1' && b[i] <= '9':
-		i = digits(i)
-	default:
-		return -1
-	}
-	if i < len(b) && b[i] == '.' {
-		if i = digits(i + 1); i < 0 {
-			return -1
-		}
-	}
-	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
-		i++
-		if i < len(b) && (b[i] == '+' || b[i] == '-') {
-			i++
-		}
-		if i = digits(i); i < 0 {
-			return -1
-		}
-	}
-	return i
+	return probs
 }
 
 func malformed(data []byte) error {
@@ -240,65 +198,117 @@ func malformed(data []byte) error {
 	return fmt.Errorf("%w: %v", ErrMalformedRequest, err)
 }
 
-// decodeInstance decodes one object field by field, so that every wrong
-// type is reported and not just the first, then lets validator check the
-// values against featuresRequest's tags.
-func decodeInstance(data []byte, prefix string, probs *[]FieldProblem) Features {
-	var obj map[string]json.RawMessage
-	if err := json.Unmarshal(data, &obj); err != nil || obj == nil {
-		field := strings.TrimSuffix(prefix, ".")
-		if field == "" {
-			field = "body"
-		}
-		*probs = append(*probs, FieldProblem{Field: field, Reason: "must be a JSON object"})
+// decodeInstance decodes one object (where: "body" or "instances", for a
+// value that is not an object) field by field, so that every wrong type is
+// reported and not just the first. Values that parse go through the
+// contract's compiled check; only if that fails does validator judge them
+// against featuresRequest's tags, as the CSV path does: it is the authority
+// on what is wrong, and too slow to run on every good row.
+func decodeInstance(data []byte, where string, row int, probs *[]FieldProblem) Features {
+	obj, dups := decodeObject(data, row)
+	if obj == nil {
+		*probs = append(*probs, FieldProblem{Row: row, Field: where, Reason: "must be a JSON object"})
 		return Features{}
 	}
-	var req featuresRequest
-	dst := [NumFeatures]**float64{&req.Age, &req.Income, &req.AccountBalance, &req.TransactionsLast30d, &req.IsPremium}
+	if len(dups) > 0 {
+		*probs = append(*probs, dups...)
+		return Features{}
+	}
+	var vals [NumFeatures]float64
 	var reasons [NumFeatures]string // per feature, in FeatureNames order
+	bad := false
 	for j, name := range FeatureNames {
 		raw, ok := obj[name]
-		if !ok || string(raw) == "null" {
-			continue // validator reports "required"
-		}
-		var v float64
-		if err := json.Unmarshal(raw, &v); err != nil {
-			reasons[j] = "must be a number"
-			// A number literal that float64 cannot hold (1e400). Not
-			// json.Number: it also takes a string such as "1".
-			if c := raw[0]; c == '-' || c >= '0' && c <= '9' {
-				reasons[j] = "number out of range"
+		switch {
+		case !ok || string(raw) == "null":
+			reasons[j], bad = "required (missing or null)", true
+		case raw[0] == '-' || raw[0] >= '0' && raw[0] <= '9':
+			// A JSON number: encoding/json parses it into a float64 with
+			// ParseFloat too, so this fails only where float64 cannot hold
+			// it (1e400).
+			v, err := strconv.ParseFloat(string(raw), 64)
+			if err != nil {
+				reasons[j], bad = "number out of range", true
+				continue
 			}
-			continue
+			vals[j] = v
+		default: // a string, bool, array or object
+			reasons[j], bad = "must be a number", true
 		}
-		*dst[j] = &v
+	}
+	f := Features{vals[0], vals[1], vals[2], vals[3], vals[4]}
+	if !bad && f.Check() == nil {
+		return f
+	}
+
+	var req featuresRequest
+	dst := [NumFeatures]**float64{&req.Age, &req.Income, &req.AccountBalance, &req.TransactionsLast30d, &req.IsPremium}
+	for j := range vals {
+		if reasons[j] == "" {
+			*dst[j] = &vals[j]
+		}
 	}
 	err := theContract().validate.Struct(&req)
 	var verrs validator.ValidationErrors
 	if errors.As(err, &verrs) {
 		for _, fe := range verrs {
 			j := slices.Index(FeatureNames[:], fe.Field())
-			if j < 0 || reasons[j] != "" {
-				continue
-			}
-			reasons[j] = ruleReason(fe.Tag(), fe.Param())
-			if fe.Tag() == "required" {
-				reasons[j] = "required (missing or null)"
+			if j >= 0 && reasons[j] == "" {
+				reasons[j] = ruleReason(fe.Tag(), fe.Param())
 			}
 		}
 	} else if err != nil {
-		*probs = append(*probs, FieldProblem{Field: strings.TrimSuffix(prefix, "."), Reason: err.Error()})
+		*probs = append(*probs, FieldProblem{Row: row, Field: where, Reason: err.Error()})
 		return Features{}
 	}
-	bad := false
+	n := len(*probs)
 	for j, r := range reasons {
 		if r != "" {
-			*probs = append(*probs, FieldProblem{Field: prefix + FeatureNames[j], Reason: r})
-			bad = true
+			*probs = append(*probs, FieldProblem{Row: row, Field: FeatureNames[j], Reason: r})
 		}
 	}
-	if bad {
-		return Features{}
+	if len(*probs) == n { // not reached while the tags and Check agree (FuzzDecodeFeatures)
+		p := f.Check().(*InputError).Problems[0]
+		p.Row = row
+		*probs = append(*probs, p)
 	}
-	return Features{*req.Age, *req.Income, *req.AccountBalance, *req.TransactionsLast30d, *req.IsPremium}
+	return Features{}
+}
+
+// CheckContentType accepts the Content-Type of a JSON request body:
+// application/json or any +json type, with parameters, or none at all.
+// Anything else (a form that `curl -d` sends, text/plain) gives an error
+// matching ErrUnsupportedMediaType.
+func CheckContentType(contentType string) error {
+	if contentType == "" || contentType == "application/json" {
+		return nil
+	}
+	mt, _, err := mime.ParseMediaType(contentType)
+	if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+		return fmt.Errorf("%w: send the body as application/json, not %q", ErrUnsupportedMediaType, contentType)
+	}
+	return nil
+}
+
+// HTTPStatus maps an error from decoding or predicting a request to the
+// HTTP status and the short code to answer with: 415 for
+// ErrUnsupportedMediaType, 413 for a body over http.MaxBytesReader's
+// limit, 400 for ErrMalformedRequest, 422 for ErrInvalidFeatures (an
+// *InputError lists the fields), 503 for ErrNotReady and ErrClosed, and
+// 500 for anything else, which is the server's fault.
+func HTTPStatus(err error) (status int, code string) {
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.Is(err, ErrUnsupportedMediaType):
+		return http.StatusUnsupportedMediaType, "unsupported_media_type"
+	case errors.As(err, &tooBig):
+		return http.StatusRequestEntityTooLarge, "body_too_large"
+	case errors.Is(err, ErrMalformedRequest):
+		return http.StatusBadRequest, "malformed_json"
+	case errors.Is(err, ErrInvalidFeatures):
+		return http.StatusUnprocessableEntity, "invalid_features"
+	case errors.Is(err, ErrNotReady), errors.Is(err, ErrClosed):
+		return http.StatusServiceUnavailable, "not_ready"
+	}
+	return http.StatusInternalServerError, "internal"
 }

@@ -224,18 +224,14 @@ func (l *linear) predict(f *Features) (label int, probability float64) {
 
 // PredictBatch scores rows with one version and appends the predictions to
 // dst, which it returns. A row outside the contract's domain fails the whole
-// batch with a *FeatureError naming its index, and dst is returned as given.
+// batch with an *InputError naming its index, and dst is returned as given.
 func (s *Store) PredictBatch(dst []Prediction, rows []Features) ([]Prediction, error) {
 	v := s.serving.Load()
 	if v == nil {
 		return dst, ErrNotReady
 	}
 	for i, f := range rows {
-		if err := f.Check(); err != nil {
-			var fe *FeatureError
-			if errors.As(err, &fe) {
-				fe.Row = i
-			}
+		if err := f.checkRow(i); err != nil {
 			return dst, err
 		}
 	}

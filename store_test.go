@@ -280,9 +280,9 @@ func TestStorePredict(t *testing.T) {
 			if !errors.Is(err, mlservice.ErrInvalidFeatures) {
 				t.Fatalf("Predict = %+v, %v; want ErrInvalidFeatures", p, err)
 			}
-			var fe *mlservice.FeatureError
-			if !errors.As(err, &fe) || fe.Feature != tc.feature || fe.Row != 0 || fe.Reason == "" {
-				t.Errorf("error %#v, want a *FeatureError for %s", err, tc.feature)
+			var ie *mlservice.InputError
+			if !errors.As(err, &ie) || len(ie.Problems) != 1 || ie.Problems[0].Field != tc.feature || ie.Problems[0].Row != 0 || ie.Problems[0].Reason == "" {
+				t.Errorf("error %#v, want an *InputError for %s", err, tc.feature)
 			}
 			if p != (mlservice.Prediction{}) {
 				t.Errorf("a refused row still got %+v", p)
@@ -328,8 +328,9 @@ func TestStorePredictBatch(t *testing.T) {
 	bad[5].Age = -1
 	dst := make([]mlservice.Prediction, 1, 4)
 	got, err := s.PredictBatch(dst, bad)
-	var fe *mlservice.FeatureError
-	if !errors.As(err, &fe) || !errors.Is(err, mlservice.ErrInvalidFeatures) || fe.Row != 3 || fe.Feature != "is_premium" {
+	var ie *mlservice.InputError
+	if !errors.As(err, &ie) || !errors.Is(err, mlservice.ErrInvalidFeatures) || len(ie.Problems) != 1 ||
+		ie.Problems[0].Row != 3 || ie.Problems[0].Field != "is_premium" || !strings.Contains(err.Error(), "row 3") {
 		t.Fatalf("PredictBatch with a bad row 3: %v", err)
 	}
 	if len(got) != 1 || &got[0] != &dst[0] {

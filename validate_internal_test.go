@@ -329,7 +329,8 @@ func FuzzDecodeFeatures(f *testing.F) {
 				t.Fatalf("DecodeFeatures(%q): invalid JSON not reported as malformed", data)
 			}
 			for _, p := range ierr.Problems {
-				if p.Field != "body" && !slices.Contains(FeatureNames[:], p.Field) || p.Reason == "" {
+				dup := p.Reason == "appears more than once"
+				if !dup && p.Field != "body" && !slices.Contains(FeatureNames[:], p.Field) || p.Reason == "" {
 					t.Fatalf("problem %+v", p)
 				}
 			}
@@ -354,48 +355,9 @@ func FuzzDecodeFeatures(f *testing.F) {
 			t.Fatalf("%s: decoded %+v", body, got)
 		}
 		if err != nil {
-			var ierr *InputError
-			var ferr *FeatureError
-			if !errors.As(err, &ierr) || !errors.As(want.Check(), &ferr) || ierr.Problems[0].Field != ferr.Feature {
+			var ierr, cerr *InputError
+			if !errors.As(err, &ierr) || !errors.As(want.Check(), &cerr) || ierr.Problems[0].Field != cerr.Problems[0].Field {
 				t.Fatalf("%s: DecodeFeatures %v, Check %v: the first bad field differs", body, err, want.Check())
-			}
-		}
-	})
-}
-
-// FuzzDecodeFlat checks the fast path of DecodeFeatures: whatever it
-// accepts, the full path accepts with the same values, bit for bit.
-func FuzzDecodeFlat(f *testing.F) {
-	for _, s := range []string{
-		`{"age":42,"income":52000,"account_balance":1800.5,"transactions_last_30d":12,"is_premium":1}`,
-		` { "is_premium" : 0 , "age":0,"income":-1e3,"account_balance":-0,"transactions_last_30d":1E2 } `,
-		`{"age":42,"income":52000,"account_balance":1,"transactions_last_30d":12,"is_premium":1,"age":3}`,
-		`{"age":42,"income":52000,"account_balance":1,"transactions_last_30d":12}`,
-		`{"age":-1,"income":52000,"account_balance":1,"transactions_last_30d":12,"is_premium":1}`,
-		`{"a\u0067e":42,"income":52000,"account_balance":1,"transactions_last_30d":12,"is_premium":1}`,
-		`{"age":042,"income":52000,"account_balance":1,"transactions_last_30d":12,"is_premium":1}`,
-		`{"age":1e999,"income":52000,"account_balance":1,"transactions_last_30d":12,"is_premium":1}`,
-		`{"age":42,"income":52000,"account_balance":1,"transactions_last_30d":12,"is_premium":1}x`,
-	} {
-		f.Add([]byte(s))
-	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		fast, ok := decodeFlat(data)
-		full, err := decodeFeaturesFull(data)
-		if !ok {
-			got, gotErr := DecodeFeatures(data)
-			if (gotErr == nil) != (err == nil) || got != full {
-				t.Fatalf("DecodeFeatures(%q) = %v, %v; the full path %v, %v", data, got, gotErr, full, err)
-			}
-			return
-		}
-		if err != nil {
-			t.Fatalf("fast path accepted %q as %+v, the full path says %v", data, fast, err)
-		}
-		fv, wv := fast.Vector(), full.Vector()
-		for j := range fv {
-			if math.Float64bits(fv[j]) != math.Float64bits(wv[j]) {
-				t.Fatalf("%q: fast %v, full %v", data, fast, full)
 			}
 		}
 	})

@@ -610,7 +610,8 @@ const okFeatures = `{"age": 42, "income": 52000, "account_balance": -120.5, "tra
 var okFeaturesValue = mlservice.Features{Age: 42, Income: 52000, AccountBalance: -120.5, TransactionsLast30d: 7, IsPremium: 1}
 
 // wantFields is what an *InputError should list: the field names in order
-// and, for each, a fragment of its reason.
+// and, for each, a fragment of its reason; batch rows are written
+// "instances[3].age".
 type wantField struct{ field, reason string }
 
 func checkInputError(t *testing.T, err error, want []wantField) {
@@ -627,6 +628,10 @@ func checkInputError(t *testing.T, err error, want []wantField) {
 	}
 	var gotFields, wantFields []string
 	for _, p := range ierr.Problems {
+		if strings.Contains(want[0].field, "[") {
+			gotFields = append(gotFields, fmt.Sprintf("instances[%d].%s", p.Row, p.Field))
+			continue
+		}
 		gotFields = append(gotFields, p.Field)
 	}
 	for _, w := range want {
@@ -777,7 +782,7 @@ func TestDecodeBatch(t *testing.T) {
 				{"instances[1].age", ">= 0"}, {"instances[1].account_balance", "must be a number"},
 				{"instances[3].age", "required"}, {"instances[3].income", "required"}, {"instances[3].account_balance", "required"},
 				{"instances[3].transactions_last_30d", "required"}, {"instances[3].is_premium", "required"},
-				{"instances[4]", "object"}, {"instances[5]", "object"},
+				{"instances[4].instances", "object"}, {"instances[5].instances", "object"},
 			}},
 	}
 	for _, tc := range tests {
@@ -888,13 +893,13 @@ func TestFeaturesCheckMagnitude(t *testing.T) {
 		v[j] = 1e200
 		v[3-j] = 2e200 // a later (or the same) feature is bad too: the first is named
 		f := mlservice.Features{Age: v[0], Income: v[1], AccountBalance: v[2], TransactionsLast30d: v[3], IsPremium: v[4]}
-		var ferr *mlservice.FeatureError
+		var ierr *mlservice.InputError
 		err := f.Check()
-		if !errors.As(err, &ferr) || !errors.Is(err, mlservice.ErrInvalidFeatures) {
-			t.Fatalf("%s=1e200: Check = %v, want a *FeatureError", name, err)
+		if !errors.As(err, &ierr) || !errors.Is(err, mlservice.ErrInvalidFeatures) || len(ierr.Problems) != 1 {
+			t.Fatalf("%s=1e200: Check = %v, want an *InputError with one problem", name, err)
 		}
 		first := mlservice.FeatureNames[min(j, 3-j)]
-		if ferr.Feature != first || !strings.Contains(ferr.Reason, "magnitude") {
+		if p := ierr.Problems[0]; p.Field != first || !strings.Contains(p.Reason, "magnitude") {
 			t.Errorf("%s=1e200: %v; want feature %s, a magnitude reason", name, err, first)
 		}
 	}

@@ -3,7 +3,7 @@
 # FastAPI/uvicorn) on this machine: the figures in BENCHMARKS.md.
 #
 #   .ci/bench.sh              # everything (about 10 minutes)
-#   .ci/bench.sh train serve  # only some parts: train, growth, serve, soak
+#   .ci/bench.sh train serve  # only some parts: train, growth, serve, bare, soak
 #
 # Environment: PYREF (the reference's directory, default ../shared/reference/python),
 # RUNS (alternated runs per trainer, default 5), SERVE_SECONDS (default 10).
@@ -15,7 +15,7 @@ ROOT=$PWD
 PYREF=${PYREF:-$ROOT/../shared/reference/python}
 RUNS=${RUNS:-5}
 SERVE_SECONDS=${SERVE_SECONDS:-10}
-PARTS=${*:-train growth serve soak}
+PARTS=${*:-train growth serve bare soak}
 WORK=$(mktemp -d /tmp/mlservice-bench.XXXXXX)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
@@ -51,6 +51,7 @@ need_apt "$TIME" time || { echo "GNU time is needed for peak RSS"; exit 1; }
 say "build"
 CGO_ENABLED=0 go build -trimpath -o "$WORK/trainer" ./cmd/trainer
 CGO_ENABLED=0 go build -trimpath -o "$WORK/server" ./cmd/server
+go build -o "$WORK/loadgen" ./cmd/loadgen
 go build -o "$WORK/gen" ./data/gen
 for n in 10000 100000 1000000; do "$WORK/gen" -rows $n -file "$WORK/rows_$n.csv"; done
 ls -l "$WORK"/rows_*.csv | awk '{print $5, $9}'
@@ -132,6 +133,32 @@ if want serve; then
     fi
     kill $GOPID ${PYPID:-} 2>/dev/null || true; wait 2>/dev/null || true
   fi
+fi
+
+# jsonfield FILE KEY prints a number from loadgen's -json report.
+jsonfield() { sed -n "s/^  \"$2\": \([-0-9.e+]*\),\{0,1\}$/\1/p" "$1"; }
+
+if want bare; then
+  say "server vs a bare net/http handler (reads the body, writes a fixed answer): POST /predict, cmd/loadgen ${SERVE_SECONDS}s at 32 clients, $RUNS alternated runs each"
+  : >"$WORK/bare.txt"
+  for i in $(seq "$RUNS"); do
+    for target in server bare; do
+      flag=; [ $target = bare ] && flag=-bare
+      "$WORK/loadgen" -bin "$WORK" -d "${SERVE_SECONDS}s" -c 32 -swap 0 $flag -json "$WORK/lg.json" >/dev/null
+      line="$target $(jsonfield "$WORK/lg.json" requests_per_sec) $(jsonfield "$WORK/lg.json" p50_ms) $(jsonfield "$WORK/lg.json" p99_ms) $(jsonfield "$WORK/lg.json" errors) $(jsonfield "$WORK/lg.json" server_cpu_us_per_request)"
+      echo "$line" >>"$WORK/bare.txt"
+      awk '{printf "%-6s %8.0f req/s  p50 %6.3f ms  p99 %6.3f ms  errors %d  target CPU %5.1f us/request\n", $1, $2, $3, $4, $5, $6}' <<<"$line"
+    done
+  done
+  for target in server bare; do
+    printf '%-6s median %8.0f req/s  p50 %6.3f ms  p99 %6.3f ms  target CPU %5.1f us/request\n' $target \
+      "$(awk -v t=$target '$1==t {print $2}' "$WORK/bare.txt" | median)" \
+      "$(awk -v t=$target '$1==t {print $3}' "$WORK/bare.txt" | median)" \
+      "$(awk -v t=$target '$1==t {print $4}' "$WORK/bare.txt" | median)" \
+      "$(awk -v t=$target '$1==t {print $6}' "$WORK/bare.txt" | median)"
+  done
+  s=$(awk '$1=="server" {print $2}' "$WORK/bare.txt" | median); b=$(awk '$1=="bare" {print $2}' "$WORK/bare.txt" | median)
+  awk -v s="$s" -v b="$b" 'BEGIN {printf "ratio: %.2f of the bare handler'"'"'s requests/s (target >= 0.9)\n", s/b}'
 fi
 
 if want soak; then

@@ -8,10 +8,15 @@
 //
 //	go run ./cmd/loadgen                          # 60 s, 32 clients, a swap every second
 //	go run ./cmd/loadgen -d 10s -c 1 -swap 0      # one client, no swaps
+//	go run ./cmd/loadgen -d 10s -bare             # the same load on a bare net/http handler
 //
 // Swaps are `trainer rollback` between versions trained from data/day_*.csv:
 // the same CURRENT rename a promotion makes, so every second brings a new
 // version, which 60 promotions by F1 could not.
+//
+// -bare measures the floor: the same client against a child process whose
+// only handler reads the body and writes a fixed answer. Alternated with
+// runs on the real server, it says what the server costs above net/http.
 package main
 
 import (
@@ -24,6 +29,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -43,17 +49,21 @@ func main() {
 }
 
 type options struct {
-	clients  int
-	duration time.Duration
-	warmup   time.Duration
-	swap     time.Duration
-	data     string
-	bin      string
-	jsonOut  string
+	clients    int
+	duration   time.Duration
+	warmup     time.Duration
+	swap       time.Duration
+	data       string
+	bin        string
+	jsonOut    string
+	logLevel   string // the server's LOG_LEVEL
+	bare       bool   // load a bare net/http handler instead of the server
+	bareServer string // internal: be the bare server, listening here
 }
 
 // Report is what loadgen measured; -json writes it to a file.
 type Report struct {
+	Target         string  `json:"target"` // "server" or "bare"
 	Clients        int     `json:"clients"`
 	Seconds        float64 `json:"seconds"`
 	Requests       int     `json:"requests"`
@@ -63,6 +73,10 @@ type Report struct {
 	P99ms          float64 `json:"p99_ms"`
 	P999ms         float64 `json:"p999_ms"`
 	Maxms          float64 `json:"max_ms"`
+	// ServerCPUus is the target's CPU time (user + system) per request
+	// during the load: what it costs, whatever the client and the
+	// machine's other tenants took.
+	ServerCPUus    float64 `json:"server_cpu_us_per_request"`
 	Swaps          int     `json:"swaps"`
 	SwapsServed    int     `json:"swaps_served"`
 	PickupMedianMs float64 `json:"pickup_median_ms"`
@@ -79,6 +93,72 @@ type Sample struct {
 }
 
 func run(ctx context.Context, args []string, out io.Writer) error {
+	o, err := parseOptions(args)
+	if err != nil {
+		return err
+	}
+	if o.bareServer != "" {
+		return serveBare(o.bareServer)
+	}
+	work, err := os.MkdirTemp("", "loadgen-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+
+	addr, err := freeAddr()
+	if err != nil {
+		return err
+	}
+	target, versions, err := prepareTarget(o, work, addr, out)
+	if err != nil {
+		return err
+	}
+	if err := startServer(target, addr); err != nil {
+		return err
+	}
+	defer func() { target.Process.Kill(); target.Wait() }()
+	base := "http://" + addr
+
+	rep := Report{Target: "server", Clients: o.clients}
+	if o.bare {
+		rep.Target = "bare"
+	}
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.clients, MaxConnsPerHost: o.clients}, Timeout: 10 * time.Second}
+	l := &loader{client: client, base: base, clients: o.clients}
+
+	// The baseline is taken after the warm-up: pools and caches are full,
+	// so what grows from here on is what the run itself leaks.
+	wctx, cancel := context.WithTimeout(ctx, o.warmup)
+	l.run(wctx, false)
+	cancel()
+	client.CloseIdleConnections()
+	time.Sleep(time.Second)
+	rep.Before = sample(client, base, target.Process.Pid)
+
+	lctx, cancel := context.WithTimeout(ctx, o.duration)
+	defer cancel()
+	swaps := startSwaps(lctx, o, work, versions, &l.current)
+	cpu0 := cpuTime(target.Process.Pid)
+	start := time.Now()
+	lat, total, failed := l.run(lctx, true)
+	elapsed := time.Since(start)
+	if total > 0 {
+		rep.ServerCPUus = float64((cpuTime(target.Process.Pid) - cpu0).Microseconds()) / float64(total)
+	}
+
+	rep.addLoad(lat, total, failed, elapsed)
+	rep.addSwaps(<-swaps)
+	rep.After = settle(client, base, target.Process.Pid, rep.Before)
+	rep.print(out)
+	if o.jsonOut != "" {
+		b, _ := json.MarshalIndent(rep, "", "  ")
+		return os.WriteFile(o.jsonOut, append(b, '\n'), 0o644)
+	}
+	return nil
+}
+
+func parseOptions(args []string) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
 	fs.IntVar(&o.clients, "c", 32, "concurrent clients")
@@ -88,130 +168,162 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.StringVar(&o.data, "data", "data", "directory of day_*.csv files")
 	fs.StringVar(&o.bin, "bin", "", "directory holding trainer and server binaries (default: go build them)")
 	fs.StringVar(&o.jsonOut, "json", "", "also write the report as JSON to this file")
+	fs.StringVar(&o.logLevel, "log-level", "info", "the server's LOG_LEVEL")
+	fs.BoolVar(&o.bare, "bare", false, "load a bare net/http handler (reads the body, writes a fixed answer) instead of the server")
+	fs.StringVar(&o.bareServer, "bare-server", "", "internal: serve the bare handler on this address")
 	if err := fs.Parse(args); err != nil {
-		return err
+		return o, err
 	}
 	if o.clients < 1 || o.duration <= 0 || o.duration > 10*time.Minute {
-		return errors.New("need -c ≥ 1 and 0 < -d ≤ 10m")
+		return o, errors.New("need -c ≥ 1 and 0 < -d ≤ 10m")
 	}
-	work, err := os.MkdirTemp("", "loadgen-")
-	if err != nil {
-		return err
+	return o, nil
+}
+
+// prepareTarget returns the command to start and, for the real server, the
+// trained versions to swap between.
+func prepareTarget(o options, work, addr string, out io.Writer) (*exec.Cmd, []string, error) {
+	if o.bare {
+		self, err := os.Executable()
+		if err != nil {
+			return nil, nil, err
+		}
+		return exec.Command(self, "-bare-server", addr), nil, nil
 	}
-	defer os.RemoveAll(work)
-	if o.bin == "" {
-		o.bin = work
-		for _, name := range []string{"trainer", "server"} {
-			cmd := exec.Command("go", "build", "-o", filepath.Join(work, name), "./cmd/"+name)
-			if b, err := cmd.CombinedOutput(); err != nil {
-				return fmt.Errorf("go build %s (run loadgen from the repository root): %v\n%s", name, err, b)
-			}
+	bin := o.bin
+	if bin == "" {
+		bin = work
+		if err := buildBinaries(bin); err != nil {
+			return nil, nil, err
 		}
 	}
-	trainer, server := filepath.Join(o.bin, "trainer"), filepath.Join(o.bin, "server")
 	artifacts := filepath.Join(work, "artifacts")
+	versions, err := trainVersions(filepath.Join(bin, "trainer"), artifacts, o.data)
+	if err != nil {
+		return nil, nil, err
+	}
+	fmt.Fprintf(out, "%d promoted versions to swap between\n", len(versions))
+	srv := exec.Command(filepath.Join(bin, "server"), "-addr", addr, "-artifacts", artifacts)
+	srv.Env = append(os.Environ(), "LOG_FORMAT=json", "LOG_LEVEL="+o.logLevel)
+	return srv, versions, nil
+}
 
-	// Versions to swap between: every day that promotes.
-	days, _ := filepath.Glob(filepath.Join(o.data, "day_*.csv"))
+func buildBinaries(dir string) error {
+	for _, name := range []string{"trainer", "server"} {
+		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, name), "./cmd/"+name)
+		if b, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("go build %s (run loadgen from the repository root): %v\n%s", name, err, b)
+		}
+	}
+	return nil
+}
+
+// trainVersions trains every day in dataDir and returns the versions that
+// were promoted.
+func trainVersions(trainer, artifacts, dataDir string) ([]string, error) {
+	days, _ := filepath.Glob(filepath.Join(dataDir, "day_*.csv"))
 	if len(days) == 0 {
-		return fmt.Errorf("no day_*.csv in %s", o.data)
+		return nil, fmt.Errorf("no day_*.csv in %s", dataDir)
 	}
 	var versions []string
 	for _, day := range days {
 		res, err := exec.Command(trainer, "train", "-artifacts", artifacts, day).Output()
 		if err != nil {
-			return fmt.Errorf("train %s: %v", day, err)
+			return nil, fmt.Errorf("train %s: %v", day, err)
 		}
 		var r struct {
 			ID       string `json:"model_version_id"`
 			Promoted bool   `json:"promoted"`
 		}
 		if err := json.Unmarshal(res, &r); err != nil {
-			return err
+			return nil, err
 		}
 		if r.Promoted {
 			versions = append(versions, r.ID)
 		}
 	}
-	fmt.Fprintf(out, "trained %d days, %d promoted versions to swap between\n", len(days), len(versions))
+	return versions, nil
+}
 
-	srv := exec.Command(server, "-addr", "127.0.0.1:0", "-artifacts", artifacts)
-	srv.Env = append(os.Environ(), "LOG_FORMAT=json", "LOG_LEVEL=info")
-	addr, err := startServer(srv)
-	if err != nil {
-		return err
-	}
-	defer func() { srv.Process.Kill(); srv.Wait() }()
-	base := "http://" + addr
-
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.clients, MaxConnsPerHost: o.clients}, Timeout: 10 * time.Second}
-	rep := Report{Clients: o.clients}
-
+// loader drives POST /predict from its clients.
+type loader struct {
+	client  *http.Client
+	base    string
+	clients int
 	// The swap in progress: workers stamp the first response that carries
 	// its version.
-	var current atomic.Pointer[swap]
-	load := func(ctx context.Context, record bool) ([][]time.Duration, int, int) {
-		lat := make([][]time.Duration, o.clients)
-		var mu sync.Mutex
-		total, failed := 0, 0
-		var wg sync.WaitGroup
-		body := []byte(`{"age":42,"income":52000,"account_balance":1800.5,"transactions_last_30d":12,"is_premium":1}`)
-		for w := range o.clients {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				n, bad := 0, 0
-				for ctx.Err() == nil {
-					start := time.Now()
-					id, err := predict(client, base, body)
-					took := time.Since(start)
-					if ctx.Err() != nil {
-						break // a request cut by the end of the run is not an error
-					}
-					n++
-					if err != nil {
-						bad++
-						continue
-					}
-					if record {
-						lat[w] = append(lat[w], took)
-						if sw := current.Load(); sw != nil && sw.id == id && sw.seenAt.Load() == 0 {
-							sw.seenAt.CompareAndSwap(0, time.Now().UnixNano())
-						}
+	current atomic.Pointer[swap]
+}
+
+var predictBody = []byte(`{"age":42,"income":52000,"account_balance":1800.5,"transactions_last_30d":12,"is_premium":1}`)
+
+// run loads until ctx ends and returns each client's latencies (when
+// record is set), the requests made and how many failed.
+func (l *loader) run(ctx context.Context, record bool) ([][]time.Duration, int, int) {
+	lat := make([][]time.Duration, l.clients)
+	var mu sync.Mutex
+	total, failed := 0, 0
+	var wg sync.WaitGroup
+	for w := range l.clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			n, bad := 0, 0
+			for ctx.Err() == nil {
+				start := time.Now()
+				id, err := predict(l.client, l.base, predictBody)
+				took := time.Since(start)
+				if ctx.Err() != nil {
+					break // a request cut by the end of the run is not an error
+				}
+				n++
+				if err != nil {
+					bad++
+					continue
+				}
+				if record {
+					lat[w] = append(lat[w], took)
+					if sw := l.current.Load(); sw != nil && sw.id == id && sw.seenAt.Load() == 0 {
+						sw.seenAt.CompareAndSwap(0, time.Now().UnixNano())
 					}
 				}
-				mu.Lock()
-				total, failed = total+n, failed+bad
-				mu.Unlock()
-			}()
-		}
-		wg.Wait()
-		return lat, total, failed
+			}
+			mu.Lock()
+			total, failed = total+n, failed+bad
+			mu.Unlock()
+		}()
 	}
+	wg.Wait()
+	return lat, total, failed
+}
 
-	// The baseline is taken after the warm-up: pools and caches are full,
-	// so what grows from here on is what the run itself leaks.
-	wctx, cancel := context.WithTimeout(ctx, o.warmup)
-	load(wctx, false)
-	cancel()
-	client.CloseIdleConnections()
-	time.Sleep(time.Second)
-	rep.Before = sample(client, base, srv.Process.Pid)
+type swap struct {
+	id     string
+	at     time.Time
+	seenAt atomic.Int64 // unix ns of the first response from id; 0 until then
+}
 
-	var swaps []*swap
-	lctx, cancel := context.WithTimeout(ctx, o.duration)
-	defer cancel()
-	swapDone := make(chan struct{})
+// startSwaps rolls CURRENT to the next version every o.swap until ctx ends,
+// then sends the swaps it made.
+func startSwaps(ctx context.Context, o options, work string, versions []string, current *atomic.Pointer[swap]) <-chan []*swap {
+	done := make(chan []*swap, 1)
+	if o.swap <= 0 || len(versions) < 2 {
+		done <- nil
+		return done
+	}
+	bin := o.bin
+	if bin == "" {
+		bin = work
+	}
+	trainer, artifacts := filepath.Join(bin, "trainer"), filepath.Join(work, "artifacts")
 	go func() {
-		defer close(swapDone)
-		if o.swap <= 0 || len(versions) < 2 {
-			return
-		}
+		var swaps []*swap
+		defer func() { done <- swaps }()
 		t := time.NewTicker(o.swap)
 		defer t.Stop()
 		for i := 0; ; i++ {
 			select {
-			case <-lctx.Done():
+			case <-ctx.Done():
 				return
 			case <-t.C:
 			}
@@ -227,11 +339,10 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 			swaps = append(swaps, sw)
 		}
 	}()
-	start := time.Now()
-	lat, total, failed := load(lctx, true)
-	elapsed := time.Since(start)
-	<-swapDone
+	return done
+}
 
+func (rep *Report) addLoad(lat [][]time.Duration, total, failed int, elapsed time.Duration) {
 	var all []time.Duration
 	for _, l := range lat {
 		all = append(all, l...)
@@ -243,8 +354,11 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if len(all) > 0 {
 		rep.Maxms = ms(all[len(all)-1])
 	}
-	// A swap is served when a response carries its version; the last swap
-	// may be cut off by the end of the load.
+}
+
+// addSwaps reports pickups: a swap is served when a response carries its
+// version; the last swap may be cut off by the end of the load.
+func (rep *Report) addSwaps(swaps []*swap) {
 	var pickups []time.Duration
 	for _, s := range swaps {
 		rep.Swaps++
@@ -257,38 +371,33 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if len(pickups) > 0 {
 		rep.PickupMedianMs, rep.PickupMaxMs = ms(pickups[len(pickups)/2]), ms(pickups[len(pickups)-1])
 	}
-	// Let connections close and timers settle, then sample until the
-	// goroutine count is back where it started (or 10 s pass).
-	client.CloseIdleConnections()
+}
+
+// settle lets connections close and timers settle, then samples until the
+// goroutine count is back where it started (or 10 s pass).
+func settle(c *http.Client, base string, pid int, before Sample) Sample {
+	var s Sample
+	c.CloseIdleConnections()
 	for range 20 {
 		time.Sleep(500 * time.Millisecond)
-		rep.After = sample(client, base, srv.Process.Pid)
-		client.CloseIdleConnections()
-		if rep.After.Goroutines <= rep.Before.Goroutines {
+		s = sample(c, base, pid)
+		c.CloseIdleConnections()
+		if s.Goroutines <= before.Goroutines {
 			break
 		}
 	}
+	return s
+}
 
-	fmt.Fprintf(out, "%d clients, %.1f s: %d requests, %.0f req/s, %d errors\n", rep.Clients, rep.Seconds, rep.Requests, rep.RequestsPerSec, rep.Errors)
+func (rep *Report) print(out io.Writer) {
+	fmt.Fprintf(out, "%s, %d clients, %.1f s: %d requests, %.0f req/s, %d errors\n", rep.Target, rep.Clients, rep.Seconds, rep.Requests, rep.RequestsPerSec, rep.Errors)
 	fmt.Fprintf(out, "latency ms: p50 %.3f  p99 %.3f  p99.9 %.3f  max %.3f\n", rep.P50ms, rep.P99ms, rep.P999ms, rep.Maxms)
+	fmt.Fprintf(out, "server CPU: %.1f µs a request\n", rep.ServerCPUus)
 	if rep.Swaps > 0 {
 		fmt.Fprintf(out, "swaps: %d done, %d seen served; pickup median %.1f ms, max %.1f ms\n", rep.Swaps, rep.SwapsServed, rep.PickupMedianMs, rep.PickupMaxMs)
 	}
 	fmt.Fprintf(out, "server before: RSS %.1f MB, heap %.1f MB, %v goroutines\n", float64(rep.Before.RSSBytes)/1e6, rep.Before.HeapBytes/1e6, rep.Before.Goroutines)
 	fmt.Fprintf(out, "server after:  RSS %.1f MB, heap %.1f MB, %v goroutines\n", float64(rep.After.RSSBytes)/1e6, rep.After.HeapBytes/1e6, rep.After.Goroutines)
-	if o.jsonOut != "" {
-		b, _ := json.MarshalIndent(rep, "", "  ")
-		if err := os.WriteFile(o.jsonOut, append(b, '\n'), 0o644); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-type swap struct {
-	id     string
-	at     time.Time
-	seenAt atomic.Int64 // unix ns of the first response from id; 0 until then
 }
 
 func predict(c *http.Client, base string, body []byte) (string, error) {
@@ -311,40 +420,61 @@ func predict(c *http.Client, base string, body []byte) (string, error) {
 	return p.ID, err
 }
 
-// startServer starts srv and waits for the address it logs and for /ready.
-func startServer(srv *exec.Cmd) (string, error) {
-	stderr, err := srv.StderrPipe()
+// freeAddr returns a loopback address with a port free a moment ago; the
+// target is given it, so that any log level will do.
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", err
 	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// startServer starts srv and waits until it answers /ready on addr. Its log
+// goes through a pipe, as to a container runtime, and is discarded.
+func startServer(srv *exec.Cmd, addr string) error {
+	stderr, err := srv.StderrPipe()
+	if err != nil {
+		return err
+	}
 	if err := srv.Start(); err != nil {
-		return "", err
+		return err
 	}
-	addrs := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			var line struct{ Msg, Addr string }
-			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "listening" {
-				addrs <- line.Addr
+	go io.Copy(io.Discard, stderr)
+	for range 500 {
+		if resp, err := http.Get("http://" + addr + "/ready"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return nil
 			}
 		}
-	}()
-	select {
-	case addr := <-addrs:
-		for range 100 {
-			if resp, err := http.Get("http://" + addr + "/ready"); err == nil {
-				resp.Body.Close()
-				if resp.StatusCode == 200 {
-					return addr, nil
-				}
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-		return "", errors.New("server never became ready")
-	case <-time.After(10 * time.Second):
-		return "", errors.New("server did not log its address")
+		time.Sleep(20 * time.Millisecond)
 	}
+	return errors.New("server never became ready on " + addr)
+}
+
+// serveBare is the -bare target: read the body, write a fixed answer of the
+// server's shape. It answers /ready and /metrics so that the harness treats
+// both alike.
+func serveBare(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	answer := []byte(`{"prediction":1,"probability":0.7300000000000001,"model_version_id":"bare"}` + "\n")
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /predict", func(w http.ResponseWriter, r *http.Request) {
+		if _, err := io.Copy(io.Discard, r.Body); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(answer)
+	})
+	mux.HandleFunc("GET /ready", func(w http.ResponseWriter, r *http.Request) {})
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {})
+	return http.Serve(ln, mux)
 }
 
 func sample(c *http.Client, base string, pid int) Sample {
@@ -377,6 +507,24 @@ func sample(c *http.Client, base string, pid int) Sample {
 		}
 	}
 	return s
+}
+
+// cpuTime is the user and system time pid has used (Linux /proc; 0
+// elsewhere), at the kernel's tick resolution: fine over seconds of load.
+func cpuTime(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The fields after the command name, which is in parentheses and may
+	// hold spaces: utime and stime are the 12th and 13th.
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * time.Second / 100 // USER_HZ is 100 on Linux
 }
 
 func pct(sorted []time.Duration, q float64) float64 {

@@ -7,7 +7,8 @@
 //
 // Flags beat environment variables: ADDR, ARTIFACTS_DIR, RELOAD_INTERVAL,
 // LOG_LEVEL (debug, info, warn, error), LOG_FORMAT (json or text; text on a
-// terminal by default), MAX_BODY_BYTES, MAX_BATCH. ADMIN_TOKEN, when set,
+// terminal by default), MAX_BODY_BYTES, MAX_BATCH, SHUTDOWN_GRACE; GOGC is
+// 400 unless set. ADMIN_TOKEN, when set,
 // must be sent as "Authorization: Bearer <token>" to POST /reload; it is read
 // from the environment only, so it never shows in a process listing.
 package main
@@ -23,6 +24,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -60,7 +62,10 @@ type config struct {
 	logFormat      string
 	maxBody        int64
 	maxBatch       int
-	healthcheck    bool
+	shutdownGrace  time.Duration
+	// logSummaryEvery is how often the log counts the requests answered.
+	logSummaryEvery time.Duration
+	healthcheck     bool
 }
 
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
@@ -72,7 +77,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	}
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var c config
+	c := config{logSummaryEvery: 10 * time.Second}
 	var logLevel string
 	fs.StringVar(&c.addr, "addr", env("ADDR", ":8000"), "listen address (ADDR)")
 	fs.StringVar(&c.artifacts, "artifacts", env("ARTIFACTS_DIR", "./artifacts"), "artifacts directory (ARTIFACTS_DIR)")
@@ -84,6 +89,12 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 		return c, err
 	}
 	fs.DurationVar(&c.reloadInterval, "reload-interval", interval, "how often to check models/CURRENT (RELOAD_INTERVAL)")
+	grace, err := envDuration(getenv, "SHUTDOWN_GRACE", time.Second)
+	if err != nil {
+		return c, err
+	}
+	fs.DurationVar(&c.shutdownGrace, "shutdown-grace", grace,
+		"on SIGTERM, keep serving this long with \"Connection: close\" so that clients move off before the listener closes (SHUTDOWN_GRACE)")
 	maxBody, err := envInt(getenv, "MAX_BODY_BYTES", 1<<20)
 	if err != nil {
 		return c, err
@@ -116,6 +127,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	}
 	if c.reloadInterval <= 0 {
 		return c, &usageError{errors.New("-reload-interval must be positive")}
+	}
+	if c.shutdownGrace < 0 {
+		return c, &usageError{errors.New("-shutdown-grace must not be negative")}
 	}
 	c.adminToken = getenv("ADMIN_TOKEN")
 	return c, nil
@@ -158,6 +172,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return probe(ctx, cfg.addr)
 	}
 	log := newLogger(cfg, stderr)
+	if getenv("GOGC") == "" {
+		// The live heap is a few MB (a model, pooled buffers), so at the
+		// default GOGC=100 the collector runs every few MB allocated, many
+		// times a second under load. loadgen, 4 alternated runs at 32
+		// clients: 23.7 µs of server CPU a request at 100, 20.3 µs at 400,
+		// for 34 MB of RSS instead of 21.
+		debug.SetGCPercent(400)
+	}
 
 	store, err := mlservice.OpenStore(cfg.artifacts, mlservice.StoreOptions{
 		RefreshInterval: cfg.reloadInterval,
@@ -168,19 +190,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}
 	defer store.Close()
 	if st := store.Status(); !st.Ready {
-		reason := st.LastError
-		if reason == "" {
-			reason = "no model version has been promoted yet"
-		}
-		log.Warn("not ready: serving /health only until a version loads", "reason", reason, "artifacts", cfg.artifacts)
+		log.Warn("not ready: predictions and /model answer 503 until a model version loads; the other routes serve",
+			"reason", notReadyReason(st), "artifacts", cfg.artifacts)
 	}
 
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
 		return err
 	}
+	api := newServer(cfg, store, log)
 	srv := &http.Server{
-		Handler:           newServer(cfg, store, log).handler(),
+		Handler:           api.handler(),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      15 * time.Second,
@@ -192,18 +212,28 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
+	go api.logSummaries(ctx, cfg.logSummaryEvery)
 	select {
 	case err := <-serveErr:
 		return err
 	case <-ctx.Done():
 	}
-	// Stop accepting, let in-flight requests finish.
+	// Drain. Closing a keep-alive connection races with a client that is
+	// sending on it, and a client may not retry a POST. So first every
+	// answer says "Connection: close" and no idle connection is cut (which
+	// srv.SetKeepAlivesEnabled(false) would do): clients move to fresh
+	// connections, and load balancers see /ready fail. Then stop
+	// accepting, close what is idle, and let in-flight requests finish.
+	log.Info("draining: answering with Connection: close", "grace", cfg.shutdownGrace.String())
+	api.draining.Store(true)
+	time.Sleep(cfg.shutdownGrace)
 	log.Info("shutting down")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
+	api.logSummary()
 	log.Info("stopped")
 	return nil
 }

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/julienschmidt/httprouter"
@@ -72,15 +74,17 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // instrument counts, times and logs each request to a route. The counters
 // of each method and status are looked up once and kept, so a request does
-// not pay for hashing label values.
+// not pay for hashing label values; routes and methods are a fixed set, so
+// the cache is bounded.
 func (s *server) instrument(route string, h httprouter.Handle) httprouter.Handle {
 	latency := s.metrics.latency.WithLabelValues(route)
+	answered := s.routeCounter(route)
 	var counters sync.Map // method+" "+status → prometheus.Counter
 	count := func(method string, status int) {
 		key := methodStatus{method, status}
 		c, ok := counters.Load(key)
 		if !ok {
-			c, _ = counters.LoadOrStore(key, s.metrics.requests.WithLabelValues(route, method, statusText(status)))
+			c, _ = counters.LoadOrStore(key, s.metrics.requests.WithLabelValues(route, method, strconv.Itoa(status)))
 		}
 		c.(prometheus.Counter).Inc()
 	}
@@ -93,10 +97,12 @@ func (s *server) instrument(route string, h httprouter.Handle) httprouter.Handle
 		}
 		took := time.Since(start)
 		latency.Observe(took.Seconds())
-		count(r.Method, sw.status)
+		count(methodLabel(r.Method), sw.status)
+		answered.Add(1)
 		if lvl := levelFor(sw.status); s.log.Enabled(r.Context(), lvl) {
-			s.log.Log(r.Context(), lvl, "request", "method", r.Method, "path", r.URL.Path,
-				"status", sw.status, "duration_ms", float64(took.Microseconds())/1000, "remote", r.RemoteAddr)
+			s.log.LogAttrs(r.Context(), lvl, "request", slog.String("method", r.Method), slog.String("path", r.URL.Path),
+				slog.Int("status", sw.status), slog.Float64("duration_ms", float64(took.Microseconds())/1000),
+				slog.String("remote", r.RemoteAddr))
 		}
 	}
 }
@@ -106,11 +112,16 @@ type methodStatus struct {
 	status int
 }
 
-// levelFor logs successes at debug, client errors at info and server errors
-// at error: at thousands of requests a second, access lines would drown the
-// rest.
+// levelFor logs each failed request: client errors at info; 503, what the
+// server answers until a model loads, expected and transient, at warn; other
+// 5xx, faults, at error. Successes are logged one by one only at debug
+// (LOG_LEVEL=debug is a full access log); at info, logSummaries counts
+// them. A JSON line per request cost ~2 µs of server CPU in a ~25 µs
+// request (loadgen, 6 alternated runs: 27.5 against 25.3 µs).
 func levelFor(status int) slog.Level {
 	switch {
+	case status == http.StatusServiceUnavailable:
+		return slog.LevelWarn
 	case status >= 500:
 		return slog.LevelError
 	case status >= 400:
@@ -119,19 +130,66 @@ func levelFor(status int) slog.Level {
 	return slog.LevelDebug
 }
 
-var statusTexts = func() [600]string {
-	var t [600]string
-	for i := range t {
-		t[i] = strconv.Itoa(i)
-	}
-	return t
-}()
+// routeCount counts a route's requests between summaries.
+type routeCount struct {
+	route string
+	n     atomic.Int64
+}
 
-func statusText(code int) string {
-	if code >= 0 && code < len(statusTexts) {
-		return statusTexts[code]
+// routeCounter returns the summary counter of route, adding it if new.
+// Routes are a fixed set, registered before serving.
+func (s *server) routeCounter(route string) *atomic.Int64 {
+	for _, c := range s.answered {
+		if c.route == route {
+			return &c.n
+		}
 	}
-	return strconv.Itoa(code)
+	c := &routeCount{route: route}
+	s.answered = append(s.answered, c)
+	return &c.n
+}
+
+// logSummaries logs, every interval in which there were requests, how many
+// there were, by route, until ctx ends.
+func (s *server) logSummaries(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			s.logSummary()
+		}
+	}
+}
+
+// logSummary logs the requests counted since the last summary, if any.
+func (s *server) logSummary() {
+	var total int64
+	var byRoute []any
+	for _, c := range s.answered {
+		if n := c.n.Swap(0); n > 0 {
+			total += n
+			byRoute = append(byRoute, slog.Int64(c.route, n))
+		}
+	}
+	if total > 0 {
+		s.log.LogAttrs(context.Background(), slog.LevelInfo, "requests since the last summary",
+			slog.Int64("total", total), slog.Group("by_route", byRoute...))
+	}
+}
+
+// methodLabel maps any method outside RFC 9110's set to "other": a label
+// value per invented method would grow the server and /metrics without
+// bound.
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return m
+	}
+	return "other"
 }
 
 // storeCollector reports the Store's state at scrape time.

@@ -5,13 +5,13 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
-	"math"
-	"mime"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/julienschmidt/httprouter"
@@ -26,6 +26,12 @@ type server struct {
 	store   *mlservice.Store
 	log     *slog.Logger
 	metrics *metrics
+	// draining is set on SIGTERM: answers close their connection and
+	// /ready fails.
+	draining atomic.Bool
+	// answered counts requests by route for the log's summaries; filled
+	// by handler before serving, read-only after.
+	answered []*routeCount
 }
 
 func newServer(cfg config, store *mlservice.Store, log *slog.Logger) *server {
@@ -35,7 +41,12 @@ func newServer(cfg config, store *mlservice.Store, log *slog.Logger) *server {
 func (s *server) handler() http.Handler {
 	r := httprouter.New()
 	route := func(method, path string, h httprouter.Handle) {
-		r.Handle(method, path, s.instrument(path, h))
+		h = s.instrument(path, h)
+		r.Handle(method, path, h)
+		if method == http.MethodGet {
+			// net/http drops the body of a HEAD answer and keeps its headers.
+			r.Handle(http.MethodHead, path, h)
+		}
 	}
 	route(http.MethodGet, "/health", s.health)
 	route(http.MethodGet, "/ready", s.ready)
@@ -55,7 +66,12 @@ func (s *server) handler() http.Handler {
 		s.log.Error("panic serving request", "path", r.URL.Path, "panic", v)
 		writeError(w, http.StatusInternalServerError, "internal", "internal error", nil)
 	}
-	return r
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if s.draining.Load() {
+			w.Header().Set("Connection", "close") // net/http closes after this answer
+		}
+		r.ServeHTTP(w, req)
+	})
 }
 
 func adapt(h httprouter.Handle) http.Handler {
@@ -68,24 +84,34 @@ func (s *server) health(w http.ResponseWriter, _ *http.Request, _ httprouter.Par
 
 type readyResponse struct {
 	Ready          bool       `json:"ready"`
-	ModelVersionID *string    `json:"model_version_id"`
+	ModelVersionID *string    `json:"model_version_id,omitempty"`
 	LoadedAt       *time.Time `json:"loaded_at,omitempty"`
 	Reason         string     `json:"reason,omitempty"`     // why not ready
 	LastError      string     `json:"last_error,omitempty"` // a newer version was refused
 }
 
 func (s *server) ready(w http.ResponseWriter, _ *http.Request, _ httprouter.Params) {
+	if s.draining.Load() {
+		writeJSON(w, http.StatusServiceUnavailable, readyResponse{Reason: "shutting down"})
+		return
+	}
 	st := s.store.Status()
 	if !st.Ready {
-		reason := st.LastError
-		if reason == "" {
-			reason = "no model version has been promoted yet"
-		}
-		writeJSON(w, http.StatusServiceUnavailable, readyResponse{Reason: reason})
+		writeJSON(w, http.StatusServiceUnavailable, readyResponse{Reason: notReadyReason(st)})
 		return
 	}
 	writeJSON(w, http.StatusOK, readyResponse{Ready: true, ModelVersionID: &st.ModelVersionID,
 		LoadedAt: &st.LoadedAt, LastError: st.LastError})
+}
+
+// notReadyReason says why st has no model serving: the Store's own reason
+// when it has one (CURRENT unreadable, a version refused, no artifacts
+// directory), else that nothing has been promoted.
+func notReadyReason(st mlservice.StoreStatus) string {
+	if st.LastError != "" {
+		return st.LastError
+	}
+	return "no model version has been promoted yet"
 }
 
 func (s *server) predict(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
@@ -96,55 +122,15 @@ func (s *server) predict(w http.ResponseWriter, r *http.Request, _ httprouter.Pa
 	defer putBuffer(buf)
 	f, err := mlservice.DecodeFeatures(buf.Bytes())
 	if err != nil {
-		writeInputError(w, err)
+		s.writeErr(w, err)
 		return
 	}
 	p, err := s.store.Predict(f)
 	if err != nil {
-		s.writePredictError(w, err)
+		s.writeErr(w, err)
 		return
 	}
-	// The hot path: the response is appended by hand, byte for byte what
-	// encoding/json would write (TestAppendPrediction), at a tenth the cost.
-	out := buf.Bytes()[:0]
-	out = appendPrediction(out, p)
-	h := w.Header()
-	h["Content-Type"] = jsonContentType
-	h["Content-Length"] = []string{strconv.Itoa(len(out))}
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(out)
-}
-
-var jsonContentType = []string{"application/json"}
-
-// appendPrediction appends p as encoding/json encodes it, with a newline.
-// Version ids match a strict pattern of digits, letters, '.' and '-', so
-// they need no escaping.
-func appendPrediction(b []byte, p mlservice.Prediction) []byte {
-	b = append(b, `{"prediction":`...)
-	b = strconv.AppendInt(b, int64(p.Label), 10)
-	b = append(b, `,"probability":`...)
-	b = appendFloat(b, p.Probability)
-	b = append(b, `,"model_version_id":"`...)
-	b = append(b, p.ModelVersionID...)
-	return append(b, "\"}\n"...)
-}
-
-// appendFloat formats f the way encoding/json does: shortest round-trip
-// digits, exponent form only below 1e-6 or from 1e21, "e-07" written "e-7".
-func appendFloat(b []byte, f float64) []byte {
-	format := byte('f')
-	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
-		format = 'e'
-	}
-	b = strconv.AppendFloat(b, f, format, -1, 64)
-	if format == 'e' {
-		if n := len(b); n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
-			b[n-2] = b[n-1]
-			b = b[:n-1]
-		}
-	}
-	return b
+	writeJSON(w, http.StatusOK, p)
 }
 
 type batchPrediction struct {
@@ -165,12 +151,12 @@ func (s *server) predictBatch(w http.ResponseWriter, r *http.Request, _ httprout
 	defer putBuffer(buf)
 	rows, err := mlservice.DecodeBatch(buf.Bytes(), s.cfg.maxBatch)
 	if err != nil {
-		writeInputError(w, err)
+		s.writeErr(w, err)
 		return
 	}
 	preds, err := s.store.PredictBatch(make([]mlservice.Prediction, 0, len(rows)), rows)
 	if err != nil {
-		s.writePredictError(w, err)
+		s.writeErr(w, err)
 		return
 	}
 	resp := batchResponse{Predictions: make([]batchPrediction, len(preds)), ModelVersionID: preds[0].ModelVersionID}
@@ -182,7 +168,7 @@ func (s *server) predictBatch(w http.ResponseWriter, r *http.Request, _ httprout
 
 func (s *server) reload(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 	if s.cfg.adminToken != "" {
-		token, found := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		token, found := bearerToken(r.Header.Get("Authorization"))
 		if !found || subtle.ConstantTimeCompare([]byte(token), []byte(s.cfg.adminToken)) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="mlservice"`)
 			writeError(w, http.StatusUnauthorized, "unauthorized", "POST /reload needs the admin bearer token", nil)
@@ -192,7 +178,7 @@ func (s *server) reload(w http.ResponseWriter, r *http.Request, _ httprouter.Par
 	changed, err := s.store.Reload(r.Context())
 	st := s.store.Status()
 	if !st.Ready {
-		msg := "no model version has been promoted yet"
+		msg := notReadyReason(st)
 		if err != nil {
 			msg = err.Error()
 		}
@@ -206,10 +192,20 @@ func (s *server) reload(w http.ResponseWriter, r *http.Request, _ httprouter.Par
 	writeJSON(w, http.StatusOK, resp)
 }
 
+// bearerToken returns the token of a "Bearer <token>" credential. The
+// scheme is case-insensitive (RFC 7235 §2.1); the token is compared exactly.
+func bearerToken(auth string) (string, bool) {
+	scheme, token, found := strings.Cut(auth, " ")
+	if !found || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	return token, true
+}
+
 func (s *server) model(w http.ResponseWriter, _ *http.Request, _ httprouter.Params) {
 	_, raw, err := s.store.Metadata()
 	if err != nil {
-		s.writePredictError(w, err)
+		s.writeErr(w, err)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -237,13 +233,9 @@ func (s *server) versions(w http.ResponseWriter, _ *http.Request, _ httprouter.P
 // readJSON checks the media type and reads a body of at most maxBody bytes
 // into a pooled buffer, answering 415, 413 or 400 itself when it cannot.
 func (s *server) readJSON(w http.ResponseWriter, r *http.Request) (*bytes.Buffer, bool) {
-	if ct := r.Header.Get("Content-Type"); ct != "" && ct != "application/json" {
-		mt, _, err := mime.ParseMediaType(ct)
-		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
-			writeError(w, http.StatusUnsupportedMediaType, "unsupported_media_type",
-				"send the body as application/json, not "+strconv.Quote(ct), nil)
-			return nil, false
-		}
+	if err := mlservice.CheckContentType(r.Header.Get("Content-Type")); err != nil {
+		s.writeErr(w, err)
+		return nil, false
 	}
 	buf := getBuffer()
 	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, s.cfg.maxBody))
@@ -251,45 +243,33 @@ func (s *server) readJSON(w http.ResponseWriter, r *http.Request) (*bytes.Buffer
 		putBuffer(buf)
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			writeError(w, http.StatusRequestEntityTooLarge, "body_too_large",
-				"the body is over the limit of "+strconv.FormatInt(tooBig.Limit, 10)+" bytes", nil)
+			s.writeErr(w, fmt.Errorf("the body is over the limit of %d bytes: %w", tooBig.Limit, err))
 			return nil, false
 		}
+		// The connection failed mid-body; whoever sent it may not hear this.
 		writeError(w, http.StatusBadRequest, "bad_request", "read body: "+err.Error(), nil)
 		return nil, false
 	}
 	return buf, true
 }
 
-func writeInputError(w http.ResponseWriter, err error) {
+// writeErr answers err with the status and code mlservice.HTTPStatus maps
+// it to, listing the fields of an *InputError.
+func (s *server) writeErr(w http.ResponseWriter, err error) {
+	status, code := mlservice.HTTPStatus(err)
+	msg := err.Error()
+	var fields []mlservice.FieldProblem
 	var ierr *mlservice.InputError
 	switch {
-	case errors.Is(err, mlservice.ErrMalformedRequest):
-		writeError(w, http.StatusBadRequest, "malformed_json", err.Error(), nil)
 	case errors.As(err, &ierr):
-		writeError(w, http.StatusUnprocessableEntity, "invalid_features", "the request has invalid fields", ierr.Problems)
-	default:
-		writeError(w, http.StatusUnprocessableEntity, "invalid_features", err.Error(), nil)
-	}
-}
-
-func (s *server) writePredictError(w http.ResponseWriter, err error) {
-	var ferr *mlservice.FeatureError
-	switch {
-	case errors.Is(err, mlservice.ErrNotReady):
-		reason := s.store.Status().LastError
-		if reason == "" {
-			reason = "no model version has been promoted yet"
-		}
+		msg, fields = "the request has invalid fields", ierr.Problems
+	case status == http.StatusServiceUnavailable:
 		w.Header().Set("Retry-After", "1")
-		writeError(w, http.StatusServiceUnavailable, "not_ready", reason, nil)
-	case errors.As(err, &ferr):
-		writeError(w, http.StatusUnprocessableEntity, "invalid_features", err.Error(),
-			[]mlservice.FieldProblem{{Field: ferr.Feature, Reason: ferr.Reason}})
-	default:
-		s.log.Error("predict", "error", err)
-		writeError(w, http.StatusInternalServerError, "internal", err.Error(), nil)
+		msg = notReadyReason(s.store.Status())
+	case status >= 500:
+		s.log.Error("request failed", "error", err)
 	}
+	writeError(w, status, code, msg, fields)
 }
 
 type errorBody struct {

@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -109,6 +109,9 @@ func TestNotReadyThenReadyWithoutRestart(t *testing.T) {
 	var rr readyResponse
 	if err := json.Unmarshal(r.body, &rr); err != nil || rr.Ready || rr.Reason == "" || rr.ModelVersionID != nil {
 		t.Fatalf("/ready body %s (%v)", r.body, err)
+	}
+	if bytes.Contains(r.body, []byte("model_version_id")) {
+		t.Errorf("/ready names a model version while none is loaded: %s", r.body)
 	}
 	r = ts.do(t, "POST", "/predict", "application/json", validBody)
 	if r.status != http.StatusServiceUnavailable {
@@ -214,6 +217,7 @@ func TestPredictErrors(t *testing.T) {
 		{"negative age and transactions", "application/json", `{"age":-1,"income":52000,"account_balance":1,"transactions_last_30d":-3,"is_premium":0}`, 422, "invalid_features", []string{"age", "transactions_last_30d"}},
 		{"is_premium 2", "application/json", `{"age":1,"income":52000,"account_balance":1,"transactions_last_30d":3,"is_premium":2}`, 422, "invalid_features", []string{"is_premium"}},
 		{"is_premium 0.5", "application/json", `{"age":1,"income":52000,"account_balance":1,"transactions_last_30d":3,"is_premium":0.5}`, 422, "invalid_features", []string{"is_premium"}},
+		{"duplicate key", "application/json", strings.TrimSuffix(validBody, "}") + `,"age":7}`, 422, "invalid_features", []string{"age"}},
 		{"text/plain", "text/plain", validBody, 415, "unsupported_media_type", nil},
 		{"form", "application/x-www-form-urlencoded", validBody, 415, "unsupported_media_type", nil},
 		{"bad media type", "application/json; charset", validBody, 415, "unsupported_media_type", nil},
@@ -285,15 +289,15 @@ func TestPredictBatch(t *testing.T) {
 	for _, tc := range []struct {
 		name, body string
 		status     int
-		fields     []string
+		fields     []string // "row field"
 	}{
-		{"too many rows", `{"instances":[` + strings.Repeat(validBody+",", 3) + validBody + `]}`, 422, []string{"instances"}},
-		{"empty", `{"instances":[]}`, 422, []string{"instances"}},
-		{"missing instances", `{}`, 422, []string{"instances"}},
-		{"instances not an array", `{"instances":{"age":1}}`, 422, []string{"instances"}},
-		{"bad rows listed", `{"instances":[` + validBody + `,{"age":-1,"income":1,"account_balance":1,"transactions_last_30d":1,"is_premium":1},{"is_premium":3,"age":1,"income":1,"account_balance":1,"transactions_last_30d":1}]}`, 422, []string{"instances[1].age", "instances[2].is_premium"}},
+		{"too many rows", `{"instances":[` + strings.Repeat(validBody+",", 3) + validBody + `]}`, 422, []string{"0 instances"}},
+		{"empty", `{"instances":[]}`, 422, []string{"0 instances"}},
+		{"missing instances", `{}`, 422, []string{"0 instances"}},
+		{"instances not an array", `{"instances":{"age":1}}`, 422, []string{"0 instances"}},
+		{"bad rows listed", `{"instances":[` + validBody + `,{"age":-1,"income":1,"account_balance":1,"transactions_last_30d":1,"is_premium":1},{"is_premium":3,"age":1,"income":1,"account_balance":1,"transactions_last_30d":1}]}`, 422, []string{"1 age", "2 is_premium"}},
 		{"malformed", `{"instances":[`, 400, nil},
-		{"array body", `[]`, 422, []string{"body"}},
+		{"array body", `[]`, 422, []string{"0 body"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := ts.do(t, "POST", "/predict/batch", "application/json", tc.body)
@@ -302,7 +306,7 @@ func TestPredictBatch(t *testing.T) {
 			}
 			var fields []string
 			for _, f := range errorJSON(t, r).Fields {
-				fields = append(fields, f.Field)
+				fields = append(fields, fmt.Sprintf("%d %s", f.Row, f.Field))
 			}
 			if diff := cmp.Diff(tc.fields, fields); diff != "" {
 				t.Errorf("fields (-want +got):\n%s", diff)
@@ -327,6 +331,10 @@ func TestReloadAuth(t *testing.T) {
 		{"basic auth", "Basic czNjcmV0", 401},
 		{"token prefix", "Bearer s3cre", 401},
 		{"right token", "Bearer s3cret", 200},
+		{"scheme in lower case", "bearer s3cret", 200},
+		{"scheme in upper case", "BEARER s3cret", 200},
+		{"token case matters", "Bearer S3CRET", 401},
+		{"no space", "Bearers3cret", 401},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var h []string
@@ -539,28 +547,130 @@ func FuzzPredictHandler(f *testing.F) {
 	})
 }
 
-func TestAppendPrediction(t *testing.T) {
-	probs := []float64{0, 1, 0.5, 0.123456789012345678, 1e-7, 3.2e-7, 9.99e-7, 1e-6, 1e-300, 5e-324, 0.999999999999, 2.5e-5}
-	for i := range 2000 {
-		probs = append(probs, mathRandFloat(uint64(i)))
+// TestMetricLabelsBounded: invented methods and paths must not mint new
+// series; each would cost memory for the life of the process.
+func TestMetricLabelsBounded(t *testing.T) {
+	ts := newTestServer(t, nil)
+	for i := range 300 {
+		ts.do(t, fmt.Sprintf("M%d", i), fmt.Sprintf("/x%d", i), "", "")
+		ts.do(t, fmt.Sprintf("P%d", i), "/predict", "", "")
 	}
-	for _, p := range probs {
-		pred := mlservice.Prediction{Label: int(p * 2), Probability: p, ModelVersionID: "20261127T024848.116701Z-588e186b"}
-		want, err := json.Marshal(pred)
-		if err != nil {
-			t.Fatal(err)
+	r := ts.do(t, "GET", "/metrics", "", "")
+	var series []string
+	for _, line := range strings.Split(string(r.body), "\n") {
+		if strings.HasPrefix(line, "mlservice_http_requests_total{") {
+			series = append(series, line)
 		}
-		want = append(want, '\n')
-		if got := appendPrediction(nil, pred); !bytes.Equal(got, want) {
-			t.Fatalf("appendPrediction(%v) = %s, encoding/json %s", p, got, want)
-		}
+	}
+	want := []string{
+		`mlservice_http_requests_total{code="404",method="other",route="unmatched"} 300`,
+		`mlservice_http_requests_total{code="405",method="other",route="unmatched"} 300`,
+	}
+	if diff := cmp.Diff(want, series); diff != "" {
+		t.Errorf("request series (-want +got):\n%s", diff)
 	}
 }
 
-// mathRandFloat spreads test values over many magnitudes in [0, 1].
-func mathRandFloat(i uint64) float64 {
-	x := i*0x9E3779B97F4A7C15 + 1
-	x ^= x >> 31
-	f := float64(x>>11) / (1 << 53)
-	return math.Pow(f, float64(i%40))
+// TestHeadOnGetRoutes: HEAD is GET without the body (RFC 9110 §9.3.2).
+func TestHeadOnGetRoutes(t *testing.T) {
+	ts := newTestServer(t, nil)
+	promoteDay(t, ts.dir, "day_01.csv")
+	ts.store.Reload(context.Background())
+	srv := httptest.NewServer(ts.h)
+	defer srv.Close()
+	for _, path := range []string{"/health", "/ready", "/model", "/versions", "/metrics"} {
+		resp, err := http.Head(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || len(body) != 0 || resp.Header.Get("Content-Type") == "" {
+			t.Errorf("HEAD %s: %d, Content-Type %q, %d body bytes", path, resp.StatusCode, resp.Header.Get("Content-Type"), len(body))
+		}
+	}
+	if r := ts.do(t, "HEAD", "/predict", "", ""); r.status != http.StatusMethodNotAllowed {
+		t.Errorf("HEAD /predict: %d, want 405", r.status)
+	}
+}
+
+// TestAccessLogLevels: at the default level every failed request shows up,
+// the expected 503 before the first model as a warning, only real faults as
+// errors, and successes in a summary line counting requests by route.
+func TestAccessLogLevels(t *testing.T) {
+	ts := newTestServer(t, nil)
+	var logs bytes.Buffer
+	s := newServer(ts.cfg, ts.store, slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo})))
+	h := s.handler()
+	do := func(method, path, body string) string {
+		logs.Reset()
+		req := httptest.NewRequest(method, path, strings.NewReader(body))
+		h.ServeHTTP(httptest.NewRecorder(), req)
+		return logs.String()
+	}
+	for _, tc := range []struct {
+		method, path, body string
+		status             float64
+		level              string
+	}{
+		{"POST", "/predict", validBody, 503, "WARN"},
+		{"POST", "/predict", `{`, 400, "INFO"},
+		{"GET", "/nope", "", 404, "INFO"},
+	} {
+		out := do(tc.method, tc.path, tc.body)
+		var line map[string]any
+		if err := json.Unmarshal([]byte(out), &line); err != nil {
+			t.Fatalf("%s %s: want one log line, got %q", tc.method, tc.path, out)
+		}
+		if line["msg"] != "request" || line["status"] != tc.status || line["level"] != tc.level || line["path"] != tc.path {
+			t.Errorf("%s %s: log line %v, want msg request, status %v at %s", tc.method, tc.path, line, tc.status, tc.level)
+		}
+	}
+	if got := levelFor(http.StatusInternalServerError); got != slog.LevelError {
+		t.Errorf("500 logged at %v, want ERROR", got)
+	}
+	if out := do("GET", "/health", ""); out != "" {
+		t.Errorf("a success logged one by one at info: %s", out)
+	}
+	do("GET", "/health", "")
+
+	logs.Reset()
+	s.logSummary()
+	var summary struct {
+		Level, Msg string
+		Total      int
+		ByRoute    map[string]int `json:"by_route"`
+	}
+	if err := json.Unmarshal(logs.Bytes(), &summary); err != nil {
+		t.Fatalf("summary %q: %v", logs.String(), err)
+	}
+	want := map[string]int{"/predict": 2, "unmatched": 1, "/health": 2}
+	if summary.Level != "INFO" || summary.Total != 5 || !cmp.Equal(summary.ByRoute, want) {
+		t.Errorf("summary %s, want 5 requests at INFO by route %v", logs.String(), want)
+	}
+	logs.Reset()
+	if s.logSummary(); logs.Len() != 0 {
+		t.Errorf("a summary with nothing to count: %s", logs.String())
+	}
+}
+
+// TestDraining: once draining, every answer closes its connection and
+// /ready fails, so clients and load balancers move off before the
+// listener closes.
+func TestDraining(t *testing.T) {
+	ts := newTestServer(t, nil)
+	promoteDay(t, ts.dir, "day_01.csv")
+	ts.store.Reload(context.Background())
+	if r := ts.do(t, "POST", "/predict", "application/json", validBody); r.header.Get("Connection") != "" {
+		t.Errorf("Connection: %q before draining", r.header.Get("Connection"))
+	}
+	ts.draining.Store(true)
+	r := ts.do(t, "POST", "/predict", "application/json", validBody)
+	if r.status != http.StatusOK || r.header.Get("Connection") != "close" {
+		t.Errorf("draining /predict: %d, Connection %q; want 200 and close", r.status, r.header.Get("Connection"))
+	}
+	r = ts.do(t, "GET", "/ready", "", "")
+	if r.status != http.StatusServiceUnavailable || !strings.Contains(string(r.body), "shutting down") {
+		t.Errorf("draining /ready: %d %s", r.status, r.body)
+	}
 }

@@ -25,7 +25,7 @@ func TestRun(t *testing.T) {
 			t.Errorf("prediction line %q", l)
 		}
 	}
-	if !strings.HasPrefix(lines[3], "refused: feature age = -1: must be >= 0") {
+	if !strings.HasPrefix(lines[3], "refused: invalid features: age: must be >= 0, not -1") {
 		t.Errorf("line 4 %q", lines[3])
 	}
 }

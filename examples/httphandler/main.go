@@ -1,10 +1,11 @@
 // Command httphandler serves predictions from its own HTTP handler, next to
 // routes of its own: how a Go service adds scoring without running the
-// mlservice server. It decodes requests with mlservice.DecodeFeatures, so
-// clients get the same validation and the same errors as from cmd/server.
+// mlservice server. It checks and decodes requests with the library
+// (CheckContentType, DecodeFeatures) and maps errors with HTTPStatus, so
+// clients get the same validation and the same statuses as from cmd/server.
 //
 //	go run ./examples/httphandler -artifacts ./artifacts -addr 127.0.0.1:8080
-//	curl -d '{"age":42,"income":52000,"account_balance":1800,"transactions_last_30d":12,"is_premium":1}' \
+//	curl -H 'Content-Type: application/json' -d '{"age":42,"income":52000,"account_balance":1800,"transactions_last_30d":12,"is_premium":1}' \
 //	     127.0.0.1:8080/score
 package main
 
@@ -51,32 +52,40 @@ type scoreResponse struct {
 
 func scoreHandler(store *mlservice.Store) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := mlservice.CheckContentType(r.Header.Get("Content-Type")); err != nil {
+			writeError(w, err)
+			return
+		}
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<10))
 		if err != nil {
-			http.Error(w, err.Error(), http.StatusRequestEntityTooLarge)
+			writeError(w, err)
 			return
 		}
 		f, err := mlservice.DecodeFeatures(body)
-		var inputErr *mlservice.InputError
-		switch {
-		case errors.Is(err, mlservice.ErrMalformedRequest):
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		case errors.As(err, &inputErr):
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusUnprocessableEntity)
-			json.NewEncoder(w).Encode(map[string]any{"problems": inputErr.Problems})
+		if err != nil {
+			writeError(w, err)
 			return
 		}
 		p, err := store.Predict(f)
-		if errors.Is(err, mlservice.ErrNotReady) {
-			http.Error(w, "no model yet", http.StatusServiceUnavailable)
-			return
-		} else if err != nil {
-			http.Error(w, err.Error(), http.StatusUnprocessableEntity)
+		if err != nil {
+			writeError(w, err)
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(scoreResponse{Churn: p.Label == 1, Probability: p.Probability, Model: p.ModelVersionID})
 	})
+}
+
+// writeError answers with the status the library maps err to, in this
+// program's own error format.
+func writeError(w http.ResponseWriter, err error) {
+	status, code := mlservice.HTTPStatus(err)
+	body := map[string]any{"error": code, "message": err.Error()}
+	var inputErr *mlservice.InputError
+	if errors.As(err, &inputErr) {
+		body["problems"] = inputErr.Problems
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(body)
 }

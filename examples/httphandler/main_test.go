@@ -67,7 +67,20 @@ func TestScoreHandler(t *testing.T) {
 	if code, _ := post(`{`); code != http.StatusBadRequest {
 		t.Errorf("malformed body: %d", code)
 	}
-	resp, err := http.Get(srv.URL + "/hello")
+	// The library's rules, as cmd/server applies them.
+	if code, body := post(strings.TrimSuffix(good, "}") + `,"age":7}`); code != http.StatusUnprocessableEntity || !strings.Contains(body, `"field":"age"`) {
+		t.Errorf("duplicate key: %d %s", code, body)
+	}
+	// What `curl -d` sends without -H 'Content-Type: application/json'.
+	resp, err := http.Post(srv.URL+"/score", "application/x-www-form-urlencoded", strings.NewReader(good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnsupportedMediaType {
+		t.Errorf("form-encoded body: %d, want 415", resp.StatusCode)
+	}
+	resp, err = http.Get(srv.URL + "/hello")
 	if err != nil || resp.StatusCode != 200 {
 		t.Errorf("the program's own route: %v %v", resp, err)
 	}

@@ -1,0 +1,251 @@
+package main
+
+// End-to-end attacks on the real server binary over 127.0.0.1: what a
+// careless or hostile client can do, and what an operator's SIGTERM does
+// under load.
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// liveServer is the server binary running on a trained model.
+type liveServer struct {
+	cmd  *exec.Cmd
+	base string
+	mu   sync.Mutex // guards logs
+	logs bytes.Buffer
+	exit chan error // the process's exit, once
+}
+
+// startLive builds the server, promotes day 1 into a fresh artifacts
+// directory and starts the binary on it with env added.
+func startLive(t *testing.T, env ...string) *liveServer {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds and runs the server binary; skipped with -short")
+	}
+	_, serverBin := buildBinaries(t)
+	artifacts := t.TempDir()
+	promoteDay(t, artifacts, "day_01.csv")
+
+	ls := &liveServer{exit: make(chan error, 1)}
+	ls.cmd = exec.Command(serverBin, "-addr", "127.0.0.1:0", "-artifacts", artifacts)
+	ls.cmd.Env = append(append(os.Environ(), "LOG_FORMAT=json", "LOG_LEVEL=info"), env...)
+	stderr, err := ls.cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ls.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			ls.mu.Lock()
+			ls.logs.Write(append(sc.Bytes(), '\n'))
+			ls.mu.Unlock()
+			var line struct{ Msg, Addr string }
+			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "listening" {
+				addr <- line.Addr
+			}
+		}
+		ls.exit <- ls.cmd.Wait()
+	}()
+	t.Cleanup(func() { ls.cmd.Process.Kill() })
+	select {
+	case a := <-addr:
+		ls.base = "http://" + a
+	case <-time.After(10 * time.Second):
+		t.Fatalf("server did not log its address:\n%s", ls.log())
+	}
+	return ls
+}
+
+func (ls *liveServer) log() string {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	return ls.logs.String()
+}
+
+// TestHostileSIGTERMUnderLoad: SIGTERM while 32 keep-alive clients post
+// /predict, some back to back and some pausing so that their connections
+// sit idle at the moment of the signal. Clients keep sending for 300 ms
+// after the signal (a load balancer takes that long to move off) and then
+// stop. Every request must succeed, and the server must exit 0.
+func TestHostileSIGTERMUnderLoad(t *testing.T) {
+	ls := startLive(t)
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	defer client.CloseIdleConnections()
+
+	var sent, failed atomic.Int64
+	var firstFailure atomic.Value
+	stopAt := make(chan struct{})
+	var wg sync.WaitGroup
+	for c := range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(c), 1))
+			for {
+				select {
+				case <-stopAt:
+					return
+				default:
+				}
+				sent.Add(1)
+				resp, err := client.Post(ls.base+"/predict", "application/json", strings.NewReader(validBody))
+				if err == nil {
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode != http.StatusOK {
+						err = fmt.Errorf("status %d", resp.StatusCode)
+					}
+				}
+				if err != nil {
+					failed.Add(1)
+					firstFailure.CompareAndSwap(nil, err.Error())
+				}
+				if c%2 == 1 { // half the clients leave their connection idle a while
+					time.Sleep(time.Duration(rng.IntN(3000)) * time.Microsecond)
+				}
+			}
+		}()
+	}
+	time.Sleep(500 * time.Millisecond)
+	if err := ls.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	close(stopAt)
+	wg.Wait()
+
+	select {
+	case err := <-ls.exit:
+		if err != nil {
+			t.Errorf("server exited with %v after SIGTERM, want status 0", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("server did not stop within 15 s of SIGTERM")
+	}
+	if n := failed.Load(); n > 0 {
+		t.Errorf("%d of %d requests failed across SIGTERM; first: %v", n, sent.Load(), firstFailure.Load())
+	}
+	if sent.Load() < 1000 {
+		t.Errorf("only %d requests sent: the load did not run", sent.Load())
+	}
+	t.Logf("%d requests across SIGTERM, %d failed", sent.Load(), failed.Load())
+	if !strings.Contains(ls.log(), `"msg":"stopped"`) {
+		t.Errorf("no graceful stop in the server log:\n%s", ls.log())
+	}
+}
+
+// TestHostileRequests: what careless and hostile clients send, against the
+// real binary.
+func TestHostileRequests(t *testing.T) {
+	ls := startLive(t, "ADMIN_TOKEN=s3cret")
+	client := &http.Client{Timeout: 10 * time.Second}
+	var fiveHundreds []string
+	do := func(method, path, contentType, body string, header ...string) (int, http.Header, string) {
+		t.Helper()
+		req, err := http.NewRequest(method, ls.base+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if contentType != "" {
+			req.Header.Set("Content-Type", contentType)
+		}
+		for i := 0; i+1 < len(header); i += 2 {
+			req.Header.Set(header[i], header[i+1])
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode >= 500 {
+			fiveHundreds = append(fiveHundreds, fmt.Sprintf("%s %s: %d %s", method, path, resp.StatusCode, b))
+		}
+		return resp.StatusCode, resp.Header, string(b)
+	}
+
+	t.Run("invented methods and paths keep /metrics bounded", func(t *testing.T) {
+		for i := range 2000 {
+			do(fmt.Sprintf("BREW%d", i), fmt.Sprintf("/pot/%d", i), "", "")
+			do(fmt.Sprintf("X-%d", i), "/predict", "", "")
+		}
+		_, _, metrics := do("GET", "/metrics", "", "")
+		var series []string
+		for _, line := range strings.Split(metrics, "\n") {
+			if strings.HasPrefix(line, "mlservice_http_requests_total{") {
+				series = append(series, line)
+			}
+		}
+		for _, want := range []string{
+			`mlservice_http_requests_total{code="404",method="other",route="unmatched"} 2000`,
+			`mlservice_http_requests_total{code="405",method="other",route="unmatched"} 2000`,
+		} {
+			if !slices.Contains(series, want) {
+				t.Errorf("/metrics lacks %s", want)
+			}
+		}
+		if len(series) > 4 || len(metrics) > 64<<10 {
+			t.Errorf("%d request series, /metrics %d bytes after 4000 invented requests:\n%s", len(series), len(metrics), strings.Join(series, "\n"))
+		}
+	})
+	t.Run("HEAD on GET routes", func(t *testing.T) {
+		for _, path := range []string{"/health", "/ready", "/model", "/versions", "/metrics"} {
+			status, h, body := do("HEAD", path, "", "")
+			if status != http.StatusOK || body != "" || h.Get("Content-Type") == "" {
+				t.Errorf("HEAD %s: %d, Content-Type %q, body %q", path, status, h.Get("Content-Type"), body)
+			}
+		}
+	})
+	t.Run("bearer scheme in any case", func(t *testing.T) {
+		for auth, want := range map[string]int{"bearer s3cret": 200, "BEARER s3cret": 200, "Bearer S3CRET": 401, "s3cret": 401} {
+			if status, _, body := do("POST", "/reload", "", "", "Authorization", auth); status != want {
+				t.Errorf("Authorization %q: %d %s, want %d", auth, status, body, want)
+			}
+		}
+	})
+	t.Run("form-encoded body", func(t *testing.T) {
+		// What curl -d sends without -H 'Content-Type: application/json'.
+		status, _, body := do("POST", "/predict", "application/x-www-form-urlencoded", validBody)
+		if status != http.StatusUnsupportedMediaType || !strings.Contains(body, "application/json") {
+			t.Errorf("%d %s, want 415 saying to send application/json", status, body)
+		}
+	})
+	t.Run("duplicate keys", func(t *testing.T) {
+		twice := strings.TrimSuffix(validBody, "}") + `,"age":-5}`
+		for path, body := range map[string]string{"/predict": twice, "/predict/batch": `{"instances":[` + validBody + `,` + twice + `]}`} {
+			status, _, got := do("POST", path, "application/json", body)
+			if status != http.StatusUnprocessableEntity || !strings.Contains(got, `"field":"age","reason":"appears more than once"`) {
+				t.Errorf("%s: %d %s, want 422 naming age", path, status, got)
+			}
+		}
+	})
+	t.Run("no 5xx and no error logged for any of it", func(t *testing.T) {
+		if len(fiveHundreds) > 0 {
+			t.Errorf("server errors for client mistakes: %q", fiveHundreds)
+		}
+		if strings.Contains(ls.log(), `"level":"ERROR"`) {
+			t.Errorf("the server logged errors:\n%s", ls.log())
+		}
+	})
+}

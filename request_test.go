@@ -1,0 +1,117 @@
+package mlservice_test
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/mlservice/mlservice"
+)
+
+// TestDuplicateKeysRefused: encoding/json keeps the last of two values for
+// a key; a request that says two things is refused, naming the key.
+func TestDuplicateKeysRefused(t *testing.T) {
+	row := `{"age":42,"income":52000,"account_balance":1,"transactions_last_30d":7,"is_premium":1`
+	for _, tc := range []struct {
+		name, body string
+		batch      bool
+		want       []mlservice.FieldProblem
+	}{
+		{"feature twice", row + `,"age":-5}`, false, []mlservice.FieldProblem{{Field: "age", Reason: "appears more than once"}}},
+		{"unknown key twice", row + `,"id":1,"id":2}`, false, []mlservice.FieldProblem{{Field: "id", Reason: "appears more than once"}}},
+		{"same key, escaped", row + `,"a\u0067e":3}`, false, []mlservice.FieldProblem{{Field: "age", Reason: "appears more than once"}}},
+		{"colons in strings and nesting are not keys", `{"age":42,"income":52000,"account_balance":1,"transactions_last_30d":7,"is_premium":1,"note":"a:b\":c","x":{"age":1,"y":[{"age":2}]}}`, false, nil},
+		{"instances twice", `{"instances":[` + row + `}],"instances":[]}`, true, []mlservice.FieldProblem{{Field: "instances", Reason: "appears more than once"}}},
+		{"in row 1 of a batch", `{"instances":[` + row + `},` + row + `,"is_premium":0}]}`, true,
+			[]mlservice.FieldProblem{{Row: 1, Field: "is_premium", Reason: "appears more than once"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var err error
+			if tc.batch {
+				_, err = mlservice.DecodeBatch([]byte(tc.body), 10)
+			} else {
+				_, err = mlservice.DecodeFeatures([]byte(tc.body))
+			}
+			if tc.want == nil {
+				if err != nil {
+					t.Fatalf("error %v, want none", err)
+				}
+				return
+			}
+			var ie *mlservice.InputError
+			if !errors.As(err, &ie) {
+				t.Fatalf("error %v, want an *InputError", err)
+			}
+			if diff := cmp.Diff(tc.want, ie.Problems); diff != "" {
+				t.Errorf("problems (-want +got):\n%s", diff)
+			}
+			if status, _ := mlservice.HTTPStatus(err); status != http.StatusUnprocessableEntity {
+				t.Errorf("HTTPStatus = %d, want 422", status)
+			}
+		})
+	}
+}
+
+func TestCheckContentType(t *testing.T) {
+	for ct, ok := range map[string]bool{
+		"": true, "application/json": true, "application/json; charset=utf-8": true, "Application/JSON": true,
+		"application/problem+json":          true,
+		"application/x-www-form-urlencoded": false, "text/plain": false, "application/json; charset": false,
+		"multipart/form-data; boundary=x": false,
+	} {
+		err := mlservice.CheckContentType(ct)
+		if (err == nil) != ok || err != nil && !errors.Is(err, mlservice.ErrUnsupportedMediaType) {
+			t.Errorf("CheckContentType(%q) = %v", ct, err)
+		}
+	}
+}
+
+func TestHTTPStatus(t *testing.T) {
+	_, malformed := mlservice.DecodeFeatures([]byte(`{`))
+	_, invalid := mlservice.DecodeFeatures([]byte(`{}`))
+	for _, tc := range []struct {
+		err    error
+		status int
+		code   string
+	}{
+		{mlservice.CheckContentType("text/plain"), 415, "unsupported_media_type"},
+		{fmt.Errorf("read body: %w", &http.MaxBytesError{Limit: 10}), 413, "body_too_large"},
+		{malformed, 400, "malformed_json"},
+		{invalid, 422, "invalid_features"},
+		{mlservice.Features{Age: -1}.Check(), 422, "invalid_features"},
+		{mlservice.ErrNotReady, 503, "not_ready"},
+		{mlservice.ErrClosed, 503, "not_ready"},
+		{mlservice.ErrCorruptVersion, 500, "internal"},
+		{errors.New("disk on fire"), 500, "internal"},
+	} {
+		status, code := mlservice.HTTPStatus(tc.err)
+		if status != tc.status || code != tc.code {
+			t.Errorf("HTTPStatus(%v) = %d %s, want %d %s", tc.err, status, code, tc.status, tc.code)
+		}
+	}
+}
+
+func BenchmarkDecodeFeatures(b *testing.B) {
+	body := []byte(`{"age":42,"income":52000,"account_balance":1800.5,"transactions_last_30d":12,"is_premium":1}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := mlservice.DecodeFeatures(body); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// TestInputErrorNamesRows: a batch's problems say which row they are in.
+func TestInputErrorNamesRows(t *testing.T) {
+	_, err := mlservice.DecodeBatch([]byte(`{"instances":[{"age":1,"income":1,"account_balance":1,"transactions_last_30d":1,"is_premium":1},null,{}]}`), 10)
+	msg := fmt.Sprint(err)
+	for _, want := range []string{"row 1 instances: must be a JSON object", "row 2 age: required"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error %q lacks %q", msg, want)
+		}
+	}
+}
