@@ -263,8 +263,11 @@ type Params struct {
 
 // Example is a self-test row stored with a version.
 type Example struct {
-	Features    Features `json:"features"`
-	Probability float64  `json:"probability"`
+	Features Features `json:"features,omitzero"` // under the default schema
+	// Values is the row under any other schema: a number or a string per
+	// feature, by name.
+	Values      map[string]any `json:"values,omitempty"`
+	Probability float64        `json:"probability"`
 }
 
 // Promotion is the comparison Promote made before it wrote the version: the

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -337,6 +338,9 @@ func cloneMetadata(m *Metadata) *Metadata {
 	c := *m
 	c.Features = slices.Clone(m.Features)
 	c.Examples = slices.Clone(m.Examples)
+	for i := range c.Examples {
+		c.Examples[i].Values = maps.Clone(c.Examples[i].Values) // its values are numbers and strings
+	}
 	c.Params.ClassWeight = clonePtr(m.Params.ClassWeight)
 	c.Promotion.PreviousMetric = clonePtr(m.Promotion.PreviousMetric)
 	c.Promotion.PreviousMetricStored = clonePtr(m.Promotion.PreviousMetricStored)

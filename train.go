@@ -50,6 +50,10 @@ type TrainOptions struct {
 // Candidate is a trained, evaluated model that is not yet promoted.
 type Candidate struct {
 	Model *model.Model
+	// Schema is the table the model was trained on, resolved (learned
+	// categories filled in); nil means DefaultSchema. Promote stores it in
+	// the version as schema.json.
+	Schema *Schema
 	// Metadata is complete but for what Promote fills in: the version id,
 	// the model checksum and the comparison with the current version.
 	Metadata Metadata
@@ -69,6 +73,9 @@ func Train(ctx context.Context, ds *Dataset, opts TrainOptions) (*Candidate, err
 	opts, err := opts.withDefaults()
 	if err != nil {
 		return nil, fmt.Errorf("train: %w", err)
+	}
+	if ds != nil && ds.isTable() {
+		return trainTable(ctx, ds, opts, start)
 	}
 	if err := checkDataset(ds, "training"); err != nil {
 		return nil, fmt.Errorf("train: %w", err)

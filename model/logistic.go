@@ -64,7 +64,26 @@ const blockRows = 4096
 // checks ctx before every evaluation of the loss (one pass over the rows)
 // and returns ctx.Err() once it is done.
 func Fit(ctx context.Context, features []string, X [][]float64, y []uint8, rows []bool, opts FitOptions) (*Model, FitResult, error) {
-	counts, err := checkFitInput(features, X, y, rows)
+	return FitEncoded(ctx, features, X, nil, y, rows, opts)
+}
+
+// Categorical is a one-hot encoded feature given by its codes: in row i the
+// column Codes[i] of its Levels columns is 1 and the others 0, and a
+// negative code makes them all 0 (an unknown value ignored). Its columns are
+// not standardized (mean 0, scale 1), as scikit-learn's ColumnTransformer
+// leaves a OneHotEncoder's output.
+type Categorical struct {
+	Codes  []int32
+	Levels int
+}
+
+// FitEncoded is Fit on a table with one-hot features: the model's columns
+// are the numbers X (standardized), then each Categorical's Levels columns
+// in order, and features names all of them. The codes are read as they are:
+// a 1M-row table with 60 one-hot columns costs its codes (4 bytes a row per
+// feature), not a matrix of zeros.
+func FitEncoded(ctx context.Context, features []string, X [][]float64, cats []Categorical, y []uint8, rows []bool, opts FitOptions) (*Model, FitResult, error) {
+	counts, err := checkFitInput(features, X, cats, y, rows)
 	if err != nil {
 		return nil, FitResult{}, err
 	}
@@ -72,11 +91,23 @@ func Fit(ctx context.Context, features []string, X [][]float64, y []uint8, rows 
 	if err != nil {
 		return nil, FitResult{}, err
 	}
-	mean, scale := FitScaler(X, rows)
+	mean, scale := []float64{}, []float64{}
+	if len(X) > 0 {
+		mean, scale = FitScaler(X, rows)
+	}
 	obj := newObjective(X, y, rows, mean, scale, opts.Workers)
+	obj.cats = cats
+	for _, c := range cats {
+		obj.d += c.Levels
+		mean = append(mean, make([]float64, c.Levels)...)
+		for range c.Levels {
+			scale = append(scale, 1)
+		}
+	}
+	obj.allocate()
 	obj.weigh(counts, opts)
 
-	res, err := minimize(ctx, obj, len(X), opts)
+	res, err := minimize(ctx, obj, obj.d, opts)
 	if ctx.Err() != nil {
 		return nil, FitResult{}, ctx.Err()
 	}
@@ -87,7 +118,7 @@ func Fit(ctx context.Context, features []string, X [][]float64, y []uint8, rows 
 	if err != nil {
 		return nil, result, err
 	}
-	d := len(X)
+	d := obj.d
 	m := &Model{
 		Features:  append([]string(nil), features...),
 		Mean:      mean,
@@ -103,10 +134,28 @@ func Fit(ctx context.Context, features []string, X [][]float64, y []uint8, rows 
 
 // checkFitInput checks the shapes and labels and counts the selected rows
 // of each class.
-func checkFitInput(features []string, X [][]float64, y []uint8, rows []bool) ([2]float64, error) {
+func checkFitInput(features []string, X [][]float64, cats []Categorical, y []uint8, rows []bool) ([2]float64, error) {
 	var counts [2]float64
-	if len(features) != len(X) {
-		return counts, fmt.Errorf("%d feature names for %d columns", len(features), len(X))
+	d := len(X)
+	for k, c := range cats {
+		if len(c.Codes) != len(y) {
+			return counts, fmt.Errorf("categorical %d has %d rows, labels have %d", k, len(c.Codes), len(y))
+		}
+		if c.Levels <= 0 {
+			return counts, fmt.Errorf("categorical %d has %d levels", k, c.Levels)
+		}
+		for i, code := range c.Codes {
+			if int(code) >= c.Levels {
+				return counts, fmt.Errorf("categorical %d row %d has code %d of %d levels", k, i, code, c.Levels)
+			}
+		}
+		d += c.Levels
+	}
+	if d == 0 {
+		return counts, errors.New("no features")
+	}
+	if len(features) != d {
+		return counts, fmt.Errorf("%d feature names for %d columns", len(features), d)
 	}
 	for j, col := range X {
 		if len(col) != len(y) {
@@ -233,6 +282,8 @@ func (g *stallGuard) Record(_ *optimize.Location, op optimize.Operation, st *opt
 // the gradient at the same point.
 type objective struct {
 	X           [][]float64
+	cats        []Categorical // one-hot features, after X's columns
+	d           int           // columns: len(X) plus every categorical's levels
 	y           []uint8
 	rows        []bool
 	mean, inv   []float64
@@ -257,15 +308,19 @@ func newObjective(X [][]float64, y []uint8, rows []bool, mean, scale []float64, 
 	for j, s := range scale {
 		inv[j] = 1 / s
 	}
-	nblocks := (len(y) + blockRows - 1) / blockRows
-	partials := make([][]float64, nblocks)
-	for b := range partials {
-		partials[b] = make([]float64, d+2)
+	o := &objective{X: X, d: d, y: y, rows: rows, mean: mean, inv: inv, workers: workers}
+	o.allocate()
+	return o
+}
+
+// allocate sizes the per-block partial sums for o.d columns.
+func (o *objective) allocate() {
+	nblocks := (len(o.y) + blockRows - 1) / blockRows
+	o.partials = make([][]float64, nblocks)
+	for b := range o.partials {
+		o.partials[b] = make([]float64, o.d+2)
 	}
-	return &objective{
-		X: X, y: y, rows: rows, mean: mean, inv: inv, workers: workers,
-		partials: partials, cacheGrad: make([]float64, d+1),
-	}
+	o.cacheGrad = make([]float64, o.d+1)
 }
 
 func (o *objective) value(x []float64) float64 {
@@ -282,7 +337,7 @@ func (o *objective) evaluate(x []float64) {
 	if o.cacheX != nil && floats.Equal(o.cacheX, x) {
 		return
 	}
-	d := len(o.X)
+	d := o.d
 	coef, intercept := x[:d], x[d]
 
 	nblocks := len(o.partials)
@@ -349,6 +404,16 @@ func (o *objective) block(lo, hi int, coef []float64, intercept float64, buf, pa
 			z[k] += w * (v - m)
 		}
 	}
+	off := len(o.X)
+	for _, c := range o.cats {
+		w := coef[off : off+c.Levels]
+		for k, code := range c.Codes[lo:hi] {
+			if code >= 0 {
+				z[k] += w[code]
+			}
+		}
+		off += c.Levels
+	}
 	y := o.y[lo:hi]
 	var rows []bool
 	if o.rows != nil {
@@ -410,6 +475,17 @@ func (o *objective) block(lo, hi int, coef []float64, intercept float64, buf, pa
 		}
 		part[j] = g * o.inv[j]
 	}
-	part[len(o.X)] = rsum
-	part[len(o.X)+1] = loss
+	off = len(o.X)
+	for _, c := range o.cats {
+		g := part[off : off+c.Levels]
+		clear(g)
+		for k, code := range c.Codes[lo:hi] {
+			if code >= 0 {
+				g[code] += r[k]
+			}
+		}
+		off += c.Levels
+	}
+	part[o.d] = rsum
+	part[o.d+1] = loss
 }
