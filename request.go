@@ -87,30 +87,11 @@ func DecodeFeatures(data []byte) (Features, error) {
 // instances (no limit if maxRows <= 0), reporting problems like
 // DecodeFeatures, each with the index of its row.
 func DecodeBatch(data []byte, maxRows int) ([]Features, error) {
-	if !json.Valid(data) {
-		return nil, malformed(data)
+	items, err := batchItems(data, maxRows)
+	if err != nil {
+		return nil, err
 	}
-	body, probs := decodeObject(data, 0)
-	if body == nil {
-		return nil, inputError("body", "must be a JSON object with an instances array")
-	}
-	if len(probs) > 0 {
-		return nil, &InputError{Problems: probs}
-	}
-	raw, ok := body["instances"]
-	if !ok || string(raw) == "null" {
-		return nil, inputError("instances", "required")
-	}
-	var items []json.RawMessage
-	if err := json.Unmarshal(raw, &items); err != nil {
-		return nil, inputError("instances", "must be an array of objects")
-	}
-	switch {
-	case len(items) == 0:
-		return nil, inputError("instances", "must not be empty")
-	case maxRows > 0 && len(items) > maxRows:
-		return nil, inputError("instances", fmt.Sprintf("has %d rows, the limit is %d", len(items), maxRows))
-	}
+	var probs []FieldProblem
 	out := make([]Features, len(items))
 	for i, item := range items {
 		out[i] = decodeInstance(item, "instances", i, &probs)

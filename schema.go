@@ -494,3 +494,41 @@ func (s *Schema) RequestJSONSchema() map[string]any {
 		},
 	}
 }
+
+// schemaDiff says in a few words how b differs from a.
+func schemaDiff(a, b *Schema) string {
+	var out []string
+	if a.Name != b.Name || a.Version != b.Version {
+		out = append(out, fmt.Sprintf("%s@%s became %s@%s", a.Name, a.Version, b.Name, b.Version))
+	}
+	if a.Target != b.Target {
+		out = append(out, "the target changed")
+	}
+	old := map[string]FeatureSpec{}
+	for _, f := range a.Features {
+		old[f.Name] = f
+	}
+	for _, f := range b.Features {
+		o, ok := old[f.Name]
+		switch {
+		case !ok:
+			out = append(out, "feature "+f.Name+" added")
+		case o.Type != f.Type:
+			out = append(out, fmt.Sprintf("%s: %s became %s", f.Name, o.Type, f.Type))
+		case !slices.Equal(o.Categories, f.Categories):
+			out = append(out, fmt.Sprintf("%s: categories %d became %d", f.Name, len(o.Categories), len(f.Categories)))
+		case o.Rules != f.Rules || o.Unknown != f.Unknown:
+			out = append(out, f.Name+": rules or unknown changed")
+		}
+		delete(old, f.Name)
+	}
+	for _, f := range a.Features {
+		if _, ok := old[f.Name]; ok {
+			out = append(out, "feature "+f.Name+" removed")
+		}
+	}
+	if len(out) == 0 {
+		out = append(out, "feature order changed")
+	}
+	return truncate(strings.Join(out, "; "), 1000)
+}

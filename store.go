@@ -93,6 +93,8 @@ type Store struct {
 // servingVersion is an immutable snapshot of one loaded version.
 type servingVersion struct {
 	id       string
+	schema   *Schema      // resolved; defaultSchema() for the default
+	table    *tableLinear // the model compiled for schema; nil for the default, which uses linear
 	linear   linear
 	meta     *Metadata
 	metaJSON []byte

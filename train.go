@@ -54,6 +54,11 @@ type Candidate struct {
 	// categories filled in); nil means DefaultSchema. Promote stores it in
 	// the version as schema.json.
 	Schema *Schema
+	// AllowSchemaChange lets Promote make the candidate current although
+	// its schema differs from the current version's (then without an F1
+	// comparison). Without it such a candidate is rejected: clients of the
+	// API would break silently.
+	AllowSchemaChange bool
 	// Metadata is complete but for what Promote fills in: the version id,
 	// the model checksum and the comparison with the current version.
 	Metadata Metadata
@@ -121,6 +126,14 @@ func Train(ctx context.Context, ds *Dataset, opts TrainOptions) (*Candidate, err
 		meta.EvaluationDataFile = baseName(opts.Eval.Source)
 	}
 	return &Candidate{Model: m, Metadata: meta, eval: eval}, nil
+}
+
+// schema returns the candidate's schema: Schema, or DefaultSchema.
+func (c *Candidate) schema() *Schema {
+	if c.Schema == nil {
+		return defaultSchema()
+	}
+	return c.Schema
 }
 
 // withDefaults checks opts and fills in the documented defaults.

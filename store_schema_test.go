@@ -1,0 +1,142 @@
+package mlservice_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/mlservice/mlservice"
+)
+
+// trainTable validates, trains and promotes a table under a schema file.
+func trainTable(t testing.TB, dir, csvName, schemaName string, allow bool) *mlservice.Decision {
+	t.Helper()
+	ctx := context.Background()
+	s, err := mlservice.LoadSchemaFile(filepath.Join(tablesDir, schemaName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds, err := mlservice.ValidateTableFile(ctx, filepath.Join(tablesDir, csvName), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cand, err := mlservice.Train(ctx, ds, mlservice.TrainOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cand.AllowSchemaChange = allow
+	d, err := mlservice.Promote(ctx, dir, cand)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func TestStoreServesSchema(t *testing.T) {
+	dir := t.TempDir()
+	d := trainTable(t, dir, "grunfeld.csv", "grunfeld.schema.json", false)
+	if !d.Promoted {
+		t.Fatalf("not promoted: %s", d.Reason)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "models", "versions", d.VersionID, "schema.json")); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(d.Metadata.FeatureSchemaVersion, "grunfeld@1+sha256:") {
+		t.Errorf("feature_schema_version %q", d.Metadata.FeatureSchemaVersion)
+	}
+	store, err := mlservice.OpenStore(dir, mlservice.StoreOptions{RefreshInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	s, err := store.Schema()
+	if err != nil || len(s.Features[0].Categories) != 11 {
+		t.Fatalf("schema %v, %v", s, err)
+	}
+	row := &mlservice.Row{Numbers: []float64{1950, 3000, 200}, Categories: []string{"IBM"}}
+	p, err := store.PredictRow(row)
+	if err != nil || p.ModelVersionID != d.VersionID {
+		t.Fatalf("PredictRow = %+v, %v", p, err)
+	}
+	if a := testing.AllocsPerRun(100, func() { _, _ = store.PredictRow(row) }); a != 0 {
+		t.Errorf("PredictRow allocates %v times", a)
+	}
+	// firm is "unknown": "ignore": an unseen firm scores as all zeros.
+	unseen, err := store.PredictRow(&mlservice.Row{Numbers: row.Numbers, Categories: []string{"Acme"}})
+	if err != nil || unseen.Probability == p.Probability {
+		t.Errorf("unseen firm: %+v, %v", unseen, err)
+	}
+	body := `{"firm":"IBM","year":1950,"value":3000,"capital":200}`
+	if jp, err := store.PredictJSON([]byte(body)); err != nil || jp.Probability != p.Probability {
+		t.Errorf("PredictJSON = %+v, %v; PredictRow gave %v", jp, err, p.Probability)
+	}
+	_, err = store.PredictJSON([]byte(`{"firm":3,"year":"1950","value":-1}`))
+	var ie *mlservice.InputError
+	if !errors.As(err, &ie) || len(ie.Problems) != 4 {
+		t.Fatalf("bad body: %v", err)
+	}
+	if st, _ := mlservice.HTTPStatus(err); st != http.StatusUnprocessableEntity {
+		t.Errorf("status %d", st)
+	}
+	preds, err := store.PredictBatchJSON(nil, []byte(`{"instances":[`+body+`,`+body+`]}`), 10)
+	if err != nil || len(preds) != 2 {
+		t.Fatalf("batch %v, %v", preds, err)
+	}
+}
+
+func TestStoreUnknownCategory(t *testing.T) {
+	dir := t.TempDir()
+	trainTable(t, dir, "grunfeld.csv", "grunfeld_declared.schema.json", false)
+	store, err := mlservice.OpenStore(dir, mlservice.StoreOptions{RefreshInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	_, err = store.PredictJSON([]byte(`{"firm":"Acme","year":1950,"value":3000,"capital":200}`))
+	var ie *mlservice.InputError
+	if !errors.As(err, &ie) || ie.Problems[0].Field != "firm" || !strings.Contains(ie.Problems[0].Reason, `"Acme"`) {
+		t.Fatalf("unknown firm: %v", err)
+	}
+	_, err = store.PredictRow(&mlservice.Row{Numbers: []float64{1950, 3000, 200}, Categories: []string{"Acme"}})
+	if !errors.As(err, &ie) || ie.Problems[0].Field != "firm" {
+		t.Fatalf("PredictRow unknown firm: %v", err)
+	}
+}
+
+func TestPromoteRefusesSchemaChange(t *testing.T) {
+	dir := t.TempDir()
+	trainTable(t, dir, "grunfeld.csv", "grunfeld.schema.json", false)
+	d := trainTable(t, dir, "grunfeld.csv", "grunfeld_declared.schema.json", false)
+	if d.Promoted || !strings.Contains(d.Reason, "schema changed") || !strings.Contains(d.Reason, "-allow-schema-change") {
+		t.Fatalf("schema change: promoted %v, %s", d.Promoted, d.Reason)
+	}
+	d2 := trainTable(t, dir, "grunfeld.csv", "grunfeld_declared.schema.json", true)
+	if !d2.Promoted {
+		t.Fatalf("allowed schema change not promoted: %s", d2.Reason)
+	}
+	h, err := mlservice.ReadHistory(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last := h[len(h)-2]; last.Event != mlservice.DecisionRejected || !strings.Contains(last.Reason, "schema changed") {
+		t.Errorf("history %+v", last)
+	}
+	// Back to the default schema is a change too.
+	ctx := context.Background()
+	ds, err := mlservice.ValidateFile(ctx, "data/day_01.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cand, err := mlservice.Train(ctx, ds, mlservice.TrainOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d3, err := mlservice.Promote(ctx, dir, cand)
+	if err != nil || d3.Promoted {
+		t.Fatalf("default after custom: %+v, %v", d3, err)
+	}
+}
