@@ -4,17 +4,27 @@ package mlservice
 // are one snapshot, so a request is decoded and scored by the same version.
 
 import (
+	"encoding/json"
 	"slices"
 )
 
+// notReady is the error for a request before any version is loaded: a body
+// that is not JSON is malformed whatever the schema, and says so first.
+func notReady(data []byte) error {
+	if !json.Valid(data) {
+		return malformed(data)
+	}
+	return ErrNotReady
+}
+
 // Schema returns a copy of the serving version's schema (resolved: learned
-// categories filled in), or ErrNotReady.
-func (s *Store) Schema() (*Schema, error) {
+// categories filled in) and that version's id, or ErrNotReady.
+func (s *Store) Schema() (schema *Schema, versionID string, err error) {
 	v := s.serving.Load()
 	if v == nil {
-		return nil, ErrNotReady
+		return nil, "", ErrNotReady
 	}
-	return v.schema.clone(), nil
+	return v.schema.clone(), v.id, nil
 }
 
 // PredictRow scores one row under the serving version's schema: r.Numbers
@@ -54,7 +64,7 @@ func (s *Store) PredictRow(r *Row) (Prediction, error) {
 func (s *Store) PredictJSON(data []byte) (Prediction, error) {
 	v := s.serving.Load()
 	if v == nil {
-		return Prediction{}, ErrNotReady
+		return Prediction{}, notReady(data)
 	}
 	if v.table == nil {
 		f, err := DecodeFeatures(data)
@@ -82,7 +92,7 @@ func (s *Store) PredictJSON(data []byte) (Prediction, error) {
 func (s *Store) PredictBatchJSON(dst []Prediction, data []byte, maxRows int) ([]Prediction, error) {
 	v := s.serving.Load()
 	if v == nil {
-		return dst, ErrNotReady
+		return dst, notReady(data)
 	}
 	if v.table == nil {
 		rows, err := DecodeBatch(data, maxRows)

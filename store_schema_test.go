@@ -53,7 +53,7 @@ func TestStoreServesSchema(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	s, err := store.Schema()
+	s, _, err := store.Schema()
 	if err != nil || len(s.Features[0].Categories) != 11 {
 		t.Fatalf("schema %v, %v", s, err)
 	}
@@ -139,4 +139,33 @@ func TestPromoteRefusesSchemaChange(t *testing.T) {
 	if err != nil || d3.Promoted {
 		t.Fatalf("default after custom: %+v, %v", d3, err)
 	}
+}
+
+// FuzzDecodeRow: the schema-driven decoder never panics, and what it
+// accepts the store scores.
+func FuzzDecodeRow(f *testing.F) {
+	s := mustSchema(f, customSchema)
+	for i := range s.Features {
+		if s.Features[i].Categories == nil {
+			s.Features[i].Categories = []string{"east", "north"}
+		}
+	}
+	f.Add([]byte(`{"age":30,"premium":1,"plan":"basic","region":"north"}`))
+	f.Add([]byte(`{"age":-1,"premium":2,"plan":"gold","region":"x9","age":3}`))
+	f.Add([]byte(`{"instances":[{"age":30,"premium":1,"plan":"basic","region":"zz"}]}`))
+	f.Add([]byte(`[1,{"plan":null}]`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r, err := mlservice.DecodeRow(s, data)
+		if err == nil {
+			if len(r.Numbers) != 2 || len(r.Categories) != 2 {
+				t.Fatalf("accepted %q as %+v", data, r)
+			}
+		} else if !errors.Is(err, mlservice.ErrInvalidFeatures) && !errors.Is(err, mlservice.ErrMalformedRequest) {
+			t.Fatalf("error %v matches neither sentinel", err)
+		}
+		rows, err := mlservice.DecodeRows(s, data, 10)
+		if err == nil && len(rows) == 0 {
+			t.Fatal("no rows and no error")
+		}
+	})
 }
