@@ -3,9 +3,11 @@ package mlservice_test
 import (
 	"context"
 	"errors"
+	"math"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -168,4 +170,38 @@ func FuzzDecodeRow(f *testing.F) {
 			t.Fatal("no rows and no error")
 		}
 	})
+}
+
+// TestPredictRowChecks: PredictRow refuses each kind of bad value, naming
+// the feature, wherever it sits in the row.
+func TestPredictRowChecks(t *testing.T) {
+	dir := t.TempDir()
+	trainTable(t, dir, "randhie.csv", "randhie.schema.json", false)
+	store, err := mlservice.OpenStore(dir, mlservice.StoreOptions{RefreshInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	// lncoins idp lpi fmde physlm disea hlthg hlthf hlthp
+	good := []float64{4.6, 1, 6.9, 0, 0.5, 13.7, 1, 0, 0}
+	if _, err := store.PredictRow(&mlservice.Row{Numbers: good}); err != nil {
+		t.Fatal(err)
+	}
+	nan := math.NaN()
+	for _, tc := range []struct {
+		at    int
+		value float64
+		field string
+	}{{0, -1, "lncoins"}, {1, 2, "idp"}, {4, 1.5, "physlm"}, {4, nan, "physlm"}, {5, math.Inf(1), "disea"}, {8, 0.5, "hlthp"}, {3, 2e15, "fmde"}} {
+		row := slices.Clone(good)
+		row[tc.at] = tc.value
+		_, err := store.PredictRow(&mlservice.Row{Numbers: row})
+		var ie *mlservice.InputError
+		if !errors.As(err, &ie) || ie.Problems[0].Field != tc.field {
+			t.Errorf("%s = %v: %v", tc.field, tc.value, err)
+		}
+	}
+	if _, err := store.PredictRow(&mlservice.Row{Numbers: good[:3]}); !errors.Is(err, mlservice.ErrInvalidFeatures) {
+		t.Errorf("short row: %v", err)
+	}
 }
