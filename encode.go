@@ -305,6 +305,9 @@ func (r fastRule) okValue(v float64) bool {
 // trainTable is Train for a dataset under a declared schema.
 func trainTable(ctx context.Context, ds *Dataset, opts TrainOptions, start time.Time) (*Candidate, error) {
 	s := ds.Schema
+	if !s.Resolved() {
+		return nil, fmt.Errorf("train: schema %s has a category feature without categories: %w", s.ID(), ErrInvalidData)
+	}
 	if err := checkTable(ds, s, "training"); err != nil {
 		return nil, fmt.Errorf("train: %w", err)
 	}

@@ -152,6 +152,9 @@ func encodeCandidate(c *Candidate) ([]byte, error) {
 	if err := c.Model.Validate(); err != nil {
 		return nil, err
 	}
+	if s := c.schema(); !s.Resolved() || !slices.Equal(c.Model.Features, s.EncodedNames()) {
+		return nil, fmt.Errorf("the model's columns are not schema %s's encoding", s.ID())
+	}
 	if f1 := c.Metadata.Metric.Value; math.IsNaN(f1) || math.IsInf(f1, 0) {
 		return nil, fmt.Errorf("metric %v is not a number", f1)
 	}

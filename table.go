@@ -62,6 +62,9 @@ func ValidateTable(ctx context.Context, r io.Reader, s *Schema) (*Dataset, error
 	if s.IsDefault() {
 		return Validate(ctx, r)
 	}
+	if err := s.check(); err != nil { // a Schema built in code never met ParseSchema
+		return nil, err
+	}
 	if f, ok := r.(*os.File); ok {
 		if st, err := f.Stat(); err == nil && !st.Mode().IsRegular() {
 			pr, stop := readInBackground(ctx, f)
