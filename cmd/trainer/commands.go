@@ -88,7 +88,7 @@ func runTrain(ctx context.Context, args []string, p proc) error {
 		defer eval.close()
 		inputs = append(inputs, eval)
 	}
-	if err := p.boundHeap(inputs...); err != nil {
+	if err := p.boundHeap(schema, inputs...); err != nil {
 		return err
 	}
 
@@ -168,7 +168,7 @@ func writeSkipped(stdout, stderr io.Writer, meta *mlservice.Metadata, balanced b
 
 // boundHeap sizes the garbage collector for the rows of the inputs, when
 // main asked for it and their sizes are known.
-func (p proc) boundHeap(inputs ...*input) error {
+func (p proc) boundHeap(schema *mlservice.Schema, inputs ...*input) error {
 	if p.sizeHeap == nil {
 		return nil
 	}
@@ -183,7 +183,9 @@ func (p proc) boundHeap(inputs ...*input) error {
 		}
 		total += rows
 	}
-	p.sizeHeap(total)
+	// sizeHeap counts rows of the default schema's size; a wider table's
+	// rows count for more.
+	p.sizeHeap(total * rowBytes(schema) / bytesPerRow)
 	return nil
 }
 
@@ -232,7 +234,7 @@ func runValidate(ctx context.Context, args []string, p proc) error {
 		return err
 	}
 	defer in.close()
-	if err := p.boundHeap(in); err != nil {
+	if err := p.boundHeap(schema, in); err != nil {
 		return err
 	}
 	ds, err := validateInput(ctx, in, p.stderr, schema)
