@@ -120,6 +120,9 @@ func TestTablesParity(t *testing.T) {
 			if got.Confusion != want.Confusion {
 				t.Errorf("confusion %v, scikit-learn %v", got.Confusion, want.Confusion)
 			}
+			if len(tc.Probes) > 0 {
+				checkProbes(t, cand, tc)
+			}
 		})
 	}
 }
@@ -152,4 +155,40 @@ func probability(coef []float64, intercept float64, mean, scale, x []float64) fl
 		z += coef[j] / scale[j] * (x[j] - mean[j])
 	}
 	return 1 / (1 + math.Exp(-z))
+}
+
+// checkProbes serves the candidate from a Store and scores golden.json's
+// probes: a row of the table and the same row with a category value the
+// table lacks, which a feature with "unknown": "ignore" encodes as zeros.
+func checkProbes(t *testing.T, cand *mlservice.Candidate, tc tableCase) {
+	t.Helper()
+	dir := t.TempDir()
+	if _, err := mlservice.Promote(context.Background(), dir, cand); err != nil {
+		t.Fatal(err)
+	}
+	store, err := mlservice.OpenStore(dir, mlservice.StoreOptions{RefreshInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	for i, probe := range tc.Probes {
+		var row mlservice.Row
+		for _, f := range cand.Schema.Features {
+			switch v := probe.Row[f.Name].(type) {
+			case float64:
+				row.Numbers = append(row.Numbers, v)
+			case string:
+				row.Categories = append(row.Categories, v)
+			default:
+				t.Fatalf("probe %d: %s is %T", i, f.Name, v)
+			}
+		}
+		p, err := store.PredictRow(&row)
+		if err != nil {
+			t.Fatalf("probe %d %v: %v", i, row, err)
+		}
+		if d := math.Abs(p.Probability - probe.Probability); d > 1e-6 {
+			t.Errorf("probe %d %v: probability %v, scikit-learn %v", i, row, p.Probability, probe.Probability)
+		}
+	}
 }
