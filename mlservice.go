@@ -189,6 +189,11 @@ var (
 
 	// ErrClosed is returned by a Store after Close.
 	ErrClosed = errors.New("store is closed")
+
+	// ErrSchemaMismatch is returned by Store.Predict and Store.PredictBatch
+	// while the serving version was trained on a declared schema other than
+	// the default: its rows are Rows (Store.PredictRow), not Features.
+	ErrSchemaMismatch = errors.New("the serving version's schema is not the default; use PredictRow")
 )
 
 // SchemaVersion is the version of the layout of a version directory and its

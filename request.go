@@ -275,7 +275,8 @@ func CheckContentType(contentType string) error {
 // HTTP status and the short code to answer with: 415 for
 // ErrUnsupportedMediaType, 413 for a body over http.MaxBytesReader's
 // limit, 400 for ErrMalformedRequest, 422 for ErrInvalidFeatures (an
-// *InputError lists the fields), 503 for ErrNotReady and ErrClosed, and
+// *InputError lists the fields), 422 for ErrSchemaMismatch, 503 for
+// ErrNotReady and ErrClosed, and
 // 500 for anything else, which is the server's fault.
 func HTTPStatus(err error) (status int, code string) {
 	var tooBig *http.MaxBytesError
@@ -288,6 +289,8 @@ func HTTPStatus(err error) (status int, code string) {
 		return http.StatusBadRequest, "malformed_json"
 	case errors.Is(err, ErrInvalidFeatures):
 		return http.StatusUnprocessableEntity, "invalid_features"
+	case errors.Is(err, ErrSchemaMismatch):
+		return http.StatusUnprocessableEntity, "schema_mismatch"
 	case errors.Is(err, ErrNotReady), errors.Is(err, ErrClosed):
 		return http.StatusServiceUnavailable, "not_ready"
 	}

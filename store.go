@@ -188,6 +188,9 @@ func (s *Store) Predict(f Features) (Prediction, error) {
 	if v == nil {
 		return Prediction{}, ErrNotReady
 	}
+	if v.table != nil {
+		return Prediction{}, ErrSchemaMismatch
+	}
 	if err := f.Check(); err != nil {
 		return Prediction{}, err
 	}
@@ -232,6 +235,9 @@ func (s *Store) PredictBatch(dst []Prediction, rows []Features) ([]Prediction, e
 	v := s.serving.Load()
 	if v == nil {
 		return dst, ErrNotReady
+	}
+	if v.table != nil {
+		return dst, ErrSchemaMismatch
 	}
 	for i, f := range rows {
 		if err := f.checkRow(i); err != nil {

@@ -72,6 +72,12 @@ func TestStoreServesSchema(t *testing.T) {
 	if err != nil || unseen.Probability == p.Probability {
 		t.Errorf("unseen firm: %+v, %v", unseen, err)
 	}
+	if _, err := store.Predict(mlservice.Features{Age: 1}); !errors.Is(err, mlservice.ErrSchemaMismatch) {
+		t.Errorf("Predict(Features) under grunfeld: %v", err)
+	}
+	if _, err := store.PredictBatch(nil, []mlservice.Features{{}}); !errors.Is(err, mlservice.ErrSchemaMismatch) {
+		t.Errorf("PredictBatch(Features) under grunfeld: %v", err)
+	}
 	body := `{"firm":"IBM","year":1950,"value":3000,"capital":200}`
 	if jp, err := store.PredictJSON([]byte(body)); err != nil || jp.Probability != p.Probability {
 		t.Errorf("PredictJSON = %+v, %v; PredictRow gave %v", jp, err, p.Probability)
