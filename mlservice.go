@@ -47,6 +47,21 @@
 //
 // Predict takes no lock, touches no file and allocates nothing; the store
 // swaps in newly promoted versions in the background.
+//
+// # Your own table
+//
+// The five columns above are the default schema. Any other table is
+// declared in a schema file (see Schema and ParseSchema; InferSchema drafts
+// one), validated and trained under it, and served as Rows:
+//
+//	s, err := mlservice.LoadSchemaFile("customers.schema.json")
+//	ds, err := mlservice.ValidateTableFile(ctx, "customers.csv", s)
+//	cand, err := mlservice.Train(ctx, ds, mlservice.TrainOptions{})
+//	decision, err := mlservice.Promote(ctx, "./artifacts", cand) // refused if the schema changed
+//	p, err := store.PredictRow(&mlservice.Row{Numbers: []float64{42, 1}, Categories: []string{"plus"}})
+//
+// Each version stores its schema; the Store serves schema and model as one
+// snapshot, and Store.PredictJSON decodes a request under it.
 package mlservice
 
 import (

@@ -120,6 +120,11 @@ func Promote(ctx context.Context, artifactsDir string, c *Candidate) (*Decision,
 		return nil, fmt.Errorf("promote: %w", err)
 	}
 	files := map[string][]byte{modelFile: modelJSON, metadataFile: metaJSON, schemaFile: c.schema().MarshalIndent()}
+	for name, data := range files {
+		if len(data) >= maxVersionFileSize { // a version no loader would read must not be written
+			return nil, fmt.Errorf("promote: %s would have %d bytes, the limit is %d", name, len(data), maxVersionFileSize)
+		}
+	}
 	if err := a.writeVersion(d.VersionID, files); err != nil {
 		return nil, fmt.Errorf("promote: %w", err)
 	}
