@@ -9,7 +9,9 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/mlservice/mlservice"
 )
@@ -209,5 +211,88 @@ func TestPredictRowChecks(t *testing.T) {
 	}
 	if _, err := store.PredictRow(&mlservice.Row{Numbers: good[:3]}); !errors.Is(err, mlservice.ErrInvalidFeatures) {
 		t.Errorf("short row: %v", err)
+	}
+}
+
+// TestSchemaSwapIsAtomic: while versions of two schemas take turns being
+// current, every request is decoded and scored by one version: a body of
+// the default schema is answered only by default versions and a grunfeld
+// body only by grunfeld versions, and everything else is a 422.
+func TestSchemaSwapIsAtomic(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	day, err := mlservice.ValidateFile(ctx, "data/day_01.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	promoteDefault := func() string {
+		cand, err := mlservice.Train(ctx, day, mlservice.TrainOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cand.AllowSchemaChange = true
+		d, err := mlservice.Promote(ctx, dir, cand)
+		if err != nil || !d.Promoted {
+			t.Fatalf("%+v, %v", d, err)
+		}
+		return d.VersionID
+	}
+	schemaOf := map[string]string{promoteDefault(): "default"}
+	store, err := mlservice.OpenStore(dir, mlservice.StoreOptions{RefreshInterval: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	bodies := map[string][]byte{
+		"default":  []byte(`{"age":42,"income":52000,"account_balance":1800,"transactions_last_30d":12,"is_premium":1}`),
+		"grunfeld": []byte(`{"firm":"IBM","year":1950,"value":3000,"capital":200}`),
+	}
+	var mu sync.Mutex
+	var answered [][2]string // body kind, version that answered
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for kind, body := range bodies {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				p, err := store.PredictJSON(body)
+				mu.Lock()
+				switch {
+				case err == nil:
+					answered = append(answered, [2]string{kind, p.ModelVersionID})
+				case !errors.Is(err, mlservice.ErrInvalidFeatures):
+					t.Errorf("%s body: %v", kind, err)
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	for range 3 {
+		d := trainTable(t, dir, "grunfeld.csv", "grunfeld.schema.json", true)
+		mu.Lock()
+		schemaOf[d.VersionID] = "grunfeld"
+		mu.Unlock()
+		time.Sleep(20 * time.Millisecond)
+		id := promoteDefault()
+		mu.Lock()
+		schemaOf[id] = "default"
+		mu.Unlock()
+		time.Sleep(20 * time.Millisecond)
+	}
+	close(stop)
+	wg.Wait()
+	seen := map[string]int{}
+	for _, a := range answered {
+		if schemaOf[a[1]] != a[0] {
+			t.Fatalf("a %s body answered by %s, a %q version", a[0], a[1], schemaOf[a[1]])
+		}
+		seen[a[0]]++
+	}
+	if seen["default"] == 0 || seen["grunfeld"] == 0 {
+		t.Errorf("answers: %v", seen)
 	}
 }
