@@ -2,8 +2,8 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -24,8 +24,8 @@ func loadSchema(path string) (*mlservice.Schema, error) {
 	}
 	s, err := mlservice.LoadSchemaFile(path)
 	if err != nil {
-		if os.IsNotExist(err) {
-			return nil, err
+		if !errors.Is(err, mlservice.ErrInvalidSchema) {
+			return nil, err // cannot be read: like a missing DATA.csv, not invalid data
 		}
 		return nil, &invalidError{err}
 	}
