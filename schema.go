@@ -244,6 +244,10 @@ func (s *Schema) check() error {
 		return schemaErr("target.positive", "required")
 	case s.Target.Negative == "":
 		return schemaErr("target.negative", "required")
+	case s.Target.Positive != strings.TrimSpace(s.Target.Positive):
+		return schemaErr("target.positive", "%q has leading or trailing spaces (cells are trimmed)", s.Target.Positive)
+	case s.Target.Negative != strings.TrimSpace(s.Target.Negative):
+		return schemaErr("target.negative", "%q has leading or trailing spaces (cells are trimmed)", s.Target.Negative)
 	case s.Target.Positive == s.Target.Negative:
 		return schemaErr("target.negative", "equals target.positive (%q); the two labels must differ", s.Target.Positive)
 	case len(s.Features) == 0:

@@ -71,6 +71,7 @@ func TestParseSchemaRefuses(t *testing.T) {
 		{"no positive", `{"name":"t","version":"1","target":{"column":"y","negative":"0"},"features":[{"name":"a","type":"number"}]}`, "target.positive", "required"},
 		{"same labels", `{"name":"t","version":"1","target":{"column":"y","positive":"a","negative":"a"},"features":[{"name":"a","type":"number"}]}`, "target.negative", "must differ"},
 		{"no features", withFeatures(``), "features", "at least one"},
+		{"label with spaces", `{"name":"t","version":"1","target":{"column":"y","positive":" yes","negative":"no"},"features":[{"name":"a","type":"number"}]}`, "target.positive", "spaces"},
 		{"features null", `{"name":"t","version":"1",` + target + `}`, "features", "at least one"},
 		{"wrong JSON type", `{"name":"t","version":1,` + target + `,"features":[{"name":"a","type":"number"}]}`, "version", "must be a string"},
 		{"feature without name", withFeatures(`{"type":"number"}`), "features[0].name", "required"},
