@@ -165,3 +165,51 @@ func FuzzValidateTable(f *testing.F) {
 		}
 	})
 }
+
+// TestRuleWithoutFastPath: a rule the fast path does not compile (ne,
+// oneof on a string) is still enforced by validator, in the CSV and in
+// requests.
+func TestRuleWithoutFastPath(t *testing.T) {
+	s := mustSchema(t, `{"name":"t","version":"1","target":{"column":"y","positive":"1","negative":"0"},
+		"features":[{"name":"n","type":"number","rules":"ne=3"},{"name":"c","type":"category","rules":"oneof=a b","unknown":"ignore"}]}`)
+	_, err := mlservice.ValidateTable(context.Background(), strings.NewReader("n,c,y\n1,a,0\n2,b,1\n4,a,0\n3,b,1\n5,a,1\n"), s)
+	var verr *mlservice.ValidationError
+	if !errors.As(err, &verr) || verr.Problems[0].Rule != "ne=3" || verr.Problems[0].Line != 5 || verr.Problems[0].Value != "3" {
+		t.Fatalf("ne=3: %v", err)
+	}
+	_, err = mlservice.ValidateTable(context.Background(), strings.NewReader("n,c,y\n1,a,0\n2,b,1\n4,a,0\n6,z,1\n5,a,1\n"), s)
+	if !errors.As(err, &verr) || verr.Problems[0].Rule != "oneof=a b" || verr.Problems[0].Value != "z" {
+		t.Fatalf("oneof: %v", err)
+	}
+	ds, err := mlservice.ValidateTable(context.Background(), strings.NewReader("n,c,y\n1,a,0\n2,b,1\n4,a,0\n6,b,1\n5,a,1\n"), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = mlservice.DecodeRow(ds.Schema, []byte(`{"n":3,"c":"z"}`))
+	var ie *mlservice.InputError
+	if !errors.As(err, &ie) || len(ie.Problems) != 2 {
+		t.Fatalf("request: %v", err)
+	}
+	cand, err := mlservice.Train(context.Background(), ds, mlservice.TrainOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if _, err := mlservice.Promote(context.Background(), dir, cand); err != nil {
+		t.Fatal(err)
+	}
+	store, err := mlservice.OpenStore(dir, mlservice.StoreOptions{RefreshInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	if _, err := store.PredictRow(&mlservice.Row{Numbers: []float64{3}, Categories: []string{"a"}}); !errors.As(err, &ie) || ie.Problems[0].Field != "n" {
+		t.Errorf("PredictRow n=3: %v", err)
+	}
+	if _, err := store.PredictRow(&mlservice.Row{Numbers: []float64{2}, Categories: []string{"z"}}); !errors.As(err, &ie) || ie.Problems[0].Field != "c" {
+		t.Errorf("PredictRow c=z: %v", err)
+	}
+	if _, err := store.PredictRow(&mlservice.Row{Numbers: []float64{2}, Categories: []string{"b"}}); err != nil {
+		t.Errorf("PredictRow good: %v", err)
+	}
+}
