@@ -47,6 +47,21 @@
 //
 // Predict takes no lock, touches no file and allocates nothing; the store
 // swaps in newly promoted versions in the background.
+//
+// # Your own table
+//
+// The five columns above are the default schema. Any other table is
+// declared in a schema file (see Schema and ParseSchema; InferSchema drafts
+// one), validated and trained under it, and served as Rows:
+//
+//	s, err := mlservice.LoadSchemaFile("customers.schema.json")
+//	ds, err := mlservice.ValidateTableFile(ctx, "customers.csv", s)
+//	cand, err := mlservice.Train(ctx, ds, mlservice.TrainOptions{})
+//	decision, err := mlservice.Promote(ctx, "./artifacts", cand) // refused if the schema changed
+//	p, err := store.PredictRow(&mlservice.Row{Numbers: []float64{42, 1}, Categories: []string{"plus"}})
+//
+// Each version stores its schema; the Store serves schema and model as one
+// snapshot, and Store.PredictJSON decodes a request under it.
 package mlservice
 
 import (
@@ -189,6 +204,11 @@ var (
 
 	// ErrClosed is returned by a Store after Close.
 	ErrClosed = errors.New("store is closed")
+
+	// ErrSchemaMismatch is returned by Store.Predict and Store.PredictBatch
+	// while the serving version was trained on a declared schema other than
+	// the default: its rows are Rows (Store.PredictRow), not Features.
+	ErrSchemaMismatch = errors.New("the serving version's schema is not the default; use PredictRow")
 )
 
 // SchemaVersion is the version of the layout of a version directory and its
@@ -263,8 +283,11 @@ type Params struct {
 
 // Example is a self-test row stored with a version.
 type Example struct {
-	Features    Features `json:"features"`
-	Probability float64  `json:"probability"`
+	Features Features `json:"features,omitzero"` // under the default schema
+	// Values is the row under any other schema: a number or a string per
+	// feature, by name.
+	Values      map[string]any `json:"values,omitempty"`
+	Probability float64        `json:"probability"`
 }
 
 // Promotion is the comparison Promote made before it wrote the version: the

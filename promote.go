@@ -25,6 +25,7 @@ import (
 //	models/CURRENT                          the serving version id, one line
 //	models/versions/<version_id>/model.json
 //	models/versions/<version_id>/metadata.json
+//	models/versions/<version_id>/schema.json    the resolved schema
 //	models/versions/<version_id>/manifest.json  size and SHA-256 of the others
 //	models/history.jsonl                    one JSON line per decision
 //	models/.lock                            held while a writer changes any of it
@@ -36,6 +37,7 @@ const (
 	lockFile     = ".lock"
 	modelFile    = "model.json"
 	metadataFile = "metadata.json"
+	schemaFile   = "schema.json"   // the resolved schema the model was trained on
 	manifestFile = "manifest.json" // written last: see manifest
 	tmpPrefix    = ".tmp-"
 )
@@ -117,7 +119,13 @@ func Promote(ctx context.Context, artifactsDir string, c *Candidate) (*Decision,
 	if err != nil {
 		return nil, fmt.Errorf("promote: %w", err)
 	}
-	if err := a.writeVersion(d.VersionID, map[string][]byte{modelFile: modelJSON, metadataFile: metaJSON}); err != nil {
+	files := map[string][]byte{modelFile: modelJSON, metadataFile: metaJSON, schemaFile: c.schema().MarshalIndent()}
+	for name, data := range files {
+		if len(data) >= maxVersionFileSize { // a version no loader would read must not be written
+			return nil, fmt.Errorf("promote: %s would have %d bytes, the limit is %d", name, len(data), maxVersionFileSize)
+		}
+	}
+	if err := a.writeVersion(d.VersionID, files); err != nil {
 		return nil, fmt.Errorf("promote: %w", err)
 	}
 	event := DecisionRejected
@@ -149,6 +157,9 @@ func encodeCandidate(c *Candidate) ([]byte, error) {
 	if err := c.Model.Validate(); err != nil {
 		return nil, err
 	}
+	if s := c.schema(); !s.Resolved() || !slices.Equal(c.Model.Features, s.EncodedNames()) {
+		return nil, fmt.Errorf("the model's columns are not schema %s's encoding", s.ID())
+	}
 	if f1 := c.Metadata.Metric.Value; math.IsNaN(f1) || math.IsInf(f1, 0) {
 		return nil, fmt.Errorf("metric %v is not a number", f1)
 	}
@@ -177,6 +188,17 @@ func (a *artifacts) decide(c *Candidate) *Decision {
 		d.Promoted, d.Reason = true, "no version is current"
 		return d
 	}
+	if want, have := c.schema(), v.schema; want.Hash() != have.Hash() {
+		d.PreviousVersionID = cur
+		if !c.AllowSchemaChange {
+			d.Reason = fmt.Sprintf("schema changed from %s to %s: %s; refused, since clients of the current version would break (allow it with -allow-schema-change)",
+				have.ID(), want.ID(), schemaDiff(have, want))
+			return d
+		}
+		d.Promoted, d.Reason = true, fmt.Sprintf("schema changed from %s to %s (%s), allowed: promoted without comparing F1, since the current version cannot score rows of another schema",
+			have.ID(), want.ID(), schemaDiff(have, want))
+		return d
+	}
 	stored := v.meta.Metric.Value
 	prev, basis := rescore(v, c.eval)
 	d.PreviousVersionID, d.PreviousMetric, d.PreviousMetricStored = cur, &prev, &stored
@@ -200,6 +222,10 @@ func rescore(v *servingVersion, eval *Dataset) (float64, string) {
 	}
 	p := make([]float64, eval.Len())
 	for i := range p {
+		if v.table != nil {
+			p[i] = model.Sigmoid(v.table.decisionAt(eval, i))
+			continue
+		}
 		f := eval.Row(i)
 		_, p[i] = v.linear.predict(&f) // the code that serves it
 	}
@@ -258,7 +284,11 @@ func TrainedAlready(artifactsDir string, ds *Dataset, opts TrainOptions) (*Metad
 		return nil, nil
 	}
 	m := v.meta
-	same := m.Data.SHA256 == ds.SHA256 && (m.Params.ClassWeight != nil) == opts.BalancedClassWeight && m.Params.C == opts.C
+	dsSchema := ds.Schema
+	if dsSchema == nil {
+		dsSchema = defaultSchema()
+	}
+	same := v.schema.Hash() == dsSchema.Hash() && m.Data.SHA256 == ds.SHA256 && (m.Params.ClassWeight != nil) == opts.BalancedClassWeight && m.Params.C == opts.C
 	if opts.Eval != nil {
 		same = same && m.Data.Split == "file" && opts.Eval.SHA256 != "" && m.Data.EvalSHA256 == opts.Eval.SHA256
 	} else {

@@ -87,30 +87,11 @@ func DecodeFeatures(data []byte) (Features, error) {
 // instances (no limit if maxRows <= 0), reporting problems like
 // DecodeFeatures, each with the index of its row.
 func DecodeBatch(data []byte, maxRows int) ([]Features, error) {
-	if !json.Valid(data) {
-		return nil, malformed(data)
+	items, err := batchItems(data, maxRows)
+	if err != nil {
+		return nil, err
 	}
-	body, probs := decodeObject(data, 0)
-	if body == nil {
-		return nil, inputError("body", "must be a JSON object with an instances array")
-	}
-	if len(probs) > 0 {
-		return nil, &InputError{Problems: probs}
-	}
-	raw, ok := body["instances"]
-	if !ok || string(raw) == "null" {
-		return nil, inputError("instances", "required")
-	}
-	var items []json.RawMessage
-	if err := json.Unmarshal(raw, &items); err != nil {
-		return nil, inputError("instances", "must be an array of objects")
-	}
-	switch {
-	case len(items) == 0:
-		return nil, inputError("instances", "must not be empty")
-	case maxRows > 0 && len(items) > maxRows:
-		return nil, inputError("instances", fmt.Sprintf("has %d rows, the limit is %d", len(items), maxRows))
-	}
+	var probs []FieldProblem
 	out := make([]Features, len(items))
 	for i, item := range items {
 		out[i] = decodeInstance(item, "instances", i, &probs)
@@ -294,7 +275,8 @@ func CheckContentType(contentType string) error {
 // HTTP status and the short code to answer with: 415 for
 // ErrUnsupportedMediaType, 413 for a body over http.MaxBytesReader's
 // limit, 400 for ErrMalformedRequest, 422 for ErrInvalidFeatures (an
-// *InputError lists the fields), 503 for ErrNotReady and ErrClosed, and
+// *InputError lists the fields), 422 for ErrSchemaMismatch, 503 for
+// ErrNotReady and ErrClosed, and
 // 500 for anything else, which is the server's fault.
 func HTTPStatus(err error) (status int, code string) {
 	var tooBig *http.MaxBytesError
@@ -307,6 +289,8 @@ func HTTPStatus(err error) (status int, code string) {
 		return http.StatusBadRequest, "malformed_json"
 	case errors.Is(err, ErrInvalidFeatures):
 		return http.StatusUnprocessableEntity, "invalid_features"
+	case errors.Is(err, ErrSchemaMismatch):
+		return http.StatusUnprocessableEntity, "schema_mismatch"
 	case errors.Is(err, ErrNotReady), errors.Is(err, ErrClosed):
 		return http.StatusServiceUnavailable, "not_ready"
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -92,6 +93,8 @@ type Store struct {
 // servingVersion is an immutable snapshot of one loaded version.
 type servingVersion struct {
 	id       string
+	schema   *Schema      // resolved; defaultSchema() for the default
+	table    *tableLinear // the model compiled for schema; nil for the default, which uses linear
 	linear   linear
 	meta     *Metadata
 	metaJSON []byte
@@ -185,6 +188,9 @@ func (s *Store) Predict(f Features) (Prediction, error) {
 	if v == nil {
 		return Prediction{}, ErrNotReady
 	}
+	if v.table != nil {
+		return Prediction{}, ErrSchemaMismatch
+	}
 	if err := f.Check(); err != nil {
 		return Prediction{}, err
 	}
@@ -229,6 +235,9 @@ func (s *Store) PredictBatch(dst []Prediction, rows []Features) ([]Prediction, e
 	v := s.serving.Load()
 	if v == nil {
 		return dst, ErrNotReady
+	}
+	if v.table != nil {
+		return dst, ErrSchemaMismatch
 	}
 	for i, f := range rows {
 		if err := f.checkRow(i); err != nil {
@@ -337,6 +346,9 @@ func cloneMetadata(m *Metadata) *Metadata {
 	c := *m
 	c.Features = slices.Clone(m.Features)
 	c.Examples = slices.Clone(m.Examples)
+	for i := range c.Examples {
+		c.Examples[i].Values = maps.Clone(c.Examples[i].Values) // its values are numbers and strings
+	}
 	c.Params.ClassWeight = clonePtr(m.Params.ClassWeight)
 	c.Promotion.PreviousMetric = clonePtr(m.Promotion.PreviousMetric)
 	c.Promotion.PreviousMetricStored = clonePtr(m.Promotion.PreviousMetricStored)

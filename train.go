@@ -50,6 +50,15 @@ type TrainOptions struct {
 // Candidate is a trained, evaluated model that is not yet promoted.
 type Candidate struct {
 	Model *model.Model
+	// Schema is the table the model was trained on, resolved (learned
+	// categories filled in); nil means DefaultSchema. Promote stores it in
+	// the version as schema.json.
+	Schema *Schema
+	// AllowSchemaChange lets Promote make the candidate current although
+	// its schema differs from the current version's (then without an F1
+	// comparison). Without it such a candidate is rejected: clients of the
+	// API would break silently.
+	AllowSchemaChange bool
 	// Metadata is complete but for what Promote fills in: the version id,
 	// the model checksum and the comparison with the current version.
 	Metadata Metadata
@@ -69,6 +78,9 @@ func Train(ctx context.Context, ds *Dataset, opts TrainOptions) (*Candidate, err
 	opts, err := opts.withDefaults()
 	if err != nil {
 		return nil, fmt.Errorf("train: %w", err)
+	}
+	if ds != nil && ds.isTable() {
+		return trainTable(ctx, ds, opts, start)
 	}
 	if err := checkDataset(ds, "training"); err != nil {
 		return nil, fmt.Errorf("train: %w", err)
@@ -114,6 +126,14 @@ func Train(ctx context.Context, ds *Dataset, opts TrainOptions) (*Candidate, err
 		meta.EvaluationDataFile = baseName(opts.Eval.Source)
 	}
 	return &Candidate{Model: m, Metadata: meta, eval: eval}, nil
+}
+
+// schema returns the candidate's schema: Schema, or DefaultSchema.
+func (c *Candidate) schema() *Schema {
+	if c.Schema == nil {
+		return defaultSchema()
+	}
+	return c.Schema
 }
 
 // withDefaults checks opts and fills in the documented defaults.

@@ -109,6 +109,18 @@ type Dataset struct {
 	Source string
 	// SHA256 is the hex SHA-256 of the bytes read.
 	SHA256 string
+
+	// Schema is the table the rows follow, resolved (learned categories
+	// filled in). Nil means DefaultSchema: the rows are in X. Under any
+	// other schema (ValidateTable) they are in Num and Cat instead.
+	Schema *Schema
+	// Num[k] holds the k-th number or binary feature of Schema, in schema
+	// order, for every row.
+	Num [][]float64
+	// Cat[k] holds the k-th category feature's codes: the index of the
+	// row's value in the feature's Categories, or -1 for a value that is
+	// not one of them and that the schema ignores.
+	Cat [][]int32
 }
 
 // Len returns the number of rows.
@@ -434,7 +446,7 @@ func (d *Dataset) checkRows() error {
 	for class, n := range counts {
 		if n < MinRowsPerClass {
 			return &ValidationError{Total: 1, Problems: []Problem{{
-				Column: TargetColumn, Rule: "classes",
+				Column: d.targetColumn(), Rule: "classes",
 				Reason: fmt.Sprintf("class %d has %d rows (class %d has %d); both classes need at least %d rows to split into training and evaluation",
 					class, n, 1-class, counts[1-class], MinRowsPerClass),
 			}}}
@@ -442,6 +454,18 @@ func (d *Dataset) checkRows() error {
 	}
 	return nil
 }
+
+// targetColumn names the dataset's target column.
+func (d *Dataset) targetColumn() string {
+	if d.Schema != nil {
+		return d.Schema.Target.Column
+	}
+	return TargetColumn
+}
+
+// isTable reports whether the rows are in Num and Cat (a schema other than
+// the default).
+func (d *Dataset) isTable() bool { return d.Schema != nil && !d.Schema.IsDefault() }
 
 func (d *Dataset) grow(n int) {
 	for j := range d.X {

@@ -362,8 +362,6 @@ func loadVersion(artifactsDir, id string) (*servingVersion, error) {
 		return nil, corrupt("metadata schema_version %q, want %q", meta.SchemaVersion, SchemaVersion)
 	case meta.ModelVersionID != id:
 		return nil, corrupt("metadata names version %q", truncate(meta.ModelVersionID, 80))
-	case meta.FeatureSchemaVersion != FeatureSchemaVersion:
-		return nil, corrupt("feature schema %q, this build serves %q", meta.FeatureSchemaVersion, FeatureSchemaVersion)
 	case len(meta.Examples) == 0:
 		return nil, corrupt("metadata has no self-test examples")
 	}
@@ -375,6 +373,30 @@ func loadVersion(artifactsDir, id string) (*servingVersion, error) {
 	if err := decodeStrict(modelJSON, &m); err != nil {
 		return nil, corrupt("%s: %v", versionRel(id, modelFile), err)
 	}
+	schema, err := versionSchema(files)
+	if err != nil {
+		return nil, corrupt("%s: %v", versionRel(id, schemaFile), err)
+	}
+	if meta.FeatureSchemaVersion != schema.ID() {
+		return nil, corrupt("feature schema %q, its schema is %q", truncate(meta.FeatureSchemaVersion, 120), schema.ID())
+	}
+	if !schema.IsDefault() {
+		table, err := compileTable(schema, &m)
+		if err != nil {
+			return nil, corrupt("%v", err)
+		}
+		for i, ex := range meta.Examples {
+			row, err := exampleRow(schema, ex.Values)
+			if err != nil {
+				return nil, corrupt("self-test example %d: %v", i, err)
+			}
+			_, got, err := table.predictRow(&row) // the code that will serve
+			if err != nil || !(math.Abs(got-ex.Probability) <= selfTestTolerance) {
+				return nil, corrupt("self-test example %d: model gives %v (%v), trainer recorded %v", i, got, err, ex.Probability)
+			}
+		}
+		return &servingVersion{id: id, schema: schema, table: table, meta: &meta, metaJSON: metaJSON, loadedAt: time.Now()}, nil
+	}
 	if !slices.Equal(m.Features, FeatureNames[:]) {
 		return nil, corrupt("model features %v, want %v", m.Features, FeatureNames)
 	}
@@ -385,5 +407,25 @@ func loadVersion(artifactsDir, id string) (*servingVersion, error) {
 			return nil, corrupt("self-test example %d: model gives %v, trainer recorded %v", i, got, ex.Probability)
 		}
 	}
-	return &servingVersion{id: id, linear: lin, meta: &meta, metaJSON: metaJSON, loadedAt: time.Now()}, nil
+	return &servingVersion{id: id, schema: defaultSchema(), linear: lin, meta: &meta, metaJSON: metaJSON, loadedAt: time.Now()}, nil
+}
+
+// versionSchema returns a version's schema: its schema.json, resolved, or
+// DefaultSchema for a version written before versions carried one.
+func versionSchema(files map[string][]byte) (*Schema, error) {
+	data, ok := files[schemaFile]
+	if !ok {
+		return defaultSchema(), nil
+	}
+	s, err := ParseSchema(data)
+	if err != nil {
+		return nil, err
+	}
+	if !s.Resolved() {
+		return nil, errors.New("a category feature has no categories")
+	}
+	if s.IsDefault() {
+		return defaultSchema(), nil
+	}
+	return s, nil
 }

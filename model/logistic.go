@@ -64,7 +64,26 @@ const blockRows = 4096
 // checks ctx before every evaluation of the loss (one pass over the rows)
 // and returns ctx.Err() once it is done.
 func Fit(ctx context.Context, features []string, X [][]float64, y []uint8, rows []bool, opts FitOptions) (*Model, FitResult, error) {
-	counts, err := checkFitInput(features, X, y, rows)
+	return FitEncoded(ctx, features, X, nil, y, rows, opts)
+}
+
+// Categorical is a one-hot encoded feature given by its codes: in row i the
+// column Codes[i] of its Levels columns is 1 and the others 0, and a
+// negative code makes them all 0 (an unknown value ignored). Its columns are
+// not standardized (mean 0, scale 1), as scikit-learn's ColumnTransformer
+// leaves a OneHotEncoder's output.
+type Categorical struct {
+	Codes  []int32
+	Levels int
+}
+
+// FitEncoded is Fit on a table with one-hot features: the model's columns
+// are the numbers X (standardized), then each Categorical's Levels columns
+// in order, and features names all of them. The codes are read as they are:
+// a 1M-row table with 60 one-hot columns costs its codes (4 bytes a row per
+// feature), not a matrix of zeros.
+func FitEncoded(ctx context.Context, features []string, X [][]float64, cats []Categorical, y []uint8, rows []bool, opts FitOptions) (*Model, FitResult, error) {
+	counts, err := checkFitInput(features, X, cats, y, rows)
 	if err != nil {
 		return nil, FitResult{}, err
 	}
@@ -72,11 +91,26 @@ func Fit(ctx context.Context, features []string, X [][]float64, y []uint8, rows 
 	if err != nil {
 		return nil, FitResult{}, err
 	}
-	mean, scale := FitScaler(X, rows)
+	mean, scale := []float64{}, []float64{}
+	if len(X) > 0 {
+		mean, scale = FitScaler(X, rows)
+	}
 	obj := newObjective(X, y, rows, mean, scale, opts.Workers)
+	obj.cats = cats
+	for _, c := range cats {
+		obj.d += c.Levels
+		mean = append(mean, make([]float64, c.Levels)...)
+		for range c.Levels {
+			scale = append(scale, 1)
+		}
+		m, inv := levelScaling(c, rows)
+		obj.catMean, obj.catInv = append(obj.catMean, m...), append(obj.catInv, inv...)
+	}
+	obj.catW = make([]float64, len(obj.catMean))
+	obj.allocate()
 	obj.weigh(counts, opts)
 
-	res, err := minimize(ctx, obj, len(X), opts)
+	res, err := minimize(ctx, obj, obj.d, opts)
 	if ctx.Err() != nil {
 		return nil, FitResult{}, ctx.Err()
 	}
@@ -87,13 +121,14 @@ func Fit(ctx context.Context, features []string, X [][]float64, y []uint8, rows 
 	if err != nil {
 		return nil, result, err
 	}
-	d := len(X)
+	d := obj.d
+	coef, intercept := obj.rawWeights(res.X)
 	m := &Model{
 		Features:  append([]string(nil), features...),
 		Mean:      mean,
 		Scale:     scale,
-		Coef:      append([]float64(nil), res.X[:d]...),
-		Intercept: res.X[d],
+		Coef:      coef[:d],
+		Intercept: intercept,
 	}
 	if err := m.Validate(); err != nil {
 		return nil, result, fmt.Errorf("fitted model: %w", err)
@@ -103,10 +138,28 @@ func Fit(ctx context.Context, features []string, X [][]float64, y []uint8, rows 
 
 // checkFitInput checks the shapes and labels and counts the selected rows
 // of each class.
-func checkFitInput(features []string, X [][]float64, y []uint8, rows []bool) ([2]float64, error) {
+func checkFitInput(features []string, X [][]float64, cats []Categorical, y []uint8, rows []bool) ([2]float64, error) {
 	var counts [2]float64
-	if len(features) != len(X) {
-		return counts, fmt.Errorf("%d feature names for %d columns", len(features), len(X))
+	d := len(X)
+	for k, c := range cats {
+		if len(c.Codes) != len(y) {
+			return counts, fmt.Errorf("categorical %d has %d rows, labels have %d", k, len(c.Codes), len(y))
+		}
+		if c.Levels <= 0 {
+			return counts, fmt.Errorf("categorical %d has %d levels", k, c.Levels)
+		}
+		for i, code := range c.Codes {
+			if int(code) >= c.Levels {
+				return counts, fmt.Errorf("categorical %d row %d has code %d of %d levels", k, i, code, c.Levels)
+			}
+		}
+		d += c.Levels
+	}
+	if d == 0 {
+		return counts, errors.New("no features")
+	}
+	if len(features) != d {
+		return counts, fmt.Errorf("%d feature names for %d columns", len(features), d)
 	}
 	for j, col := range X {
 		if len(col) != len(y) {
@@ -232,14 +285,23 @@ func (g *stallGuard) Record(_ *optimize.Location, op optimize.Operation, st *opt
 // data and caches the gradient, because gonum asks for the value and then
 // the gradient at the same point.
 type objective struct {
-	X           [][]float64
-	y           []uint8
-	rows        []bool
-	mean, inv   []float64
-	classWeight [2]float64
-	lossScale   float64
-	l2          float64
-	workers     int
+	X    [][]float64
+	cats []Categorical // one-hot features, after X's columns
+	d    int           // columns: len(X) plus every categorical's levels
+	// The one-hot columns are optimized centered and scaled like the
+	// numbers (an exact change of variables: the intercept is unpenalized
+	// and the penalty keeps the raw coefficients' scale), which removes
+	// their collinearity with the intercept and evens their curvature:
+	// L-BFGS then needs a fraction of the iterations. Per level, after X's:
+	catMean, catInv []float64
+	catW            []float64 // per evaluation: the raw one-hot weights
+	y               []uint8
+	rows            []bool
+	mean, inv       []float64
+	classWeight     [2]float64
+	lossScale       float64
+	l2              float64
+	workers         int
 
 	partials [][]float64 // per block: gradient (d+1 values), then loss
 
@@ -257,15 +319,19 @@ func newObjective(X [][]float64, y []uint8, rows []bool, mean, scale []float64, 
 	for j, s := range scale {
 		inv[j] = 1 / s
 	}
-	nblocks := (len(y) + blockRows - 1) / blockRows
-	partials := make([][]float64, nblocks)
-	for b := range partials {
-		partials[b] = make([]float64, d+2)
+	o := &objective{X: X, d: d, y: y, rows: rows, mean: mean, inv: inv, workers: workers}
+	o.allocate()
+	return o
+}
+
+// allocate sizes the per-block partial sums for o.d columns.
+func (o *objective) allocate() {
+	nblocks := (len(o.y) + blockRows - 1) / blockRows
+	o.partials = make([][]float64, nblocks)
+	for b := range o.partials {
+		o.partials[b] = make([]float64, o.d+2)
 	}
-	return &objective{
-		X: X, y: y, rows: rows, mean: mean, inv: inv, workers: workers,
-		partials: partials, cacheGrad: make([]float64, d+1),
-	}
+	o.cacheGrad = make([]float64, o.d+1)
 }
 
 func (o *objective) value(x []float64) float64 {
@@ -282,8 +348,9 @@ func (o *objective) evaluate(x []float64) {
 	if o.cacheX != nil && floats.Equal(o.cacheX, x) {
 		return
 	}
-	d := len(o.X)
-	coef, intercept := x[:d], x[d]
+	d := o.d
+	coef := x[:d]
+	intercept := o.prepare(x)
 
 	nblocks := len(o.partials)
 	var wg sync.WaitGroup
@@ -314,10 +381,20 @@ func (o *objective) evaluate(x []float64) {
 		loss += p[d+1]
 	}
 	loss *= o.lossScale
+	nx := len(o.X)
+	for l, inv := range o.catInv {
+		// ∂/∂c'_l of Σ r_i·inv_l·(x_il − m_l): the block summed r_i over
+		// the rows at level l, grad[d] holds Σ r_i.
+		grad[nx+l] = (grad[nx+l] - o.catMean[l]*grad[d]) * inv
+	}
 	floats.Scale(o.lossScale, grad)
 	for j, c := range coef {
-		loss += 0.5 * o.l2 * c * c
-		grad[j] += o.l2 * c
+		pen := 1.0
+		if j >= nx {
+			pen = o.catInv[j-nx] * o.catInv[j-nx] // the penalty is on the raw coefficient c'·inv
+		}
+		loss += 0.5 * o.l2 * pen * c * c
+		grad[j] += o.l2 * pen * c
 	}
 	o.cacheF = loss
 	o.cacheX = append(o.cacheX[:0], x...)
@@ -348,6 +425,16 @@ func (o *objective) block(lo, hi int, coef []float64, intercept float64, buf, pa
 		for k, v := range c {
 			z[k] += w * (v - m)
 		}
+	}
+	off := 0
+	for _, c := range o.cats {
+		w := o.catW[off : off+c.Levels]
+		for k, code := range c.Codes[lo:hi] {
+			if code >= 0 {
+				z[k] += w[code]
+			}
+		}
+		off += c.Levels
 	}
 	y := o.y[lo:hi]
 	var rows []bool
@@ -410,6 +497,68 @@ func (o *objective) block(lo, hi int, coef []float64, intercept float64, buf, pa
 		}
 		part[j] = g * o.inv[j]
 	}
-	part[len(o.X)] = rsum
-	part[len(o.X)+1] = loss
+	off = len(o.X)
+	for _, c := range o.cats {
+		g := part[off : off+c.Levels]
+		clear(g)
+		for k, code := range c.Codes[lo:hi] {
+			if code >= 0 {
+				g[code] += r[k]
+			}
+		}
+		off += c.Levels
+	}
+	part[o.d] = rsum
+	part[o.d+1] = loss
+}
+
+// levelScaling returns, per level of c over the selected rows, the share of
+// rows at that level (the one-hot column's mean) and 1/its population
+// standard deviation (1 for a constant column).
+func levelScaling(c Categorical, rows []bool) (mean, inv []float64) {
+	counts := make([]float64, c.Levels)
+	n := 0.0
+	for i, code := range c.Codes {
+		if rows != nil && !rows[i] {
+			continue
+		}
+		n++
+		if code >= 0 {
+			counts[code]++
+		}
+	}
+	mean, inv = make([]float64, c.Levels), make([]float64, c.Levels)
+	for l, k := range counts {
+		p := k / n
+		sd := math.Sqrt(p * (1 - p))
+		mean[l], inv[l] = p, 1
+		if sd > 1e-12 {
+			inv[l] = 1 / sd
+		} else {
+			mean[l] = 0
+		}
+	}
+	return mean, inv
+}
+
+// prepare computes the raw one-hot weights for the point x and returns the
+// intercept the blocks start from.
+func (o *objective) prepare(x []float64) float64 {
+	intercept := x[o.d]
+	nx := len(o.X)
+	for l, inv := range o.catInv {
+		w := x[nx+l] * inv
+		o.catW[l] = w
+		intercept -= w * o.catMean[l]
+	}
+	return intercept
+}
+
+// rawWeights turns the optimizer's point into the model's coefficients
+// (one-hot ones on the raw 0/1 scale) and intercept.
+func (o *objective) rawWeights(x []float64) ([]float64, float64) {
+	coef := append([]float64(nil), x[:o.d]...)
+	intercept := o.prepare(x)
+	copy(coef[len(o.X):], o.catW)
+	return coef, intercept
 }

@@ -59,6 +59,7 @@ func (s *server) handler() http.Handler {
 	route(http.MethodPost, "/reload", s.reload)
 	route(http.MethodGet, "/model", s.model)
 	route(http.MethodGet, "/versions", s.versions)
+	route(http.MethodGet, "/schema", s.schema)
 	route(http.MethodGet, "/metrics", s.metrics.handle)
 	route(http.MethodGet, page.IndexPath, s.pageIndex)
 	route(http.MethodGet, page.VersionPath+":id", s.pageVersion)
@@ -133,12 +134,8 @@ func (s *server) predict(w http.ResponseWriter, r *http.Request, _ httprouter.Pa
 		return
 	}
 	defer putBuffer(buf)
-	f, err := mlservice.DecodeFeatures(buf.Bytes())
-	if err != nil {
-		s.writeErr(w, err)
-		return
-	}
-	p, err := s.store.Predict(f)
+	// Decoded under the serving version's schema, scored by that version.
+	p, err := s.store.PredictJSON(buf.Bytes())
 	if err != nil {
 		s.writeErr(w, err)
 		return
@@ -162,12 +159,7 @@ func (s *server) predictBatch(w http.ResponseWriter, r *http.Request, _ httprout
 		return
 	}
 	defer putBuffer(buf)
-	rows, err := mlservice.DecodeBatch(buf.Bytes(), s.cfg.maxBatch)
-	if err != nil {
-		s.writeErr(w, err)
-		return
-	}
-	preds, err := s.store.PredictBatch(make([]mlservice.Prediction, 0, len(rows)), rows)
+	preds, err := s.store.PredictBatchJSON(nil, buf.Bytes(), s.cfg.maxBatch)
 	if err != nil {
 		s.writeErr(w, err)
 		return
@@ -227,6 +219,18 @@ func (s *server) model(w http.ResponseWriter, _ *http.Request, _ httprouter.Para
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(raw)
+}
+
+// schema answers the serving version's schema and a JSON Schema of the
+// request body it accepts.
+func (s *server) schema(w http.ResponseWriter, _ *http.Request, _ httprouter.Params) {
+	sc, id, err := s.store.Schema()
+	if err != nil {
+		s.writeErr(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"model_version_id": id, "feature_schema_version": sc.ID(),
+		"schema": sc, "request_json_schema": sc.RequestJSONSchema()})
 }
 
 func (s *server) versions(w http.ResponseWriter, _ *http.Request, _ httprouter.Params) {

@@ -32,6 +32,7 @@ type trainResult struct {
 	TrainRows            int               `json:"train_rows"`
 	EvalRows             int               `json:"eval_rows"`
 	Balanced             bool              `json:"balanced"`
+	FeatureSchemaVersion string            `json:"feature_schema_version,omitempty"`
 	Seconds              timings           `json:"seconds"`
 }
 
@@ -54,6 +55,8 @@ func runTrain(ctx context.Context, args []string, p proc) error {
 	balanced := fs.Bool("balanced", balancedDefault, "weight classes by n/(2·n_class) (env BALANCED_CLASS_WEIGHT: True or False; default false)")
 	evalFile := fs.String("eval", "", "score on this CSV `FILE` (- for standard input) instead of a stratified 80/20 split (no env; default: the split)")
 	seed := fs.Uint64("seed", mlservice.DefaultSeed, fmt.Sprintf("seed `N` of the stratified split, positive (no env; default %d)", mlservice.DefaultSeed))
+	schemaFile := schemaFlag(fs, getenv)
+	allowChange := fs.Bool("allow-schema-change", false, "promote even though the schema differs from the current version's, without comparing F1 (no env; default false: such a candidate is rejected)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -66,6 +69,10 @@ func runTrain(ctx context.Context, args []string, p proc) error {
 	}
 	if pos[0] == "-" && *evalFile == "-" {
 		return fsUsagef(fs, "only one input can be standard input (-)")
+	}
+	schema, err := loadSchema(*schemaFile)
+	if err != nil {
+		return err
 	}
 	train, err := openInput(pos[0], p.stdin)
 	if err != nil {
@@ -81,18 +88,19 @@ func runTrain(ctx context.Context, args []string, p proc) error {
 		defer eval.close()
 		inputs = append(inputs, eval)
 	}
-	if err := p.boundHeap(inputs...); err != nil {
+	if err := p.boundHeap(schema, inputs...); err != nil {
 		return err
 	}
 
 	start := time.Now()
-	ds, err := validateInput(ctx, train, stderr)
+	ds, err := validateInput(ctx, train, stderr, schema)
 	if err != nil {
 		return err
 	}
 	opts := mlservice.TrainOptions{BalancedClassWeight: *balanced, Seed: *seed}
 	if eval != nil {
-		if opts.Eval, err = validateInput(ctx, eval, stderr); err != nil {
+		// Under the training file's resolved schema: its learned categories.
+		if opts.Eval, err = validateInput(ctx, eval, stderr, ds.Schema); err != nil {
 			return err
 		}
 	}
@@ -109,6 +117,7 @@ func runTrain(ctx context.Context, args []string, p proc) error {
 	if err != nil {
 		return err
 	}
+	cand.AllowSchemaChange = *allowChange
 	trained := time.Now()
 	m := cand.Metadata
 	fmt.Fprintf(stderr, "trained in %.3fs: f1 %.4f on %d evaluation rows (precision %.4f, recall %.4f, roc_auc %.4f)\n",
@@ -132,6 +141,7 @@ func runTrain(ctx context.Context, args []string, p proc) error {
 		ModelVersionID: d.VersionID, Metric: m.Metric, Promoted: d.Promoted, Reason: d.Reason, Warning: d.Warning,
 		PreviousMetric: d.PreviousMetric, PreviousMetricStored: d.PreviousMetricStored, Metrics: m.Metrics, TrainingDataFile: m.TrainingDataFile,
 		Rows: m.Data.Rows, TrainRows: m.Data.TrainRows, EvalRows: m.Data.EvalRows, Balanced: *balanced,
+		FeatureSchemaVersion: m.FeatureSchemaVersion,
 		Seconds: timings{
 			Validate: validated.Sub(start).Seconds(), Train: trained.Sub(validated).Seconds(),
 			Promote: done.Sub(trained).Seconds(), Total: done.Sub(start).Seconds(),
@@ -158,7 +168,7 @@ func writeSkipped(stdout, stderr io.Writer, meta *mlservice.Metadata, balanced b
 
 // boundHeap sizes the garbage collector for the rows of the inputs, when
 // main asked for it and their sizes are known.
-func (p proc) boundHeap(inputs ...*input) error {
+func (p proc) boundHeap(schema *mlservice.Schema, inputs ...*input) error {
 	if p.sizeHeap == nil {
 		return nil
 	}
@@ -173,15 +183,17 @@ func (p proc) boundHeap(inputs ...*input) error {
 		}
 		total += rows
 	}
-	p.sizeHeap(total)
+	// sizeHeap counts rows of the default schema's size; a wider table's
+	// rows count for more.
+	p.sizeHeap(total * rowBytes(schema) / bytesPerRow)
 	return nil
 }
 
 // validateInput validates in, printing progress, and marks contract
 // violations as invalid data.
-func validateInput(ctx context.Context, in *input, stderr io.Writer) (*mlservice.Dataset, error) {
+func validateInput(ctx context.Context, in *input, stderr io.Writer, schema *mlservice.Schema) (*mlservice.Dataset, error) {
 	start := time.Now()
-	ds, err := mlservice.Validate(ctx, in.r)
+	ds, err := mlservice.ValidateTable(ctx, in.r, schema)
 	if errors.Is(err, mlservice.ErrInvalidData) {
 		var verr *mlservice.ValidationError
 		if errors.As(err, &verr) {
@@ -203,8 +215,9 @@ func validateInput(ctx context.Context, in *input, stderr io.Writer) (*mlservice
 }
 
 func runValidate(ctx context.Context, args []string, p proc) error {
-	fs := newFlagSet("validate", "DATA.csv",
+	fs := newFlagSet("validate", "[-schema FILE] DATA.csv",
 		"Checks DATA.csv (- for standard input) against the data contract and prints\nits row and class counts and SHA-256; writes nothing.")
+	schemaFile := schemaFlag(fs, p.getenv)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -212,21 +225,29 @@ func runValidate(ctx context.Context, args []string, p proc) error {
 	if len(pos) != 1 {
 		return fsUsagef(fs, "validate takes one CSV file, got %d arguments", len(pos))
 	}
+	schema, err := loadSchema(*schemaFile)
+	if err != nil {
+		return err
+	}
 	in, err := openInput(pos[0], p.stdin)
 	if err != nil {
 		return err
 	}
 	defer in.close()
-	if err := p.boundHeap(in); err != nil {
+	if err := p.boundHeap(schema, in); err != nil {
 		return err
 	}
-	ds, err := validateInput(ctx, in, p.stderr)
+	ds, err := validateInput(ctx, in, p.stderr, schema)
 	if err != nil {
 		return err
 	}
-	return writeJSON(p.stdout, map[string]any{
+	out := map[string]any{
 		"valid": true, "file": ds.Source, "rows": ds.Len(), "class_counts": ds.ClassCounts(), "sha256": ds.SHA256,
-	})
+	}
+	if ds.Schema != nil {
+		out["feature_schema_version"] = ds.Schema.ID()
+	}
+	return writeJSON(p.stdout, out)
 }
 
 func runVersions(args []string, getenv func(string) string, stdout io.Writer) error {

@@ -121,8 +121,8 @@ func TestCommandHelp(t *testing.T) {
 				}
 			}
 			want := map[string][]string{
-				"train":    {"artifacts", "balanced", "eval", "seed"},
-				"validate": nil,
+				"train":    {"allow-schema-change", "artifacts", "balanced", "eval", "schema", "seed"},
+				"validate": {"schema"},
 				"versions": {"artifacts", "json"},
 				"rollback": {"artifacts"},
 			}[cmd]

@@ -160,8 +160,9 @@ func exitCode(err error, stderr io.Writer) int {
 }
 
 const usage = `usage:
-  trainer train [-artifacts DIR] [-balanced] [-eval FILE] [-seed N] DATA.csv
-  trainer validate DATA.csv
+  trainer train [-artifacts DIR] [-balanced] [-eval FILE] [-seed N] [-schema FILE] [-allow-schema-change] DATA.csv
+  trainer validate [-schema FILE] DATA.csv
+  trainer schema infer [-target COL] [-name NAME] DATA.csv
   trainer versions [-artifacts DIR] [-json]
   trainer rollback [-artifacts DIR] VERSION_ID
   trainer report [-artifacts DIR] [-out DIR]
@@ -170,7 +171,8 @@ DATA.csv or FILE may be - for standard input (only one of them).
 "trainer COMMAND -h" lists a command's flags.
 
 environment (flags win): ARTIFACTS_DIR (default ./artifacts),
-BALANCED_CLASS_WEIGHT (True/true/1/yes or False/false/0/no)
+BALANCED_CLASS_WEIGHT (True/true/1/yes or False/false/0/no),
+SCHEMA_FILE (default: the built-in five-column contract)
 
 exit status: 0 done (train: promoted or rejected), 1 invalid data or
 unusable version, 2 usage, 3 other failure, 130 SIGINT, 143 SIGTERM
@@ -192,6 +194,8 @@ func run(ctx context.Context, args []string, p proc) error {
 		return runRollback(ctx, args, p.getenv, p.stdout, p.stderr)
 	case "report":
 		return runReport(args, p.getenv, p.stdout)
+	case "schema":
+		return runSchema(ctx, args, p)
 	case "help", "-h", "-help", "--help":
 		return &helpError{usage}
 	}

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+
+	"github.com/mlservice/mlservice"
 	"io"
 	"os"
 	"runtime/debug"
@@ -30,6 +32,24 @@ func boundHeap(rows float64) {
 	}
 	debug.SetMemoryLimit(heapLimit(rows))
 	debug.SetGCPercent(-1)
+}
+
+// rowBytes is bytesPerRow for a table under schema s (nil: the default):
+// 8 bytes per number, 4 per category code, 12 for the label, the masks and
+// the scored rows.
+func rowBytes(s *mlservice.Schema) float64 {
+	if s == nil {
+		return bytesPerRow
+	}
+	n := 12.0
+	for _, f := range s.Features {
+		if f.Type == mlservice.TypeCategory {
+			n += 4
+		} else {
+			n += 8
+		}
+	}
+	return n
 }
 
 func heapLimit(rows float64) int64 {
