@@ -257,6 +257,12 @@ func haRefuses(t *testing.T, srv *hsServer, dir, good, bad string, why ...string
 	haSetCurrent(t, dir, good)
 }
 
+// haListed is the part of an entry of `trainer versions -json` read here.
+type haListed struct {
+	ID    string `json:"model_version_id"`
+	Error string `json:"error"`
+}
+
 // haTrainerRefuses checks that `trainer versions` (table and JSON) lists bad
 // with an error saying every string in why, and that `trainer rollback` to it
 // exits 1 leaving CURRENT alone.
@@ -274,19 +280,11 @@ func haTrainerRefuses(t *testing.T, trainer, dir, bad string, why ...string) {
 		t.Errorf("trainer versions: want exit 0 and %s listed unreadable; %v", bad, r)
 	}
 	r = haTrainer(t, trainer, "versions", "-json", "-artifacts", dir)
-	var list []struct {
-		ID    string `json:"model_version_id"`
-		Error string `json:"error"`
-	}
+	var list []haListed
 	if err := json.Unmarshal([]byte(r.stdout), &list); r.code != 0 || err != nil {
 		t.Errorf("trainer versions -json: %v (%v)", err, r)
 	}
-	i := slices.IndexFunc(list, func(v struct {
-		ID    string `json:"model_version_id"`
-		Error string `json:"error"`
-	}) bool {
-		return v.ID == bad
-	})
+	i := slices.IndexFunc(list, func(v haListed) bool { return v.ID == bad })
 	if i < 0 {
 		t.Errorf("trainer versions -json does not list %s: %s", bad, r.stdout)
 	} else {
@@ -348,59 +346,62 @@ func haSplice(t *testing.T, dir string, n int, lines ...string) {
 func TestHostileArtifacts(t *testing.T) {
 	trainer, server := haBinaries(t)
 
-	// An edit to metadata.json changes no model, so only a checksum over
-	// every file of the version can notice it.
-	t.Run("metric edited in metadata.json", func(t *testing.T) {
-		dir, v1, v2 := haTwoVersions(t, trainer)
-		haEdit(t, filepath.Join(haVersionDir(dir, v2), "metadata.json"), haEditMetric)
-		haTrainerRefuses(t, trainer, dir, v2, "metadata.json")
-		srv := haServe(t, server, dir, v1)
-		haRefuses(t, srv, dir, v1, v2, "metadata.json")
-	})
-
-	t.Run("coefficient edited in model.json", func(t *testing.T) {
-		dir, v1, v2 := haTwoVersions(t, trainer)
-		haEdit(t, filepath.Join(haVersionDir(dir, v2), "model.json"), func(b []byte) []byte {
-			return regexp.MustCompile(`("intercept":\s*)-?`).ReplaceAll(b, []byte("${1}7"))
+	// A version that CURRENT comes to name, damaged after it was written:
+	// `trainer versions` lists it with an error, `trainer rollback` to it
+	// exits 1, and the server refuses it, saying why in /ready, while the
+	// previous version keeps serving.
+	for _, tc := range []struct {
+		name                 string
+		damage               func(t *testing.T, version string)
+		trainerWhy, loadWhy  string
+		resealedStillRefused bool
+	}{
+		// An edit to metadata.json changes no model, so only a checksum
+		// over every file of the version can notice it.
+		{name: "metric edited in metadata.json", trainerWhy: "metadata.json", loadWhy: "metadata.json",
+			damage: func(t *testing.T, v string) { haEdit(t, filepath.Join(v, "metadata.json"), haEditMetric) }},
+		// Resealed, metadata.json's model checksum and then the self-test
+		// still disagree with the model.
+		{name: "coefficient edited in model.json", trainerWhy: "model.json", loadWhy: "model.json", resealedStillRefused: true,
+			damage: func(t *testing.T, v string) {
+				haEdit(t, filepath.Join(v, "model.json"), func(b []byte) []byte {
+					return regexp.MustCompile(`("intercept":\s*)-?`).ReplaceAll(b, []byte("${1}7"))
+				})
+			}},
+		// A symlink to an intact copy kept outside the artifacts directory.
+		{name: "version directory is a symlink", trainerWhy: "not a directory", loadWhy: "symbolic link",
+			damage: func(t *testing.T, v string) {
+				elsewhere := filepath.Join(t.TempDir(), filepath.Base(v))
+				if err := os.Rename(v, elsewhere); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Symlink(elsewhere, v); err != nil {
+					t.Fatal(err)
+				}
+			}},
+		// metric.value given twice, the manifest resealed so that the
+		// checksum passes: which value counts would be the JSON decoder's
+		// whim, so the version is refused, naming the key.
+		{name: "duplicate key in metadata.json", trainerWhy: `duplicate key "metric.value"`, loadWhy: `duplicate key "metric.value"`,
+			damage: func(t *testing.T, v string) {
+				haEdit(t, filepath.Join(v, "metadata.json"), func(b []byte) []byte {
+					return regexp.MustCompile(`"metric":\s*\{`).ReplaceAll(b, []byte(`"metric": {"value": 0.99, `))
+				})
+				haReseal(t, v)
+			}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir, v1, v2 := haTwoVersions(t, trainer)
+			tc.damage(t, haVersionDir(dir, v2))
+			haTrainerRefuses(t, trainer, dir, v2, tc.trainerWhy)
+			srv := haServe(t, server, dir, v1)
+			haRefuses(t, srv, dir, v1, v2, tc.loadWhy)
+			if tc.resealedStillRefused {
+				haReseal(t, haVersionDir(dir, v2))
+				haRefuses(t, srv, dir, v1, v2, tc.loadWhy)
+			}
 		})
-		haTrainerRefuses(t, trainer, dir, v2, "model.json")
-		srv := haServe(t, server, dir, v1)
-		haRefuses(t, srv, dir, v1, v2, "model.json")
-		// With the manifest resealed, the server still refuses the model:
-		// metadata.json's model checksum, then the self-test, disagree.
-		haReseal(t, haVersionDir(dir, v2))
-		haRefuses(t, srv, dir, v1, v2, "model.json")
-	})
-
-	// The version named by CURRENT is a symlink to an intact copy kept
-	// outside the artifacts directory.
-	t.Run("version directory is a symlink", func(t *testing.T) {
-		dir, v1, v2 := haTwoVersions(t, trainer)
-		elsewhere := filepath.Join(t.TempDir(), v2)
-		if err := os.Rename(haVersionDir(dir, v2), elsewhere); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Symlink(elsewhere, haVersionDir(dir, v2)); err != nil {
-			t.Fatal(err)
-		}
-		haTrainerRefuses(t, trainer, dir, v2, "not a directory")
-		srv := haServe(t, server, dir, v1)
-		haRefuses(t, srv, dir, v1, v2, "symbolic link")
-	})
-
-	// metadata.json with metric.value given twice (the manifest resealed so
-	// that the checksum passes): which value counts would be the JSON
-	// decoder's whim, so the version is refused, naming the key.
-	t.Run("duplicate key in metadata.json", func(t *testing.T) {
-		dir, v1, v2 := haTwoVersions(t, trainer)
-		haEdit(t, filepath.Join(haVersionDir(dir, v2), "metadata.json"), func(b []byte) []byte {
-			return regexp.MustCompile(`"metric":\s*\{`).ReplaceAll(b, []byte(`"metric": {"value": 0.99, `))
-		})
-		haReseal(t, haVersionDir(dir, v2))
-		haTrainerRefuses(t, trainer, dir, v2, `duplicate key "metric.value"`)
-		srv := haServe(t, server, dir, v1)
-		haRefuses(t, srv, dir, v1, v2, `duplicate key "metric.value"`)
-	})
+	}
 
 	// history.jsonl is where "promoted" comes from: a line the trainer did
 	// not write (bad JSON, a key twice, over the 64 KiB cap) anywhere but at
