@@ -74,7 +74,7 @@ func runTrain(ctx context.Context, args []string, p proc) error {
 	if err != nil {
 		return err
 	}
-	train, err := openInput(pos[0], p.stdin)
+	train, err := openInput(ctx, pos[0], p.stdin)
 	if err != nil {
 		return err
 	}
@@ -82,7 +82,7 @@ func runTrain(ctx context.Context, args []string, p proc) error {
 	inputs := []*input{train}
 	var eval *input
 	if *evalFile != "" {
-		if eval, err = openInput(*evalFile, p.stdin); err != nil {
+		if eval, err = openInput(ctx, *evalFile, p.stdin); err != nil {
 			return err
 		}
 		defer eval.close()
@@ -229,7 +229,7 @@ func runValidate(ctx context.Context, args []string, p proc) error {
 	if err != nil {
 		return err
 	}
-	in, err := openInput(pos[0], p.stdin)
+	in, err := openInput(ctx, pos[0], p.stdin)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -21,14 +22,15 @@ type input struct {
 }
 
 // openInput opens name, or takes stdin for "-", and finds its size when it
-// is a regular file.
-func openInput(name string, stdin io.Reader) (*input, error) {
+// is a regular file. Opening a named pipe blocks until a writer appears, so
+// the open runs aside and a cancelled ctx (SIGINT, SIGTERM) ends the wait.
+func openInput(ctx context.Context, name string, stdin io.Reader) (*input, error) {
 	in := &input{name: name, close: func() error { return nil }}
 	if name == "-" {
 		in.source, in.r = "stdin", stdin
 		in.file, _ = stdin.(*os.File)
 	} else {
-		f, err := os.Open(name)
+		f, err := openAside(ctx, name)
 		if err != nil {
 			return nil, err
 		}
@@ -54,4 +56,30 @@ func openInput(name string, stdin io.Reader) (*input, error) {
 		in.size = st.Size() - in.offset
 	}
 	return in, nil
+}
+
+// openAside is os.Open that gives up when ctx ends. An open still blocked
+// then (a FIFO with no writer) is left to the process's exit: Go cannot
+// interrupt it, and the file it may yet return is closed.
+func openAside(ctx context.Context, name string) (*os.File, error) {
+	type opened struct {
+		f   *os.File
+		err error
+	}
+	done := make(chan opened, 1)
+	go func() {
+		f, err := os.Open(name)
+		done <- opened{f, err}
+	}()
+	select {
+	case o := <-done:
+		return o.f, o.err
+	case <-ctx.Done():
+		go func() {
+			if o := <-done; o.f != nil {
+				o.f.Close()
+			}
+		}()
+		return nil, fmt.Errorf("opening %s: %w", name, ctx.Err())
+	}
 }

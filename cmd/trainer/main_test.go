@@ -291,7 +291,7 @@ func TestEstimateRows(t *testing.T) {
 		if err := os.WriteFile(path, []byte(tc.body), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		in, err := openInput(path, nil)
+		in, err := openInput(t.Context(), path, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -310,7 +310,7 @@ func TestEstimateRows(t *testing.T) {
 		}
 		in.close()
 	}
-	if _, err := openInput(filepath.Join(t.TempDir(), "missing.csv"), nil); err == nil {
+	if _, err := openInput(t.Context(), filepath.Join(t.TempDir(), "missing.csv"), nil); err == nil {
 		t.Error("a missing file gave no error")
 	}
 	// A pipe has no estimate, and is not read by asking for one.
@@ -320,7 +320,7 @@ func TestEstimateRows(t *testing.T) {
 	}
 	defer pr.Close()
 	defer pw.Close()
-	in, err := openInput("-", pr)
+	in, err := openInput(t.Context(), "-", pr)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -48,7 +48,7 @@ func runSchema(ctx context.Context, args []string, p proc) error {
 	if len(pos) != 1 {
 		return fsUsagef(fs, "schema infer takes one CSV file, got %d arguments", len(pos))
 	}
-	in, err := openInput(pos[0], p.stdin)
+	in, err := openInput(ctx, pos[0], p.stdin)
 	if err != nil {
 		return err
 	}
