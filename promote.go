@@ -125,8 +125,19 @@ func Promote(ctx context.Context, artifactsDir string, c *Candidate) (*Decision,
 			return nil, fmt.Errorf("promote: %s would have %d bytes, the limit is %d", name, len(data), maxVersionFileSize)
 		}
 	}
+	// A stop asked for (SIGINT, SIGTERM) before CURRENT moves leaves nothing
+	// behind; once CURRENT has moved the promotion stands and is recorded.
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("promote: stopped before writing version %s: %w", d.VersionID, err)
+	}
 	if err := a.writeVersion(d.VersionID, files); err != nil {
 		return nil, fmt.Errorf("promote: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		if rmErr := a.removeVersion(d.VersionID); rmErr != nil {
+			return nil, fmt.Errorf("promote: stopped before deciding version %s (%w), and removing it failed: %v; it will be listed as interrupted", d.VersionID, err, rmErr)
+		}
+		return nil, fmt.Errorf("promote: stopped before deciding version %s, removed it: %w", d.VersionID, err)
 	}
 	event := DecisionRejected
 	if d.Promoted {
@@ -561,6 +572,20 @@ func (a *artifacts) writeVersion(id string, files map[string][]byte) error {
 	if err := os.Rename(tmp, a.path(versionsDir, id)); err != nil {
 		os.RemoveAll(tmp)
 		return fmt.Errorf("publish version: %w", err)
+	}
+	return syncDir(a.path(versionsDir))
+}
+
+// removeVersion takes back a version written by this writer before any
+// decision about it was recorded: renamed aside first, so a reader never
+// sees it half-deleted, then removed, then versions/ fsynced.
+func (a *artifacts) removeVersion(id string) error {
+	aside := a.path(versionsDir, tmpPrefix+id)
+	if err := os.Rename(a.path(versionsDir, id), aside); err != nil {
+		return err
+	}
+	if err := os.RemoveAll(aside); err != nil {
+		return err
 	}
 	return syncDir(a.path(versionsDir))
 }

@@ -838,3 +838,25 @@ func TestTrainedAlready(t *testing.T) {
 		t.Error("TrainedAlready accepted a test fraction of 2")
 	}
 }
+
+// A trainer stopped (SIGINT, SIGTERM) before CURRENT moves leaves nothing
+// behind: a cancelled context promotes nothing and writes no version.
+func TestPromoteStoppedLeavesNothing(t *testing.T) {
+	dir := t.TempDir()
+	first := artPromote(t, dir, 0.5)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	d, err := mlservice.Promote(ctx, dir, artWithF1(t, 0.9))
+	if !errors.Is(err, context.Canceled) || d != nil {
+		t.Fatalf("Promote with a cancelled context = %+v, %v; want context.Canceled", d, err)
+	}
+	if cur := artCurrent(t, dir); cur != first.VersionID {
+		t.Errorf("CURRENT moved to %s", cur)
+	}
+	if dirs := artVersionDirs(t, dir); len(dirs) != 1 {
+		t.Errorf("versions after a stopped Promote: %v; want only %s", dirs, first.VersionID)
+	}
+	if h := artHistory(t, dir); len(h) != 1 {
+		t.Errorf("history after a stopped Promote: %+v; want one record", h)
+	}
+}

@@ -133,6 +133,11 @@ func runTrain(ctx context.Context, args []string, p proc) error {
 		verdict = "promoted"
 	}
 	fmt.Fprintf(stderr, "version %s %s: %s\n", d.VersionID, verdict, d.Reason)
+	if ctx.Err() != nil {
+		// Promote checks for a stop until CURRENT moves; past that the
+		// decision is made and recorded, so it is reported, not undone.
+		fmt.Fprintf(stderr, "a stop was asked for after the decision took effect: version %s stays %s\n", d.VersionID, verdict)
+	}
 	if d.Warning != "" {
 		fmt.Fprintf(stderr, "warning: %s\n", d.Warning)
 	}
