@@ -48,6 +48,7 @@ func (s *Store) PredictRow(r *Row) (Prediction, error) {
 			return Prediction{}, err
 		}
 		label, p := v.linear.predict(&f)
+		v.observeDrift(&f, label)
 		return Prediction{Label: label, Probability: p, ModelVersionID: v.id}, nil
 	}
 	label, p, err := v.table.predictRow(r)
@@ -72,6 +73,7 @@ func (s *Store) PredictJSON(data []byte) (Prediction, error) {
 			return Prediction{}, err
 		}
 		label, p := v.linear.predict(&f)
+		v.observeDrift(&f, label)
 		return Prediction{Label: label, Probability: p, ModelVersionID: v.id}, nil
 	}
 	r, err := DecodeRow(v.schema, data)
@@ -102,6 +104,7 @@ func (s *Store) PredictBatchJSON(dst []Prediction, data []byte, maxRows int) ([]
 		dst = slices.Grow(dst, len(rows))
 		for i := range rows {
 			label, p := v.linear.predict(&rows[i])
+			v.observeDrift(&rows[i], label)
 			dst = append(dst, Prediction{Label: label, Probability: p, ModelVersionID: v.id})
 		}
 		return dst, nil

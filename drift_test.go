@@ -1,0 +1,137 @@
+package mlservice_test
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+
+	"github.com/mlservice/mlservice"
+)
+
+// The acceptance test of drift through the real path: train on day 1,
+// promote, open a store, predict 3000 rows of day 2 with age + 40 and read
+// the store's drift report: age's PSI is over 0.25 and every other
+// feature's under 0.1. Unshifted rows stay under 0.1 everywhere.
+func TestStoreDriftShiftedAge(t *testing.T) {
+	ctx := context.Background()
+	train, err := mlservice.ValidateFile(ctx, "data/day_01.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	traffic, err := mlservice.ValidateFile(ctx, "data/day_02.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cand, err := mlservice.Train(ctx, train, mlservice.TrainOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cand.Metadata.Drift == nil || len(cand.Metadata.Drift.Features) != mlservice.NumFeatures {
+		t.Fatalf("candidate drift profile %+v", cand.Metadata.Drift)
+	}
+	dir := t.TempDir()
+	if _, err := mlservice.Promote(ctx, dir, cand); err != nil {
+		t.Fatal(err)
+	}
+	const rows = 3000
+	for _, tc := range []struct {
+		name  string
+		shift float64
+	}{{"age + 40", 40}, {"as is", 0}} {
+		t.Run(tc.name, func(t *testing.T) {
+			// A new store: a newly loaded version counts from zero.
+			s := artOpenStore(t, dir, mlservice.StoreOptions{RefreshInterval: -1})
+			r, err := s.Drift()
+			if err != nil || !r.Available || r.Rows != 0 {
+				t.Fatalf("drift before any row: %+v, %v", r, err)
+			}
+			positives := uint64(0)
+			for i := range rows {
+				f := traffic.Row(i * traffic.Len() / rows)
+				f.Age += tc.shift
+				p, err := s.Predict(f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				positives += uint64(p.Label)
+			}
+			r, err = s.Drift()
+			if err != nil {
+				t.Fatal(err)
+			}
+			st := s.Status()
+			if r.ModelVersionID != st.ModelVersionID || r.Rows != rows || r.Positives != positives {
+				t.Fatalf("report of %s: %d rows, %d positives; want %s, %d, %d", r.ModelVersionID, r.Rows, r.Positives,
+					st.ModelVersionID, rows, positives)
+			}
+			if want := float64(train.ClassCounts()[1]) / float64(train.Len()); r.TrainingPositiveRate != want {
+				t.Errorf("training positive rate %v, want %v", r.TrainingPositiveRate, want)
+			}
+			for _, f := range r.Features {
+				if f.PSI == nil {
+					t.Fatalf("%s: no PSI after %d rows", f.Name, rows)
+				}
+				t.Logf("%-22s PSI %.4f", f.Name, *f.PSI)
+				shifted := f.Name == "age" && tc.shift != 0
+				if shifted && !(*f.PSI > 0.25) {
+					t.Errorf("%s shifted: PSI %.4f, want > 0.25", f.Name, *f.PSI)
+				}
+				if !shifted && !(*f.PSI < 0.1) {
+					t.Errorf("%s unshifted: PSI %.4f, want < 0.1", f.Name, *f.PSI)
+				}
+			}
+			if _, err := json.Marshal(r); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// A version whose metadata has no drift profile (written before drift)
+// serves as before and reports drift as unavailable; so does a store
+// opened with DisableDrift.
+func TestStoreDriftUnavailable(t *testing.T) {
+	ctx := context.Background()
+	train, err := mlservice.ValidateFile(ctx, "data/day_01.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cand, err := mlservice.Train(ctx, train, mlservice.TrainOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if _, err := mlservice.Promote(ctx, dir, cand); err != nil {
+		t.Fatal(err)
+	}
+	off := artOpenStore(t, dir, mlservice.StoreOptions{RefreshInterval: -1, DisableDrift: true})
+	if _, err := off.Predict(train.Row(0)); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := off.Drift(); err != nil || r.Available || r.Rows != 0 || r.Reason == "" {
+		t.Errorf("DisableDrift: %+v, %v", r, err)
+	}
+
+	old := *cand
+	old.Metadata.Drift = nil
+	old.AllowSchemaChange = true
+	old.Metadata.Metric.Value = 1 // promoted whatever its F1
+	dir = t.TempDir()
+	if _, err := mlservice.Promote(ctx, dir, &old); err != nil {
+		t.Fatal(err)
+	}
+	s := artOpenStore(t, dir, mlservice.StoreOptions{RefreshInterval: -1})
+	if _, err := s.Predict(train.Row(0)); err != nil {
+		t.Fatal(err)
+	}
+	r, err := s.Drift()
+	if err != nil || r.Available || r.Rows != 0 || r.Reason == "" || r.ModelVersionID == "" {
+		t.Errorf("a version without a profile: %+v, %v", r, err)
+	}
+	t.Logf("reason: %s", r.Reason)
+
+	empty := artOpenStore(t, t.TempDir(), mlservice.StoreOptions{RefreshInterval: -1})
+	if _, err := empty.Drift(); err != mlservice.ErrNotReady {
+		t.Errorf("not ready: %v", err)
+	}
+}
