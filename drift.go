@@ -40,11 +40,14 @@ type DriftProfile struct {
 // FeatureDistribution is one feature's training distribution, named and
 // typed as in the schema. Number and binary features have decile bins (a
 // 0/1 feature gets the bins 0 and 1, and the two outer bins that stay
-// empty).
+// empty). A category feature has no edges: Counts has one count per
+// category, in Categories' order, and a last for values outside them
+// (those a feature with unknown "ignore" lets through).
 type FeatureDistribution struct {
 	Name string `json:"name"`
-	Type string `json:"type"` // "number" or "binary"
+	Type string `json:"type"` // TypeNumber, TypeBinary or TypeCategory
 	Distribution
+	Categories []string `json:"categories,omitempty"`
 }
 
 // newDriftProfile returns the profile of training columns: cols[j] holds
@@ -175,12 +178,14 @@ func PSI(expected, actual []uint64) float64 {
 // distribution.
 type FeatureDrift struct {
 	Name string `json:"name"`
-	Type string `json:"type"` // "number" or "binary"
-	// Edges and Max are the bins (see Distribution).
-	Edges    []float64 `json:"edges"`
-	Max      float64   `json:"max"`
-	Training []uint64  `json:"training_counts"`
-	Live     []uint64  `json:"live_counts"`
+	Type string `json:"type"` // "number", "binary" or "category"
+	// Edges and Max are a number's bins (see Distribution); Categories a
+	// category's, one per category and a last for any other value.
+	Edges      []float64 `json:"edges,omitempty"`
+	Max        float64   `json:"max"`
+	Categories []string  `json:"categories,omitempty"`
+	Training   []uint64  `json:"training_counts"`
+	Live       []uint64  `json:"live_counts"`
 	// PSI of Live against Training; nil until MinDriftRows rows are
 	// counted.
 	PSI *float64 `json:"psi"`
@@ -204,7 +209,7 @@ type DriftReport struct {
 	TrainingPositiveRate float64  `json:"training_positive_rate"`
 	MinRows              int      `json:"min_rows"`     // MinDriftRows
 	ExactRows            int      `json:"exact_rows"`   // DriftExactRows
-	SampleEvery          int      `json:"sample_every"` // DriftSampleEvery
+	SampleEvery          int      `json:"sample_every"` // see DriftSampleEvery
 	// Sampling says the rule in words: "every row for the first 10000,
 	// then 1 in 4 at random".
 	Sampling string         `json:"sampling"`
@@ -212,17 +217,30 @@ type DriftReport struct {
 }
 
 // DriftExactRows is how many predicted rows a version counts one by one
-// after it loads; after them it counts one in DriftSampleEvery, drawn at
-// random. Counting a row costs about 23 ns (two atomic adds and five
-// lookups), more than the ≤15 ns drift may add to Predict; a draw costs
-// about 2. The draw is independent of the row, so the counted rows are a
-// uniform sample of those predicted and PSI, built on proportions, needs
-// no scaling: at 3000 rows PSI has every row, and past 10000 its sampling
-// noise (about 11/rows, see MinDriftRows) is already below 0.003.
+// after it loads; after them it counts one in DriftSampleEvery (more for
+// wide tables), drawn at random. Counting a row of the seed's five
+// features costs about 23 ns (two atomic adds and five lookups), more than
+// the ≤15 ns drift may add to Predict; a draw costs about 1. The draw is
+// independent of the row, so the counted rows are a uniform sample of
+// those predicted and PSI, built on proportions, needs no scaling: at 3000
+// rows PSI has every row, and past 10000 its sampling noise (about
+// 11/rows, see MinDriftRows) is already below 0.003.
 const (
 	DriftExactRows   = 10000
 	DriftSampleEvery = 4
 )
+
+// sampleEvery returns the sampling rate of a counter of n features:
+// DriftSampleEvery, or for wider rows the power of two at or above n/2, so
+// that a row costs about as much as the seed's whatever its width (a
+// counted row costs about 4 ns a feature; 33 features sample 1 in 16).
+func sampleEvery(n int) uint32 {
+	k := uint32(DriftSampleEvery)
+	for int(k) < n/2 {
+		k *= 2
+	}
+	return k
+}
 
 // driftCounter counts predicted rows into the bins of one version's
 // training distributions, from any number of goroutines, with no lock.
@@ -237,11 +255,16 @@ const (
 // a report is made. Memory is fixed when the counter is made: about 16 KiB
 // per shard for the seed's five features.
 type driftCounter struct {
-	names   []string
-	types   []string
-	dists   []Distribution
-	grids   []gridBins // per feature, for Observe
-	strides []int      // per feature: its stride in its group
+	names []string
+	types []string
+	// dists are the training distributions; a category feature's has
+	// only Counts, one per category and the unknown bin last.
+	dists      []Distribution
+	categories [][]string // per feature; nil for numbers
+	bins       []int      // per feature
+	grids      []gridBins // per number feature, for Observe
+	catIx      []catIndex // per category feature, after the numbers
+	strides    []int      // per feature: its stride in its group
 	// groupEnds[g] is the first feature after group g; the label is in
 	// the last group, at labelStride.
 	groupEnds   []int
@@ -256,11 +279,17 @@ type driftCounter struct {
 	// below zero: a few more rows counted, never fewer.
 	exact atomic.Int64
 	_     [56]byte // exact alone on its cache line: only the first rows write it
+	// sampleMask is the sampling rate less one (a power of two).
+	sampleMask uint32
 }
 
 // maxGroupCells bounds the counters of one group of features: three of 12
 // bins (1728). The label doubles the last group's.
 const maxGroupCells = 2048
+
+// maxCategoryBins bounds the categories of a feature that drift counts: a
+// shard holds at least one counter per category and the label.
+const maxCategoryBins = 4096
 
 // maxDriftShards bounds the shards whatever GOMAXPROCS is.
 const maxDriftShards = 64
@@ -381,29 +410,61 @@ type driftShard struct {
 	_      [64 - 24]byte // the slice header alone on its cache line
 }
 
-// newDriftCounter returns a counter for rows of len(dists) features, named
-// by names, whose training data had a share baseRate of class 1. The
-// distributions must be well formed (see Distribution.check).
+// newDriftCounter returns a counter for rows of len(dists) number
+// features, named by names, whose training data had a share baseRate of
+// class 1. The distributions must be well formed (see
+// Distribution.check).
 func newDriftCounter(names []string, dists []Distribution, baseRate float64) (*driftCounter, error) {
 	if len(names) != len(dists) {
 		return nil, fmt.Errorf("drift counter: %d names for %d distributions", len(names), len(dists))
 	}
-	for i := range dists {
-		if err := dists[i].check(); err != nil {
-			return nil, fmt.Errorf("drift counter: feature %s: %w", names[i], err)
-		}
-		if dists[i].Bins() > maxCutBins {
-			return nil, fmt.Errorf("drift counter: feature %s has %d bins, at most %d are counted", names[i], dists[i].Bins(), maxCutBins)
-		}
+	fs := make([]FeatureDistribution, len(names))
+	for i := range fs {
+		fs[i] = FeatureDistribution{Name: names[i], Type: TypeNumber, Distribution: dists[i]}
 	}
-	c := &driftCounter{names: slices.Clone(names), dists: slices.Clone(dists), baseRate: baseRate,
-		types: make([]string, len(names))}
-	for i := range c.types {
-		c.types[i] = "number"
-	}
-	c.grids = make([]gridBins, len(c.dists))
-	for i := range c.dists {
-		c.grids[i] = newGridBins(&c.dists[i])
+	return newCounter(fs, baseRate)
+}
+
+// newCounter returns a counter for rows of the features fs: the number and
+// binary ones first, then the category ones, as a Row holds them.
+func newCounter(fs []FeatureDistribution, baseRate float64) (*driftCounter, error) {
+	c := &driftCounter{baseRate: baseRate}
+	for _, f := range fs {
+		d := f.Distribution
+		if f.Type != TypeCategory {
+			if len(c.catIx) > 0 {
+				return nil, fmt.Errorf("drift counter: number feature %s after a category feature", f.Name)
+			}
+			if err := d.check(); err != nil {
+				return nil, fmt.Errorf("drift counter: feature %s: %w", f.Name, err)
+			}
+			if d.Bins() > maxCutBins {
+				return nil, fmt.Errorf("drift counter: feature %s has %d bins, at most %d are counted", f.Name, d.Bins(), maxCutBins)
+			}
+			c.grids = append(c.grids, newGridBins(&d))
+			c.bins = append(c.bins, d.Bins())
+		} else {
+			if len(d.Counts) != len(f.Categories)+1 || len(d.Edges) != 0 {
+				return nil, fmt.Errorf("drift counter: category feature %s: %d counts for %d categories and the unknown bin",
+					f.Name, len(d.Counts), len(f.Categories))
+			}
+			if len(f.Categories) > maxCategoryBins {
+				return nil, fmt.Errorf("drift counter: category feature %s has %d categories, at most %d are counted",
+					f.Name, len(f.Categories), maxCategoryBins)
+			}
+			ix := newCatIndex(f.Categories)
+			for code, v := range f.Categories {
+				if got, _ := ix.lookup(v); got != int32(code) {
+					return nil, fmt.Errorf("drift counter: category feature %s lists %q twice", f.Name, v)
+				}
+			}
+			c.catIx = append(c.catIx, ix)
+			c.bins = append(c.bins, len(d.Counts))
+		}
+		c.names = append(c.names, f.Name)
+		c.types = append(c.types, f.Type)
+		c.dists = append(c.dists, d)
+		c.categories = append(c.categories, slices.Clone(f.Categories))
 	}
 	// Pack features into groups in order, the label last.
 	var g *driftGroup
@@ -420,12 +481,12 @@ func newDriftCounter(names []string, dists []Distribution, baseRate float64) (*d
 		g.members = append(g.members, driftMember{feature: feature, stride: size, bins: bins})
 		size *= bins
 	}
-	for i := range c.dists {
-		add(i, c.dists[i].Bins())
+	for i := range c.bins {
+		add(i, c.bins[i])
 	}
 	add(-1, 2)
 	c.cells += size
-	c.strides = make([]int, len(c.dists))
+	c.strides = make([]int, len(c.bins))
 	for gi, g := range c.groups {
 		for _, m := range g.members {
 			if m.feature < 0 {
@@ -450,6 +511,7 @@ func newDriftCounter(names []string, dists []Distribution, baseRate float64) (*d
 	}
 	c.mask = uint32(n - 1)
 	c.exact.Store(DriftExactRows)
+	c.sampleMask = sampleEvery(len(c.bins)) - 1
 	return c, nil
 }
 
@@ -458,10 +520,43 @@ func newDriftCounter(names []string, dists []Distribution, baseRate float64) (*d
 func (c *driftCounter) observe(x []float64, label int) {
 	if c.exact.Load() > 0 {
 		c.exact.Add(-1)
-	} else if cheaprand()%DriftSampleEvery != 0 {
+	} else if cheaprand()&c.sampleMask != 0 {
 		return
 	}
 	c.Observe(x, label)
+}
+
+// observeRow counts a row of a declared schema's table (as Store.PredictRow
+// takes it), sampled as observe. The row has passed predictRow, so it has
+// the counter's numbers and categories.
+func (c *driftCounter) observeRow(r *Row, label int) {
+	if c.exact.Load() > 0 {
+		c.exact.Add(-1)
+	} else if cheaprand()&c.sampleMask != 0 {
+		return
+	}
+	nums, cats := r.Numbers[:len(c.grids)], r.Categories[:len(c.catIx)]
+	counts := c.shards[stackShard()&c.mask].counts
+	ends := c.groupEnds
+	g, cell := 0, 0
+	for f := range c.bins {
+		if f == ends[g] {
+			counts[cell].Add(1)
+			g++
+			cell = c.groups[g].offset
+		}
+		var b int
+		if f < len(nums) {
+			b = c.grids[f].bin(nums[f])
+		} else if code, ok := c.catIx[f-len(nums)].lookup(cats[f-len(nums)]); ok {
+			b = int(code)
+		} else {
+			b = c.bins[f] - 1 // the unknown bin
+		}
+		cell += b * c.strides[f]
+	}
+	cell += (label & 1) * c.labelStride
+	counts[cell].Add(1)
 }
 
 // cheaprand is the runtime's per-thread wyrand, about a nanosecond where
@@ -520,12 +615,13 @@ func (c *driftCounter) Report() DriftReport {
 		}
 	}
 	r := DriftReport{Available: true, TrainingPositiveRate: c.baseRate, MinRows: MinDriftRows,
-		ExactRows: DriftExactRows, SampleEvery: DriftSampleEvery, Sampling: samplingRule,
+		ExactRows: DriftExactRows, SampleEvery: int(c.sampleMask + 1),
+		Sampling: fmt.Sprintf("every row for the first %d, then 1 in %d at random", DriftExactRows, c.sampleMask+1),
 		Features: make([]FeatureDrift, len(c.dists))}
 	for i := range c.dists {
 		d := &c.dists[i]
 		r.Features[i] = FeatureDrift{Name: c.names[i], Type: c.types[i], Edges: slices.Clone(d.Edges), Max: d.Max,
-			Training: slices.Clone(d.Counts), Live: make([]uint64, d.Bins())}
+			Categories: slices.Clone(c.categories[i]), Training: slices.Clone(d.Counts), Live: make([]uint64, c.bins[i])}
 	}
 	for _, g := range c.groups {
 		size := 1
@@ -563,25 +659,16 @@ func (c *driftCounter) Report() DriftReport {
 	return r
 }
 
-var samplingRule = fmt.Sprintf("every row for the first %d, then 1 in %d at random", DriftExactRows, DriftSampleEvery)
-
 // newProfileCounter returns a counter for a version's drift profile, or nil
 // and why drift is unavailable.
 func newProfileCounter(p *DriftProfile) (*driftCounter, string) {
 	if p == nil {
 		return nil, "this version was trained before drift was recorded: its metadata has no training distributions"
 	}
-	names := make([]string, len(p.Features))
-	types := make([]string, len(p.Features))
-	dists := make([]Distribution, len(p.Features))
-	for i, f := range p.Features {
-		names[i], types[i], dists[i] = f.Name, f.Type, f.Distribution
-	}
-	c, err := newDriftCounter(names, dists, p.PositiveRate)
+	c, err := newCounter(p.Features, p.PositiveRate)
 	if err != nil {
-		return nil, err.Error()
+		return nil, "this version's drift profile cannot be counted: " + err.Error()
 	}
-	copy(c.types, types)
 	return c, ""
 }
 
@@ -646,6 +733,80 @@ func (p *DriftProfile) clone() *DriftProfile {
 	for i := range c.Features {
 		d := &c.Features[i].Distribution
 		d.Edges, d.Counts = slices.Clone(d.Edges), slices.Clone(d.Counts)
+		c.Features[i].Categories = slices.Clone(c.Features[i].Categories)
 	}
 	return c
+}
+
+// newTableProfile returns the drift profile of a declared schema's table:
+// its number and binary features (decile bins), then its category
+// features (a count per category and one for other values), as a Row
+// orders them.
+func newTableProfile(ds *Dataset) *DriftProfile {
+	s := ds.Schema
+	p := &DriftProfile{}
+	k := 0
+	for _, f := range s.Features {
+		if f.Type != TypeCategory {
+			p.Features = append(p.Features, FeatureDistribution{Name: f.Name, Type: f.Type, Distribution: NewDistribution(ds.Num[k])})
+			k++
+		}
+	}
+	k = 0
+	for _, f := range s.Features {
+		if f.Type == TypeCategory {
+			counts := make([]uint64, len(f.Categories)+1)
+			for _, code := range ds.Cat[k] {
+				if code >= 0 && int(code) < len(f.Categories) {
+					counts[code]++
+				} else {
+					counts[len(f.Categories)]++
+				}
+			}
+			p.Features = append(p.Features, FeatureDistribution{Name: f.Name, Type: f.Type,
+				Distribution: Distribution{Counts: counts}, Categories: slices.Clone(f.Categories)})
+			k++
+		}
+	}
+	pos := 0
+	for _, v := range ds.Y {
+		pos += int(v)
+	}
+	if len(ds.Y) > 0 {
+		p.PositiveRate = float64(pos) / float64(len(ds.Y))
+	}
+	return p
+}
+
+// tableCounter returns a counter for a declared schema's version, or nil
+// and why drift is unavailable: the profile must name the schema's
+// features in a Row's order.
+func tableCounter(p *DriftProfile, s *Schema) (*driftCounter, string) {
+	if p == nil {
+		return newProfileCounter(nil)
+	}
+	var want []string
+	for _, cat := range []bool{false, true} {
+		for _, f := range s.Features {
+			if (f.Type == TypeCategory) == cat {
+				want = append(want, f.Name+" "+f.Type)
+			}
+		}
+	}
+	var got []string
+	for _, f := range p.Features {
+		got = append(got, f.Name+" "+f.Type)
+	}
+	if !slices.Equal(got, want) {
+		return nil, fmt.Sprintf("this version's drift profile has features %s, its schema %s",
+			truncate(fmt.Sprint(got), 200), truncate(fmt.Sprint(want), 200))
+	}
+	return newProfileCounter(p)
+}
+
+// observeTableDrift counts a row of a declared schema predicted by v.
+func (v *servingVersion) observeTableDrift(r *Row, label int) {
+	if c := v.drift; c != nil {
+		c.observeRow(r, label)
+	}
 }

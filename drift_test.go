@@ -3,6 +3,7 @@ package mlservice_test
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/mlservice/mlservice"
@@ -133,5 +134,74 @@ func TestStoreDriftUnavailable(t *testing.T) {
 	empty := artOpenStore(t, t.TempDir(), mlservice.StoreOptions{RefreshInterval: -1})
 	if _, err := empty.Drift(); err != mlservice.ErrNotReady {
 		t.Errorf("not ready: %v", err)
+	}
+}
+
+// Under a declared schema drift counts numbers by deciles and a category by
+// its values plus one bin for values the model ignores: the training rows
+// served again show no drift; the same rows with one firm in three unseen
+// ("Acme", which "unknown": "ignore" lets through) and value doubled show
+// it in firm and value only.
+func TestStoreDriftDeclaredSchema(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	d := trainTable(t, dir, "grunfeld.csv", "grunfeld.schema.json", false)
+	s, err := mlservice.LoadSchemaFile("testdata/tables/grunfeld.schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds, err := mlservice.ValidateTableFile(ctx, "testdata/tables/grunfeld.csv", s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	firms := ds.Schema.Features[0].Categories // resolved: learned from the file
+	const rows = 3000
+	for _, shifted := range []bool{false, true} {
+		store := artOpenStore(t, dir, mlservice.StoreOptions{RefreshInterval: -1})
+		for i := range rows {
+			k := i % ds.Len()
+			r := mlservice.Row{Numbers: []float64{ds.Num[0][k], ds.Num[1][k], ds.Num[2][k]}, Categories: []string{firms[ds.Cat[0][k]]}}
+			if shifted {
+				r.Numbers[1] *= 2
+				if i%3 == 0 {
+					r.Categories[0] = "Acme"
+				}
+			}
+			if _, err := store.PredictRow(&r); err != nil {
+				t.Fatal(err)
+			}
+		}
+		r, err := store.Drift()
+		if err != nil || !r.Available || r.Rows != rows || r.ModelVersionID != d.VersionID {
+			t.Fatalf("report %+v, %v", r, err)
+		}
+		names := []string{}
+		for _, f := range r.Features {
+			names = append(names, f.Name+" "+f.Type)
+			if f.PSI == nil {
+				t.Fatalf("%s: no PSI", f.Name)
+			}
+			t.Logf("shifted %v: %-8s PSI %.4f", shifted, f.Name, *f.PSI)
+			moved := shifted && (f.Name == "firm" || f.Name == "value")
+			if moved && !(*f.PSI > 0.25) || !moved && !(*f.PSI < 0.1) {
+				t.Errorf("shifted %v: %s PSI %.4f", shifted, f.Name, *f.PSI)
+			}
+			if f.Type == "category" {
+				if len(f.Categories) != len(firms) || len(f.Live) != len(firms)+1 || len(f.Training) != len(firms)+1 {
+					t.Errorf("firm bins: %d categories, %d live, %d training counts", len(f.Categories), len(f.Live), len(f.Training))
+				}
+				if want := uint64(0); shifted {
+					want = rows / 3
+					if f.Live[len(firms)] != want {
+						t.Errorf("unknown bin %d, want %d", f.Live[len(firms)], want)
+					}
+				} else if f.Live[len(firms)] != want {
+					t.Errorf("unknown bin %d, want 0", f.Live[len(firms)])
+				}
+			}
+		}
+		if got := strings.Join(names, ","); got != "year number,value number,capital number,firm category" {
+			t.Errorf("features %s", got)
+		}
 	}
 }

@@ -279,7 +279,7 @@ func TestStoreCloseDuringStalledLoad(t *testing.T) {
 // cloneMetadata fails here rather than leaking the live snapshot.
 func TestCloneMetadataSharesNothing(t *testing.T) {
 	copied := []string{"Features", "Params.ClassWeight", "Examples", "Examples[].Values", "Promotion.PreviousMetric", "Promotion.PreviousMetricStored",
-		"Drift", "Drift[].Features", "Drift[].Features[].Distribution.Edges", "Drift[].Features[].Distribution.Counts"} // in field order
+		"Drift", "Drift[].Features", "Drift[].Features[].Distribution.Edges", "Drift[].Features[].Distribution.Counts", "Drift[].Features[].Categories"} // in field order
 	var refs []string
 	var walk func(reflect.Type, string)
 	walk = func(typ reflect.Type, path string) {

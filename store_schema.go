@@ -55,6 +55,7 @@ func (s *Store) PredictRow(r *Row) (Prediction, error) {
 	if err != nil {
 		return Prediction{}, err
 	}
+	v.observeTableDrift(r, label)
 	return Prediction{Label: label, Probability: p, ModelVersionID: v.id}, nil
 }
 
@@ -84,6 +85,7 @@ func (s *Store) PredictJSON(data []byte) (Prediction, error) {
 	if err != nil {
 		return Prediction{}, err
 	}
+	v.observeTableDrift(&r, label)
 	return Prediction{Label: label, Probability: p, ModelVersionID: v.id}, nil
 }
 
@@ -123,6 +125,10 @@ func (s *Store) PredictBatchJSON(dst []Prediction, data []byte, maxRows int) ([]
 			return dst, err
 		}
 		dst = append(dst, Prediction{Label: label, Probability: p, ModelVersionID: v.id})
+	}
+	// Counted once the whole batch is answered: a failed one counts none.
+	for i, p := range dst[len(dst)-len(rows):] {
+		v.observeTableDrift(&rows[i], p.Label)
 	}
 	return dst, nil
 }

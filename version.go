@@ -414,10 +414,9 @@ func loadVersion(artifactsDir, id string) (*servingVersion, error) {
 				return nil, corrupt("self-test example %d: model gives %v (%v), trainer recorded %v", i, got, err, ex.Probability)
 			}
 		}
-		// Declared schemas: drift is not counted yet (categories need
-		// their own bins); the report says so.
-		return &servingVersion{id: id, schema: schema, table: table, meta: &meta, metaJSON: metaJSON, loadedAt: time.Now(),
-			driftOff: "drift is counted for the default schema only, not yet for declared schemas"}, nil
+		v := &servingVersion{id: id, schema: schema, table: table, meta: &meta, metaJSON: metaJSON, loadedAt: time.Now()}
+		v.drift, v.driftOff = tableCounter(meta.Drift, schema)
+		return v, nil
 	}
 	if !slices.Equal(m.Features, FeatureNames[:]) {
 		return nil, corrupt("model features %v, want %v", m.Features, FeatureNames)
