@@ -205,3 +205,27 @@ func TestStoreDriftDeclaredSchema(t *testing.T) {
 		}
 	}
 }
+
+// A new version starts counting from zero: the counter belongs to the
+// loaded snapshot.
+func TestStoreDriftResetsOnNewVersion(t *testing.T) {
+	dir := t.TempDir()
+	first := artPromote(t, dir, 0.5)
+	s := artOpenStore(t, dir, mlservice.StoreOptions{RefreshInterval: -1})
+	ex := artTrained(t).Metadata.Examples
+	for i := range 100 {
+		if _, err := s.Predict(ex[i%len(ex)].Features); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if r, err := s.Drift(); err != nil || r.Rows != 100 || r.ModelVersionID != first.VersionID {
+		t.Fatalf("first version: %+v, %v", r, err)
+	}
+	second := artPromote(t, dir, 0.6)
+	if changed, err := s.Reload(context.Background()); err != nil || !changed {
+		t.Fatalf("reload: %v, %v", changed, err)
+	}
+	if r, err := s.Drift(); err != nil || r.Rows != 0 || r.ModelVersionID != second.VersionID {
+		t.Fatalf("second version: %+v, %v", r, err)
+	}
+}

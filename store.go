@@ -148,6 +148,9 @@ func OpenStore(artifactsDir string, opts StoreOptions) (*Store, error) {
 	}
 	s := &Store{dir: artifactsDir, opts: opts, log: log, load: loadVersion, checking: make(chan struct{}, 1),
 		stop: make(chan struct{}), done: make(chan struct{})}
+	if opts.DisableDrift {
+		s.load = loadWithoutDrift
+	}
 	// An error is kept in Status; a timeout leaves the load running.
 	if opts.OpenTimeout < 0 {
 		_, _ = s.start(context.Background(), false)
@@ -508,9 +511,6 @@ func (s *Store) check(force bool) (bool, error) {
 	v, err := load(s.dir, id)
 	if err != nil {
 		return false, s.fail(id, err)
-	}
-	if s.opts.DisableDrift {
-		v.drift = nil // v is not shared yet
 	}
 	s.mu.Lock()
 	if s.closed {
