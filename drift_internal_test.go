@@ -290,14 +290,15 @@ func TestBinCutsAgreeWithBin(t *testing.T) {
 	for j := range NumFeatures {
 		d := NewDistribution(ds.X[j])
 		c := newBinCuts(&d)
+		g := newGridBins(&d)
 		xs := append([]float64{math.Inf(-1), math.Inf(1), math.NaN(), -math.MaxFloat64, math.MaxFloat64, d.Max,
 			math.Nextafter(d.Max, math.Inf(1)), math.Nextafter(d.Max, math.Inf(-1))}, ds.X[j]...)
 		for _, e := range d.Edges {
 			xs = append(xs, e, math.Nextafter(e, math.Inf(1)), math.Nextafter(e, math.Inf(-1)))
 		}
 		for _, x := range xs {
-			if got, want := c.bin(x), d.Bin(x); got != want {
-				t.Fatalf("%s: bin(%v) = %d, Bin = %d", FeatureNames[j], x, got, want)
+			if got, want := c.bin(x), d.Bin(x); got != want || g.bin(x) != want {
+				t.Fatalf("%s: bin(%v) = %d, grid %d, Bin = %d", FeatureNames[j], x, got, g.bin(x), want)
 			}
 		}
 	}

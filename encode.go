@@ -357,6 +357,7 @@ func trainTable(ctx context.Context, ds *Dataset, opts TrainOptions, start time.
 		Params:               params(opts, fit, time.Since(start)),
 		ModelFile:            modelFile,
 		Examples:             lin.examples(scored, opts.Examples),
+		Drift:                newTableProfile(ds),
 	}
 	if opts.Eval != nil {
 		meta.EvaluationDataFile = baseName(opts.Eval.Source)

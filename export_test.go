@@ -8,3 +8,6 @@ var (
 	TryLock    = tryLock
 	UnlockFile = unlockFile
 )
+
+// ThreadCPU is the calling OS thread's CPU time (see threadCPU).
+var ThreadCPU = threadCPU

@@ -237,6 +237,10 @@ type Metadata struct {
 	// answers differ.
 	Examples  []Example `json:"examples"`
 	Promotion Promotion `json:"promotion"`
+	// Drift is each feature's training distribution (over the whole
+	// training file) and its share of class 1, against which a server
+	// measures drift. Versions trained before it have none.
+	Drift *DriftProfile `json:"drift,omitempty"`
 }
 
 // Metric names the promotion metric and its value.

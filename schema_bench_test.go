@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
 
@@ -35,7 +36,9 @@ func wideSchema(b *testing.B) *mlservice.Schema {
 }
 
 // BenchmarkStorePredictRowWide: in-process predict on the wide table's
-// model, one row at a time (30 numbers, 3 category lookups), no allocation.
+// model, one row at a time (30 numbers, 3 category lookups), no allocation,
+// with drift counted (drift=on) and without (drift=off), each with the
+// thread's CPU time per row.
 func BenchmarkStorePredictRowWide(b *testing.B) {
 	path := wideTable(b)
 	ctx := context.Background()
@@ -51,11 +54,6 @@ func BenchmarkStorePredictRowWide(b *testing.B) {
 	if _, err := mlservice.Promote(ctx, dir, cand); err != nil {
 		b.Fatal(err)
 	}
-	s, err := mlservice.OpenStore(dir, mlservice.StoreOptions{RefreshInterval: -1})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
 	rows := make([]mlservice.Row, 8)
 	for i := range rows {
 		r := &rows[i]
@@ -70,20 +68,38 @@ func BenchmarkStorePredictRowWide(b *testing.B) {
 			}
 		}
 	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	var sink float64
-	i := 0
-	for b.Loop() {
-		p, err := s.PredictRow(&rows[i&7])
-		if err != nil {
-			b.Fatal(err)
+	for _, off := range []bool{false, true} {
+		name := "drift=on"
+		if off {
+			name = "drift=off"
 		}
-		sink += p.Probability
-		i++
-	}
-	if sink < 0 {
-		b.Fatal(sink)
+		b.Run(name, func(b *testing.B) {
+			s, err := mlservice.OpenStore(dir, mlservice.StoreOptions{RefreshInterval: -1, DisableDrift: off})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			b.ReportAllocs()
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			cpu0, ok := mlservice.ThreadCPU()
+			var sink float64
+			i := 0
+			for b.Loop() {
+				p, err := s.PredictRow(&rows[i&7])
+				if err != nil {
+					b.Fatal(err)
+				}
+				sink += p.Probability
+				i++
+			}
+			if cpu1, _ := mlservice.ThreadCPU(); ok {
+				b.ReportMetric(float64(cpu1-cpu0)/float64(b.N), "cpu-ns/op")
+			}
+			if sink < 0 {
+				b.Fatal(sink)
+			}
+		})
 	}
 }
 

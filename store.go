@@ -44,6 +44,9 @@ type StoreOptions struct {
 	OpenTimeout time.Duration
 	// Logger receives a line per load and per refused version. Nil discards.
 	Logger *slog.Logger
+	// DisableDrift stops counting predicted rows for drift (see Drift):
+	// it saves the few nanoseconds drift adds to a prediction.
+	DisableDrift bool
 }
 
 // Store serves predictions from the version CURRENT names under an
@@ -99,6 +102,10 @@ type servingVersion struct {
 	meta     *Metadata
 	metaJSON []byte
 	loadedAt time.Time
+	// drift counts the rows this version predicts; nil when its metadata
+	// has no drift profile (driftOff says why) or drift is disabled.
+	drift    *driftCounter
+	driftOff string
 }
 
 // racyStampAge is how long after CURRENT last changed its stamp is not
@@ -141,6 +148,9 @@ func OpenStore(artifactsDir string, opts StoreOptions) (*Store, error) {
 	}
 	s := &Store{dir: artifactsDir, opts: opts, log: log, load: loadVersion, checking: make(chan struct{}, 1),
 		stop: make(chan struct{}), done: make(chan struct{})}
+	if opts.DisableDrift {
+		s.load = loadWithoutDrift
+	}
 	// An error is kept in Status; a timeout leaves the load running.
 	if opts.OpenTimeout < 0 {
 		_, _ = s.start(context.Background(), false)
@@ -195,6 +205,7 @@ func (s *Store) Predict(f Features) (Prediction, error) {
 		return Prediction{}, err
 	}
 	label, p := v.linear.predict(&f)
+	v.observeDrift(&f, label)
 	return Prediction{Label: label, Probability: p, ModelVersionID: v.id}, nil
 }
 
@@ -247,6 +258,7 @@ func (s *Store) PredictBatch(dst []Prediction, rows []Features) ([]Prediction, e
 	dst = slices.Grow(dst, len(rows))
 	for i := range rows {
 		label, p := v.linear.predict(&rows[i])
+		v.observeDrift(&rows[i], label)
 		dst = append(dst, Prediction{Label: label, Probability: p, ModelVersionID: v.id})
 	}
 	return dst, nil
@@ -352,6 +364,7 @@ func cloneMetadata(m *Metadata) *Metadata {
 	c.Params.ClassWeight = clonePtr(m.Params.ClassWeight)
 	c.Promotion.PreviousMetric = clonePtr(m.Promotion.PreviousMetric)
 	c.Promotion.PreviousMetricStored = clonePtr(m.Promotion.PreviousMetricStored)
+	c.Drift = m.Drift.clone()
 	return &c
 }
 

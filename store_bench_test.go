@@ -3,6 +3,7 @@ package mlservice_test
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -53,6 +54,47 @@ func BenchmarkStorePredict(b *testing.B) {
 	}
 	if sink < 0 {
 		b.Fatal(sink)
+	}
+}
+
+// BenchmarkStorePredictDrift is Predict with drift counting and without
+// (StoreOptions.DisableDrift): the difference is what drift costs a row.
+// Each reports the thread's CPU time per row (Linux), which other
+// processes on a shared machine do not inflate; run with -count and
+// alternate, and compare medians. The first DriftExactRows rows of a
+// store are counted one by one; b.N is millions, so this measures the
+// sampled steady state.
+func BenchmarkStorePredictDrift(b *testing.B) {
+	for _, off := range []bool{false, true} {
+		name := "drift=on"
+		if off {
+			name = "drift=off"
+		}
+		b.Run(name, func(b *testing.B) {
+			dir := b.TempDir()
+			artPromote(b, dir, 0.5)
+			s := artOpenStore(b, dir, mlservice.StoreOptions{RefreshInterval: -1, DisableDrift: off})
+			rows := artBenchRows(b, 8)
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			cpu0, ok := mlservice.ThreadCPU()
+			var sink float64
+			i := 0
+			for b.Loop() {
+				p, err := s.Predict(rows[i&7])
+				if err != nil {
+					b.Fatal(err)
+				}
+				sink += p.Probability
+				i++
+			}
+			if cpu1, _ := mlservice.ThreadCPU(); ok {
+				b.ReportMetric(float64(cpu1-cpu0)/float64(b.N), "cpu-ns/op")
+			}
+			if sink < 0 {
+				b.Fatal(sink)
+			}
+		})
 	}
 }
 

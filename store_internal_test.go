@@ -278,7 +278,8 @@ func TestStoreCloseDuringStalledLoad(t *testing.T) {
 // lists them by reflection, so a field added later without a copy in
 // cloneMetadata fails here rather than leaking the live snapshot.
 func TestCloneMetadataSharesNothing(t *testing.T) {
-	copied := []string{"Features", "Params.ClassWeight", "Examples", "Examples[].Values", "Promotion.PreviousMetric", "Promotion.PreviousMetricStored"} // in field order
+	copied := []string{"Features", "Params.ClassWeight", "Examples", "Examples[].Values", "Promotion.PreviousMetric", "Promotion.PreviousMetricStored",
+		"Drift", "Drift[].Features", "Drift[].Features[].Distribution.Edges", "Drift[].Features[].Distribution.Counts", "Drift[].Features[].Categories"} // in field order
 	var refs []string
 	var walk func(reflect.Type, string)
 	walk = func(typ reflect.Type, path string) {

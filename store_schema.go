@@ -48,12 +48,14 @@ func (s *Store) PredictRow(r *Row) (Prediction, error) {
 			return Prediction{}, err
 		}
 		label, p := v.linear.predict(&f)
+		v.observeDrift(&f, label)
 		return Prediction{Label: label, Probability: p, ModelVersionID: v.id}, nil
 	}
 	label, p, err := v.table.predictRow(r)
 	if err != nil {
 		return Prediction{}, err
 	}
+	v.observeTableDrift(r, label)
 	return Prediction{Label: label, Probability: p, ModelVersionID: v.id}, nil
 }
 
@@ -72,6 +74,7 @@ func (s *Store) PredictJSON(data []byte) (Prediction, error) {
 			return Prediction{}, err
 		}
 		label, p := v.linear.predict(&f)
+		v.observeDrift(&f, label)
 		return Prediction{Label: label, Probability: p, ModelVersionID: v.id}, nil
 	}
 	r, err := DecodeRow(v.schema, data)
@@ -82,6 +85,7 @@ func (s *Store) PredictJSON(data []byte) (Prediction, error) {
 	if err != nil {
 		return Prediction{}, err
 	}
+	v.observeTableDrift(&r, label)
 	return Prediction{Label: label, Probability: p, ModelVersionID: v.id}, nil
 }
 
@@ -102,6 +106,7 @@ func (s *Store) PredictBatchJSON(dst []Prediction, data []byte, maxRows int) ([]
 		dst = slices.Grow(dst, len(rows))
 		for i := range rows {
 			label, p := v.linear.predict(&rows[i])
+			v.observeDrift(&rows[i], label)
 			dst = append(dst, Prediction{Label: label, Probability: p, ModelVersionID: v.id})
 		}
 		return dst, nil
@@ -120,6 +125,10 @@ func (s *Store) PredictBatchJSON(dst []Prediction, data []byte, maxRows int) ([]
 			return dst, err
 		}
 		dst = append(dst, Prediction{Label: label, Probability: p, ModelVersionID: v.id})
+	}
+	// Counted once the whole batch is answered: a failed one counts none.
+	for i, p := range dst[len(dst)-len(rows):] {
+		v.observeTableDrift(&rows[i], p.Label)
 	}
 	return dst, nil
 }

@@ -121,6 +121,7 @@ func Train(ctx context.Context, ds *Dataset, opts TrainOptions) (*Candidate, err
 		Params:               params(opts, fit, time.Since(start)),
 		ModelFile:            modelFile,
 		Examples:             examples(m, scored, opts.Examples),
+		Drift:                newDriftProfile(FeatureNames[:], defaultFeatureTypes(), ds.X[:], ds.Y),
 	}
 	if opts.Eval != nil {
 		meta.EvaluationDataFile = baseName(opts.Eval.Source)

@@ -414,7 +414,9 @@ func loadVersion(artifactsDir, id string) (*servingVersion, error) {
 				return nil, corrupt("self-test example %d: model gives %v (%v), trainer recorded %v", i, got, err, ex.Probability)
 			}
 		}
-		return &servingVersion{id: id, schema: schema, table: table, meta: &meta, metaJSON: metaJSON, loadedAt: time.Now()}, nil
+		v := &servingVersion{id: id, schema: schema, table: table, meta: &meta, metaJSON: metaJSON, loadedAt: time.Now()}
+		v.drift, v.driftOff = tableCounter(meta.Drift, schema)
+		return v, nil
 	}
 	if !slices.Equal(m.Features, FeatureNames[:]) {
 		return nil, corrupt("model features %v, want %v", m.Features, FeatureNames)
@@ -426,7 +428,9 @@ func loadVersion(artifactsDir, id string) (*servingVersion, error) {
 			return nil, corrupt("self-test example %d: model gives %v, trainer recorded %v", i, got, ex.Probability)
 		}
 	}
-	return &servingVersion{id: id, schema: defaultSchema(), linear: lin, meta: &meta, metaJSON: metaJSON, loadedAt: time.Now()}, nil
+	v := &servingVersion{id: id, schema: defaultSchema(), linear: lin, meta: &meta, metaJSON: metaJSON, loadedAt: time.Now()}
+	v.drift, v.driftOff = newProfileCounter(meta.Drift)
+	return v, nil
 }
 
 // versionSchema returns a version's schema: its schema.json, resolved, or

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"log/slog"
+	"math"
 	"net/http"
 	"strconv"
 	"sync"
@@ -202,10 +203,27 @@ var (
 	descLoadedAt = prometheus.NewDesc("mlservice_model_loaded_timestamp_seconds", "When the serving version was loaded.", nil, nil)
 	descLoads    = prometheus.NewDesc("mlservice_model_loads_total", "Model versions loaded since start.", nil, nil)
 	descFailures = prometheus.NewDesc("mlservice_model_load_failures_total", "Model versions refused since start.", nil, nil)
+
+	// Drift, since the serving version loaded. A gauge whose value is not
+	// defined yet is left out rather than exported as NaN or 0: PSI until
+	// min rows are counted, the positive rate until one is, all of them
+	// for a version without a drift profile. An alert on PSI > 0.25 then
+	// neither fires on noise nor compares NaN; mlservice_drift_rows says
+	// how much the others rest on.
+	descDriftRows = prometheus.NewDesc("mlservice_drift_rows",
+		"Predicted rows counted for drift since the serving version loaded (all of the first 10000, then 1 in 4 at random).", nil, nil)
+	descDriftPSI = prometheus.NewDesc("mlservice_feature_drift_psi",
+		"Population stability index of a feature's counted rows against its training deciles; present from mlservice_drift_min_rows rows.", []string{"feature"}, nil)
+	descDriftMin     = prometheus.NewDesc("mlservice_drift_min_rows", "Rows counted before PSI is reported.", nil, nil)
+	descPositiveRate = prometheus.NewDesc("mlservice_positive_rate",
+		"Share of counted rows predicted as class 1 since the serving version loaded.", nil, nil)
+	descTrainingRate = prometheus.NewDesc("mlservice_training_positive_rate",
+		"Share of class 1 in the serving version's training file.", nil, nil)
 )
 
 func (c storeCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descReady, descInfo, descF1, descLoadedAt, descLoads, descFailures} {
+	for _, d := range []*prometheus.Desc{descReady, descInfo, descF1, descLoadedAt, descLoads, descFailures,
+		descDriftRows, descDriftPSI, descDriftMin, descPositiveRate, descTrainingRate} {
 		ch <- d
 	}
 }
@@ -220,8 +238,25 @@ func (c storeCollector) Collect(ch chan<- prometheus.Metric) {
 		if meta, _, err := c.store.Metadata(); err == nil {
 			ch <- prometheus.MustNewConstMetric(descF1, prometheus.GaugeValue, meta.Metric.Value)
 		}
+		if r, err := c.store.Drift(); err == nil && r.Available {
+			collectDrift(ch, r)
+		}
 	}
 	ch <- prometheus.MustNewConstMetric(descReady, prometheus.GaugeValue, ready)
 	ch <- prometheus.MustNewConstMetric(descLoads, prometheus.CounterValue, float64(st.Loads))
 	ch <- prometheus.MustNewConstMetric(descFailures, prometheus.CounterValue, float64(st.LoadFailures))
+}
+
+func collectDrift(ch chan<- prometheus.Metric, r *mlservice.DriftReport) {
+	ch <- prometheus.MustNewConstMetric(descDriftRows, prometheus.GaugeValue, float64(r.Rows))
+	ch <- prometheus.MustNewConstMetric(descDriftMin, prometheus.GaugeValue, float64(r.MinRows))
+	ch <- prometheus.MustNewConstMetric(descTrainingRate, prometheus.GaugeValue, r.TrainingPositiveRate)
+	if r.PositiveRate != nil {
+		ch <- prometheus.MustNewConstMetric(descPositiveRate, prometheus.GaugeValue, *r.PositiveRate)
+	}
+	for _, f := range r.Features {
+		if f.PSI != nil && !math.IsNaN(*f.PSI) {
+			ch <- prometheus.MustNewConstMetric(descDriftPSI, prometheus.GaugeValue, *f.PSI, f.Name)
+		}
+	}
 }

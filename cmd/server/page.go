@@ -44,6 +44,11 @@ type pageCache struct {
 	log    *slog.Logger
 
 	view atomic.Pointer[pageView]
+	// index is the index page with the serving version's drift: rendered
+	// again when older than driftTTL, so drift on the page is never older
+	// than that while the rest of the view is cached longer.
+	index     atomic.Pointer[renderedIndex]
+	rendering sync.Mutex
 	// building is held by the one build at a time; requests that find it
 	// held show the previous view instead of waiting.
 	building sync.Mutex
@@ -110,6 +115,53 @@ func (c *pageCache) build(st mlservice.StoreStatus) *pageView {
 	return &pageView{h: h, index: buf.Bytes(), status: st, builtAt: time.Now(), took: time.Since(start)}
 }
 
+// driftTTL is how stale drift may be on the index page.
+const driftTTL = time.Second
+
+type renderedIndex struct {
+	view *pageView
+	body []byte
+	at   time.Time
+}
+
+// withDrift returns a copy of h showing the serving version's drift, or h
+// when there is none to show (not ready, or a version without a profile).
+func (c *pageCache) withDrift(h *page.History) *page.History {
+	r, err := c.store.Drift()
+	if err != nil || !r.Available || r.ModelVersionID != h.Serving.VersionID {
+		return h
+	}
+	cp := *h
+	cp.Serving.Drift = r
+	return &cp
+}
+
+// indexPage returns the index of view v with drift no older than driftTTL.
+// One request renders at a time; others take the last rendering meanwhile.
+func (c *pageCache) indexPage(v *pageView) []byte {
+	ri := c.index.Load()
+	if ri != nil && ri.view == v && time.Since(ri.at) < driftTTL {
+		return ri.body
+	}
+	if ri != nil && ri.view == v && !c.rendering.TryLock() {
+		return ri.body
+	} else if ri == nil || ri.view != v {
+		c.rendering.Lock()
+	}
+	defer c.rendering.Unlock()
+	h := c.withDrift(v.h)
+	if h == v.h {
+		return v.index // nothing to add
+	}
+	var buf bytes.Buffer
+	if err := page.WriteIndex(&buf, h, page.Links{}); err != nil {
+		c.log.Error("history page: render", "error", err)
+		return v.index
+	}
+	c.index.Store(&renderedIndex{view: v, body: buf.Bytes(), at: time.Now()})
+	return buf.Bytes()
+}
+
 // setPageHeaders makes a page inert beyond its own style sheet: no script,
 // no frame, no form, no referrer.
 func setPageHeaders(h http.Header, contentType string) {
@@ -124,18 +176,18 @@ func setPageHeaders(h http.Header, contentType string) {
 const htmlType = "text/html; charset=utf-8"
 
 func (s *server) pageIndex(w http.ResponseWriter, _ *http.Request, _ httprouter.Params) {
-	v := s.page.current()
+	body := s.page.indexPage(s.page.current())
 	setPageHeaders(w.Header(), htmlType)
-	w.Header().Set("Content-Length", strconv.Itoa(len(v.index)))
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(v.index)
+	_, _ = w.Write(body)
 }
 
 func (s *server) pageVersion(w http.ResponseWriter, _ *http.Request, ps httprouter.Params) {
 	id := ps.ByName("id")
 	v := s.page.current()
 	var buf bytes.Buffer
-	err := page.WriteVersion(&buf, v.h, id, page.Links{})
+	err := page.WriteVersion(&buf, s.page.withDrift(v.h), id, page.Links{}) // drift as of now
 	status := http.StatusOK
 	if errors.Is(err, page.ErrNoVersion) {
 		status = http.StatusNotFound

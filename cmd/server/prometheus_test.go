@@ -50,8 +50,8 @@ type promQuery struct {
 // TestMetricsScrapedByPrometheus starts the real server and Debian's
 // prometheus scraping it every second on 127.0.0.1, and asks Prometheus's
 // HTTP API for the target's health, the request counters and the model
-// gauges; promtool check metrics lints the exposition. The drift gauges
-// join the query table when drift is wired into the store.
+// gauges, drift's among them after 3000 rows with age shifted; promtool
+// check metrics lints the exposition.
 func TestMetricsScrapedByPrometheus(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binaries and starts Prometheus; skipped with -short")
@@ -76,6 +76,7 @@ func TestMetricsScrapedByPrometheus(t *testing.T) {
 			t.Fatalf("POST /predict: %d", resp.StatusCode)
 		}
 	}
+	postShiftedRows(t, client, base)
 	for _, path := range []string{"/", "/ui/versions/" + trained.ModelVersionID} {
 		resp, err := client.Get(base + path)
 		if err != nil {
@@ -181,6 +182,22 @@ scrape_configs:
 
 	eq := func(want float64) func(float64) bool { return func(v float64) bool { return v == want } }
 	atLeast := func(want float64) func(float64) bool { return func(v float64) bool { return v >= want } }
+	above := func(x float64) func(float64) bool { return func(v float64) bool { return v > x } }
+	below := func(x float64) func(float64) bool { return func(v float64) bool { return v < x } }
+	// The training rate as the server reports it, to the bit.
+	resp, err = client.Get(base + "/drift")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var drift struct {
+		TrainingPositiveRate float64 `json:"training_positive_rate"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&drift)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	trainingRate := drift.TrainingPositiveRate
 	for _, q := range []promQuery{
 		{`up{job="mlservice"}`, eq(1), "1"},
 		{`mlservice_http_requests_total{job="mlservice",route="/predict",method="POST",code="200"}`, eq(predictions), strconv.Itoa(predictions)},
@@ -189,6 +206,15 @@ scrape_configs:
 		{`mlservice_model_ready{job="mlservice"}`, eq(1), "1"},
 		{`mlservice_model_info{job="mlservice",model_version_id="` + trained.ModelVersionID + `"}`, eq(1), "1"},
 		{`mlservice_http_request_duration_seconds_count{job="mlservice",route="/predict"}`, eq(predictions), strconv.Itoa(predictions)},
+		{`mlservice_drift_rows{job="mlservice"}`, eq(predictions + driftRows), strconv.Itoa(predictions + driftRows)},
+		{`mlservice_feature_drift_psi{job="mlservice",feature="age"}`, above(0.25), "> 0.25"},
+		{`mlservice_feature_drift_psi{job="mlservice",feature="income"}`, below(0.1), "< 0.1"},
+		{`mlservice_feature_drift_psi{job="mlservice",feature="account_balance"}`, below(0.1), "< 0.1"},
+		{`mlservice_feature_drift_psi{job="mlservice",feature="transactions_last_30d"}`, below(0.1), "< 0.1"},
+		{`mlservice_feature_drift_psi{job="mlservice",feature="is_premium"}`, below(0.1), "< 0.1"},
+		{`count(mlservice_feature_drift_psi{job="mlservice"} > 0.25)`, eq(1), "1 (age alone)"},
+		{`mlservice_positive_rate{job="mlservice"}`, func(v float64) bool { return v > 0 && v < 1 }, "in (0, 1)"},
+		{`mlservice_training_positive_rate{job="mlservice"}`, eq(trainingRate), fmt.Sprint(trainingRate)},
 	} {
 		v, err := query(q.expr)
 		switch {

@@ -60,6 +60,7 @@ func (s *server) handler() http.Handler {
 	route(http.MethodGet, "/model", s.model)
 	route(http.MethodGet, "/versions", s.versions)
 	route(http.MethodGet, "/schema", s.schema)
+	route(http.MethodGet, "/drift", s.drift)
 	route(http.MethodGet, "/metrics", s.metrics.handle)
 	route(http.MethodGet, page.IndexPath, s.pageIndex)
 	route(http.MethodGet, page.VersionPath+":id", s.pageVersion)
@@ -231,6 +232,19 @@ func (s *server) schema(w http.ResponseWriter, _ *http.Request, _ httprouter.Par
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"model_version_id": id, "feature_schema_version": sc.ID(),
 		"schema": sc, "request_json_schema": sc.RequestJSONSchema()})
+}
+
+// drift answers what the serving version has counted since it loaded:
+// rows, positive rate against training's, and each feature's bins, counts
+// and PSI (null below min_rows). A version trained before drift was
+// recorded answers available: false and the reason.
+func (s *server) drift(w http.ResponseWriter, _ *http.Request, _ httprouter.Params) {
+	r, err := s.store.Drift()
+	if err != nil {
+		s.writeErr(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, r)
 }
 
 func (s *server) versions(w http.ResponseWriter, _ *http.Request, _ httprouter.Params) {

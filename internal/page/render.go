@@ -165,6 +165,7 @@ func WriteVersion(w io.Writer, h *History, id string, l Links) error {
 type driftView struct {
 	Rows, MinRows          string
 	PositiveRate, BaseRate string
+	Sampling               string // which predicted rows are counted
 	Features               []driftFeature
 	Worst                  *driftFeature // the largest PSI, once there is one
 }
@@ -177,7 +178,11 @@ func newDriftView(r *mlservice.DriftReport) *driftView {
 	if r == nil {
 		return nil
 	}
-	d := &driftView{Rows: fmt.Sprint(r.Rows), MinRows: fmt.Sprint(r.MinRows), PositiveRate: "n/a", BaseRate: pct(r.TrainingPositiveRate)}
+	d := &driftView{Rows: fmt.Sprint(r.Rows), MinRows: fmt.Sprint(r.MinRows), PositiveRate: "n/a", BaseRate: pct(r.TrainingPositiveRate),
+		Sampling: r.Sampling}
+	if r.Sampling == "" {
+		d.Sampling = "every row"
+	}
 	if r.PositiveRate != nil {
 		d.PositiveRate = pct(*r.PositiveRate)
 	}
