@@ -166,8 +166,14 @@ func encodeCandidate(c *Candidate) ([]byte, error) {
 // count, and one that cannot be re-scored is compared by its recorded F1;
 // the reason says which.
 func (a *artifacts) decide(c *Candidate) *Decision {
-	d := &Decision{VersionID: newVersionID(time.Now())}
 	cur, v, err := a.current()
+	return decideAgainst(c, newVersionID(time.Now()), cur, v, err)
+}
+
+// decideAgainst makes decide's comparison of candidate c, to be version id,
+// with the current version cur (loaded as v, or failing to load with err).
+func decideAgainst(c *Candidate, id, cur string, v *servingVersion, err error) *Decision {
+	d := &Decision{VersionID: id}
 	switch {
 	case err != nil:
 		d.PreviousVersionID = cur
@@ -257,17 +263,22 @@ func TrainedAlready(artifactsDir string, ds *Dataset, opts TrainOptions) (*Metad
 	if err != nil {
 		return nil, nil
 	}
-	m := v.meta
+	if !sameTraining(v.meta, ds, opts) {
+		return nil, nil
+	}
+	return v.meta, nil
+}
+
+// sameTraining reports whether version metadata m was trained on ds with
+// opts (already defaulted): TrainedAlready's test.
+func sameTraining(m *Metadata, ds *Dataset, opts TrainOptions) bool {
 	same := m.Data.SHA256 == ds.SHA256 && (m.Params.ClassWeight != nil) == opts.BalancedClassWeight && m.Params.C == opts.C
 	if opts.Eval != nil {
 		same = same && m.Data.Split == "file" && opts.Eval.SHA256 != "" && m.Data.EvalSHA256 == opts.Eval.SHA256
 	} else {
 		same = same && m.Data.Split == "stratified" && m.Data.Seed == opts.Seed && m.Data.TestFraction == opts.TestFraction
 	}
-	if !same {
-		return nil, nil
-	}
-	return m, nil
+	return same
 }
 
 // Rollback makes versionID current again. The version must be complete and
