@@ -45,7 +45,7 @@ type timings struct {
 
 func runTrain(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("train")
-	artifacts := fs.String("artifacts", envOr(getenv, "ARTIFACTS_DIR", "./artifacts"), "artifacts directory (ARTIFACTS_DIR)")
+	openArtifacts := artifactsFlags(fs, getenv)
 	balancedDefault, err := envBool(getenv, "BALANCED_CLASS_WEIGHT")
 	if err != nil {
 		return err
@@ -69,6 +69,10 @@ func runTrain(ctx context.Context, args []string, getenv func(string) string, st
 		boundHeap(getenv, pos[0])
 	}
 
+	arts, err := openArtifacts(ctx)
+	if err != nil {
+		return err
+	}
 	start := time.Now()
 	ds, err := validateFile(pos[0], stderr)
 	if err != nil {
@@ -81,7 +85,7 @@ func runTrain(ctx context.Context, args []string, getenv func(string) string, st
 		}
 	}
 	validated := time.Now()
-	if same, err := mlservice.TrainedAlready(*artifacts, ds, opts); err != nil {
+	if same, err := arts.TrainedAlready(ctx, ds, opts); err != nil {
 		return err
 	} else if same != nil {
 		took := validated.Sub(start).Seconds()
@@ -98,7 +102,7 @@ func runTrain(ctx context.Context, args []string, getenv func(string) string, st
 	fmt.Fprintf(stderr, "trained in %.3fs: f1 %.4f on %d evaluation rows (precision %.4f, recall %.4f, roc_auc %.4f)\n",
 		trained.Sub(validated).Seconds(), m.Metrics.F1, m.Data.EvalRows, m.Metrics.Precision, m.Metrics.Recall, m.Metrics.ROCAUC)
 
-	d, err := mlservice.Promote(ctx, *artifacts, cand)
+	d, err := arts.Promote(ctx, cand)
 	if err != nil {
 		return err
 	}
@@ -176,9 +180,9 @@ func runValidate(args []string, stdout, stderr io.Writer) error {
 	})
 }
 
-func runVersions(args []string, getenv func(string) string, stdout io.Writer) error {
+func runVersions(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	fs := newFlagSet("versions")
-	artifacts := fs.String("artifacts", envOr(getenv, "ARTIFACTS_DIR", "./artifacts"), "artifacts directory (ARTIFACTS_DIR)")
+	openArtifacts := artifactsFlags(fs, getenv)
 	asJSON := fs.Bool("json", false, "print JSON instead of a table")
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -187,7 +191,11 @@ func runVersions(args []string, getenv func(string) string, stdout io.Writer) er
 	if len(pos) != 0 {
 		return usagef("versions takes no arguments")
 	}
-	vs, err := mlservice.Versions(*artifacts)
+	arts, err := openArtifacts(ctx)
+	if err != nil {
+		return err
+	}
+	vs, err := arts.Versions(ctx)
 	if err != nil {
 		return err
 	}
@@ -198,7 +206,7 @@ func runVersions(args []string, getenv func(string) string, stdout io.Writer) er
 		return writeJSON(stdout, vs)
 	}
 	if len(vs) == 0 {
-		_, err := fmt.Fprintf(stdout, "no versions in %s\n", *artifacts)
+		_, err := fmt.Fprintf(stdout, "no versions in %s\n", arts)
 		return err
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
@@ -221,7 +229,7 @@ func runVersions(args []string, getenv func(string) string, stdout io.Writer) er
 
 func runRollback(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("rollback")
-	artifacts := fs.String("artifacts", envOr(getenv, "ARTIFACTS_DIR", "./artifacts"), "artifacts directory (ARTIFACTS_DIR)")
+	openArtifacts := artifactsFlags(fs, getenv)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -232,7 +240,11 @@ func runRollback(ctx context.Context, args []string, getenv func(string) string,
 	if !mlservice.ValidVersionID(pos[0]) {
 		return usagef("%q is not a version id (see trainer versions)", pos[0])
 	}
-	rec, err := mlservice.Rollback(ctx, *artifacts, pos[0])
+	arts, err := openArtifacts(ctx)
+	if err != nil {
+		return err
+	}
+	rec, err := arts.Rollback(ctx, pos[0])
 	if errors.Is(err, mlservice.ErrVersionNotFound) || errors.Is(err, mlservice.ErrCorruptVersion) {
 		return &invalidError{err}
 	}

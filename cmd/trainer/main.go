@@ -2,13 +2,14 @@
 // promotes it when its F1 beats the current version's. It also lists
 // versions and rolls back.
 //
-//	trainer train [-artifacts DIR] [-balanced] [-eval FILE] [-seed N] DATA.csv
+//	trainer train [-artifacts DIR | -artifacts-url URL] [-balanced] [-eval FILE] [-seed N] DATA.csv
 //	trainer validate DATA.csv
-//	trainer versions [-artifacts DIR] [-json]
-//	trainer rollback [-artifacts DIR] VERSION_ID
+//	trainer versions [-artifacts DIR | -artifacts-url URL] [-json]
+//	trainer rollback [-artifacts DIR | -artifacts-url URL] VERSION_ID
 //
-// Flags beat environment variables: ARTIFACTS_DIR (default ./artifacts) and
-// BALANCED_CLASS_WEIGHT (True, true, 1, yes). Progress goes to stderr, one
+// Flags beat environment variables: ARTIFACTS_DIR (default ./artifacts),
+// ARTIFACTS_URL (an object store, s3://BUCKET/PREFIX?endpoint=…, used
+// instead of the directory when set) and BALANCED_CLASS_WEIGHT (True, true, 1, yes). Progress goes to stderr, one
 // JSON result to stdout.
 //
 // Exit status: 0 done (for train: promoted or rejected), 1 invalid data (the
@@ -79,12 +80,14 @@ func exitCode(err error, stderr io.Writer) int {
 var errHelp = errors.New("help requested")
 
 const usage = `usage:
-  trainer train [-artifacts DIR] [-balanced] [-eval FILE] [-seed N] DATA.csv
+  trainer train [-artifacts DIR | -artifacts-url URL] [-balanced] [-eval FILE] [-seed N] DATA.csv
   trainer validate DATA.csv
-  trainer versions [-artifacts DIR] [-json]
-  trainer rollback [-artifacts DIR] VERSION_ID
+  trainer versions [-artifacts DIR | -artifacts-url URL] [-json]
+  trainer rollback [-artifacts DIR | -artifacts-url URL] VERSION_ID
 
 environment (flags win): ARTIFACTS_DIR (default ./artifacts),
+ARTIFACTS_URL (s3://BUCKET/PREFIX?endpoint=URL&region=R&use_path_style=true;
+when set, used instead of ARTIFACTS_DIR; credentials from the AWS variables),
 BALANCED_CLASS_WEIGHT (True/true/1/yes or False/false/0/no)
 
 exit status: 0 done (train: promoted or rejected), 1 invalid data or
@@ -102,7 +105,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "validate":
 		return runValidate(args, stdout, stderr)
 	case "versions":
-		return runVersions(args, getenv, stdout)
+		return runVersions(ctx, args, getenv, stdout)
 	case "rollback":
 		return runRollback(ctx, args, getenv, stdout, stderr)
 	case "help", "-h", "-help", "--help":
