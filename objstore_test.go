@@ -1,3 +1,5 @@
+//go:build unix
+
 package mlservice_test
 
 // Tests of the object-store backend against a real SeaweedFS (`weed server

@@ -1,3 +1,5 @@
+//go:build unix
+
 // Package weedtest runs a real SeaweedFS server (`weed server -s3`) on
 // loopback for tests that claim S3 behaviour. There is no fake S3: a test
 // that cannot get the real binary skips, loudly.
