@@ -639,8 +639,12 @@ func (s *Store) setDirErr(err error) {
 	s.mu.Unlock()
 	switch {
 	case !changed:
+	case err != nil && s.bucket != nil:
+		s.log.Warn("the object store cannot be reached; serving what is loaded and retrying", "error", err)
 	case err != nil:
 		s.log.Warn("the artifacts directory cannot be used; waiting for it", "error", err)
+	case s.bucket != nil:
+		s.log.Info("the object store answers again", "artifacts", s.where())
 	default:
 		s.log.Info("artifacts directory found", "artifacts", s.dir)
 	}
@@ -683,6 +687,9 @@ func (s *Store) checkBucket(force bool) (bool, error) {
 	b := s.bucket
 
 	unreachable := func(err error) (bool, error) {
+		if s.bctx.Err() != nil {
+			return false, ErrClosed // Close cancelled the request: not the store's fault
+		}
 		err = fmt.Errorf("object store %s: %w", b.b.String(), err)
 		s.storeErrs.Add(1)
 		s.mu.Lock()
