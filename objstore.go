@@ -178,7 +178,7 @@ func (o bucketArtifacts) current(ctx context.Context) (id, etag string, v *servi
 		return "", "", nil, err
 	}
 	if err != nil {
-		return "?", etag, nil, err // a CURRENT that names no version: replaced by the next promotion
+		return "", etag, nil, err // a CURRENT that names no version: replaced by the next promotion
 	}
 	v, err = o.loadVersion(ctx, id)
 	if errors.As(err, &se) {
@@ -240,9 +240,6 @@ func (o bucketArtifacts) promote(ctx context.Context, c *Candidate) (*Decision, 
 			return nil, fmt.Errorf("promote: %w", err)
 		}
 		next := decideAgainst(c, id, cur, v, err)
-		if cur == "?" {
-			next.PreviousVersionID = ""
-		}
 		// The version's objects carry the comparison; they are written
 		// again only when a lost race changed it. The version is not
 		// current (the lost PUT wrote nothing), so no reader serves it.
@@ -357,9 +354,7 @@ func (o bucketArtifacts) rollback(ctx context.Context, versionID string) (*Histo
 		if errors.As(curErr, &se) {
 			return nil, fmt.Errorf("rollback: %w", curErr)
 		}
-		if cur != "?" {
-			rec.PreviousVersionID = cur
-		}
+		rec.PreviousVersionID = cur
 		if cur != "" && curErr == nil {
 			prev := curV.meta.Metric.Value
 			rec.PreviousMetric, rec.PreviousMetricStored = &prev, &prev
