@@ -32,6 +32,7 @@ import (
 var (
 	s3Once   sync.Once
 	s3Srv    *weedtest.Server
+	s3SrvDir string // its data, removed by TestMain
 	s3SrvErr error
 	s3Skip   string
 )
@@ -40,6 +41,9 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	if s3Srv != nil {
 		s3Srv.Stop()
+	}
+	if s3SrvDir != "" {
+		os.RemoveAll(s3SrvDir)
 	}
 	os.Exit(code)
 }
@@ -53,12 +57,11 @@ func s3Server(t *testing.T) *weedtest.Server {
 			s3Skip = err.Error()
 			return
 		}
-		dir, err := os.MkdirTemp("", "mlservice-weed-")
-		if err != nil {
-			s3SrvErr = err
+		s3SrvDir, s3SrvErr = os.MkdirTemp("", "mlservice-weed-")
+		if s3SrvErr != nil {
 			return
 		}
-		s3Srv, s3SrvErr = weedtest.StartBinary(bin, dir)
+		s3Srv, s3SrvErr = weedtest.StartBinary(bin, s3SrvDir)
 	})
 	if s3Skip != "" {
 		t.Skipf("SKIPPING S3 TEST: no SeaweedFS weed binary (%s)", s3Skip)
