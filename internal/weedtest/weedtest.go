@@ -72,6 +72,7 @@ type Server struct {
 	Endpoint string // http://127.0.0.1:PORT, the S3 gateway
 	Dir      string // its data directory
 	cmd      *exec.Cmd
+	ports    []int
 	log      *bytes.Buffer
 	done     chan struct{}
 	mu       sync.Mutex
@@ -137,7 +138,7 @@ func run(bin, data, cfg string, ports []int) (*Server, error) {
 		fmt.Sprintf("-s3.localSocket=%s", filepath.Join(data, "s3.sock")),
 	}
 	s := &Server{Endpoint: fmt.Sprintf("http://127.0.0.1:%d", ports[3]), Dir: filepath.Dir(data),
-		log: &bytes.Buffer{}, done: make(chan struct{})}
+		ports: ports, log: &bytes.Buffer{}, done: make(chan struct{})}
 	s.cmd = exec.Command(bin, args...)
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	w := &lockedWriter{mu: &s.mu, w: s.log}
@@ -192,6 +193,14 @@ func (s *Server) Stop() {
 	select {
 	case <-s.done:
 	case <-time.After(10 * time.Second):
+	}
+	// weed puts its local gRPC sockets in /tmp whatever -dir says, named
+	// by service and gRPC port (each port + 10000).
+	for _, p := range s.ports {
+		socks, _ := filepath.Glob(fmt.Sprintf("/tmp/seaweedfs-*-grpc-%d.sock", p+10000))
+		for _, f := range socks {
+			os.Remove(f)
+		}
 	}
 }
 
