@@ -188,8 +188,14 @@ func encodeCandidate(c *Candidate) ([]byte, error) {
 // count, and one that cannot be re-scored is compared by its recorded F1;
 // the reason says which.
 func (a *artifacts) decide(c *Candidate) *Decision {
-	d := &Decision{VersionID: newVersionID(time.Now())}
 	cur, v, err := a.current()
+	return decideAgainst(c, newVersionID(time.Now()), cur, v, err)
+}
+
+// decideAgainst makes decide's comparison of candidate c, to be version id,
+// with the current version cur (loaded as v, or failing to load with err).
+func decideAgainst(c *Candidate, id, cur string, v *servingVersion, err error) *Decision {
+	d := &Decision{VersionID: id}
 	switch {
 	case err != nil:
 		d.PreviousVersionID = cur
@@ -294,6 +300,16 @@ func TrainedAlready(artifactsDir string, ds *Dataset, opts TrainOptions) (*Metad
 	if err != nil {
 		return nil, nil
 	}
+	if !sameTraining(v, ds, opts) {
+		return nil, nil
+	}
+	return v.meta, nil
+}
+
+// sameTraining reports whether version v was trained on ds, under the same
+// schema, with opts (already defaulted): TrainedAlready's test, shared by
+// both kinds of artifacts.
+func sameTraining(v *servingVersion, ds *Dataset, opts TrainOptions) bool {
 	m := v.meta
 	dsSchema := ds.Schema
 	if dsSchema == nil {
@@ -305,10 +321,7 @@ func TrainedAlready(artifactsDir string, ds *Dataset, opts TrainOptions) (*Metad
 	} else {
 		same = same && m.Data.Split == "stratified" && m.Data.Seed == opts.Seed && m.Data.TestFraction == opts.TestFraction
 	}
-	if !same {
-		return nil, nil
-	}
-	return m, nil
+	return same
 }
 
 // Rollback makes versionID current again. The version must be complete and

@@ -202,10 +202,11 @@ var (
 	descLoadedAt = prometheus.NewDesc("mlservice_model_loaded_timestamp_seconds", "When the serving version was loaded.", nil, nil)
 	descLoads    = prometheus.NewDesc("mlservice_model_loads_total", "Model versions loaded since start.", nil, nil)
 	descFailures = prometheus.NewDesc("mlservice_model_load_failures_total", "Model versions refused since start.", nil, nil)
+	descStoreErr = prometheus.NewDesc("mlservice_store_errors_total", "Checks of CURRENT that could not reach the object store (0 for a directory).", nil, nil)
 )
 
 func (c storeCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descReady, descInfo, descF1, descLoadedAt, descLoads, descFailures} {
+	for _, d := range []*prometheus.Desc{descReady, descInfo, descF1, descLoadedAt, descLoads, descFailures, descStoreErr} {
 		ch <- d
 	}
 }
@@ -224,4 +225,5 @@ func (c storeCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descReady, prometheus.GaugeValue, ready)
 	ch <- prometheus.MustNewConstMetric(descLoads, prometheus.CounterValue, float64(st.Loads))
 	ch <- prometheus.MustNewConstMetric(descFailures, prometheus.CounterValue, float64(st.LoadFailures))
+	ch <- prometheus.MustNewConstMetric(descStoreErr, prometheus.CounterValue, float64(st.StoreErrors))
 }

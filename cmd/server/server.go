@@ -233,8 +233,8 @@ func (s *server) schema(w http.ResponseWriter, _ *http.Request, _ httprouter.Par
 		"schema": sc, "request_json_schema": sc.RequestJSONSchema()})
 }
 
-func (s *server) versions(w http.ResponseWriter, _ *http.Request, _ httprouter.Params) {
-	vs, err := mlservice.Versions(s.cfg.artifacts)
+func (s *server) versions(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+	vs, err := s.store.Versions(r.Context())
 	if err != nil {
 		s.log.Error("list versions", "error", err)
 		writeError(w, http.StatusInternalServerError, "internal", err.Error(), nil)
