@@ -46,11 +46,17 @@ func (a *Artifacts) String() string {
 // Dir returns the directory, or "" for an object store.
 func (a *Artifacts) Dir() string { return a.dir }
 
-// Promote is Promote over these artifacts. On an object store the version's
-// objects are written, then its manifest, then CURRENT by a conditional PUT;
-// a writer that loses the race for CURRENT reads it again and decides again
-// (rewriting the version's metadata and manifest only if the comparison
-// changed). An error means CURRENT does not name the version.
+// Promote is Promote over these artifacts, with the same decision (the
+// F1 comparison on the candidate's rows, the schema-change guard) and the
+// same files (model.json, metadata.json, schema.json, manifest.json). On an
+// object store the version's objects are written, then its manifest, then
+// CURRENT by a conditional PUT; a writer that loses the race for CURRENT
+// reads it again and decides again (rewriting the version's objects only if
+// the comparison changed). As on a directory, a stop (ctx ended) before the
+// version is written writes nothing, and one after it is written but before
+// CURRENT moves deletes it again, manifest first; if that deletion fails the
+// version is listed as interrupted, never as promoted. An error means
+// CURRENT does not name the version.
 func (a *Artifacts) Promote(ctx context.Context, c *Candidate) (*Decision, error) {
 	if a.bucket != nil {
 		return a.bucket.promote(ctx, c)

@@ -6,6 +6,7 @@ package mlservice
 //	models/CURRENT                               the serving version id
 //	models/versions/<version_id>/model.json
 //	models/versions/<version_id>/metadata.json
+//	models/versions/<version_id>/schema.json     the resolved schema
 //	models/versions/<version_id>/manifest.json   the commit object, written last
 //	models/history/<time>-<version_id>-<event>.json   one object per decision
 //
@@ -224,7 +225,11 @@ func (o bucketArtifacts) putVersion(ctx context.Context, id string, files map[st
 	return nil
 }
 
-// promote is Promote on an object store.
+// promote is Promote on an object store. Like the directory's Promote it
+// checks ctx before writing the version (a stop there writes nothing) and
+// again before CURRENT moves (a stop there takes the written version back);
+// past that last check the swap and its history object are carried through
+// even if ctx ends, since the decision then stands.
 func (o bucketArtifacts) promote(ctx context.Context, c *Candidate) (*Decision, error) {
 	modelJSON, err := encodeCandidate(c)
 	if err != nil {
@@ -232,9 +237,13 @@ func (o bucketArtifacts) promote(ctx context.Context, c *Candidate) (*Decision, 
 	}
 	id := newVersionID(time.Now())
 	var d *Decision
+	written := false // some of the version's objects may exist
 	for attempt := 1; ; attempt++ {
 		decidedAt := time.Now().UTC()
 		cur, etag, v, err := o.current(ctx)
+		if cerr := ctx.Err(); cerr != nil {
+			return nil, o.stopped(ctx, id, written, cerr)
+		}
 		var se *storeError
 		if errors.As(err, &se) {
 			return nil, fmt.Errorf("promote: %w", err)
@@ -244,33 +253,89 @@ func (o bucketArtifacts) promote(ctx context.Context, c *Candidate) (*Decision, 
 		// again only when a lost race changed it. The version is not
 		// current (the lost PUT wrote nothing), so no reader serves it.
 		if d == nil || !sameComparison(d, next) {
-			metaJSON, err := next.fillMetadata(c, modelJSON)
+			files, err := next.versionFiles(c, modelJSON)
 			if err != nil {
 				return nil, fmt.Errorf("promote: %w", err)
 			}
-			if err := o.putVersion(ctx, id, map[string][]byte{modelFile: modelJSON, metadataFile: metaJSON}); err != nil {
+			if cerr := ctx.Err(); cerr != nil {
+				return nil, o.stopped(ctx, id, written, cerr)
+			}
+			written = true
+			if err := o.putVersion(ctx, id, files); err != nil {
+				if cerr := ctx.Err(); cerr != nil {
+					return nil, o.stopped(ctx, id, written, cerr)
+				}
 				return nil, fmt.Errorf("promote: %w", err)
 			}
 		} else {
 			next.Metadata = d.Metadata
 		}
 		d = next
+		// The last point a stop is honoured: nothing is decided yet.
+		if cerr := ctx.Err(); cerr != nil {
+			return nil, o.stopped(ctx, id, written, cerr)
+		}
+		commit, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
 		if !d.Promoted {
-			o.record(ctx, d, DecisionRejected, decidedAt)
+			o.record(commit, d, DecisionRejected, decidedAt)
+			cancel()
 			return d, nil
 		}
-		won, err := o.swapCurrent(ctx, id, etag)
+		won, err := o.swapCurrent(commit, id, etag)
 		if err != nil {
+			cancel()
 			return nil, fmt.Errorf("promote: %w", err)
 		}
 		if won {
-			o.record(ctx, d, DecisionPromoted, decidedAt)
+			o.record(commit, d, DecisionPromoted, decidedAt)
+			cancel()
 			return d, nil
 		}
+		cancel()
 		if attempt == maxCASAttempts {
 			return nil, fmt.Errorf("promote: %s moved under %d attempts in a row", currentKey, attempt)
 		}
 	}
+}
+
+// commitTimeout bounds the swap of CURRENT and the history object once a
+// promotion is past its last check for a stop.
+const commitTimeout = 30 * time.Second
+
+// stopped is Promote's error for a stop (cause) before CURRENT moved. If
+// the version was (perhaps partly) written it is taken back: its manifest
+// first, so that it is uncommitted at once and never listed or loaded, then
+// its other objects. Removal runs on a context of its own, since ctx has
+// ended.
+func (o bucketArtifacts) stopped(ctx context.Context, id string, written bool, cause error) error {
+	if !written {
+		return fmt.Errorf("promote: stopped before writing version %s: %w", id, cause)
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
+	defer cancel()
+	if err := o.removeVersion(rctx, id); err != nil {
+		return fmt.Errorf("promote: stopped before deciding version %s (%w), and removing it failed: %v; it will be listed as interrupted", id, cause, err)
+	}
+	return fmt.Errorf("promote: stopped before deciding version %s, removed it: %w", id, cause)
+}
+
+// removeVersion deletes the objects of version id, written by this writer
+// and not yet decided: the manifest first (the version is then incomplete:
+// not listed, never loaded), then the rest.
+func (o bucketArtifacts) removeVersion(ctx context.Context, id string) error {
+	if err := o.b.Delete(ctx, versionRel(id, manifestFile)); err != nil {
+		return classify(err)
+	}
+	keys, err := o.b.List(ctx, versionRel(id)+"/")
+	if err != nil {
+		return classify(err)
+	}
+	for _, k := range keys {
+		if err := o.b.Delete(ctx, k); err != nil {
+			return classify(err)
+		}
+	}
+	return nil
 }
 
 // sameComparison reports whether two decisions for one candidate record the
@@ -284,10 +349,7 @@ func sameComparison(a, b *Decision) bool {
 // record writes the history object of decision d; a failure becomes
 // d.Warning, as with the directory.
 func (o bucketArtifacts) record(ctx context.Context, d *Decision, event string, at time.Time) {
-	rec := HistoryRecord{Time: at, Event: event, VersionID: d.VersionID,
-		Metric: &d.Metadata.Metric, PreviousVersionID: d.PreviousVersionID, PreviousMetric: d.PreviousMetric,
-		PreviousMetricStored: d.PreviousMetricStored, Reason: d.Reason, TrainingDataFile: d.Metadata.TrainingDataFile}
-	if err := o.putHistory(ctx, rec); err != nil {
+	if err := o.putHistory(ctx, decisionRecord(d, event, at)); err != nil {
 		next := "promoted, since CURRENT names it"
 		if !d.Promoted {
 			next = "interrupted, since CURRENT does not name it"
@@ -402,22 +464,12 @@ func (o bucketArtifacts) versions(ctx context.Context) ([]VersionInfo, error) {
 	cur, _, _ := o.readCurrent(ctx)
 	out := make([]VersionInfo, 0, len(ids))
 	for _, id := range ids {
-		v := VersionInfo{VersionID: id, Current: id == cur}
 		files, err := o.readVersionFiles(ctx, id)
 		var meta *Metadata
 		if err == nil {
 			meta, err = decodeMetadata(id, files)
 		}
-		if err != nil {
-			v.Error = err.Error()
-		} else {
-			v.TrainedAt, v.Metric, v.TrainingDataFile = meta.TrainedAt, meta.Metric, meta.TrainingDataFile
-		}
-		v.Decision, v.Reason = undecided(id == cur)
-		if h, ok := decided[id]; ok {
-			v.Decision, v.Reason = h.Event, h.Reason
-		}
-		out = append(out, v)
+		out = append(out, versionInfo(id, cur, decided, meta, err))
 	}
 	slices.Reverse(out)
 	return out, nil

@@ -581,6 +581,12 @@ func (s *Store) check(force bool) (bool, error) {
 	if err != nil {
 		return false, s.fail(id, err)
 	}
+	return s.install(id, v)
+}
+
+// install serves version v (id), loaded from either kind of artifacts,
+// unless the store was closed meanwhile.
+func (s *Store) install(id string, v *servingVersion) (bool, error) {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -772,19 +778,5 @@ func (s *Store) checkBucket(force bool) (bool, error) {
 	if err != nil {
 		return false, s.fail(id, err)
 	}
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return false, ErrClosed
-	}
-	prev := s.serving.Swap(v)
-	s.lastErr, s.failedID = nil, ""
-	s.mu.Unlock()
-	s.loads.Add(1)
-	attrs := []any{"version", id, "f1", v.meta.Metric.Value}
-	if prev != nil {
-		attrs = append(attrs, "previous", prev.id)
-	}
-	s.log.Info("model version loaded", attrs...)
-	return true, nil
+	return s.install(id, v)
 }

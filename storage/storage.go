@@ -2,7 +2,7 @@
 // object store. The local artifacts directory needs none of it (rename,
 // fsync and flock do the work there); an object store has no rename and no
 // lock, so the protocol runs over the few operations every S3-compatible
-// engine offers: get, head, list, and put — unconditional, put-if-absent, or
+// engine offers: get, head, list, delete, and put — unconditional, put-if-absent, or
 // compare-and-swap on an ETag.
 //
 // Package storage/s3 implements Bucket over aws-sdk-go-v2; the root package
@@ -29,6 +29,10 @@ type Bucket interface {
 	// Put is sent once (never retried), so ErrPreconditionFailed always
 	// means this call wrote nothing.
 	Put(ctx context.Context, key string, data []byte, cond Condition) (etag string, err error)
+	// Delete removes the object; a missing object is not an error. The
+	// protocol uses it only to take back a version its own writer stopped
+	// before deciding, never on anything a reader may be serving.
+	Delete(ctx context.Context, key string) error
 	// List returns every key that starts with prefix, sorted.
 	List(ctx context.Context, prefix string) ([]string, error)
 	// String names the bucket and prefix for messages, without credentials.

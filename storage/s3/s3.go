@@ -129,7 +129,7 @@ func (b *Bucket) create(ctx context.Context) error {
 func (b *Bucket) String() string { return b.name }
 
 // Client returns the SDK client, for what the Bucket interface does not
-// cover (a test deleting objects, an operator's tooling).
+// cover (a test's or an operator's tooling).
 func (b *Bucket) Client() *s3.Client { return b.client }
 
 // Key returns the full object key for key.
@@ -187,6 +187,17 @@ func (b *Bucket) Put(ctx context.Context, key string, data []byte, cond storage.
 		return "", b.wrap("put", key, err)
 	}
 	return aws.ToString(out.ETag), nil
+}
+
+// Delete implements storage.Bucket.
+func (b *Bucket) Delete(ctx context.Context, key string) error {
+	_, err := b.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &b.bucket, Key: aws.String(b.prefix + key)})
+	if err != nil {
+		if err := b.wrap("delete", key, err); !errors.Is(err, storage.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
 }
 
 // List implements storage.Bucket.
