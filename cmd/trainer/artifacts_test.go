@@ -66,6 +66,28 @@ func TestTrainerOnObjectStore(t *testing.T) {
 	if r.code != exitInvalid {
 		t.Fatalf("rollback to a missing version: exit %d\n%s", r.code, r.stderr)
 	}
+
+	// A declared schema through the object store: a change of schema is
+	// refused without -allow-schema-change and promoted with it; the
+	// same table again is then skipped (TrainedAlready by schema hash).
+	table, schema := filepath.Join(tablesDir, "grunfeld.csv"), filepath.Join(tablesDir, "grunfeld.schema.json")
+	refused := decodeTrain(t, trainer(t, env, "train", "-schema", schema, table))
+	if refused.Promoted || !strings.Contains(refused.Reason, "schema changed") {
+		t.Fatalf("a schema change without the flag: %+v", refused)
+	}
+	allowed := decodeTrain(t, trainer(t, env, "train", "-schema", schema, "-allow-schema-change", table))
+	if !allowed.Promoted || !strings.HasPrefix(allowed.FeatureSchemaVersion, "grunfeld@1+sha256:") {
+		t.Fatalf("a schema change with the flag: %+v", allowed)
+	}
+	if again := decodeTrain(t, trainer(t, env, "train", "-schema", schema, table)); !again.Skipped {
+		t.Errorf("the same table again was not skipped: %+v", again)
+	}
+	out := filepath.Join(t.TempDir(), "report")
+	r = trainer(t, env, "report", "-out", out)
+	if r.code != exitOK || !strings.Contains(r.stdout, `"versions":4`) || !strings.Contains(r.stdout, allowed.ModelVersionID) {
+		t.Fatalf("report: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+
 	if entries, _ := filepath.Glob(filepath.Join(dir, "*")); len(entries) != 0 {
 		t.Errorf("ARTIFACTS_DIR was written: %v", entries)
 	}
