@@ -48,6 +48,15 @@ COMPOSE_CMD ?= $(eval COMPOSE_CMD := $$(shell \
 	if docker compose version >/dev/null 2>&1; then echo 'docker compose'; \
 	elif command -v docker-compose >/dev/null 2>&1; then echo docker-compose; fi))$(COMPOSE_CMD)
 COMPOSE = $(COMPOSE_CMD) -p $(PROJECT) -f docker-compose.yml
+# The object-store setup (docker-compose.s3.yml): a project of its own.
+S3_PROJECT ?= $(PROJECT)-s3
+S3_COMPOSE = $(COMPOSE_CMD) -p $(S3_PROJECT) -f docker-compose.s3.yml
+S3_PORT    ?= 8333
+API1_PORT  ?= 8101
+API2_PORT  ?= 8102
+API3_PORT  ?= 8103
+SEAWEEDFS_IMAGE := mlservice-seaweedfs:local
+export S3_PORT API1_PORT API2_PORT API3_PORT
 # Binaries are built for the Docker engine's architecture (arm64 on Apple
 # silicon's Docker Desktop, amd64 on most servers).
 TARGET_ARCH ?= $(eval TARGET_ARCH := $$(shell \
@@ -226,6 +235,79 @@ nuke: need-compose ## cleanup, then remove the artifacts volume and the project'
 	@! docker volume inspect $(GOCACHE_VOLUME) >/dev/null 2>&1 || docker volume rm $(GOCACHE_VOLUME)
 	@echo "nuked: no containers, networks, volumes or images of '$(PROJECT)' remain"
 
+# ---- the object-store setup (docker-compose.s3.yml) ---------------------------
+# SeaweedFS as the S3 engine, the trainer writing to it, three API replicas
+# (127.0.0.1:API1_PORT..API3_PORT) following it. `make build` does not build
+# SeaweedFS: only these targets do, so the quickstart stays fast.
+
+.PHONY: s3-build
+s3-build: build need-docker ## build the images, plus SeaweedFS from the Go module proxy (first time: minutes; then cached)
+	@command -v $(GO) >/dev/null 2>&1 || { echo "error: building SeaweedFS needs Go 1.26+ on PATH" >&2; exit 1; }
+	@mkdir -p bin/seaweedfs/empty
+	@t0=$$(date +%s); weed=$$(docker/seaweedfs/build.sh); \
+	ln -f "$$weed" bin/seaweedfs/weed 2>/dev/null || cp -f "$$weed" bin/seaweedfs/weed; \
+	echo "weed: $$weed ($$(( $$(date +%s) - t0 ))s)"
+	docker build $(DOCKER_BUILD_FLAGS) -f docker/seaweedfs.Dockerfile -t $(SEAWEEDFS_IMAGE) bin/seaweedfs
+
+.PHONY: s3-up
+s3-up: need-compose need-s3-images ## start SeaweedFS and the three API replicas, wait until they answer
+	@$(S3_COMPOSE) up -d seaweedfs api-1 api-2 api-3
+	@for i in $$(seq 1 60); do \
+		code=$$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:$(S3_PORT)/" || true); \
+		case "$$code" in 2??|3??|4??) break;; esac; \
+		[ "$$i" = 60 ] && { echo "error: SeaweedFS does not answer on 127.0.0.1:$(S3_PORT) after 60 s" >&2; $(S3_COMPOSE) logs --tail=30 seaweedfs >&2; exit 1; }; \
+		sleep 1; \
+	done; echo "seaweedfs answers on 127.0.0.1:$(S3_PORT)"
+	@for port in $(API1_PORT) $(API2_PORT) $(API3_PORT); do \
+		for i in $$(seq 1 60); do \
+			curl -sf --max-time 2 "http://127.0.0.1:$$port/health" >/dev/null && break; \
+			[ "$$i" = 60 ] && { echo "error: the API on 127.0.0.1:$$port does not answer after 60 s" >&2; $(S3_COMPOSE) logs --tail=30 >&2; exit 1; }; \
+			sleep 1; \
+		done; \
+		echo "api on 127.0.0.1:$$port: $$(curl -sS --max-time 5 "http://127.0.0.1:$$port/ready" || true)"; \
+	done
+
+.PHONY: s3-train
+s3-train: need-compose need-s3-images ## train on data/DAY into the object store (starts SeaweedFS if needed)
+	@[ -f "data/$(DAY_FILE)" ] || { echo "error: data/$(DAY_FILE) not found; try one of: $$(cd data && ls day_*.csv | tr '\n' ' ')" >&2; exit 2; }
+	@$(S3_COMPOSE) up -d seaweedfs >/dev/null 2>&1
+	@for i in $$(seq 1 60); do \
+		code=$$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:$(S3_PORT)/" || true); \
+		case "$$code" in 2??|3??|4??) break;; esac; \
+		[ "$$i" = 60 ] && { echo "error: SeaweedFS does not answer on 127.0.0.1:$(S3_PORT)" >&2; exit 1; }; \
+		sleep 1; \
+	done
+	@$(S3_COMPOSE) run --rm -T trainer train /data/$(DAY_FILE)
+
+.PHONY: s3-versions
+s3-versions: need-compose need-s3-images ## list the versions in the object store
+	@$(S3_COMPOSE) run --rm -T trainer versions
+
+.PHONY: s3-rollback
+s3-rollback: need-compose need-s3-images ## point CURRENT in the object store at an earlier version: make s3-rollback VERSION=<id>
+	@[ -n "$(VERSION)" ] || { echo "usage: make s3-rollback VERSION=<model_version_id> (see make s3-versions)" >&2; exit 2; }
+	@$(S3_COMPOSE) run --rm -T trainer rollback $(VERSION)
+
+.PHONY: s3-ps
+s3-ps: need-compose ## show the object-store setup's containers
+	$(S3_COMPOSE) ps
+
+.PHONY: s3-logs
+s3-logs: need-compose ## follow the object-store setup's logs
+	$(S3_COMPOSE) logs -f --tail=100
+
+.PHONY: s3-down
+s3-down: need-compose ## stop and remove the object-store setup's containers (its SeaweedFS volume stays)
+	$(S3_COMPOSE) --profile trainer down --remove-orphans
+
+.PHONY: s3-nuke
+s3-nuke: need-compose ## s3-down, then remove the SeaweedFS volume and image
+	$(S3_COMPOSE) --profile trainer down --volumes --remove-orphans
+	@ids=$$(docker ps -aq --filter label=com.docker.compose.project=$(S3_PROJECT)); [ -z "$$ids" ] || docker rm -f $$ids
+	@ids=$$(docker volume ls -q --filter label=com.docker.compose.project=$(S3_PROJECT)); [ -z "$$ids" ] || docker volume rm $$ids
+	@! docker image inspect $(SEAWEEDFS_IMAGE) >/dev/null 2>&1 || docker image rm -f $(SEAWEEDFS_IMAGE) >/dev/null
+	@echo "nuked: no containers or volumes of '$(S3_PROJECT)' remain"
+
 # ---- tests -------------------------------------------------------------------
 
 .PHONY: test
@@ -260,12 +342,15 @@ run: ## host, no Docker: train data/DAY into ./artifacts, then serve on 127.0.0.
 
 # ---- guards ------------------------------------------------------------------
 
-.PHONY: need-docker need-compose need-images
+.PHONY: need-docker need-compose need-images need-s3-images
 need-docker:
 	@docker info >/dev/null 2>&1 || { echo "error: no Docker engine answers (is it running? can you reach its socket?)" >&2; exit 1; }
 
 need-compose: need-docker
 	@[ -n "$(COMPOSE_CMD)" ] || { echo "error: neither 'docker compose' nor 'docker-compose' is installed" >&2; exit 1; }
+
+need-s3-images: need-images
+	@docker image inspect $(SEAWEEDFS_IMAGE) >/dev/null 2>&1 || { echo "error: image $(SEAWEEDFS_IMAGE) not found: run make s3-build first" >&2; exit 1; }
 
 need-images: need-docker
 	@docker image inspect $(API_IMAGE) $(TRAINER_IMAGE) >/dev/null 2>&1 || { echo "error: images $(API_IMAGE) / $(TRAINER_IMAGE) not found: run make build first" >&2; exit 1; }

@@ -810,12 +810,3 @@ func (v *servingVersion) observeTableDrift(r *Row, label int) {
 		c.observeRow(r, label)
 	}
 }
-
-// loadWithoutDrift is loadVersion for a store opened with DisableDrift.
-func loadWithoutDrift(artifactsDir, id string) (*servingVersion, error) {
-	v, err := loadVersion(artifactsDir, id)
-	if v != nil {
-		v.drift = nil // not shared yet
-	}
-	return v, err
-}

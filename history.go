@@ -98,17 +98,9 @@ func parseHistoryLine(line []byte) (HistoryRecord, error) {
 // HistoryLineLimit.
 func (a *artifacts) appendHistory(rec HistoryRecord) error {
 	rel := path.Join(modelsDir, historyFile)
-	rec.Reason = truncate(rec.Reason, maxHistoryReason)
-	rec.TrainingDataFile = truncate(rec.TrainingDataFile, maxHistoryFile)
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false) // reasons hold ">" and "<=", for people to read
-	if err := enc.Encode(rec); err != nil {
-		return fmt.Errorf("encode history: %w", err)
-	}
-	line := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
-	if len(line) > HistoryLineLimit {
-		return fmt.Errorf("encode history: a record of %d bytes", len(line))
+	line, err := encodeHistory(rec)
+	if err != nil {
+		return err
 	}
 	fi, err := os.Lstat(a.path(historyFile))
 	created := errors.Is(err, fs.ErrNotExist)
@@ -138,6 +130,24 @@ func (a *artifacts) appendHistory(rec HistoryRecord) error {
 		}
 	}
 	return nil
+}
+
+// encodeHistory returns rec as one line, without its line end. Free-text
+// fields are shortened so the line stays under HistoryLineLimit.
+func encodeHistory(rec HistoryRecord) ([]byte, error) {
+	rec.Reason = truncate(rec.Reason, maxHistoryReason)
+	rec.TrainingDataFile = truncate(rec.TrainingDataFile, maxHistoryFile)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // reasons hold ">" and "<=", for people to read
+	if err := enc.Encode(rec); err != nil {
+		return nil, fmt.Errorf("encode history: %w", err)
+	}
+	line := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+	if len(line) > HistoryLineLimit {
+		return nil, fmt.Errorf("encode history: a record of %d bytes", len(line))
+	}
+	return line, nil
 }
 
 // cutTornLine truncates f after its last line end, dropping a partial record

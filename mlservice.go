@@ -62,6 +62,21 @@
 //
 // Each version stores its schema; the Store serves schema and model as one
 // snapshot, and Store.PredictJSON decodes a request under it.
+//
+// # Artifacts in an object store
+//
+// Replicas on several hosts share artifacts through an S3-compatible object
+// store instead of a directory. Artifacts has Promote, Versions, Rollback,
+// ReadHistory and OpenStore over either kind; package artifactsurl opens one
+// from a URL, so the choice is configuration:
+//
+//	arts, err := artifactsurl.Open(ctx, "s3://mlservice/artifacts?endpoint=http://127.0.0.1:8333&use_path_style=true")
+//	decision, err := arts.Promote(ctx, cand)
+//	store, err := arts.OpenStore(mlservice.StoreOptions{})
+//
+// There a version is committed by writing its manifest last and CURRENT moves
+// by a conditional PUT; this package itself never imports a cloud SDK
+// (storage/s3 does).
 package mlservice
 
 import (

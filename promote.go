@@ -115,15 +115,9 @@ func Promote(ctx context.Context, artifactsDir string, c *Candidate) (*Decision,
 	defer a.unlock()
 
 	d := a.decide(c)
-	metaJSON, err := d.fillMetadata(c, modelJSON)
+	files, err := d.versionFiles(c, modelJSON)
 	if err != nil {
 		return nil, fmt.Errorf("promote: %w", err)
-	}
-	files := map[string][]byte{modelFile: modelJSON, metadataFile: metaJSON, schemaFile: c.schema().MarshalIndent()}
-	for name, data := range files {
-		if len(data) >= maxVersionFileSize { // a version no loader would read must not be written
-			return nil, fmt.Errorf("promote: %s would have %d bytes, the limit is %d", name, len(data), maxVersionFileSize)
-		}
 	}
 	// A stop asked for (SIGINT, SIGTERM) before CURRENT moves leaves nothing
 	// behind; once CURRENT has moved the promotion stands and is recorded.
@@ -146,9 +140,7 @@ func Promote(ctx context.Context, artifactsDir string, c *Candidate) (*Decision,
 		}
 		event = DecisionPromoted
 	}
-	rec := HistoryRecord{Time: time.Now().UTC(), Event: event, VersionID: d.VersionID,
-		Metric: &d.Metadata.Metric, PreviousVersionID: d.PreviousVersionID, PreviousMetric: d.PreviousMetric,
-		PreviousMetricStored: d.PreviousMetricStored, Reason: d.Reason, TrainingDataFile: d.Metadata.TrainingDataFile}
+	rec := decisionRecord(d, event, time.Now().UTC())
 	if err := a.appendHistory(rec); err != nil {
 		next := "promoted, since CURRENT names it"
 		if !d.Promoted {
@@ -188,8 +180,14 @@ func encodeCandidate(c *Candidate) ([]byte, error) {
 // count, and one that cannot be re-scored is compared by its recorded F1;
 // the reason says which.
 func (a *artifacts) decide(c *Candidate) *Decision {
-	d := &Decision{VersionID: newVersionID(time.Now())}
 	cur, v, err := a.current()
+	return decideAgainst(c, newVersionID(time.Now()), cur, v, err)
+}
+
+// decideAgainst makes decide's comparison of candidate c, to be version id,
+// with the current version cur (loaded as v, or failing to load with err).
+func decideAgainst(c *Candidate, id, cur string, v *servingVersion, err error) *Decision {
+	d := &Decision{VersionID: id}
 	switch {
 	case err != nil:
 		d.PreviousVersionID = cur
@@ -270,6 +268,24 @@ func (d *Decision) fillMetadata(c *Candidate, modelJSON []byte) ([]byte, error) 
 	return append(metaJSON, '\n'), nil
 }
 
+// versionFiles completes the candidate's metadata for version d (see
+// fillMetadata) and returns the version's files, the manifest aside:
+// model.json, metadata.json and schema.json. Both kinds of artifacts write
+// exactly these.
+func (d *Decision) versionFiles(c *Candidate, modelJSON []byte) (map[string][]byte, error) {
+	metaJSON, err := d.fillMetadata(c, modelJSON)
+	if err != nil {
+		return nil, err
+	}
+	files := map[string][]byte{modelFile: modelJSON, metadataFile: metaJSON, schemaFile: c.schema().MarshalIndent()}
+	for name, data := range files {
+		if len(data) >= maxVersionFileSize { // a version no loader would read must not be written
+			return nil, fmt.Errorf("%s would have %d bytes, the limit is %d", name, len(data), maxVersionFileSize)
+		}
+	}
+	return files, nil
+}
+
 // TrainedAlready returns the metadata of the current version if it was
 // trained on the same data as ds (same SHA-256) with the parameters opts
 // gives (class weighting, C, and the same split seed and fraction or the
@@ -294,6 +310,16 @@ func TrainedAlready(artifactsDir string, ds *Dataset, opts TrainOptions) (*Metad
 	if err != nil {
 		return nil, nil
 	}
+	if !sameTraining(v, ds, opts) {
+		return nil, nil
+	}
+	return v.meta, nil
+}
+
+// sameTraining reports whether version v was trained on ds, under the same
+// schema, with opts (already defaulted): TrainedAlready's test, shared by
+// both kinds of artifacts.
+func sameTraining(v *servingVersion, ds *Dataset, opts TrainOptions) bool {
 	m := v.meta
 	dsSchema := ds.Schema
 	if dsSchema == nil {
@@ -305,10 +331,7 @@ func TrainedAlready(artifactsDir string, ds *Dataset, opts TrainOptions) (*Metad
 	} else {
 		same = same && m.Data.Split == "stratified" && m.Data.Seed == opts.Seed && m.Data.TestFraction == opts.TestFraction
 	}
-	if !same {
-		return nil, nil
-	}
-	return m, nil
+	return same
 }
 
 // Rollback makes versionID current again. The version must be complete and
@@ -389,22 +412,40 @@ func Versions(artifactsDir string) ([]VersionInfo, error) {
 		if !ValidVersionID(id) {
 			continue // temporary directories start with a dot
 		}
-		v := VersionInfo{VersionID: id, Current: id == cur}
+		var meta *Metadata
+		var err error
 		if !e.IsDir() {
-			v.Error = fmt.Sprintf("%s is not a directory (%v)", versionRel(id), e.Type())
-		} else if meta, err := readMetadata(artifactsDir, id); err != nil {
-			v.Error = err.Error()
+			err = fmt.Errorf("%s is not a directory (%v)", versionRel(id), e.Type())
 		} else {
-			v.TrainedAt, v.Metric, v.TrainingDataFile = meta.TrainedAt, meta.Metric, meta.TrainingDataFile
+			meta, err = readMetadata(artifactsDir, id)
 		}
-		v.Decision, v.Reason = undecided(id == cur)
-		if h, ok := decided[id]; ok {
-			v.Decision, v.Reason = h.Event, h.Reason
-		}
-		out = append(out, v)
+		out = append(out, versionInfo(id, cur, decided, meta, err))
 	}
 	slices.Reverse(out) // ReadDir sorts by name, and ids sort by time
 	return out, nil
+}
+
+// versionInfo is the listing of version id, given the current id, the
+// decisions history records, and its metadata or why it cannot be read.
+func versionInfo(id, cur string, decided map[string]HistoryRecord, meta *Metadata, err error) VersionInfo {
+	v := VersionInfo{VersionID: id, Current: id == cur}
+	if err != nil {
+		v.Error = err.Error()
+	} else {
+		v.TrainedAt, v.Metric, v.TrainingDataFile = meta.TrainedAt, meta.Metric, meta.TrainingDataFile
+	}
+	v.Decision, v.Reason = undecided(id == cur)
+	if h, ok := decided[id]; ok {
+		v.Decision, v.Reason = h.Event, h.Reason
+	}
+	return v
+}
+
+// decisionRecord is the history record of decision d, event at time at.
+func decisionRecord(d *Decision, event string, at time.Time) HistoryRecord {
+	return HistoryRecord{Time: at, Event: event, VersionID: d.VersionID,
+		Metric: &d.Metadata.Metric, PreviousVersionID: d.PreviousVersionID, PreviousMetric: d.PreviousMetric,
+		PreviousMetricStored: d.PreviousMetricStored, Reason: d.Reason, TrainingDataFile: d.Metadata.TrainingDataFile}
 }
 
 // undecided is the decision of a version history has no record of. Promote

@@ -1,6 +1,7 @@
 package mlservice
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/mlservice/mlservice/model"
@@ -20,6 +21,27 @@ func ReadVersion(artifactsDir, id string) (*Metadata, *model.Model, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("read version %s: %w", id, err)
 	}
+	return decodeReadVersion(id, files)
+}
+
+// ReadVersion is ReadVersion over these artifacts.
+func (a *Artifacts) ReadVersion(ctx context.Context, id string) (*Metadata, *model.Model, error) {
+	if a.bucket == nil {
+		return ReadVersion(a.dir, id)
+	}
+	if !ValidVersionID(id) {
+		return nil, nil, fmt.Errorf("read version %q: %w", truncate(id, 80), ErrBadVersionID)
+	}
+	files, err := a.bucket.readVersionFiles(ctx, id)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read version %s: %w", id, err)
+	}
+	return decodeReadVersion(id, files)
+}
+
+// decodeReadVersion decodes the metadata and model of version id from its
+// files, already checked against its manifest.
+func decodeReadVersion(id string, files map[string][]byte) (*Metadata, *model.Model, error) {
 	var meta Metadata
 	if err := decodeStrict(files[metadataFile], &meta); err != nil {
 		return nil, nil, fmt.Errorf("read version %s: %s: %w", id, versionRel(id, metadataFile), err)

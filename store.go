@@ -58,13 +58,20 @@ type StoreOptions struct {
 // keeps serving; the error shows in Status. Status, Metadata and Close never
 // wait on the file system, so a read that blocks cannot hang them.
 type Store struct {
-	dir  string
-	opts StoreOptions
-	log  *slog.Logger
+	dir    string
+	bucket *bucketArtifacts // set when serving from an object store; dir is "" then
+	opts   StoreOptions
+	log    *slog.Logger
+
+	// bctx ends on Close: it bounds every request to the object store.
+	bctx    context.Context
+	bcancel context.CancelFunc
 
 	serving atomic.Pointer[servingVersion]
 	loads   atomic.Int64
 	fails   atomic.Int64
+	// storeErrs counts checks that could not reach the object store.
+	storeErrs atomic.Int64
 
 	// checking is held (a token in the channel) by the one check of CURRENT
 	// that may run at a time, from before its first file-system call until
@@ -85,6 +92,8 @@ type Store struct {
 	failedID      string // the version that last failed to load
 	dirErr        error  // what is wrong with the artifacts directory itself
 	dirErrAt      time.Time
+	etag          string // CURRENT's ETag as last examined, on an object store
+	unreachable   int    // checks in a row that could not reach the object store
 	closed        bool
 
 	load func(artifactsDir, id string) (*servingVersion, error) // loadVersion; a test stalls it
@@ -133,6 +142,22 @@ func OpenStore(artifactsDir string, opts StoreOptions) (*Store, error) {
 	if artifactsDir == "" {
 		return nil, errors.New("open store: no artifacts directory")
 	}
+	s := newStore(opts)
+	s.dir = artifactsDir
+	s.open()
+	return s, nil
+}
+
+// openBucketStore is OpenStore on an object store.
+func openBucketStore(b *bucketArtifacts, opts StoreOptions) (*Store, error) {
+	s := newStore(opts)
+	s.bucket = b
+	s.open()
+	return s, nil
+}
+
+// newStore applies opts' defaults.
+func newStore(opts StoreOptions) *Store {
 	if opts.RefreshInterval == 0 {
 		opts.RefreshInterval = DefaultRefreshInterval
 	}
@@ -146,11 +171,15 @@ func OpenStore(artifactsDir string, opts StoreOptions) (*Store, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Store{dir: artifactsDir, opts: opts, log: log, load: loadVersion, checking: make(chan struct{}, 1),
+	s := &Store{opts: opts, log: log, load: loadVersion, checking: make(chan struct{}, 1),
 		stop: make(chan struct{}), done: make(chan struct{})}
-	if opts.DisableDrift {
-		s.load = loadWithoutDrift
-	}
+	s.bctx, s.bcancel = context.WithCancel(context.Background())
+	return s
+}
+
+// open makes the first load and starts following CURRENT.
+func (s *Store) open() {
+	opts, log := s.opts, s.log
 	// An error is kept in Status; a timeout leaves the load running.
 	if opts.OpenTimeout < 0 {
 		_, _ = s.start(context.Background(), false)
@@ -159,7 +188,7 @@ func OpenStore(artifactsDir string, opts StoreOptions) (*Store, error) {
 		_, err := s.refresh(ctx, false)
 		cancel()
 		if errors.Is(err, context.DeadlineExceeded) {
-			log.Warn("the first load is still running; opening not ready", "artifacts", artifactsDir,
+			log.Warn("the first load is still running; opening not ready", "artifacts", s.where(),
 				"waited", opts.OpenTimeout.String())
 		}
 	}
@@ -168,11 +197,37 @@ func OpenStore(artifactsDir string, opts StoreOptions) (*Store, error) {
 	} else {
 		close(s.done)
 	}
-	return s, nil
 }
 
-// Dir returns the artifacts directory the store serves from.
+// Dir returns the artifacts directory the store serves from, or "" when it
+// serves from an object store.
 func (s *Store) Dir() string { return s.dir }
+
+// Artifacts returns the artifacts the store serves from, directory or
+// object store, for listing and reading versions beside it.
+func (s *Store) Artifacts() *Artifacts {
+	if s.bucket != nil {
+		return &Artifacts{bucket: s.bucket}
+	}
+	return DirArtifacts(s.dir)
+}
+
+// where names the artifacts for messages.
+func (s *Store) where() string {
+	if s.bucket != nil {
+		return s.bucket.b.String()
+	}
+	return s.dir
+}
+
+// Versions lists the versions of the artifacts the store serves from, as
+// Artifacts.Versions.
+func (s *Store) Versions(ctx context.Context) ([]VersionInfo, error) {
+	if s.bucket != nil {
+		return s.bucket.versions(ctx)
+	}
+	return Versions(s.dir)
+}
 
 // Close stops following CURRENT and waits for the background goroutine.
 // The last loaded version keeps answering Predict. A check blocked in a
@@ -188,6 +243,7 @@ func (s *Store) Close() error {
 	s.closed = true
 	s.mu.Unlock()
 	close(s.stop)
+	s.bcancel()
 	<-s.done
 	return nil
 }
@@ -304,12 +360,15 @@ type StoreStatus struct {
 	CheckStartedAt time.Time `json:"check_started_at,omitzero"`
 	Loads          int64     `json:"loads"`         // versions loaded since open
 	LoadFailures   int64     `json:"load_failures"` // versions refused since open
+	// StoreErrors counts checks that could not reach the object store
+	// (always 0 for a directory). Meanwhile the store keeps serving.
+	StoreErrors int64 `json:"store_errors"`
 }
 
 // Status returns the store's state. It takes only a short lock that no
 // file-system call holds, so it answers at once even while a load is stuck.
 func (s *Store) Status() StoreStatus {
-	st := StoreStatus{Loads: s.loads.Load(), LoadFailures: s.fails.Load()}
+	st := StoreStatus{Loads: s.loads.Load(), LoadFailures: s.fails.Load(), StoreErrors: s.storeErrs.Load()}
 	if v := s.serving.Load(); v != nil {
 		st.Ready, st.ModelVersionID, st.LoadedAt = true, v.id, v.loadedAt
 	}
@@ -380,13 +439,30 @@ func (s *Store) follow() {
 	defer close(s.done)
 	t := time.NewTicker(s.opts.RefreshInterval)
 	defer t.Stop()
+	var next time.Time // while the object store is unreachable: no check before
 	for {
 		select {
 		case <-s.stop:
 			return
-		case <-t.C:
+		case now := <-t.C:
+			if now.Before(next) {
+				continue
+			}
 			// Returns at once on Close, even with a check stuck.
 			_, _ = s.refresh(context.Background(), false)
+			s.mu.Lock()
+			n := s.unreachable
+			s.mu.Unlock()
+			next = time.Time{}
+			if n > 0 {
+				// Back off: the interval doubles with each failed check in
+				// a row, up to RetryInterval.
+				wait := s.opts.RetryInterval
+				if n < 16 && s.opts.RefreshInterval<<n < wait {
+					wait = s.opts.RefreshInterval << n
+				}
+				next = time.Now().Add(wait)
+			}
 		}
 	}
 }
@@ -452,6 +528,9 @@ func (s *Store) stillRunning(err error) error {
 // younger than racyStampAge; force always reads it. Only the holder of
 // s.checking calls it; it takes s.mu only between file-system calls.
 func (s *Store) check(force bool) (bool, error) {
+	if s.bucket != nil {
+		return s.checkBucket(force)
+	}
 	now := time.Now()
 	s.mu.Lock()
 	s.lastCheck, s.checkingSince = now, now
@@ -511,6 +590,15 @@ func (s *Store) check(force bool) (bool, error) {
 	v, err := load(s.dir, id)
 	if err != nil {
 		return false, s.fail(id, err)
+	}
+	return s.install(id, v)
+}
+
+// install serves version v (id), loaded from either kind of artifacts,
+// unless the store was closed meanwhile.
+func (s *Store) install(id string, v *servingVersion) (bool, error) {
+	if s.opts.DisableDrift {
+		v.drift = nil // v is not shared yet; either backend's load made it
 	}
 	s.mu.Lock()
 	if s.closed {
@@ -587,8 +675,12 @@ func (s *Store) setDirErr(err error) {
 	s.mu.Unlock()
 	switch {
 	case !changed:
+	case err != nil && s.bucket != nil:
+		s.log.Warn("the object store cannot be reached; serving what is loaded and retrying", "error", err)
 	case err != nil:
 		s.log.Warn("the artifacts directory cannot be used; waiting for it", "error", err)
+	case s.bucket != nil:
+		s.log.Info("the object store answers again", "artifacts", s.where())
 	default:
 		s.log.Info("artifacts directory found", "artifacts", s.dir)
 	}
@@ -602,4 +694,102 @@ func statStamp(path string) (fileStamp, error) {
 		return fileStamp{}, err
 	}
 	return fileStamp{exists: true, mtime: fi.ModTime(), size: fi.Size(), inode: inode(fi)}, nil
+}
+
+// bucketCheckTimeout bounds one check of an object store: a store that
+// stops answering (a paused container, a partition) must not hold the
+// check forever, so that the next one can find it back.
+const bucketCheckTimeout = 5 * time.Second
+
+// checkBucket is check on an object store: one HEAD of CURRENT, and a GET
+// of it and of the version's objects only when its ETag changed (or force,
+// or a refused version is due for a retry). A failure to reach the store is
+// counted and shown in Status but refuses nothing: the serving version
+// stays.
+func (s *Store) checkBucket(force bool) (bool, error) {
+	now := time.Now()
+	s.mu.Lock()
+	s.lastCheck, s.checkingSince = now, now
+	lastETag := s.etag
+	retry := s.lastErr != nil && now.Sub(s.lastErrAt) >= s.opts.RetryInterval
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.checkingSince = time.Time{}
+		s.mu.Unlock()
+	}()
+	ctx, cancel := context.WithTimeout(s.bctx, bucketCheckTimeout)
+	defer cancel()
+	b := s.bucket
+
+	unreachable := func(err error) (bool, error) {
+		if s.bctx.Err() != nil {
+			return false, ErrClosed // Close cancelled the request: not the store's fault
+		}
+		err = fmt.Errorf("object store %s: %w", b.b.String(), err)
+		s.storeErrs.Add(1)
+		s.mu.Lock()
+		s.unreachable++
+		s.mu.Unlock()
+		s.setDirErr(err)
+		return false, err
+	}
+	reached := func() {
+		s.mu.Lock()
+		s.unreachable = 0
+		s.mu.Unlock()
+		s.setDirErr(nil)
+	}
+
+	etag, err := b.b.Head(ctx, currentKey)
+	serving := s.serving.Load()
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		reached()
+		s.mu.Lock()
+		s.etag, s.readID = "", ""
+		s.mu.Unlock()
+		if serving == nil {
+			s.clearErr() // nothing promoted yet: not ready, but nothing wrong
+			return false, nil
+		}
+		return false, s.fail("", fmt.Errorf("read current version: %w", ErrNoCurrent))
+	case err != nil:
+		return unreachable(err)
+	}
+	reached()
+	if !force && !retry && etag == lastETag {
+		return false, nil
+	}
+
+	id, etag, err := b.readCurrent(ctx)
+	var se *storeError
+	if errors.As(err, &se) {
+		return unreachable(err)
+	}
+	s.mu.Lock()
+	s.etag, s.readID = etag, id
+	s.mu.Unlock()
+	if errors.Is(err, ErrNoCurrent) && serving == nil {
+		s.clearErr()
+		return false, nil
+	}
+	if err != nil {
+		return false, s.fail("", err)
+	}
+	if serving != nil && serving.id == id {
+		s.clearErr()
+		return false, nil
+	}
+	v, err := b.loadVersion(ctx, id)
+	if errors.As(err, &se) {
+		s.mu.Lock()
+		s.etag = "" // not decided: look again at the next check
+		s.mu.Unlock()
+		return unreachable(err)
+	}
+	if err != nil {
+		return false, s.fail(id, err)
+	}
+	return s.install(id, v)
 }

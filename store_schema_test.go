@@ -19,6 +19,18 @@ import (
 // trainTable validates, trains and promotes a table under a schema file.
 func trainTable(t testing.TB, dir, csvName, schemaName string, allow bool) *mlservice.Decision {
 	t.Helper()
+	cand := tableCandidate(t, csvName, schemaName)
+	cand.AllowSchemaChange = allow
+	d, err := mlservice.Promote(context.Background(), dir, cand)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// tableCandidate validates and trains a table under a schema file.
+func tableCandidate(t testing.TB, csvName, schemaName string) *mlservice.Candidate {
+	t.Helper()
 	ctx := context.Background()
 	s, err := mlservice.LoadSchemaFile(filepath.Join(tablesDir, schemaName))
 	if err != nil {
@@ -32,12 +44,7 @@ func trainTable(t testing.TB, dir, csvName, schemaName string, allow bool) *mlse
 	if err != nil {
 		t.Fatal(err)
 	}
-	cand.AllowSchemaChange = allow
-	d, err := mlservice.Promote(ctx, dir, cand)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d
+	return cand
 }
 
 func TestStoreServesSchema(t *testing.T) {

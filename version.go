@@ -84,30 +84,9 @@ func readVersionFiles(artifactsDir, id string) (map[string][]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	var m manifest
-	if err := decodeStrict(data, &m); err != nil {
-		return nil, fmt.Errorf("parse %s: %w", rel, err)
-	}
-	if m.SchemaVersion != SchemaVersion {
-		return nil, fmt.Errorf("%s has schema_version %q, this build reads %q", rel, truncate(m.SchemaVersion, 80), SchemaVersion)
-	}
-	if m.VersionID != id {
-		return nil, fmt.Errorf("%s names version %q", rel, truncate(m.VersionID, 80))
-	}
-	listed := map[string]bool{}
-	for _, f := range m.Files {
-		if f.Name == manifestFile || f.Name != filepath.Base(f.Name) || strings.HasPrefix(f.Name, ".") || strings.ContainsRune(f.Name, '\\') {
-			return nil, fmt.Errorf("%s lists %q, which is not a file name", rel, truncate(f.Name, 80))
-		}
-		if listed[f.Name] {
-			return nil, fmt.Errorf("%s lists %s twice", rel, f.Name)
-		}
-		listed[f.Name] = true
-	}
-	for _, name := range []string{metadataFile, modelFile} {
-		if !listed[name] {
-			return nil, fmt.Errorf("%s does not list %s", rel, name)
-		}
+	m, listed, err := parseManifest(id, data)
+	if err != nil {
+		return nil, err
 	}
 	entries, err := os.ReadDir(filepath.Join(artifactsDir, filepath.FromSlash(versionRel(id))))
 	if err != nil {
@@ -124,14 +103,55 @@ func readVersionFiles(artifactsDir, id string) (map[string][]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		sum := sha256.Sum256(data)
-		if got := hex.EncodeToString(sum[:]); got != f.SHA256 || int64(len(data)) != f.Size {
-			return nil, fmt.Errorf("%s has SHA-256 %s (%d bytes), %s says %s (%d bytes)",
-				versionRel(id, f.Name), got, len(data), manifestFile, truncate(f.SHA256, 64), f.Size)
+		if err := f.check(id, data); err != nil {
+			return nil, err
 		}
 		files[f.Name] = data
 	}
 	return files, nil
+}
+
+// parseManifest decodes version id's manifest.json and checks what it lists:
+// file names only, none twice, metadata.json and model.json among them. It
+// returns the manifest and the set of names it lists.
+func parseManifest(id string, data []byte) (*manifest, map[string]bool, error) {
+	rel := versionRel(id, manifestFile)
+	var m manifest
+	if err := decodeStrict(data, &m); err != nil {
+		return nil, nil, fmt.Errorf("parse %s: %w", rel, err)
+	}
+	if m.SchemaVersion != SchemaVersion {
+		return nil, nil, fmt.Errorf("%s has schema_version %q, this build reads %q", rel, truncate(m.SchemaVersion, 80), SchemaVersion)
+	}
+	if m.VersionID != id {
+		return nil, nil, fmt.Errorf("%s names version %q", rel, truncate(m.VersionID, 80))
+	}
+	listed := map[string]bool{}
+	for _, f := range m.Files {
+		if f.Name == manifestFile || f.Name != filepath.Base(f.Name) || strings.HasPrefix(f.Name, ".") || strings.ContainsRune(f.Name, '\\') {
+			return nil, nil, fmt.Errorf("%s lists %q, which is not a file name", rel, truncate(f.Name, 80))
+		}
+		if listed[f.Name] {
+			return nil, nil, fmt.Errorf("%s lists %s twice", rel, f.Name)
+		}
+		listed[f.Name] = true
+	}
+	for _, name := range []string{metadataFile, modelFile} {
+		if !listed[name] {
+			return nil, nil, fmt.Errorf("%s does not list %s", rel, name)
+		}
+	}
+	return &m, listed, nil
+}
+
+// check compares a listed file's bytes with the manifest's size and SHA-256.
+func (f manifestEntry) check(id string, data []byte) error {
+	sum := sha256.Sum256(data)
+	if got := hex.EncodeToString(sum[:]); got != f.SHA256 || int64(len(data)) != f.Size {
+		return fmt.Errorf("%s has SHA-256 %s (%d bytes), %s says %s (%d bytes)",
+			versionRel(id, f.Name), got, len(data), manifestFile, truncate(f.SHA256, 64), f.Size)
+	}
+	return nil
 }
 
 // CurrentVersion returns the id CURRENT names, or ErrNoCurrent.
@@ -148,6 +168,12 @@ func readCurrent(artifactsDir string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("read current version: %w", err)
 	}
+	return parseCurrent(data)
+}
+
+// parseCurrent returns the version id CURRENT's bytes name.
+func parseCurrent(data []byte) (string, error) {
+	rel := path.Join(modelsDir, currentFile)
 	id := strings.TrimSpace(string(data))
 	if id == "" {
 		return "", fmt.Errorf("%s is empty: %w", rel, ErrBadVersionID)
@@ -332,6 +358,11 @@ func readMetadata(artifactsDir, id string) (*Metadata, error) {
 	if err != nil {
 		return nil, err
 	}
+	return decodeMetadata(id, files)
+}
+
+// decodeMetadata decodes metadata.json from a version's checked files.
+func decodeMetadata(id string, files map[string][]byte) (*Metadata, error) {
 	var m Metadata
 	if err := decodeStrict(files[metadataFile], &m); err != nil {
 		return nil, fmt.Errorf("parse %s: %w", versionRel(id, metadataFile), err)
@@ -370,6 +401,16 @@ func loadVersion(artifactsDir, id string) (*servingVersion, error) {
 	files, err := readVersionFiles(artifactsDir, id)
 	if err != nil {
 		return nil, corrupt("%v", err)
+	}
+	return decodeVersion(id, files)
+}
+
+// decodeVersion checks a version's files, already checked against its
+// manifest: the metadata, the feature schema, and the stored examples
+// recomputed by the loaded model.
+func decodeVersion(id string, files map[string][]byte) (*servingVersion, error) {
+	corrupt := func(format string, a ...any) error {
+		return fmt.Errorf("load version %s: %s: %w", id, fmt.Sprintf(format, a...), ErrCorruptVersion)
 	}
 	metaJSON, modelJSON := files[metadataFile], files[modelFile]
 	var meta Metadata

@@ -2,10 +2,13 @@
 // models/CURRENT names under the artifacts directory, and follows CURRENT as
 // the trainer promotes new versions.
 //
-//	server [-addr :8000] [-artifacts ./artifacts] [-reload-interval 100ms]
+//	server [-addr :8000] [-artifacts ./artifacts | -artifacts-url s3://…] [-reload-interval 100ms]
 //	server -healthcheck    probe a running server's /health, exit 0 or 1
 //
-// Flags beat environment variables: ADDR, ARTIFACTS_DIR, RELOAD_INTERVAL,
+// Flags beat environment variables: ADDR, ARTIFACTS_DIR, ARTIFACTS_URL (an
+// object store, s3://BUCKET/PREFIX?endpoint=…&region=…&use_path_style=true,
+// used instead of the directory when set; credentials from the standard AWS
+// variables and files), RELOAD_INTERVAL,
 // LOG_LEVEL (debug, info, warn, error), LOG_FORMAT (json or text; text on a
 // terminal by default), MAX_BODY_BYTES, MAX_BATCH, SHUTDOWN_GRACE; GOGC is
 // 400 unless set. ADMIN_TOKEN, when set,
@@ -31,6 +34,7 @@ import (
 	"time"
 
 	"github.com/mlservice/mlservice"
+	"github.com/mlservice/mlservice/artifactsurl"
 )
 
 func main() {
@@ -56,6 +60,7 @@ type usageError struct{ error }
 type config struct {
 	addr           string
 	artifacts      string
+	artifactsURL   string // an object store; "" for the directory
 	reloadInterval time.Duration
 	adminToken     string
 	logLevel       slog.Level
@@ -81,6 +86,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	var logLevel string
 	fs.StringVar(&c.addr, "addr", env("ADDR", ":8000"), "listen address (ADDR)")
 	fs.StringVar(&c.artifacts, "artifacts", env("ARTIFACTS_DIR", "./artifacts"), "artifacts directory (ARTIFACTS_DIR)")
+	fs.StringVar(&c.artifactsURL, "artifacts-url", env("ARTIFACTS_URL", ""), "object store instead of the directory: s3://BUCKET/PREFIX?endpoint=…&region=…&use_path_style=true (ARTIFACTS_URL)")
 	fs.StringVar(&logLevel, "log-level", env("LOG_LEVEL", "info"), "debug, info, warn or error (LOG_LEVEL)")
 	fs.StringVar(&c.logFormat, "log-format", env("LOG_FORMAT", ""), "json or text; default text on a terminal, else json (LOG_FORMAT)")
 	fs.BoolVar(&c.healthcheck, "healthcheck", false, "probe the server at -addr and exit 0 if healthy, 1 if not")
@@ -181,7 +187,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		debug.SetGCPercent(400)
 	}
 
-	store, err := mlservice.OpenStore(cfg.artifacts, mlservice.StoreOptions{
+	arts := mlservice.DirArtifacts(cfg.artifacts)
+	if cfg.artifactsURL != "" {
+		if arts, err = artifactsurl.Open(ctx, cfg.artifactsURL); err != nil {
+			return &usageError{err}
+		}
+	}
+	store, err := arts.OpenStore(mlservice.StoreOptions{
 		RefreshInterval: cfg.reloadInterval,
 		Logger:          log,
 	})
@@ -191,7 +203,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	defer store.Close()
 	if st := store.Status(); !st.Ready {
 		log.Warn("not ready: predictions and /model answer 503 until a model version loads; the other routes serve",
-			"reason", notReadyReason(st), "artifacts", cfg.artifacts)
+			"reason", notReadyReason(st), "artifacts", arts.String())
 	}
 
 	ln, err := net.Listen("tcp", cfg.addr)
@@ -208,7 +220,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	log.Info("listening", "addr", ln.Addr().String(), "artifacts", cfg.artifacts, "reload_interval", cfg.reloadInterval.String())
+	log.Info("listening", "addr", ln.Addr().String(), "artifacts", arts.String(), "reload_interval", cfg.reloadInterval.String())
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()

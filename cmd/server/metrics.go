@@ -219,11 +219,12 @@ var (
 		"Share of counted rows predicted as class 1 since the serving version loaded.", nil, nil)
 	descTrainingRate = prometheus.NewDesc("mlservice_training_positive_rate",
 		"Share of class 1 in the serving version's training file.", nil, nil)
+	descStoreErr = prometheus.NewDesc("mlservice_store_errors_total", "Checks of CURRENT that could not reach the object store (0 for a directory).", nil, nil)
 )
 
 func (c storeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descReady, descInfo, descF1, descLoadedAt, descLoads, descFailures,
-		descDriftRows, descDriftPSI, descDriftMin, descPositiveRate, descTrainingRate} {
+		descDriftRows, descDriftPSI, descDriftMin, descPositiveRate, descTrainingRate, descStoreErr} {
 		ch <- d
 	}
 }
@@ -245,6 +246,7 @@ func (c storeCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descReady, prometheus.GaugeValue, ready)
 	ch <- prometheus.MustNewConstMetric(descLoads, prometheus.CounterValue, float64(st.Loads))
 	ch <- prometheus.MustNewConstMetric(descFailures, prometheus.CounterValue, float64(st.LoadFailures))
+	ch <- prometheus.MustNewConstMetric(descStoreErr, prometheus.CounterValue, float64(st.StoreErrors))
 }
 
 func collectDrift(ch chan<- prometheus.Metric, r *mlservice.DriftReport) {

@@ -1,12 +1,13 @@
 package main
 
 // The history page: GET / for people, next to the JSON API. The view is
-// built from the artifacts directory at most once per pageTTL, or sooner
+// built from the artifacts (directory or object store) at most once per pageTTL, or sooner
 // when the store serves another version or reports another error, never
 // per request; the index is rendered once per build.
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -21,8 +22,8 @@ import (
 	"github.com/mlservice/mlservice/internal/page"
 )
 
-// pageTTL is how long a built view is shown before the artifacts directory
-// is listed again: a rejected version moves nothing the store watches, so
+// pageTTL is how long a built view is shown before the artifacts are
+// listed again: a rejected version moves nothing the store watches, so
 // it appears on the page within this time. Twenty store refreshes, between
 // 2 s and a minute; longer when a build is slow (see buildShare).
 func pageTTL(refresh time.Duration) time.Duration {
@@ -35,6 +36,9 @@ func pageTTL(refresh time.Duration) time.Duration {
 // their page is rebuilt at most every 4 s, 5% of a core, however often it
 // is requested.
 const buildShare = 20
+
+// pageBuildTimeout bounds listing and reading the versions for one build.
+const pageBuildTimeout = 30 * time.Second
 
 // pageCache holds the current view of the history page.
 type pageCache struct {
@@ -64,7 +68,7 @@ type pageView struct {
 }
 
 func newPageCache(store *mlservice.Store, refresh time.Duration, log *slog.Logger) *pageCache {
-	return &pageCache{store: store, loader: page.NewLoader(store.Dir()), ttl: pageTTL(refresh), log: log}
+	return &pageCache{store: store, loader: page.NewLoader(store.Artifacts()), ttl: pageTTL(refresh), log: log}
 }
 
 // current returns a view no older than the TTL that matches the store's
@@ -101,7 +105,11 @@ func (c *pageCache) build(st mlservice.StoreStatus) *pageView {
 	start := time.Now()
 	serving := page.Serving{Source: "server", Ready: st.Ready, VersionID: st.ModelVersionID, LoadedAt: st.LoadedAt,
 		Reason: st.Reason, LastError: st.LastError}
-	h, err := c.loader.Load(serving)
+	// An object store that does not answer must not hold the page's one
+	// build (and with it every request for a first view) for long.
+	ctx, cancel := context.WithTimeout(context.Background(), pageBuildTimeout)
+	defer cancel()
+	h, err := c.loader.Load(ctx, serving)
 	if err != nil {
 		c.log.Warn("history page: cannot list versions", "error", err)
 		h = page.Unlisted(serving, err)

@@ -247,8 +247,8 @@ func (s *server) drift(w http.ResponseWriter, _ *http.Request, _ httprouter.Para
 	writeJSON(w, http.StatusOK, r)
 }
 
-func (s *server) versions(w http.ResponseWriter, _ *http.Request, _ httprouter.Params) {
-	vs, err := mlservice.Versions(s.cfg.artifacts)
+func (s *server) versions(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+	vs, err := s.store.Versions(r.Context())
 	if err != nil {
 		s.log.Error("list versions", "error", err)
 		writeError(w, http.StatusInternalServerError, "internal", err.Error(), nil)

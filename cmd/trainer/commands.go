@@ -47,7 +47,7 @@ func runTrain(ctx context.Context, args []string, p proc) error {
 	getenv, stdout, stderr := p.getenv, p.stdout, p.stderr
 	fs := newFlagSet("train", "[flags] DATA.csv",
 		"Validates DATA.csv (- for standard input), trains a candidate and promotes it\nwhen its F1 beats the current version's.")
-	artifacts := artifactsFlag(fs, getenv)
+	openArtifacts := artifactsFlags(fs, getenv)
 	balancedDefault, err := envBool(getenv, "BALANCED_CLASS_WEIGHT")
 	if err != nil {
 		return err
@@ -92,6 +92,10 @@ func runTrain(ctx context.Context, args []string, p proc) error {
 		return err
 	}
 
+	arts, err := openArtifacts(ctx)
+	if err != nil {
+		return err
+	}
 	start := time.Now()
 	ds, err := validateInput(ctx, train, stderr, schema)
 	if err != nil {
@@ -105,7 +109,7 @@ func runTrain(ctx context.Context, args []string, p proc) error {
 		}
 	}
 	validated := time.Now()
-	if same, err := mlservice.TrainedAlready(*artifacts, ds, opts); err != nil {
+	if same, err := arts.TrainedAlready(ctx, ds, opts); err != nil {
 		return err
 	} else if same != nil {
 		took := validated.Sub(start).Seconds()
@@ -123,7 +127,7 @@ func runTrain(ctx context.Context, args []string, p proc) error {
 	fmt.Fprintf(stderr, "trained in %.3fs: f1 %.4f on %d evaluation rows (precision %.4f, recall %.4f, roc_auc %.4f)\n",
 		trained.Sub(validated).Seconds(), m.Metrics.F1, m.Data.EvalRows, m.Metrics.Precision, m.Metrics.Recall, m.Metrics.ROCAUC)
 
-	d, err := mlservice.Promote(ctx, *artifacts, cand)
+	d, err := arts.Promote(ctx, cand)
 	if err != nil {
 		return err
 	}
@@ -255,9 +259,9 @@ func runValidate(ctx context.Context, args []string, p proc) error {
 	return writeJSON(p.stdout, out)
 }
 
-func runVersions(args []string, getenv func(string) string, stdout io.Writer) error {
+func runVersions(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	fs := newFlagSet("versions", "[flags]", "Lists every version, newest first, with its F1 and decision; * marks CURRENT.")
-	artifacts := artifactsFlag(fs, getenv)
+	openArtifacts := artifactsFlags(fs, getenv)
 	asJSON := fs.Bool("json", false, "print JSON instead of a table (no env; default false)")
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -266,7 +270,11 @@ func runVersions(args []string, getenv func(string) string, stdout io.Writer) er
 	if len(pos) != 0 {
 		return fsUsagef(fs, "versions takes no arguments")
 	}
-	vs, err := mlservice.Versions(*artifacts)
+	arts, err := openArtifacts(ctx)
+	if err != nil {
+		return err
+	}
+	vs, err := arts.Versions(ctx)
 	if err != nil {
 		return err
 	}
@@ -277,7 +285,7 @@ func runVersions(args []string, getenv func(string) string, stdout io.Writer) er
 		return writeJSON(stdout, vs)
 	}
 	if len(vs) == 0 {
-		_, err := fmt.Fprintf(stdout, "no versions in %s\n", *artifacts)
+		_, err := fmt.Fprintf(stdout, "no versions in %s\n", arts)
 		return err
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
@@ -300,7 +308,7 @@ func runVersions(args []string, getenv func(string) string, stdout io.Writer) er
 
 func runRollback(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("rollback", "[flags] VERSION_ID", "Points CURRENT at an earlier complete version and records the rollback.")
-	artifacts := artifactsFlag(fs, getenv)
+	openArtifacts := artifactsFlags(fs, getenv)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -311,7 +319,11 @@ func runRollback(ctx context.Context, args []string, getenv func(string) string,
 	if !mlservice.ValidVersionID(pos[0]) {
 		return fsUsagef(fs, "%q is not a version id (see trainer versions)", pos[0])
 	}
-	rec, err := mlservice.Rollback(ctx, *artifacts, pos[0])
+	arts, err := openArtifacts(ctx)
+	if err != nil {
+		return err
+	}
+	rec, err := arts.Rollback(ctx, pos[0])
 	if errors.Is(err, mlservice.ErrVersionNotFound) || errors.Is(err, mlservice.ErrCorruptVersion) {
 		return &invalidError{err}
 	}
@@ -368,10 +380,6 @@ func (c *command) help() string {
 // fsUsagef is a usage error that shows the command's help.
 func fsUsagef(fs *command, format string, a ...any) error {
 	return &usageError{msg: fmt.Sprintf(format, a...), usage: fs.help()}
-}
-
-func artifactsFlag(fs *command, getenv func(string) string) *string {
-	return fs.String("artifacts", envOr(getenv, "ARTIFACTS_DIR", "./artifacts"), "artifacts `DIR` holding models/ (env ARTIFACTS_DIR; default ./artifacts)")
 }
 
 // parse parses flags that may come before or after the positional

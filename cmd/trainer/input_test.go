@@ -95,7 +95,7 @@ func TestStdinInput(t *testing.T) {
 // environment variable (or "no env") and default, and exits 0; a usage
 // error exits 2 with the command's own help.
 func TestCommandHelp(t *testing.T) {
-	for _, cmd := range []string{"train", "validate", "versions", "rollback"} {
+	for _, cmd := range []string{"train", "validate", "versions", "rollback", "report"} {
 		t.Run(cmd, func(t *testing.T) {
 			for _, h := range []string{"-h", "-help", "--help"} {
 				r := trainer(t, nil, cmd, h)
@@ -121,10 +121,11 @@ func TestCommandHelp(t *testing.T) {
 				}
 			}
 			want := map[string][]string{
-				"train":    {"allow-schema-change", "artifacts", "balanced", "eval", "schema", "seed"},
+				"train":    {"allow-schema-change", "artifacts", "artifacts-url", "balanced", "eval", "schema", "seed"},
 				"validate": {"schema"},
-				"versions": {"artifacts", "json"},
-				"rollback": {"artifacts"},
+				"versions": {"artifacts", "artifacts-url", "json"},
+				"rollback": {"artifacts", "artifacts-url"},
+				"report":   {"artifacts", "artifacts-url", "out"},
 			}[cmd]
 			if !slices.Equal(listed, want) {
 				t.Errorf("help lists flags %q, want %q:\n%s", listed, want, r.stderr)

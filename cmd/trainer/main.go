@@ -2,21 +2,24 @@
 // promotes it when its F1 beats the current version's. It also lists
 // versions and rolls back.
 //
-//	trainer train [-artifacts DIR] [-balanced] [-eval FILE] [-seed N] DATA.csv
-//	trainer validate DATA.csv
-//	trainer versions [-artifacts DIR] [-json]
-//	trainer rollback [-artifacts DIR] VERSION_ID
-//	trainer report [-artifacts DIR] [-out DIR]
+//	trainer train [-artifacts DIR | -artifacts-url URL] [-balanced] [-eval FILE] [-seed N] [-schema FILE] [-allow-schema-change] DATA.csv
+//	trainer validate [-schema FILE] DATA.csv
+//	trainer versions [-artifacts DIR | -artifacts-url URL] [-json]
+//	trainer rollback [-artifacts DIR | -artifacts-url URL] VERSION_ID
+//	trainer report [-artifacts DIR | -artifacts-url URL] [-out DIR]
+//	trainer schema infer [-target COL] [-name NAME] DATA.csv
 //
 // DATA.csv or FILE may be "-" for standard input (not both) or a named pipe
 // such as <(zcat day.csv.gz); each input is opened and read once.
-// Flags beat environment variables: ARTIFACTS_DIR (default ./artifacts) and
-// BALANCED_CLASS_WEIGHT (True, true, 1, yes). Progress goes to stderr, one
-// JSON result to stdout; "trainer COMMAND -h" lists a command's flags.
+// Flags beat environment variables: ARTIFACTS_DIR (default ./artifacts),
+// ARTIFACTS_URL (an object store, s3://BUCKET/PREFIX?endpoint=…, used
+// instead of the directory when set), SCHEMA_FILE and BALANCED_CLASS_WEIGHT
+// (True, true, 1, yes). Progress goes to stderr, one JSON result to stdout;
+// "trainer COMMAND -h" lists a command's flags.
 //
 // SIGINT or SIGTERM stops the trainer at any stage (validating, training,
-// waiting for the artifacts lock) with "interrupted" on stderr, leaving no
-// new version behind; a second signal kills it at once.
+// waiting for the artifacts lock, writing a version) with "interrupted" on
+// stderr, leaving no new version behind; a second signal kills it at once.
 //
 // The trainer sizes the garbage collector from the input's size (see
 // boundHeap); GOGC or GOMEMLIMIT in the environment take precedence.
@@ -160,17 +163,19 @@ func exitCode(err error, stderr io.Writer) int {
 }
 
 const usage = `usage:
-  trainer train [-artifacts DIR] [-balanced] [-eval FILE] [-seed N] [-schema FILE] [-allow-schema-change] DATA.csv
+  trainer train [-artifacts DIR | -artifacts-url URL] [-balanced] [-eval FILE] [-seed N] [-schema FILE] [-allow-schema-change] DATA.csv
   trainer validate [-schema FILE] DATA.csv
   trainer schema infer [-target COL] [-name NAME] DATA.csv
-  trainer versions [-artifacts DIR] [-json]
-  trainer rollback [-artifacts DIR] VERSION_ID
-  trainer report [-artifacts DIR] [-out DIR]
+  trainer versions [-artifacts DIR | -artifacts-url URL] [-json]
+  trainer rollback [-artifacts DIR | -artifacts-url URL] VERSION_ID
+  trainer report [-artifacts DIR | -artifacts-url URL] [-out DIR]
 
 DATA.csv or FILE may be - for standard input (only one of them).
 "trainer COMMAND -h" lists a command's flags.
 
 environment (flags win): ARTIFACTS_DIR (default ./artifacts),
+ARTIFACTS_URL (s3://BUCKET/PREFIX?endpoint=URL&region=R&use_path_style=true;
+when set, used instead of ARTIFACTS_DIR; credentials from the AWS variables),
 BALANCED_CLASS_WEIGHT (True/true/1/yes or False/false/0/no),
 SCHEMA_FILE (default: the built-in five-column contract)
 
@@ -189,11 +194,11 @@ func run(ctx context.Context, args []string, p proc) error {
 	case "validate":
 		return runValidate(ctx, args, p)
 	case "versions":
-		return runVersions(args, p.getenv, p.stdout)
+		return runVersions(ctx, args, p.getenv, p.stdout)
 	case "rollback":
 		return runRollback(ctx, args, p.getenv, p.stdout, p.stderr)
 	case "report":
-		return runReport(args, p.getenv, p.stdout)
+		return runReport(ctx, args, p.getenv, p.stdout)
 	case "schema":
 		return runSchema(ctx, args, p)
 	case "help", "-h", "-help", "--help":

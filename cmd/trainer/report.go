@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -16,10 +17,10 @@ import (
 // files: DIR/index.html, DIR/style.css and DIR/versions/ID.html, linked
 // relatively so the directory can be opened from disk, shared or kept as a
 // CI artifact.
-func runReport(args []string, getenv func(string) string, stdout io.Writer) error {
+func runReport(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	fs := newFlagSet("report", "[flags]",
 		"Writes the history page (every version, its metrics and decision, an F1 chart, a page per version)\nas static files: DIR/index.html, DIR/style.css, DIR/versions/ID.html.")
-	artifacts := artifactsFlag(fs, getenv)
+	openArtifacts := artifactsFlags(fs, getenv)
 	out := fs.String("out", "./report", "`DIR` to write the pages into, created if missing (no env; default ./report)")
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -31,11 +32,17 @@ func runReport(args []string, getenv func(string) string, stdout io.Writer) erro
 	if *out == "" {
 		return fsUsagef(fs, "-out must name a directory")
 	}
-	if _, err := os.Stat(*artifacts); err != nil {
-		return fmt.Errorf("report: artifacts directory: %w", err) // a mistyped -artifacts is not an empty report
+	arts, err := openArtifacts(ctx)
+	if err != nil {
+		return err
+	}
+	if dir := arts.Dir(); dir != "" {
+		if _, err := os.Stat(dir); err != nil {
+			return fmt.Errorf("report: artifacts directory: %w", err) // a mistyped -artifacts is not an empty report
+		}
 	}
 	serving := page.Serving{Source: "report"}
-	switch id, err := mlservice.CurrentVersion(*artifacts); {
+	switch id, err := arts.CurrentVersion(ctx); {
 	case err == nil:
 		serving.Ready, serving.VersionID = true, id
 	case errors.Is(err, mlservice.ErrNoCurrent):
@@ -43,7 +50,7 @@ func runReport(args []string, getenv func(string) string, stdout io.Writer) erro
 	default:
 		serving.Reason, serving.LastError = "CURRENT cannot be read", err.Error()
 	}
-	h, err := page.NewLoader(*artifacts).Load(serving)
+	h, err := page.NewLoader(arts).Load(ctx, serving)
 	if err != nil {
 		return err
 	}

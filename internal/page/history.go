@@ -11,6 +11,7 @@
 package page
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"sync"
@@ -61,12 +62,12 @@ type Version struct {
 // Lookup returns version id, or nil.
 func (h *History) Lookup(id string) *Version { return h.byID[id] }
 
-// Loader builds Histories of one artifacts directory. A complete version
+// Loader builds Histories of one artifacts directory or object store. A complete version
 // never changes, so it keeps what it read of each version (bounded by the
 // versions that exist: those gone are dropped) and reads only new ones.
 // It is safe for concurrent use.
 type Loader struct {
-	dir string
+	arts *mlservice.Artifacts
 	// mu guards details.
 	mu      sync.Mutex
 	details map[string]detail
@@ -77,16 +78,17 @@ type detail struct {
 	model *model.Model
 }
 
-// NewLoader returns a Loader of artifactsDir.
-func NewLoader(artifactsDir string) *Loader {
-	return &Loader{dir: artifactsDir, details: map[string]detail{}}
+// NewLoader returns a Loader of arts (mlservice.DirArtifacts for a
+// directory, Store.Artifacts for what a store serves from).
+func NewLoader(arts *mlservice.Artifacts) *Loader {
+	return &Loader{arts: arts, details: map[string]detail{}}
 }
 
 // Load lists the versions with their decisions (mlservice.Versions) and
 // reads the metadata and model of each version it has not read before.
 // serving is copied into the History as given.
-func (l *Loader) Load(serving Serving) (*History, error) {
-	infos, err := mlservice.Versions(l.dir)
+func (l *Loader) Load(ctx context.Context, serving Serving) (*History, error) {
+	infos, err := l.arts.Versions(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("history page: %w", err)
 	}
@@ -100,7 +102,7 @@ func (l *Loader) Load(serving Serving) (*History, error) {
 		if info.Error == "" {
 			d, ok := l.details[info.VersionID]
 			if !ok {
-				meta, m, err := mlservice.ReadVersion(l.dir, info.VersionID)
+				meta, m, err := l.arts.ReadVersion(ctx, info.VersionID)
 				if err != nil {
 					v.Error = err.Error()
 				} else {

@@ -166,8 +166,8 @@ func TestLoadRealArtifacts(t *testing.T) {
 		}
 		ids = append(ids, d.VersionID)
 	}
-	l := NewLoader(dir)
-	h, err := l.Load(Serving{Source: "report"})
+	l := NewLoader(mlservice.DirArtifacts(dir))
+	h, err := l.Load(ctx, Serving{Source: "report"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +182,7 @@ func TestLoadRealArtifacts(t *testing.T) {
 	if err := os.RemoveAll(filepath.Join(dir, "models", "versions", ids[0])); err != nil {
 		t.Fatal(err)
 	}
-	h, err = l.Load(Serving{})
+	h, err = l.Load(ctx, Serving{})
 	if err != nil {
 		t.Fatal(err)
 	}

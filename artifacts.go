@@ -1,0 +1,125 @@
+package mlservice
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/mlservice/mlservice/storage"
+)
+
+// Artifacts is where versions, CURRENT and the history live: a local
+// directory (DirArtifacts) or an object store (BucketArtifacts). Its methods
+// are Promote, Rollback, Versions, ReadHistory, CurrentVersion,
+// TrainedAlready and OpenStore over either kind, with the same guarantees.
+// On a directory they are those functions exactly: flock, rename and fsync.
+// On an object store a version is committed by writing its manifest last,
+// and CURRENT moves by a conditional PUT (see objstore.go).
+//
+// Package github.com/mlservice/mlservice/artifactsurl opens either kind
+// from a URL (s3://BUCKET/PREFIX?endpoint=…, or a directory path), linking
+// the S3 SDK only into programs that import it.
+type Artifacts struct {
+	dir    string           // set for a directory
+	bucket *bucketArtifacts // set for an object store
+}
+
+// DirArtifacts returns the artifacts directory dir. The layout is created
+// by the first Promote.
+func DirArtifacts(dir string) *Artifacts { return &Artifacts{dir: dir} }
+
+// BucketArtifacts returns the artifacts stored in b, under the same key
+// layout as a directory. Package storage/s3 provides a Bucket for S3 and
+// S3-compatible engines; the engine must honour If-Match and
+// If-None-Match on PUT, or racing trainers could both win.
+func BucketArtifacts(b storage.Bucket) *Artifacts {
+	return &Artifacts{bucket: &bucketArtifacts{b: b}}
+}
+
+// String names the artifacts: the directory, or s3://BUCKET/PREFIX.
+func (a *Artifacts) String() string {
+	if a.bucket != nil {
+		return a.bucket.b.String()
+	}
+	return a.dir
+}
+
+// Dir returns the directory, or "" for an object store.
+func (a *Artifacts) Dir() string { return a.dir }
+
+// Promote is Promote over these artifacts, with the same decision (the
+// F1 comparison on the candidate's rows, the schema-change guard) and the
+// same files (model.json, metadata.json, schema.json, manifest.json). On an
+// object store the version's objects are written, then its manifest, then
+// CURRENT by a conditional PUT; a writer that loses the race for CURRENT
+// reads it again and decides again (rewriting the version's objects only if
+// the comparison changed). As on a directory, a stop (ctx ended) before the
+// version is written writes nothing, and one after it is written but before
+// CURRENT moves deletes it again, manifest first; if that deletion fails the
+// version is listed as interrupted, never as promoted. An error means
+// CURRENT does not name the version.
+func (a *Artifacts) Promote(ctx context.Context, c *Candidate) (*Decision, error) {
+	if a.bucket != nil {
+		return a.bucket.promote(ctx, c)
+	}
+	return Promote(ctx, a.dir, c)
+}
+
+// Rollback is Rollback over these artifacts.
+func (a *Artifacts) Rollback(ctx context.Context, versionID string) (*HistoryRecord, error) {
+	if a.bucket != nil {
+		if !ValidVersionID(versionID) {
+			return nil, fmt.Errorf("rollback to %q: %w", versionID, ErrBadVersionID)
+		}
+		return a.bucket.rollback(ctx, versionID)
+	}
+	return Rollback(ctx, a.dir, versionID)
+}
+
+// Versions is Versions over these artifacts. On an object store a version
+// without its manifest (still being written, or its writer died) is not
+// listed.
+func (a *Artifacts) Versions(ctx context.Context) ([]VersionInfo, error) {
+	if a.bucket != nil {
+		return a.bucket.versions(ctx)
+	}
+	return Versions(a.dir)
+}
+
+// ReadHistory is ReadHistory over these artifacts: every recorded decision,
+// oldest first (on an object store, in key order: by the time CURRENT was
+// read for the decision).
+func (a *Artifacts) ReadHistory(ctx context.Context) ([]HistoryRecord, error) {
+	if a.bucket != nil {
+		return a.bucket.history(ctx)
+	}
+	return ReadHistory(a.dir)
+}
+
+// CurrentVersion returns the id CURRENT names, or ErrNoCurrent.
+func (a *Artifacts) CurrentVersion(ctx context.Context) (string, error) {
+	if a.bucket != nil {
+		id, _, err := a.bucket.readCurrent(ctx)
+		return id, err
+	}
+	return CurrentVersion(a.dir)
+}
+
+// TrainedAlready is TrainedAlready over these artifacts.
+func (a *Artifacts) TrainedAlready(ctx context.Context, ds *Dataset, opts TrainOptions) (*Metadata, error) {
+	if a.bucket != nil {
+		return a.bucket.trainedAlready(ctx, ds, opts)
+	}
+	return TrainedAlready(a.dir, ds, opts)
+}
+
+// OpenStore is OpenStore over these artifacts. On an object store each
+// refresh is one HEAD of CURRENT, and a GET of it and the version's objects
+// only when its ETag changed. When the store cannot be reached the Store
+// keeps serving what it has, says so in Status (LastError, StoreErrors),
+// backs off up to RetryInterval, and follows again once it answers.
+func (a *Artifacts) OpenStore(opts StoreOptions) (*Store, error) {
+	if a.bucket != nil {
+		return openBucketStore(a.bucket, opts)
+	}
+	return OpenStore(a.dir, opts)
+}

@@ -1,0 +1,208 @@
+//go:build unix
+
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/mlservice/mlservice"
+	"github.com/mlservice/mlservice/artifactsurl"
+	"github.com/mlservice/mlservice/internal/weedtest"
+	"github.com/mlservice/mlservice/storage"
+	"github.com/mlservice/mlservice/storage/s3"
+)
+
+// TestS3Replicas runs three real server processes against one SeaweedFS
+// (`weed server -s3` on loopback), each following CURRENT at the default
+// refresh interval, under load from concurrent keep-alive clients, while
+// this process promotes a better candidate every 5 s through the library:
+// every promotion is served by all three within 1 s, and no request fails.
+// The soak lasts MLSERVICE_S3_SOAK (a Go duration; default 15s, the
+// acceptance run uses 60s).
+func TestS3Replicas(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the server binary against SeaweedFS; skipped with -short")
+	}
+	soak := 15 * time.Second
+	if v := os.Getenv("MLSERVICE_S3_SOAK"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			t.Fatalf("MLSERVICE_S3_SOAK=%q: %v", v, err)
+		}
+		soak = d
+	}
+	weed := weedtest.Start(t)
+	_, serverBin := buildBinaries(t)
+	url := weed.URL("mlservice", "replicas")
+	ctx := context.Background()
+	var arts *mlservice.Artifacts
+	cand := trainedCandidate(t)
+	f1 := 0.1
+	promote := func() *mlservice.Decision {
+		t.Helper()
+		c := *cand
+		c.Metadata.Metric.Value = f1
+		f1 += 0.01
+		d, err := arts.Promote(ctx, &c)
+		if err != nil || !d.Promoted {
+			t.Fatalf("promote: %+v %v", d, err)
+		}
+		return d
+	}
+	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	// A fresh engine grows its first volumes on the first write.
+	if err := weedtest.WaitWritable(wctx, func(ctx context.Context) error {
+		b, err := s3.Open(ctx, url)
+		if err != nil {
+			return err
+		}
+		_, err = b.Put(ctx, "probe", []byte("ok"), storage.Condition{})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	arts, err = artifactsurl.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := promote()
+
+	var replicas []*hsServer
+	for range 3 {
+		replicas = append(replicas, hsStart(t, serverBin, t.TempDir(), "-artifacts-url", url))
+	}
+	for _, r := range replicas {
+		if took, ok := replicaServes(r, first.VersionID, 5*time.Second); !ok {
+			t.Fatalf("replica %s does not serve %s after %v:\n%s", r.base, first.VersionID, took, r.log())
+		}
+	}
+
+	// Load: four keep-alive clients per replica.
+	stop := make(chan struct{})
+	var ok, failed atomic.Int64
+	var failMu sync.Mutex
+	var failures []string
+	var wg sync.WaitGroup
+	for _, r := range replicas {
+		for range 4 {
+			wg.Go(func() {
+				client := &http.Client{Timeout: 2 * time.Second}
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					resp, err := client.Post(r.base+"/predict", "application/json", strings.NewReader(validBody))
+					if err == nil {
+						_, _ = io.Copy(io.Discard, resp.Body)
+						resp.Body.Close()
+						if resp.StatusCode == http.StatusOK {
+							ok.Add(1)
+							continue
+						}
+						err = fmt.Errorf("status %d", resp.StatusCode)
+					}
+					failed.Add(1)
+					failMu.Lock()
+					if len(failures) < 10 {
+						failures = append(failures, r.base+": "+err.Error())
+					}
+					failMu.Unlock()
+				}
+			})
+		}
+	}
+
+	var lags []time.Duration
+	start := time.Now()
+	for time.Since(start) < soak {
+		time.Sleep(5 * time.Second)
+		d := promote()
+		promoted := time.Now()
+		var worst time.Duration
+		for _, r := range replicas {
+			if _, ok := replicaServes(r, d.VersionID, 5*time.Second); !ok {
+				t.Errorf("replica %s does not serve %s 5s after its promotion", r.base, d.VersionID)
+			}
+			worst = max(worst, time.Since(promoted))
+		}
+		lags = append(lags, worst)
+	}
+	close(stop)
+	wg.Wait()
+	elapsed := time.Since(start)
+	t.Logf("soak %v: %d promotions, each served by all 3 replicas within %v (max %v); %d predictions (%.0f/s), %d failed",
+		elapsed.Round(time.Second), len(lags), lags, slicesMax(lags), ok.Load(), float64(ok.Load())/elapsed.Seconds(), failed.Load())
+	if failed.Load() != 0 {
+		t.Errorf("%d requests failed, first: %v", failed.Load(), failures)
+	}
+	if m := slicesMax(lags); m > time.Second {
+		t.Errorf("a promotion took %v (> 1s) to reach all three replicas", m)
+	}
+	// Each replica reports the object store on /metrics and /versions.
+	for _, r := range replicas {
+		code, body := r.get(t, "/metrics")
+		if code != http.StatusOK || !strings.Contains(body, "mlservice_store_errors_total 0") {
+			t.Errorf("metrics of %s: %d, no mlservice_store_errors_total 0", r.base, code)
+		}
+		code, body = r.get(t, "/versions")
+		var vs struct{ Versions []mlservice.VersionInfo }
+		if code != http.StatusOK || json.Unmarshal([]byte(body), &vs) != nil || len(vs.Versions) != len(lags)+1 {
+			t.Errorf("versions of %s: %d, %d versions, want %d", r.base, code, len(vs.Versions), len(lags)+1)
+		}
+	}
+}
+
+func slicesMax(ds []time.Duration) time.Duration {
+	var m time.Duration
+	for _, d := range ds {
+		m = max(m, d)
+	}
+	return m
+}
+
+// replicaServes polls r's /ready until it names id.
+func replicaServes(r *hsServer, id string, within time.Duration) (time.Duration, bool) {
+	start := time.Now()
+	for time.Since(start) < within {
+		resp, err := r.client.Get(r.base + "/ready")
+		if err == nil {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if strings.Contains(string(body), id) {
+				return time.Since(start), true
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return time.Since(start), false
+}
+
+// trainedCandidate trains data/day_01.csv once; the soak changes only its
+// recorded F1 (no evaluation rows ride along in a copy, so each promotion
+// compares recorded F1s and wins).
+func trainedCandidate(t *testing.T) *mlservice.Candidate {
+	t.Helper()
+	ds, err := mlservice.ValidateFile(context.Background(), "../../data/day_01.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := mlservice.Train(context.Background(), ds, mlservice.TrainOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &mlservice.Candidate{Model: c.Model, Metadata: c.Metadata}
+}

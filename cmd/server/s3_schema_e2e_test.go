@@ -1,0 +1,124 @@
+//go:build unix
+
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mlservice/mlservice/internal/page"
+	"github.com/mlservice/mlservice/internal/weedtest"
+	"github.com/mlservice/mlservice/storage"
+	"github.com/mlservice/mlservice/storage/s3"
+)
+
+// TestS3SchemaEndToEnd runs both binaries against SeaweedFS through
+// -artifacts-url: the trainer trains a declared-schema table (grunfeld),
+// the server serves it (/schema, /predict, /versions, the history page),
+// the trainer refuses a schema change without -allow-schema-change and
+// writes the report from the object store; the artifacts directory is never
+// touched.
+func TestS3SchemaEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs both binaries against SeaweedFS; skipped with -short")
+	}
+	weed := weedtest.Start(t)
+	trainerBin, serverBin := buildBinaries(t)
+	url := weed.URL("mlservice", "schema-e2e")
+	wctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := weedtest.WaitWritable(wctx, func(ctx context.Context) error {
+		b, err := s3.Open(ctx, url)
+		if err == nil {
+			_, err = b.Put(ctx, "probe", []byte("ok"), storage.Condition{})
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir() // ARTIFACTS_DIR: must stay empty
+	tables := "../../testdata/tables/"
+
+	first, _ := runTrainer(t, trainerBin, dir, "train", "-artifacts-url", url, "-schema", tables+"grunfeld.schema.json", tables+"grunfeld.csv")
+	if !first.Promoted {
+		t.Fatalf("grunfeld not promoted: %+v", first)
+	}
+	srv := hsStart(t, serverBin, t.TempDir(), "-artifacts-url", url)
+	if took, ok := replicaServes(srv, first.ModelVersionID, 10*time.Second); !ok {
+		t.Fatalf("server does not serve %s after %v:\n%s", first.ModelVersionID, took, srv.log())
+	}
+	code, body := srv.get(t, "/schema")
+	var sc struct {
+		ID     string `json:"model_version_id"`
+		FSV    string `json:"feature_schema_version"`
+		Schema struct{ Name string }
+	}
+	if code != http.StatusOK || json.Unmarshal([]byte(body), &sc) != nil || sc.ID != first.ModelVersionID ||
+		sc.Schema.Name != "grunfeld" || !strings.HasPrefix(sc.FSV, "grunfeld@1+sha256:") {
+		t.Fatalf("GET /schema: %d %s", code, body)
+	}
+	resp, err := srv.client.Post(srv.base+"/predict", "application/json",
+		strings.NewReader(`{"firm":"IBM","year":1950,"value":3000,"capital":200}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("POST /predict under grunfeld: %d", resp.StatusCode)
+	}
+
+	// The default five-column schema is a schema change: rejected.
+	cmd := exec.Command(trainerBin, "train", "-artifacts-url", url, "../../data/day_01.csv")
+	cmd.Env = append(os.Environ(), "ARTIFACTS_DIR="+dir)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("train under another schema: %v\n%s", err, out)
+	}
+	var refused struct {
+		ID       string `json:"model_version_id"`
+		Promoted bool
+		Reason   string
+	}
+	if err := json.Unmarshal(out, &refused); err != nil || refused.Promoted || !strings.Contains(refused.Reason, "schema changed") {
+		t.Fatalf("a schema change without -allow-schema-change: %s (%v)", out, err)
+	}
+
+	code, body = srv.get(t, "/versions")
+	var vs struct {
+		Versions []struct {
+			ID       string `json:"model_version_id"`
+			Decision string
+		}
+	}
+	if code != http.StatusOK || json.Unmarshal([]byte(body), &vs) != nil || len(vs.Versions) != 2 ||
+		vs.Versions[0].ID != refused.ID || vs.Versions[0].Decision != "rejected" || vs.Versions[1].ID != first.ModelVersionID {
+		t.Fatalf("GET /versions: %d %s", code, body)
+	}
+	if code, body := srv.get(t, page.IndexPath); code != http.StatusOK || !strings.Contains(body, first.ModelVersionID) {
+		t.Fatalf("GET /: %d\n%s", code, body)
+	}
+	if code, body := srv.get(t, page.VersionPath+first.ModelVersionID); code != http.StatusOK || !strings.Contains(body, "grunfeld") {
+		t.Fatalf("GET %s: %d\n%s", page.VersionPath+first.ModelVersionID, code, body)
+	}
+
+	report := t.TempDir()
+	runTrainer(t, trainerBin, dir, "report", "-artifacts-url", url, "-out", report)
+	for _, id := range []string{first.ModelVersionID, refused.ID} {
+		if _, err := os.Stat(filepath.Join(report, page.VersionFile(id))); err != nil {
+			t.Errorf("report: %v", err)
+		}
+	}
+	if index, err := os.ReadFile(filepath.Join(report, "index.html")); err != nil || !strings.Contains(string(index), refused.ID) {
+		t.Errorf("report index.html lacks %s (%v)", refused.ID, err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("ARTIFACTS_DIR was written: %v", entries)
+	}
+}

@@ -1,0 +1,94 @@
+//go:build unix
+
+package main
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mlservice/mlservice/internal/weedtest"
+	"github.com/mlservice/mlservice/storage"
+	"github.com/mlservice/mlservice/storage/s3"
+)
+
+func TestArtifactsURLUsage(t *testing.T) {
+	for _, url := range []string{"gs://bucket/x", "s3://bucket/x?endpont=http://127.0.0.1:1"} {
+		r := trainer(t, map[string]string{"ARTIFACTS_URL": url}, "versions")
+		if r.code != exitUsage || !strings.Contains(r.stderr, "-artifacts-url") {
+			t.Errorf("ARTIFACTS_URL=%s: exit %d\n%s", url, r.code, r.stderr)
+		}
+	}
+}
+
+// The trainer's commands against a real SeaweedFS: train twice (promoted,
+// then the same data skipped), versions, rollback. The flag beats the
+// environment, and ARTIFACTS_DIR is not touched.
+func TestTrainerOnObjectStore(t *testing.T) {
+	srv := weedtest.Start(t)
+	url := srv.URL("mlservice", "trainer")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := weedtest.WaitWritable(ctx, func(ctx context.Context) error {
+		b, err := s3.Open(ctx, url)
+		if err == nil {
+			_, err = b.Put(ctx, "probe", []byte("ok"), storage.Condition{})
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	env := map[string]string{"ARTIFACTS_DIR": dir, "ARTIFACTS_URL": "s3://elsewhere/x?endpoint=http://127.0.0.1:1"}
+	first := decodeTrain(t, trainer(t, env, "train", "-artifacts-url", url, filepath.Join(dataDir, "day_01.csv")))
+	if !first.Promoted {
+		t.Fatalf("first training not promoted: %+v", first)
+	}
+	second := decodeTrain(t, trainer(t, env, "train", "-artifacts-url", url, filepath.Join(dataDir, "day_02.csv")))
+	if !second.Promoted || second.PreviousVersionID == nil || *second.PreviousVersionID != first.ModelVersionID {
+		t.Fatalf("second training: %+v", second)
+	}
+	env["ARTIFACTS_URL"] = url
+	if again := decodeTrain(t, trainer(t, env, "train", filepath.Join(dataDir, "day_02.csv"))); !again.Skipped {
+		t.Errorf("the same data again was not skipped: %+v", again)
+	}
+	r := trainer(t, env, "versions")
+	if r.code != exitOK || !strings.Contains(r.stdout, "* "+second.ModelVersionID) || !strings.Contains(r.stdout, first.ModelVersionID) {
+		t.Fatalf("versions: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = trainer(t, env, "rollback", first.ModelVersionID)
+	if r.code != exitOK || !strings.Contains(r.stderr, "CURRENT now names "+first.ModelVersionID) {
+		t.Fatalf("rollback: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = trainer(t, env, "rollback", "20990101T000000.000000Z-00000000")
+	if r.code != exitInvalid {
+		t.Fatalf("rollback to a missing version: exit %d\n%s", r.code, r.stderr)
+	}
+
+	// A declared schema through the object store: a change of schema is
+	// refused without -allow-schema-change and promoted with it; the
+	// same table again is then skipped (TrainedAlready by schema hash).
+	table, schema := filepath.Join(tablesDir, "grunfeld.csv"), filepath.Join(tablesDir, "grunfeld.schema.json")
+	refused := decodeTrain(t, trainer(t, env, "train", "-schema", schema, table))
+	if refused.Promoted || !strings.Contains(refused.Reason, "schema changed") {
+		t.Fatalf("a schema change without the flag: %+v", refused)
+	}
+	allowed := decodeTrain(t, trainer(t, env, "train", "-schema", schema, "-allow-schema-change", table))
+	if !allowed.Promoted || !strings.HasPrefix(allowed.FeatureSchemaVersion, "grunfeld@1+sha256:") {
+		t.Fatalf("a schema change with the flag: %+v", allowed)
+	}
+	if again := decodeTrain(t, trainer(t, env, "train", "-schema", schema, table)); !again.Skipped {
+		t.Errorf("the same table again was not skipped: %+v", again)
+	}
+	out := filepath.Join(t.TempDir(), "report")
+	r = trainer(t, env, "report", "-out", out)
+	if r.code != exitOK || !strings.Contains(r.stdout, `"versions":4`) || !strings.Contains(r.stdout, allowed.ModelVersionID) {
+		t.Fatalf("report: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+
+	if entries, _ := filepath.Glob(filepath.Join(dir, "*")); len(entries) != 0 {
+		t.Errorf("ARTIFACTS_DIR was written: %v", entries)
+	}
+}

@@ -1,0 +1,362 @@
+//go:build unix
+
+package mlservice_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mlservice/mlservice"
+	"github.com/mlservice/mlservice/artifactsurl"
+	"github.com/mlservice/mlservice/storage/s3"
+)
+
+// Child processes of the S3 race and crash tests run TestS3Child.
+const (
+	s3ChildEnv = "MLSERVICE_S3_CHILD" // "promote" or "crash"
+	s3URLEnv   = "MLSERVICE_S3_URL"
+)
+
+// TestS3Child is not a test of its own: it is the body of the trainer
+// processes that TestS3RacingTrainers and TestS3CrashDuringPromote start.
+func TestS3Child(t *testing.T) {
+	mode := os.Getenv(s3ChildEnv)
+	if mode == "" {
+		t.Skip("runs only as a child process of the S3 race and crash tests")
+	}
+	data, err := os.ReadFile(os.Getenv(artCandEnv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cand mlservice.Candidate
+	if err := json.Unmarshal(data, &cand); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	a, err := artifactsurl.Open(ctx, os.Getenv(s3URLEnv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	switch mode {
+	case "promote":
+		if _, err := fmt.Sscan(os.Getenv(artF1Env), &cand.Metadata.Metric.Value); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Println("ready")
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		d, err := a.Promote(ctx, &cand)
+		if err != nil {
+			t.Fatal(err)
+		}
+		line, _ := json.Marshal(d)
+		fmt.Printf("S3DECISION %s\n", line)
+	case "crash":
+		markers := os.NewFile(3, "markers")
+		var seed uint64
+		fmt.Sscan(os.Getenv(artSeedEnv), &seed)
+		rng := rand.New(rand.NewPCG(seed, 2))
+		mark := func(b byte) {
+			if _, err := markers.Write([]byte{b}); err != nil {
+				os.Exit(3)
+			}
+		}
+		var mine []string
+		mark(artMarkReady)
+		for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); {
+			if len(mine) > 0 && rng.IntN(4) == 0 {
+				mark(artMarkRollback)
+				if _, err := a.Rollback(ctx, mine[rng.IntN(len(mine))]); err != nil {
+					t.Fatalf("rollback: %v", err)
+				}
+			} else {
+				c := cand
+				c.Metadata.Metric.Value = rng.Float64()
+				mark(artMarkPromote)
+				d, err := a.Promote(ctx, &c)
+				if err != nil {
+					t.Fatalf("promote: %v", err)
+				}
+				if d.Promoted {
+					mine = append(mine, d.VersionID)
+				}
+			}
+			mark(artMarkDone)
+		}
+	default:
+		t.Fatalf("unknown child mode %q", mode)
+	}
+}
+
+func s3Child(t *testing.T, mode, url string, env ...string) *exec.Cmd {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe, "-test.run=^TestS3Child$", "-test.count=1", "-test.timeout=2m")
+	cmd.Env = append(os.Environ(), append([]string{s3ChildEnv + "=" + mode, s3URLEnv + "=" + url}, env...)...)
+	return cmd
+}
+
+// Trainer processes finishing at once against one object store: CURRENT
+// ends on the best F1, every decision is recorded once, and the history
+// replays: each promotion was decided against the version the promotion
+// before it left current.
+func TestS3RacingTrainers(t *testing.T) {
+	const n = 8
+	srv := s3Server(t)
+	url := s3URL(t, srv)
+	a, _ := s3Open(t, url)
+	candFile := artCandidateFile(t)
+	for round := range 2 {
+		f1s := artDistinctF1(n)
+		if round == 1 {
+			for i := range f1s {
+				f1s[i] += 1 // all above round 0's, so that round 1 races over a CURRENT
+			}
+		}
+		type child struct {
+			cmd *exec.Cmd
+			in  io.WriteCloser
+			out *bufio.Reader
+			buf *strings.Builder
+		}
+		var children []child
+		for _, f1 := range f1s {
+			cmd := s3Child(t, "promote", url, artCandEnv+"="+candFile, fmt.Sprintf("%s=%v", artF1Env, f1))
+			in, _ := cmd.StdinPipe()
+			outp, _ := cmd.StdoutPipe()
+			var errBuf strings.Builder
+			cmd.Stderr = &errBuf
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			children = append(children, child{cmd, in, bufio.NewReader(outp), &errBuf})
+		}
+		for _, c := range children {
+			if line, err := c.out.ReadString('\n'); err != nil || line != "ready\n" {
+				t.Fatalf("child not ready: %q %v\n%s", line, err, c.buf.String())
+			}
+		}
+		for _, c := range children {
+			c.in.Close() // all go at once
+		}
+		decisions := map[string]*mlservice.Decision{}
+		for _, c := range children {
+			rest, _ := io.ReadAll(c.out)
+			if err := c.cmd.Wait(); err != nil {
+				t.Fatalf("child: %v\n%s\n%s", err, rest, c.buf.String())
+			}
+			_, js, ok := strings.Cut(string(rest), "S3DECISION ")
+			if !ok {
+				t.Fatalf("child printed no decision:\n%s", rest)
+			}
+			var d mlservice.Decision
+			if err := json.Unmarshal([]byte(strings.SplitN(js, "\n", 2)[0]), &d); err != nil {
+				t.Fatal(err)
+			}
+			decisions[d.VersionID] = &d
+		}
+		s3CheckReplay(t, a, decisions, slices.Max(f1s))
+	}
+}
+
+// s3CheckReplay replays the whole history in key order and checks it
+// against CURRENT, the versions listed and the decisions returned.
+func s3CheckReplay(t *testing.T, a *mlservice.Artifacts, decisions map[string]*mlservice.Decision, best float64) {
+	t.Helper()
+	ctx := context.Background()
+	hist, err := a.ReadHistory(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	promotedEver := map[string]float64{}
+	cur, curF1 := "", -1.0
+	promotions := 0
+	for i, h := range hist {
+		if seen[h.VersionID] {
+			t.Errorf("record %d: a second decision for %s", i, h.VersionID)
+		}
+		seen[h.VersionID] = true
+		f1 := h.Metric.Value
+		switch h.Event {
+		case mlservice.DecisionPromoted:
+			if h.PreviousVersionID != cur {
+				t.Errorf("record %d: promoted %s (f1 %v) over %q, but %q was current", i, h.VersionID, f1, h.PreviousVersionID, cur)
+			}
+			if cur != "" && !(f1 > curF1) {
+				t.Errorf("record %d: promoted f1 %v over current f1 %v", i, f1, curF1)
+			}
+			cur, curF1 = h.VersionID, f1
+			promotedEver[cur] = f1
+			promotions++
+		case mlservice.DecisionRejected:
+			prevF1, ok := promotedEver[h.PreviousVersionID]
+			if !ok {
+				t.Errorf("record %d: rejected %s against %q, which was never promoted before it", i, h.VersionID, h.PreviousVersionID)
+			} else if f1 > prevF1 {
+				t.Errorf("record %d: rejected f1 %v against f1 %v", i, f1, prevF1)
+			}
+		default:
+			t.Errorf("record %d: event %q", i, h.Event)
+		}
+	}
+	for id, d := range decisions {
+		if !seen[id] {
+			t.Errorf("decision for %s (promoted %v) has no history record", id, d.Promoted)
+		}
+	}
+	if got := s3Current(t, a); got != cur {
+		t.Errorf("CURRENT = %s, the replay ends on %s", got, cur)
+	}
+	if curF1 != best {
+		t.Errorf("CURRENT has f1 %v, the best is %v", curF1, best)
+	}
+	vs, err := a.Versions(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(vs) != len(hist) {
+		t.Errorf("%d versions listed, %d decisions recorded", len(vs), len(hist))
+	}
+	for _, v := range vs {
+		if v.Error != "" || v.Decision == mlservice.DecisionInterrupted {
+			t.Errorf("version %s: %s %s", v.VersionID, v.Decision, v.Error)
+		}
+	}
+	t.Logf("%d decisions recorded, %d promotions replay in order; CURRENT %s has the best f1 %v", len(hist), promotions, cur, best)
+}
+
+// A trainer SIGKILLed at any point never leaves an incomplete version
+// loaded or listed as promoted: CURRENT always names a committed version a
+// Store loads, and every version listed is complete.
+func TestS3CrashDuringPromote(t *testing.T) {
+	// A fresh prefix every perPrefix kills keeps each check's listing short.
+	kills, perPrefix, budget := 60, 15, 150*time.Second
+	if testing.Short() {
+		kills = 12
+	}
+	srv := s3Server(t)
+	var url string
+	var a *mlservice.Artifacts
+	var b *s3.Bucket
+	candFile := artCandidateFile(t)
+	ctx := context.Background()
+	begin := time.Now()
+	var inPromote, inRollback, ops, incomplete, checks int
+	for k := range kills {
+		if k%perPrefix == 0 {
+			url = s3URL(t, srv)
+			a, b = s3Open(t, url)
+		}
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd := s3Child(t, "crash", url, artCandEnv+"="+candFile, fmt.Sprintf("%s=%d", artSeedEnv, rand.Uint64()))
+		var out strings.Builder
+		cmd.Stdout, cmd.Stderr = &out, &out
+		cmd.ExtraFiles = []*os.File{w}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		w.Close()
+		br := bufio.NewReader(r)
+		if m, err := br.ReadByte(); err != nil || m != artMarkReady {
+			cmd.Wait()
+			t.Fatalf("crash child not ready:\n%s", out.String())
+		}
+		// An operation takes some tens of milliseconds on a loaded engine;
+		// kill within the first few.
+		time.Sleep(time.Duration(rand.Int64N(int64(150 * time.Millisecond))))
+		if err := cmd.Process.Kill(); err != nil {
+			t.Fatal(err)
+		}
+		err = cmd.Wait()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+			t.Fatalf("crash child ended with %v before it was killed:\n%s", err, out.String())
+		}
+		markers, _ := io.ReadAll(br)
+		r.Close()
+		if len(markers) > 0 {
+			switch markers[len(markers)-1] {
+			case artMarkPromote:
+				inPromote++
+			case artMarkRollback:
+				inRollback++
+			}
+		}
+		ops += strings.Count(string(markers), string(rune(artMarkDone)))
+
+		// CURRENT names a committed version that loads.
+		if cur := s3Current(t, a); cur != "" {
+			st, err := a.OpenStore(mlservice.StoreOptions{RefreshInterval: -1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := st.Status()
+			st.Close()
+			if !s.Ready || s.ModelVersionID != cur {
+				t.Fatalf("after kill %d: CURRENT %s, store %+v", k, cur, s)
+			}
+		}
+		// Every listed version is complete; none listed without a manifest.
+		vs, err := a.Versions(ctx)
+		if err != nil {
+			t.Fatalf("after kill %d: versions: %v", k, err)
+		}
+		listed := map[string]bool{}
+		for _, v := range vs {
+			listed[v.VersionID] = true
+			if v.Error != "" {
+				t.Fatalf("after kill %d: version %s (%s) listed with error %s", k, v.VersionID, v.Decision, v.Error)
+			}
+			checks++
+		}
+		keys, err := b.List(ctx, "models/versions/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		hasManifest := map[string]bool{}
+		ids := map[string]bool{}
+		for _, key := range keys {
+			parts := strings.Split(key, "/")
+			ids[parts[2]] = true
+			if parts[3] == "manifest.json" {
+				hasManifest[parts[2]] = true
+			}
+		}
+		incomplete = 0
+		for id := range ids {
+			if !hasManifest[id] {
+				incomplete++
+				if listed[id] {
+					t.Fatalf("after kill %d: incomplete version %s is listed", k, id)
+				}
+			}
+		}
+		if time.Since(begin) > budget && k >= 50 {
+			kills = k + 1
+			break
+		}
+	}
+	t.Logf("%d SIGKILLs in %v: %d inside Promote, %d inside Rollback; children completed %d operations; %d incomplete versions left by kills (never listed or loaded); %d listed versions checked",
+		kills, time.Since(begin).Round(time.Millisecond), inPromote, inRollback, ops, incomplete, checks)
+	if inPromote < kills/4 {
+		t.Errorf("only %d of %d kills landed inside Promote", inPromote, kills)
+	}
+}
