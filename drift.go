@@ -12,6 +12,7 @@ import (
 	"math"
 	"runtime"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"unsafe"
 )
@@ -54,9 +55,13 @@ type FeatureDistribution struct {
 // feature names[j] of every row, types[j] its type, and y the targets.
 func newDriftProfile(names, types []string, cols [][]float64, y []uint8) *DriftProfile {
 	p := &DriftProfile{Features: make([]FeatureDistribution, len(cols))}
-	for j, col := range cols {
-		p.Features[j] = FeatureDistribution{Name: names[j], Type: types[j], Distribution: NewDistribution(col)}
+	var wg sync.WaitGroup
+	for j, col := range cols { // columns are independent: one goroutine each
+		wg.Go(func() {
+			p.Features[j] = FeatureDistribution{Name: names[j], Type: types[j], Distribution: NewDistribution(col)}
+		})
 	}
+	wg.Wait()
 	pos := 0
 	for _, v := range y {
 		pos += int(v)
@@ -90,25 +95,50 @@ type Distribution struct {
 // is a value of the column; a column of few distinct values (a 0/1 flag, a
 // small count) gets fewer, unequal bins, whose training counts say how
 // full each is.
+//
+// A column longer than edgeSample values takes its deciles from an evenly
+// strided sample of that many (within about half a percentile of the exact
+// ones) instead of sorting it whole, which cost a quarter of a 1M-row
+// training run; the minimum, the maximum and every count are exact.
 func NewDistribution(values []float64) Distribution {
 	if len(values) == 0 {
 		return Distribution{Counts: make([]uint64, 2)}
 	}
-	sorted := slices.Clone(values)
-	slices.Sort(sorted)
-	n := len(sorted)
-	d := Distribution{Max: sorted[n-1]}
-	for k := range 10 {
-		e := sorted[k*(n-1)/10]
-		if len(d.Edges) == 0 || e > d.Edges[len(d.Edges)-1] {
+	sample := sampleOf(values)
+	slices.Sort(sample)
+	lo, hi := sample[0], sample[len(sample)-1]
+	if len(sample) < len(values) {
+		lo, hi = slices.Min(values), slices.Max(values)
+	}
+	n := len(sample)
+	d := Distribution{Max: hi, Edges: []float64{lo}}
+	for k := 1; k < 10; k++ {
+		if e := sample[k*(n-1)/10]; e > d.Edges[len(d.Edges)-1] {
 			d.Edges = append(d.Edges, e)
 		}
 	}
 	d.Counts = make([]uint64, d.Bins())
-	for _, x := range sorted {
+	for _, x := range values {
 		d.Counts[d.Bin(x)]++
 	}
 	return d
+}
+
+// edgeSample is how many values NewDistribution sorts at most.
+const edgeSample = 1 << 16
+
+// sampleOf returns a copy of values, or of an evenly strided edgeSample of
+// them when there are more.
+func sampleOf(values []float64) []float64 {
+	if len(values) <= edgeSample {
+		return slices.Clone(values)
+	}
+	out := make([]float64, edgeSample)
+	step := float64(len(values)) / edgeSample
+	for i := range out {
+		out[i] = values[int(float64(i)*step)]
+	}
+	return out
 }
 
 // Bins returns the number of bins, len(Edges)+2.

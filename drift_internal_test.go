@@ -3,7 +3,9 @@ package mlservice
 import (
 	"context"
 	"math"
+	"math/rand/v2"
 	"runtime"
+	"slices"
 	"sync"
 	"testing"
 
@@ -301,5 +303,48 @@ func TestBinCutsAgreeWithBin(t *testing.T) {
 				t.Fatalf("%s: bin(%v) = %d, grid %d, Bin = %d", FeatureNames[j], x, got, g.bin(x), want)
 			}
 		}
+	}
+}
+
+// A long column takes its deciles from a sample: each edge must sit within
+// a percentile of the exact decile's rank, and the minimum, the maximum
+// and the counts stay exact.
+func TestNewDistributionSampledEdges(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	values := make([]float64, 1_000_003)
+	for i := range values {
+		values[i] = r.NormFloat64()*1000 + float64(i%7)
+	}
+	d := NewDistribution(values)
+	sorted := slices.Clone(values)
+	slices.Sort(sorted)
+	n := len(sorted)
+	if d.Edges[0] != sorted[0] || d.Max != sorted[n-1] {
+		t.Errorf("min %v max %v, want %v %v", d.Edges[0], d.Max, sorted[0], sorted[n-1])
+	}
+	if len(d.Edges) != 10 {
+		t.Fatalf("%d edges, want 10", len(d.Edges))
+	}
+	for k := 1; k < 10; k++ {
+		rank, _ := slices.BinarySearch(sorted, d.Edges[k])
+		if want := k * (n - 1) / 10; math.Abs(float64(rank-want)) > 0.01*float64(n) {
+			t.Errorf("edge %d at rank %d, the exact decile is at %d", k, rank, want)
+		}
+	}
+	var total uint64
+	for b, c := range d.Counts {
+		total += c
+		want := 0
+		for _, x := range values {
+			if d.Bin(x) == b {
+				want++
+			}
+		}
+		if c != uint64(want) {
+			t.Errorf("bin %d counts %d, want %d", b, c, want)
+		}
+	}
+	if total != uint64(n) {
+		t.Errorf("counts sum to %d, want %d", total, n)
 	}
 }
