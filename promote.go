@@ -306,14 +306,36 @@ func TrainedAlready(artifactsDir string, ds *Dataset, opts TrainOptions) (*Metad
 	if err != nil {
 		return nil, nil
 	}
-	v, err := loadVersion(artifactsDir, id)
+	if v, err := loadVersion(artifactsDir, id); err == nil && sameTraining(v, ds, opts) {
+		return v.meta, nil
+	}
+	return rejectedAgainst(artifactsDir, id, ds, opts), nil
+}
+
+// rejectedAgainst returns the metadata of a version trained on ds with opts
+// that was compared with version cur, the one current now, and lost: the
+// same train would be decided the same way again, so a rerun (make train of
+// a day already tried) would only pile up rejected copies. Versions whose
+// metadata names other data are passed over without loading them.
+func rejectedAgainst(artifactsDir, cur string, ds *Dataset, opts TrainOptions) *Metadata {
+	entries, err := os.ReadDir(filepath.Join(artifactsDir, modelsDir, versionsDir))
 	if err != nil {
-		return nil, nil
+		return nil
 	}
-	if !sameTraining(v, ds, opts) {
-		return nil, nil
+	for _, e := range slices.Backward(entries) { // newest first
+		id := e.Name()
+		if !ValidVersionID(id) || id == cur {
+			continue
+		}
+		m, err := readMetadata(artifactsDir, id)
+		if err != nil || m.Data.SHA256 != ds.SHA256 || m.Promotion.Wins || m.Promotion.PreviousVersionID != cur {
+			continue
+		}
+		if v, err := loadVersion(artifactsDir, id); err == nil && sameTraining(v, ds, opts) {
+			return v.meta
+		}
 	}
-	return v.meta, nil
+	return nil
 }
 
 // sameTraining reports whether version v was trained on ds, under the same

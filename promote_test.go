@@ -860,3 +860,37 @@ func TestPromoteStoppedLeavesNothing(t *testing.T) {
 		t.Errorf("history after a stopped Promote: %+v; want one record", h)
 	}
 }
+
+// A day already tried and rejected against the version current now would be
+// rejected again: TrainedAlready names the rejected version, so reruns do not
+// pile up copies; once CURRENT moves, the day is worth trying again.
+func TestTrainedAlreadyRejectedRerun(t *testing.T) {
+	dir := t.TempDir()
+	day1, day2, day3 := trainDay(t, "day_01"), trainDay(t, "day_02"), trainDay(t, "day_03")
+	for _, ds := range []*mlservice.Dataset{day1, day2} {
+		if _, err := mlservice.Promote(context.Background(), dir, mustTrain(t, ds, mlservice.TrainOptions{})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if m, err := mlservice.TrainedAlready(dir, day3, mlservice.TrainOptions{}); m != nil || err != nil {
+		t.Fatalf("day 3 never tried: TrainedAlready = %v, %v", m, err)
+	}
+	r, err := mlservice.Promote(context.Background(), dir, mustTrain(t, day3, mlservice.TrainOptions{}))
+	if err != nil || r.Promoted {
+		t.Fatalf("day 3 should lose to day 2: %+v, %v", r, err)
+	}
+	m, err := mlservice.TrainedAlready(dir, day3, mlservice.TrainOptions{})
+	if err != nil || m == nil || m.ModelVersionID != r.VersionID {
+		t.Fatalf("day 3 rejected against the current version: TrainedAlready = %v, %v; want %s", m, err, r.VersionID)
+	}
+	if m, _ := mlservice.TrainedAlready(dir, day3, mlservice.TrainOptions{BalancedClassWeight: true}); m != nil {
+		t.Errorf("other settings matched the rejected version %s", m.ModelVersionID)
+	}
+	// Another version becomes current: day 3 meets a new opponent.
+	if _, err := mlservice.Rollback(context.Background(), dir, artVersions(t, dir)[2].VersionID); err != nil {
+		t.Fatal(err)
+	}
+	if m, _ := mlservice.TrainedAlready(dir, day3, mlservice.TrainOptions{}); m != nil {
+		t.Errorf("after a rollback, day 3 is still skipped as %s", m.ModelVersionID)
+	}
+}

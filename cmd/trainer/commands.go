@@ -167,6 +167,10 @@ func runTrain(ctx context.Context, args []string, p proc) error {
 func writeSkipped(stdout, stderr io.Writer, meta *mlservice.Metadata, balanced bool, seconds timings) error {
 	reason := fmt.Sprintf("the current version %s was trained on the same data (sha256 %s) with the same parameters",
 		meta.ModelVersionID, meta.Data.SHA256)
+	if p := meta.Promotion; !p.Wins && p.PreviousVersionID != "" && p.PreviousVersionID != meta.ModelVersionID {
+		reason = fmt.Sprintf("version %s was trained on the same data (sha256 %s) with the same parameters and already lost to the current version %s: %s",
+			meta.ModelVersionID, meta.Data.SHA256, p.PreviousVersionID, p.Reason)
+	}
 	fmt.Fprintf(stderr, "skipped: %s\n", reason)
 	return writeJSON(stdout, trainResult{
 		ModelVersionID: meta.ModelVersionID, Skipped: true, Metric: meta.Metric, Reason: reason,
