@@ -282,15 +282,29 @@ func runVersions(ctx context.Context, args []string, getenv func(string) string,
 	if err != nil {
 		return err
 	}
+	// The listing marks no version current when CURRENT cannot be read; that
+	// must not pass for "nothing promoted yet". Print the list, then fail.
+	_, curErr := arts.CurrentVersion(ctx)
+	if errors.Is(curErr, mlservice.ErrNoCurrent) {
+		curErr = nil
+	}
+	if curErr != nil {
+		curErr = fmt.Errorf("no version is marked current: %w", curErr)
+	}
 	if *asJSON {
 		if vs == nil {
 			vs = []mlservice.VersionInfo{}
 		}
-		return writeJSON(stdout, vs)
+		if err := writeJSON(stdout, vs); err != nil {
+			return err
+		}
+		return curErr
 	}
 	if len(vs) == 0 {
-		_, err := fmt.Fprintf(stdout, "no versions in %s\n", arts)
-		return err
+		if _, err := fmt.Fprintf(stdout, "no versions in %s\n", arts); err != nil {
+			return err
+		}
+		return curErr
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "  VERSION\tTRAINED AT\tF1\tDECISION\tDATA FILE")
@@ -307,7 +321,10 @@ func runVersions(ctx context.Context, args []string, getenv func(string) string,
 			v.TrainedAt.UTC().Format(time.DateTime), v.Metric.Value, v.Decision, v.TrainingDataFile)
 	}
 	fmt.Fprintln(tw, "(* current)")
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	return curErr
 }
 
 func runRollback(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {

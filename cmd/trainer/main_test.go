@@ -357,3 +357,24 @@ func TestTrainRerunSkips(t *testing.T) {
 		}
 	}
 }
+
+// A CURRENT that cannot be read leaves no version marked current; versions
+// still lists them, and then fails, naming CURRENT, rather than pass for a
+// store where nothing was promoted.
+func TestVersionsUnreadableCurrent(t *testing.T) {
+	art := t.TempDir()
+	env := map[string]string{"ARTIFACTS_DIR": art}
+	if r := trainer(t, env, "train", "../../data/day_01.csv"); r.code != exitOK {
+		t.Fatalf("train: exit %d\n%s", r.code, r.stderr)
+	}
+	if err := os.WriteFile(filepath.Join(art, "models", "CURRENT"), bytes.Repeat([]byte("a"), 5000), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"versions"}, {"versions", "-json"}} {
+		r := trainer(t, env, args...)
+		if r.code == exitOK || !strings.Contains(r.stderr, "CURRENT") || !strings.Contains(r.stdout, "day_01.csv") {
+			t.Errorf("%v with an oversized CURRENT: exit %d, stdout %q, stderr %q; want the list, then an error naming CURRENT",
+				args, r.code, r.stdout, r.stderr)
+		}
+	}
+}
