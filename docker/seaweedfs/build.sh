@@ -6,6 +6,7 @@
 #
 #   docker/seaweedfs/build.sh            print the path, building if needed
 #   WEED_CACHE=DIR docker/seaweedfs/build.sh
+#   WEED_NO_BUILD=1 docker/seaweedfs/build.sh   print the cached path, or exit 3
 #
 # The cache is ${WEED_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mlservice}/weed-<version>/weed;
 # internal/weedtest looks in the same place. The binary is static
@@ -19,6 +20,10 @@ out=$cache/weed-$version/weed
 if [ -x "$out" ]; then
 	echo "$out"
 	exit 0
+fi
+if [ -n "${WEED_NO_BUILD:-}" ]; then
+	echo "build.sh: weed $version is not built yet (run docker/seaweedfs/build.sh once: several minutes cold)" >&2
+	exit 3
 fi
 mkdir -p "$(dirname "$out")"
 t0=$SECONDS
