@@ -306,14 +306,29 @@ func TrainedAlready(artifactsDir string, ds *Dataset, opts TrainOptions) (*Metad
 	if err != nil {
 		return nil, nil
 	}
-	if v, err := loadVersion(artifactsDir, id); err == nil && sameTraining(v, ds, opts) {
-		return v.meta, nil
+	cur, err := loadVersion(artifactsDir, id)
+	if err != nil {
+		return nil, nil
+	}
+	if sameTraining(cur, ds, opts) {
+		return cur.meta, nil
+	}
+	if cur.schema.Hash() != schemaOf(ds).Hash() {
+		return nil, nil // lost on a schema change, which -allow-schema-change may now allow
 	}
 	return rejectedAgainst(artifactsDir, id, ds, opts), nil
 }
 
+func schemaOf(ds *Dataset) *Schema {
+	if ds.Schema == nil {
+		return defaultSchema()
+	}
+	return ds.Schema
+}
+
 // rejectedAgainst returns the metadata of a version trained on ds with opts
-// that was compared with version cur, the one current now, and lost: the
+// that was compared with version cur, the one current now, and lost on F1
+// (the caller has checked that cur has ds's schema): the
 // same train would be decided the same way again, so a rerun (make train of
 // a day already tried) would only pile up rejected copies. Versions whose
 // metadata names other data are passed over without loading them.
@@ -343,11 +358,7 @@ func rejectedAgainst(artifactsDir, cur string, ds *Dataset, opts TrainOptions) *
 // both kinds of artifacts.
 func sameTraining(v *servingVersion, ds *Dataset, opts TrainOptions) bool {
 	m := v.meta
-	dsSchema := ds.Schema
-	if dsSchema == nil {
-		dsSchema = defaultSchema()
-	}
-	same := v.schema.Hash() == dsSchema.Hash() && m.Data.SHA256 == ds.SHA256 && (m.Params.ClassWeight != nil) == opts.BalancedClassWeight && m.Params.C == opts.C
+	same := v.schema.Hash() == schemaOf(ds).Hash() && m.Data.SHA256 == ds.SHA256 && (m.Params.ClassWeight != nil) == opts.BalancedClassWeight && m.Params.C == opts.C
 	if opts.Eval != nil {
 		same = same && m.Data.Split == "file" && opts.Eval.SHA256 != "" && m.Data.EvalSHA256 == opts.Eval.SHA256
 	} else {
