@@ -65,14 +65,12 @@ func ValidateTable(ctx context.Context, r io.Reader, s *Schema) (*Dataset, error
 	if err := s.check(); err != nil { // a Schema built in code never met ParseSchema
 		return nil, err
 	}
-	if f, ok := r.(*os.File); ok {
-		if st, err := f.Stat(); err == nil && !st.Mode().IsRegular() {
-			pr, stop := readInBackground(ctx, f)
-			defer stop()
-			r = pr
-		}
+	r, _, stop, err := cancellableInput(ctx, r)
+	if err != nil {
+		return nil, err
 	}
-	ds, err := validateTable(ctx, ctxReader{ctx, r}, s)
+	defer stop()
+	ds, err := validateTable(ctx, r, s)
 	if err != nil && ctx.Err() != nil {
 		return nil, fmt.Errorf("validate: %w", ctx.Err())
 	}

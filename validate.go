@@ -183,28 +183,40 @@ func ValidateFile(ctx context.Context, path string) (*Dataset, error) {
 // that goroutine ends with the pending Read. For other readers a cancelled
 // ctx takes effect when the current Read returns.
 func Validate(ctx context.Context, r io.Reader) (*Dataset, error) {
+	r, size, stop, err := cancellableInput(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	defer stop()
+	ds, err := validate(ctx, r, size)
+	if err != nil && ctx.Err() != nil {
+		return nil, fmt.Errorf("validate: %w", ctx.Err())
+	}
+	return ds, err
+}
+
+// cancellableInput returns what validation reads from r, every read checking
+// ctx first, and r's size when it knows it (0 otherwise). A pipe or terminal
+// is read from a goroutine, since a Read blocked on it cannot be
+// interrupted; stop ends that goroutine's wait once validation is done.
+func cancellableInput(ctx context.Context, r io.Reader) (io.Reader, int64, func(), error) {
 	var size int64 // sizes the columns up front when the reader knows it
+	stop := func() {}
 	switch rr := r.(type) {
 	case interface{ Size() int64 }:
 		size = rr.Size()
 	case *os.File:
 		st, err := rr.Stat()
 		if err != nil {
-			return nil, fmt.Errorf("validate: %w", err)
+			return nil, 0, stop, fmt.Errorf("validate: %w", err)
 		}
 		if st.Mode().IsRegular() {
 			size = st.Size()
 		} else {
-			pr, stop := readInBackground(ctx, rr)
-			defer stop()
-			r = pr
+			r, stop = readInBackground(ctx, rr)
 		}
 	}
-	ds, err := validate(ctx, ctxReader{ctx, r}, size)
-	if err != nil && ctx.Err() != nil {
-		return nil, fmt.Errorf("validate: %w", ctx.Err())
-	}
-	return ds, err
+	return ctxReader{ctx, r}, size, stop, nil
 }
 
 // ctxReader stops reading once ctx is done.
