@@ -77,6 +77,9 @@ func readVersionFiles(artifactsDir, id string) (map[string][]byte, error) {
 	rel := versionRel(id, manifestFile)
 	data, err := readArtifact(artifactsDir, rel, maxManifestSize)
 	if errors.Is(err, fs.ErrNotExist) {
+		if _, serr := os.Lstat(filepath.Join(artifactsDir, filepath.FromSlash(versionRel(id)))); errors.Is(serr, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%s: %w", versionRel(id), ErrVersionNotFound)
+		}
 		// Versions of schema_version 1 have no manifest: their metadata.json
 		// is covered by no checksum, so they are not trusted.
 		return nil, fmt.Errorf("%w (a version written before schema_version %s: train it again)", err, SchemaVersion)

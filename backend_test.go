@@ -1,0 +1,175 @@
+package mlservice_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/mlservice/mlservice"
+	"github.com/mlservice/mlservice/storage/memory"
+)
+
+// The backend conformance suite: what Artifacts and a following Store
+// promise, run against every backend. The directory and the in-memory
+// bucket run everywhere; SeaweedFS runs in backend_s3_test.go.
+func TestBackendConformance(t *testing.T) {
+	t.Run("directory", func(t *testing.T) { backendSuite(t, mlservice.DirArtifacts(t.TempDir())) })
+	t.Run("memory", func(t *testing.T) { backendSuite(t, mlservice.BucketArtifacts(memory.New(t.Name()))) })
+}
+
+func backendSuite(t *testing.T, a *mlservice.Artifacts) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	promote := func(f1 float64) *mlservice.Decision {
+		t.Helper()
+		d, err := a.Promote(ctx, artWithF1(t, f1))
+		if err != nil {
+			t.Fatalf("promote f1=%v: %v", f1, err)
+		}
+		if d.Warning != "" {
+			t.Errorf("promote f1=%v: warning %s", f1, d.Warning)
+		}
+		return d
+	}
+	if _, err := a.CurrentVersion(ctx); !errors.Is(err, mlservice.ErrNoCurrent) {
+		t.Fatalf("CurrentVersion of an empty backend: %v, want ErrNoCurrent", err)
+	}
+	st, err := a.OpenStore(mlservice.StoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if s := st.Status(); s.Ready || s.LastError != "" {
+		t.Fatalf("store on an empty backend: %+v", s)
+	}
+	if _, err := st.Predict(mlservice.Features{Age: 40}); !errors.Is(err, mlservice.ErrNotReady) {
+		t.Fatalf("predict before any version: %v, want ErrNotReady", err)
+	}
+
+	d1 := promote(0.5)
+	if !d1.Promoted || d1.Reason != "no version is current" || d1.PreviousVersionID != "" {
+		t.Fatalf("first promote: %+v", d1)
+	}
+	backendServing(t, st, d1.VersionID)
+	d2 := promote(0.4)
+	if d2.Promoted || d2.PreviousVersionID != d1.VersionID {
+		t.Fatalf("worse candidate: %+v", d2)
+	}
+	tie := promote(0.5)
+	if tie.Promoted {
+		t.Fatalf("a tie was promoted: %+v", tie)
+	}
+	d3 := promote(0.6)
+	if !d3.Promoted || d3.PreviousVersionID != d1.VersionID {
+		t.Fatalf("better candidate: %+v", d3)
+	}
+	backendServing(t, st, d3.VersionID)
+	if id, err := a.CurrentVersion(ctx); err != nil || id != d3.VersionID {
+		t.Fatalf("CurrentVersion = %q, %v; want %s", id, err, d3.VersionID)
+	}
+	p, err := st.Predict(mlservice.Features{Age: 40, Income: 50000, AccountBalance: 1000, TransactionsLast30d: 10})
+	if err != nil || p.ModelVersionID != d3.VersionID || p.Probability <= 0 || p.Probability >= 1 {
+		t.Fatalf("predict: %+v %v", p, err)
+	}
+
+	vs, err := a.Versions(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, v := range vs {
+		if v.Error != "" {
+			t.Errorf("version %s: %s", v.VersionID, v.Error)
+		}
+		got = append(got, fmt.Sprintf("%s %s %v", v.VersionID, v.Decision, v.Current))
+	}
+	want := []string{d3.VersionID + " promoted true", tie.VersionID + " rejected false",
+		d2.VersionID + " rejected false", d1.VersionID + " promoted false"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("Versions, newest first (-want +got):\n%s", diff)
+	}
+	meta, m, err := a.ReadVersion(ctx, d2.VersionID)
+	if err != nil || meta.ModelVersionID != d2.VersionID || m == nil || meta.Metric.Value != 0.4 {
+		t.Fatalf("ReadVersion(%s): %+v %v %v", d2.VersionID, meta, m, err)
+	}
+	if _, _, err := a.ReadVersion(ctx, "20990101T000000.000000Z-00000000"); !errors.Is(err, mlservice.ErrVersionNotFound) {
+		t.Fatalf("ReadVersion of a missing version: %v, want ErrVersionNotFound", err)
+	}
+
+	rec, err := a.Rollback(ctx, d1.VersionID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.PreviousVersionID != d3.VersionID || rec.Event != mlservice.DecisionRolledBack || rec.VersionID != d1.VersionID {
+		t.Fatalf("rollback record: %+v", rec)
+	}
+	backendServing(t, st, d1.VersionID)
+	if _, err := a.Rollback(ctx, "20990101T000000.000000Z-00000000"); !errors.Is(err, mlservice.ErrVersionNotFound) {
+		t.Fatalf("rollback to a missing version: %v, want ErrVersionNotFound", err)
+	}
+	h, err := a.ReadHistory(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var events []string
+	for _, r := range h {
+		events = append(events, r.Event+" "+r.VersionID)
+	}
+	wantEvents := []string{"promoted " + d1.VersionID, "rejected " + d2.VersionID, "rejected " + tie.VersionID,
+		"promoted " + d3.VersionID, "rolled_back " + d1.VersionID}
+	if diff := cmp.Diff(wantEvents, events); diff != "" {
+		t.Fatalf("history (-want +got):\n%s", diff)
+	}
+
+	// Racing writers: each decision is taken against the version current
+	// at its commit, so the best candidate ends up current whatever the
+	// order, and no decision is lost.
+	rivals := []float64{0.61, 0.66, 0.62, 0.65, 0.63, 0.64}
+	decisions := make([]*mlservice.Decision, len(rivals))
+	var wg sync.WaitGroup
+	for i, f1 := range rivals {
+		wg.Go(func() { decisions[i] = promote(f1) })
+	}
+	wg.Wait()
+	best := decisions[slices.Index(rivals, slices.Max(rivals))]
+	if !best.Promoted {
+		t.Fatalf("the best of the racing candidates was not promoted: %+v", best)
+	}
+	if id, err := a.CurrentVersion(ctx); err != nil || id != best.VersionID {
+		t.Fatalf("after the race CURRENT = %q, %v; want the best, %s", id, err, best.VersionID)
+	}
+	backendServing(t, st, best.VersionID)
+	h, err = a.ReadHistory(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(h) != len(wantEvents)+len(rivals) {
+		t.Fatalf("history has %d records after %d racing promotions, want %d", len(h), len(rivals), len(wantEvents)+len(rivals))
+	}
+	for _, d := range decisions {
+		if d.Promoted && d.PreviousMetric != nil && *d.PreviousMetric >= d.Metadata.Metric.Value {
+			t.Errorf("%s promoted with F1 %v over a current version's %v", d.VersionID, d.Metadata.Metric.Value, *d.PreviousMetric)
+		}
+		if !d.Promoted && !strings.Contains(strings.ToLower(d.Reason), "f1") {
+			t.Errorf("%s rejected without saying why in terms of F1: %q", d.VersionID, d.Reason)
+		}
+	}
+}
+
+// backendServing waits until st serves id.
+func backendServing(t *testing.T, st *mlservice.Store, id string) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(2 * time.Millisecond) {
+		if st.Status().ModelVersionID == id {
+			return
+		}
+	}
+	t.Fatalf("store serves %+v, not %s after 5s", st.Status(), id)
+}
