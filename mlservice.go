@@ -236,7 +236,7 @@ const SchemaVersion = "2"
 type Metadata struct {
 	SchemaVersion        string         `json:"schema_version"`
 	ModelVersionID       string         `json:"model_version_id"`
-	Metric               Metric         `json:"metric"` // the promotion metric, F1
+	Metric               Metric         `json:"metric"` // the promotion rule's metric (Promotion.Rule), by default F1
 	Metrics              Metrics        `json:"metrics"`
 	TrainingDataFile     string         `json:"training_data_file"`
 	EvaluationDataFile   string         `json:"evaluation_data_file,omitempty"` // set when scored on a fixed file
@@ -317,7 +317,12 @@ type Promotion struct {
 	Wins              bool     `json:"wins"` // the candidate beat the current version, or none was current
 	Reason            string   `json:"reason"`
 	PreviousVersionID string   `json:"previous_version_id,omitempty"`
-	PreviousMetric    *float64 `json:"previous_metric,omitempty"` // its F1 on this version's evaluation rows
-	// PreviousMetricStored is the F1 recorded with the previous version.
+	PreviousMetric    *float64 `json:"previous_metric,omitempty"` // its figure under Rule on this version's evaluation rows
+	// PreviousMetricStored is that figure as recorded with the previous
+	// version (on its own evaluation rows).
 	PreviousMetricStored *float64 `json:"previous_metric_stored,omitempty"`
+	// Rule is the promotion rule the comparison used. Versions written
+	// before rules were recorded have none: they were compared by F1,
+	// strictly greater, which is the zero rule.
+	Rule PromotionRule `json:"rule"`
 }
