@@ -117,7 +117,7 @@ func (r PromotionRule) String() string {
 	if r.MinDelta != 0 {
 		by = "by more than " + strconv.FormatFloat(r.MinDelta, 'g', -1, 64)
 	}
-	return fmt.Sprintf("%s, %s is better, %s", r.Metric, dir, by)
+	return fmt.Sprintf("%s, %s is better, %s", orDefault(r.Metric, MetricF1), dir, by)
 }
 
 // recordedMetric is version metadata m's figure for metric name, as it was
