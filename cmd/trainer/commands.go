@@ -270,7 +270,7 @@ func runValidate(ctx context.Context, args []string, p proc) error {
 }
 
 func runVersions(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
-	fs := newFlagSet("versions", "[flags]", "Lists every version, newest first, with its F1 and decision; * marks CURRENT.")
+	fs := newFlagSet("versions", "[flags]", "Lists every version, newest first, with its promotion metric and decision; * marks CURRENT.")
 	openArtifacts := artifactsFlags(fs, getenv)
 	asJSON := fs.Bool("json", false, "print JSON instead of a table (no env; default false)")
 	pos, err := parse(fs, args)
@@ -313,7 +313,7 @@ func runVersions(ctx context.Context, args []string, getenv func(string) string,
 		return curErr
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "  VERSION\tTRAINED AT\tF1\tDECISION\tDATA FILE")
+	fmt.Fprintln(tw, "  VERSION\tTRAINED AT\tMETRIC\tDECISION\tDATA FILE")
 	for _, v := range vs {
 		mark := " "
 		if v.Current {
@@ -323,8 +323,8 @@ func runVersions(ctx context.Context, args []string, getenv func(string) string,
 			fmt.Fprintf(tw, "%s %s\t-\t-\tunreadable\t%s\n", mark, v.VersionID, v.Error)
 			continue
 		}
-		fmt.Fprintf(tw, "%s %s\t%s\t%.4f\t%s\t%s\n", mark, v.VersionID,
-			v.TrainedAt.UTC().Format(time.DateTime), v.Metric.Value, v.Decision, v.TrainingDataFile)
+		fmt.Fprintf(tw, "%s %s\t%s\t%s %.4f\t%s\t%s\n", mark, v.VersionID,
+			v.TrainedAt.UTC().Format(time.DateTime), v.Metric.Name, v.Metric.Value, v.Decision, v.TrainingDataFile)
 	}
 	fmt.Fprintln(tw, "(* current)")
 	if err := tw.Flush(); err != nil {
