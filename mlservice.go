@@ -1,6 +1,7 @@
 // Package mlservice trains a binary classifier from daily CSV files, promotes
-// a new model version only when it scores a better F1, and serves
-// predictions from whichever version is current, in the same process.
+// a new model version only when it scores better (by default a better F1),
+// and serves predictions from whichever version is current, in the same
+// process.
 //
 // The HTTP server and the trainer command in cmd/ are thin wrappers around
 // this package; a Go program that imports it gets the same behaviour without
@@ -17,8 +18,9 @@
 // (stratified 80/20, fixed seed), standardizes them, fits an L2 logistic
 // regression with gonum's L-BFGS and scores the held-out rows. Promote writes
 // the version durably under $ARTIFACTS_DIR/models/versions and moves CURRENT
-// to it only when its F1 beats the current version's on the same rows (the
-// current version is re-scored on the candidate's evaluation rows). A Store
+// to it only when it beats the current version on the same rows under its
+// PromotionRule, by default F1 strictly greater (the current version is
+// re-scored on the candidate's evaluation rows). A Store
 // serves the version CURRENT names and follows it as it moves.
 //
 // # Training and promoting
