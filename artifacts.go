@@ -47,7 +47,7 @@ func (a *Artifacts) String() string {
 func (a *Artifacts) Dir() string { return a.dir }
 
 // Promote is Promote over these artifacts, with the same decision (the
-// F1 comparison on the candidate's rows, the schema-change guard) and the
+// rule's comparison on the candidate's rows, the schema-change guard) and the
 // same files (model.json, metadata.json, schema.json, manifest.json). On an
 // object store the version's objects are written, then its manifest, then
 // CURRENT by a conditional PUT; a writer that loses the race for CURRENT

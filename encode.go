@@ -347,7 +347,7 @@ func trainTable(ctx context.Context, ds *Dataset, opts TrainOptions, start time.
 	}
 	meta := Metadata{
 		SchemaVersion:        SchemaVersion,
-		Metric:               Metric{Name: "f1", Value: metrics.F1},
+		Metric:               opts.Rule.metric(metrics),
 		Metrics:              metrics,
 		TrainingDataFile:     baseName(ds.Source),
 		TrainedAt:            time.Now().UTC(),
@@ -362,7 +362,7 @@ func trainTable(ctx context.Context, ds *Dataset, opts TrainOptions, start time.
 	if opts.Eval != nil {
 		meta.EvaluationDataFile = baseName(opts.Eval.Source)
 	}
-	return &Candidate{Model: m, Metadata: meta, Schema: s.clone(), eval: eval}, nil
+	return &Candidate{Model: m, Metadata: meta, Schema: s.clone(), eval: eval, Rule: opts.Rule, AllowSchemaChange: opts.AllowSchemaChange}, nil
 }
 
 // checkTable is checkDataset for a table dataset under s.

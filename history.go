@@ -36,10 +36,14 @@ type HistoryRecord struct {
 	Metric            *Metric   `json:"metric,omitempty"`
 	PreviousVersionID string    `json:"previous_version_id,omitempty"`
 	PreviousMetric    *float64  `json:"previous_metric,omitempty"` // on the candidate's evaluation rows
-	// PreviousMetricStored is the F1 recorded with the previous version.
+	// PreviousMetricStored is the figure recorded with the previous version.
 	PreviousMetricStored *float64 `json:"previous_metric_stored,omitempty"`
 	Reason               string   `json:"reason,omitempty"`
 	TrainingDataFile     string   `json:"training_data_file,omitempty"`
+
+	// Rule is the promotion rule of a promoted or rejected version's
+	// decision; nil for a rollback, and in records written before rules.
+	Rule *PromotionRule `json:"rule,omitempty"`
 }
 
 // ReadHistory returns the records of models/history.jsonl, oldest first. A

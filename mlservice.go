@@ -1,6 +1,7 @@
 // Package mlservice trains a binary classifier from daily CSV files, promotes
-// a new model version only when it scores a better F1, and serves
-// predictions from whichever version is current, in the same process.
+// a new model version only when it scores better (by default a better F1),
+// and serves predictions from whichever version is current, in the same
+// process.
 //
 // The HTTP server and the trainer command in cmd/ are thin wrappers around
 // this package; a Go program that imports it gets the same behaviour without
@@ -17,8 +18,9 @@
 // (stratified 80/20, fixed seed), standardizes them, fits an L2 logistic
 // regression with gonum's L-BFGS and scores the held-out rows. Promote writes
 // the version durably under $ARTIFACTS_DIR/models/versions and moves CURRENT
-// to it only when its F1 beats the current version's on the same rows (the
-// current version is re-scored on the candidate's evaluation rows). A Store
+// to it only when it beats the current version on the same rows under its
+// PromotionRule, by default F1 strictly greater (the current version is
+// re-scored on the candidate's evaluation rows). A Store
 // serves the version CURRENT names and follows it as it moves.
 //
 // # Training and promoting
@@ -236,7 +238,7 @@ const SchemaVersion = "2"
 type Metadata struct {
 	SchemaVersion        string         `json:"schema_version"`
 	ModelVersionID       string         `json:"model_version_id"`
-	Metric               Metric         `json:"metric"` // the promotion metric, F1
+	Metric               Metric         `json:"metric"` // the promotion rule's metric (Promotion.Rule), by default F1
 	Metrics              Metrics        `json:"metrics"`
 	TrainingDataFile     string         `json:"training_data_file"`
 	EvaluationDataFile   string         `json:"evaluation_data_file,omitempty"` // set when scored on a fixed file
@@ -317,7 +319,12 @@ type Promotion struct {
 	Wins              bool     `json:"wins"` // the candidate beat the current version, or none was current
 	Reason            string   `json:"reason"`
 	PreviousVersionID string   `json:"previous_version_id,omitempty"`
-	PreviousMetric    *float64 `json:"previous_metric,omitempty"` // its F1 on this version's evaluation rows
-	// PreviousMetricStored is the F1 recorded with the previous version.
+	PreviousMetric    *float64 `json:"previous_metric,omitempty"` // its figure under Rule on this version's evaluation rows
+	// PreviousMetricStored is that figure as recorded with the previous
+	// version (on its own evaluation rows).
 	PreviousMetricStored *float64 `json:"previous_metric_stored,omitempty"`
+	// Rule is the promotion rule the comparison used. Versions written
+	// before rules were recorded have none: they were compared by F1,
+	// strictly greater, which is the zero rule.
+	Rule PromotionRule `json:"rule"`
 }

@@ -475,7 +475,8 @@ func (o bucketArtifacts) versions(ctx context.Context) ([]VersionInfo, error) {
 	return out, nil
 }
 
-// trainedAlready is TrainedAlready on an object store.
+// trainedAlready is TrainedAlready on an object store. The rejected-day
+// search costs one LIST of the versions and one GET of each metadata object.
 func (o bucketArtifacts) trainedAlready(ctx context.Context, ds *Dataset, opts TrainOptions) (*Metadata, error) {
 	opts, err := opts.withDefaults()
 	if err != nil {
@@ -489,8 +490,30 @@ func (o bucketArtifacts) trainedAlready(ctx context.Context, ds *Dataset, opts T
 		return nil, nil
 	}
 	v, err := o.loadVersion(ctx, id)
-	if err != nil || !sameTraining(v, ds, opts) {
+	if err != nil {
 		return nil, nil
 	}
-	return v.meta, nil
+	if sameTraining(v, ds, opts) {
+		return v.meta, nil
+	}
+	keys, err := o.b.List(ctx, path.Join(modelsDir, versionsDir)+"/")
+	if err != nil {
+		return nil, nil // training goes ahead and Promote decides
+	}
+	var ids []string
+	for _, k := range keys {
+		rest := strings.TrimPrefix(k, path.Join(modelsDir, versionsDir)+"/")
+		if id, name, ok := strings.Cut(rest, "/"); ok && name == manifestFile {
+			ids = append(ids, id) // committed
+		}
+	}
+	readMeta := func(id string) (*Metadata, error) {
+		data, _, err := o.b.Get(ctx, versionRel(id, metadataFile), maxVersionFileSize)
+		if err != nil {
+			return nil, err
+		}
+		return decodeMetadata(id, map[string][]byte{metadataFile: data})
+	}
+	load := func(id string) (*servingVersion, error) { return o.loadVersion(ctx, id) }
+	return rejectedAgainst(v, ids, ds, opts, readMeta, load), nil
 }

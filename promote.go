@@ -73,11 +73,15 @@ type Decision struct {
 	Promoted          bool   `json:"promoted"` // CURRENT names the version now
 	Reason            string `json:"reason"`
 	PreviousVersionID string `json:"previous_version_id"` // the version current before; "" if none
-	// PreviousMetric is the previous version's F1 on the candidate's
-	// evaluation rows, the figure compared; PreviousMetricStored the F1
-	// recorded with it. Both nil if none was current or it was unreadable.
+	// PreviousMetric is the previous version's figure under Rule on the
+	// candidate's evaluation rows, the figure compared; PreviousMetricStored
+	// that metric as recorded with it. Both nil if none was current or it
+	// was unreadable, or its schema differs; the stored one also when it
+	// records no such figure.
 	PreviousMetric       *float64 `json:"previous_metric"`
 	PreviousMetricStored *float64 `json:"previous_metric_stored"`
+	// Rule is the promotion rule the decision applied, defaults filled in.
+	Rule PromotionRule `json:"rule"`
 	// Warning is set when the decision took effect but could not be
 	// recorded in history.jsonl; the next writer records it.
 	Warning  string   `json:"warning,omitempty"`
@@ -85,8 +89,9 @@ type Decision struct {
 }
 
 // Promote writes the candidate as a new version under artifactsDir and makes
-// it current when its F1 is strictly greater than the current version's F1
-// on the candidate's evaluation rows (see decide; always when no version is
+// it current when it beats the current version under the candidate's
+// PromotionRule (by default: its F1 strictly greater), both scored on the
+// candidate's evaluation rows (see decide; always when no version is
 // current, or the current one cannot be read).
 // A rejected version keeps its directory. The decision is appended to
 // models/history.jsonl after CURRENT moved: a version is promoted when
@@ -163,8 +168,15 @@ func encodeCandidate(c *Candidate) ([]byte, error) {
 	if s := c.schema(); !s.Resolved() || !slices.Equal(c.Model.Features, s.EncodedNames()) {
 		return nil, fmt.Errorf("the model's columns are not schema %s's encoding", s.ID())
 	}
-	if f1 := c.Metadata.Metric.Value; math.IsNaN(f1) || math.IsInf(f1, 0) {
-		return nil, fmt.Errorf("metric %v is not a number", f1)
+	rule, err := c.Rule.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if m := c.Metadata.Metric; m.Name != rule.Metric {
+		return nil, fmt.Errorf("the candidate's metric is %q, its rule compares %q (set TrainOptions.Rule, not Candidate.Rule, to change it)", truncate(m.Name, 80), rule.Metric)
+	}
+	if v := c.Metadata.Metric.Value; math.IsNaN(v) || math.IsInf(v, 0) {
+		return nil, fmt.Errorf("metric %s %v is not a number", rule.Metric, v)
 	}
 	modelJSON, err := json.MarshalIndent(c.Model, "", "  ")
 	if err != nil {
@@ -173,12 +185,13 @@ func encodeCandidate(c *Candidate) ([]byte, error) {
 	return append(modelJSON, '\n'), nil
 }
 
-// decide compares the candidate with the current version and names the new
-// version. Both F1 figures come from the same rows: the current version is
-// re-scored on the candidate's evaluation rows (its recorded F1 came from
-// another day's split). A current version that cannot be loaded does not
-// count, and one that cannot be re-scored is compared by its recorded F1;
-// the reason says which.
+// decide compares the candidate with the current version under the
+// candidate's rule and names the new version. Both figures come from the
+// same rows: the current version is re-scored on the candidate's evaluation
+// rows (its recorded figure came from another day's split, and perhaps
+// under another rule's metric). A current version that cannot be loaded
+// does not count, and one that cannot be re-scored is compared by its
+// recorded figure; the reason says which.
 func (a *artifacts) decide(c *Candidate) *Decision {
 	cur, v, err := a.current()
 	return decideAgainst(c, newVersionID(time.Now()), cur, v, err)
@@ -186,8 +199,10 @@ func (a *artifacts) decide(c *Candidate) *Decision {
 
 // decideAgainst makes decide's comparison of candidate c, to be version id,
 // with the current version cur (loaded as v, or failing to load with err).
+// c has passed encodeCandidate, so its rule is valid.
 func decideAgainst(c *Candidate, id, cur string, v *servingVersion, err error) *Decision {
-	d := &Decision{VersionID: id}
+	rule, _ := c.Rule.withDefaults()
+	d := &Decision{VersionID: id, Rule: rule}
 	switch {
 	case err != nil:
 		d.PreviousVersionID = cur
@@ -197,37 +212,73 @@ func decideAgainst(c *Candidate, id, cur string, v *servingVersion, err error) *
 		d.Promoted, d.Reason = true, "no version is current"
 		return d
 	}
+	d.PreviousVersionID = cur
 	if want, have := c.schema(), v.schema; want.Hash() != have.Hash() {
-		d.PreviousVersionID = cur
 		if !c.AllowSchemaChange {
 			d.Reason = fmt.Sprintf("schema changed from %s to %s: %s; refused, since clients of the current version would break (allow it with -allow-schema-change)",
 				have.ID(), want.ID(), schemaDiff(have, want))
 			return d
 		}
-		d.Promoted, d.Reason = true, fmt.Sprintf("schema changed from %s to %s (%s), allowed: promoted without comparing F1, since the current version cannot score rows of another schema",
-			have.ID(), want.ID(), schemaDiff(have, want))
+		d.Promoted, d.Reason = true, fmt.Sprintf("schema changed from %s to %s (%s), allowed: promoted without comparing %s, since the current version cannot score rows of another schema",
+			have.ID(), want.ID(), schemaDiff(have, want), rule.Metric)
 		return d
 	}
-	stored := v.meta.Metric.Value
-	prev, basis := rescore(v, c.eval)
-	d.PreviousVersionID, d.PreviousMetric, d.PreviousMetricStored = cur, &prev, &stored
-	f1 := c.Metadata.Metric.Value
-	d.Promoted = f1 > prev
-	op := "<="
-	if d.Promoted {
-		op = ">"
+	if stored, ok := recordedMetric(v.meta, rule.Metric); ok {
+		d.PreviousMetricStored = &stored
 	}
-	d.Reason = fmt.Sprintf("f1 %.6f %s current %.6f %s", f1, op, prev, basis)
+	prev, basis, ok := rescore(v, c.eval, rule)
+	if !ok {
+		d.Promoted, d.Reason = true, fmt.Sprintf("the current version %s records no %s and %s, so nothing to compare with; rule: %s", cur, rule.Metric, basis, rule)
+		return d
+	}
+	d.PreviousMetric = &prev
+	cand := c.Metadata.Metric.Value
+	d.Promoted = rule.beats(cand, prev)
+	d.Reason = comparison(rule, cand, prev, d.Promoted) + " " + basis + "; rule: " + rule.String()
 	return d
 }
 
-// rescore returns the F1 of version v on the rows in eval, and the basis of
-// the figure for the decision's reason. Without rows (a Candidate built by
-// hand or decoded from JSON) it returns v's recorded F1.
-func rescore(v *servingVersion, eval *Dataset) (float64, string) {
-	stored := v.meta.Metric.Value
+// comparison is the head of a decision's reason: the candidate's figure
+// against the current version's under rule, and the outcome.
+func comparison(rule PromotionRule, cand, prev float64, won bool) string {
+	if rule.MinDelta == 0 {
+		op := "<="
+		switch {
+		case rule.lowerIsBetter() && won:
+			op = "<"
+		case rule.lowerIsBetter():
+			op = ">="
+		case won:
+			op = ">"
+		}
+		return fmt.Sprintf("%s %.6f %s current %.6f", rule.Metric, cand, op, prev)
+	}
+	g := rule.gain(cand, prev)
+	verdict := fmt.Sprintf("better by %.6g, more than min delta %g", g, rule.MinDelta)
+	switch {
+	case !won && g > 0:
+		verdict = fmt.Sprintf("better by %.6g, not more than min delta %g", g, rule.MinDelta)
+	case !won:
+		verdict = fmt.Sprintf("not better (by %.6g), min delta %g", g, rule.MinDelta)
+	}
+	return fmt.Sprintf("%s %.6f vs current %.6f: %s,", rule.Metric, cand, prev, verdict)
+}
+
+// rescore returns the figure under rule of version v on the rows in eval,
+// and the basis of the figure for the decision's reason. Without rows (a
+// Candidate built by hand or decoded from JSON) it returns v's recorded
+// figure, and false if v records none for rule's metric.
+func rescore(v *servingVersion, eval *Dataset, rule PromotionRule) (float64, string, bool) {
+	name := rule.Metric
+	stored, recorded := recordedMetric(v.meta, name)
+	fallback := func(why string) (float64, string, bool) {
+		if !recorded {
+			return 0, why, false
+		}
+		return stored, fmt.Sprintf("(its recorded %s: %s)", name, why), true
+	}
 	if eval == nil || eval.Len() == 0 {
-		return stored, "(its recorded f1: the candidate carries no evaluation rows)"
+		return fallback("the candidate carries no evaluation rows")
 	}
 	p := make([]float64, eval.Len())
 	for i := range p {
@@ -240,9 +291,13 @@ func rescore(v *servingVersion, eval *Dataset) (float64, string) {
 	}
 	m, err := model.Evaluate(eval.Y, p, nil)
 	if err != nil {
-		return stored, fmt.Sprintf("(its recorded f1: re-scoring it failed: %v)", err)
+		return fallback(fmt.Sprintf("re-scoring it failed: %v", err))
 	}
-	return m.F1, fmt.Sprintf("on the same %d evaluation rows (its recorded f1: %.6f)", eval.Len(), stored)
+	basis := fmt.Sprintf("on the same %d evaluation rows (its recorded %s: none)", eval.Len(), name)
+	if recorded {
+		basis = fmt.Sprintf("on the same %d evaluation rows (its recorded %s: %.6f)", eval.Len(), name, stored)
+	}
+	return rule.value(m), basis, true
 }
 
 // fillMetadata completes the candidate's metadata for version d and returns
@@ -255,7 +310,7 @@ func (d *Decision) fillMetadata(c *Candidate, modelJSON []byte) ([]byte, error) 
 	meta.ModelFile = modelFile
 	meta.ModelSHA256 = hex.EncodeToString(sum[:])
 	meta.Promotion = Promotion{Wins: d.Promoted, Reason: d.Reason, PreviousVersionID: d.PreviousVersionID,
-		PreviousMetric: d.PreviousMetric, PreviousMetricStored: d.PreviousMetricStored}
+		PreviousMetric: d.PreviousMetric, PreviousMetricStored: d.PreviousMetricStored, Rule: d.Rule}
 	metaJSON, err := json.MarshalIndent(meta, "", "  ")
 	if err != nil {
 		return nil, fmt.Errorf("encode metadata: %w", err)
@@ -290,10 +345,13 @@ func (d *Decision) versionFiles(c *Candidate, modelJSON []byte) (map[string][]by
 // trained on the same data as ds (same SHA-256) with the parameters opts
 // gives (class weighting, C, and the same split seed and fraction or the
 // same evaluation file): training again would only add an identical version
-// under a new id. It returns nil when no version is current, the current one
-// differs or cannot be loaded (then training goes ahead and Promote decides),
-// and an error only for options Train would refuse. It takes no lock and is
-// cheap enough to call before Train.
+// under a new id. Failing that, it returns the metadata of a version trained
+// so that was already rejected against the version current now, for the
+// reason that would reject it again (see rejectedAgainst). It returns nil
+// when no version is current, the current one cannot be loaded (then
+// training goes ahead and Promote decides) or neither is found, and an error
+// only for options Train would refuse. It takes no lock and is cheap enough
+// to call before Train.
 func TrainedAlready(artifactsDir string, ds *Dataset, opts TrainOptions) (*Metadata, error) {
 	opts, err := opts.withDefaults()
 	if err != nil {
@@ -313,10 +371,17 @@ func TrainedAlready(artifactsDir string, ds *Dataset, opts TrainOptions) (*Metad
 	if sameTraining(cur, ds, opts) {
 		return cur.meta, nil
 	}
-	if cur.schema.Hash() != schemaOf(ds).Hash() {
-		return nil, nil // lost on a schema change, which -allow-schema-change may now allow
+	entries, err := os.ReadDir(filepath.Join(artifactsDir, modelsDir, versionsDir))
+	if err != nil {
+		return nil, nil
 	}
-	return rejectedAgainst(artifactsDir, id, ds, opts), nil
+	var ids []string
+	for _, e := range entries {
+		ids = append(ids, e.Name())
+	}
+	return rejectedAgainst(cur, ids, ds, opts,
+		func(id string) (*Metadata, error) { return readMetadata(artifactsDir, id) },
+		func(id string) (*servingVersion, error) { return loadVersion(artifactsDir, id) }), nil
 }
 
 func schemaOf(ds *Dataset) *Schema {
@@ -326,27 +391,37 @@ func schemaOf(ds *Dataset) *Schema {
 	return ds.Schema
 }
 
-// rejectedAgainst returns the metadata of a version trained on ds with opts
-// that was compared with version cur, the one current now, and lost on F1
-// (the caller has checked that cur has ds's schema): the
-// same train would be decided the same way again, so a rerun (make train of
-// a day already tried) would only pile up rejected copies. Versions whose
-// metadata names other data are passed over without loading them.
-func rejectedAgainst(artifactsDir, cur string, ds *Dataset, opts TrainOptions) *Metadata {
-	entries, err := os.ReadDir(filepath.Join(artifactsDir, modelsDir, versionsDir))
-	if err != nil {
-		return nil
+// rejectedAgainst returns the metadata of a version among ids, trained on ds
+// with opts (already defaulted), that was rejected against cur, the version
+// current now, for a reason that still holds: the same train would be
+// decided the same way again, so a rerun (make train of a day already
+// tried) would only pile up rejected copies. That is a loss under the same
+// promotion rule when ds has cur's schema, and a refused schema change when
+// it has not, unless opts now allows the change. A loss under another rule
+// does not count: under this one the day may win. Versions whose metadata
+// (read by readMeta) names other data are passed over without loading them;
+// the one found is loaded in full by load.
+func rejectedAgainst(cur *servingVersion, ids []string, ds *Dataset, opts TrainOptions,
+	readMeta func(id string) (*Metadata, error), load func(id string) (*servingVersion, error)) *Metadata {
+	schemaChange := cur.schema.Hash() != schemaOf(ds).Hash()
+	if schemaChange && opts.AllowSchemaChange {
+		return nil // allowed now, so it would be promoted
 	}
-	for _, e := range slices.Backward(entries) { // newest first
-		id := e.Name()
-		if !ValidVersionID(id) || id == cur {
+	slices.Sort(ids)
+	for _, id := range slices.Backward(ids) { // newest first
+		if !ValidVersionID(id) || id == cur.id {
 			continue
 		}
-		m, err := readMetadata(artifactsDir, id)
-		if err != nil || m.Data.SHA256 != ds.SHA256 || m.Promotion.Wins || m.Promotion.PreviousVersionID != cur {
+		m, err := readMeta(id)
+		if err != nil || m.Data.SHA256 != ds.SHA256 || m.Promotion.Wins || m.Promotion.PreviousVersionID != cur.id {
 			continue
 		}
-		if v, err := loadVersion(artifactsDir, id); err == nil && sameTraining(v, ds, opts) {
+		// With ds's schema the version was compared with cur on the
+		// metric only when their schemas agree: else it was refused.
+		if rule, err := m.Promotion.Rule.withDefaults(); !schemaChange && (err != nil || rule != opts.Rule) {
+			continue
+		}
+		if v, err := load(id); err == nil && sameTraining(v, ds, opts) {
 			return v.meta
 		}
 	}
@@ -478,7 +553,8 @@ func versionInfo(id, cur string, decided map[string]HistoryRecord, meta *Metadat
 func decisionRecord(d *Decision, event string, at time.Time) HistoryRecord {
 	return HistoryRecord{Time: at, Event: event, VersionID: d.VersionID,
 		Metric: &d.Metadata.Metric, PreviousVersionID: d.PreviousVersionID, PreviousMetric: d.PreviousMetric,
-		PreviousMetricStored: d.PreviousMetricStored, Reason: d.Reason, TrainingDataFile: d.Metadata.TrainingDataFile}
+		PreviousMetricStored: d.PreviousMetricStored, Reason: d.Reason, TrainingDataFile: d.Metadata.TrainingDataFile,
+		Rule: &d.Rule}
 }
 
 // undecided is the decision of a version history has no record of. Promote

@@ -499,40 +499,106 @@ func (s *Schema) RequestJSONSchema() map[string]any {
 	}
 }
 
-// schemaDiff says in a few words how b differs from a.
+// schemaDiff says how b differs from a: which columns were added, removed
+// or retyped, which categories appeared or vanished, which rules changed,
+// so that whoever reads a refusal knows what to fix.
 func schemaDiff(a, b *Schema) string {
 	var out []string
 	if a.Name != b.Name || a.Version != b.Version {
 		out = append(out, fmt.Sprintf("%s@%s became %s@%s", a.Name, a.Version, b.Name, b.Version))
 	}
 	if a.Target != b.Target {
-		out = append(out, "the target changed")
+		out = append(out, fmt.Sprintf("the target %s (positive %q, negative %q) became %s (positive %q, negative %q)",
+			a.Target.Column, a.Target.Positive, a.Target.Negative, b.Target.Column, b.Target.Positive, b.Target.Negative))
 	}
 	old := map[string]FeatureSpec{}
 	for _, f := range a.Features {
 		old[f.Name] = f
 	}
+	var added, removed []string
 	for _, f := range b.Features {
 		o, ok := old[f.Name]
-		switch {
-		case !ok:
-			out = append(out, "feature "+f.Name+" added")
-		case o.Type != f.Type:
-			out = append(out, fmt.Sprintf("%s: %s became %s", f.Name, o.Type, f.Type))
-		case !slices.Equal(o.Categories, f.Categories):
-			out = append(out, fmt.Sprintf("%s: categories %d became %d", f.Name, len(o.Categories), len(f.Categories)))
-		case o.Rules != f.Rules || o.Unknown != f.Unknown:
-			out = append(out, f.Name+": rules or unknown changed")
-		}
 		delete(old, f.Name)
+		if !ok {
+			added = append(added, fmt.Sprintf("%s (%s)", f.Name, f.Type))
+			continue
+		}
+		if o.Type != f.Type {
+			out = append(out, fmt.Sprintf("column %s: %s became %s", f.Name, o.Type, f.Type))
+			continue
+		}
+		if !slices.Equal(o.Categories, f.Categories) {
+			out = append(out, "column "+f.Name+": "+categoryDiff(o.Categories, f.Categories))
+		}
+		if o.Rules != f.Rules {
+			out = append(out, fmt.Sprintf("column %s: rules %q became %q", f.Name, o.Rules, f.Rules))
+		}
+		if o.Unknown != f.Unknown {
+			out = append(out, fmt.Sprintf("column %s: unknown %q became %q", f.Name, orDefault(o.Unknown, UnknownError), orDefault(f.Unknown, UnknownError)))
+		}
 	}
 	for _, f := range a.Features {
 		if _, ok := old[f.Name]; ok {
-			out = append(out, "feature "+f.Name+" removed")
+			removed = append(removed, f.Name)
 		}
 	}
+	if len(added) > 0 {
+		out = append(out, "columns added: "+someOf(added))
+	}
+	if len(removed) > 0 {
+		out = append(out, "columns removed: "+someOf(removed))
+	}
 	if len(out) == 0 {
-		out = append(out, "feature order changed")
+		names := func(s *Schema) []string {
+			n := make([]string, len(s.Features))
+			for i, f := range s.Features {
+				n[i] = f.Name
+			}
+			return n
+		}
+		out = append(out, fmt.Sprintf("column order %s became %s", someOf(names(a)), someOf(names(b))))
 	}
 	return truncate(strings.Join(out, "; "), 1000)
+}
+
+// categoryDiff says how category list b differs from a: the values that
+// appeared and vanished, or that only their one-hot order changed.
+func categoryDiff(a, b []string) string {
+	var appeared, vanished []string
+	for _, c := range b {
+		if !slices.Contains(a, c) {
+			appeared = append(appeared, strconv.Quote(c))
+		}
+	}
+	for _, c := range a {
+		if !slices.Contains(b, c) {
+			vanished = append(vanished, strconv.Quote(c))
+		}
+	}
+	var out []string
+	if len(appeared) > 0 {
+		out = append(out, "categories appeared: "+someOf(appeared))
+	}
+	if len(vanished) > 0 {
+		out = append(out, "categories vanished: "+someOf(vanished))
+	}
+	if len(out) == 0 {
+		return fmt.Sprintf("the same %d categories in another order", len(a))
+	}
+	return fmt.Sprintf("%s (%d became %d)", strings.Join(out, ", "), len(a), len(b))
+}
+
+// someOf lists up to ten of names, then how many more there are.
+func someOf(names []string) string {
+	if len(names) <= 10 {
+		return strings.Join(names, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(names[:10], ", "), len(names)-10)
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }

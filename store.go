@@ -609,7 +609,7 @@ func (s *Store) install(id string, v *servingVersion) (bool, error) {
 	s.lastErr, s.failedID = nil, ""
 	s.mu.Unlock()
 	s.loads.Add(1)
-	attrs := []any{"version", id, "f1", v.meta.Metric.Value}
+	attrs := []any{"version", id, "f1", v.meta.Metrics.F1}
 	if prev != nil {
 		attrs = append(attrs, "previous", prev.id)
 	}

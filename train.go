@@ -23,7 +23,8 @@ const (
 )
 
 // TrainOptions configures Train. The zero value trains like the seed
-// service: no class weights, a stratified 80/20 split with seed 42, C = 1.
+// service: no class weights, a stratified 80/20 split with seed 42, C = 1,
+// and a candidate that Promote compares by F1, strictly greater.
 type TrainOptions struct {
 	// BalancedClassWeight weights each class by n/(2·n_class), so the
 	// minority class counts as much as the majority (BALANCED_CLASS_WEIGHT).
@@ -45,6 +46,15 @@ type TrainOptions struct {
 	// Workers is how many goroutines fit the model. Zero means GOMAXPROCS;
 	// the model is the same bit for bit whatever it is.
 	Workers int
+	// Rule is how Promote will compare the candidate with the current
+	// version; the zero value compares F1, strictly greater. Train records
+	// the rule's metric as Metadata.Metric and sets Candidate.Rule; a bad
+	// rule is an error.
+	Rule PromotionRule
+	// AllowSchemaChange sets Candidate.AllowSchemaChange. TrainedAlready
+	// reads it: a day refused as a schema change is not skipped when the
+	// change is now allowed.
+	AllowSchemaChange bool
 }
 
 // Candidate is a trained, evaluated model that is not yet promoted.
@@ -55,17 +65,21 @@ type Candidate struct {
 	// the version as schema.json.
 	Schema *Schema
 	// AllowSchemaChange lets Promote make the candidate current although
-	// its schema differs from the current version's (then without an F1
+	// its schema differs from the current version's (then without a metric
 	// comparison). Without it such a candidate is rejected: clients of the
-	// API would break silently.
+	// API would break silently. Train copies TrainOptions.AllowSchemaChange.
 	AllowSchemaChange bool
+	// Rule is how Promote compares the candidate with the current version
+	// (the zero value: F1, strictly greater); Train copies
+	// TrainOptions.Rule. Metadata.Metric must be the rule's metric.
+	Rule PromotionRule
 	// Metadata is complete but for what Promote fills in: the version id,
 	// the model checksum and the comparison with the current version.
 	Metadata Metadata
 	// eval holds the rows the candidate was scored on, so that Promote can
 	// score the current version on the same rows. It is not encoded: a
 	// Candidate built by hand or decoded from JSON has none, and Promote
-	// then compares with the current version's recorded F1.
+	// then compares with the current version's recorded figure.
 	eval *Dataset
 }
 
@@ -111,7 +125,7 @@ func Train(ctx context.Context, ds *Dataset, opts TrainOptions) (*Candidate, err
 	}
 	meta := Metadata{
 		SchemaVersion:        SchemaVersion,
-		Metric:               Metric{Name: "f1", Value: metrics.F1},
+		Metric:               opts.Rule.metric(metrics),
 		Metrics:              metrics,
 		TrainingDataFile:     baseName(ds.Source),
 		TrainedAt:            time.Now().UTC(),
@@ -126,7 +140,7 @@ func Train(ctx context.Context, ds *Dataset, opts TrainOptions) (*Candidate, err
 	if opts.Eval != nil {
 		meta.EvaluationDataFile = baseName(opts.Eval.Source)
 	}
-	return &Candidate{Model: m, Metadata: meta, eval: eval}, nil
+	return &Candidate{Model: m, Metadata: meta, eval: eval, Rule: opts.Rule, AllowSchemaChange: opts.AllowSchemaChange}, nil
 }
 
 // schema returns the candidate's schema: Schema, or DefaultSchema.
@@ -157,6 +171,11 @@ func (opts TrainOptions) withDefaults() (TrainOptions, error) {
 	if opts.C == 0 {
 		opts.C = 1
 	}
+	rule, err := opts.Rule.withDefaults()
+	if err != nil {
+		return opts, err
+	}
+	opts.Rule = rule
 	return opts, nil
 }
 

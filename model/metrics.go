@@ -20,7 +20,14 @@ type Metrics struct {
 	Accuracy  float64 `json:"accuracy"`
 	// ROCAUC is the area under the ROC curve; NaN when only one class is
 	// present, where it is undefined.
-	ROCAUC  float64 `json:"roc_auc"`
+	ROCAUC float64 `json:"roc_auc"`
+	// PRAUC is the area under the precision-recall curve as scikit-learn's
+	// average_precision_score computes it: the sum over the distinct
+	// scores, highest first, of the precision at that cutoff times the
+	// recall gained there (no interpolation). NaN when no row is positive.
+	// Versions trained before it was added record 0, which it never is
+	// when a row is positive.
+	PRAUC   float64 `json:"pr_auc"`
 	LogLoss float64 `json:"log_loss"`
 	// Confusion is [[TN, FP], [FN, TP]]: rows are true classes, columns
 	// predicted ones, scikit-learn's confusion_matrix layout.
@@ -80,7 +87,8 @@ func Evaluate(y []uint8, p []float64, rows []bool) (Metrics, error) {
 	m.F1 = ratio(2*tp, 2*tp+fp+fn)
 	m.Accuracy = (tp + tn) / float64(m.Rows)
 	m.LogLoss = lossSum / float64(m.Rows)
-	m.ROCAUC = rocAUC(scores, classes)
+	m.ROCAUC = rocAUC(scores, classes) // sorts scores and classes
+	m.PRAUC = averagePrecision(scores, classes, tp+fn)
 	return m, nil
 }
 
@@ -117,4 +125,28 @@ func rocAUC(scores []float64, classes []bool) float64 {
 type scored struct {
 	score    float64
 	positive bool
+}
+
+// averagePrecision is scikit-learn's average_precision_score of scores
+// sorted ascending with their classes, of which positives are positive.
+// Tied scores form one cutoff, as there.
+func averagePrecision(scores []float64, classes []bool, positives float64) float64 {
+	if positives == 0 {
+		return math.NaN()
+	}
+	var tp, fp, recall, ap float64
+	for i := len(scores) - 1; i >= 0; {
+		j := i
+		for ; j >= 0 && scores[j] == scores[i]; j-- {
+			if classes[j] {
+				tp++
+			} else {
+				fp++
+			}
+		}
+		r := tp / positives
+		ap += (r - recall) * tp / (tp + fp)
+		recall, i = r, j
+	}
+	return ap
 }

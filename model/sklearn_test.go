@@ -27,6 +27,14 @@ type golden struct {
 		Probabilities []float64     `json:"probabilities"`
 		Metrics       goldenMetrics `json:"metrics"`
 	} `json:"cases"`
+	// MetricCases are labels and probabilities scored by scikit-learn
+	// alone: tied scores, probabilities of exactly 0 and 1.
+	MetricCases []struct {
+		Name          string        `json:"name"`
+		Labels        []uint8       `json:"labels"`
+		Probabilities []float64     `json:"probabilities"`
+		Metrics       goldenMetrics `json:"metrics"`
+	} `json:"metric_cases"`
 }
 
 type goldenMetrics struct {
@@ -35,6 +43,7 @@ type goldenMetrics struct {
 	Recall    float64   `json:"recall"`
 	Accuracy  float64   `json:"accuracy"`
 	ROCAUC    float64   `json:"roc_auc"`
+	PRAUC     float64   `json:"pr_auc"`
 	LogLoss   float64   `json:"log_loss"`
 	Confusion [2][2]int `json:"confusion_matrix"`
 }
@@ -173,14 +182,30 @@ func compareMetrics(t *testing.T, y []uint8, p []float64, want goldenMetrics, to
 	if err != nil {
 		t.Fatal(err)
 	}
-	within(t, "metrics [f1 precision recall accuracy roc_auc log_loss]",
-		[]float64{got.F1, got.Precision, got.Recall, got.Accuracy, got.ROCAUC, got.LogLoss},
-		[]float64{want.F1, want.Precision, want.Recall, want.Accuracy, want.ROCAUC, want.LogLoss}, tol)
+	within(t, "metrics [f1 precision recall accuracy roc_auc pr_auc log_loss]",
+		[]float64{got.F1, got.Precision, got.Recall, got.Accuracy, got.ROCAUC, got.PRAUC, got.LogLoss},
+		[]float64{want.F1, want.Precision, want.Recall, want.Accuracy, want.ROCAUC, want.PRAUC, want.LogLoss}, tol)
 	if got.Confusion != want.Confusion {
 		t.Errorf("confusion matrix %v, scikit-learn %v", got.Confusion, want.Confusion)
 	}
 	if got.Rows != len(y) {
 		t.Errorf("metrics over %d rows, want %d", got.Rows, len(y))
+	}
+}
+
+// TestSklearnMetricCases scores the golden label and probability lists
+// whose tied scores and 0 or 1 probabilities test the promotion metrics
+// where they are easiest to get wrong: each tie is one cutoff of the ROC and
+// precision-recall curves, and log loss clips.
+func TestSklearnMetricCases(t *testing.T) {
+	g := loadGolden(t)
+	if len(g.MetricCases) == 0 {
+		t.Fatal("golden.json has no metric_cases")
+	}
+	for _, tc := range g.MetricCases {
+		t.Run(tc.Name, func(t *testing.T) {
+			compareMetrics(t, tc.Labels, tc.Probabilities, tc.Metrics, 1e-12)
+		})
 	}
 }
 

@@ -237,7 +237,7 @@ func (c storeCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descInfo, prometheus.GaugeValue, 1, st.ModelVersionID)
 		ch <- prometheus.MustNewConstMetric(descLoadedAt, prometheus.GaugeValue, float64(st.LoadedAt.UnixNano())/1e9)
 		if meta, _, err := c.store.Metadata(); err == nil {
-			ch <- prometheus.MustNewConstMetric(descF1, prometheus.GaugeValue, meta.Metric.Value)
+			ch <- prometheus.MustNewConstMetric(descF1, prometheus.GaugeValue, meta.Metrics.F1) // F1 whatever the promotion rule
 		}
 		if r, err := c.store.Drift(); err == nil && r.Available {
 			collectDrift(ch, r)

@@ -19,7 +19,7 @@ import (
 type trainResult struct {
 	ModelVersionID       string            `json:"model_version_id"`
 	Skipped              bool              `json:"skipped"` // nothing trained: the current version (ModelVersionID) has the same data and parameters
-	Metric               mlservice.Metric  `json:"metric"`
+	Metric               mlservice.Metric  `json:"metric"`  // the rule's metric
 	Promoted             bool              `json:"promoted"`
 	Reason               string            `json:"reason"`
 	Warning              string            `json:"warning,omitempty"` // the decision took effect but is not in history yet
@@ -34,6 +34,8 @@ type trainResult struct {
 	Balanced             bool              `json:"balanced"`
 	FeatureSchemaVersion string            `json:"feature_schema_version,omitempty"`
 	Seconds              timings           `json:"seconds"`
+
+	Rule mlservice.PromotionRule `json:"rule"` // the promotion rule in force
 }
 
 type timings struct {
@@ -46,7 +48,7 @@ type timings struct {
 func runTrain(ctx context.Context, args []string, p proc) error {
 	getenv, stdout, stderr := p.getenv, p.stdout, p.stderr
 	fs := newFlagSet("train", "[flags] DATA.csv",
-		"Validates DATA.csv (- for standard input), trains a candidate and promotes it\nwhen its F1 beats the current version's.")
+		"Validates DATA.csv (- for standard input), trains a candidate and promotes it\nwhen it beats the current version under the promotion rule (-metric,\n-min-delta; by default F1, strictly greater), both scored on the\ncandidate's evaluation rows.")
 	openArtifacts := artifactsFlags(fs, getenv)
 	balancedDefault, err := envBool(getenv, "BALANCED_CLASS_WEIGHT")
 	if err != nil {
@@ -56,8 +58,13 @@ func runTrain(ctx context.Context, args []string, p proc) error {
 	evalFile := fs.String("eval", "", "score on this CSV `FILE` (- for standard input) instead of a stratified 80/20 split (no env; default: the split)")
 	seed := fs.Uint64("seed", mlservice.DefaultSeed, fmt.Sprintf("seed `N` of the stratified split, positive (no env; default %d)", mlservice.DefaultSeed))
 	schemaFile := schemaFlag(fs, getenv)
-	allowChange := fs.Bool("allow-schema-change", false, "promote even though the schema differs from the current version's, without comparing F1 (no env; default false: such a candidate is rejected)")
+	allowChange := fs.Bool("allow-schema-change", false, "promote even though the schema differs from the current version's, without comparing metrics (no env; default false: such a candidate is rejected, and a rerun of the same day is skipped)")
+	promoteRule := ruleFlags(fs, getenv)
 	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	rule, err := promoteRule()
 	if err != nil {
 		return err
 	}
@@ -101,7 +108,7 @@ func runTrain(ctx context.Context, args []string, p proc) error {
 	if err != nil {
 		return err
 	}
-	opts := mlservice.TrainOptions{BalancedClassWeight: *balanced, Seed: *seed}
+	opts := mlservice.TrainOptions{BalancedClassWeight: *balanced, Seed: *seed, Rule: rule, AllowSchemaChange: *allowChange}
 	if eval != nil {
 		// Under the training file's resolved schema: its learned categories.
 		if opts.Eval, err = validateInput(ctx, eval, stderr, ds.Schema); err != nil {
@@ -113,7 +120,7 @@ func runTrain(ctx context.Context, args []string, p proc) error {
 		return err
 	} else if same != nil {
 		took := validated.Sub(start).Seconds()
-		return writeSkipped(stdout, stderr, same, *balanced, timings{Validate: took, Total: took})
+		return writeSkipped(stdout, stderr, same, *balanced, rule, timings{Validate: took, Total: took})
 	}
 
 	fmt.Fprintf(stderr, "training on %d rows (balanced class weights: %v)\n", ds.Len(), *balanced)
@@ -121,11 +128,10 @@ func runTrain(ctx context.Context, args []string, p proc) error {
 	if err != nil {
 		return err
 	}
-	cand.AllowSchemaChange = *allowChange
 	trained := time.Now()
 	m := cand.Metadata
-	fmt.Fprintf(stderr, "trained in %.3fs: f1 %.4f on %d evaluation rows (precision %.4f, recall %.4f, roc_auc %.4f)\n",
-		trained.Sub(validated).Seconds(), m.Metrics.F1, m.Data.EvalRows, m.Metrics.Precision, m.Metrics.Recall, m.Metrics.ROCAUC)
+	fmt.Fprintf(stderr, "trained in %.3fs: %s %.4f on %d evaluation rows (f1 %.4f, precision %.4f, recall %.4f, roc_auc %.4f); rule: %s\n",
+		trained.Sub(validated).Seconds(), m.Metric.Name, m.Metric.Value, m.Data.EvalRows, m.Metrics.F1, m.Metrics.Precision, m.Metrics.Recall, m.Metrics.ROCAUC, rule)
 
 	d, err := arts.Promote(ctx, cand)
 	if err != nil {
@@ -150,7 +156,7 @@ func runTrain(ctx context.Context, args []string, p proc) error {
 		ModelVersionID: d.VersionID, Metric: m.Metric, Promoted: d.Promoted, Reason: d.Reason, Warning: d.Warning,
 		PreviousMetric: d.PreviousMetric, PreviousMetricStored: d.PreviousMetricStored, Metrics: m.Metrics, TrainingDataFile: m.TrainingDataFile,
 		Rows: m.Data.Rows, TrainRows: m.Data.TrainRows, EvalRows: m.Data.EvalRows, Balanced: *balanced,
-		FeatureSchemaVersion: m.FeatureSchemaVersion,
+		FeatureSchemaVersion: m.FeatureSchemaVersion, Rule: d.Rule,
 		Seconds: timings{
 			Validate: validated.Sub(start).Seconds(), Train: trained.Sub(validated).Seconds(),
 			Promote: done.Sub(trained).Seconds(), Total: done.Sub(start).Seconds(),
@@ -164,7 +170,7 @@ func runTrain(ctx context.Context, args []string, p proc) error {
 
 // writeSkipped reports a train that was not needed: meta is the current
 // version's, trained on the same data with the same parameters.
-func writeSkipped(stdout, stderr io.Writer, meta *mlservice.Metadata, balanced bool, seconds timings) error {
+func writeSkipped(stdout, stderr io.Writer, meta *mlservice.Metadata, balanced bool, rule mlservice.PromotionRule, seconds timings) error {
 	reason := fmt.Sprintf("the current version %s was trained on the same data (sha256 %s) with the same parameters",
 		meta.ModelVersionID, meta.Data.SHA256)
 	if p := meta.Promotion; !p.Wins && p.PreviousVersionID != "" && p.PreviousVersionID != meta.ModelVersionID {
@@ -175,7 +181,7 @@ func writeSkipped(stdout, stderr io.Writer, meta *mlservice.Metadata, balanced b
 	return writeJSON(stdout, trainResult{
 		ModelVersionID: meta.ModelVersionID, Skipped: true, Metric: meta.Metric, Reason: reason,
 		Metrics: meta.Metrics, TrainingDataFile: meta.TrainingDataFile, Rows: meta.Data.Rows,
-		TrainRows: meta.Data.TrainRows, EvalRows: meta.Data.EvalRows, Balanced: balanced, Seconds: seconds,
+		TrainRows: meta.Data.TrainRows, EvalRows: meta.Data.EvalRows, Balanced: balanced, Seconds: seconds, Rule: rule,
 	})
 }
 
@@ -264,7 +270,7 @@ func runValidate(ctx context.Context, args []string, p proc) error {
 }
 
 func runVersions(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
-	fs := newFlagSet("versions", "[flags]", "Lists every version, newest first, with its F1 and decision; * marks CURRENT.")
+	fs := newFlagSet("versions", "[flags]", "Lists every version, newest first, with its promotion metric and decision; * marks CURRENT.")
 	openArtifacts := artifactsFlags(fs, getenv)
 	asJSON := fs.Bool("json", false, "print JSON instead of a table (no env; default false)")
 	pos, err := parse(fs, args)
@@ -307,7 +313,7 @@ func runVersions(ctx context.Context, args []string, getenv func(string) string,
 		return curErr
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "  VERSION\tTRAINED AT\tF1\tDECISION\tDATA FILE")
+	fmt.Fprintln(tw, "  VERSION\tTRAINED AT\tMETRIC\tDECISION\tDATA FILE")
 	for _, v := range vs {
 		mark := " "
 		if v.Current {
@@ -317,8 +323,8 @@ func runVersions(ctx context.Context, args []string, getenv func(string) string,
 			fmt.Fprintf(tw, "%s %s\t-\t-\tunreadable\t%s\n", mark, v.VersionID, v.Error)
 			continue
 		}
-		fmt.Fprintf(tw, "%s %s\t%s\t%.4f\t%s\t%s\n", mark, v.VersionID,
-			v.TrainedAt.UTC().Format(time.DateTime), v.Metric.Value, v.Decision, v.TrainingDataFile)
+		fmt.Fprintf(tw, "%s %s\t%s\t%s %.4f\t%s\t%s\n", mark, v.VersionID,
+			v.TrainedAt.UTC().Format(time.DateTime), v.Metric.Name, v.Metric.Value, v.Decision, v.TrainingDataFile)
 	}
 	fmt.Fprintln(tw, "(* current)")
 	if err := tw.Flush(); err != nil {

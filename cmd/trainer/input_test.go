@@ -121,7 +121,7 @@ func TestCommandHelp(t *testing.T) {
 				}
 			}
 			want := map[string][]string{
-				"train":    {"allow-schema-change", "artifacts", "artifacts-url", "balanced", "eval", "schema", "seed"},
+				"train":    {"allow-schema-change", "artifacts", "artifacts-url", "balanced", "eval", "metric", "min-delta", "schema", "seed"},
 				"validate": {"schema"},
 				"versions": {"artifacts", "artifacts-url", "json"},
 				"rollback": {"artifacts", "artifacts-url"},

@@ -1,8 +1,9 @@
 // Command trainer validates a CSV file, trains a candidate model, and
-// promotes it when its F1 beats the current version's. It also lists
+// promotes it when it beats the current version under the promotion rule
+// (by default F1, strictly greater). It also lists
 // versions and rolls back.
 //
-//	trainer train [-artifacts DIR | -artifacts-url URL] [-balanced] [-eval FILE] [-seed N] [-schema FILE] [-allow-schema-change] DATA.csv
+//	trainer train [-artifacts DIR | -artifacts-url URL] [-balanced] [-eval FILE] [-seed N] [-schema FILE] [-allow-schema-change] [-metric M] [-min-delta D] DATA.csv
 //	trainer validate [-schema FILE] DATA.csv
 //	trainer versions [-artifacts DIR | -artifacts-url URL] [-json]
 //	trainer rollback [-artifacts DIR | -artifacts-url URL] VERSION_ID
@@ -13,8 +14,8 @@
 // such as <(zcat day.csv.gz); each input is opened and read once.
 // Flags beat environment variables: ARTIFACTS_DIR (default ./artifacts),
 // ARTIFACTS_URL (an object store, s3://BUCKET/PREFIX?endpoint=…, used
-// instead of the directory when set), SCHEMA_FILE and BALANCED_CLASS_WEIGHT
-// (True, true, 1, yes). Progress goes to stderr, one JSON result to stdout;
+// instead of the directory when set), SCHEMA_FILE, BALANCED_CLASS_WEIGHT
+// (True, true, 1, yes), PROMOTE_METRIC and PROMOTE_MIN_DELTA. Progress goes to stderr, one JSON result to stdout;
 // "trainer COMMAND -h" lists a command's flags.
 //
 // SIGINT or SIGTERM stops the trainer at any stage (validating, training,
@@ -163,7 +164,7 @@ func exitCode(err error, stderr io.Writer) int {
 }
 
 const usage = `usage:
-  trainer train [-artifacts DIR | -artifacts-url URL] [-balanced] [-eval FILE] [-seed N] [-schema FILE] [-allow-schema-change] DATA.csv
+  trainer train [-artifacts DIR | -artifacts-url URL] [-balanced] [-eval FILE] [-seed N] [-schema FILE] [-allow-schema-change] [-metric M] [-min-delta D] DATA.csv
   trainer validate [-schema FILE] DATA.csv
   trainer schema infer [-target COL] [-name NAME] DATA.csv
   trainer versions [-artifacts DIR | -artifacts-url URL] [-json]
@@ -177,7 +178,9 @@ environment (flags win): ARTIFACTS_DIR (default ./artifacts),
 ARTIFACTS_URL (s3://BUCKET/PREFIX?endpoint=URL&region=R&use_path_style=true;
 when set, used instead of ARTIFACTS_DIR; credentials from the AWS variables),
 BALANCED_CLASS_WEIGHT (True/true/1/yes or False/false/0/no),
-SCHEMA_FILE (default: the built-in five-column contract)
+SCHEMA_FILE (default: the built-in five-column contract),
+PROMOTE_METRIC (f1, roc_auc, pr_auc, log_loss or accuracy; default f1),
+PROMOTE_MIN_DELTA (the candidate must beat the current version by more; default 0)
 
 exit status: 0 done (train: promoted or rejected), 1 invalid data or
 unusable version, 2 usage, 3 other failure, 130 SIGINT, 143 SIGTERM

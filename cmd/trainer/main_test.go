@@ -243,7 +243,7 @@ func TestVersionsAndRollback(t *testing.T) {
 	if len(lines) != 5 { // header, three versions, legend
 		t.Fatalf("versions table:\n%s", r.stdout)
 	}
-	for _, h := range []string{"VERSION", "TRAINED AT", "F1", "DECISION", "DATA FILE"} {
+	for _, h := range []string{"VERSION", "TRAINED AT", "METRIC", "DECISION", "DATA FILE"} {
 		if !strings.Contains(lines[0], h) {
 			t.Errorf("header lacks %q: %q", h, lines[0])
 		}

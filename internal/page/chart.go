@@ -64,7 +64,7 @@ func newF1Chart(h *History, href func(string) string) *chart {
 	lo, hi := 1.0, 0.0
 	t0, t1 := vs[0].Meta.TrainedAt, vs[0].Meta.TrainedAt
 	for _, v := range vs {
-		f := v.Meta.Metric.Value
+		f := v.Meta.Metrics.F1
 		if !math.IsNaN(f) {
 			lo, hi = min(lo, f), max(hi, f)
 		}
@@ -123,10 +123,10 @@ func newF1Chart(h *History, href func(string) string) *chart {
 	}
 	trend := make([]byte, 0, 16*len(vs))
 	for _, v := range vs {
-		px, py := x(v.Meta.TrainedAt), y(v.Meta.Metric.Value)
+		px, py := x(v.Meta.TrainedAt), y(v.Meta.Metrics.F1)
 		p := point{X: num(px), Y: num(py), ID: v.VersionID, Href: href(v.VersionID), Class: decided(v.Decision),
 			Current: v.Current,
-			Title:   fmt.Sprintf("%s: F1 %s, %s, %s", v.VersionID, f4(v.Meta.Metric.Value), v.Decision, v.Meta.TrainingDataFile)}
+			Title:   fmt.Sprintf("%s: F1 %s, %s, %s", v.VersionID, f4(v.Meta.Metrics.F1), v.Decision, v.Meta.TrainingDataFile)}
 		c.Points = append(c.Points, p)
 		if v.Decision == "promoted" {
 			trend = fmt.Appendf(trend, "%s,%s ", p.X, p.Y)

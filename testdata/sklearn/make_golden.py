@@ -5,7 +5,9 @@ Writes, for each case below, the CSV rows (the data contract's columns) and
 golden.json with what scikit-learn computes on them:
 Pipeline(StandardScaler(), LogisticRegression()) fitted on every row, its
 scaler, coefficients, intercept, predict_proba for every row, and the
-evaluation metrics of those probabilities.
+evaluation metrics of those probabilities (pr_auc is average_precision_score).
+metric_cases holds small label/probability lists with ties and 0 or 1
+probabilities, scored by scikit-learn alone.
 
 Each case is fitted twice: with LogisticRegression's defaults (lbfgs,
 tol=1e-4: the figures a user of the seed service gets, which stop short of the
@@ -27,6 +29,7 @@ CI never runs this script; it needs Debian's python3-sklearn:
     apt-get install -y python3-sklearn python3-pandas
     /usr/bin/python3 testdata/sklearn/make_golden.py        # everything
     /usr/bin/python3 testdata/sklearn/make_golden.py fair   # fair_golden.json only
+    /usr/bin/python3 testdata/sklearn/make_golden.py metrics  # golden.json's metrics only, no refit
 """
 import hashlib
 import json
@@ -37,9 +40,9 @@ import numpy as np
 import pandas as pd
 import sklearn
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import (accuracy_score, confusion_matrix, f1_score,
-                             log_loss, precision_score, recall_score,
-                             roc_auc_score)
+from sklearn.metrics import (accuracy_score, average_precision_score,
+                             confusion_matrix, f1_score, log_loss,
+                             precision_score, recall_score, roc_auc_score)
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -105,6 +108,7 @@ def main():
         pipe, exact = fit(X, y, balanced, solver="newton-cholesky", tol=1e-12, max_iter=1000)
         proba = pipe.predict_proba(X)[:, 1]
         pred = pipe.predict(X)
+        assert (pred == (proba > 0.5)).all()
         out["cases"].append({
             "name": name,
             "csv": path,
@@ -113,17 +117,58 @@ def main():
             "default_tol": default,
             "exact": exact,
             "probabilities": proba.tolist(),
-            "metrics": {
-                "f1": f1_score(y, pred),
-                "precision": precision_score(y, pred, zero_division=0),
-                "recall": recall_score(y, pred, zero_division=0),
-                "accuracy": accuracy_score(y, pred),
-                "roc_auc": roc_auc_score(y, proba),
-                "log_loss": log_loss(y, proba),
-                "confusion_matrix": confusion_matrix(y, pred).tolist(),
-            },
+            "metrics": scores(y, proba, pred),
         })
+    out["metric_cases"] = metric_cases(out["cases"][0])
     with open(os.path.join(HERE, "golden.json"), "w") as f:
+        json.dump(out, f, indent=1)
+        f.write("\n")
+
+
+def metric_cases(plain):
+    """Labels and probabilities scored by scikit-learn alone, for the
+    promotion metrics where ties and extremes matter: tied scores are one
+    cutoff of the ROC and precision-recall curves, and log loss clips 0 and 1."""
+    y = pd.read_csv(os.path.join(HERE, plain["csv"]))["target"].astype(int).tolist()[:400]
+    cases = [
+        # plain's first 400 rows, probabilities to one decimal: ~10 tied cutoffs.
+        ("plain_rounded", y, np.round(plain["probabilities"][:400], 1).tolist()),
+        ("ties", [0, 0, 1, 1, 0, 1, 1, 0, 1, 0], [0.1, 0.4, 0.4, 0.8, 0.8, 0.8, 0.3, 0.5, 0.5, 0.2]),
+        ("extremes", [0, 1, 1, 0, 1, 0], [0.0, 1.0, 0.7, 1.0, 0.0, 0.2]),
+        ("one_positive", [0, 0, 0, 1, 0], [0.2, 0.9, 0.1, 0.6, 0.6]),
+    ]
+    return [{"name": name, "labels": labels, "probabilities": proba,
+             "metrics": scores(labels, proba, (np.array(proba) > 0.5).astype(int))}
+            for name, labels, proba in cases]
+
+
+def scores(y, proba, pred):
+    """Every metric model.Evaluate computes, as scikit-learn computes it."""
+    return {
+        "f1": f1_score(y, pred, zero_division=0),
+        "precision": precision_score(y, pred, zero_division=0),
+        "recall": recall_score(y, pred, zero_division=0),
+        "accuracy": accuracy_score(y, pred),
+        "roc_auc": roc_auc_score(y, proba),
+        "pr_auc": average_precision_score(y, proba),
+        "log_loss": log_loss(y, proba),
+        "confusion_matrix": confusion_matrix(y, pred).tolist(),
+    }
+
+
+def metrics_only():
+    """Rescores the probabilities golden.json already holds, without fitting
+    again: a refit on another machine's BLAS moves the figures in the last
+    bit, which would rewrite the whole file to add one metric."""
+    path = os.path.join(HERE, "golden.json")
+    with open(path) as f:
+        out = json.load(f)
+    for case in out["cases"]:
+        y = pd.read_csv(os.path.join(HERE, case["csv"]))["target"].astype(int)
+        proba = np.array(case["probabilities"])
+        case["metrics"] = scores(y, proba, (proba > 0.5).astype(int))
+    out["metric_cases"] = metric_cases(out["cases"][0])
+    with open(path, "w") as f:
         json.dump(out, f, indent=1)
         f.write("\n")
 
@@ -177,7 +222,11 @@ def fair_promotion():
 
 
 if __name__ == "__main__":
-    # "fair" writes fair_golden.json alone; no argument writes everything.
+    # "fair" writes fair_golden.json alone, "metrics" rescores golden.json's
+    # probabilities alone; no argument writes everything.
+    if sys.argv[1:] == ["metrics"]:
+        metrics_only()
+        sys.exit()
     if sys.argv[1:] != ["fair"]:
         main()
     fair_promotion()
