@@ -40,43 +40,82 @@ type HistoryRecord struct {
 	PreviousMetricStored *float64 `json:"previous_metric_stored,omitempty"`
 	Reason               string   `json:"reason,omitempty"`
 	TrainingDataFile     string   `json:"training_data_file,omitempty"`
+	// Pinned is set on a rollback: CURRENT was pinned to the version.
+	Pinned bool `json:"pinned,omitempty"`
+	// Warnings names the lines of history skipped while the move was
+	// made (HistoryLog.Skipped); never stored.
+	Warnings []string `json:"-"`
 }
 
-// ReadHistory returns the records of models/history.jsonl, oldest first. A
-// torn last line (no line end, not a record), left by a crash in the middle
-// of an append, is skipped. Any other bad line, a line longer than
-// HistoryLineLimit, or a record with a duplicate key is an error naming the
-// line.
+// ReadHistory returns the records of models/history.jsonl, oldest first.
+// A line that is not a record is skipped (ReadHistoryLog says which): one
+// damaged line must not stop training, rollback or a listing.
 func ReadHistory(artifactsDir string) ([]HistoryRecord, error) {
+	log, err := ReadHistoryLog(artifactsDir)
+	if err != nil {
+		return nil, err
+	}
+	return log.Records, nil
+}
+
+// HistoryLog is the history as read: its records and what was skipped.
+type HistoryLog struct {
+	Records []HistoryRecord // oldest first
+	// Skipped has a warning for each line (on an object store, each
+	// object) that is not a record, naming it: bad JSON, a duplicate key,
+	// no version id or event, or longer than HistoryLineLimit. A torn last
+	// line, left by a crash in the middle of an append, is dropped without
+	// a warning: the next append cuts it off.
+	Skipped []string
+}
+
+// ReadHistoryLog reads models/history.jsonl, skipping the lines that are
+// not records. Only a failure to read the file is an error.
+func ReadHistoryLog(artifactsDir string) (*HistoryLog, error) {
 	rel := path.Join(modelsDir, historyFile)
+	log := &HistoryLog{}
 	f, err := openArtifact(artifactsDir, rel)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
+		return log, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read history: %w", err)
 	}
 	defer f.Close()
 	r := bufio.NewReaderSize(f, HistoryLineLimit+1)
-	var out []HistoryRecord
+	skip := func(n int, format string, a ...any) {
+		log.Skipped = append(log.Skipped, fmt.Sprintf("%s line %d skipped: %s", rel, n, fmt.Sprintf(format, a...)))
+	}
 	for n := 1; ; n++ {
 		line, err := r.ReadSlice('\n')
 		switch {
 		case errors.Is(err, bufio.ErrBufferFull):
-			return nil, fmt.Errorf("read history: %s line %d is longer than %d bytes", rel, n, HistoryLineLimit)
+			// Drop the rest of the long line; the next one is read as usual.
+			for errors.Is(err, bufio.ErrBufferFull) {
+				_, err = r.ReadSlice('\n')
+			}
+			if err != nil && !errors.Is(err, io.EOF) {
+				return nil, fmt.Errorf("read history: %s: %w", rel, pathless(err))
+			}
+			skip(n, "longer than %d bytes", HistoryLineLimit)
+			if errors.Is(err, io.EOF) {
+				return log, nil
+			}
+			continue
 		case errors.Is(err, io.EOF):
 			if rec, err := parseHistoryLine(line); len(line) > 0 && err == nil {
-				out = append(out, rec) // complete but for its line end
+				log.Records = append(log.Records, rec) // complete but for its line end
 			}
-			return out, nil
+			return log, nil
 		case err != nil:
 			return nil, fmt.Errorf("read history: %s: %w", rel, pathless(err))
 		}
 		rec, err := parseHistoryLine(line[:len(line)-1])
 		if err != nil {
-			return nil, fmt.Errorf("read history: %s line %d: %w", rel, n, err)
+			skip(n, "%v", err)
+			continue
 		}
-		out = append(out, rec)
+		log.Records = append(log.Records, rec)
 	}
 }
 
