@@ -42,6 +42,9 @@ type HistoryRecord struct {
 	TrainingDataFile     string   `json:"training_data_file,omitempty"`
 	// Pinned is set on a rollback: CURRENT was pinned to the version.
 	Pinned bool `json:"pinned,omitempty"`
+	// SchemaChanged is set on a move of CURRENT (rollback, promote by hand)
+	// to a version of another schema, allowed by MoveOptions.
+	SchemaChanged bool `json:"schema_changed,omitempty"`
 	// Warnings names the lines of history skipped while the move was
 	// made (HistoryLog.Skipped); never stored.
 	Warnings []string `json:"-"`

@@ -64,7 +64,8 @@ func moveRecord(event string, v *servingVersion, cur Current, curV *servingVersi
 			return rec, fmt.Errorf("version %s has schema %s, the current version %s has %s (%s); clients of the current version would break (allow it with -allow-schema-change): %w",
 				v.id, want.ID(), cur.VersionID, have.ID(), schemaDiff(have, want), ErrSchemaChange)
 		}
-		rec.Reason += fmt.Sprintf("; schema changed from %s to %s (%s), allowed", have.ID(), want.ID(), schemaDiff(have, want))
+		rec.SchemaChanged = true
+		rec.Reason += fmt.Sprintf("; schema changed from %s to %s (%s), allowed: clients of the API built for %s break", have.ID(), want.ID(), schemaDiff(have, want), have.ID())
 	}
 	return rec, nil
 }
