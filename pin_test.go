@@ -161,8 +161,12 @@ func pinScenario(t *testing.T, a *mlservice.Artifacts, raw func() string) {
 	}
 	before, n = raw(), len(history())
 	for name, move := range map[string]func(string, ...mlservice.MoveOptions) (*mlservice.HistoryRecord, error){
-		"Rollback":       func(id string, o ...mlservice.MoveOptions) (*mlservice.HistoryRecord, error) { return a.Rollback(ctx, id, o...) },
-		"PromoteVersion": func(id string, o ...mlservice.MoveOptions) (*mlservice.HistoryRecord, error) { return a.PromoteVersion(ctx, id, o...) },
+		"Rollback": func(id string, o ...mlservice.MoveOptions) (*mlservice.HistoryRecord, error) {
+			return a.Rollback(ctx, id, o...)
+		},
+		"PromoteVersion": func(id string, o ...mlservice.MoveOptions) (*mlservice.HistoryRecord, error) {
+			return a.PromoteVersion(ctx, id, o...)
+		},
 	} {
 		_, err := move(p1.VersionID)
 		if !errors.Is(err, mlservice.ErrSchemaChange) || !strings.Contains(err.Error(), "allow-schema-change") ||
