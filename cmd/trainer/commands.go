@@ -330,7 +330,11 @@ func runVersions(ctx context.Context, args []string, getenv func(string) string,
 	}
 	legend := "(* current)"
 	if p := l.Pin; p != nil {
-		legend = fmt.Sprintf("(* current; pinned to %s by a rollback: training runs are rejected until trainer unpin)", p.VersionID)
+		from := ""
+		if p.PreviousVersionID != "" {
+			from = " from " + p.PreviousVersionID
+		}
+		legend = fmt.Sprintf("(* current; pinned to %s by a rollback%s: training runs are rejected until trainer unpin)", p.VersionID, from)
 	}
 	fmt.Fprintln(tw, legend)
 	if err := tw.Flush(); err != nil {
@@ -342,8 +346,8 @@ func runVersions(ctx context.Context, args []string, getenv func(string) string,
 	return curErr
 }
 
-// versionNote says what the DECISION column does not: the pin, the last
-// rollback to the version.
+// versionNote says what the DECISION column does not: the pin, the time of
+// the last rollback to the version. (No other id: a row names one version.)
 func versionNote(v mlservice.VersionInfo) string {
 	var notes []string
 	if v.Pinned {
@@ -353,9 +357,6 @@ func versionNote(v mlservice.VersionInfo) string {
 		n := "rolled back to"
 		if !rb.Time.IsZero() {
 			n += " " + rb.Time.UTC().Format(time.DateTime)
-		}
-		if rb.PreviousVersionID != "" {
-			n += " from " + rb.PreviousVersionID
 		}
 		notes = append(notes, n)
 	}
