@@ -213,11 +213,34 @@ func cutTornLine(f *os.File) error {
 	}
 	end := bytes.LastIndexByte(tail, '\n') + 1 // 0: no line end in the tail
 	if end == 0 && int64(len(tail)) < size {
-		return fmt.Errorf("its last line is longer than %d bytes", HistoryLineLimit)
+		// A last line over the cap is no record (ReadHistoryLog skips it):
+		// cut it off after the line end before it, wherever that is.
+		at, err := lastLineEnd(f, size-int64(len(tail)))
+		if err != nil {
+			return err
+		}
+		return pathless(f.Truncate(at))
 	}
 	if _, err := parseHistoryLine(tail[end:]); err == nil {
 		_, err := f.Write([]byte{'\n'})
 		return pathless(err)
 	}
 	return pathless(f.Truncate(size - int64(len(tail)) + int64(end)))
+}
+
+// lastLineEnd returns the offset just past the last line end in f's first
+// n bytes, 0 if there is none.
+func lastLineEnd(f *os.File, n int64) (int64, error) {
+	buf := make([]byte, HistoryLineLimit)
+	for n > 0 {
+		chunk := buf[:min(n, int64(len(buf)))]
+		n -= int64(len(chunk))
+		if _, err := f.ReadAt(chunk, n); err != nil {
+			return 0, pathless(err)
+		}
+		if i := bytes.LastIndexByte(chunk, '\n'); i >= 0 {
+			return n + int64(i) + 1, nil
+		}
+	}
+	return 0, nil
 }

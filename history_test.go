@@ -146,3 +146,16 @@ func TestHistoryKeepsUnendedLastRecord(t *testing.T) {
 		t.Errorf("history after the next append: %v, want %v", ids, want)
 	}
 }
+
+// A torn last line longer than the cap (no line end) does not block the
+// next append: it is cut off like any torn line.
+func TestHistoryCutsLongTornLastLine(t *testing.T) {
+	dir := t.TempDir()
+	first := artPromote(t, dir, 0.5)
+	artAppendHistory(t, dir, `{"reason":"`+strings.Repeat("x", 3*mlservice.HistoryLineLimit))
+	second := artPromote(t, dir, 0.6)
+	log, err := mlservice.ReadHistoryLog(dir)
+	if err != nil || len(log.Skipped) != 0 || len(log.Records) != 2 || log.Records[0].VersionID != first.VersionID || log.Records[1].VersionID != second.VersionID {
+		t.Fatalf("history after the append: %+v, %v", log, err)
+	}
+}
