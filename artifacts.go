@@ -64,44 +64,73 @@ func (a *Artifacts) Promote(ctx context.Context, c *Candidate) (*Decision, error
 	return Promote(ctx, a.dir, c)
 }
 
-// Rollback is Rollback over these artifacts.
-func (a *Artifacts) Rollback(ctx context.Context, versionID string) (*HistoryRecord, error) {
+// Rollback is Rollback over these artifacts: it pins the version. On an
+// object store CURRENT and its pin change in one conditional PUT, so a
+// trainer racing it either finishes before (and the rollback replaces its
+// promotion) or reads the pin and is rejected.
+func (a *Artifacts) Rollback(ctx context.Context, versionID string, opts ...MoveOptions) (*HistoryRecord, error) {
 	if a.bucket != nil {
-		if !ValidVersionID(versionID) {
-			return nil, fmt.Errorf("rollback to %q: %w", versionID, ErrBadVersionID)
+		rec, err := a.bucket.move(ctx, versionID, DecisionRolledBack, moveOptions(opts))
+		if err != nil {
+			return nil, fmt.Errorf("rollback: %w", err)
 		}
-		return a.bucket.rollback(ctx, versionID)
+		return rec, nil
 	}
-	return Rollback(ctx, a.dir, versionID)
+	return Rollback(ctx, a.dir, versionID, opts...)
 }
 
 // Versions is Versions over these artifacts. On an object store a version
 // without its manifest (still being written, or its writer died) is not
 // listed.
 func (a *Artifacts) Versions(ctx context.Context) ([]VersionInfo, error) {
-	if a.bucket != nil {
-		return a.bucket.versions(ctx)
+	l, err := a.List(ctx)
+	if err != nil {
+		return nil, err
 	}
-	return Versions(a.dir)
+	return l.Versions, nil
+}
+
+// List is List over these artifacts.
+func (a *Artifacts) List(ctx context.Context) (*Listing, error) {
+	if a.bucket != nil {
+		return a.bucket.list(ctx)
+	}
+	return List(a.dir)
 }
 
 // ReadHistory is ReadHistory over these artifacts: every recorded decision,
 // oldest first (on an object store, in key order: by the time CURRENT was
-// read for the decision).
+// read for the decision). Objects that are not records are skipped.
 func (a *Artifacts) ReadHistory(ctx context.Context) ([]HistoryRecord, error) {
+	log, err := a.ReadHistoryLog(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return log.Records, nil
+}
+
+// ReadHistoryLog is ReadHistoryLog over these artifacts.
+func (a *Artifacts) ReadHistoryLog(ctx context.Context) (*HistoryLog, error) {
 	if a.bucket != nil {
 		return a.bucket.history(ctx)
 	}
-	return ReadHistory(a.dir)
+	return ReadHistoryLog(a.dir)
 }
 
 // CurrentVersion returns the id CURRENT names, or ErrNoCurrent.
 func (a *Artifacts) CurrentVersion(ctx context.Context) (string, error) {
+	c, err := a.CurrentState(ctx)
+	return c.VersionID, err
+}
+
+// CurrentState returns what CURRENT says (its version and pin), or
+// ErrNoCurrent.
+func (a *Artifacts) CurrentState(ctx context.Context) (Current, error) {
 	if a.bucket != nil {
-		id, _, err := a.bucket.readCurrent(ctx)
-		return id, err
+		c, _, err := a.bucket.readCurrentState(ctx)
+		return c, err
 	}
-	return CurrentVersion(a.dir)
+	return CurrentState(a.dir)
 }
 
 // TrainedAlready is TrainedAlready over these artifacts.

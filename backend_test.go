@@ -128,6 +128,23 @@ func backendSuite(t *testing.T, a *mlservice.Artifacts) {
 		t.Fatalf("history (-want +got):\n%s", diff)
 	}
 
+	// The rollback pinned d1: a better candidate is rejected until Unpin.
+	pinned := promote(0.7)
+	if pinned.Promoted || !pinned.Pinned || !strings.HasPrefix(pinned.Reason, "pinned by rollback to "+d1.VersionID) {
+		t.Fatalf("a candidate after a rollback: %+v, want rejected as pinned to %s", pinned, d1.VersionID)
+	}
+	unpin, err := a.Unpin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if unpin.VersionID != d1.VersionID {
+		t.Fatalf("unpin record: %+v", unpin)
+	}
+	if id, err := a.CurrentVersion(ctx); err != nil || id != d1.VersionID {
+		t.Fatalf("Unpin moved CURRENT: %q, %v", id, err)
+	}
+	wantEvents = append(wantEvents, "rejected "+pinned.VersionID, unpin.Event+" "+d1.VersionID)
+
 	// Racing writers: each decision is taken against the version current
 	// at its commit, so the best candidate ends up current whatever the
 	// order, and no decision is lost.

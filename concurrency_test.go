@@ -250,6 +250,11 @@ func TestStorePredictDuringSwaps(t *testing.T) {
 		for i := 0; ctx.Err() == nil; i++ {
 			if i%3 == 0 {
 				f1 += 1e-4
+				// A rollback pins CURRENT; lift it so the promotion competes.
+				if _, err := mlservice.Unpin(context.Background(), dir); err != nil {
+					t.Errorf("unpin: %v", err)
+					return
+				}
 				d, err := mlservice.Promote(context.Background(), dir, artWithF1(t, f1))
 				if err != nil || !d.Promoted {
 					t.Errorf("promote: %v", err)

@@ -44,43 +44,85 @@ type HistoryRecord struct {
 	// Rule is the promotion rule of a promoted or rejected version's
 	// decision; nil for a rollback, and in records written before rules.
 	Rule *PromotionRule `json:"rule,omitempty"`
+	// Pinned is set on a rollback: CURRENT was pinned to the version.
+	Pinned bool `json:"pinned,omitempty"`
+	// SchemaChanged is set on a move of CURRENT (rollback, promote by hand)
+	// to a version of another schema, allowed by MoveOptions.
+	SchemaChanged bool `json:"schema_changed,omitempty"`
+	// Warnings names the lines of history skipped while the move was
+	// made (HistoryLog.Skipped); never stored.
+	Warnings []string `json:"-"`
 }
 
-// ReadHistory returns the records of models/history.jsonl, oldest first. A
-// torn last line (no line end, not a record), left by a crash in the middle
-// of an append, is skipped. Any other bad line, a line longer than
-// HistoryLineLimit, or a record with a duplicate key is an error naming the
-// line.
+// ReadHistory returns the records of models/history.jsonl, oldest first.
+// A line that is not a record is skipped (ReadHistoryLog says which): one
+// damaged line must not stop training, rollback or a listing.
 func ReadHistory(artifactsDir string) ([]HistoryRecord, error) {
+	log, err := ReadHistoryLog(artifactsDir)
+	if err != nil {
+		return nil, err
+	}
+	return log.Records, nil
+}
+
+// HistoryLog is the history as read: its records and what was skipped.
+type HistoryLog struct {
+	Records []HistoryRecord // oldest first
+	// Skipped has a warning for each line (on an object store, each
+	// object) that is not a record, naming it: bad JSON, a duplicate key,
+	// no version id or event, or longer than HistoryLineLimit. A torn last
+	// line, left by a crash in the middle of an append, is dropped without
+	// a warning: the next append cuts it off.
+	Skipped []string
+}
+
+// ReadHistoryLog reads models/history.jsonl, skipping the lines that are
+// not records. Only a failure to read the file is an error.
+func ReadHistoryLog(artifactsDir string) (*HistoryLog, error) {
 	rel := path.Join(modelsDir, historyFile)
+	log := &HistoryLog{}
 	f, err := openArtifact(artifactsDir, rel)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
+		return log, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read history: %w", err)
 	}
 	defer f.Close()
 	r := bufio.NewReaderSize(f, HistoryLineLimit+1)
-	var out []HistoryRecord
+	skip := func(n int, format string, a ...any) {
+		log.Skipped = append(log.Skipped, fmt.Sprintf("%s line %d skipped: %s", rel, n, fmt.Sprintf(format, a...)))
+	}
 	for n := 1; ; n++ {
 		line, err := r.ReadSlice('\n')
 		switch {
 		case errors.Is(err, bufio.ErrBufferFull):
-			return nil, fmt.Errorf("read history: %s line %d is longer than %d bytes", rel, n, HistoryLineLimit)
+			// Drop the rest of the long line; the next one is read as usual.
+			for errors.Is(err, bufio.ErrBufferFull) {
+				_, err = r.ReadSlice('\n')
+			}
+			if err != nil && !errors.Is(err, io.EOF) {
+				return nil, fmt.Errorf("read history: %s: %w", rel, pathless(err))
+			}
+			skip(n, "longer than %d bytes", HistoryLineLimit)
+			if errors.Is(err, io.EOF) {
+				return log, nil
+			}
+			continue
 		case errors.Is(err, io.EOF):
 			if rec, err := parseHistoryLine(line); len(line) > 0 && err == nil {
-				out = append(out, rec) // complete but for its line end
+				log.Records = append(log.Records, rec) // complete but for its line end
 			}
-			return out, nil
+			return log, nil
 		case err != nil:
 			return nil, fmt.Errorf("read history: %s: %w", rel, pathless(err))
 		}
 		rec, err := parseHistoryLine(line[:len(line)-1])
 		if err != nil {
-			return nil, fmt.Errorf("read history: %s line %d: %w", rel, n, err)
+			skip(n, "%v", err)
+			continue
 		}
-		out = append(out, rec)
+		log.Records = append(log.Records, rec)
 	}
 }
 
@@ -175,11 +217,34 @@ func cutTornLine(f *os.File) error {
 	}
 	end := bytes.LastIndexByte(tail, '\n') + 1 // 0: no line end in the tail
 	if end == 0 && int64(len(tail)) < size {
-		return fmt.Errorf("its last line is longer than %d bytes", HistoryLineLimit)
+		// A last line over the cap is no record (ReadHistoryLog skips it):
+		// cut it off after the line end before it, wherever that is.
+		at, err := lastLineEnd(f, size-int64(len(tail)))
+		if err != nil {
+			return err
+		}
+		return pathless(f.Truncate(at))
 	}
 	if _, err := parseHistoryLine(tail[end:]); err == nil {
 		_, err := f.Write([]byte{'\n'})
 		return pathless(err)
 	}
 	return pathless(f.Truncate(size - int64(len(tail)) + int64(end)))
+}
+
+// lastLineEnd returns the offset just past the last line end in f's first
+// n bytes, 0 if there is none.
+func lastLineEnd(f *os.File, n int64) (int64, error) {
+	buf := make([]byte, HistoryLineLimit)
+	for n > 0 {
+		chunk := buf[:min(n, int64(len(buf)))]
+		n -= int64(len(chunk))
+		if _, err := f.ReadAt(chunk, n); err != nil {
+			return 0, pathless(err)
+		}
+		if i := bytes.LastIndexByte(chunk, '\n'); i >= 0 {
+			return n + int64(i) + 1, nil
+		}
+	}
+	return 0, nil
 }

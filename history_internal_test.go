@@ -31,8 +31,8 @@ func FuzzDecodeStrict(f *testing.F) {
 	})
 }
 
-// ReadHistory never panics, returns only well-formed records, and names
-// history.jsonl in its errors.
+// ReadHistoryLog never panics, returns only well-formed records, and names
+// history.jsonl in its errors and warnings.
 func FuzzReadHistory(f *testing.F) {
 	good := `{"time":"2024-01-01T00:00:00Z","event":"promoted","model_version_id":"20240101T000000.000000Z-00000000"}`
 	for _, s := range []string{"", good + "\n", good + "\n" + good[:20], good + "\nx\n" + good + "\n", "\n", good} {
@@ -46,13 +46,19 @@ func FuzzReadHistory(f *testing.F) {
 		if err := os.WriteFile(filepath.Join(dir, modelsDir, historyFile), data, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		recs, err := ReadHistory(dir)
+		log, err := ReadHistoryLog(dir)
 		if err != nil {
 			if !strings.Contains(err.Error(), "models/history.jsonl") {
 				t.Fatalf("error without the file's name: %v", err)
 			}
 			return
 		}
+		for _, w := range log.Skipped {
+			if !strings.HasPrefix(w, "models/history.jsonl line ") {
+				t.Fatalf("warning without the file's name and line: %q", w)
+			}
+		}
+		recs := log.Records
 		if len(recs) > strings.Count(string(data), "\n")+1 {
 			t.Fatalf("%d records from %d lines", len(recs), strings.Count(string(data), "\n")+1)
 		}

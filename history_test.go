@@ -25,36 +25,46 @@ func artAppendHistory(t *testing.T, dir string, lines ...string) {
 	}
 }
 
-// Only a torn last line may be skipped: a bad line anywhere else, a line
-// over the cap, or a record with a duplicate key is an error that names the
-// line, for ReadHistory and for the Promote that has to read history first.
-func TestHistoryRefusesBadLines(t *testing.T) {
+// A line that is not a record (bad JSON, no version id, over the cap, a
+// duplicate key), anywhere but at the end, is skipped with a warning that
+// names it: ReadHistoryLog, the Promote that reads history first, and the
+// listing keep working on the records around it.
+func TestHistorySkipsBadLines(t *testing.T) {
 	over := mlservice.HistoryLineLimit + 1
 	for _, tc := range []struct {
 		name string
 		line string
 		want string
 	}{
-		{"garbage", "not json\n", "history.jsonl line 2"},
-		{"empty line", "\n", "history.jsonl line 2"},
-		{"no version id", `{"event":"promoted"}` + "\n", "history.jsonl line 2"},
+		{"garbage", "not json\n", "history.jsonl line 2 skipped"},
+		{"empty line", "\n", "history.jsonl line 2 skipped"},
+		{"no version id", `{"event":"promoted"}` + "\n", "history.jsonl line 2 skipped: not a record"},
 		{"over the cap", `{"event":"rejected","model_version_id":"20240101T000000.000000Z-00000000","reason":"` +
-			strings.Repeat("x", over) + "\"}\n", fmt.Sprintf("history.jsonl line 2 is longer than %d bytes", mlservice.HistoryLineLimit)},
-		{"over 1 MiB", `{"reason":"` + strings.Repeat("x", 2<<20) + "\"}\n", "history.jsonl line 2 is longer than"},
+			strings.Repeat("x", over) + "\"}\n", fmt.Sprintf("history.jsonl line 2 skipped: longer than %d bytes", mlservice.HistoryLineLimit)},
+		{"over 1 MiB", `{"reason":"` + strings.Repeat("x", 2<<20) + "\"}\n", "history.jsonl line 2 skipped: longer than"},
 		{"duplicate key", `{"time":"2024-01-01T00:00:00Z","event":"rejected","event":"promoted","model_version_id":"20240101T000000.000000Z-00000000"}` + "\n",
-			`history.jsonl line 2: duplicate key "event"`},
+			`history.jsonl line 2 skipped: duplicate key "event"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			artPromote(t, dir, 0.5)
+			first := artPromote(t, dir, 0.5)
 			good := `{"time":"2024-01-01T00:00:00Z","event":"rejected","model_version_id":"20240101T000000.000000Z-00000000"}` + "\n"
 			artAppendHistory(t, dir, tc.line, good) // the bad line is not the last one
-			_, err := mlservice.ReadHistory(dir)
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("ReadHistory: %v, want %q", err, tc.want)
+			log, err := mlservice.ReadHistoryLog(dir)
+			if err != nil || len(log.Skipped) != 1 || !strings.Contains(log.Skipped[0], tc.want) {
+				t.Fatalf("ReadHistoryLog: %+v, %v; want one warning %q", log, err, tc.want)
 			}
-			if _, err := mlservice.Promote(context.Background(), dir, artWithF1(t, 0.9)); err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("Promote: %v, want %q", err, tc.want)
+			if len(log.Records) != 2 || log.Records[0].VersionID != first.VersionID || log.Records[1].VersionID != "20240101T000000.000000Z-00000000" {
+				t.Errorf("records around the bad line: %+v", log.Records)
+			}
+			d, err := mlservice.Promote(context.Background(), dir, artWithF1(t, 0.9))
+			if err != nil || !d.Promoted || len(d.HistoryWarnings) != 1 || !strings.Contains(d.HistoryWarnings[0], tc.want) {
+				t.Fatalf("Promote: %+v, %v; want promoted with the warning %q", d, err, tc.want)
+			}
+			l, err := mlservice.List(dir)
+			if err != nil || len(l.Versions) != 2 || l.Versions[0].VersionID != d.VersionID || l.Versions[0].Decision != mlservice.DecisionPromoted ||
+				len(l.Warnings) != 1 || !strings.Contains(l.Warnings[0], tc.want) {
+				t.Errorf("List: %+v, %v", l, err)
 			}
 		})
 	}
@@ -134,5 +144,18 @@ func TestHistoryKeepsUnendedLastRecord(t *testing.T) {
 	}
 	if want := []string{first.VersionID, "20240101T000000.000000Z-00000000", second.VersionID}; strings.Join(ids, " ") != strings.Join(want, " ") {
 		t.Errorf("history after the next append: %v, want %v", ids, want)
+	}
+}
+
+// A torn last line longer than the cap (no line end) does not block the
+// next append: it is cut off like any torn line.
+func TestHistoryCutsLongTornLastLine(t *testing.T) {
+	dir := t.TempDir()
+	first := artPromote(t, dir, 0.5)
+	artAppendHistory(t, dir, `{"reason":"`+strings.Repeat("x", 3*mlservice.HistoryLineLimit))
+	second := artPromote(t, dir, 0.6)
+	log, err := mlservice.ReadHistoryLog(dir)
+	if err != nil || len(log.Skipped) != 0 || len(log.Records) != 2 || log.Records[0].VersionID != first.VersionID || log.Records[1].VersionID != second.VersionID {
+		t.Fatalf("history after the append: %+v, %v", log, err)
 	}
 }

@@ -219,6 +219,11 @@ var (
 	// fail their checksum or fail the self-test on load.
 	ErrCorruptVersion = errors.New("corrupt model version")
 
+	// ErrSchemaChange is returned by Rollback and PromoteVersion for a
+	// version whose schema differs from the current version's, unless
+	// MoveOptions.AllowSchemaChange is set.
+	ErrSchemaChange = errors.New("the version's schema differs from the current version's")
+
 	// ErrClosed is returned by a Store after Close.
 	ErrClosed = errors.New("store is closed")
 

@@ -73,25 +73,31 @@ func classify(err error) error {
 // version id, so that a writer can replace a corrupt CURRENT with a
 // conditional PUT. A missing CURRENT is ErrNoCurrent with no ETag.
 func (o bucketArtifacts) readCurrent(ctx context.Context) (id, etag string, err error) {
+	cur, etag, err := o.readCurrentState(ctx)
+	return cur.VersionID, etag, err
+}
+
+// readCurrentState is readCurrent with the pin.
+func (o bucketArtifacts) readCurrentState(ctx context.Context) (cur Current, etag string, err error) {
 	data, etag, err := o.b.Get(ctx, currentKey, maxCurrentSize)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return "", "", ErrNoCurrent
+		return Current{}, "", ErrNoCurrent
 	case errors.Is(err, storage.ErrTooLarge):
 		// Its ETag still lets a writer replace it.
 		etag, herr := o.b.Head(ctx, currentKey)
 		if herr != nil {
-			return "", "", fmt.Errorf("read current version: %w", classify(herr))
+			return Current{}, "", fmt.Errorf("read current version: %w", classify(herr))
 		}
-		return "", etag, fmt.Errorf("read current version: %s is larger than %d bytes: %w", currentKey, maxCurrentSize, ErrBadVersionID)
+		return Current{}, etag, fmt.Errorf("read current version: %s is larger than %d bytes: %w", currentKey, maxCurrentSize, ErrBadVersionID)
 	case err != nil:
-		return "", "", fmt.Errorf("read current version: %w", classify(err))
+		return Current{}, "", fmt.Errorf("read current version: %w", classify(err))
 	}
 	if etag == "" {
-		return "", "", &storeError{fmt.Errorf("read current version: the object store gave %s no ETag", currentKey)}
+		return Current{}, "", &storeError{fmt.Errorf("read current version: the object store gave %s no ETag", currentKey)}
 	}
-	id, err = parseCurrent(data)
-	return id, etag, err
+	cur, err = parseCurrentState(data)
+	return cur, etag, err
 }
 
 // readVersionFiles reads the objects of version id and checks them against
@@ -167,40 +173,40 @@ func (o bucketArtifacts) loadVersion(ctx context.Context, id string) (*servingVe
 	return decodeVersion(id, files)
 }
 
-// current returns the current version id and CURRENT's ETag, and the
-// version loaded, or why it cannot be; as artifacts.current.
-func (o bucketArtifacts) current(ctx context.Context) (id, etag string, v *servingVersion, err error) {
-	id, etag, err = o.readCurrent(ctx)
+// current returns what CURRENT says and its ETag, and the version loaded,
+// or why it cannot be; as artifacts.current.
+func (o bucketArtifacts) current(ctx context.Context) (cur Current, etag string, v *servingVersion, err error) {
+	cur, etag, err = o.readCurrentState(ctx)
 	if errors.Is(err, ErrNoCurrent) {
-		return "", "", nil, nil
+		return Current{}, "", nil, nil
 	}
 	var se *storeError
 	if errors.As(err, &se) {
-		return "", "", nil, err
+		return Current{}, "", nil, err
 	}
 	if err != nil {
-		return "", etag, nil, err // a CURRENT that names no version: replaced by the next promotion
+		return Current{}, etag, nil, err // a CURRENT that names no version: replaced by the next promotion
 	}
-	v, err = o.loadVersion(ctx, id)
+	v, err = o.loadVersion(ctx, cur.VersionID)
 	if errors.As(err, &se) {
-		return "", "", nil, err
+		return Current{}, "", nil, err
 	}
-	return id, etag, v, err
+	return cur, etag, v, err
 }
 
-// swapCurrent points CURRENT at id if its ETag is still etag ("" when there
-// was no CURRENT). It reports false, with no error, when another writer
-// moved CURRENT first. A PUT whose answer was lost is settled by reading
-// CURRENT back.
-func (o bucketArtifacts) swapCurrent(ctx context.Context, id, etag string) (bool, error) {
+// swapCurrent makes CURRENT say next if its ETag is still etag ("" when
+// there was no CURRENT). It reports false, with no error, when another
+// writer moved CURRENT first. A PUT whose answer was lost is settled by
+// reading CURRENT back.
+func (o bucketArtifacts) swapCurrent(ctx context.Context, next Current, etag string) (bool, error) {
 	cond := storage.Condition{IfMatch: etag, IfNoneMatch: etag == ""}
-	_, err := o.b.Put(ctx, currentKey, []byte(id+"\n"), cond)
+	_, err := o.b.Put(ctx, currentKey, currentBytes(next), cond)
 	if err == nil {
 		return true, nil
 	}
 	if !errors.Is(err, storage.ErrPreconditionFailed) {
 		// The PUT may or may not have been applied: CURRENT says which.
-		if now, _, rerr := o.readCurrent(ctx); rerr == nil && now == id {
+		if now, _, rerr := o.readCurrentState(ctx); rerr == nil && now == next {
 			return true, nil
 		}
 		return false, fmt.Errorf("update %s: %w", currentKey, err)
@@ -248,7 +254,10 @@ func (o bucketArtifacts) promote(ctx context.Context, c *Candidate) (*Decision, 
 		if errors.As(err, &se) {
 			return nil, fmt.Errorf("promote: %w", err)
 		}
-		next := decideAgainst(c, id, cur, v, err)
+		next := decideAgainst(c, id, cur.VersionID, v, err)
+		if cur.Pinned {
+			pinDecision(next, cur.VersionID)
+		}
 		// The version's objects carry the comparison; they are written
 		// again only when a lost race changed it. The version is not
 		// current (the lost PUT wrote nothing), so no reader serves it.
@@ -281,7 +290,7 @@ func (o bucketArtifacts) promote(ctx context.Context, c *Candidate) (*Decision, 
 			cancel()
 			return d, nil
 		}
-		won, err := o.swapCurrent(commit, id, etag)
+		won, err := o.swapCurrent(commit, Current{VersionID: id}, etag)
 		if err != nil {
 			cancel()
 			return nil, fmt.Errorf("promote: %w", err)
@@ -378,101 +387,33 @@ func (o bucketArtifacts) putHistory(ctx context.Context, rec HistoryRecord) erro
 	return nil
 }
 
-// history returns every history record, in key order (oldest first).
-func (o bucketArtifacts) history(ctx context.Context) ([]HistoryRecord, error) {
+// history returns every history record, in key order (oldest first), and
+// a warning for each object that is not a record.
+func (o bucketArtifacts) history(ctx context.Context) (*HistoryLog, error) {
 	keys, err := o.b.List(ctx, path.Join(modelsDir, historyDir)+"/")
 	if err != nil {
 		return nil, fmt.Errorf("read history: %w", classify(err))
 	}
-	out := make([]HistoryRecord, 0, len(keys))
+	log := &HistoryLog{Records: make([]HistoryRecord, 0, len(keys))}
 	for _, k := range keys {
 		data, _, err := o.b.Get(ctx, k, HistoryLineLimit+1)
-		if errors.Is(err, fs.ErrNotExist) {
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
 			continue
-		}
-		if err != nil {
+		case errors.Is(err, storage.ErrTooLarge):
+			log.Skipped = append(log.Skipped, fmt.Sprintf("%s skipped: larger than %d bytes", k, HistoryLineLimit))
+			continue
+		case err != nil:
 			return nil, fmt.Errorf("read history: %w", classify(err))
 		}
 		rec, err := parseHistoryLine([]byte(strings.TrimSuffix(string(data), "\n")))
 		if err != nil {
-			return nil, fmt.Errorf("read history: %s: %w", k, err)
+			log.Skipped = append(log.Skipped, fmt.Sprintf("%s skipped: %v", k, err))
+			continue
 		}
-		out = append(out, rec)
+		log.Records = append(log.Records, rec)
 	}
-	return out, nil
-}
-
-// rollback is Rollback on an object store.
-func (o bucketArtifacts) rollback(ctx context.Context, versionID string) (*HistoryRecord, error) {
-	v, err := o.loadVersion(ctx, versionID)
-	if err != nil {
-		return nil, fmt.Errorf("rollback: %w", err)
-	}
-	for attempt := 1; ; attempt++ {
-		rec := HistoryRecord{Time: time.Now().UTC(), Event: DecisionRolledBack, VersionID: versionID,
-			Metric: &v.meta.Metric, TrainingDataFile: v.meta.TrainingDataFile, Reason: "rollback requested"}
-		cur, etag, curV, curErr := o.current(ctx)
-		var se *storeError
-		if errors.As(curErr, &se) {
-			return nil, fmt.Errorf("rollback: %w", curErr)
-		}
-		rec.PreviousVersionID = cur
-		if cur != "" && curErr == nil {
-			prev := curV.meta.Metric.Value
-			rec.PreviousMetric, rec.PreviousMetricStored = &prev, &prev
-		}
-		won, err := o.swapCurrent(ctx, versionID, etag)
-		if err != nil {
-			return nil, fmt.Errorf("rollback: %w", err)
-		}
-		if won {
-			if err := o.putHistory(ctx, rec); err != nil {
-				return nil, fmt.Errorf("rollback: %w", err)
-			}
-			return &rec, nil
-		}
-		if attempt == maxCASAttempts {
-			return nil, fmt.Errorf("rollback: %s moved under %d attempts in a row", currentKey, attempt)
-		}
-	}
-}
-
-// versions is Versions on an object store: committed versions only.
-func (o bucketArtifacts) versions(ctx context.Context) ([]VersionInfo, error) {
-	keys, err := o.b.List(ctx, path.Join(modelsDir, versionsDir)+"/")
-	if err != nil {
-		return nil, fmt.Errorf("list versions: %w", classify(err))
-	}
-	var ids []string
-	for _, k := range keys {
-		rest := strings.TrimPrefix(k, path.Join(modelsDir, versionsDir)+"/")
-		id, name, ok := strings.Cut(rest, "/")
-		if ok && name == manifestFile && ValidVersionID(id) {
-			ids = append(ids, id) // committed
-		}
-	}
-	history, err := o.history(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("list versions: %w", err)
-	}
-	decided := map[string]HistoryRecord{}
-	for _, h := range history {
-		if h.Event != DecisionRolledBack {
-			decided[h.VersionID] = h
-		}
-	}
-	cur, _, _ := o.readCurrent(ctx)
-	out := make([]VersionInfo, 0, len(ids))
-	for _, id := range ids {
-		files, err := o.readVersionFiles(ctx, id)
-		var meta *Metadata
-		if err == nil {
-			meta, err = decodeMetadata(id, files)
-		}
-		out = append(out, versionInfo(id, cur, decided, meta, err))
-	}
-	slices.Reverse(out)
-	return out, nil
+	return log, nil
 }
 
 // trainedAlready is TrainedAlready on an object store. The rejected-day

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -46,7 +45,8 @@ const (
 const (
 	DecisionPromoted   = "promoted" // CURRENT was moved to the version
 	DecisionRejected   = "rejected"
-	DecisionRolledBack = "rolled_back"
+	DecisionRolledBack = "rolled_back" // CURRENT was moved back to the version, and pinned there
+	DecisionUnpinned   = "unpinned"    // the pin on the version was lifted; CURRENT did not move
 	// DecisionInterrupted: the version was published but its writer stopped
 	// before recording a decision, and CURRENT does not name it.
 	DecisionInterrupted = "interrupted"
@@ -84,15 +84,25 @@ type Decision struct {
 	Rule PromotionRule `json:"rule"`
 	// Warning is set when the decision took effect but could not be
 	// recorded in history.jsonl; the next writer records it.
-	Warning  string   `json:"warning,omitempty"`
-	Metadata Metadata `json:"-"` // as written to metadata.json
+	Warning string `json:"warning,omitempty"`
+	// Pinned is set when the candidate was rejected because a rollback
+	// pinned the current version (PreviousVersionID); Reason then begins
+	// "pinned by rollback to".
+	Pinned bool `json:"pinned,omitempty"`
+	// HistoryWarnings names the lines of history that were skipped because
+	// they are not records (see HistoryLog.Skipped).
+	HistoryWarnings []string `json:"history_warnings,omitempty"`
+	Metadata        Metadata `json:"-"` // as written to metadata.json
+	beat            bool     // pinned, but it won the comparison
 }
 
 // Promote writes the candidate as a new version under artifactsDir and makes
 // it current when it beats the current version under the candidate's
 // PromotionRule (by default: its F1 strictly greater), both scored on the
 // candidate's evaluation rows (see decide; always when no version is
-// current, or the current one cannot be read).
+// current, or the current one cannot be read), unless a rollback pinned the
+// current version: then the candidate is rejected, "pinned by rollback to
+// <id>" (see Rollback, Unpin).
 // A rejected version keeps its directory. The decision is appended to
 // models/history.jsonl after CURRENT moved: a version is promoted when
 // history says so or CURRENT names it, never on the word of its metadata.
@@ -120,6 +130,7 @@ func Promote(ctx context.Context, artifactsDir string, c *Candidate) (*Decision,
 	defer a.unlock()
 
 	d := a.decide(c)
+	d.HistoryWarnings = a.skipped
 	files, err := d.versionFiles(c, modelJSON)
 	if err != nil {
 		return nil, fmt.Errorf("promote: %w", err)
@@ -194,7 +205,11 @@ func encodeCandidate(c *Candidate) ([]byte, error) {
 // recorded figure; the reason says which.
 func (a *artifacts) decide(c *Candidate) *Decision {
 	cur, v, err := a.current()
-	return decideAgainst(c, newVersionID(time.Now()), cur, v, err)
+	d := decideAgainst(c, newVersionID(time.Now()), cur.VersionID, v, err)
+	if cur.Pinned {
+		pinDecision(d, cur.VersionID)
+	}
+	return d
 }
 
 // decideAgainst makes decide's comparison of candidate c, to be version id,
@@ -309,7 +324,7 @@ func (d *Decision) fillMetadata(c *Candidate, modelJSON []byte) ([]byte, error) 
 	meta.ModelVersionID = d.VersionID
 	meta.ModelFile = modelFile
 	meta.ModelSHA256 = hex.EncodeToString(sum[:])
-	meta.Promotion = Promotion{Wins: d.Promoted, Reason: d.Reason, PreviousVersionID: d.PreviousVersionID,
+	meta.Promotion = Promotion{Wins: d.Promoted || d.beat, Reason: d.Reason, PreviousVersionID: d.PreviousVersionID,
 		PreviousMetric: d.PreviousMetric, PreviousMetricStored: d.PreviousMetricStored, Rule: d.Rule}
 	metaJSON, err := json.MarshalIndent(meta, "", "  ")
 	if err != nil {
@@ -442,113 +457,6 @@ func sameTraining(v *servingVersion, ds *Dataset, opts TrainOptions) bool {
 	return same
 }
 
-// Rollback makes versionID current again. The version must be complete and
-// pass the same checks a Store makes on load (checksum, schema, self-test).
-// The move is recorded in history.jsonl.
-func Rollback(ctx context.Context, artifactsDir, versionID string) (*HistoryRecord, error) {
-	if !ValidVersionID(versionID) {
-		return nil, fmt.Errorf("rollback to %q: %w", versionID, ErrBadVersionID)
-	}
-	a, err := openArtifacts(ctx, artifactsDir)
-	if err != nil {
-		return nil, fmt.Errorf("rollback: %w", err)
-	}
-	defer a.unlock()
-	v, err := loadVersion(artifactsDir, versionID)
-	if err != nil {
-		return nil, fmt.Errorf("rollback: %w", err)
-	}
-	rec := HistoryRecord{Time: time.Now().UTC(), Event: DecisionRolledBack, VersionID: versionID,
-		Metric: &v.meta.Metric, TrainingDataFile: v.meta.TrainingDataFile}
-	cur, curV, curErr := a.current()
-	rec.PreviousVersionID = cur
-	if cur != "" && curErr == nil {
-		// No comparison is made: both figures are the recorded F1.
-		prev := curV.meta.Metric.Value
-		rec.PreviousMetric, rec.PreviousMetricStored = &prev, &prev
-	}
-	rec.Reason = "rollback requested"
-	if err := writeFileAtomic(a.path(currentFile), []byte(versionID+"\n")); err != nil {
-		return nil, fmt.Errorf("rollback: update %s: %w", currentFile, err)
-	}
-	if err := a.appendHistory(rec); err != nil {
-		return nil, fmt.Errorf("rollback: %w", err)
-	}
-	return &rec, nil
-}
-
-// VersionInfo summarizes one version for listings.
-type VersionInfo struct {
-	VersionID        string    `json:"model_version_id"`
-	TrainedAt        time.Time `json:"trained_at"`
-	Metric           Metric    `json:"metric"`
-	Decision         string    `json:"decision"` // promoted, rejected or interrupted
-	Reason           string    `json:"reason,omitempty"`
-	TrainingDataFile string    `json:"training_data_file"`
-	Current          bool      `json:"current"`
-	Error            string    `json:"error,omitempty"` // set when the version cannot be read (its manifest, a file, its metadata)
-}
-
-// Versions lists every complete version under artifactsDir, newest first,
-// with its metric and the decision recorded for it in history.jsonl. A
-// version with no record is promoted if CURRENT names it and interrupted
-// otherwise: metadata.json is never the source of a decision. Versions
-// takes no lock and never lists a version that is still being written.
-func Versions(artifactsDir string) ([]VersionInfo, error) {
-	dir := filepath.Join(artifactsDir, modelsDir, versionsDir)
-	entries, err := os.ReadDir(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("list versions: %w", pathless(err))
-	}
-	history, err := ReadHistory(artifactsDir)
-	if err != nil {
-		return nil, fmt.Errorf("list versions: %w", err)
-	}
-	decided := map[string]HistoryRecord{}
-	for _, h := range history {
-		if h.Event != DecisionRolledBack {
-			decided[h.VersionID] = h
-		}
-	}
-	cur, _ := readCurrent(artifactsDir)
-	var out []VersionInfo
-	for _, e := range entries {
-		id := e.Name()
-		if !ValidVersionID(id) {
-			continue // temporary directories start with a dot
-		}
-		var meta *Metadata
-		var err error
-		if !e.IsDir() {
-			err = fmt.Errorf("%s is not a directory (%v)", versionRel(id), e.Type())
-		} else {
-			meta, err = readMetadata(artifactsDir, id)
-		}
-		out = append(out, versionInfo(id, cur, decided, meta, err))
-	}
-	slices.Reverse(out) // ReadDir sorts by name, and ids sort by time
-	return out, nil
-}
-
-// versionInfo is the listing of version id, given the current id, the
-// decisions history records, and its metadata or why it cannot be read.
-func versionInfo(id, cur string, decided map[string]HistoryRecord, meta *Metadata, err error) VersionInfo {
-	v := VersionInfo{VersionID: id, Current: id == cur}
-	if err != nil {
-		v.Error = err.Error()
-	} else {
-		v.TrainedAt, v.Metric, v.TrainingDataFile = meta.TrainedAt, meta.Metric, meta.TrainingDataFile
-	}
-	v.Decision, v.Reason = undecided(id == cur)
-	if h, ok := decided[id]; ok {
-		v.Decision, v.Reason = h.Event, h.Reason
-	}
-	return v
-}
-
 // decisionRecord is the history record of decision d, event at time at.
 func decisionRecord(d *Decision, event string, at time.Time) HistoryRecord {
 	return HistoryRecord{Time: at, Event: event, VersionID: d.VersionID,
@@ -570,8 +478,9 @@ func undecided(current bool) (decision, reason string) {
 
 // artifacts is an artifacts directory held under its lock.
 type artifacts struct {
-	root string // the models directory
-	lock *os.File
+	root    string // the models directory
+	lock    *os.File
+	skipped []string // history lines recover skipped (HistoryLog.Skipped)
 }
 
 // openArtifacts creates the layout if needed, takes the exclusive lock
@@ -623,19 +532,19 @@ func (a *artifacts) path(name ...string) string {
 // or the reason it cannot be loaded. The version gets the checks a Store
 // makes on load (checksum, schema, self-test): a current version no Store
 // would serve must not block every candidate with the score it claims.
-func (a *artifacts) current() (string, *servingVersion, error) {
-	id, err := readCurrent(filepath.Dir(a.root))
+func (a *artifacts) current() (Current, *servingVersion, error) {
+	cur, err := readCurrentState(filepath.Dir(a.root))
 	if errors.Is(err, ErrNoCurrent) {
-		return "", nil, nil
+		return Current{}, nil, nil
 	}
 	if err != nil {
-		return "", nil, err
+		return Current{}, nil, err
 	}
-	v, err := loadVersion(filepath.Dir(a.root), id)
+	v, err := loadVersion(filepath.Dir(a.root), cur.VersionID)
 	if err != nil {
-		return id, nil, err
+		return cur, nil, err
 	}
-	return id, v, nil
+	return cur, v, nil
 }
 
 // recover removes what crashed writers left half-done and records a decision
@@ -656,12 +565,13 @@ func (a *artifacts) recover() error {
 			}
 		}
 	}
-	history, err := ReadHistory(filepath.Dir(a.root))
+	log, err := ReadHistoryLog(filepath.Dir(a.root))
 	if err != nil {
 		return err
 	}
+	a.skipped = log.Skipped
 	recorded := map[string]bool{}
-	for _, h := range history {
+	for _, h := range log.Records {
 		recorded[h.VersionID] = true
 	}
 	entries, err := os.ReadDir(a.path(versionsDir))

@@ -78,17 +78,27 @@ func artVersionFile(dir, id, name string) string {
 	return artModels(dir, "versions", id, name)
 }
 
-// artCurrent returns CURRENT's content without its line end, "" if absent.
+// artCurrent returns CURRENT's first line (the version id; a pin follows
+// it), "" if absent.
 func artCurrent(tb testing.TB, dir string) string {
+	tb.Helper()
+	id, _ := artCurrentPin(tb, dir)
+	return id
+}
+
+// artCurrentPin returns CURRENT's first line and the rest, both without
+// line ends: the rest is "pinned" while a rollback pins the version.
+func artCurrentPin(tb testing.TB, dir string) (id, rest string) {
 	tb.Helper()
 	b, err := os.ReadFile(artModels(dir, "CURRENT"))
 	if errors.Is(err, os.ErrNotExist) {
-		return ""
+		return "", ""
 	}
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return strings.TrimSuffix(string(b), "\n")
+	id, rest, _ = strings.Cut(strings.TrimSuffix(string(b), "\n"), "\n")
+	return id, rest
 }
 
 // artWriteCurrent replaces CURRENT the way a writer does (temp file, rename),
@@ -493,7 +503,10 @@ func TestRollback(t *testing.T) {
 		}
 	}
 
-	// A promotion now competes with the version rolled back to.
+	// Once unpinned, a promotion competes with the version rolled back to.
+	if _, err := mlservice.Unpin(context.Background(), dir); err != nil {
+		t.Fatal(err)
+	}
 	if d := artPromote(t, dir, 0.55); !d.Promoted || d.PreviousVersionID != a.VersionID {
 		t.Errorf("after rollback, f1 0.55 against 0.5: %+v", d)
 	}

@@ -162,29 +162,81 @@ func CurrentVersion(artifactsDir string) (string, error) {
 	return readCurrent(artifactsDir)
 }
 
+// Current is what CURRENT says: the version it names, and whether a
+// rollback pinned it there.
+type Current struct {
+	VersionID string `json:"model_version_id"`
+	// Pinned is set by Rollback: while it holds, Promote rejects every
+	// candidate ("pinned by rollback to …"). Unpin clears it, and so does
+	// PromoteVersion or a Rollback to another version (which pins that one).
+	Pinned bool `json:"pinned"`
+}
+
+// CurrentState returns what CURRENT says, or ErrNoCurrent.
+func CurrentState(artifactsDir string) (Current, error) {
+	return readCurrentState(artifactsDir)
+}
+
 func readCurrent(artifactsDir string) (string, error) {
+	c, err := readCurrentState(artifactsDir)
+	return c.VersionID, err
+}
+
+func readCurrentState(artifactsDir string) (Current, error) {
 	rel := path.Join(modelsDir, currentFile)
 	data, err := readArtifact(artifactsDir, rel, maxCurrentSize)
 	if errors.Is(err, fs.ErrNotExist) {
-		return "", ErrNoCurrent
+		return Current{}, ErrNoCurrent
 	}
 	if err != nil {
-		return "", fmt.Errorf("read current version: %w", err)
+		return Current{}, fmt.Errorf("read current version: %w", err)
 	}
-	return parseCurrent(data)
+	return parseCurrentState(data)
+}
+
+// pinnedLine is CURRENT's second line while a rollback pins its version.
+// The pin lives in CURRENT itself, so that one rename (one conditional PUT
+// on an object store) moves the version and the pin together: no crash can
+// leave one without the other, and a trainer that read CURRENT unpinned
+// cannot win a compare-and-swap once a rollback has pinned it.
+const pinnedLine = "pinned"
+
+// currentBytes is CURRENT's content naming id, pinned or not. Unpinned it
+// is the id and a line end, as before pins existed.
+func currentBytes(c Current) []byte {
+	if c.Pinned {
+		return []byte(c.VersionID + "\n" + pinnedLine + "\n")
+	}
+	return []byte(c.VersionID + "\n")
 }
 
 // parseCurrent returns the version id CURRENT's bytes name.
 func parseCurrent(data []byte) (string, error) {
+	c, err := parseCurrentState(data)
+	return c.VersionID, err
+}
+
+// parseCurrentState reads CURRENT's bytes: a version id, then optionally
+// the line "pinned", and nothing else.
+func parseCurrentState(data []byte) (Current, error) {
 	rel := path.Join(modelsDir, currentFile)
-	id := strings.TrimSpace(string(data))
-	if id == "" {
-		return "", fmt.Errorf("%s is empty: %w", rel, ErrBadVersionID)
+	all := strings.TrimSpace(string(data))
+	if all == "" {
+		return Current{}, fmt.Errorf("%s is empty: %w", rel, ErrBadVersionID)
 	}
+	first, rest, _ := strings.Cut(all, "\n")
+	id := strings.TrimSpace(first)
 	if !ValidVersionID(id) {
-		return "", fmt.Errorf("%s names %q: %w", rel, truncate(id, 80), ErrBadVersionID)
+		return Current{}, fmt.Errorf("%s names %q: %w", rel, truncate(all, 80), ErrBadVersionID)
 	}
-	return id, nil
+	switch rest = strings.TrimSpace(rest); rest {
+	case "":
+		return Current{VersionID: id}, nil
+	case pinnedLine:
+		return Current{VersionID: id, Pinned: true}, nil
+	}
+	return Current{}, fmt.Errorf("%s names %q and then %q, where only %q may follow: %w",
+		rel, id, truncate(rest, 80), pinnedLine, ErrBadVersionID)
 }
 
 // versionRel returns the path of a version's file relative to the artifacts

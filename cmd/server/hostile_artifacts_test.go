@@ -272,7 +272,7 @@ func haTrainerRefuses(t *testing.T, trainer, dir, bad string, why ...string) {
 	r := haTrainer(t, trainer, "versions", "-artifacts", dir)
 	line := ""
 	for l := range strings.Lines(r.stdout) {
-		if strings.Contains(l, bad) {
+		if f := strings.Fields(strings.TrimPrefix(l, "*")); len(f) > 0 && f[0] == bad { // its row, not a note naming it
 			line = l
 		}
 	}
@@ -405,28 +405,28 @@ func TestHostileArtifacts(t *testing.T) {
 
 	// history.jsonl is where "promoted" comes from: a line the trainer did
 	// not write (bad JSON, a key twice, over the 64 KiB cap) anywhere but at
-	// the end is an error naming the line, for `trainer versions`, for
-	// `trainer train` (before it writes anything) and for GET /versions.
+	// the end is skipped with a warning naming the line, so that one damaged
+	// line does not stop `trainer versions`, `trainer train` or GET
+	// /versions; what it said counts for nothing.
 	for _, tc := range []struct {
 		name, line string
 		why        []string
 	}{
-		{"history: bad line in the middle", `{"event":"promoted", garbage}` + "\n", []string{"history.jsonl line 2"}},
-		{"history: duplicate key", `{"event":"rejected","event":"promoted"}` + "\n", []string{"history.jsonl line 2", `duplicate key "event"`}},
-		{"history: line over the cap", `{"event":"rejected","reason":"` + strings.Repeat("x", 70<<10) + `"}` + "\n", []string{"history.jsonl line 2", "65536 bytes"}},
+		{"history: bad line in the middle", `{"event":"promoted", garbage}` + "\n", []string{"history.jsonl line 2 skipped"}},
+		{"history: duplicate key", `{"event":"rejected","event":"promoted"}` + "\n", []string{"history.jsonl line 2 skipped", `duplicate key "event"`}},
+		{"history: line over the cap", `{"event":"rejected","reason":"` + strings.Repeat("x", 70<<10) + `"}` + "\n", []string{"history.jsonl line 2 skipped", "65536 bytes"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			dir, v1, _ := haTwoVersions(t, trainer)
+			dir, v1, v2 := haTwoVersions(t, trainer)
 			haSplice(t, dir, 2, tc.line) // replaces day 2's promotion
-			before := haListing(t, dir)
 
 			r := haTrainer(t, trainer, "versions", "-artifacts", dir)
-			if r.code == 0 {
-				t.Errorf("trainer versions: exit 0 on a damaged history.jsonl; %v", r)
+			if r.code != 0 || !strings.Contains(r.stdout, v2) {
+				t.Errorf("trainer versions on a damaged history.jsonl: %v", r)
 			}
 			r2 := haTrainer(t, trainer, "train", "-artifacts", dir, haData(t, "day_03.csv"))
-			if r2.code == 0 {
-				t.Errorf("trainer train: exit 0 on a damaged history.jsonl; %v", r2)
+			if r2.code != 0 {
+				t.Errorf("trainer train on a damaged history.jsonl: %v", r2)
 			}
 			for _, w := range tc.why {
 				if !strings.Contains(r.stderr, w) {
@@ -436,14 +436,11 @@ func TestHostileArtifacts(t *testing.T) {
 					t.Errorf("trainer train does not say %q: %q", w, r2.stderr)
 				}
 			}
-			if after := haListing(t, dir); !slices.Equal(before, after) {
-				t.Errorf("a failed train changed models/:\nbefore %q\nafter  %q", before, after)
-			}
 
 			srv := haServe(t, server, dir, v1)
 			code, body := srv.get(t, "/versions")
-			if code == http.StatusOK {
-				t.Errorf("GET /versions on a damaged history.jsonl: 200 %.300s", body)
+			if code != http.StatusOK || !strings.Contains(body, v2) {
+				t.Errorf("GET /versions on a damaged history.jsonl: %d %.300s", code, body)
 			}
 			for _, w := range tc.why {
 				if !strings.Contains(body, strings.ReplaceAll(w, `"`, `\"`)) {

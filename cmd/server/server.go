@@ -247,21 +247,38 @@ func (s *server) drift(w http.ResponseWriter, _ *http.Request, _ httprouter.Para
 	writeJSON(w, http.StatusOK, r)
 }
 
+// versions answers every version, newest first, with its decision, pin and
+// last rollback; what CURRENT says ("current", "pin" while a rollback pins
+// it, "current_error" when it names a version that would not be served);
+// and "warnings" for history lines skipped as not records.
 func (s *server) versions(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
-	vs, err := s.store.Versions(r.Context())
+	l, err := s.store.Artifacts().List(r.Context())
 	if err != nil {
 		s.log.Error("list versions", "error", err)
 		writeError(w, http.StatusInternalServerError, "internal", err.Error(), nil)
 		return
 	}
-	if vs == nil {
-		vs = []mlservice.VersionInfo{}
+	for _, warn := range l.Warnings {
+		s.log.Warn("list versions", "warning", warn)
+	}
+	if l.Versions == nil {
+		l.Versions = []mlservice.VersionInfo{}
 	}
 	var current *string
 	if st := s.store.Status(); st.Ready {
 		current = &st.ModelVersionID
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"serving": current, "versions": vs})
+	body := map[string]any{"serving": current, "versions": l.Versions, "current": l.Current}
+	if l.Pin != nil {
+		body["pin"] = l.Pin
+	}
+	if l.CurrentError != "" {
+		body["current_error"] = l.CurrentError
+	}
+	if len(l.Warnings) > 0 {
+		body["warnings"] = l.Warnings
+	}
+	writeJSON(w, http.StatusOK, body)
 }
 
 // readJSON checks the media type and reads a body of at most maxBody bytes

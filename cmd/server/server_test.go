@@ -674,3 +674,47 @@ func TestDraining(t *testing.T) {
 		t.Errorf("draining /ready: %d %s", r.status, r.body)
 	}
 }
+
+// After a rollback GET /versions shows the pin: on the version, as
+// "current" and as "pin" with the rollback's time and previous version; an
+// unpin takes it away again.
+func TestVersionsShowsRollbackPin(t *testing.T) {
+	ts := newTestServer(t, nil)
+	d1 := promoteDay(t, ts.dir, "day_01.csv")
+	d2 := promoteDay(t, ts.dir, "day_02.csv")
+	rec, err := mlservice.Rollback(context.Background(), ts.dir, d1.VersionID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type listing struct {
+		Versions []mlservice.VersionInfo `json:"versions"`
+		Current  mlservice.Current       `json:"current"`
+		Pin      *mlservice.RollbackInfo `json:"pin"`
+		Error    string                  `json:"current_error"`
+	}
+	get := func() listing {
+		t.Helper()
+		r := ts.do(t, "GET", "/versions", "", "")
+		var l listing
+		if r.status != http.StatusOK || json.Unmarshal(r.body, &l) != nil {
+			t.Fatalf("/versions %d %s", r.status, r.body)
+		}
+		return l
+	}
+	l := get()
+	if l.Current != (mlservice.Current{VersionID: d1.VersionID, Pinned: true}) || l.Pin == nil || l.Pin.VersionID != d1.VersionID ||
+		!l.Pin.Time.Equal(rec.Time) || l.Pin.PreviousVersionID != d2.VersionID || l.Error != "" {
+		t.Fatalf("/versions after a rollback: current %+v, pin %+v, error %q", l.Current, l.Pin, l.Error)
+	}
+	for _, v := range l.Versions {
+		if v.Pinned != (v.VersionID == d1.VersionID) || (v.RolledBack != nil) != (v.VersionID == d1.VersionID) {
+			t.Errorf("%s: pinned %v, rolled back %+v", v.VersionID, v.Pinned, v.RolledBack)
+		}
+	}
+	if _, err := mlservice.Unpin(context.Background(), ts.dir); err != nil {
+		t.Fatal(err)
+	}
+	if l := get(); l.Pin != nil || l.Current.Pinned {
+		t.Errorf("/versions after unpin: current %+v, pin %+v", l.Current, l.Pin)
+	}
+}

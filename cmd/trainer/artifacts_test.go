@@ -66,6 +66,10 @@ func TestTrainerOnObjectStore(t *testing.T) {
 	if r.code != exitInvalid {
 		t.Fatalf("rollback to a missing version: exit %d\n%s", r.code, r.stderr)
 	}
+	// The rollback pinned CURRENT; lift the pin so that training competes.
+	if r := trainer(t, env, "unpin"); r.code != exitOK || !strings.Contains(r.stdout, `"event":"unpinned"`) {
+		t.Fatalf("unpin: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
 
 	// A declared schema through the object store: a change of schema is
 	// refused without -allow-schema-change and promoted with it; the

@@ -23,6 +23,7 @@ type trainResult struct {
 	Promoted             bool              `json:"promoted"`
 	Reason               string            `json:"reason"`
 	Warning              string            `json:"warning,omitempty"` // the decision took effect but is not in history yet
+	Pinned               bool              `json:"pinned,omitempty"`  // rejected because a rollback pinned the current version
 	PreviousVersionID    *string           `json:"previous_version_id"`
 	PreviousMetric       *float64          `json:"previous_metric"`        // on this candidate's evaluation rows
 	PreviousMetricStored *float64          `json:"previous_metric_stored"` // as recorded with the previous version
@@ -151,9 +152,10 @@ func runTrain(ctx context.Context, args []string, p proc) error {
 	if d.Warning != "" {
 		fmt.Fprintf(stderr, "warning: %s\n", d.Warning)
 	}
+	warnAll(stderr, d.HistoryWarnings)
 
 	res := trainResult{
-		ModelVersionID: d.VersionID, Metric: m.Metric, Promoted: d.Promoted, Reason: d.Reason, Warning: d.Warning,
+		ModelVersionID: d.VersionID, Metric: m.Metric, Promoted: d.Promoted, Reason: d.Reason, Warning: d.Warning, Pinned: d.Pinned,
 		PreviousMetric: d.PreviousMetric, PreviousMetricStored: d.PreviousMetricStored, Metrics: m.Metrics, TrainingDataFile: m.TrainingDataFile,
 		Rows: m.Data.Rows, TrainRows: m.Data.TrainRows, EvalRows: m.Data.EvalRows, Balanced: *balanced,
 		FeatureSchemaVersion: m.FeatureSchemaVersion, Rule: d.Rule,
@@ -269,10 +271,10 @@ func runValidate(ctx context.Context, args []string, p proc) error {
 	return writeJSON(p.stdout, out)
 }
 
-func runVersions(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
-	fs := newFlagSet("versions", "[flags]", "Lists every version, newest first, with its promotion metric and decision; * marks CURRENT.")
+func runVersions(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("versions", "[flags]", "Lists every version, newest first, with its promotion metric and decision; * marks\nCURRENT, and a pin set by a rollback is shown. Exits 1 after the list when CURRENT\nnames a missing or corrupt version, 3 when CURRENT cannot be read.")
 	openArtifacts := artifactsFlags(fs, getenv)
-	asJSON := fs.Bool("json", false, "print JSON instead of a table (no env; default false)")
+	asJSON := fs.Bool("json", false, "print JSON instead of a table: every version with current, pinned and rolled_back (no env; default false)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -284,20 +286,23 @@ func runVersions(ctx context.Context, args []string, getenv func(string) string,
 	if err != nil {
 		return err
 	}
-	vs, err := arts.Versions(ctx)
+	l, err := arts.List(ctx)
 	if err != nil {
 		return err
 	}
-	// The listing marks no version current when CURRENT cannot be read; that
-	// must not pass for "nothing promoted yet". Print the list, then fail.
-	_, curErr := arts.CurrentVersion(ctx)
-	if errors.Is(curErr, mlservice.ErrNoCurrent) {
-		curErr = nil
-	}
-	if curErr != nil {
-		curErr = fmt.Errorf("no version is marked current: %w", curErr)
+	warnAll(stderr, l.Warnings)
+	// The listing marks no version current when CURRENT cannot be read, and
+	// a CURRENT naming a missing or corrupt version serves nothing; neither
+	// may pass for "all is well". Print the list, then fail.
+	var curErr error
+	switch {
+	case errors.Is(l.CurrentErr, mlservice.ErrVersionNotFound) || errors.Is(l.CurrentErr, mlservice.ErrCorruptVersion):
+		curErr = &invalidError{l.CurrentErr}
+	case l.CurrentErr != nil:
+		curErr = fmt.Errorf("no version is marked current: %w", l.CurrentErr)
 	}
 	if *asJSON {
+		vs := l.Versions
 		if vs == nil {
 			vs = []mlservice.VersionInfo{}
 		}
@@ -306,42 +311,95 @@ func runVersions(ctx context.Context, args []string, getenv func(string) string,
 		}
 		return curErr
 	}
-	if len(vs) == 0 {
+	if len(l.Versions) == 0 {
 		if _, err := fmt.Fprintf(stdout, "no versions in %s\n", arts); err != nil {
 			return err
+		}
+		if l.CurrentErr != nil {
+			fmt.Fprintf(stdout, "problem: %v\n", l.CurrentErr)
 		}
 		return curErr
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "  VERSION\tTRAINED AT\tMETRIC\tDECISION\tDATA FILE")
-	for _, v := range vs {
+	fmt.Fprintln(tw, "  VERSION\tTRAINED AT\tMETRIC\tDECISION\tDATA FILE\tNOTE")
+	for _, v := range l.Versions {
 		mark := " "
 		if v.Current {
 			mark = "*"
 		}
 		if v.Error != "" {
-			fmt.Fprintf(tw, "%s %s\t-\t-\tunreadable\t%s\n", mark, v.VersionID, v.Error)
+			fmt.Fprintf(tw, "%s %s\t-\t-\tunreadable\t%s\t%s\n", mark, v.VersionID, v.Error, versionNote(v))
 			continue
 		}
-		fmt.Fprintf(tw, "%s %s\t%s\t%s %.4f\t%s\t%s\n", mark, v.VersionID,
-			v.TrainedAt.UTC().Format(time.DateTime), v.Metric.Name, v.Metric.Value, v.Decision, v.TrainingDataFile)
+		fmt.Fprintf(tw, "%s %s\t%s\t%s %.4f\t%s\t%s\t%s\n", mark, v.VersionID,
+			v.TrainedAt.UTC().Format(time.DateTime), v.Metric.Name, v.Metric.Value, v.Decision, v.TrainingDataFile, versionNote(v))
 	}
-	fmt.Fprintln(tw, "(* current)")
+	legend := "(* current)"
+	if p := l.Pin; p != nil {
+		from := ""
+		if p.PreviousVersionID != "" {
+			from = " from " + p.PreviousVersionID
+		}
+		legend = fmt.Sprintf("(* current; pinned to %s by a rollback%s: training runs are rejected until trainer unpin)", p.VersionID, from)
+	}
+	fmt.Fprintln(tw, legend)
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	if l.CurrentErr != nil {
+		fmt.Fprintf(stdout, "problem: %v\n", l.CurrentErr)
 	}
 	return curErr
 }
 
+// versionNote says what the DECISION column does not: the pin, the time of
+// the last rollback to the version. (No other id: a row names one version.)
+func versionNote(v mlservice.VersionInfo) string {
+	var notes []string
+	if v.Pinned {
+		notes = append(notes, "pinned")
+	}
+	if rb := v.RolledBack; rb != nil {
+		n := "rolled back to"
+		if !rb.Time.IsZero() {
+			n += " " + rb.Time.UTC().Format(time.DateTime)
+		}
+		notes = append(notes, n)
+	}
+	return strings.Join(notes, "; ")
+}
+
+// warnAll prints each warning on stderr.
+func warnAll(stderr io.Writer, warnings []string) {
+	for _, w := range warnings {
+		fmt.Fprintf(stderr, "warning: %s\n", w)
+	}
+}
+
 func runRollback(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("rollback", "[flags] VERSION_ID", "Points CURRENT at an earlier complete version and records the rollback.")
+	return runMove(ctx, "rollback", args, getenv, stdout, stderr)
+}
+
+func runPromote(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	return runMove(ctx, "promote", args, getenv, stdout, stderr)
+}
+
+// runMove is rollback (CURRENT moves to the version and is pinned there) and
+// promote (CURRENT moves to it unpinned).
+func runMove(ctx context.Context, name string, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	doc := "Points CURRENT at an earlier complete version and pins it there: training runs are\nrecorded as rejected (\"pinned by rollback to VERSION_ID\") until trainer unpin,\ntrainer promote, or a rollback to another version. Records the rollback."
+	if name == "promote" {
+		doc = "Points CURRENT at a complete version (a rejected one too) without a pin and without\ncomparing F1, lifting a pin: later training runs compete with it. Records the promotion."
+	}
+	fs := newFlagSet(name, "[flags] VERSION_ID", doc)
 	openArtifacts := artifactsFlags(fs, getenv)
+	allowChange := fs.Bool("allow-schema-change", false, "move even though the version's schema differs from the current version's: clients of the API break (no env; default false: refused, exit 1)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 1 {
-		return fsUsagef(fs, "rollback takes one version id")
+		return fsUsagef(fs, "%s takes one version id", name)
 	}
 	if !mlservice.ValidVersionID(pos[0]) {
 		return fsUsagef(fs, "%q is not a version id (see trainer versions)", pos[0])
@@ -350,14 +408,56 @@ func runRollback(ctx context.Context, args []string, getenv func(string) string,
 	if err != nil {
 		return err
 	}
-	rec, err := arts.Rollback(ctx, pos[0])
-	if errors.Is(err, mlservice.ErrVersionNotFound) || errors.Is(err, mlservice.ErrCorruptVersion) {
+	move := arts.Rollback
+	if name == "promote" {
+		move = arts.PromoteVersion
+	}
+	rec, err := move(ctx, pos[0], mlservice.MoveOptions{AllowSchemaChange: *allowChange})
+	if errors.Is(err, mlservice.ErrSchemaChange) {
+		fmt.Fprintf(stderr, "warning: version %s has another schema than the current version: clients of the API would break\n", pos[0])
+	}
+	if errors.Is(err, mlservice.ErrVersionNotFound) || errors.Is(err, mlservice.ErrCorruptVersion) || errors.Is(err, mlservice.ErrSchemaChange) {
 		return &invalidError{err}
 	}
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stderr, "CURRENT now names %s (was %s)\n", rec.VersionID, orNone(rec.PreviousVersionID))
+	warnAll(stderr, rec.Warnings)
+	if rec.SchemaChanged {
+		fmt.Fprintf(stderr, "warning: the schema changed (allowed): %s\n", rec.Reason)
+	}
+	pin := "not pinned: training runs compete with it"
+	if rec.Pinned {
+		pin = "pinned: training runs are rejected until trainer unpin"
+	}
+	fmt.Fprintf(stderr, "CURRENT now names %s (was %s), %s\n", rec.VersionID, orNone(rec.PreviousVersionID), pin)
+	return writeJSON(stdout, rec)
+}
+
+func runUnpin(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("unpin", "[flags]", "Lifts the pin a rollback put on the current version: CURRENT stays where it is, and\ntraining runs compete with it again. Records the unpin; with nothing pinned, changes\nnothing and prints {\"pinned\":false}.")
+	openArtifacts := artifactsFlags(fs, getenv)
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 {
+		return fsUsagef(fs, "unpin takes no arguments")
+	}
+	arts, err := openArtifacts(ctx)
+	if err != nil {
+		return err
+	}
+	rec, err := arts.Unpin(ctx)
+	if err != nil {
+		return err
+	}
+	if rec == nil {
+		fmt.Fprintln(stderr, "CURRENT is not pinned: nothing changed")
+		return writeJSON(stdout, map[string]bool{"pinned": false})
+	}
+	warnAll(stderr, rec.Warnings)
+	fmt.Fprintf(stderr, "unpinned %s: training runs compete with it again\n", rec.VersionID)
 	return writeJSON(stdout, rec)
 }
 

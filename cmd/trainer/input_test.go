@@ -95,7 +95,7 @@ func TestStdinInput(t *testing.T) {
 // environment variable (or "no env") and default, and exits 0; a usage
 // error exits 2 with the command's own help.
 func TestCommandHelp(t *testing.T) {
-	for _, cmd := range []string{"train", "validate", "versions", "rollback", "report"} {
+	for _, cmd := range []string{"train", "validate", "versions", "rollback", "promote", "unpin", "report"} {
 		t.Run(cmd, func(t *testing.T) {
 			for _, h := range []string{"-h", "-help", "--help"} {
 				r := trainer(t, nil, cmd, h)
@@ -124,7 +124,9 @@ func TestCommandHelp(t *testing.T) {
 				"train":    {"allow-schema-change", "artifacts", "artifacts-url", "balanced", "eval", "metric", "min-delta", "schema", "seed"},
 				"validate": {"schema"},
 				"versions": {"artifacts", "artifacts-url", "json"},
-				"rollback": {"artifacts", "artifacts-url"},
+				"rollback": {"allow-schema-change", "artifacts", "artifacts-url"},
+				"promote":  {"allow-schema-change", "artifacts", "artifacts-url"},
+				"unpin":    {"artifacts", "artifacts-url"},
 				"report":   {"artifacts", "artifacts-url", "out"},
 			}[cmd]
 			if !slices.Equal(listed, want) {

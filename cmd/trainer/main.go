@@ -6,7 +6,9 @@
 //	trainer train [-artifacts DIR | -artifacts-url URL] [-balanced] [-eval FILE] [-seed N] [-schema FILE] [-allow-schema-change] [-metric M] [-min-delta D] DATA.csv
 //	trainer validate [-schema FILE] DATA.csv
 //	trainer versions [-artifacts DIR | -artifacts-url URL] [-json]
-//	trainer rollback [-artifacts DIR | -artifacts-url URL] VERSION_ID
+//	trainer rollback [-artifacts DIR | -artifacts-url URL] [-allow-schema-change] VERSION_ID
+//	trainer unpin [-artifacts DIR | -artifacts-url URL]
+//	trainer promote [-artifacts DIR | -artifacts-url URL] [-allow-schema-change] VERSION_ID
 //	trainer report [-artifacts DIR | -artifacts-url URL] [-out DIR]
 //	trainer schema infer [-target COL] [-name NAME] DATA.csv
 //
@@ -168,7 +170,11 @@ const usage = `usage:
   trainer validate [-schema FILE] DATA.csv
   trainer schema infer [-target COL] [-name NAME] DATA.csv
   trainer versions [-artifacts DIR | -artifacts-url URL] [-json]
-  trainer rollback [-artifacts DIR | -artifacts-url URL] VERSION_ID
+  trainer rollback [-artifacts DIR | -artifacts-url URL] [-allow-schema-change] VERSION_ID
+      (pins CURRENT there: training runs are rejected until unpin)
+  trainer unpin [-artifacts DIR | -artifacts-url URL]
+  trainer promote [-artifacts DIR | -artifacts-url URL] [-allow-schema-change] VERSION_ID
+      (moves CURRENT there without a pin)
   trainer report [-artifacts DIR | -artifacts-url URL] [-out DIR]
 
 DATA.csv or FILE may be - for standard input (only one of them).
@@ -197,9 +203,13 @@ func run(ctx context.Context, args []string, p proc) error {
 	case "validate":
 		return runValidate(ctx, args, p)
 	case "versions":
-		return runVersions(ctx, args, p.getenv, p.stdout)
+		return runVersions(ctx, args, p.getenv, p.stdout, p.stderr)
 	case "rollback":
 		return runRollback(ctx, args, p.getenv, p.stdout, p.stderr)
+	case "promote":
+		return runPromote(ctx, args, p.getenv, p.stdout, p.stderr)
+	case "unpin":
+		return runUnpin(ctx, args, p.getenv, p.stdout, p.stderr)
 	case "report":
 		return runReport(ctx, args, p.getenv, p.stdout)
 	case "schema":

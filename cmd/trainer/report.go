@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/mlservice/mlservice"
 	"github.com/mlservice/mlservice/internal/page"
@@ -39,6 +41,15 @@ func runReport(ctx context.Context, args []string, getenv func(string) string, s
 	if dir := arts.Dir(); dir != "" {
 		if _, err := os.Stat(dir); err != nil {
 			return fmt.Errorf("report: artifacts directory: %w", err) // a mistyped -artifacts is not an empty report
+		}
+		// Pages written among the versions would break their manifests (a
+		// file not listed) or replace CURRENT's neighbours.
+		inside, err := within(*out, dir)
+		if err != nil {
+			return fmt.Errorf("report: %w", err)
+		}
+		if inside {
+			return fsUsagef(fs, "-out %s is inside the artifacts directory %s: the report would be written among the versions; choose a directory outside it", *out, dir)
 		}
 	}
 	serving := page.Serving{Source: "report"}
@@ -82,6 +93,59 @@ func runReport(ctx context.Context, args []string, getenv func(string) string, s
 		Versions int    `json:"versions"`
 		Current  string `json:"current_version_id,omitempty"`
 	}{filepath.Join(*out, "index.html"), len(h.Versions), serving.VersionID})
+}
+
+// within reports whether path is dir or lies under it, once both are made
+// absolute and their symbolic links and .. resolved. path need not exist
+// yet.
+func within(path, dir string) (bool, error) {
+	d, err := resolve(dir)
+	if err != nil {
+		return false, err
+	}
+	p, err := resolve(path)
+	if err != nil {
+		return false, err
+	}
+	rel, err := filepath.Rel(d, p)
+	if err != nil {
+		return false, nil // another volume
+	}
+	return rel == "." || (rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))), nil
+}
+
+// resolve returns the real path that path names, or will name once created:
+// one element at a time, each symbolic link resolved before a following
+// ".." applies (as the kernel does), missing elements taken as they are.
+func resolve(path string) (string, error) {
+	if !filepath.IsAbs(path) {
+		wd, err := os.Getwd()
+		if err != nil {
+			return "", err
+		}
+		path = wd + string(filepath.Separator) + path // not Join: it would apply ".." before links
+	}
+	real := filepath.VolumeName(path) + string(filepath.Separator)
+	for _, elem := range strings.Split(path[len(filepath.VolumeName(path)):], string(filepath.Separator)) {
+		switch elem {
+		case "", ".":
+			continue
+		case "..":
+			real = filepath.Dir(real)
+			continue
+		}
+		next := filepath.Join(real, elem)
+		r, err := filepath.EvalSymlinks(next)
+		switch {
+		case err == nil:
+			real = r
+		case errors.Is(err, fs.ErrNotExist):
+			real = next // created by the report
+		default:
+			return "", err
+		}
+	}
+	return real, nil
 }
 
 // writeReportFile replaces DIR/name by data: written beside it and renamed,

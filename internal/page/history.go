@@ -33,7 +33,13 @@ type History struct {
 	// Error says why the versions could not be listed; Versions is then
 	// empty.
 	Error string
-	byID  map[string]*Version
+	// Pin is the rollback that pinned CURRENT, while it is pinned.
+	Pin *mlservice.RollbackInfo
+	// CurrentError says why the version CURRENT names would not be served.
+	CurrentError string
+	// Warnings names the history lines skipped as not records.
+	Warnings []string
+	byID     map[string]*Version
 }
 
 // Serving is the serving side of the page: a server's store status, or,
@@ -84,14 +90,16 @@ func NewLoader(arts *mlservice.Artifacts) *Loader {
 	return &Loader{arts: arts, details: map[string]detail{}}
 }
 
-// Load lists the versions with their decisions (mlservice.Versions) and
-// reads the metadata and model of each version it has not read before.
-// serving is copied into the History as given.
+// Load lists the versions with their decisions, CURRENT's pin and the
+// history lines skipped (mlservice.List) and reads the metadata and model
+// of each version it has not read before. serving is copied into the
+// History as given.
 func (l *Loader) Load(ctx context.Context, serving Serving) (*History, error) {
-	infos, err := l.arts.Versions(ctx)
+	listing, err := l.arts.List(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("history page: %w", err)
 	}
+	infos := listing.Versions
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	versions := make([]*Version, 0, len(infos))
@@ -119,7 +127,9 @@ func (l *Loader) Load(ctx context.Context, serving Serving) (*History, error) {
 			delete(l.details, id)
 		}
 	}
-	return newHistory(serving, versions), nil
+	h := newHistory(serving, versions)
+	h.Pin, h.CurrentError, h.Warnings = listing.Pin, listing.CurrentError, listing.Warnings
+	return h, nil
 }
 
 // newHistory returns a History of versions, newest first.

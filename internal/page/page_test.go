@@ -245,3 +245,69 @@ func TestDriftShownForTheServingVersion(t *testing.T) {
 		t.Errorf("index lacks the largest drift")
 	}
 }
+
+// After a rollback the index says CURRENT is pinned and by which rollback,
+// the row and the page of the version rolled back to carry the pin, and a
+// skipped history line is named.
+func TestPageShowsRollbackAndPin(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	var ids []string
+	for _, day := range []string{"day_01.csv", "day_02.csv"} {
+		ds, err := mlservice.ValidateFile(ctx, filepath.Join("..", "..", "data", day))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := mlservice.Train(ctx, ds, mlservice.TrainOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := mlservice.Promote(ctx, dir, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, d.VersionID)
+	}
+	if _, err := mlservice.Rollback(ctx, dir, ids[0]); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, "models", "history.jsonl"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("not a record\n")
+	f.Close()
+
+	h, err := NewLoader(mlservice.DirArtifacts(dir)).Load(ctx, Serving{Source: "report", Ready: true, VersionID: ids[0]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := WriteIndex(&buf, h, Links{Static: true}); err != nil {
+		t.Fatal(err)
+	}
+	index := buf.String()
+	pin := regexp.MustCompile(`(?s)<p class="status warn" id="pin">.*?</p>`).FindString(index)
+	if !strings.Contains(pin, "<code>"+ids[0]+"</code> by a rollback at ") || !strings.Contains(pin, "from <code>"+ids[1]+"</code>") ||
+		!strings.Contains(pin, "trainer unpin") {
+		t.Errorf("index's pin line: %q", pin)
+	}
+	row := regexp.MustCompile(`(?s)<tr class="version current" data-version="` + ids[0] + `">.*?</tr>`).FindString(index)
+	if !strings.Contains(row, `class="badge pinned"`) || !strings.Contains(row, "rolled back to") {
+		t.Errorf("the pinned version's row: %q", row)
+	}
+	other := regexp.MustCompile(`(?s)<tr class="version" data-version="` + ids[1] + `">.*?</tr>`).FindString(index)
+	if other == "" || strings.Contains(other, "pinned") || strings.Contains(other, "rolled back") {
+		t.Errorf("the other version's row: %q", other)
+	}
+	if !strings.Contains(index, `id="history-warnings"`) || !strings.Contains(index, "models/history.jsonl line 4 skipped") {
+		t.Errorf("index does not name the skipped history line")
+	}
+	buf.Reset()
+	if err := WriteVersion(&buf, h, ids[0], Links{Static: true}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), `class="badge pinned"`) || !strings.Contains(buf.String(), "rolled back to") {
+		t.Errorf("the pinned version's page lacks the pin")
+	}
+}

@@ -1,0 +1,319 @@
+package main
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/mlservice/mlservice"
+)
+
+// decodeRecord decodes a rollback, promote or unpin's stdout.
+func decodeRecord(t *testing.T, r result) mlservice.HistoryRecord {
+	t.Helper()
+	if r.code != exitOK {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	var rec mlservice.HistoryRecord
+	if err := json.Unmarshal([]byte(r.stdout), &rec); err != nil {
+		t.Fatalf("stdout is not a history record: %v\n%s", err, r.stdout)
+	}
+	return rec
+}
+
+// versionsRow returns the line of `trainer versions` for id.
+func versionsRow(t *testing.T, out, id string) string {
+	t.Helper()
+	for _, line := range strings.Split(out, "\n") {
+		if strings.Contains(line, id) && !strings.HasPrefix(line, "(") {
+			return line
+		}
+	}
+	t.Fatalf("no row for %s in\n%s", id, out)
+	return ""
+}
+
+// A rollback sticks: the next better training run is rejected, the listing
+// shows the rollback and the pin, and unpin or promote lift it.
+func TestRollbackPinUnpinPromote(t *testing.T) {
+	art := t.TempDir()
+	env := map[string]string{"ARTIFACTS_DIR": art}
+	v1 := decodeTrain(t, trainer(t, env, "train", filepath.Join(dataDir, "day_01.csv")))
+	v2 := decodeTrain(t, trainer(t, env, "train", filepath.Join(dataDir, "day_02.csv")))
+	if !v1.Promoted || !v2.Promoted {
+		t.Fatal("setup: day 2 should beat day 1")
+	}
+	r := trainer(t, env, "rollback", v1.ModelVersionID)
+	rec := decodeRecord(t, r)
+	if !rec.Pinned || rec.Event != mlservice.DecisionRolledBack || !strings.Contains(r.stderr, "pinned") {
+		t.Fatalf("rollback: %+v\n%s", rec, r.stderr)
+	}
+
+	// Day 2 beat day 1 once; under the pin it is recorded as rejected.
+	again := decodeTrain(t, trainer(t, env, "train", filepath.Join(dataDir, "day_02.csv")))
+	if again.Promoted || !again.Pinned || !strings.HasPrefix(again.Reason, "pinned by rollback to "+v1.ModelVersionID) {
+		t.Fatalf("train under the pin: %+v", again)
+	}
+	if c, err := mlservice.CurrentState(art); err != nil || c != (mlservice.Current{VersionID: v1.ModelVersionID, Pinned: true}) {
+		t.Fatalf("CURRENT after the pinned train: %+v, %v", c, err)
+	}
+
+	r = trainer(t, env, "versions")
+	if r.code != exitOK {
+		t.Fatalf("versions: exit %d\n%s", r.code, r.stderr)
+	}
+	row := versionsRow(t, r.stdout, v1.ModelVersionID)
+	if !strings.HasPrefix(row, "*") || !strings.Contains(row, "pinned") || !strings.Contains(row, "rolled back to") {
+		t.Errorf("the row of the version rolled back to: %q", row)
+	}
+	if row := versionsRow(t, r.stdout, again.ModelVersionID); !strings.Contains(row, "rejected") {
+		t.Errorf("the pinned rejection's row: %q", row)
+	}
+	if !strings.Contains(r.stdout, "pinned to "+v1.ModelVersionID+" by a rollback from "+v2.ModelVersionID) {
+		t.Errorf("the listing does not say CURRENT is pinned:\n%s", r.stdout)
+	}
+	r = trainer(t, env, "versions", "-json")
+	var listed []mlservice.VersionInfo
+	if err := json.Unmarshal([]byte(r.stdout), &listed); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range listed {
+		if v.Pinned != (v.VersionID == v1.ModelVersionID) || (v.RolledBack != nil) != (v.VersionID == v1.ModelVersionID) {
+			t.Errorf("versions -json: %s pinned %v, rolled back %+v", v.VersionID, v.Pinned, v.RolledBack)
+		}
+	}
+
+	u := decodeRecord(t, trainer(t, env, "unpin"))
+	if u.Event != mlservice.DecisionUnpinned || u.VersionID != v1.ModelVersionID {
+		t.Errorf("unpin: %+v", u)
+	}
+	if r := trainer(t, env, "unpin"); r.code != exitOK || strings.TrimSpace(r.stdout) != `{"pinned":false}` {
+		t.Errorf("unpin with nothing pinned: exit %d %q", r.code, r.stdout)
+	}
+	if r := trainer(t, env, "versions"); strings.Contains(r.stdout, "pinned") {
+		t.Errorf("versions after unpin still shows a pin:\n%s", r.stdout)
+	}
+
+	// promote moves CURRENT without a pin, lifting one.
+	decodeRecord(t, trainer(t, env, "rollback", v1.ModelVersionID))
+	p := decodeRecord(t, trainer(t, env, "promote", v2.ModelVersionID))
+	if p.Event != mlservice.DecisionPromoted || p.Pinned || p.PreviousVersionID != v1.ModelVersionID {
+		t.Errorf("promote: %+v", p)
+	}
+	if c, _ := mlservice.CurrentState(art); c != (mlservice.Current{VersionID: v2.ModelVersionID}) {
+		t.Errorf("CURRENT after promote: %+v", c)
+	}
+
+	for _, cmd := range []string{"unpin", "promote", "rollback"} {
+		r := trainer(t, env, cmd, "-h")
+		if r.code != exitOK || !strings.Contains(r.stderr, "usage: trainer "+cmd) || !strings.Contains(r.stderr, "pin") {
+			t.Errorf("%s -h: exit %d\n%s", cmd, r.code, r.stderr)
+		}
+	}
+	if r := trainer(t, env, "promote"); r.code != exitUsage {
+		t.Errorf("promote without a version: exit %d", r.code)
+	}
+}
+
+// A rollback to a version of another schema warns and needs
+// -allow-schema-change, as training does.
+func TestRollbackSchemaChange(t *testing.T) {
+	art := t.TempDir()
+	env := map[string]string{"ARTIFACTS_DIR": art}
+	v1 := decodeTrain(t, trainer(t, env, "train", filepath.Join(dataDir, "day_01.csv")))
+	tbl := decodeTrain(t, trainer(t, env, "train", "-schema", filepath.Join(tablesDir, "grunfeld.schema.json"),
+		"-allow-schema-change", filepath.Join(tablesDir, "grunfeld.csv")))
+	if !tbl.Promoted {
+		t.Fatal("setup: the table version was not promoted")
+	}
+	for _, cmd := range []string{"rollback", "promote"} {
+		r := trainer(t, env, cmd, v1.ModelVersionID)
+		if r.code != exitInvalid || !strings.Contains(r.stderr, "warning: ") || !strings.Contains(r.stderr, "-allow-schema-change") {
+			t.Errorf("%s to another schema: exit %d\n%s", cmd, r.code, r.stderr)
+		}
+		if cur, _ := mlservice.CurrentVersion(art); cur != tbl.ModelVersionID {
+			t.Fatalf("a refused %s moved CURRENT to %s", cmd, cur)
+		}
+	}
+	r := trainer(t, env, "rollback", "-allow-schema-change", v1.ModelVersionID)
+	if rec := decodeRecord(t, r); !rec.SchemaChanged || !strings.Contains(r.stderr, "warning: the schema changed") {
+		t.Errorf("allowed rollback: %+v\n%s", rec, r.stderr)
+	}
+	if cur, _ := mlservice.CurrentVersion(art); cur != v1.ModelVersionID {
+		t.Errorf("after the allowed rollback CURRENT is %s", cur)
+	}
+}
+
+// trainer versions prints the list, then exits 1 when CURRENT names a
+// version that is missing or corrupt (3 stays for a CURRENT it cannot read).
+func TestVersionsCurrentMissingOrCorrupt(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		damage func(t *testing.T, art, id string)
+		want   string
+	}{
+		{"missing", func(t *testing.T, art, id string) {
+			writeFile(t, filepath.Join(art, "models", "CURRENT"), "20200101T000000.000000Z-00000000\n")
+		}, "does not exist"},
+		{"corrupt", func(t *testing.T, art, id string) {
+			path := filepath.Join(art, "models", "versions", id, "model.json")
+			b, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b[len(b)/2] ^= 1
+			writeFile(t, path, string(b))
+		}, "cannot be read"},
+		{"fails its self-test", func(t *testing.T, art, id string) {
+			// Only metadata.json's example changes, and the manifest is
+			// resealed: the listing reads it, a Store would refuse it.
+			dir := filepath.Join(art, "models", "versions", id)
+			b, err := os.ReadFile(filepath.Join(dir, "metadata.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var meta map[string]any
+			if err := json.Unmarshal(b, &meta); err != nil {
+				t.Fatal(err)
+			}
+			ex := meta["examples"].([]any)[0].(map[string]any)
+			ex["probability"] = ex["probability"].(float64) + 1e-3
+			out, _ := json.MarshalIndent(meta, "", "  ")
+			writeFile(t, filepath.Join(dir, "metadata.json"), string(out)+"\n")
+			reseal(t, dir)
+		}, "self-test"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			art := t.TempDir()
+			env := map[string]string{"ARTIFACTS_DIR": art}
+			v1 := decodeTrain(t, trainer(t, env, "train", filepath.Join(dataDir, "day_01.csv")))
+			tc.damage(t, art, v1.ModelVersionID)
+			r := trainer(t, env, "versions")
+			if r.code != exitInvalid || !strings.Contains(r.stdout, "day_01.csv") && tc.name != "corrupt" ||
+				!strings.Contains(r.stdout, v1.ModelVersionID) || !strings.Contains(r.stdout, "problem: CURRENT names") ||
+				!strings.Contains(r.stdout, tc.want) || !strings.Contains(r.stderr, tc.want) {
+				t.Errorf("versions: exit %d\nstdout %s\nstderr %s", r.code, r.stdout, r.stderr)
+			}
+			if r := trainer(t, env, "versions", "-json"); r.code != exitInvalid || !strings.Contains(r.stdout, v1.ModelVersionID) {
+				t.Errorf("versions -json: exit %d\n%s", r.code, r.stdout)
+			}
+		})
+	}
+}
+
+// One bad line in history.jsonl is skipped with a warning naming it:
+// train, rollback and versions keep working.
+func TestHistoryBadLineSkipped(t *testing.T) {
+	art := t.TempDir()
+	env := map[string]string{"ARTIFACTS_DIR": art}
+	v1 := decodeTrain(t, trainer(t, env, "train", filepath.Join(dataDir, "day_01.csv")))
+	f, err := os.OpenFile(filepath.Join(art, "models", "history.jsonl"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString(`{"event":"promoted", garbage}` + "\n")
+	f.Close()
+	const want = "warning: models/history.jsonl line 2 skipped"
+	r := trainer(t, env, "train", filepath.Join(dataDir, "day_02.csv"))
+	if res := decodeTrain(t, r); !res.Promoted || !strings.Contains(r.stderr, want) {
+		t.Errorf("train: %+v\n%s", res, r.stderr)
+	}
+	if r := trainer(t, env, "rollback", v1.ModelVersionID); r.code != exitOK || !strings.Contains(r.stderr, want) {
+		t.Errorf("rollback: exit %d\n%s", r.code, r.stderr)
+	}
+	if r := trainer(t, env, "versions"); r.code != exitOK || !strings.Contains(r.stderr, want) || !strings.Contains(r.stdout, "day_02.csv") {
+		t.Errorf("versions: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// report -out inside the artifacts directory is refused, however it is
+// spelled, and writes nothing.
+func TestReportOutInsideArtifacts(t *testing.T) {
+	art := t.TempDir()
+	env := map[string]string{"ARTIFACTS_DIR": art}
+	v1 := decodeTrain(t, trainer(t, env, "train", filepath.Join(dataDir, "day_01.csv")))
+	outside := t.TempDir()
+	link := filepath.Join(outside, "link")
+	if err := os.Symlink(filepath.Join(art, "models"), link); err != nil {
+		t.Fatal(err)
+	}
+	before := listTree(t, art)
+	for _, out := range []string{
+		art,
+		filepath.Join(art, "models", "versions", v1.ModelVersionID),
+		filepath.Join(art, "models", "new"),
+		filepath.Join(outside, "x", "..", "..", filepath.Base(outside), "link", "report"), // .. through a missing directory
+		link,
+		filepath.Join(link, "report"),
+		art + "/./models/../models/versions",
+	} {
+		r := trainer(t, env, "report", "-out", out)
+		if r.code != exitUsage || !strings.Contains(r.stderr, "inside the artifacts directory") {
+			t.Errorf("report -out %s: exit %d\n%s", out, r.code, r.stderr)
+		}
+	}
+	if after := listTree(t, art); !slices.Equal(before, after) {
+		t.Errorf("refused reports changed the artifacts:\nbefore %q\nafter  %q", before, after)
+	}
+	// Beside it, and through a link's "..", is outside: allowed.
+	for _, out := range []string{filepath.Join(outside, "report"), filepath.Join(link, "..", "..", "sibling")} {
+		if r := trainer(t, env, "report", "-out", out); r.code != exitOK {
+			t.Errorf("report -out %s: exit %d\n%s", out, r.code, r.stderr)
+		}
+	}
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// listTree lists every path under dir.
+func listTree(t *testing.T, dir string) []string {
+	t.Helper()
+	var out []string
+	err := filepath.Walk(dir, func(p string, _ os.FileInfo, err error) error {
+		out = append(out, p)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// reseal rewrites a version's manifest.json to match its files as they are
+// now, as someone who knows the format would.
+func reseal(t *testing.T, versionDir string) {
+	t.Helper()
+	path := filepath.Join(versionDir, "manifest.json")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range m["files"].([]any) {
+		entry := f.(map[string]any)
+		content, err := os.ReadFile(filepath.Join(versionDir, entry["name"].(string)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(content)
+		entry["size"], entry["sha256"] = len(content), hex.EncodeToString(sum[:])
+	}
+	out, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, path, string(out))
+}
