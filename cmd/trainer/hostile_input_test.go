@@ -286,7 +286,11 @@ func TestHostileInput(t *testing.T) {
 		}
 		art := t.TempDir()
 		cmd, stderr := startBin(t, bin, art, "train", path)
-		time.Sleep(100 * time.Millisecond)
+		// Not a fixed delay: under load a race-built binary may not have
+		// installed its signal handler 100 ms in. Once it has the file
+		// open, it has (the handler comes first), and it is validating.
+		waitFor(t, "the trainer to open "+path, func() bool { return hasOpen(cmd.Process.Pid, path) })
+		time.Sleep(20 * time.Millisecond)
 		checkInterrupted(t, cmd, stderr, syscall.SIGINT, "validate")
 		if strings.Contains(stderr.String(), "validated") {
 			t.Errorf("validation finished before the signal; the test proves nothing:\n%s", stderr.String())
@@ -410,4 +414,16 @@ func assertNoArtifacts(t *testing.T, artifacts string) {
 	if err != nil {
 		t.Error(err)
 	}
+}
+
+// hasOpen reports whether process pid has path open (Linux's /proc; false
+// elsewhere, where waitFor then times out and says so).
+func hasOpen(pid int, path string) bool {
+	fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	for _, fd := range fds {
+		if target, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name())); err == nil && target == path {
+			return true
+		}
+	}
+	return false
 }
