@@ -19,10 +19,10 @@ func DecodeRow(s *Schema, data []byte) (Row, error) {
 	if !json.Valid(data) {
 		return Row{}, malformed(data)
 	}
-	var probs []FieldProblem
+	var probs fieldProblems
 	r := decodeRowInstance(s, data, "body", 0, &probs)
-	if len(probs) > 0 {
-		return Row{}, &InputError{Problems: probs}
+	if probs.count() > 0 {
+		return Row{}, probs.err(false)
 	}
 	return r, nil
 }
@@ -35,13 +35,13 @@ func DecodeRows(s *Schema, data []byte, maxRows int) ([]Row, error) {
 	if err != nil {
 		return nil, err
 	}
-	var probs []FieldProblem
+	var probs fieldProblems
 	out := make([]Row, len(items))
 	for i, item := range items {
 		out[i] = decodeRowInstance(s, item, "instances", i, &probs)
 	}
-	if len(probs) > 0 {
-		return nil, &InputError{Problems: probs, batch: true}
+	if probs.count() > 0 {
+		return nil, probs.err(true)
 	}
 	return out, nil
 }
@@ -52,12 +52,13 @@ func batchItems(data []byte, maxRows int) ([]json.RawMessage, error) {
 	if !json.Valid(data) {
 		return nil, malformed(data)
 	}
-	body, probs := decodeObject(data, 0)
+	var probs fieldProblems
+	body, dup := decodeObject(data, 0, &probs)
 	if body == nil {
 		return nil, inputError("body", "must be a JSON object with an instances array")
 	}
-	if len(probs) > 0 {
-		return nil, &InputError{Problems: probs}
+	if dup {
+		return nil, probs.err(false)
 	}
 	raw, ok := body["instances"]
 	if !ok || string(raw) == "null" {
@@ -78,22 +79,21 @@ func batchItems(data []byte, maxRows int) ([]json.RawMessage, error) {
 
 // decodeRowInstance decodes one object field by field under s, appending a
 // problem for every bad field.
-func decodeRowInstance(s *Schema, data []byte, where string, row int, probs *[]FieldProblem) Row {
-	obj, dups := decodeObject(data, row)
+func decodeRowInstance(s *Schema, data []byte, where string, row int, probs *fieldProblems) Row {
+	obj, dup := decodeObject(data, row, probs)
 	if obj == nil {
-		*probs = append(*probs, FieldProblem{Row: row, Field: where, Reason: "must be a JSON object"})
+		probs.add(FieldProblem{Row: row, Field: where, Reason: "must be a JSON object"})
 		return Row{}
 	}
-	if len(dups) > 0 {
-		*probs = append(*probs, dups...)
+	if dup {
 		return Row{}
 	}
 	var r Row
-	n := len(*probs)
+	n := probs.count()
 	for i := range s.Features {
 		f := &s.Features[i]
 		raw, ok := obj[f.Name]
-		bad := func(reason string) { *probs = append(*probs, FieldProblem{Row: row, Field: f.Name, Reason: reason}) }
+		bad := func(reason string) { probs.add(FieldProblem{Row: row, Field: f.Name, Reason: reason}) }
 		if !ok || string(raw) == "null" {
 			bad("required (missing or null)")
 			continue
@@ -126,7 +126,7 @@ func decodeRowInstance(s *Schema, data []byte, where string, row int, probs *[]F
 		}
 		r.Numbers = append(r.Numbers, v)
 	}
-	if len(*probs) > n {
+	if probs.count() > n {
 		return Row{}
 	}
 	return r

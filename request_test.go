@@ -115,3 +115,44 @@ func TestInputErrorNamesRows(t *testing.T) {
 		}
 	}
 }
+
+// TestDuplicateKeyFloodIsCapped: a body of 100,000 repeats of one key lists
+// the first MaxFieldProblems and counts the rest, under every decoder and
+// for the batch's envelope and its rows alike.
+func TestDuplicateKeyFloodIsCapped(t *testing.T) {
+	const n = 100_000
+	flood := "{" + strings.Repeat(`"age":1,`, n-1) + `"age":1}`
+	tableSchema, err := mlservice.ParseSchema([]byte(`{"name":"t","version":"1","target":{"column":"y","positive":"1","negative":"0"},
+		"features":[{"name":"age","type":"number"},{"name":"colour","type":"category","categories":["red"]}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	manyRows := `{"instances":[` + strings.Repeat(`{},`, 999) + `{}]}`
+	for _, tc := range []struct {
+		name  string
+		body  string
+		total int // problems found, listed or not
+		run   func([]byte) error
+	}{
+		{"DecodeFeatures", flood, n - 1, func(b []byte) error { _, err := mlservice.DecodeFeatures(b); return err }},
+		{"DecodeRow", flood, n - 1, func(b []byte) error { _, err := mlservice.DecodeRow(tableSchema, b); return err }},
+		{"DecodeBatch envelope", `{"instances":[],` + flood[1:], n - 1, func(b []byte) error { _, err := mlservice.DecodeBatch(b, 0); return err }},
+		{"DecodeBatch row", `{"instances":[` + flood + `]}`, n - 1, func(b []byte) error { _, err := mlservice.DecodeBatch(b, 0); return err }},
+		{"DecodeRows row", `{"instances":[` + flood + `]}`, n - 1, func(b []byte) error { _, err := mlservice.DecodeRows(tableSchema, b, 0); return err }},
+		{"DecodeBatch many bad rows", manyRows, 1000 * mlservice.NumFeatures, func(b []byte) error { _, err := mlservice.DecodeBatch(b, 0); return err }},
+		{"DecodeRows many bad rows", manyRows, 1000 * 2, func(b []byte) error { _, err := mlservice.DecodeRows(tableSchema, b, 0); return err }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var ie *mlservice.InputError
+			if err := tc.run([]byte(tc.body)); !errors.As(err, &ie) {
+				t.Fatalf("error %v, want an *InputError", err)
+			}
+			if len(ie.Problems) != mlservice.MaxFieldProblems || ie.Omitted != tc.total-mlservice.MaxFieldProblems {
+				t.Errorf("%d problems listed and %d omitted, want %d and %d", len(ie.Problems), ie.Omitted, mlservice.MaxFieldProblems, tc.total-mlservice.MaxFieldProblems)
+			}
+			if msg := ie.Error(); len(msg) > 20<<10 || !strings.Contains(msg, fmt.Sprintf("and %d more", ie.Omitted)) {
+				t.Errorf("Error() has %d bytes and should end with the count of the rest: ...%s", len(msg), msg[max(0, len(msg)-100):])
+			}
+		})
+	}
+}

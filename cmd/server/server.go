@@ -296,6 +296,12 @@ func (s *server) writeErr(w http.ResponseWriter, err error) {
 	var ierr *mlservice.InputError
 	switch {
 	case errors.As(err, &ierr):
+		if ierr.Omitted > 0 {
+			// The list stops at MaxFieldProblems; the answer says how many more.
+			writeJSON(w, status, errorBody{errorDetail{Code: code, Fields: ierr.Problems, FieldsOmitted: ierr.Omitted,
+				Message: fmt.Sprintf("the request has invalid fields: the first %d listed, %d more", len(ierr.Problems), ierr.Omitted)}})
+			return
+		}
 		msg, fields = "the request has invalid fields", ierr.Problems
 	case status == http.StatusServiceUnavailable:
 		w.Header().Set("Retry-After", "1")
@@ -314,6 +320,8 @@ type errorDetail struct {
 	Code    string                   `json:"code"`
 	Message string                   `json:"message"`
 	Fields  []mlservice.FieldProblem `json:"fields,omitempty"`
+	// FieldsOmitted counts the problems found beyond those in Fields.
+	FieldsOmitted int `json:"fields_omitted,omitempty"`
 }
 
 func writeError(w http.ResponseWriter, status int, code, msg string, fields []mlservice.FieldProblem) {
