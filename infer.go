@@ -41,14 +41,14 @@ type InferOptions struct {
 // note says how many rows validation will refuse.
 func InferSchema(ctx context.Context, r io.Reader, opts InferOptions) (*Schema, []string, error) {
 	sp := &splitter{r: r, buf: make([]byte, 0, blockSize)}
-	header, _, err := sp.header()
+	header, headerLine, err := sp.header()
 	if err != nil {
 		return nil, nil, err
 	}
 	if len(header) < 2 {
 		return nil, nil, errors.New("infer schema: the header needs a target and at least one feature")
 	}
-	cr := csv.NewReader(io.MultiReader(bytes.NewReader(sp.buf), sp.r))
+	cr := csv.NewReader(newRecordLimiter(io.MultiReader(bytes.NewReader(sp.buf), sp.r)))
 	cr.ReuseRecord = true
 	cr.FieldsPerRecord = len(header)
 	type column struct {
@@ -70,6 +70,10 @@ func InferSchema(ctx context.Context, r io.Reader, opts InferOptions) (*Schema, 
 		rec, err := cr.Read()
 		if err == io.EOF {
 			break
+		}
+		var long *errLineTooLong
+		if errors.As(err, &long) {
+			return nil, nil, fmt.Errorf("infer schema: line %d: %s", long.line+headerLine, lineTooLongReason)
 		}
 		if err != nil {
 			return nil, nil, fmt.Errorf("infer schema: %s", csvReason(err))
