@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 )
 
 // DecodeRow parses one JSON object into a Row under schema s (resolved: a
@@ -104,6 +105,7 @@ func decodeRowInstance(s *Schema, data []byte, where string, row int, probs *fie
 				bad(fmt.Sprintf("must be a string (send %s as \"%s\")", truncate(string(raw), 40), truncate(string(raw), 40)))
 				continue
 			}
+			v = strings.TrimSpace(v) // as a CSV cell is
 			if reason := categoryReason(f, v); reason != "" {
 				bad(reason)
 				continue
@@ -134,7 +136,7 @@ func decodeRowInstance(s *Schema, data []byte, where string, row int, probs *fie
 
 // categoryReason says why v is not a value of category feature f, or "".
 func categoryReason(f *FeatureSpec, v string) string {
-	if v == "" {
+	if v == "" || isNullToken(v) { // what a CSV cell calls missing
 		return "required (missing, null or empty)"
 	}
 	for _, c := range f.Categories { // a request is small; a version's store keeps a map

@@ -1,6 +1,7 @@
 package mlservice_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -154,5 +155,32 @@ func TestDuplicateKeyFloodIsCapped(t *testing.T) {
 				t.Errorf("Error() has %d bytes and should end with the count of the rest: ...%s", len(msg), msg[max(0, len(msg)-100):])
 			}
 		})
+	}
+}
+
+// TestCategoryTrimmedLikeCSV: a category value is trimmed, and a null
+// token is missing, in a JSON request as in a CSV cell, so " red " is red
+// and "NA" is refused in both, even where unknown values are ignored.
+func TestCategoryTrimmedLikeCSV(t *testing.T) {
+	s, err := mlservice.ParseSchema([]byte(`{"name":"t","version":"1","target":{"column":"y","positive":"1","negative":"0"},
+		"features":[{"name":"age","type":"number"},{"name":"colour","type":"category","categories":["red","blue"],"unknown":"ignore"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := mlservice.DecodeRow(s, []byte(`{"age":1,"colour":" red\t"}`))
+	if err != nil || !cmp.Equal(r.Categories, []string{"red"}) {
+		t.Errorf(`DecodeRow " red\t" = %v, %v; want red`, r.Categories, err)
+	}
+	csvFile := "age,colour,y\n1, red ,0\n2,blue,1\n3,red,0\n4,blue,1\n"
+	if _, err := mlservice.ValidateTable(context.Background(), strings.NewReader(csvFile), s); err != nil {
+		t.Errorf("CSV with \" red \": %v", err)
+	}
+	for _, v := range []string{"NA", " null ", "   "} {
+		_, jerr := mlservice.DecodeRow(s, []byte(`{"age":1,"colour":"`+v+`"}`))
+		_, cerr := mlservice.ValidateTable(context.Background(), strings.NewReader("age,colour,y\n1,"+v+",0\n2,blue,1\n3,red,0\n4,blue,1\n"), s)
+		var ie *mlservice.InputError
+		if !errors.As(jerr, &ie) || ie.Problems[0].Field != "colour" || !strings.Contains(ie.Problems[0].Reason, "required") || !errors.Is(cerr, mlservice.ErrInvalidData) {
+			t.Errorf("%q: JSON %v, CSV %v; want both refused as missing", v, jerr, cerr)
+		}
 	}
 }
