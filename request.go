@@ -103,8 +103,10 @@ func inputError(field, reason string) *InputError {
 // Invalid JSON gives an error matching ErrMalformedRequest; anything else
 // wrong (not an object, a key given twice, a field missing, null, of the
 // wrong type, or out of the contract's domain) gives an *InputError that
-// lists every bad field. Unknown fields are ignored.
+// lists every bad field. Unknown fields are ignored, and so is a leading
+// UTF-8 byte order mark.
 func DecodeFeatures(data []byte) (Features, error) {
+	data = trimBOM(data)
 	if !json.Valid(data) {
 		return Features{}, malformed(data)
 	}
@@ -298,19 +300,38 @@ func decodeInstance(data []byte, where string, row int, probs *fieldProblems) Fe
 }
 
 // CheckContentType accepts the Content-Type of a JSON request body:
-// application/json or any +json type, with parameters, or none at all.
-// Anything else (a form that `curl -d` sends, text/plain) gives an error
-// matching ErrUnsupportedMediaType.
+// application/json or any +json type, with parameters, or none at all; a
+// charset, if given, must be UTF-8, which is all JSON is read as. Anything
+// else (a form that `curl -d` sends, text/plain, charset=iso-8859-1) gives
+// an error matching ErrUnsupportedMediaType.
 func CheckContentType(contentType string) error {
 	if contentType == "" || contentType == "application/json" {
 		return nil
 	}
-	mt, _, err := mime.ParseMediaType(contentType)
+	mt, params, err := mime.ParseMediaType(contentType)
 	if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
 		return fmt.Errorf("%w: send the body as application/json, not %q", ErrUnsupportedMediaType, contentType)
 	}
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") && !strings.EqualFold(cs, "utf8") {
+		return fmt.Errorf("%w: charset %q: the body is read as UTF-8 only", ErrUnsupportedMediaType, cs)
+	}
 	return nil
 }
+
+// CheckContentEncoding accepts the Content-Encoding of a request body that
+// is read as it is: none or identity. A compressed body (gzip, br, ...)
+// gives an error matching ErrUnsupportedMediaType, rather than bytes that
+// are then called malformed JSON.
+func CheckContentEncoding(encoding string) error {
+	if encoding == "" || strings.EqualFold(strings.TrimSpace(encoding), "identity") {
+		return nil
+	}
+	return fmt.Errorf("%w: Content-Encoding %q is not decoded; send the body uncompressed", ErrUnsupportedMediaType, encoding)
+}
+
+// trimBOM drops a leading UTF-8 byte order mark, which some clients write
+// and encoding/json refuses.
+func trimBOM(data []byte) []byte { return bytes.TrimPrefix(data, []byte("\ufeff")) }
 
 // HTTPStatus maps an error from decoding or predicting a request to the
 // HTTP status and the short code to answer with: 415 for

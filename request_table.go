@@ -17,6 +17,7 @@ import (
 // every bad field at once; unknown keys are ignored. Under the default
 // schema the Row holds the five numbers in FeatureNames order.
 func DecodeRow(s *Schema, data []byte) (Row, error) {
+	data = trimBOM(data)
 	if !json.Valid(data) {
 		return Row{}, malformed(data)
 	}
@@ -50,6 +51,7 @@ func DecodeRows(s *Schema, data []byte, maxRows int) ([]Row, error) {
 // batchItems returns the instances of a batch body, checked as DecodeBatch
 // checks them.
 func batchItems(data []byte, maxRows int) ([]json.RawMessage, error) {
+	data = trimBOM(data)
 	if !json.Valid(data) {
 		return nil, malformed(data)
 	}

@@ -63,6 +63,8 @@ func TestCheckContentType(t *testing.T) {
 		"application/problem+json":          true,
 		"application/x-www-form-urlencoded": false, "text/plain": false, "application/json; charset": false,
 		"multipart/form-data; boundary=x": false,
+		"application/json; charset=UTF-8": true, `application/json; charset="utf-8"`: true,
+		"application/json; charset=iso-8859-1": false, "application/json; charset=utf-16": false,
 	} {
 		err := mlservice.CheckContentType(ct)
 		if (err == nil) != ok || err != nil && !errors.Is(err, mlservice.ErrUnsupportedMediaType) {
@@ -182,5 +184,32 @@ func TestCategoryTrimmedLikeCSV(t *testing.T) {
 		if !errors.As(jerr, &ie) || ie.Problems[0].Field != "colour" || !strings.Contains(ie.Problems[0].Reason, "required") || !errors.Is(cerr, mlservice.ErrInvalidData) {
 			t.Errorf("%q: JSON %v, CSV %v; want both refused as missing", v, jerr, cerr)
 		}
+	}
+}
+
+func TestCheckContentEncoding(t *testing.T) {
+	for enc, ok := range map[string]bool{"": true, "identity": true, "Identity": true, "gzip": false, "br": false, "deflate": false, "gzip, identity": false} {
+		err := mlservice.CheckContentEncoding(enc)
+		if (err == nil) != ok || err != nil && (!errors.Is(err, mlservice.ErrUnsupportedMediaType) || !strings.Contains(err.Error(), enc)) {
+			t.Errorf("CheckContentEncoding(%q) = %v", enc, err)
+		}
+	}
+}
+
+// TestByteOrderMarkAccepted: a body that starts with a UTF-8 byte order
+// mark decodes as the same body without it.
+func TestByteOrderMarkAccepted(t *testing.T) {
+	const row = `{"age":42,"income":52000,"account_balance":1,"transactions_last_30d":7,"is_premium":1}`
+	if _, err := mlservice.DecodeFeatures([]byte("\ufeff" + row)); err != nil {
+		t.Errorf("DecodeFeatures: %v", err)
+	}
+	if _, err := mlservice.DecodeBatch([]byte("\ufeff"+`{"instances":[`+row+`]}`), 0); err != nil {
+		t.Errorf("DecodeBatch: %v", err)
+	}
+	if _, err := mlservice.DecodeRow(mlservice.DefaultSchema(), []byte("\ufeff"+row)); err != nil {
+		t.Errorf("DecodeRow: %v", err)
+	}
+	if _, err := mlservice.DecodeFeatures([]byte("\ufeff\ufeff" + row)); !errors.Is(err, mlservice.ErrMalformedRequest) {
+		t.Errorf("two byte order marks: %v, want malformed", err)
 	}
 }

@@ -76,6 +76,8 @@ func (s *server) handler() http.Handler {
 		writeError(w, http.StatusInternalServerError, "internal", "internal error", nil)
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		// Every answer has its Content-Type; a browser must not guess another.
+		w.Header().Set("X-Content-Type-Options", "nosniff")
 		if s.draining.Load() {
 			w.Header().Set("Connection", "close") // net/http closes after this answer
 		}
@@ -268,6 +270,10 @@ func (s *server) versions(w http.ResponseWriter, r *http.Request, _ httprouter.P
 // into a pooled buffer, answering 415, 413 or 400 itself when it cannot.
 func (s *server) readJSON(w http.ResponseWriter, r *http.Request) (*bytes.Buffer, bool) {
 	if err := mlservice.CheckContentType(r.Header.Get("Content-Type")); err != nil {
+		s.writeErr(w, err)
+		return nil, false
+	}
+	if err := mlservice.CheckContentEncoding(r.Header.Get("Content-Encoding")); err != nil {
 		s.writeErr(w, err)
 		return nil, false
 	}
