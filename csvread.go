@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/csv"
 	"errors"
+	"fmt"
 	"io"
 	"slices"
 	"strings"
@@ -11,21 +12,49 @@ import (
 	"github.com/gocarina/gocsv"
 )
 
+// MaxLineBytes caps one record of a CSV file, the header included: a line,
+// or several inside a quoted field. A file with a longer one (a binary file,
+// /dev/zero, a header with no end) is refused at that line, rather than read
+// into memory without limit.
+const MaxLineBytes = 4 << 20
+
+// errLineTooLong is returned by splitter and recordLimiter for a record over
+// MaxLineBytes; its line is where the record starts (0: not known yet).
+type errLineTooLong struct{ line int }
+
+func (e *errLineTooLong) Error() string {
+	return fmt.Sprintf("line %d: %s", e.line, lineTooLongReason)
+}
+
+var lineTooLongReason = fmt.Sprintf("a record longer than %d bytes (MaxLineBytes) without a line end: is it a CSV file?", MaxLineBytes)
+
+// problem is e as a validation problem.
+func (e *errLineTooLong) problem() Problem {
+	return Problem{Line: e.line, Rule: "line length", Reason: lineTooLongReason}
+}
+
+// maxBuffer is the most a splitter holds: a record of MaxLineBytes and its
+// newline.
+const maxBuffer = MaxLineBytes + 1
+
 // splitter cuts the stream into blocks that end on a record boundary: after
-// a newline that is not inside a quoted field.
+// a newline that is not inside a quoted field. It never holds more than
+// MaxLineBytes, so a record that does not end within them is refused.
 type splitter struct {
 	r   io.Reader
 	buf []byte // unconsumed bytes, starting at a record boundary
 	eof bool
 }
 
-// fill reads until buf holds at least want bytes or the input ends.
+// fill reads until buf holds at least want bytes (at most maxBuffer) or
+// the input ends.
 func (s *splitter) fill(want int) error {
+	want = min(want, maxBuffer)
 	for len(s.buf) < want && !s.eof {
 		if cap(s.buf)-len(s.buf) < 4096 {
-			s.buf = slices.Grow(s.buf, max(cap(s.buf), blockSize))
+			s.buf = slices.Grow(s.buf, min(max(cap(s.buf), blockSize), maxBuffer-len(s.buf)))
 		}
-		n, err := s.r.Read(s.buf[len(s.buf):cap(s.buf)])
+		n, err := s.r.Read(s.buf[len(s.buf):min(cap(s.buf), maxBuffer)])
 		s.buf = s.buf[:len(s.buf)+n]
 		if err == io.EOF {
 			s.eof = true
@@ -37,13 +66,19 @@ func (s *splitter) fill(want int) error {
 }
 
 // header returns the header fields, trimmed of spaces and a byte order
-// mark, and the line the data starts after.
+// mark, and the line the data starts after. Each read's bytes are scanned
+// once, so a long header costs its length, not its square.
 func (s *splitter) header() ([]string, int, error) {
+	var scan recordScan
 	for {
 		if err := s.fill(len(s.buf) + 1); err != nil {
 			return nil, 0, err
 		}
-		cut := recordEnd(s.buf, true)
+		cut := scan.end(s.buf)
+		if cut < 0 && len(s.buf) > MaxLineBytes {
+			return nil, 0, &ValidationError{Total: 1, Problems: []Problem{{Line: 1, Rule: "header",
+				Reason: fmt.Sprintf("the header is longer than %d bytes (MaxLineBytes) without a line end: is it a CSV file?", MaxLineBytes)}}}
+		}
 		if cut < 0 && !s.eof {
 			continue
 		}
@@ -80,12 +115,18 @@ func (s *splitter) next(dst []byte) ([]byte, error) {
 			return nil, err
 		}
 		if s.eof {
+			if len(s.buf) > MaxLineBytes && recordEnd(s.buf, false) < 0 {
+				return nil, &errLineTooLong{}
+			}
 			out := append(dst[:0], s.buf...)
 			s.buf = s.buf[:0]
 			return out, io.EOF
 		}
 		cut := recordEnd(s.buf, false)
 		if cut <= 0 {
+			if len(s.buf) > MaxLineBytes {
+				return nil, &errLineTooLong{}
+			}
 			want = 2 * len(s.buf) // one record longer than the buffer
 			continue
 		}
@@ -123,6 +164,108 @@ func recordEnd(b []byte, first bool) int {
 		}
 	}
 	return end
+}
+
+// recordScan finds the end of the first record of a growing buffer,
+// scanning each byte once: it keeps where it stopped and whether that is
+// inside quotes.
+type recordScan struct {
+	done    int
+	inQuote bool
+}
+
+// end returns the index just past the first newline of b outside quotes,
+// or -1; b is the same buffer as before with bytes added.
+func (r *recordScan) end(b []byte) int {
+	for i := r.done; i < len(b); i++ {
+		switch b[i] {
+		case '"':
+			r.inQuote = !r.inQuote // a doubled "" toggles twice
+		case '\n':
+			if !r.inQuote {
+				return i + 1
+			}
+		}
+	}
+	r.done = len(b)
+	return -1
+}
+
+// recordLimiter passes r's bytes through and fails once a record (a line,
+// or several inside a quoted field) passes MaxLineBytes, for the readers
+// that give the rest of the file to encoding/csv, which would hold any
+// record whole. It counts lines from 1 at its first byte.
+type recordLimiter struct {
+	r       io.Reader
+	limit   int
+	record  int // bytes of the current record so far
+	inQuote bool
+	lines   int // newlines passed
+	start   int // lines before the current record's first
+	err     error
+}
+
+func newRecordLimiter(r io.Reader) *recordLimiter { return &recordLimiter{r: r, limit: MaxLineBytes} }
+
+func (l *recordLimiter) Read(p []byte) (int, error) {
+	if l.err != nil {
+		return 0, l.err
+	}
+	n, err := l.r.Read(p)
+	b := p[:n]
+	q := bytes.IndexByte(b, '"') // the next quote in b, or -1
+	for len(b) > 0 && l.err == nil {
+		if l.inQuote {
+			if q < 0 {
+				l.record += len(b)
+				l.lines += bytes.Count(b, []byte{'\n'})
+				break
+			}
+			l.record += q + 1
+			l.lines += bytes.Count(b[:q], []byte{'\n'})
+			l.inQuote = false
+			b = b[q+1:]
+			q = bytes.IndexByte(b, '"')
+			continue
+		}
+		end := len(b)
+		if q >= 0 {
+			end = q
+		}
+		if nl := bytes.IndexByte(b[:end], '\n'); nl >= 0 {
+			l.record += nl
+			l.check()
+			l.record, l.lines = 0, l.lines+1
+			l.start = l.lines
+			b = b[nl+1:]
+			if q >= 0 {
+				q -= nl + 1
+			}
+			continue
+		}
+		if q < 0 {
+			l.record += len(b)
+			break
+		}
+		l.record += q + 1
+		l.inQuote = true
+		b = b[q+1:]
+		q = bytes.IndexByte(b, '"')
+	}
+	l.check()
+	if l.err != nil {
+		if n == 0 {
+			return 0, l.err
+		}
+		return n, nil // the bytes read are passed on, even before io.EOF; the next Read fails
+	}
+	return n, err
+}
+
+func (l *recordLimiter) check() {
+	if l.err == nil && l.record > l.limit {
+		l.err = &errLineTooLong{line: l.start + 1}
+	}
 }
 
 // headerInfo is the cleaned-up header. Every block is decoded as a little

@@ -41,19 +41,30 @@ type InferOptions struct {
 // note says how many rows validation will refuse.
 func InferSchema(ctx context.Context, r io.Reader, opts InferOptions) (*Schema, []string, error) {
 	sp := &splitter{r: r, buf: make([]byte, 0, blockSize)}
-	header, _, err := sp.header()
+	header, headerLine, err := sp.header()
 	if err != nil {
 		return nil, nil, err
 	}
 	if len(header) < 2 {
 		return nil, nil, errors.New("infer schema: the header needs a target and at least one feature")
 	}
-	cr := csv.NewReader(io.MultiReader(bytes.NewReader(sp.buf), sp.r))
+	if len(header) > MaxSchemaFeatures+1 {
+		// Refused before the rows: each column keeps up to MaxCategories values.
+		return nil, nil, fmt.Errorf("infer schema: the header has %d columns; a schema holds at most %d features and the target: drop columns first (cut -d, -f...)",
+			len(header), MaxSchemaFeatures)
+	}
+	first := make(map[string]int, len(header)) // each name's first column
+	for j, h := range header {
+		if _, ok := first[h]; !ok {
+			first[h] = j
+		}
+	}
+	cr := csv.NewReader(newRecordLimiter(io.MultiReader(bytes.NewReader(sp.buf), sp.r)))
 	cr.ReuseRecord = true
 	cr.FieldsPerRecord = len(header)
 	type column struct {
 		numeric, binary, nonneg, integer bool
-		nulls                            int
+		nulls, huge                      int // huge: magnitude over MaxAbsValue
 		values                           map[string]int
 		min, max                         float64
 	}
@@ -70,6 +81,10 @@ func InferSchema(ctx context.Context, r io.Reader, opts InferOptions) (*Schema, 
 		rec, err := cr.Read()
 		if err == io.EOF {
 			break
+		}
+		var long *errLineTooLong
+		if errors.As(err, &long) {
+			return nil, nil, fmt.Errorf("infer schema: line %d: %s", long.line+headerLine, lineTooLongReason)
 		}
 		if err != nil {
 			return nil, nil, fmt.Errorf("infer schema: %s", csvReason(err))
@@ -99,6 +114,9 @@ func InferSchema(ctx context.Context, r io.Reader, opts InferOptions) (*Schema, 
 			c.binary = c.binary && (x == 0 || x == 1)
 			c.nonneg = c.nonneg && x >= 0
 			c.integer = c.integer && x == math.Trunc(x)
+			if math.Abs(x) > MaxAbsValue {
+				c.huge++
+			}
 		}
 	}
 	if rows == 0 {
@@ -107,8 +125,8 @@ func InferSchema(ctx context.Context, r io.Reader, opts InferOptions) (*Schema, 
 
 	target := -1
 	if opts.Target != "" {
-		target = slices.Index(header, opts.Target)
-		if target < 0 {
+		var ok bool
+		if target, ok = first[opts.Target]; !ok {
 			return nil, nil, fmt.Errorf("infer schema: no column %q in the header", opts.Target)
 		}
 	} else {
@@ -168,7 +186,7 @@ func InferSchema(ctx context.Context, r io.Reader, opts InferOptions) (*Schema, 
 		case name == "" || strings.Contains(name, "="):
 			note("%q: left out: a feature name must be non-empty and without \"=\"", name)
 			continue
-		case slices.Index(header, name) != j:
+		case first[name] != j:
 			note("%q: left out: the header names it twice", name)
 			continue
 		case c.nulls == rows:
@@ -193,6 +211,9 @@ func InferSchema(ctx context.Context, r io.Reader, opts InferOptions) (*Schema, 
 				why += fmt.Sprintf("; %d distinct integers: if they are codes rather than quantities, make it a category", len(c.values))
 			}
 			note("%q: %s", name, why)
+			if c.huge > 0 {
+				note("%q: %d rows have a magnitude over %g (MaxAbsValue); validation will refuse them", name, c.huge, MaxAbsValue)
+			}
 		case len(c.values) > MaxCategories:
 			note("%q: left out: text with more than %d distinct values looks like an identifier or free text", name, MaxCategories)
 			continue

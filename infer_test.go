@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mlservice/mlservice"
 )
@@ -48,5 +49,51 @@ func TestInferSchema(t *testing.T) {
 	}
 	if _, _, err := mlservice.InferSchema(context.Background(), strings.NewReader("a,c\n1,0\n0,1\n1,2\n"), mlservice.InferOptions{}); err == nil {
 		t.Error("a three-valued target was accepted")
+	}
+}
+
+// wideCSV is a header of n columns c0..c(n-1) and the target, then rows.
+func wideCSV(n, rows int) string {
+	var b strings.Builder
+	for j := range n {
+		b.WriteString("c" + itoa(j) + ",")
+	}
+	b.WriteString("target\n")
+	for i := range rows {
+		b.WriteString(strings.Repeat("1.5,", n) + itoa(i%2) + "\n")
+	}
+	return b.String()
+}
+
+// TestInferWide: a file with more columns than a schema can hold is refused
+// from its header, before any row is read; one within the limit is drafted
+// in time linear in its columns (100k columns took 42 s).
+func TestInferWide(t *testing.T) {
+	over := wideCSV(mlservice.MaxSchemaFeatures+1, 0) + "not,a,row\n"
+	_, _, err := mlservice.InferSchema(context.Background(), strings.NewReader(over), mlservice.InferOptions{})
+	if err == nil || !strings.Contains(err.Error(), "10002 columns") || !strings.Contains(err.Error(), "at most 10000 features") {
+		t.Errorf("over-wide file: %v, want a refusal naming the columns and the limit", err)
+	}
+	start := time.Now()
+	s, _, err := mlservice.InferSchema(context.Background(), strings.NewReader(wideCSV(mlservice.MaxSchemaFeatures, 4)), mlservice.InferOptions{})
+	if err != nil || len(s.Features) != mlservice.MaxSchemaFeatures {
+		t.Fatalf("10000 columns: %v", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("10000 columns took %v", d)
+	}
+}
+
+// TestInferWarnsOfMagnitude: a number column with values validation will
+// refuse (magnitude over MaxAbsValue) is drafted with a note saying so.
+func TestInferWarnsOfMagnitude(t *testing.T) {
+	data := "a,b,target\n1,2e15,0\n2,-3e15,1\n3,1e15,0\n4,5,1\n"
+	_, notes, err := mlservice.InferSchema(context.Background(), strings.NewReader(data), mlservice.InferOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := strings.Join(notes, "\n")
+	if !strings.Contains(all, `"b": 2 rows have a magnitude over 1e+15 (MaxAbsValue); validation will refuse them`) || strings.Contains(all, `"a": 2 rows`) {
+		t.Errorf("notes:\n%s", all)
 	}
 }

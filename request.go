@@ -37,23 +37,56 @@ type FieldProblem struct {
 	Reason string `json:"reason"` // what is wrong, in words
 }
 
+// MaxFieldProblems is how many problems an InputError lists; the rest are
+// only counted, so a body of 100,000 repeated keys gets a short answer.
+const MaxFieldProblems = 100
+
 // InputError lists every invalid field of a request (from DecodeFeatures
-// or DecodeBatch) or the first invalid value of a row (from Features.Check,
-// Store.Predict or Store.PredictBatch). It matches ErrInvalidFeatures.
+// or DecodeBatch), up to MaxFieldProblems, or the first invalid value of a
+// row (from Features.Check, Store.Predict or Store.PredictBatch). It
+// matches ErrInvalidFeatures.
 type InputError struct {
-	Problems []FieldProblem
-	batch    bool // each problem is about one row of a batch, so Error names it
+	Problems []FieldProblem // the first MaxFieldProblems, in body order
+	Omitted  int            // problems found beyond those listed
+	batch    bool           // each problem is about one row of a batch, so Error names it
 }
 
 func (e *InputError) Error() string {
-	parts := make([]string, len(e.Problems))
+	parts := make([]string, len(e.Problems), len(e.Problems)+1)
 	for i, p := range e.Problems {
 		parts[i] = p.Field + ": " + p.Reason
 		if e.batch {
 			parts[i] = "row " + strconv.Itoa(p.Row) + " " + parts[i]
 		}
 	}
+	if e.Omitted > 0 {
+		parts = append(parts, "and "+strconv.Itoa(e.Omitted)+" more")
+	}
 	return "invalid features: " + strings.Join(parts, "; ")
+}
+
+// fieldProblems collects a request's problems: the first MaxFieldProblems,
+// and the count of the rest.
+type fieldProblems struct {
+	list    []FieldProblem
+	omitted int
+}
+
+func (p *fieldProblems) add(fp FieldProblem) {
+	if len(p.list) < MaxFieldProblems {
+		p.list = append(p.list, fp)
+	} else {
+		p.omitted++
+	}
+}
+
+func (p *fieldProblems) count() int { return len(p.list) + p.omitted }
+
+// room is how many more problems would be listed.
+func (p *fieldProblems) room() int { return MaxFieldProblems - len(p.list) }
+
+func (p *fieldProblems) err(batch bool) *InputError {
+	return &InputError{Problems: p.list, Omitted: p.omitted, batch: batch}
 }
 
 // Is makes errors.Is(err, ErrInvalidFeatures) true.
@@ -70,15 +103,17 @@ func inputError(field, reason string) *InputError {
 // Invalid JSON gives an error matching ErrMalformedRequest; anything else
 // wrong (not an object, a key given twice, a field missing, null, of the
 // wrong type, or out of the contract's domain) gives an *InputError that
-// lists every bad field. Unknown fields are ignored.
+// lists every bad field. Unknown fields are ignored, and so is a leading
+// UTF-8 byte order mark.
 func DecodeFeatures(data []byte) (Features, error) {
+	data = trimBOM(data)
 	if !json.Valid(data) {
 		return Features{}, malformed(data)
 	}
-	var probs []FieldProblem
+	var probs fieldProblems
 	f := decodeInstance(data, "body", 0, &probs)
-	if len(probs) > 0 {
-		return Features{}, &InputError{Problems: probs}
+	if probs.count() > 0 {
+		return Features{}, probs.err(false)
 	}
 	return f, nil
 }
@@ -91,30 +126,33 @@ func DecodeBatch(data []byte, maxRows int) ([]Features, error) {
 	if err != nil {
 		return nil, err
 	}
-	var probs []FieldProblem
+	var probs fieldProblems
 	out := make([]Features, len(items))
 	for i, item := range items {
 		out[i] = decodeInstance(item, "instances", i, &probs)
 	}
-	if len(probs) > 0 {
-		return nil, &InputError{Problems: probs, batch: true}
+	if probs.count() > 0 {
+		return nil, probs.err(true)
 	}
 	return out, nil
 }
 
-// decodeObject reads a JSON object's members, reporting each key that
+// decodeObject reads a JSON object's members, adding to probs each key that
 // appears more than once: encoding/json keeps the last value silently, and
 // a client that sent two values meant one of them. It returns nil if data
-// (valid JSON) is not an object.
-func decodeObject(data []byte, row int) (map[string]json.RawMessage, []FieldProblem) {
+// (valid JSON) is not an object, and whether a key was repeated.
+func decodeObject(data []byte, row int, probs *fieldProblems) (map[string]json.RawMessage, bool) {
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(data, &obj); err != nil || obj == nil {
-		return nil, nil
+		return nil, false
 	}
-	if countKeys(data) == len(obj) {
-		return obj, nil
+	repeats := countKeys(data) - len(obj)
+	if repeats == 0 {
+		return obj, false
 	}
-	return obj, duplicateKeys(data, row)
+	listed := duplicateKeys(data, row, probs.room(), probs)
+	probs.omitted += repeats - listed
+	return obj, true
 }
 
 // countKeys counts the members of the object in data, which is valid JSON:
@@ -145,14 +183,19 @@ func countKeys(data []byte) int {
 	return n
 }
 
-// duplicateKeys names each key of the object in data (valid JSON) that
-// appears more than once, once per repeat.
-func duplicateKeys(data []byte, row int) []FieldProblem {
+// duplicateKeys adds to probs each key of the object in data (valid JSON)
+// that appears more than once, once per repeat, and stops after limit of
+// them: the walk costs an allocation per member, and the rest are only
+// counted (decodeObject). It returns how many it added.
+func duplicateKeys(data []byte, row, limit int, probs *fieldProblems) int {
+	if limit <= 0 {
+		return 0
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.Token() // {
 	seen := map[string]bool{}
-	var probs []FieldProblem
-	for dec.More() {
+	n := 0
+	for n < limit && dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
 			break // not reached: data is valid JSON
@@ -163,11 +206,12 @@ func duplicateKeys(data []byte, row int) []FieldProblem {
 			break
 		}
 		if seen[key] {
-			probs = append(probs, FieldProblem{Row: row, Field: key, Reason: "appears more than once"})
+			probs.add(FieldProblem{Row: row, Field: key, Reason: "appears more than once"})
+			n++
 		}
 		seen[key] = true
 	}
-	return probs
+	return n
 }
 
 func malformed(data []byte) error {
@@ -185,14 +229,13 @@ func malformed(data []byte) error {
 // contract's compiled check; only if that fails does validator judge them
 // against featuresRequest's tags, as the CSV path does: it is the authority
 // on what is wrong, and too slow to run on every good row.
-func decodeInstance(data []byte, where string, row int, probs *[]FieldProblem) Features {
-	obj, dups := decodeObject(data, row)
+func decodeInstance(data []byte, where string, row int, probs *fieldProblems) Features {
+	obj, dup := decodeObject(data, row, probs)
 	if obj == nil {
-		*probs = append(*probs, FieldProblem{Row: row, Field: where, Reason: "must be a JSON object"})
+		probs.add(FieldProblem{Row: row, Field: where, Reason: "must be a JSON object"})
 		return Features{}
 	}
-	if len(dups) > 0 {
-		*probs = append(*probs, dups...)
+	if dup {
 		return Features{}
 	}
 	var vals [NumFeatures]float64
@@ -239,37 +282,56 @@ func decodeInstance(data []byte, where string, row int, probs *[]FieldProblem) F
 			}
 		}
 	} else if err != nil {
-		*probs = append(*probs, FieldProblem{Row: row, Field: where, Reason: err.Error()})
+		probs.add(FieldProblem{Row: row, Field: where, Reason: err.Error()})
 		return Features{}
 	}
-	n := len(*probs)
+	n := probs.count()
 	for j, r := range reasons {
 		if r != "" {
-			*probs = append(*probs, FieldProblem{Row: row, Field: FeatureNames[j], Reason: r})
+			probs.add(FieldProblem{Row: row, Field: FeatureNames[j], Reason: r})
 		}
 	}
-	if len(*probs) == n { // not reached while the tags and Check agree (FuzzDecodeFeatures)
+	if probs.count() == n { // not reached while the tags and Check agree (FuzzDecodeFeatures)
 		p := f.Check().(*InputError).Problems[0]
 		p.Row = row
-		*probs = append(*probs, p)
+		probs.add(p)
 	}
 	return Features{}
 }
 
 // CheckContentType accepts the Content-Type of a JSON request body:
-// application/json or any +json type, with parameters, or none at all.
-// Anything else (a form that `curl -d` sends, text/plain) gives an error
-// matching ErrUnsupportedMediaType.
+// application/json or any +json type, with parameters, or none at all; a
+// charset, if given, must be UTF-8, which is all JSON is read as. Anything
+// else (a form that `curl -d` sends, text/plain, charset=iso-8859-1) gives
+// an error matching ErrUnsupportedMediaType.
 func CheckContentType(contentType string) error {
 	if contentType == "" || contentType == "application/json" {
 		return nil
 	}
-	mt, _, err := mime.ParseMediaType(contentType)
+	mt, params, err := mime.ParseMediaType(contentType)
 	if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
 		return fmt.Errorf("%w: send the body as application/json, not %q", ErrUnsupportedMediaType, contentType)
 	}
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") && !strings.EqualFold(cs, "utf8") {
+		return fmt.Errorf("%w: charset %q: the body is read as UTF-8 only", ErrUnsupportedMediaType, cs)
+	}
 	return nil
 }
+
+// CheckContentEncoding accepts the Content-Encoding of a request body that
+// is read as it is: none or identity. A compressed body (gzip, br, ...)
+// gives an error matching ErrUnsupportedMediaType, rather than bytes that
+// are then called malformed JSON.
+func CheckContentEncoding(encoding string) error {
+	if encoding == "" || strings.EqualFold(strings.TrimSpace(encoding), "identity") {
+		return nil
+	}
+	return fmt.Errorf("%w: Content-Encoding %q is not decoded; send the body uncompressed", ErrUnsupportedMediaType, encoding)
+}
+
+// trimBOM drops a leading UTF-8 byte order mark, which some clients write
+// and encoding/json refuses.
+func trimBOM(data []byte) []byte { return bytes.TrimPrefix(data, []byte("\ufeff")) }
 
 // HTTPStatus maps an error from decoding or predicting a request to the
 // HTTP status and the short code to answer with: 415 for

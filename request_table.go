@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 )
 
 // DecodeRow parses one JSON object into a Row under schema s (resolved: a
@@ -16,13 +17,14 @@ import (
 // every bad field at once; unknown keys are ignored. Under the default
 // schema the Row holds the five numbers in FeatureNames order.
 func DecodeRow(s *Schema, data []byte) (Row, error) {
+	data = trimBOM(data)
 	if !json.Valid(data) {
 		return Row{}, malformed(data)
 	}
-	var probs []FieldProblem
+	var probs fieldProblems
 	r := decodeRowInstance(s, data, "body", 0, &probs)
-	if len(probs) > 0 {
-		return Row{}, &InputError{Problems: probs}
+	if probs.count() > 0 {
+		return Row{}, probs.err(false)
 	}
 	return r, nil
 }
@@ -35,13 +37,13 @@ func DecodeRows(s *Schema, data []byte, maxRows int) ([]Row, error) {
 	if err != nil {
 		return nil, err
 	}
-	var probs []FieldProblem
+	var probs fieldProblems
 	out := make([]Row, len(items))
 	for i, item := range items {
 		out[i] = decodeRowInstance(s, item, "instances", i, &probs)
 	}
-	if len(probs) > 0 {
-		return nil, &InputError{Problems: probs, batch: true}
+	if probs.count() > 0 {
+		return nil, probs.err(true)
 	}
 	return out, nil
 }
@@ -49,15 +51,17 @@ func DecodeRows(s *Schema, data []byte, maxRows int) ([]Row, error) {
 // batchItems returns the instances of a batch body, checked as DecodeBatch
 // checks them.
 func batchItems(data []byte, maxRows int) ([]json.RawMessage, error) {
+	data = trimBOM(data)
 	if !json.Valid(data) {
 		return nil, malformed(data)
 	}
-	body, probs := decodeObject(data, 0)
+	var probs fieldProblems
+	body, dup := decodeObject(data, 0, &probs)
 	if body == nil {
 		return nil, inputError("body", "must be a JSON object with an instances array")
 	}
-	if len(probs) > 0 {
-		return nil, &InputError{Problems: probs}
+	if dup {
+		return nil, probs.err(false)
 	}
 	raw, ok := body["instances"]
 	if !ok || string(raw) == "null" {
@@ -78,22 +82,21 @@ func batchItems(data []byte, maxRows int) ([]json.RawMessage, error) {
 
 // decodeRowInstance decodes one object field by field under s, appending a
 // problem for every bad field.
-func decodeRowInstance(s *Schema, data []byte, where string, row int, probs *[]FieldProblem) Row {
-	obj, dups := decodeObject(data, row)
+func decodeRowInstance(s *Schema, data []byte, where string, row int, probs *fieldProblems) Row {
+	obj, dup := decodeObject(data, row, probs)
 	if obj == nil {
-		*probs = append(*probs, FieldProblem{Row: row, Field: where, Reason: "must be a JSON object"})
+		probs.add(FieldProblem{Row: row, Field: where, Reason: "must be a JSON object"})
 		return Row{}
 	}
-	if len(dups) > 0 {
-		*probs = append(*probs, dups...)
+	if dup {
 		return Row{}
 	}
 	var r Row
-	n := len(*probs)
+	n := probs.count()
 	for i := range s.Features {
 		f := &s.Features[i]
 		raw, ok := obj[f.Name]
-		bad := func(reason string) { *probs = append(*probs, FieldProblem{Row: row, Field: f.Name, Reason: reason}) }
+		bad := func(reason string) { probs.add(FieldProblem{Row: row, Field: f.Name, Reason: reason}) }
 		if !ok || string(raw) == "null" {
 			bad("required (missing or null)")
 			continue
@@ -104,6 +107,7 @@ func decodeRowInstance(s *Schema, data []byte, where string, row int, probs *[]F
 				bad(fmt.Sprintf("must be a string (send %s as \"%s\")", truncate(string(raw), 40), truncate(string(raw), 40)))
 				continue
 			}
+			v = strings.TrimSpace(v) // as a CSV cell is
 			if reason := categoryReason(f, v); reason != "" {
 				bad(reason)
 				continue
@@ -126,7 +130,7 @@ func decodeRowInstance(s *Schema, data []byte, where string, row int, probs *[]F
 		}
 		r.Numbers = append(r.Numbers, v)
 	}
-	if len(*probs) > n {
+	if probs.count() > n {
 		return Row{}
 	}
 	return r
@@ -134,7 +138,7 @@ func decodeRowInstance(s *Schema, data []byte, where string, row int, probs *[]F
 
 // categoryReason says why v is not a value of category feature f, or "".
 func categoryReason(f *FeatureSpec, v string) string {
-	if v == "" {
+	if v == "" || isNullToken(v) { // what a CSV cell calls missing
 		return "required (missing, null or empty)"
 	}
 	for _, c := range f.Categories { // a request is small; a version's store keeps a map

@@ -1,6 +1,7 @@
 package mlservice_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -62,6 +63,8 @@ func TestCheckContentType(t *testing.T) {
 		"application/problem+json":          true,
 		"application/x-www-form-urlencoded": false, "text/plain": false, "application/json; charset": false,
 		"multipart/form-data; boundary=x": false,
+		"application/json; charset=UTF-8": true, `application/json; charset="utf-8"`: true,
+		"application/json; charset=iso-8859-1": false, "application/json; charset=utf-16": false,
 	} {
 		err := mlservice.CheckContentType(ct)
 		if (err == nil) != ok || err != nil && !errors.Is(err, mlservice.ErrUnsupportedMediaType) {
@@ -113,5 +116,100 @@ func TestInputErrorNamesRows(t *testing.T) {
 		if !strings.Contains(msg, want) {
 			t.Errorf("error %q lacks %q", msg, want)
 		}
+	}
+}
+
+// TestDuplicateKeyFloodIsCapped: a body of 100,000 repeats of one key lists
+// the first MaxFieldProblems and counts the rest, under every decoder and
+// for the batch's envelope and its rows alike.
+func TestDuplicateKeyFloodIsCapped(t *testing.T) {
+	const n = 100_000
+	flood := "{" + strings.Repeat(`"age":1,`, n-1) + `"age":1}`
+	tableSchema, err := mlservice.ParseSchema([]byte(`{"name":"t","version":"1","target":{"column":"y","positive":"1","negative":"0"},
+		"features":[{"name":"age","type":"number"},{"name":"colour","type":"category","categories":["red"]}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	manyRows := `{"instances":[` + strings.Repeat(`{},`, 999) + `{}]}`
+	for _, tc := range []struct {
+		name  string
+		body  string
+		total int // problems found, listed or not
+		run   func([]byte) error
+	}{
+		{"DecodeFeatures", flood, n - 1, func(b []byte) error { _, err := mlservice.DecodeFeatures(b); return err }},
+		{"DecodeRow", flood, n - 1, func(b []byte) error { _, err := mlservice.DecodeRow(tableSchema, b); return err }},
+		{"DecodeBatch envelope", `{"instances":[],` + flood[1:], n - 1, func(b []byte) error { _, err := mlservice.DecodeBatch(b, 0); return err }},
+		{"DecodeBatch row", `{"instances":[` + flood + `]}`, n - 1, func(b []byte) error { _, err := mlservice.DecodeBatch(b, 0); return err }},
+		{"DecodeRows row", `{"instances":[` + flood + `]}`, n - 1, func(b []byte) error { _, err := mlservice.DecodeRows(tableSchema, b, 0); return err }},
+		{"DecodeBatch many bad rows", manyRows, 1000 * mlservice.NumFeatures, func(b []byte) error { _, err := mlservice.DecodeBatch(b, 0); return err }},
+		{"DecodeRows many bad rows", manyRows, 1000 * 2, func(b []byte) error { _, err := mlservice.DecodeRows(tableSchema, b, 0); return err }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var ie *mlservice.InputError
+			if err := tc.run([]byte(tc.body)); !errors.As(err, &ie) {
+				t.Fatalf("error %v, want an *InputError", err)
+			}
+			if len(ie.Problems) != mlservice.MaxFieldProblems || ie.Omitted != tc.total-mlservice.MaxFieldProblems {
+				t.Errorf("%d problems listed and %d omitted, want %d and %d", len(ie.Problems), ie.Omitted, mlservice.MaxFieldProblems, tc.total-mlservice.MaxFieldProblems)
+			}
+			if msg := ie.Error(); len(msg) > 20<<10 || !strings.Contains(msg, fmt.Sprintf("and %d more", ie.Omitted)) {
+				t.Errorf("Error() has %d bytes and should end with the count of the rest: ...%s", len(msg), msg[max(0, len(msg)-100):])
+			}
+		})
+	}
+}
+
+// TestCategoryTrimmedLikeCSV: a category value is trimmed, and a null
+// token is missing, in a JSON request as in a CSV cell, so " red " is red
+// and "NA" is refused in both, even where unknown values are ignored.
+func TestCategoryTrimmedLikeCSV(t *testing.T) {
+	s, err := mlservice.ParseSchema([]byte(`{"name":"t","version":"1","target":{"column":"y","positive":"1","negative":"0"},
+		"features":[{"name":"age","type":"number"},{"name":"colour","type":"category","categories":["red","blue"],"unknown":"ignore"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := mlservice.DecodeRow(s, []byte(`{"age":1,"colour":" red\t"}`))
+	if err != nil || !cmp.Equal(r.Categories, []string{"red"}) {
+		t.Errorf(`DecodeRow " red\t" = %v, %v; want red`, r.Categories, err)
+	}
+	csvFile := "age,colour,y\n1, red ,0\n2,blue,1\n3,red,0\n4,blue,1\n"
+	if _, err := mlservice.ValidateTable(context.Background(), strings.NewReader(csvFile), s); err != nil {
+		t.Errorf("CSV with \" red \": %v", err)
+	}
+	for _, v := range []string{"NA", " null ", "   "} {
+		_, jerr := mlservice.DecodeRow(s, []byte(`{"age":1,"colour":"`+v+`"}`))
+		_, cerr := mlservice.ValidateTable(context.Background(), strings.NewReader("age,colour,y\n1,"+v+",0\n2,blue,1\n3,red,0\n4,blue,1\n"), s)
+		var ie *mlservice.InputError
+		if !errors.As(jerr, &ie) || ie.Problems[0].Field != "colour" || !strings.Contains(ie.Problems[0].Reason, "required") || !errors.Is(cerr, mlservice.ErrInvalidData) {
+			t.Errorf("%q: JSON %v, CSV %v; want both refused as missing", v, jerr, cerr)
+		}
+	}
+}
+
+func TestCheckContentEncoding(t *testing.T) {
+	for enc, ok := range map[string]bool{"": true, "identity": true, "Identity": true, "gzip": false, "br": false, "deflate": false, "gzip, identity": false} {
+		err := mlservice.CheckContentEncoding(enc)
+		if (err == nil) != ok || err != nil && (!errors.Is(err, mlservice.ErrUnsupportedMediaType) || !strings.Contains(err.Error(), enc)) {
+			t.Errorf("CheckContentEncoding(%q) = %v", enc, err)
+		}
+	}
+}
+
+// TestByteOrderMarkAccepted: a body that starts with a UTF-8 byte order
+// mark decodes as the same body without it.
+func TestByteOrderMarkAccepted(t *testing.T) {
+	const row = `{"age":42,"income":52000,"account_balance":1,"transactions_last_30d":7,"is_premium":1}`
+	if _, err := mlservice.DecodeFeatures([]byte("\ufeff" + row)); err != nil {
+		t.Errorf("DecodeFeatures: %v", err)
+	}
+	if _, err := mlservice.DecodeBatch([]byte("\ufeff"+`{"instances":[`+row+`]}`), 0); err != nil {
+		t.Errorf("DecodeBatch: %v", err)
+	}
+	if _, err := mlservice.DecodeRow(mlservice.DefaultSchema(), []byte("\ufeff"+row)); err != nil {
+		t.Errorf("DecodeRow: %v", err)
+	}
+	if _, err := mlservice.DecodeFeatures([]byte("\ufeff\ufeff" + row)); !errors.Is(err, mlservice.ErrMalformedRequest) {
+		t.Errorf("two byte order marks: %v, want malformed", err)
 	}
 }

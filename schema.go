@@ -312,40 +312,65 @@ func (s *Schema) check() error {
 		if err := checkRuleTag(f.Type, f.Rules); err != nil {
 			return schemaErr(key+".rules", "%v", err)
 		}
+		// A known category skips the rules when a row is read, so one that
+		// breaks them would be accepted: refuse the contradiction here.
+		for k, c := range f.Categories {
+			if p := ruleProblem(&Problem{}, c, f.Rules); p != nil {
+				return schemaErr(fmt.Sprintf("%s.categories[%d]", key, k), "%q breaks the feature's rules %q (%s): drop the category or change the rules", c, f.Rules, p.Reason)
+			}
+		}
 	}
 	return nil
 }
 
-// checkRuleTag runs validator on a sample value with tag, so that a tag
-// validator does not know, or cannot apply to the feature's type, is refused
-// when the schema is read and never at the first row that reaches it.
-func checkRuleTag(typ, tag string) (err error) {
+// checkRuleTag runs validator on sample values with each alternative of
+// each rule of tag alone, so that a tag validator does not know, or cannot
+// apply to the feature's type, is refused when the schema is read and never
+// at the first row that reaches it. Alternatives are tried one by one
+// because validator stops at the first that passes: "eq=1|len=abc" passes
+// 1 without ever parsing "abc", and panics on 2.
+func checkRuleTag(typ, tag string) error {
 	if tag == "" {
 		return nil
 	}
 	if strings.TrimSpace(tag) != tag || strings.Contains(tag, ",,") || strings.HasSuffix(tag, ",") || strings.HasPrefix(tag, ",") {
 		return fmt.Errorf("%q: malformed tag (empty rule or spaces around it)", tag)
 	}
-	for _, t := range strings.Split(tag, ",") {
-		name, _, _ := strings.Cut(t, "=")
-		switch name {
-		case "dive", "keys", "endkeys", "omitempty", "omitnil", "omitzero", "structonly", "nostructlevel", "-":
-			return fmt.Errorf("%q: rule %q does not apply to one value", tag, name)
+	samples := []any{0.0, 1.0, -1.5, 1e9}
+	if typ == TypeCategory {
+		samples = []any{"x", "Abc déf", "12"}
+	}
+	for _, rule := range strings.Split(tag, ",") {
+		for _, alt := range strings.Split(rule, "|") {
+			name, _, _ := strings.Cut(alt, "=")
+			switch name {
+			case "":
+				return fmt.Errorf("%q: malformed tag (empty alternative in %q)", tag, rule)
+			case "dive", "keys", "endkeys", "omitempty", "omitnil", "omitzero", "structonly", "nostructlevel", "-":
+				return fmt.Errorf("%q: rule %q does not apply to one value", tag, name)
+			}
+			for _, v := range samples {
+				if err := tryRule(v, alt); err != nil {
+					return fmt.Errorf("%q: validator refuses %q: %v", tag, alt, err)
+				}
+			}
 		}
 	}
+	return nil
+}
+
+// tryRule runs validator on v with one rule, turning its panic (an unknown
+// tag, a parameter it cannot parse, a kind it does not take) into an error.
+func tryRule(v any, rule string) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("%q: validator refuses it: %v", tag, r)
+			err = fmt.Errorf("%v", r)
 		}
 	}()
-	var sample any = 1.0
-	if typ == TypeCategory {
-		sample = "x"
-	}
-	verr := theContract().validate.Var(sample, tag)
+	verr := theContract().validate.Var(v, rule)
 	var ve validator.ValidationErrors
 	if verr != nil && !errors.As(verr, &ve) {
-		return fmt.Errorf("%q: %v", tag, verr)
+		return verr
 	}
 	return nil
 }

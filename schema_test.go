@@ -84,6 +84,14 @@ func TestParseSchemaRefuses(t *testing.T) {
 		{"rule not for numbers", withFeatures(`{"name":"a","type":"number","rules":"oneof=1 2"}`), "features[0].rules", "validator refuses"},
 		{"dive", withFeatures(`{"name":"a","type":"number","rules":"dive"}`), "features[0].rules", "does not apply"},
 		{"empty rule", withFeatures(`{"name":"a","type":"number","rules":"gte=0,,lte=3"}`), "features[0].rules", "malformed tag"},
+		// validator tries alternatives in order and stops at the first that
+		// passes, so a sample value that passes eq=1 never ran len=abc.
+		{"alternative that cannot run", withFeatures(`{"name":"a","type":"number","rules":"eq=1|len=abc"}`), "features[0].rules", `"len=abc"`},
+		{"later alternative that cannot run", withFeatures(`{"name":"a","type":"number","rules":"gte=0,lte=100|len=abc"}`), "features[0].rules", `"len=abc"`},
+		{"category alternative that cannot run", withFeatures(`{"name":"a","type":"category","rules":"eq=x|len=abc"}`), "features[0].rules", `"len=abc"`},
+		{"empty alternative", withFeatures(`{"name":"a","type":"number","rules":"eq=1|"}`), "features[0].rules", "malformed tag"},
+		{"dive as an alternative", withFeatures(`{"name":"a","type":"number","rules":"eq=1|dive"}`), "features[0].rules", "does not apply"},
+		{"declared category breaks the rules", withFeatures(`{"name":"a","type":"category","rules":"ne=blue","categories":["red","green","blue"]}`), "features[0].categories[2]", `"blue" breaks the feature's rules "ne=blue"`},
 		{"categories on a number", withFeatures(`{"name":"a","type":"number","categories":["x"]}`), "features[0].categories", "only a category"},
 		{"unknown on a binary", withFeatures(`{"name":"a","type":"binary","unknown":"ignore"}`), "features[0].unknown", "only a category"},
 		{"bad unknown", withFeatures(`{"name":"a","type":"category","unknown":"skip"}`), "features[0].unknown", `"skip" is not`},

@@ -11,7 +11,7 @@ import (
 // notReady is the error for a request before any version is loaded: a body
 // that is not JSON is malformed whatever the schema, and says so first.
 func notReady(data []byte) error {
-	if !json.Valid(data) {
+	if data = trimBOM(data); !json.Valid(data) {
 		return malformed(data)
 	}
 	return ErrNotReady

@@ -128,7 +128,7 @@ func validateTable(ctx context.Context, r io.Reader, s *Schema) (*Dataset, error
 		}
 	}
 
-	cr := csv.NewReader(io.MultiReader(bytes.NewReader(sp.buf), sp.r))
+	cr := csv.NewReader(newRecordLimiter(io.MultiReader(bytes.NewReader(sp.buf), sp.r)))
 	cr.ReuseRecord = true
 	cr.FieldsPerRecord = len(header)
 	var pr tableProblems
@@ -143,6 +143,13 @@ func validateTable(ctx context.Context, r io.Reader, s *Schema) (*Dataset, error
 			break
 		}
 		if err != nil {
+			var long *errLineTooLong
+			if errors.As(err, &long) {
+				p := long.problem()
+				p.Line += headerLine
+				pr.add(p)
+				break // nothing after it can be read
+			}
 			var perr *csv.ParseError
 			if !errors.As(err, &perr) {
 				return nil, fmt.Errorf("read csv: %w", err)

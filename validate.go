@@ -376,6 +376,13 @@ func (c *contract) decodeBlocks(ctx context.Context, sp *splitter, hdr *headerIn
 	if err := ctx.Err(); err != nil {
 		return nil, 0, err // blocks were skipped: the rows are incomplete
 	}
+	var long *errLineTooLong
+	if errors.As(readErr, &long) { // the problems before it, then it
+		if len(probs) < MaxProblems {
+			probs = append(probs, long.problem())
+		}
+		return probs, total + 1, nil
+	}
 	if readErr != nil {
 		return nil, 0, fmt.Errorf("read csv: %w", readErr)
 	}
@@ -441,6 +448,10 @@ func readBlocks(ctx context.Context, sp *splitter, line int, free <-chan []byte,
 		}
 		if err == io.EOF {
 			return nil
+		}
+		var long *errLineTooLong
+		if errors.As(err, &long) {
+			long.line = line // the buffer, and so the long record, starts here
 		}
 		if err != nil {
 			return err

@@ -21,6 +21,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mlservice/mlservice"
 )
 
 // liveServer is the server binary running on a trained model.
@@ -237,6 +239,23 @@ func TestHostileRequests(t *testing.T) {
 			status, _, got := do("POST", path, "application/json", body)
 			if status != http.StatusUnprocessableEntity || !strings.Contains(got, `"field":"age","reason":"appears more than once"`) {
 				t.Errorf("%s: %d %s, want 422 naming age", path, status, got)
+			}
+		}
+	})
+	t.Run("duplicate-key flood", func(t *testing.T) {
+		// 800 KB of "age":1: the answer lists the first 100 repeats and
+		// counts the rest, instead of 5.8 MB naming every one.
+		flood := "{" + strings.Repeat(`"age":1,`, 99_999) + `"age":1}`
+		for path, body := range map[string]string{"/predict": flood, "/predict/batch": `{"instances":[` + flood + `]}`} {
+			status, _, got := do("POST", path, "application/json", body)
+			var e errorBody
+			if err := json.Unmarshal([]byte(got), &e); err != nil {
+				t.Fatalf("%s: %d %.200s: %v", path, status, got, err)
+			}
+			if status != http.StatusUnprocessableEntity || len(got) > 32<<10 ||
+				len(e.Error.Fields) != mlservice.MaxFieldProblems || e.Error.FieldsOmitted != 99_999-mlservice.MaxFieldProblems {
+				t.Errorf("%s: %d, %d bytes, %d fields listed, %d omitted; want 422 listing %d and counting the rest",
+					path, status, len(got), len(e.Error.Fields), e.Error.FieldsOmitted, mlservice.MaxFieldProblems)
 			}
 		}
 	})

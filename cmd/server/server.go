@@ -76,6 +76,8 @@ func (s *server) handler() http.Handler {
 		writeError(w, http.StatusInternalServerError, "internal", "internal error", nil)
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		// Every answer has its Content-Type; a browser must not guess another.
+		w.Header().Set("X-Content-Type-Options", "nosniff")
 		if s.draining.Load() {
 			w.Header().Set("Connection", "close") // net/http closes after this answer
 		}
@@ -288,6 +290,10 @@ func (s *server) readJSON(w http.ResponseWriter, r *http.Request) (*bytes.Buffer
 		s.writeErr(w, err)
 		return nil, false
 	}
+	if err := mlservice.CheckContentEncoding(r.Header.Get("Content-Encoding")); err != nil {
+		s.writeErr(w, err)
+		return nil, false
+	}
 	buf := getBuffer()
 	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, s.cfg.maxBody))
 	if err != nil {
@@ -313,6 +319,12 @@ func (s *server) writeErr(w http.ResponseWriter, err error) {
 	var ierr *mlservice.InputError
 	switch {
 	case errors.As(err, &ierr):
+		if ierr.Omitted > 0 {
+			// The list stops at MaxFieldProblems; the answer says how many more.
+			writeJSON(w, status, errorBody{errorDetail{Code: code, Fields: ierr.Problems, FieldsOmitted: ierr.Omitted,
+				Message: fmt.Sprintf("the request has invalid fields: the first %d listed, %d more", len(ierr.Problems), ierr.Omitted)}})
+			return
+		}
 		msg, fields = "the request has invalid fields", ierr.Problems
 	case status == http.StatusServiceUnavailable:
 		w.Header().Set("Retry-After", "1")
@@ -331,6 +343,8 @@ type errorDetail struct {
 	Code    string                   `json:"code"`
 	Message string                   `json:"message"`
 	Fields  []mlservice.FieldProblem `json:"fields,omitempty"`
+	// FieldsOmitted counts the problems found beyond those in Fields.
+	FieldsOmitted int `json:"fields_omitted,omitempty"`
 }
 
 func writeError(w http.ResponseWriter, status int, code, msg string, fields []mlservice.FieldProblem) {

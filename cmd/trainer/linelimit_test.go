@@ -1,0 +1,29 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestDevZero: a file with no line end (/dev/zero) is refused at
+// MaxLineBytes by validate, validate -schema and schema infer, quickly,
+// instead of being read forever.
+func TestDevZero(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the trainer binary; skipped with -short")
+	}
+	dir := t.TempDir()
+	bin := buildTrainer(t, dir)
+	for _, args := range [][]string{
+		{"validate", "/dev/zero"},
+		{"validate", "-schema", "../../testdata/tables/grunfeld.schema.json", "/dev/zero"},
+		{"schema", "infer", "/dev/zero"},
+	} {
+		start := time.Now()
+		r := runBin(t, bin, t.TempDir(), nil, args...)
+		if r.code != exitInvalid || !strings.Contains(r.stderr, "MaxLineBytes") || time.Since(start) > 30*time.Second {
+			t.Errorf("trainer %s: exit %d after %v, want %d naming MaxLineBytes\n%s", strings.Join(args, " "), r.code, time.Since(start), exitInvalid, r.stderr)
+		}
+	}
+}
