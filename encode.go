@@ -5,6 +5,7 @@ package mlservice
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
 	"slices"
@@ -316,6 +317,12 @@ func trainTable(ctx context.Context, ds *Dataset, opts TrainOptions, start time.
 			return nil, fmt.Errorf("train: %w", err)
 		}
 	}
+	// The parts of metadata.json that grow with the schema are known before
+	// the fit: a schema too big to store is refused before the work.
+	features, drift := tableStats(ds), newTableProfile(ds)
+	if err := checkVersionSize(s, features, drift); err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	}
 	trainRows, eval, info := splitTable(ds, opts)
 	cats := make([]model.Categorical, len(ds.Cat))
 	k := 0
@@ -353,11 +360,11 @@ func trainTable(ctx context.Context, ds *Dataset, opts TrainOptions, start time.
 		TrainedAt:            time.Now().UTC(),
 		FeatureSchemaVersion: s.ID(),
 		Data:                 info,
-		Features:             tableStats(ds),
+		Features:             features,
 		Params:               params(opts, fit, time.Since(start)),
 		ModelFile:            modelFile,
 		Examples:             lin.examples(scored, opts.Examples),
-		Drift:                newTableProfile(ds),
+		Drift:                drift,
 	}
 	if opts.Eval != nil {
 		meta.EvaluationDataFile = baseName(opts.Eval.Source)
@@ -531,4 +538,32 @@ func tableStats(ds *Dataset) []FeatureStats {
 	}
 	wg.Wait()
 	return out
+}
+
+// checkVersionSize refuses, before training, a schema whose version files
+// could not be written: schema.json, or metadata.json's per-feature parts
+// alone (the rest of it is small and bounded), over the size every version
+// file is held to.
+func checkVersionSize(s *Schema, features []FeatureStats, drift *DriftProfile) error {
+	if n := len(s.MarshalIndent()); n >= maxVersionFileSize {
+		return fmt.Errorf("%s would have %d bytes, the limit is %d: the schema has %d categories in all; declare fewer (merge rare values): %w",
+			schemaFile, n, maxVersionFileSize, countCategories(s), ErrInvalidData)
+	}
+	part, err := json.MarshalIndent(Metadata{Features: features, Drift: drift}, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode metadata: %w", err)
+	}
+	if len(part) >= maxVersionFileSize {
+		return fmt.Errorf("%s would have over %d bytes, the limit is %d: the schema has %d categories in all; declare fewer (merge rare values): %w",
+			metadataFile, len(part), maxVersionFileSize, countCategories(s), ErrInvalidData)
+	}
+	return nil
+}
+
+func countCategories(s *Schema) int {
+	n := 0
+	for _, f := range s.Features {
+		n += len(f.Categories)
+	}
+	return n
 }
