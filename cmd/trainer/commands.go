@@ -46,7 +46,7 @@ type timings struct {
 func runTrain(ctx context.Context, args []string, p proc) error {
 	getenv, stdout, stderr := p.getenv, p.stdout, p.stderr
 	fs := newFlagSet("train", "[flags] DATA.csv",
-		"Validates DATA.csv (- for standard input), trains a candidate and promotes it\nwhen its F1 beats the current version's.")
+		"Validates DATA.csv (- for standard input), trains a candidate and promotes it\nwhen its F1 beats the current version's. The artifacts are checked first: a path\nit could not write fails before DATA.csv is read. Without -schema, the schema\nthe current version was declared with is used (and named on stderr).")
 	openArtifacts := artifactsFlags(fs, getenv)
 	balancedDefault, err := envBool(getenv, "BALANCED_CLASS_WEIGHT")
 	if err != nil {
@@ -70,7 +70,16 @@ func runTrain(ctx context.Context, args []string, p proc) error {
 	if pos[0] == "-" && *evalFile == "-" {
 		return fsUsagef(fs, "only one input can be standard input (-)")
 	}
-	schema, err := loadSchema(*schemaFile)
+	// The artifacts first: an unusable path fails before a long read, and
+	// without -schema the current version's declared schema is the table.
+	arts, err := openArtifacts(ctx)
+	if err != nil {
+		return err
+	}
+	if err := checkArtifacts(ctx, arts); err != nil {
+		return err
+	}
+	schema, err := trainSchema(ctx, fs, arts, *schemaFile, stderr)
 	if err != nil {
 		return err
 	}
@@ -92,10 +101,6 @@ func runTrain(ctx context.Context, args []string, p proc) error {
 		return err
 	}
 
-	arts, err := openArtifacts(ctx)
-	if err != nil {
-		return err
-	}
 	start := time.Now()
 	ds, err := validateInput(ctx, train, stderr, schema)
 	if err != nil {
@@ -122,12 +127,15 @@ func runTrain(ctx context.Context, args []string, p proc) error {
 		return err
 	}
 	cand.AllowSchemaChange = *allowChange
+	if !schema.IsDefault() {
+		cand.Metadata.DeclaredSchema = schema // what the next train without -schema uses
+	}
 	trained := time.Now()
 	m := cand.Metadata
 	fmt.Fprintf(stderr, "trained in %.3fs: f1 %.4f on %d evaluation rows (precision %.4f, recall %.4f, roc_auc %.4f)\n",
 		trained.Sub(validated).Seconds(), m.Metrics.F1, m.Data.EvalRows, m.Metrics.Precision, m.Metrics.Recall, m.Metrics.ROCAUC)
 
-	d, err := arts.Promote(ctx, cand)
+	d, err := arts.Promote(lockWait(ctx, stderr), cand)
 	if err != nil {
 		return err
 	}
@@ -211,6 +219,10 @@ func validateInput(ctx context.Context, in *input, stderr io.Writer, schema *mls
 		var verr *mlservice.ValidationError
 		if errors.As(err, &verr) {
 			verr.Source = in.name
+			if schema.IsDefault() && headerMisfit(verr) {
+				err = fmt.Errorf("%w\nthe header does not fit the built-in contract (%s and %s): for a table of your own pass -schema FILE, or draft one with: trainer schema infer %s",
+					err, strings.Join(mlservice.FeatureNames[:], ", "), mlservice.TargetColumn, in.name)
+			}
 		}
 		return nil, &invalidError{err}
 	}
@@ -225,6 +237,16 @@ func validateInput(ctx context.Context, in *input, stderr io.Writer, schema *mls
 	fmt.Fprintf(stderr, "validated %s: %d rows (%d of class 0, %d of class 1) in %.3fs\n",
 		in.name, ds.Len(), c[0], c[1], time.Since(start).Seconds())
 	return ds, nil
+}
+
+// headerMisfit reports whether verr says the header lacks a column.
+func headerMisfit(verr *mlservice.ValidationError) bool {
+	for _, p := range verr.Problems {
+		if p.Line == 1 && p.Rule == "missing column" {
+			return true
+		}
+	}
+	return false
 }
 
 func runValidate(ctx context.Context, args []string, p proc) error {
@@ -344,7 +366,7 @@ func runRollback(ctx context.Context, args []string, getenv func(string) string,
 	if err != nil {
 		return err
 	}
-	rec, err := arts.Rollback(ctx, pos[0])
+	rec, err := arts.Rollback(lockWait(ctx, stderr), pos[0])
 	if errors.Is(err, mlservice.ErrVersionNotFound) || errors.Is(err, mlservice.ErrCorruptVersion) {
 		return &invalidError{err}
 	}
@@ -353,6 +375,13 @@ func runRollback(ctx context.Context, args []string, getenv func(string) string,
 	}
 	fmt.Fprintf(stderr, "CURRENT now names %s (was %s)\n", rec.VersionID, orNone(rec.PreviousVersionID))
 	return writeJSON(stdout, rec)
+}
+
+// lockWait makes a wait of over a second for the artifacts lock visible.
+func lockWait(ctx context.Context, stderr io.Writer) context.Context {
+	return mlservice.WithLockWait(ctx, func(lock string) {
+		fmt.Fprintf(stderr, "waiting for the artifacts lock %s: another trainer or a rollback is writing (SIGINT to give up)\n", lock)
+	})
 }
 
 func orNone(s string) string {

@@ -17,6 +17,11 @@
 // (True, true, 1, yes). Progress goes to stderr, one JSON result to stdout;
 // "trainer COMMAND -h" lists a command's flags.
 //
+// train without -schema (or SCHEMA_FILE) trains on the schema the current
+// version was declared with, recorded in its metadata.json, and says so; it
+// checks that it could write the artifacts before reading DATA.csv, and says
+// when it has waited a second for another writer's lock.
+//
 // SIGINT or SIGTERM stops the trainer at any stage (validating, training,
 // waiting for the artifacts lock, writing a version) with "interrupted" on
 // stderr, leaving no new version behind; a second signal kills it at once.
