@@ -427,6 +427,9 @@ func cloneMetadata(m *Metadata) *Metadata {
 	c.Promotion.PreviousMetric = clonePtr(m.Promotion.PreviousMetric)
 	c.Promotion.PreviousMetricStored = clonePtr(m.Promotion.PreviousMetricStored)
 	c.Drift = m.Drift.clone()
+	if m.DeclaredSchema != nil {
+		c.DeclaredSchema = m.DeclaredSchema.clone()
+	}
 	return &c
 }
 

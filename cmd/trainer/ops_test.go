@@ -72,11 +72,23 @@ func TestTrainRemembersDeclaredSchema(t *testing.T) {
 	}
 
 	// A file of another table fails under the remembered schema, and stderr
-	// names where that schema came from.
-	r = trainer(t, env, "train", filepath.Join(dataDir, "day_01.csv"))
+	// names where that schema came from and how to leave it.
+	day := filepath.Join(dataDir, "day_01.csv")
+	r = trainer(t, env, "train", day)
 	if r.code != exitInvalid || !strings.Contains(r.stderr, "the schema the current version "+second.ModelVersionID) ||
-		!strings.Contains(r.stderr, `column "firm"`) {
+		!strings.Contains(r.stderr, `column "firm"`) || !strings.Contains(r.stderr, "-schema builtin") {
 		t.Errorf("day_01 under the remembered schema: exit %d\n%s", r.code, r.stderr)
+	}
+	// -schema builtin: the built-in contract, a schema change like any other.
+	if res := decodeTrain(t, trainer(t, env, "train", "-schema", "builtin", day)); res.Promoted || !strings.Contains(res.Reason, "schema changed") {
+		t.Errorf("-schema builtin after grunfeld: %+v", res)
+	}
+	res := decodeTrain(t, trainer(t, env, "train", "-schema", "builtin", "-allow-schema-change", day))
+	if m := readMeta(t, art, res.ModelVersionID); !res.Promoted || m.DeclaredSchema != nil || res.FeatureSchemaVersion != "" && res.FeatureSchemaVersion != mlservice.FeatureSchemaVersion {
+		t.Errorf("-schema builtin -allow-schema-change: %+v, declared %+v", res, m.DeclaredSchema)
+	}
+	if again := decodeTrain(t, trainer(t, env, "train", day)); !again.Skipped {
+		t.Errorf("day_01 without -schema after the built-in contract came back: %+v", again)
 	}
 }
 

@@ -18,13 +18,18 @@ func schemaFlag(fs *command, getenv func(string) string) *string {
 		def = "the schema the current version was declared with, else " + def
 	}
 	return fs.String("schema", envOr(getenv, "SCHEMA_FILE", ""),
-		"schema `FILE` declaring the table (env SCHEMA_FILE; default: "+def+")")
+		"schema `FILE` declaring the table, or builtin for the built-in contract (env SCHEMA_FILE; default: "+def+")")
 }
 
+// builtinSchema is the -schema value that names the built-in contract:
+// what train without -schema no longer means once a version was trained
+// under a declared schema. A file of that name is ./builtin.
+const builtinSchema = "builtin"
+
 // loadSchema reads the schema file, or returns nil (the default schema)
-// for "". A bad schema file is invalid input (exit 1).
+// for "" or builtinSchema. A bad schema file is invalid input (exit 1).
 func loadSchema(path string) (*mlservice.Schema, error) {
-	if path == "" {
+	if path == "" || path == builtinSchema {
 		return nil, nil
 	}
 	s, err := mlservice.LoadSchemaFile(path)
@@ -71,7 +76,7 @@ func trainSchema(ctx context.Context, fs *command, arts *mlservice.Artifacts, pa
 	if err != nil {
 		return nil, &invalidError{fmt.Errorf("the declared schema of the current version %s: %w", id, err)}
 	}
-	fmt.Fprintf(stderr, "no -schema given: using %s@%s, the schema the current version %s was declared with\n", s.Name, s.Version, id)
+	fmt.Fprintf(stderr, "no -schema given: using %s@%s, the schema the current version %s was declared with (-schema builtin for the built-in contract)\n", s.Name, s.Version, id)
 	return s, nil
 }
 
