@@ -182,7 +182,8 @@ environment (flags win): ARTIFACTS_DIR (default ./artifacts),
 ARTIFACTS_URL (s3://BUCKET/PREFIX?endpoint=URL&region=R&use_path_style=true;
 when set, used instead of ARTIFACTS_DIR; credentials from the AWS variables),
 BALANCED_CLASS_WEIGHT (True/true/1/yes or False/false/0/no),
-SCHEMA_FILE (default: the built-in five-column contract)
+SCHEMA_FILE (default: for train the schema the current version was declared
+with, else the built-in five-column contract, which -schema builtin names)
 
 exit status: 0 done (train: promoted or rejected), 1 invalid data or
 unusable version, 2 usage, 3 other failure, 130 SIGINT, 143 SIGTERM
