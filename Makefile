@@ -13,8 +13,17 @@ MAKEFLAGS += --no-print-directory
 
 # ---- settings (override on the command line: make train DAY=day_12.csv) ----
 
-PROJECT      ?= mlservice
+# The Compose project: COMPOSE_PROJECT_NAME when set, else mlservice. Every
+# target, and the image and volume names, follow it, so two projects on one
+# engine never touch each other's containers, volumes or images.
+PROJECT      ?= $(or $(COMPOSE_PROJECT_NAME),mlservice)
 DAY          ?= day_01.csv
+# The host directory train and validate read DAY from (mounted at /data).
+DATA_DIR     ?= data
+# A schema file on the host for train and validate (mounted read-only):
+# make train DATA_DIR=~/tables DAY=t.csv SCHEMA=~/tables/t.schema.json. Without
+# it, train uses the schema the current version was declared with.
+SCHEMA       ?=
 API_PORT     ?= 8000
 API_URL      ?= http://127.0.0.1:$(API_PORT)
 ENV_FILE     := ml-service.env
@@ -27,9 +36,9 @@ GOTESTFLAGS  ?=
 # -q keeps `make build` readable; DOCKER_BUILD_FLAGS= shows every step.
 DOCKER_BUILD_FLAGS ?= -q
 
-API_IMAGE     := mlservice-api:local
-TRAINER_IMAGE := mlservice-trainer:local
-TEST_IMAGE    := mlservice-test:local
+API_IMAGE     := $(PROJECT)-api:local
+TRAINER_IMAGE := $(PROJECT)-trainer:local
+TEST_IMAGE    := $(PROJECT)-test:local
 GOCACHE_VOLUME := $(PROJECT)_gocache
 
 PREDICT_BODY ?= {"age":42,"income":55000,"account_balance":1200.5,"transactions_last_30d":14,"is_premium":1}
@@ -41,6 +50,19 @@ export ADMIN_TOKEN API_PORT
 
 # `make train DAY=day_12` works as well as DAY=day_12.csv.
 DAY_FILE = $(if $(filter %.csv,$(DAY)),$(DAY),$(DAY).csv)
+# What the compose files read: the images and the data directory.
+MLSERVICE_API_IMAGE       := $(API_IMAGE)
+MLSERVICE_TRAINER_IMAGE   := $(TRAINER_IMAGE)
+MLSERVICE_DATA_DIR        := $(abspath $(DATA_DIR))
+export MLSERVICE_API_IMAGE MLSERVICE_TRAINER_IMAGE MLSERVICE_DATA_DIR
+# train and validate: the schema file mounted at /schema.json, and its flag.
+SCHEMA_ARGS = $(if $(SCHEMA),-v "$(abspath $(SCHEMA))":/schema.json:ro)
+SCHEMA_FLAG = $(if $(SCHEMA),-schema /schema.json)
+SCHEMA_FLAG_HOST = $(if $(SCHEMA),-schema "$(SCHEMA)")
+define check_day
+	[ -f "$(DATA_DIR)/$(DAY_FILE)" ] || { echo "error: $(DATA_DIR)/$(DAY_FILE) not found (DATA_DIR=$(DATA_DIR)); try one of: $$(cd "$(DATA_DIR)" 2>/dev/null && ls *.csv | tr '\n' ' ')" >&2; exit 2; }; \
+	[ -z "$(SCHEMA)" ] || [ -f "$(SCHEMA)" ] || { echo "error: SCHEMA=$(SCHEMA) is not a file" >&2; exit 2; }
+endef
 
 # Looked up once, and only by the targets that use them.
 # The Compose plugin when present, else standalone docker-compose.
@@ -55,8 +77,9 @@ S3_PORT    ?= 8333
 API1_PORT  ?= 8101
 API2_PORT  ?= 8102
 API3_PORT  ?= 8103
-SEAWEEDFS_IMAGE := mlservice-seaweedfs:local
-export S3_PORT API1_PORT API2_PORT API3_PORT
+SEAWEEDFS_IMAGE := $(PROJECT)-seaweedfs:local
+MLSERVICE_SEAWEEDFS_IMAGE := $(SEAWEEDFS_IMAGE)
+export S3_PORT API1_PORT API2_PORT API3_PORT MLSERVICE_SEAWEEDFS_IMAGE
 # Binaries are built for the Docker engine's architecture (arm64 on Apple
 # silicon's Docker Desktop, amd64 on most servers).
 TARGET_ARCH ?= $(eval TARGET_ARCH := $$(shell \
@@ -95,7 +118,7 @@ endef
 
 .PHONY: help
 help: ## list the targets
-	@echo "mlservice: make TARGET [DAY=day_NN.csv] [API_PORT=8000]"
+	@echo "mlservice: make TARGET [DAY=day_NN.csv] [DATA_DIR=data] [SCHEMA=FILE] [API_PORT=8000] [COMPOSE_PROJECT_NAME=mlservice]"
 	@echo
 	@c=; e=; if [ -t 1 ]; then c='\033[36m'; e='\033[0m'; fi; \
 	awk -v c="$$c" -v e="$$e" 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %s%-14s%s %s\n", c, $$1, e, $$2}' $(MAKEFILE_LIST)
@@ -118,7 +141,7 @@ binaries: ## compile the static Linux binaries into bin/docker/ (host Go)
 images: need-docker ## build the api and trainer images from bin/docker/ (part of build)
 	docker build $(DOCKER_BUILD_FLAGS) -f docker/api.Dockerfile -t $(API_IMAGE) .
 	docker build $(DOCKER_BUILD_FLAGS) -f docker/trainer.Dockerfile -t $(TRAINER_IMAGE) .
-	@docker image ls --format '{{.Repository}}:{{.Tag}}  {{.Size}}' | grep -E '^mlservice-(api|trainer):local ' || true
+	@docker image ls --format '{{.Repository}}:{{.Tag}}  {{.Size}}' | grep -F -e '$(API_IMAGE) ' -e '$(TRAINER_IMAGE) ' || true
 
 .PHONY: test-binaries
 test-binaries: ## compile each package's tests (go test -c) and stage them in bin/test/
@@ -147,14 +170,14 @@ test-image: need-docker ## compile the tests and build the test image (part of t
 # ---- run with Compose ---------------------------------------------------------
 
 .PHONY: train
-train: need-compose need-images ## train on data/DAY (default day_01.csv) in the trainer container, print its JSON
-	@[ -f "data/$(DAY_FILE)" ] || { echo "error: data/$(DAY_FILE) not found; try one of: $$(cd data && ls day_*.csv | tr '\n' ' ')" >&2; exit 2; }
-	@$(COMPOSE) run --rm -T trainer train /data/$(DAY_FILE)
+train: need-compose need-images ## train on DATA_DIR/DAY (data/day_01.csv) [SCHEMA=file] in the trainer container, print its JSON
+	@$(check_day)
+	@$(COMPOSE) run --rm -T $(SCHEMA_ARGS) trainer train $(SCHEMA_FLAG) /data/$(DAY_FILE)
 
 .PHONY: validate
-validate: need-compose need-images ## check data/DAY against the data contract, without training
-	@[ -f "data/$(DAY_FILE)" ] || { echo "error: data/$(DAY_FILE) not found; try one of: $$(cd data && ls day_*.csv | tr '\n' ' ')" >&2; exit 2; }
-	@$(COMPOSE) run --rm -T trainer validate /data/$(DAY_FILE)
+validate: need-compose need-images ## check DATA_DIR/DAY against the data contract [or SCHEMA=file], without training
+	@$(check_day)
+	@$(COMPOSE) run --rm -T $(SCHEMA_ARGS) trainer validate $(SCHEMA_FLAG) /data/$(DAY_FILE)
 
 .PHONY: versions
 versions: need-compose need-images ## list model versions and promotion decisions (trainer versions)
@@ -230,8 +253,11 @@ nuke: need-compose ## cleanup, then remove the artifacts volume and the project'
 	@ids=$$(docker ps -aq --filter label=com.docker.compose.project=$(PROJECT)); [ -z "$$ids" ] || docker rm -f $$ids
 	@ids=$$(docker volume ls -q --filter label=com.docker.compose.project=$(PROJECT)); [ -z "$$ids" ] || docker volume rm $$ids
 	@ids=$$(docker network ls -q --filter label=com.docker.compose.project=$(PROJECT)); [ -z "$$ids" ] || docker network rm $$ids
-	@ids=$$(docker image ls -q --filter label=mlservice.image | sort -u); [ -z "$$ids" ] || { \
-		docker image rm -f $$ids >/dev/null && echo "removed $$(echo $$ids | wc -w | tr -d ' ') image(s) labelled mlservice.image"; }
+	@# This project's images by name: removing a tag leaves another
+	@# project's tag of the same image alone.
+	@n=0; for img in $(API_IMAGE) $(TRAINER_IMAGE) $(TEST_IMAGE); do \
+		! docker image inspect "$$img" >/dev/null 2>&1 || { docker image rm "$$img" >/dev/null; n=$$((n + 1)); }; \
+	done; [ "$$n" = 0 ] || echo "removed $$n image(s): $(PROJECT)-{api,trainer,test}:local"
 	@! docker volume inspect $(GOCACHE_VOLUME) >/dev/null 2>&1 || docker volume rm $(GOCACHE_VOLUME)
 	@echo "nuked: no containers, networks, volumes or images of '$(PROJECT)' remain"
 
@@ -268,8 +294,8 @@ s3-up: need-compose need-s3-images ## start SeaweedFS and the three API replicas
 	done
 
 .PHONY: s3-train
-s3-train: need-compose need-s3-images ## train on data/DAY into the object store (starts SeaweedFS if needed)
-	@[ -f "data/$(DAY_FILE)" ] || { echo "error: data/$(DAY_FILE) not found; try one of: $$(cd data && ls day_*.csv | tr '\n' ' ')" >&2; exit 2; }
+s3-train: need-compose need-s3-images ## train on DATA_DIR/DAY [SCHEMA=file] into the object store (starts SeaweedFS if needed)
+	@$(check_day)
 	@$(S3_COMPOSE) up -d seaweedfs >/dev/null 2>&1
 	@for i in $$(seq 1 60); do \
 		code=$$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:$(S3_PORT)/" || true); \
@@ -277,7 +303,7 @@ s3-train: need-compose need-s3-images ## train on data/DAY into the object store
 		[ "$$i" = 60 ] && { echo "error: SeaweedFS does not answer on 127.0.0.1:$(S3_PORT)" >&2; exit 1; }; \
 		sleep 1; \
 	done
-	@$(S3_COMPOSE) run --rm -T trainer train /data/$(DAY_FILE)
+	@$(S3_COMPOSE) run --rm -T $(SCHEMA_ARGS) trainer train $(SCHEMA_FLAG) /data/$(DAY_FILE)
 
 .PHONY: s3-versions
 s3-versions: need-compose need-s3-images ## list the versions in the object store
@@ -305,7 +331,7 @@ s3-nuke: need-compose ## s3-down, then remove the SeaweedFS volume and image
 	$(S3_COMPOSE) --profile trainer down --volumes --remove-orphans
 	@ids=$$(docker ps -aq --filter label=com.docker.compose.project=$(S3_PROJECT)); [ -z "$$ids" ] || docker rm -f $$ids
 	@ids=$$(docker volume ls -q --filter label=com.docker.compose.project=$(S3_PROJECT)); [ -z "$$ids" ] || docker volume rm $$ids
-	@! docker image inspect $(SEAWEEDFS_IMAGE) >/dev/null 2>&1 || docker image rm -f $(SEAWEEDFS_IMAGE) >/dev/null
+	@! docker image inspect $(SEAWEEDFS_IMAGE) >/dev/null 2>&1 || docker image rm $(SEAWEEDFS_IMAGE) >/dev/null
 	@echo "nuked: no containers or volumes of '$(S3_PROJECT)' remain"
 
 # ---- tests -------------------------------------------------------------------
@@ -332,12 +358,12 @@ go-test: ## host: go test ./... (GOTESTFLAGS=-race for the race detector)
 	$(GO) test $(GOTESTFLAGS) ./...
 
 .PHONY: run
-run: ## host, no Docker: train data/DAY into ./artifacts, then serve on 127.0.0.1:API_PORT
+run: ## host, no Docker: train DATA_DIR/DAY [SCHEMA=file] into ./artifacts, then serve on 127.0.0.1:API_PORT
 	@# Built, not `go run`: go run exits 1 when interrupted, so Ctrl-C would end
 	@# in "make: *** Error 1" although the server drains and exits 0.
 	$(GO) build -o bin/trainer ./cmd/trainer
 	$(GO) build -o bin/server ./cmd/server
-	bin/trainer train -artifacts ./artifacts data/$(DAY_FILE)
+	bin/trainer train -artifacts ./artifacts $(SCHEMA_FLAG_HOST) $(DATA_DIR)/$(DAY_FILE)
 	bin/server -addr 127.0.0.1:$(API_PORT) -artifacts ./artifacts
 
 # ---- guards ------------------------------------------------------------------

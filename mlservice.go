@@ -241,19 +241,25 @@ const SchemaVersion = "2"
 // Metadata is the content of a version's metadata.json: what was trained, on
 // what, how well it scored, and what Promote compared it with.
 type Metadata struct {
-	SchemaVersion        string         `json:"schema_version"`
-	ModelVersionID       string         `json:"model_version_id"`
-	Metric               Metric         `json:"metric"` // the promotion rule's metric (Promotion.Rule), by default F1
-	Metrics              Metrics        `json:"metrics"`
-	TrainingDataFile     string         `json:"training_data_file"`
-	EvaluationDataFile   string         `json:"evaluation_data_file,omitempty"` // set when scored on a fixed file
-	TrainedAt            time.Time      `json:"trained_at"`
-	FeatureSchemaVersion string         `json:"feature_schema_version"`
-	Data                 DataInfo       `json:"data"`
-	Features             []FeatureStats `json:"features"` // lineage: each feature over the whole training file
-	Params               Params         `json:"params"`
-	ModelFile            string         `json:"model_file"`
-	ModelSHA256          string         `json:"model_sha256"`
+	SchemaVersion        string    `json:"schema_version"`
+	ModelVersionID       string    `json:"model_version_id"`
+	Metric               Metric    `json:"metric"` // the promotion rule's metric (Promotion.Rule), by default F1
+	Metrics              Metrics   `json:"metrics"`
+	TrainingDataFile     string    `json:"training_data_file"`
+	EvaluationDataFile   string    `json:"evaluation_data_file,omitempty"` // set when scored on a fixed file
+	TrainedAt            time.Time `json:"trained_at"`
+	FeatureSchemaVersion string    `json:"feature_schema_version"`
+	// DeclaredSchema is the schema as its author declared it, before
+	// Train learned any categories (schema.json holds the resolved one):
+	// what `trainer train` without -schema trains the next version on. Nil
+	// for the default schema and for versions whose trainer did not record
+	// it; Train leaves it to the caller.
+	DeclaredSchema *Schema        `json:"declared_schema,omitempty"`
+	Data           DataInfo       `json:"data"`
+	Features       []FeatureStats `json:"features"` // lineage: each feature over the whole training file
+	Params         Params         `json:"params"`
+	ModelFile      string         `json:"model_file"`
+	ModelSHA256    string         `json:"model_sha256"`
 	// Examples are rows with the probabilities the trainer computed for
 	// them; a Store recomputes them on load and refuses a version whose
 	// answers differ.

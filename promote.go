@@ -495,6 +495,7 @@ func openArtifacts(ctx context.Context, artifactsDir string) (*artifacts, error)
 	if err != nil {
 		return nil, fmt.Errorf("open lock: %w", err)
 	}
+	notify, waitStart := lockWaitNotify(ctx), time.Now()
 	for {
 		locked, err := tryLock(f)
 		if err != nil {
@@ -503,6 +504,10 @@ func openArtifacts(ctx context.Context, artifactsDir string) (*artifacts, error)
 		}
 		if locked {
 			break
+		}
+		if notify != nil && time.Since(waitStart) >= LockWaitNotice {
+			notify(f.Name())
+			notify = nil
 		}
 		select {
 		case <-ctx.Done():

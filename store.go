@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,8 +34,9 @@ type StoreOptions struct {
 	// refresh off; Reload still works.
 	RefreshInterval time.Duration
 	// RetryInterval is how long a version that failed to load waits before
-	// it is tried again while CURRENT keeps naming it. Zero means
-	// DefaultRetryInterval.
+	// it is tried again while CURRENT keeps naming it. In a directory it is
+	// also tried again at the next refresh after any of its files changes
+	// (a repair). Zero means DefaultRetryInterval.
 	RetryInterval time.Duration
 	// OpenTimeout is how long OpenStore waits for the first load. A load
 	// still running then (a read blocked on a hung network file system or
@@ -90,6 +92,7 @@ type Store struct {
 	lastErr       error
 	lastErrAt     time.Time
 	failedID      string // the version that last failed to load
+	failedFiles   string // versionFilesStamp of failedID, taken before the load that failed
 	dirErr        error  // what is wrong with the artifacts directory itself
 	dirErrAt      time.Time
 	etag          string // CURRENT's ETag as last examined, on an object store
@@ -424,6 +427,9 @@ func cloneMetadata(m *Metadata) *Metadata {
 	c.Promotion.PreviousMetric = clonePtr(m.Promotion.PreviousMetric)
 	c.Promotion.PreviousMetricStored = clonePtr(m.Promotion.PreviousMetricStored)
 	c.Drift = m.Drift.clone()
+	if m.DeclaredSchema != nil {
+		c.DeclaredSchema = m.DeclaredSchema.clone()
+	}
 	return &c
 }
 
@@ -536,12 +542,19 @@ func (s *Store) check(force bool) (bool, error) {
 	s.lastCheck, s.checkingSince = now, now
 	last, lastID, load := s.stamp, s.readID, s.load
 	retry := s.lastErr != nil && now.Sub(s.lastErrAt) >= s.opts.RetryInterval
+	failedID, failedFiles := s.failedID, s.failedFiles
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
 		s.checkingSince = time.Time{}
 		s.mu.Unlock()
 	}()
+	// A refused version CURRENT still names is retried as soon as its files
+	// change (a repair), not only every RetryInterval: a few stats, paid
+	// only while a version is refused.
+	if !retry && failedID != "" && failedID == lastID && versionFilesStamp(s.dir, failedID) != failedFiles {
+		retry = true
+	}
 
 	stamp, err := statStamp(filepath.Join(s.dir, modelsDir, currentFile))
 	if err != nil {
@@ -587,11 +600,38 @@ func (s *Store) check(force bool) (bool, error) {
 		return false, nil
 	}
 
+	files := versionFilesStamp(s.dir, id) // before the load: a change during it counts
 	v, err := load(s.dir, id)
 	if err != nil {
-		return false, s.fail(id, err)
+		err = s.fail(id, err)
+		s.mu.Lock()
+		s.failedFiles = files
+		s.mu.Unlock()
+		return false, err
 	}
 	return s.install(id, v)
+}
+
+// versionFilesStamp sums up the names, sizes, modification times and inodes
+// of version id's files, so that a change to any of them (rewritten in
+// place or renamed over) changes it. A directory that cannot be listed
+// gives the error's text.
+func versionFilesStamp(artifactsDir, id string) string {
+	dir := filepath.Join(artifactsDir, modelsDir, versionsDir, id)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return "error: " + err.Error()
+	}
+	var b strings.Builder
+	for _, e := range entries {
+		st, err := statStamp(filepath.Join(dir, e.Name()))
+		if err != nil {
+			fmt.Fprintf(&b, "%s: %v\n", e.Name(), err)
+			continue
+		}
+		fmt.Fprintf(&b, "%s %d %d %d\n", e.Name(), st.size, st.mtime.UnixNano(), st.inode)
+	}
+	return b.String()
 }
 
 // install serves version v (id), loaded from either kind of artifacts,

@@ -586,6 +586,54 @@ func TestStoreRefusesCorruptVersionInBackground(t *testing.T) {
 	}
 }
 
+// A refused version that CURRENT still names is served as soon as its files
+// are repaired, in place or renamed over, without waiting for the retry
+// interval (an hour here) or a Reload; while nothing changes it stays
+// refused.
+func TestStoreRetriesRepairedVersion(t *testing.T) {
+	for _, how := range []string{"in place", "renamed over"} {
+		t.Run(how, func(t *testing.T) {
+			dir := t.TempDir()
+			d := artPromote(t, dir, 0.5)
+			path := artVersionFile(dir, d.VersionID, "model.json")
+			good, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(path, good[:10], 0o644); err != nil {
+				t.Fatal(err)
+			}
+			s := artOpenStore(t, dir, mlservice.StoreOptions{RefreshInterval: 10 * time.Millisecond, RetryInterval: time.Hour})
+			if st := s.Status(); st.Ready || !strings.Contains(st.LastError, d.VersionID) || st.LoadFailures != 1 {
+				t.Fatalf("a store opened on a truncated model.json: %+v", st)
+			}
+			time.Sleep(100 * time.Millisecond) // ten checks with nothing changed
+			if st := s.Status(); st.Ready || st.LoadFailures != 1 {
+				t.Fatalf("unchanged files were retried or served: %+v", st)
+			}
+			if how == "in place" {
+				err = os.WriteFile(path, good, 0o644)
+			} else {
+				tmp := path + ".new"
+				if err = os.WriteFile(tmp, good, 0o644); err == nil {
+					err = os.Rename(tmp, path)
+				}
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			took := artWaitServing(t, s, d.VersionID, 10*time.Second)
+			t.Logf("served %v after the repair", took)
+			if took > 2*time.Second {
+				t.Errorf("served %v after the repair; a check every 10ms should see it at once", took)
+			}
+			if st := s.Status(); st.LastError != "" {
+				t.Errorf("error kept after the repair: %+v", st)
+			}
+		})
+	}
+}
+
 // Metadata hands out copies: a caller that edits what it got (a handler
 // redacting a field, say) changes neither the store's snapshot nor what the
 // next caller sees.

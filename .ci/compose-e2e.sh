@@ -8,13 +8,19 @@
 #   KEEP=1 .ci/compose-e2e.sh       on failure, leave containers/volume for a look
 #   SKIP_TEST_IMAGE=1 ...           skip `make test` (the containerised suite)
 #   API_PORT=18000 ...              publish the API on another host port
+#                                   (the second project below uses API_PORT+1)
 #
 # It removes the "mlservice" Compose project (containers, network, artifacts
-# volume, images) before it starts and when it ends.
+# volume, images; COMPOSE_PROJECT_NAME or PROJECT names another) before it
+# starts and when it ends, and a second project, PROJECT-e2e-other, trained
+# on a table of its own with SCHEMA=, that `make nuke` removes while sparing
+# the first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-export PROJECT="${PROJECT:-mlservice}"
+export PROJECT="${PROJECT:-${COMPOSE_PROJECT_NAME:-mlservice}}"
+OTHER="${PROJECT}-e2e-other"
+OTHER_PORT=$((${API_PORT:-8000} + 1))
 export API_PORT="${API_PORT:-8000}"
 API="http://127.0.0.1:${API_PORT}"
 LABEL="com.docker.compose.project=${PROJECT}"
@@ -45,14 +51,20 @@ wait_for() {
 		sleep 0.1
 	done
 }
-leftovers() { # every container, network, volume and image of the project
+leftovers() { # every container, network, volume and image of project $1 (default PROJECT)
+	local p=${1:-$PROJECT} img
 	{
-		docker ps -aq --filter "label=${LABEL}" | sed 's/^/container /'
-		docker network ls -q --filter "label=${LABEL}" | sed 's/^/network /'
-		docker volume ls -q --filter "label=${LABEL}" | sed 's/^/volume /'
-		docker image ls -q --filter label=mlservice.image | sed 's/^/image /'
+		docker ps -aq --filter "label=com.docker.compose.project=$p" | sed 's/^/container /'
+		docker network ls -q --filter "label=com.docker.compose.project=$p" | sed 's/^/network /'
+		docker volume ls -q --filter "label=com.docker.compose.project=$p" | sed 's/^/volume /'
+		for img in "$p-api:local" "$p-trainer:local" "$p-test:local"; do
+			! docker image inspect "$img" >/dev/null 2>&1 || echo "image $img"
+		done
 	} | sort -u
 }
+# other MAKE-ARGS...: make for the second project, named only by
+# COMPOSE_PROJECT_NAME (PROJECT, exported above, would win over it).
+other() { env -u PROJECT COMPOSE_PROJECT_NAME="$OTHER" API_PORT="$OTHER_PORT" make "$@"; }
 
 POLLER=
 on_exit() {
@@ -68,6 +80,7 @@ on_exit() {
 			echo "KEEP is set: leaving the project in place (make nuke to remove it)"
 		else
 			make nuke >/dev/null 2>&1 || true
+			other nuke >/dev/null 2>&1 || true
 		fi
 	fi
 	rm -rf "$WORK"
@@ -79,7 +92,8 @@ trap on_exit EXIT
 
 step "make nuke (start from a clean state)"
 make nuke
-[ -z "$(leftovers)" ] || fail "make nuke left: $(leftovers | tr '\n' ' ')"
+other nuke >/dev/null
+[ -z "$(leftovers)$(leftovers "$OTHER")" ] || fail "make nuke left: $(leftovers | tr '\n' ' ') $(leftovers "$OTHER" | tr '\n' ' ')"
 pass "no container, network, volume or image of ${PROJECT}"
 
 # ---- 2. the README quickstart ------------------------------------------------------
@@ -196,7 +210,7 @@ echo "    api mount at /artifacts: $mount"
 # Proof beyond the flag: a trainer that takes the api container's very mounts
 # (--volumes-from keeps their read-only mode) must fail to promote anything.
 rc=0
-docker run --rm --volumes-from "$id" -v "$PWD/data:/data:ro" mlservice-trainer:local \
+docker run --rm --volumes-from "$id" -v "$PWD/data:/data:ro" "${PROJECT}-trainer:local" \
 	train /data/day_05.csv >"$WORK/ro.out" 2>"$WORK/ro.err" || rc=$?
 cat "$WORK/ro.err" | sed 's/^/    trainer: /'
 [ "$rc" -ne 0 ] || fail "a trainer with the api's mounts promoted a version"
@@ -222,7 +236,36 @@ V3=$(json_str model_version_id <"$WORK/train3.json")
 wait_for 2 "/ready to report $V3" bash -c "curl -sf '$API/ready' | grep -q '\"ready\":true.*$V3'"
 pass "trainer wrote into the api-created volume; api became ready with $V3 by itself"
 
-# ---- 7. the containerised test suite ----------------------------------------------------
+# ---- 7. a second project with a table of its own; nuke spares the first -------------
+
+step "COMPOSE_PROJECT_NAME=$OTHER: make images, train with DATA_DIR= and SCHEMA=, serve"
+other images >/dev/null
+other train DATA_DIR=testdata/tables DAY=grunfeld.csv SCHEMA=testdata/tables/grunfeld.schema.json >"$WORK/other1.json"
+grep -q '"promoted":true' "$WORK/other1.json" && grep -q '"feature_schema_version":"grunfeld@1+sha256:' "$WORK/other1.json" ||
+	fail "SCHEMA= did not train grunfeld under its schema: $(cat "$WORK/other1.json")"
+VO=$(json_str model_version_id <"$WORK/other1.json")
+other train DATA_DIR=testdata/tables DAY=grunfeld.csv >"$WORK/other2.json" 2>"$WORK/other2.err"
+grep -q '"skipped":true' "$WORK/other2.json" && grep -q 'no -schema given: using grunfeld@1' "$WORK/other2.err" ||
+	fail "the second train without SCHEMA= did not reuse the declared schema: $(cat "$WORK/other2.json" "$WORK/other2.err")"
+other validate DATA_DIR=testdata/tables DAY=grunfeld.csv SCHEMA=testdata/tables/grunfeld.schema.json | grep -q '"valid":true' ||
+	fail "make validate SCHEMA= failed"
+other serve >/dev/null
+curl -sf "http://127.0.0.1:${OTHER_PORT}/schema" | grep -q '"name":"grunfeld"' || fail "the second project's API does not serve grunfeld's schema"
+[ "$(docker volume ls -q --filter "label=com.docker.compose.project=$OTHER")" = "${OTHER}_artifacts" ] ||
+	fail "the second project's volume is not ${OTHER}_artifacts"
+[ "$(predict_version)" = "$V3" ] || fail "the first project's API stopped serving $V3"
+pass "$OTHER trained $VO under grunfeld's schema, reused it without SCHEMA=, serves it on :$OTHER_PORT"
+
+step "COMPOSE_PROJECT_NAME=$OTHER make nuke: the second project goes, the first stays"
+before=$(leftovers)
+other nuke
+left=$(leftovers "$OTHER")
+[ -z "$left" ] || fail "make nuke of $OTHER left: $(tr '\n' ' ' <<<"$left")"
+[ "$(leftovers)" = "$before" ] || fail "make nuke of $OTHER touched $PROJECT: before $(tr '\n' ' ' <<<"$before"), after $(leftovers | tr '\n' ' ')"
+[ "$(predict_version)" = "$V3" ] || fail "the first project's API stopped serving $V3 after the other's nuke"
+pass "nothing of $OTHER remains; $PROJECT's containers, volume and images are as they were, still serving $V3"
+
+# ---- 8. the containerised test suite ----------------------------------------------------
 
 if [ -n "${SKIP_TEST_IMAGE:-}" ]; then
 	step "make test: SKIPPED (SKIP_TEST_IMAGE is set)"
@@ -232,10 +275,10 @@ else
 	pass "test image suite passed"
 fi
 
-# ---- 8. sizes, then nothing left behind --------------------------------------------------
+# ---- 9. sizes, then nothing left behind --------------------------------------------------
 
 step "image sizes"
-docker image ls --filter label=mlservice.image --format 'table {{.Repository}}:{{.Tag}}\t{{.Size}}'
+docker image ls --filter "reference=${PROJECT}-*" --format 'table {{.Repository}}:{{.Tag}}\t{{.Size}}'
 
 step "make nuke"
 make nuke

@@ -16,7 +16,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-export PROJECT="${PROJECT:-mlservice}"
+export PROJECT="${PROJECT:-${COMPOSE_PROJECT_NAME:-mlservice}}"
 S3_PROJECT="${PROJECT}-s3"
 export API1_PORT="${API1_PORT:-8101}" API2_PORT="${API2_PORT:-8102}" API3_PORT="${API3_PORT:-8103}" S3_PORT="${S3_PORT:-8333}"
 PORTS=("$API1_PORT" "$API2_PORT" "$API3_PORT")

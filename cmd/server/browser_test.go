@@ -18,6 +18,8 @@ import (
 	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+
+	"github.com/mlservice/mlservice/internal/needtool"
 )
 
 // findChromium returns Debian's chromium (or CHROMIUM if set), or skips the
@@ -32,7 +34,7 @@ func findChromium(t *testing.T) string {
 			return p
 		}
 	}
-	t.Skip("SKIPPED: no chromium on PATH (apt-get install chromium, or set CHROMIUM): " +
+	needtool.Missing(t, "SKIPPED: no chromium on PATH (apt-get install chromium, or set CHROMIUM): "+
 		"the history page was NOT tested in a real browser")
 	return ""
 }

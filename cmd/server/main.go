@@ -8,12 +8,15 @@
 // Flags beat environment variables: ADDR, ARTIFACTS_DIR, ARTIFACTS_URL (an
 // object store, s3://BUCKET/PREFIX?endpoint=…&region=…&use_path_style=true,
 // used instead of the directory when set; credentials from the standard AWS
-// variables and files), RELOAD_INTERVAL,
+// variables and files), RELOAD_INTERVAL (at least 10ms),
 // LOG_LEVEL (debug, info, warn, error), LOG_FORMAT (json or text; text on a
 // terminal by default), MAX_BODY_BYTES, MAX_BATCH, SHUTDOWN_GRACE; GOGC is
 // 400 unless set. ADMIN_TOKEN, when set,
 // must be sent as "Authorization: Bearer <token>" to POST /reload; it is read
 // from the environment only, so it never shows in a process listing.
+//
+// SIGHUP re-checks CURRENT as POST /reload does, and the server keeps
+// serving; SIGINT or SIGTERM drains and stops it.
 package main
 
 import (
@@ -23,10 +26,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"regexp"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -39,7 +44,12 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Getenv, os.Stderr)
+	// SIGHUP asks for what POST /reload does; without Notify it would end
+	// the process.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stderr, hup)
+	signal.Stop(hup)
 	stop()
 	var uerr *usageError
 	switch {
@@ -94,12 +104,14 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	if err != nil {
 		return c, err
 	}
-	fs.DurationVar(&c.reloadInterval, "reload-interval", interval, "how often to check models/CURRENT (RELOAD_INTERVAL)")
+	c.reloadInterval = interval
+	fs.Var(durationFlag{&c.reloadInterval}, "reload-interval", "how often to check models/CURRENT, at least 10ms (RELOAD_INTERVAL)")
 	grace, err := envDuration(getenv, "SHUTDOWN_GRACE", time.Second)
 	if err != nil {
 		return c, err
 	}
-	fs.DurationVar(&c.shutdownGrace, "shutdown-grace", grace,
+	c.shutdownGrace = grace
+	fs.Var(durationFlag{&c.shutdownGrace}, "shutdown-grace",
 		"on SIGTERM, keep serving this long with \"Connection: close\" so that clients move off before the listener closes (SHUTDOWN_GRACE)")
 	maxBody, err := envInt(getenv, "MAX_BODY_BYTES", 1<<20)
 	if err != nil {
@@ -131,30 +143,72 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	if c.maxBody <= 0 || c.maxBatch <= 0 {
 		return c, &usageError{errors.New("-max-body and -max-batch must be positive")}
 	}
-	if c.reloadInterval <= 0 {
-		return c, &usageError{errors.New("-reload-interval must be positive")}
+	if c.reloadInterval < minReloadInterval {
+		return c, &usageError{fmt.Errorf("-reload-interval (RELOAD_INTERVAL) %v is too short: at least %v", c.reloadInterval, minReloadInterval)}
 	}
 	if c.shutdownGrace < 0 {
-		return c, &usageError{errors.New("-shutdown-grace must not be negative")}
+		return c, &usageError{errors.New("-shutdown-grace (SHUTDOWN_GRACE) must not be negative")}
 	}
 	c.adminToken = getenv("ADMIN_TOKEN")
 	return c, nil
 }
+
+// minReloadInterval is the floor of -reload-interval: below it the store
+// would spend its time checking CURRENT.
+const minReloadInterval = 10 * time.Millisecond
 
 func envDuration(getenv func(string) string, key string, def time.Duration) (time.Duration, error) {
 	v := getenv(key)
 	if v == "" {
 		return def, nil
 	}
-	d, err := time.ParseDuration(v)
+	d, err := parseDuration(v)
 	if err != nil {
-		// A bare number is taken as seconds, as most env files write it.
-		if f, ferr := strconv.ParseFloat(v, 64); ferr == nil {
-			return time.Duration(f * float64(time.Second)), nil
-		}
-		return 0, &usageError{fmt.Errorf("%s=%q is not a duration such as 100ms or 1s", key, v)}
+		return 0, &usageError{fmt.Errorf("%s=%q %v", key, v, err)}
 	}
 	return d, nil
+}
+
+// parseDuration reads "100ms", "1.5s" or a bare number of seconds, as most
+// env files write it, and says so when the value is too long to represent
+// (about 292 years) rather than calling it malformed.
+func parseDuration(v string) (time.Duration, error) {
+	if d, err := time.ParseDuration(v); err == nil {
+		return d, nil
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	numeric := (err == nil || errors.Is(err, strconv.ErrRange)) && !math.IsNaN(f)
+	if numeric && math.Abs(f*float64(time.Second)) < math.MaxInt64 {
+		return time.Duration(f * float64(time.Second)), nil
+	}
+	if numeric || durationSyntax.MatchString(v) {
+		return 0, fmt.Errorf("is too long: a duration can be at most %v", time.Duration(math.MaxInt64))
+	}
+	return 0, errors.New("is not a duration such as 100ms or 1s")
+}
+
+// durationSyntax is what time.ParseDuration reads; a value of this shape
+// that it refuses has overflowed.
+var durationSyntax = regexp.MustCompile(`^[-+]?(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+$`)
+
+// durationFlag is a -flag read by parseDuration, so that flags and
+// environment accept the same values and give the same errors.
+type durationFlag struct{ d *time.Duration }
+
+func (f durationFlag) String() string {
+	if f.d == nil {
+		return ""
+	}
+	return f.d.String()
+}
+
+func (f durationFlag) Set(v string) error {
+	d, err := parseDuration(v)
+	if err != nil {
+		return fmt.Errorf("%q %v", v, err)
+	}
+	*f.d = d
+	return nil
 }
 
 func envInt(getenv func(string) string, key string, def int) (int, error) {
@@ -169,7 +223,9 @@ func envInt(getenv func(string) string, key string, def int) (int, error) {
 	return n, nil
 }
 
-func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+// run serves until ctx ends. Each value on hup re-checks CURRENT, as POST
+// /reload does; nil means no such signal.
+func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer, hup <-chan os.Signal) error {
 	cfg, err := parseConfig(args, getenv, stderr)
 	if err != nil {
 		return err
@@ -225,6 +281,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	go api.logSummaries(ctx, cfg.logSummaryEvery)
+	go reloadOnSignal(ctx, hup, store, log)
 	select {
 	case err := <-serveErr:
 		return err
@@ -248,6 +305,27 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	api.logSummary()
 	log.Info("stopped")
 	return nil
+}
+
+// reloadOnSignal re-checks CURRENT on each value from hup until ctx ends.
+// A refused version is logged; the one serving keeps serving.
+func reloadOnSignal(ctx context.Context, hup <-chan os.Signal, store *mlservice.Store, log *slog.Logger) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+		}
+		rctx, cancel := context.WithTimeout(ctx, reloadTimeout)
+		changed, err := store.Reload(rctx)
+		cancel()
+		st := store.Status()
+		if err != nil {
+			log.Warn("SIGHUP: reload failed", "err", err.Error(), "model_version_id", st.ModelVersionID, "ready", st.Ready)
+			continue
+		}
+		log.Info("SIGHUP: reloaded", "changed", changed, "model_version_id", st.ModelVersionID, "ready", st.Ready)
+	}
 }
 
 func newLogger(cfg config, w io.Writer) *slog.Logger {

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mlservice/mlservice/internal/needtool"
 )
 
 // lookTool returns the path of a Debian package's command, or skips the
@@ -23,7 +25,7 @@ func lookTool(t *testing.T, name, pkg string) string {
 	t.Helper()
 	p, err := exec.LookPath(name)
 	if err != nil {
-		t.Skipf("SKIPPED: no %s on PATH (apt-get install %s): /metrics was NOT checked by a real Prometheus", name, pkg)
+		needtool.Missing(t, "SKIPPED: no %s on PATH (apt-get install %s): /metrics was NOT checked by a real Prometheus", name, pkg)
 	}
 	return p
 }

@@ -74,8 +74,9 @@ func TestS3SchemaEndToEnd(t *testing.T) {
 		t.Fatalf("POST /predict under grunfeld: %d", resp.StatusCode)
 	}
 
-	// The default five-column schema is a schema change: rejected.
-	cmd := exec.Command(trainerBin, "train", "-artifacts-url", url, "../../data/day_01.csv")
+	// The default five-column schema is a schema change: rejected. (Without
+	// -schema the trainer would reuse grunfeld's, the current version's.)
+	cmd := exec.Command(trainerBin, "train", "-artifacts-url", url, "-schema", "builtin", "../../data/day_01.csv")
 	cmd.Env = append(os.Environ(), "ARTIFACTS_DIR="+dir)
 	out, err := cmd.Output()
 	if err != nil {

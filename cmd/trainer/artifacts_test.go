@@ -3,6 +3,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"path/filepath"
 	"strings"
@@ -20,6 +21,24 @@ func TestArtifactsURLUsage(t *testing.T) {
 		if r.code != exitUsage || !strings.Contains(r.stderr, "-artifacts-url") {
 			t.Errorf("ARTIFACTS_URL=%s: exit %d\n%s", url, r.code, r.stderr)
 		}
+	}
+}
+
+// TestTrainUnreachableStoreFailsFirst: an object store that does not answer
+// fails train before the input is read.
+func TestTrainUnreachableStoreFailsFirst(t *testing.T) {
+	t.Setenv("AWS_ACCESS_KEY_ID", "x")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "y")
+	in := &unread{}
+	var stdout, stderr bytes.Buffer
+	env := map[string]string{"ARTIFACTS_URL": "s3://mlservice/x?endpoint=http://127.0.0.1:1&region=us-east-1&use_path_style=true"}
+	p := proc{getenv: func(k string) string { return env[k] }, stdin: in, stdout: &stdout, stderr: &stderr}
+	code := exitCode(run(context.Background(), []string{"train", "-"}, p), &stderr)
+	if code != exitFailure || !strings.Contains(stderr.String(), "artifacts s3://mlservice/x/ cannot be read") {
+		t.Errorf("exit %d, want %d saying the store cannot be read:\n%s", code, exitFailure, stderr.String())
+	}
+	if in.read {
+		t.Error("the input was read before the store was checked")
 	}
 }
 
@@ -85,6 +104,12 @@ func TestTrainerOnObjectStore(t *testing.T) {
 	}
 	if again := decodeTrain(t, trainer(t, env, "train", "-schema", schema, table)); !again.Skipped {
 		t.Errorf("the same table again was not skipped: %+v", again)
+	}
+	// Without -schema: the declared schema the current version recorded.
+	r = trainer(t, env, "train", table)
+	if again := decodeTrain(t, r); !again.Skipped || again.ModelVersionID != allowed.ModelVersionID ||
+		!strings.Contains(r.stderr, "using grunfeld@1, the schema the current version "+allowed.ModelVersionID) {
+		t.Errorf("the same table without -schema: %+v\n%s", again, r.stderr)
 	}
 	out := filepath.Join(t.TempDir(), "report")
 	r = trainer(t, env, "report", "-out", out)

@@ -49,7 +49,7 @@ type timings struct {
 func runTrain(ctx context.Context, args []string, p proc) error {
 	getenv, stdout, stderr := p.getenv, p.stdout, p.stderr
 	fs := newFlagSet("train", "[flags] DATA.csv",
-		"Validates DATA.csv (- for standard input), trains a candidate and promotes it\nwhen it beats the current version under the promotion rule (-metric,\n-min-delta; by default F1, strictly greater), both scored on the\ncandidate's evaluation rows.")
+		"Validates DATA.csv (- for standard input), trains a candidate and promotes it\nwhen it beats the current version under the promotion rule (-metric,\n-min-delta; by default F1, strictly greater), both scored on the\ncandidate's evaluation rows. The artifacts are checked first: a path it could\nnot write fails before DATA.csv is read. Without -schema, the schema the\ncurrent version was declared with is used (and named on stderr).")
 	openArtifacts := artifactsFlags(fs, getenv)
 	balancedDefault, err := envBool(getenv, "BALANCED_CLASS_WEIGHT")
 	if err != nil {
@@ -78,7 +78,16 @@ func runTrain(ctx context.Context, args []string, p proc) error {
 	if pos[0] == "-" && *evalFile == "-" {
 		return fsUsagef(fs, "only one input can be standard input (-)")
 	}
-	schema, err := loadSchema(*schemaFile)
+	// The artifacts first: an unusable path fails before a long read, and
+	// without -schema the current version's declared schema is the table.
+	arts, err := openArtifacts(ctx)
+	if err != nil {
+		return err
+	}
+	if err := checkArtifacts(ctx, arts); err != nil {
+		return err
+	}
+	schema, err := trainSchema(ctx, fs, arts, *schemaFile, stderr)
 	if err != nil {
 		return err
 	}
@@ -100,10 +109,6 @@ func runTrain(ctx context.Context, args []string, p proc) error {
 		return err
 	}
 
-	arts, err := openArtifacts(ctx)
-	if err != nil {
-		return err
-	}
 	start := time.Now()
 	ds, err := validateInput(ctx, train, stderr, schema)
 	if err != nil {
@@ -129,12 +134,15 @@ func runTrain(ctx context.Context, args []string, p proc) error {
 	if err != nil {
 		return err
 	}
+	if !schema.IsDefault() {
+		cand.Metadata.DeclaredSchema = schema // what the next train without -schema uses
+	}
 	trained := time.Now()
 	m := cand.Metadata
 	fmt.Fprintf(stderr, "trained in %.3fs: %s %.4f on %d evaluation rows (f1 %.4f, precision %.4f, recall %.4f, roc_auc %.4f); rule: %s\n",
 		trained.Sub(validated).Seconds(), m.Metric.Name, m.Metric.Value, m.Data.EvalRows, m.Metrics.F1, m.Metrics.Precision, m.Metrics.Recall, m.Metrics.ROCAUC, rule)
 
-	d, err := arts.Promote(ctx, cand)
+	d, err := arts.Promote(lockWait(ctx, stderr), cand)
 	if err != nil {
 		return err
 	}
@@ -219,6 +227,10 @@ func validateInput(ctx context.Context, in *input, stderr io.Writer, schema *mls
 		var verr *mlservice.ValidationError
 		if errors.As(err, &verr) {
 			verr.Source = in.name
+			if schema.IsDefault() && headerMisfit(verr) {
+				err = fmt.Errorf("%w\nthe header does not fit the built-in contract (%s and %s): for a table of your own pass -schema FILE, or draft one with: trainer schema infer %s",
+					err, strings.Join(mlservice.FeatureNames[:], ", "), mlservice.TargetColumn, in.name)
+			}
 		}
 		return nil, &invalidError{err}
 	}
@@ -233,6 +245,16 @@ func validateInput(ctx context.Context, in *input, stderr io.Writer, schema *mls
 	fmt.Fprintf(stderr, "validated %s: %d rows (%d of class 0, %d of class 1) in %.3fs\n",
 		in.name, ds.Len(), c[0], c[1], time.Since(start).Seconds())
 	return ds, nil
+}
+
+// headerMisfit reports whether verr says the header lacks a column.
+func headerMisfit(verr *mlservice.ValidationError) bool {
+	for _, p := range verr.Problems {
+		if p.Line == 1 && p.Rule == "missing column" {
+			return true
+		}
+	}
+	return false
 }
 
 func runValidate(ctx context.Context, args []string, p proc) error {
@@ -412,7 +434,7 @@ func runMove(ctx context.Context, name string, args []string, getenv func(string
 	if name == "promote" {
 		move = arts.PromoteVersion
 	}
-	rec, err := move(ctx, pos[0], mlservice.MoveOptions{AllowSchemaChange: *allowChange})
+	rec, err := move(lockWait(ctx, stderr), pos[0], mlservice.MoveOptions{AllowSchemaChange: *allowChange})
 	if errors.Is(err, mlservice.ErrSchemaChange) {
 		fmt.Fprintf(stderr, "warning: version %s has another schema than the current version: clients of the API would break\n", pos[0])
 	}
@@ -459,6 +481,13 @@ func runUnpin(ctx context.Context, args []string, getenv func(string) string, st
 	warnAll(stderr, rec.Warnings)
 	fmt.Fprintf(stderr, "unpinned %s: training runs compete with it again\n", rec.VersionID)
 	return writeJSON(stdout, rec)
+}
+
+// lockWait makes a wait of over a second for the artifacts lock visible.
+func lockWait(ctx context.Context, stderr io.Writer) context.Context {
+	return mlservice.WithLockWait(ctx, func(lock string) {
+		fmt.Fprintf(stderr, "waiting for the artifacts lock %s: another trainer or a rollback is writing (SIGINT to give up)\n", lock)
+	})
 }
 
 func orNone(s string) string {

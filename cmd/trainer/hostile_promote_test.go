@@ -22,6 +22,7 @@ import (
 	"testing"
 
 	"github.com/mlservice/mlservice"
+	"github.com/mlservice/mlservice/internal/needtool"
 )
 
 // hostileBinary builds the trainer into a temporary directory.
@@ -48,7 +49,7 @@ func hostileStrace(t *testing.T) string {
 	t.Helper()
 	path, err := exec.LookPath("strace")
 	if err != nil {
-		t.Skip("SKIPPED: strace is not installed; these attacks inject faults with it (CI installs it)")
+		needtool.Missing(t, "SKIPPED: strace is not installed; these attacks inject faults with it (CI installs it)")
 	}
 	if out, err := exec.Command(path, "-qq", "-o", "/dev/null", "true").CombinedOutput(); err != nil {
 		t.Fatalf("strace cannot trace here (ptrace refused?): %v\n%s", err, out)

@@ -20,6 +20,11 @@
 // (True, true, 1, yes), PROMOTE_METRIC and PROMOTE_MIN_DELTA. Progress goes to stderr, one JSON result to stdout;
 // "trainer COMMAND -h" lists a command's flags.
 //
+// train without -schema (or SCHEMA_FILE) trains on the schema the current
+// version was declared with, recorded in its metadata.json, and says so; it
+// checks that it could write the artifacts before reading DATA.csv, and says
+// when it has waited a second for another writer's lock.
+//
 // SIGINT or SIGTERM stops the trainer at any stage (validating, training,
 // waiting for the artifacts lock, writing a version) with "interrupted" on
 // stderr, leaving no new version behind; a second signal kills it at once.
@@ -184,7 +189,8 @@ environment (flags win): ARTIFACTS_DIR (default ./artifacts),
 ARTIFACTS_URL (s3://BUCKET/PREFIX?endpoint=URL&region=R&use_path_style=true;
 when set, used instead of ARTIFACTS_DIR; credentials from the AWS variables),
 BALANCED_CLASS_WEIGHT (True/true/1/yes or False/false/0/no),
-SCHEMA_FILE (default: the built-in five-column contract),
+SCHEMA_FILE (default: for train the schema the current version was declared
+with, else the built-in five-column contract, which -schema builtin names),
 PROMOTE_METRIC (f1, roc_auc, pr_auc, log_loss or accuracy; default f1),
 PROMOTE_MIN_DELTA (the candidate must beat the current version by more; default 0)
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"path/filepath"
 	"strings"
 
@@ -12,14 +13,23 @@ import (
 
 // schemaFlag is -schema, shared by train and validate.
 func schemaFlag(fs *command, getenv func(string) string) *string {
+	def := "the built-in five-column contract"
+	if fs.Name() == "train" {
+		def = "the schema the current version was declared with, else " + def
+	}
 	return fs.String("schema", envOr(getenv, "SCHEMA_FILE", ""),
-		"schema `FILE` declaring the table (env SCHEMA_FILE; default: the built-in five-column contract)")
+		"schema `FILE` declaring the table, or builtin for the built-in contract (env SCHEMA_FILE; default: "+def+")")
 }
 
+// builtinSchema is the -schema value that names the built-in contract:
+// what train without -schema no longer means once a version was trained
+// under a declared schema. A file of that name is ./builtin.
+const builtinSchema = "builtin"
+
 // loadSchema reads the schema file, or returns nil (the default schema)
-// for "". A bad schema file is invalid input (exit 1).
+// for "" or builtinSchema. A bad schema file is invalid input (exit 1).
 func loadSchema(path string) (*mlservice.Schema, error) {
-	if path == "" {
+	if path == "" || path == builtinSchema {
 		return nil, nil
 	}
 	s, err := mlservice.LoadSchemaFile(path)
@@ -29,6 +39,44 @@ func loadSchema(path string) (*mlservice.Schema, error) {
 		}
 		return nil, &invalidError{err}
 	}
+	return s, nil
+}
+
+// trainSchema is the schema train validates under: -schema's file when
+// given, else the declared schema of the current version (what its trainer
+// was given, before categories were learned), else nil, the built-in
+// contract. It says on stderr when it reuses one.
+func trainSchema(ctx context.Context, fs *command, arts *mlservice.Artifacts, path string, stderr io.Writer) (*mlservice.Schema, error) {
+	if path != "" {
+		return loadSchema(path)
+	}
+	id, err := arts.CurrentVersion(ctx)
+	if errors.Is(err, mlservice.ErrNoCurrent) {
+		return nil, nil
+	}
+	var meta *mlservice.Metadata
+	if err == nil {
+		meta, _, err = arts.ReadVersion(ctx, id)
+	}
+	if err != nil {
+		// Promote deals with a current version it cannot read; here it only
+		// means there is no schema to remember.
+		fmt.Fprintf(stderr, "no -schema and the current version cannot be read (%v): using the built-in contract\n", err)
+		return nil, nil
+	}
+	if meta.DeclaredSchema == nil {
+		if meta.FeatureSchemaVersion != mlservice.FeatureSchemaVersion {
+			return nil, fsUsagef(fs, "no -schema given, and the current version %s (schema %s) does not record the schema it was declared with: pass -schema FILE",
+				id, meta.FeatureSchemaVersion)
+		}
+		return nil, nil
+	}
+	// Parsed again: the rules are checked as they would be from a file.
+	s, err := mlservice.ParseSchema(meta.DeclaredSchema.MarshalIndent())
+	if err != nil {
+		return nil, &invalidError{fmt.Errorf("the declared schema of the current version %s: %w", id, err)}
+	}
+	fmt.Fprintf(stderr, "no -schema given: using %s@%s, the schema the current version %s was declared with (-schema builtin for the built-in contract)\n", s.Name, s.Version, id)
 	return s, nil
 }
 

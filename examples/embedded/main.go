@@ -38,15 +38,26 @@ func run(ctx context.Context, dataFile, artifacts string, out io.Writer) error {
 	if err != nil {
 		return err // a *mlservice.ValidationError lists every bad line
 	}
-	cand, err := mlservice.Train(ctx, ds, mlservice.TrainOptions{})
+	opts := mlservice.TrainOptions{}
+	// A rerun on the same file would only add an identical version: skip it.
+	same, err := mlservice.TrainedAlready(artifacts, ds, opts)
 	if err != nil {
 		return err
 	}
-	decision, err := mlservice.Promote(ctx, artifacts, cand)
-	if err != nil {
-		return err
+	if same != nil {
+		fmt.Fprintf(out, "already trained on these %d rows: version %s, f1 %.3f\n", ds.Len(), same.ModelVersionID, same.Metric.Value)
+	} else {
+		cand, err := mlservice.Train(ctx, ds, opts)
+		if err != nil {
+			return err
+		}
+		decision, err := mlservice.Promote(ctx, artifacts, cand)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "trained on %d rows, f1 %.3f, version %s promoted %v\n",
+			ds.Len(), cand.Metadata.Metric.Value, decision.VersionID, decision.Promoted)
 	}
-	fmt.Fprintf(out, "trained on %d rows, f1 %.3f, promoted %v\n", ds.Len(), cand.Metadata.Metric.Value, decision.Promoted)
 
 	// A Store serves CURRENT and follows later promotions by itself.
 	store, err := mlservice.OpenStore(artifacts, mlservice.StoreOptions{})
@@ -64,8 +75,8 @@ func run(ctx context.Context, dataFile, artifacts string, out io.Writer) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(out, "age %v: class %d, probability %.3f, version matches: %v\n",
-			c.Age, p.Label, p.Probability, p.ModelVersionID == decision.VersionID)
+		fmt.Fprintf(out, "age %v: class %d, probability %.3f, version %s\n",
+			c.Age, p.Label, p.Probability, p.ModelVersionID)
 	}
 
 	// Bad input is an error, never a silent guess.

@@ -25,6 +25,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mlservice/mlservice/internal/needtool"
 )
 
 // Credentials the server accepts; Start exports them as the standard AWS
@@ -95,7 +97,7 @@ func Start(tb testing.TB) *Server {
 	tb.Helper()
 	bin, err := Binary()
 	if err != nil {
-		tb.Skipf("SKIPPING S3 TEST: no SeaweedFS weed binary (%v)", err)
+		needtool.Missing(tb, "SKIPPING S3 TEST: no SeaweedFS weed binary (%v)", err)
 	}
 	s, err := StartBinary(bin, tb.TempDir())
 	if err != nil {
