@@ -458,3 +458,22 @@ func (o bucketArtifacts) trainedAlready(ctx context.Context, ds *Dataset, opts T
 	load := func(id string) (*servingVersion, error) { return o.loadVersion(ctx, id) }
 	return rejectedAgainst(v, ids, ds, opts, readMeta, load), nil
 }
+
+// filesStamp sums up version id's objects and their ETags, so that a
+// rewrite of any of them changes it. A failed request gives its error's
+// text.
+func (o bucketArtifacts) filesStamp(ctx context.Context, id string) string {
+	keys, err := o.b.List(ctx, versionRel(id)+"/")
+	if err != nil {
+		return "error: " + err.Error()
+	}
+	var sb strings.Builder
+	for _, k := range keys {
+		etag, err := o.b.Head(ctx, k)
+		if err != nil {
+			etag = "error: " + err.Error()
+		}
+		sb.WriteString(k + " " + etag + "\n")
+	}
+	return sb.String()
+}

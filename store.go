@@ -34,9 +34,9 @@ type StoreOptions struct {
 	// refresh off; Reload still works.
 	RefreshInterval time.Duration
 	// RetryInterval is how long a version that failed to load waits before
-	// it is tried again while CURRENT keeps naming it. In a directory it is
-	// also tried again at the next refresh after any of its files changes
-	// (a repair). Zero means DefaultRetryInterval.
+	// it is tried again while CURRENT keeps naming it. It is also tried
+	// again at the next refresh after any of its files (or objects)
+	// changes: a repair. Zero means DefaultRetryInterval.
 	RetryInterval time.Duration
 	// OpenTimeout is how long OpenStore waits for the first load. A load
 	// still running then (a read blocked on a hung network file system or
@@ -92,7 +92,7 @@ type Store struct {
 	lastErr       error
 	lastErrAt     time.Time
 	failedID      string // the version that last failed to load
-	failedFiles   string // versionFilesStamp of failedID, taken before the load that failed
+	failedFiles   string // versionFilesStamp (filesStamp on a bucket) of failedID, taken before the load that failed
 	dirErr        error  // what is wrong with the artifacts directory itself
 	dirErrAt      time.Time
 	etag          string // CURRENT's ETag as last examined, on an object store
@@ -750,8 +750,9 @@ func (s *Store) checkBucket(force bool) (bool, error) {
 	now := time.Now()
 	s.mu.Lock()
 	s.lastCheck, s.checkingSince = now, now
-	lastETag := s.etag
+	lastETag, lastID := s.etag, s.readID
 	retry := s.lastErr != nil && now.Sub(s.lastErrAt) >= s.opts.RetryInterval
+	failedID, failedFiles := s.failedID, s.failedFiles
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
@@ -798,6 +799,13 @@ func (s *Store) checkBucket(force bool) (bool, error) {
 		return unreachable(err)
 	}
 	reached()
+	// As in a directory: a refused version CURRENT still names is retried
+	// as soon as one of its objects changes (a LIST and a HEAD each, paid
+	// only while a version is refused).
+	if !force && !retry && etag == lastETag && failedID != "" && failedID == lastID &&
+		b.filesStamp(ctx, failedID) != failedFiles {
+		retry = true
+	}
 	if !force && !retry && etag == lastETag {
 		return false, nil
 	}
@@ -821,6 +829,7 @@ func (s *Store) checkBucket(force bool) (bool, error) {
 		s.clearErr()
 		return false, nil
 	}
+	files := b.filesStamp(ctx, id) // before the load: a change during it counts
 	v, err := b.loadVersion(ctx, id)
 	if errors.As(err, &se) {
 		s.mu.Lock()
@@ -829,7 +838,11 @@ func (s *Store) checkBucket(force bool) (bool, error) {
 		return unreachable(err)
 	}
 	if err != nil {
-		return false, s.fail(id, err)
+		err = s.fail(id, err)
+		s.mu.Lock()
+		s.failedFiles = files
+		s.mu.Unlock()
+		return false, err
 	}
 	return s.install(id, v)
 }
