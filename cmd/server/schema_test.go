@@ -1,14 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"log/slog"
 	"net/http"
-	"os"
-	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -99,56 +94,3 @@ func TestSchemaFollowsServingVersion(t *testing.T) {
 }
 
 func (r response) String() string { return string(r.body) }
-
-// TestRuleThatCannotRunNeverServes: a version whose schema holds a rule
-// alternative validator cannot run (written before ParseSchema checked each
-// alternative, or by hand) is refused when it is loaded; it never reaches a
-// request, where it would panic into a 500.
-func TestRuleThatCannotRunNeverServes(t *testing.T) {
-	dir := t.TempDir()
-	d := promoteTable(t, dir, "grunfeld.csv", "grunfeld_declared.schema.json", true)
-	vdir := haVersionDir(dir, d.VersionID)
-	var old mlservice.Schema
-	raw, err := os.ReadFile(filepath.Join(vdir, "schema.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(raw, &old); err != nil {
-		t.Fatal(err)
-	}
-	bad := old
-	bad.Features = slices.Clone(old.Features)
-	for i := range bad.Features {
-		if bad.Features[i].Name == "year" {
-			bad.Features[i].Rules = "gte=1900,lte=2100|len=abc"
-		}
-	}
-	if err := os.WriteFile(filepath.Join(vdir, "schema.json"), bad.MarshalIndent(), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	haEdit(t, filepath.Join(vdir, "metadata.json"), func(b []byte) []byte {
-		return bytes.ReplaceAll(b, []byte(old.ID()), []byte(bad.ID()))
-	})
-	haReseal(t, vdir)
-
-	store, err := mlservice.OpenStore(dir, mlservice.StoreOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	s := newServer(config{maxBody: 1 << 20, maxBatch: 100}, store, slog.New(slog.DiscardHandler))
-	ts := &testServer{server: s, h: s.handler(), store: store, dir: dir}
-	st := store.Status()
-	if st.Ready || !strings.Contains(st.Reason+st.LastError, `len=abc`) {
-		t.Errorf("store status %+v: want the version refused for its rule len=abc", st)
-	}
-	for _, body := range []string{
-		`{"firm":"IBM","year":2500,"value":1,"capital":1}`,
-		`{"firm":"IBM","year":1950,"value":1,"capital":1}`,
-	} {
-		r := ts.do(t, "POST", "/predict", "application/json", body)
-		if r.status >= 500 && r.status != http.StatusServiceUnavailable {
-			t.Errorf("%s: status %d %s", body, r.status, r.body)
-		}
-	}
-}
