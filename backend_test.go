@@ -170,6 +170,22 @@ func backendSuite(t *testing.T, a *mlservice.Artifacts) {
 	if len(h) != len(wantEvents)+len(rivals) {
 		t.Fatalf("history has %d records after %d racing promotions, want %d", len(h), len(rivals), len(wantEvents)+len(rivals))
 	}
+	if sv, err := st.Versions(ctx); err != nil || len(sv) != len(rivals)+5 {
+		t.Fatalf("Store.Versions: %d versions, %v; want %d", len(sv), err, len(rivals)+5)
+	}
+
+	// A real candidate, with its evaluation rows: the current version is
+	// re-scored on them, on every backend.
+	real, err := a.Promote(ctx, artTrained(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(real.Reason, "on the same") {
+		t.Fatalf("fair promotion: reason %q, want the current version re-scored on the same rows", real.Reason)
+	}
+	if m, err := a.TrainedAlready(ctx, nil, mlservice.TrainOptions{}); err != nil || m != nil {
+		t.Fatalf("TrainedAlready without data: %v %v", m, err)
+	}
 	for _, d := range decisions {
 		if d.Promoted && d.PreviousMetric != nil && *d.PreviousMetric >= d.Metadata.Metric.Value {
 			t.Errorf("%s promoted with F1 %v over a current version's %v", d.VersionID, d.Metadata.Metric.Value, *d.PreviousMetric)

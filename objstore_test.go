@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -205,101 +204,6 @@ func TestS3ConditionalPut(t *testing.T) {
 		}
 	}
 	t.Logf("4 rounds of 8 racing creates and 8 racing swaps: one winner each, in %v in all", time.Since(start).Round(time.Millisecond))
-}
-
-// Promote, Versions, ReadHistory, Rollback and a following Store over an
-// object store behave as over a directory.
-func TestS3PromoteFollowRollback(t *testing.T) {
-	srv := s3Server(t)
-	a, _ := s3Open(t, s3URL(t, srv))
-	ctx := context.Background()
-
-	st, err := a.OpenStore(mlservice.StoreOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if s := st.Status(); s.Ready || s.LastError != "" {
-		t.Fatalf("empty store: %+v", s)
-	}
-
-	d1 := s3Promote(t, a, 0.5)
-	if !d1.Promoted || d1.Reason != "no version is current" {
-		t.Fatalf("first promote: %+v", d1)
-	}
-	waitServing(t, st, d1.VersionID, 2*time.Second)
-	d2 := s3Promote(t, a, 0.4)
-	if d2.Promoted || d2.PreviousVersionID != d1.VersionID {
-		t.Fatalf("worse candidate: %+v", d2)
-	}
-	d3 := s3Promote(t, a, 0.6)
-	if !d3.Promoted || d3.PreviousVersionID != d1.VersionID {
-		t.Fatalf("better candidate: %+v", d3)
-	}
-	start := time.Now()
-	waitServing(t, st, d3.VersionID, 2*time.Second)
-	t.Logf("promotion served %v after Promote returned", time.Since(start).Round(time.Millisecond))
-	p, err := st.Predict(mlservice.Features{Age: 40, Income: 50000, AccountBalance: 1000, TransactionsLast30d: 10})
-	if err != nil || p.ModelVersionID != d3.VersionID {
-		t.Fatalf("predict: %+v %v", p, err)
-	}
-
-	vs, err := a.Versions(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for _, v := range vs {
-		if v.Error != "" {
-			t.Errorf("version %s: %s", v.VersionID, v.Error)
-		}
-		got = append(got, fmt.Sprintf("%s %s %v", v.VersionID, v.Decision, v.Current))
-	}
-	want := []string{d3.VersionID + " promoted true", d2.VersionID + " rejected false", d1.VersionID + " promoted false"}
-	if !slices.Equal(got, want) {
-		t.Fatalf("versions:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
-	if sv, err := st.Versions(ctx); err != nil || len(sv) != 3 {
-		t.Fatalf("store versions: %d %v", len(sv), err)
-	}
-
-	rec, err := a.Rollback(ctx, d1.VersionID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rec.PreviousVersionID != d3.VersionID || rec.Event != mlservice.DecisionRolledBack {
-		t.Fatalf("rollback record: %+v", rec)
-	}
-	waitServing(t, st, d1.VersionID, 2*time.Second)
-	if _, err := a.Rollback(ctx, "20990101T000000.000000Z-00000000"); !errors.Is(err, mlservice.ErrVersionNotFound) {
-		t.Fatalf("rollback to a missing version: %v", err)
-	}
-	h, err := a.ReadHistory(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var events []string
-	for _, r := range h {
-		events = append(events, r.Event+" "+r.VersionID)
-	}
-	wantEvents := []string{"promoted " + d1.VersionID, "rejected " + d2.VersionID, "promoted " + d3.VersionID, "rolled_back " + d1.VersionID}
-	if !slices.Equal(events, wantEvents) {
-		t.Fatalf("history:\n%s\nwant\n%s", strings.Join(events, "\n"), strings.Join(wantEvents, "\n"))
-	}
-
-	// A real candidate, with its evaluation rows: the current version is
-	// re-scored on them, as on a directory.
-	real := artTrained(t)
-	d4, err := a.Promote(ctx, real)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(d4.Reason, "on the same") {
-		t.Fatalf("fair promotion: reason %q", d4.Reason)
-	}
-	if m, err := a.TrainedAlready(ctx, nil, mlservice.TrainOptions{}); err != nil || m != nil {
-		t.Fatalf("trained already without data: %v %v", m, err)
-	}
 }
 
 func waitServing(t *testing.T, st *mlservice.Store, id string, within time.Duration) time.Duration {
