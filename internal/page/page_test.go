@@ -150,22 +150,7 @@ func TestVersionPage(t *testing.T) {
 func TestLoadRealArtifacts(t *testing.T) {
 	dir := t.TempDir()
 	ctx := context.Background()
-	var ids []string
-	for _, day := range []string{"day_01.csv", "day_02.csv"} {
-		ds, err := mlservice.ValidateFile(ctx, filepath.Join("..", "..", "data", day))
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, err := mlservice.Train(ctx, ds, mlservice.TrainOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		d, err := mlservice.Promote(ctx, dir, c)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, d.VersionID)
-	}
+	ids := promoteDays(t, dir, "day_01.csv", "day_02.csv")
 	l := NewLoader(mlservice.DirArtifacts(dir))
 	h, err := l.Load(ctx, Serving{Source: "report"})
 	if err != nil {
@@ -252,22 +237,7 @@ func TestDriftShownForTheServingVersion(t *testing.T) {
 func TestPageShowsRollbackAndPin(t *testing.T) {
 	dir := t.TempDir()
 	ctx := context.Background()
-	var ids []string
-	for _, day := range []string{"day_01.csv", "day_02.csv"} {
-		ds, err := mlservice.ValidateFile(ctx, filepath.Join("..", "..", "data", day))
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, err := mlservice.Train(ctx, ds, mlservice.TrainOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		d, err := mlservice.Promote(ctx, dir, c)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, d.VersionID)
-	}
+	ids := promoteDays(t, dir, "day_01.csv", "day_02.csv")
 	if _, err := mlservice.Rollback(ctx, dir, ids[0]); err != nil {
 		t.Fatal(err)
 	}
@@ -310,4 +280,28 @@ func TestPageShowsRollbackAndPin(t *testing.T) {
 	if !strings.Contains(buf.String(), `class="badge pinned"`) || !strings.Contains(buf.String(), "rolled back to") {
 		t.Errorf("the pinned version's page lacks the pin")
 	}
+}
+
+// promoteDays trains each day of data/ and promotes it into dir, returning
+// the version ids in order.
+func promoteDays(t *testing.T, dir string, days ...string) []string {
+	t.Helper()
+	ctx := context.Background()
+	var ids []string
+	for _, day := range days {
+		ds, err := mlservice.ValidateFile(ctx, filepath.Join("..", "..", "data", day))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := mlservice.Train(ctx, ds, mlservice.TrainOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := mlservice.Promote(ctx, dir, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, d.VersionID)
+	}
+	return ids
 }
