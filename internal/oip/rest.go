@@ -1,0 +1,455 @@
+package oip
+
+import (
+	"math"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/mlservice/mlservice/internal/jsonscan"
+	"github.com/mlservice/mlservice/internal/tabular"
+)
+
+// DecodeRESTRequest reads the JSON body of POST /v2/models/{name}/infer,
+//
+//	{"id": "1", "parameters": {"content_type": "pd"},
+//	 "inputs": [{"name": "age", "datatype": "FP64", "shape": [2], "data": [42, 37]}, ...],
+//	 "outputs": [{"name": "probability"}]}
+//
+// into a table with one column per feature, in the order of features. The
+// inputs are one tensor per feature (shape [N] or [N, 1]; "data" flat or
+// nested, row-major) or, when every feature is a number, one [N, F] tensor
+// in the features' order. A JSON null element is a missing value. Any
+// other mistake (invalid JSON, a missing, extra or repeated input, an
+// unknown or unfitting datatype, a shape that disagrees with the data, rows
+// that differ across tensors, a string where a number is due, a non-UTF-8
+// string, too many rows, an unknown output) gives a *tabular.Error naming
+// the tensor or key.
+func DecodeRESTRequest(body []byte, features []tabular.Feature, opts DecodeOptions) (*tabular.Table, Request, error) {
+	d := restDecoder{}
+	d.r.Reset(body)
+	var req Request
+	var ts []tensor
+	if err := d.body(&req, &ts); err != nil {
+		return nil, Request{}, err
+	}
+	req.allOutputs()
+	table, err := assemble(ts, features, opts)
+	if err != nil {
+		return nil, Request{}, err
+	}
+	return table, req, nil
+}
+
+type restDecoder struct {
+	r jsonscan.Reader
+}
+
+// syntax is the reader's syntax error as a request error, or nil.
+func (d *restDecoder) syntax() *tabular.Error {
+	if err := d.r.Err(); err != nil {
+		return &tabular.Error{Field: "body", Reason: err.Error()}
+	}
+	return nil
+}
+
+// expect checks that the next value is of kind k, naming field if not.
+func (d *restDecoder) expect(k jsonscan.Kind, field, what string) *tabular.Error {
+	got := d.r.Peek()
+	if got == k {
+		return nil
+	}
+	if got == jsonscan.Invalid {
+		d.r.Skip() // records the syntax error
+		if err := d.syntax(); err != nil {
+			return err
+		}
+	}
+	return tabular.Errorf(field, "must be %s", what)
+}
+
+// keySeen records key in seen and reports whether it was there already.
+func keySeen(seen *[]string, key []byte) bool {
+	for _, k := range *seen {
+		if k == string(key) {
+			return true
+		}
+	}
+	*seen = append(*seen, string(key))
+	return false
+}
+
+func (d *restDecoder) body(req *Request, ts *[]tensor) *tabular.Error {
+	if err := d.expect(jsonscan.Object, "body", "a JSON object with an \"inputs\" array"); err != nil {
+		return err
+	}
+	d.r.BeginObject()
+	var seen []string
+	for {
+		key, ok := d.r.NextKey()
+		if !ok {
+			break
+		}
+		if keySeen(&seen, key) {
+			return tabular.Errorf("body", "key %q appears twice", key)
+		}
+		var err *tabular.Error
+		switch string(key) {
+		case "id":
+			err = d.str("id", &req.ID)
+		case "parameters":
+			err = d.parameters("parameters")
+		case "inputs":
+			err = d.inputs(ts)
+		case "outputs":
+			err = d.outputs(req)
+		default:
+			d.r.Skip()
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if err := d.syntax(); err != nil {
+		return err
+	}
+	if d.r.Finish() != nil {
+		return d.syntax()
+	}
+	if *ts == nil {
+		return tabular.Errorf("inputs", "required")
+	}
+	return nil
+}
+
+// str reads a string that must be valid UTF-8.
+func (d *restDecoder) str(field string, dst *string) *tabular.Error {
+	if err := d.expect(jsonscan.String, field, "a string"); err != nil {
+		return err
+	}
+	b, _ := d.r.Bytes()
+	if !utf8.Valid(b) {
+		return tabular.Errorf(field, "is not valid UTF-8")
+	}
+	*dst = string(b)
+	return nil
+}
+
+// parameters reads a parameters object, refusing what checkParameter
+// refuses.
+func (d *restDecoder) parameters(field string) *tabular.Error {
+	if err := d.expect(jsonscan.Object, field, "an object"); err != nil {
+		return err
+	}
+	d.r.BeginObject()
+	for {
+		key, ok := d.r.NextKey()
+		if !ok {
+			return d.syntax()
+		}
+		k := string(key)
+		value := ""
+		if d.r.Peek() == jsonscan.String {
+			b, _ := d.r.Bytes()
+			value = string(b)
+		} else {
+			d.r.Skip()
+		}
+		if err := checkParameter(field, k, value); err != nil {
+			return err
+		}
+	}
+}
+
+func (d *restDecoder) inputs(ts *[]tensor) *tabular.Error {
+	if err := d.expect(jsonscan.Array, "inputs", "an array of input tensors"); err != nil {
+		return err
+	}
+	d.r.BeginArray()
+	*ts = []tensor{}
+	for d.r.NextElem() {
+		t, err := d.input(len(*ts))
+		if err != nil {
+			return err
+		}
+		*ts = append(*ts, t)
+	}
+	return d.syntax()
+}
+
+// input reads one input tensor. Its keys come in any order, so the data
+// is read before the datatype may be known: into a column of whatever the
+// JSON holds, checked against the datatype once the object is read.
+func (d *restDecoder) input(i int) (tensor, *tabular.Error) {
+	field := "inputs[" + strconv.Itoa(i) + "]"
+	var t tensor
+	if err := d.expect(jsonscan.Object, field, "an object"); err != nil {
+		return t, err
+	}
+	d.r.BeginObject()
+	var seen []string
+	var datatypeText string
+	var bad *tabular.Error // the first bad element, reported once the name is known
+	haveData := false
+	for {
+		key, ok := d.r.NextKey()
+		if !ok {
+			break
+		}
+		if keySeen(&seen, key) {
+			return t, tabular.Errorf(field, "key %q appears twice", key)
+		}
+		var err *tabular.Error
+		switch string(key) {
+		case "name":
+			err = d.str(field+".name", &t.name)
+		case "datatype":
+			err = d.str(field+".datatype", &datatypeText)
+		case "shape":
+			err = d.shape(field+".shape", &t.shape)
+		case "parameters":
+			err = d.parameters(field + ".parameters")
+		case "data":
+			haveData = true
+			if err = d.expect(jsonscan.Array, field+".data", "an array"); err == nil {
+				index := 0
+				d.data(&t.col, &index, &bad)
+			}
+		default:
+			d.r.Skip()
+		}
+		if err != nil {
+			return t, err
+		}
+		if err := d.syntax(); err != nil {
+			return t, err
+		}
+	}
+	switch {
+	case t.name == "" && !hasKey(seen, "name"):
+		return t, tabular.Errorf(field, "\"name\" is required")
+	case datatypeText == "":
+		return t, tabular.Errorf(t.field(), "\"datatype\" is required")
+	case t.shape == nil:
+		return t, tabular.Errorf(t.field(), "\"shape\" is required")
+	case !haveData:
+		return t, tabular.Errorf(t.field(), "\"data\" is required")
+	case bad != nil:
+		bad.Field = t.field()
+		return t, bad
+	}
+	t.dt = parseDatatype(datatypeText)
+	if t.dt == dtInvalid {
+		return t, tabular.Errorf(t.field(), "unknown datatype %q (send one of FP64, FP32, INT64, BOOL, BYTES, ...)", datatypeText)
+	}
+	return t, nil
+}
+
+func hasKey(seen []string, key string) bool {
+	for _, k := range seen {
+		if k == key {
+			return true
+		}
+	}
+	return false
+}
+
+func (d *restDecoder) shape(field string, dst *[]int64) *tabular.Error {
+	if err := d.expect(jsonscan.Array, field, "an array of integers"); err != nil {
+		return err
+	}
+	d.r.BeginArray()
+	*dst = make([]int64, 0, 2)
+	for d.r.NextElem() {
+		v, inRange, ok := d.r.Float()
+		if !ok {
+			return d.syntax()
+		}
+		if !inRange || v != math.Trunc(v) || math.Abs(v) > 1<<53 {
+			return tabular.Errorf(field, "must be an array of integers")
+		}
+		*dst = append(*dst, int64(v))
+	}
+	return d.syntax()
+}
+
+// data appends the elements of a (possibly nested) data array to col,
+// flattened row-major, counting them in index; the first element that no
+// datatype could hold is kept in bad.
+func (d *restDecoder) data(col *tabular.Column, index *int, bad **tabular.Error) {
+	d.r.BeginArray()
+	for d.r.NextElem() {
+		switch d.r.Peek() {
+		case jsonscan.Number:
+			v, inRange, ok := d.r.Float()
+			if !ok {
+				return
+			}
+			if !inRange && *bad == nil {
+				*bad = tabular.Errorf("", "element %d is beyond the range of a float64", *index)
+			}
+			col.AppendNumber(v)
+		case jsonscan.String:
+			b, ok := d.r.Bytes()
+			if !ok {
+				return
+			}
+			if !utf8.Valid(b) && *bad == nil {
+				*bad = tabular.Errorf("", "element %d is not valid UTF-8", *index)
+			}
+			col.AppendString(string(b))
+		case jsonscan.Bool:
+			v, ok := d.r.Bool()
+			if !ok {
+				return
+			}
+			col.AppendBool(v)
+		case jsonscan.Null:
+			if !d.r.Null() {
+				return
+			}
+			col.AppendNull()
+		case jsonscan.Array:
+			d.data(col, index, bad)
+			continue // its elements were counted
+		default:
+			if !d.r.Skip() {
+				return
+			}
+			if *bad == nil {
+				*bad = tabular.Errorf("", "element %d is an object, not a value", *index)
+			}
+			col.AppendNull()
+		}
+		*index++
+	}
+}
+
+func (d *restDecoder) outputs(req *Request) *tabular.Error {
+	if err := d.expect(jsonscan.Array, "outputs", "an array of {\"name\": ...} objects"); err != nil {
+		return err
+	}
+	d.r.BeginArray()
+	for i := 0; d.r.NextElem(); i++ {
+		field := "outputs[" + strconv.Itoa(i) + "]"
+		if err := d.expect(jsonscan.Object, field, "an object with a \"name\""); err != nil {
+			return err
+		}
+		d.r.BeginObject()
+		name := ""
+		for {
+			key, ok := d.r.NextKey()
+			if !ok {
+				break
+			}
+			var err *tabular.Error
+			switch string(key) {
+			case "name":
+				err = d.str(field+".name", &name)
+			case "parameters":
+				err = d.parameters(field + ".parameters")
+			default:
+				d.r.Skip()
+			}
+			if err != nil {
+				return err
+			}
+		}
+		if err := d.syntax(); err != nil {
+			return err
+		}
+		if err := req.selectOutput(name); err != nil {
+			return err
+		}
+	}
+	return d.syntax()
+}
+
+// AppendRESTResponse appends the JSON answer to an inference request,
+//
+//	{"model_name": "churn", "model_version": "v1", "id": "1", "outputs": [
+//	  {"name": "probability", "datatype": "FP64", "shape": [2], "data": [0.73, 0.12]},
+//	  {"name": "label", "datatype": "INT64", "shape": [2], "data": [1, 0]}]}
+//
+// with the outputs req asks for and its id (left out when empty).
+func AppendRESTResponse(dst []byte, model, version string, req Request, probs []float64, labels []int64) []byte {
+	dst = append(dst, `{"model_name":`...)
+	dst = appendJSONString(dst, model)
+	dst = append(dst, `,"model_version":`...)
+	dst = appendJSONString(dst, version)
+	if req.ID != "" {
+		dst = append(dst, `,"id":`...)
+		dst = appendJSONString(dst, req.ID)
+	}
+	dst = append(dst, `,"outputs":[`...)
+	n := strconv.Itoa(len(probs))
+	if req.Probability || !req.Label {
+		dst = append(dst, `{"name":"probability","datatype":"FP64","shape":[`...)
+		dst = append(dst, n...)
+		dst = append(dst, `],"data":[`...)
+		for i, p := range probs {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendJSONFloat(dst, p)
+		}
+		dst = append(dst, "]}"...)
+		if req.Label {
+			dst = append(dst, ',')
+		}
+	}
+	if req.Label {
+		dst = append(dst, `{"name":"label","datatype":"INT64","shape":[`...)
+		dst = append(dst, n...)
+		dst = append(dst, `],"data":[`...)
+		for i, l := range labels {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = strconv.AppendInt(dst, l, 10)
+		}
+		dst = append(dst, "]}"...)
+	}
+	return append(dst, "]}"...)
+}
+
+// appendJSONFloat writes f as encoding/json does; a non-finite f (which
+// no model here gives) is written as null to keep the document valid.
+func appendJSONFloat(dst []byte, f float64) []byte {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return append(dst, "null"...)
+	}
+	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		return strconv.AppendFloat(dst, f, 'e', -1, 64)
+	}
+	return strconv.AppendFloat(dst, f, 'f', -1, 64)
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendJSONString writes s as a JSON string, invalid UTF-8 as U+FFFD.
+func appendJSONString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"' || c == '\\':
+				dst = append(dst, '\\', c)
+			case c < 0x20:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			default:
+				dst = append(dst, c)
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, `\ufffd`...)
+		} else {
+			dst = append(dst, s[i:i+size]...)
+		}
+		i += size
+	}
+	return append(dst, '"')
+}
