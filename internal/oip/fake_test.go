@@ -106,6 +106,8 @@ func (b *fakeBackend) Model(_ context.Context, name, version string) (oip.Model,
 		info = oip.ModelInfo{Name: name, Version: "v2", Versions: []string{"v2", "v1"}, Platform: "mlservice_fake", Features: mixedFeatures}
 	case "numeric":
 		info = oip.ModelInfo{Name: name, Version: "v1", Versions: []string{"v1"}, Features: numericFeatures}
+	case "panics":
+		return panicModel{}, nil
 	case "loading":
 		return nil, fmt.Errorf("model %q: %w: no version loaded yet", name, oip.ErrModelNotReady)
 	default:
@@ -125,6 +127,17 @@ func (b *fakeBackend) Model(_ context.Context, name, version string) (oip.Model,
 		return nil, fmt.Errorf("model %q: %w", name, oip.ErrModelNotReady)
 	}
 	return fakeModel{info: info, predicted: &b.predicted}, nil
+}
+
+// panicModel stands for a bug on the model side.
+type panicModel struct{}
+
+func (panicModel) Info() oip.ModelInfo {
+	return oip.ModelInfo{Name: "panics", Version: "v1", Features: mixedFeatures}
+}
+
+func (panicModel) Predict(context.Context, *tabular.Table, []float64, []int64) error {
+	panic("a bug in the model")
 }
 
 // cellsOf returns a table's rows as cells, for comparisons.

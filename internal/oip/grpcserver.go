@@ -2,6 +2,8 @@ package oip
 
 import (
 	"context"
+	"log/slog"
+	"runtime/debug"
 	"time"
 
 	"github.com/mlservice/mlservice/internal/oip/pb"
@@ -38,11 +40,23 @@ func NewGRPCServer(b Backend, o Options, opts ...grpc.ServerOption) *grpc.Server
 	if max <= 0 {
 		max = DefaultMaxMessageBytes
 	}
-	s := grpc.NewServer(append([]grpc.ServerOption{grpc.MaxRecvMsgSize(max)}, opts...)...)
+	s := grpc.NewServer(append([]grpc.ServerOption{grpc.MaxRecvMsgSize(max), grpc.ChainUnaryInterceptor(recoverPanic)}, opts...)...)
 	svc := NewService(b, o)
 	pb.RegisterGRPCInferenceServiceServer(s, svc)
 	healthpb.RegisterHealthServer(s, svc.Health())
 	return s
+}
+
+// recoverPanic turns a panic in a call into INTERNAL for that call: gRPC,
+// unlike net/http, would let it end the process.
+func recoverPanic(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			slog.ErrorContext(ctx, "grpc call panicked", "method", info.FullMethod, "panic", p, "stack", string(debug.Stack()))
+			resp, err = nil, status.Errorf(codes.Internal, "internal error in %s", info.FullMethod)
+		}
+	}()
+	return handler(ctx, req)
 }
 
 // Service implements GRPCInferenceService over a Backend.

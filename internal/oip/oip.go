@@ -86,10 +86,15 @@ func HTTPStatus(err error) int {
 	return http.StatusInternalServerError
 }
 
-// Code is the gRPC status code for an error from a decoder or Backend.
+// Code is the gRPC status code for an error from a decoder or Backend:
+// INVALID_ARGUMENT for a request that breaks the protocol or the schema,
+// NOT_FOUND, UNAVAILABLE, CANCELED, DEADLINE_EXCEEDED, and INTERNAL for
+// the rest; OK for nil.
 func Code(err error) codes.Code {
 	var reqErr *tabular.Error
 	switch {
+	case err == nil:
+		return codes.OK
 	case errors.As(err, &reqErr), errors.Is(err, ErrInvalidInput):
 		return codes.InvalidArgument
 	case errors.Is(err, ErrModelNotFound):
