@@ -188,3 +188,19 @@ func BenchmarkShortFloatArray(b *testing.B) {
 		}
 	}
 }
+
+func FuzzAppendString(f *testing.F) {
+	for _, s := range []string{"", "a\"b\\c", "\x00\x1f\x7f", "é😀", "\xff\xfe", "\u2028"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		out := jsonscan.AppendString(nil, s)
+		var got string
+		if err := json.Unmarshal(out, &got); err != nil {
+			t.Fatalf("AppendString(%q) = %s, not JSON: %v", s, out, err)
+		}
+		if want := string([]rune(s)); got != want {
+			t.Fatalf("AppendString(%q) reads back as %q, want %q", s, got, want)
+		}
+	})
+}

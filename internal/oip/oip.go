@@ -16,6 +16,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/mlservice/mlservice/internal/jsonscan"
 	"github.com/mlservice/mlservice/internal/tabular"
 	"google.golang.org/grpc/codes"
 )
@@ -112,7 +113,7 @@ func Code(err error) codes.Code {
 // AppendError appends the protocol's error body, {"error": "…"}.
 func AppendError(dst []byte, err error) []byte {
 	dst = append(dst, `{"error":`...)
-	dst = appendJSONString(dst, err.Error())
+	dst = jsonscan.AppendString(dst, err.Error())
 	return append(dst, '}')
 }
 

@@ -373,12 +373,12 @@ func (d *restDecoder) outputs(req *Request) *tabular.Error {
 // with the outputs req asks for and its id (left out when empty).
 func AppendRESTResponse(dst []byte, model, version string, req Request, probs []float64, labels []int64) []byte {
 	dst = append(dst, `{"model_name":`...)
-	dst = appendJSONString(dst, model)
+	dst = jsonscan.AppendString(dst, model)
 	dst = append(dst, `,"model_version":`...)
-	dst = appendJSONString(dst, version)
+	dst = jsonscan.AppendString(dst, version)
 	if req.ID != "" {
 		dst = append(dst, `,"id":`...)
-		dst = appendJSONString(dst, req.ID)
+		dst = jsonscan.AppendString(dst, req.ID)
 	}
 	dst = append(dst, `,"outputs":[`...)
 	n := strconv.Itoa(len(probs))
@@ -422,34 +422,4 @@ func appendJSONFloat(dst []byte, f float64) []byte {
 		return strconv.AppendFloat(dst, f, 'e', -1, 64)
 	}
 	return strconv.AppendFloat(dst, f, 'f', -1, 64)
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendJSONString writes s as a JSON string, invalid UTF-8 as U+FFFD.
-func appendJSONString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			switch {
-			case c == '"' || c == '\\':
-				dst = append(dst, '\\', c)
-			case c < 0x20:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			default:
-				dst = append(dst, c)
-			}
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, `\ufffd`...)
-		} else {
-			dst = append(dst, s[i:i+size]...)
-		}
-		i += size
-	}
-	return append(dst, '"')
 }
