@@ -18,8 +18,8 @@ import (
 func DecodeInferRequest(req *pb.ModelInferRequest, features []tabular.Feature, opts DecodeOptions) (*tabular.Table, Request, error) {
 	r := Request{ID: req.GetId()}
 	for k, p := range req.GetParameters() {
-		if err := checkParameter("parameters", k, p.GetStringParam()); err != nil {
-			return nil, Request{}, err
+		if reason := checkParameter(k, p.GetStringParam()); reason != "" {
+			return nil, Request{}, tabular.Errorf("parameters", "%s", reason)
 		}
 	}
 	for _, o := range req.GetOutputs() {
@@ -36,6 +36,7 @@ func DecodeInferRequest(req *pb.ModelInferRequest, features []tabular.Feature, o
 		r.Raw = true
 	}
 	ts := make([]tensor, len(inputs))
+	var strs tabular.Interner
 	for i, in := range inputs {
 		t := &ts[i]
 		t.name, t.dt, t.shape = in.GetName(), parseDatatype(in.GetDatatype()), in.GetShape()
@@ -43,8 +44,8 @@ func DecodeInferRequest(req *pb.ModelInferRequest, features []tabular.Feature, o
 			return nil, Request{}, tabular.Errorf(t.field(), "unknown datatype %q (send one of FP64, FP32, INT64, BOOL, BYTES, ...)", in.GetDatatype())
 		}
 		for k, p := range in.GetParameters() {
-			if err := checkParameter(t.field(), k, p.GetStringParam()); err != nil {
-				return nil, Request{}, err
+			if reason := checkParameter(k, p.GetStringParam()); reason != "" {
+				return nil, Request{}, tabular.Errorf(t.field(), "%s", reason)
 			}
 		}
 		var err *tabular.Error
@@ -52,9 +53,9 @@ func DecodeInferRequest(req *pb.ModelInferRequest, features []tabular.Feature, o
 			if in.GetContents() != nil && contentsLen(in.GetContents()) > 0 {
 				return nil, Request{}, tabular.Errorf(t.field(), "has contents, and the request has raw_input_contents: send one or the other")
 			}
-			err = t.fromRaw(raw[i])
+			err = t.fromRaw(raw[i], &strs)
 		} else {
-			err = t.fromContents(in.GetContents())
+			err = t.fromContents(in.GetContents(), &strs)
 		}
 		if err != nil {
 			return nil, Request{}, err
@@ -74,7 +75,7 @@ func contentsLen(c *pb.InferTensorContents) int {
 
 // fromContents takes t's values from the contents field its datatype
 // names; values in another field are an error rather than ignored.
-func (t *tensor) fromContents(c *pb.InferTensorContents) *tabular.Error {
+func (t *tensor) fromContents(c *pb.InferTensorContents, strs *tabular.Interner) *tabular.Error {
 	if c == nil {
 		c = &pb.InferTensorContents{}
 	}
@@ -127,7 +128,7 @@ func (t *tensor) fromContents(c *pb.InferTensorContents) *tabular.Error {
 			if !utf8.Valid(b) {
 				return tabular.Errorf(t.field(), "element %d is not valid UTF-8", i)
 			}
-			vals[i] = string(b)
+			vals[i] = strs.String(b)
 		}
 		t.col = tabular.StringColumn(t.name, vals)
 	default:
@@ -140,9 +141,9 @@ func (t *tensor) fromContents(c *pb.InferTensorContents) *tabular.Error {
 }
 
 // fromRaw decodes t's values from its raw_input_contents entry.
-func (t *tensor) fromRaw(b []byte) *tabular.Error {
+func (t *tensor) fromRaw(b []byte, strs *tabular.Interner) *tabular.Error {
 	if t.dt == dtBytes {
-		return t.rawBytes(b)
+		return t.rawBytes(b, strs)
 	}
 	size := t.dt.rawSize()
 	if t.dt == dtFP16 || t.dt == dtBF16 {
@@ -201,7 +202,7 @@ func (t *tensor) fromRaw(b []byte) *tabular.Error {
 
 // rawBytes decodes BYTES elements, each a 4-byte little-endian length and
 // that many bytes of UTF-8.
-func (t *tensor) rawBytes(b []byte) *tabular.Error {
+func (t *tensor) rawBytes(b []byte, strs *tabular.Interner) *tabular.Error {
 	var vals []string
 	for i := 0; len(b) > 0; i++ {
 		if len(b) < 4 {
@@ -215,7 +216,7 @@ func (t *tensor) rawBytes(b []byte) *tabular.Error {
 		if !utf8.Valid(b[:n]) {
 			return tabular.Errorf(t.field(), "element %d is not valid UTF-8", i)
 		}
-		vals = append(vals, string(b[:n]))
+		vals = append(vals, strs.String(b[:n]))
 		b = b[n:]
 	}
 	t.col = tabular.StringColumn(t.name, vals)

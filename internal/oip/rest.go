@@ -25,7 +25,7 @@ import (
 // string, too many rows, an unknown output) gives a *tabular.Error naming
 // the tensor or key.
 func DecodeRESTRequest(body []byte, features []tabular.Feature, opts DecodeOptions) (*tabular.Table, Request, error) {
-	d := restDecoder{}
+	d := restDecoder{features: features}
 	d.r.Reset(body)
 	var req Request
 	var ts []tensor
@@ -41,7 +41,9 @@ func DecodeRESTRequest(body []byte, features []tabular.Feature, opts DecodeOptio
 }
 
 type restDecoder struct {
-	r jsonscan.Reader
+	r        jsonscan.Reader
+	features []tabular.Feature
+	strings  tabular.Interner // BYTES values, often a few categories over many rows
 }
 
 // syntax is the reader's syntax error as a request error, or nil.
@@ -52,8 +54,28 @@ func (d *restDecoder) syntax() *tabular.Error {
 	return nil
 }
 
+// path names a key of the request for errors, built only when one is due:
+// "body", "id", "inputs[2].shape".
+type path struct {
+	list string // "inputs" or "outputs", or "" for a top-level key
+	i    int
+	key  string
+}
+
+func (p path) String() string {
+	switch {
+	case p.list == "":
+		return p.key
+	case p.key == "":
+		return p.list + "[" + strconv.Itoa(p.i) + "]"
+	}
+	return p.list + "[" + strconv.Itoa(p.i) + "]." + p.key
+}
+
+func (p path) with(key string) path { p.key = key; return p }
+
 // expect checks that the next value is of kind k, naming field if not.
-func (d *restDecoder) expect(k jsonscan.Kind, field, what string) *tabular.Error {
+func (d *restDecoder) expect(k jsonscan.Kind, field path, what string) *tabular.Error {
 	got := d.r.Peek()
 	if got == k {
 		return nil
@@ -64,40 +86,44 @@ func (d *restDecoder) expect(k jsonscan.Kind, field, what string) *tabular.Error
 			return err
 		}
 	}
-	return tabular.Errorf(field, "must be %s", what)
+	return tabular.Errorf(field.String(), "must be %s", what)
 }
 
-// keySeen records key in seen and reports whether it was there already.
-func keySeen(seen *[]string, key []byte) bool {
-	for _, k := range *seen {
+// keyBit is the bit of a key that a decoder reads in seen, 0 for keys it
+// skips; seeing a known key twice is an error (encoding/json would keep
+// the last one silently).
+func keyBit(seen *uint8, key []byte, known ...string) (bit uint8, twice bool) {
+	for i, k := range known {
 		if k == string(key) {
-			return true
+			bit = 1 << i
+			twice = *seen&bit != 0
+			*seen |= bit
+			return bit, twice
 		}
 	}
-	*seen = append(*seen, string(key))
-	return false
+	return 0, false
 }
 
 func (d *restDecoder) body(req *Request, ts *[]tensor) *tabular.Error {
-	if err := d.expect(jsonscan.Object, "body", "a JSON object with an \"inputs\" array"); err != nil {
+	if err := d.expect(jsonscan.Object, path{key: "body"}, "a JSON object with an \"inputs\" array"); err != nil {
 		return err
 	}
 	d.r.BeginObject()
-	var seen []string
+	var seen uint8
 	for {
 		key, ok := d.r.NextKey()
 		if !ok {
 			break
 		}
-		if keySeen(&seen, key) {
+		if _, twice := keyBit(&seen, key, "id", "parameters", "inputs", "outputs"); twice {
 			return tabular.Errorf("body", "key %q appears twice", key)
 		}
 		var err *tabular.Error
 		switch string(key) {
 		case "id":
-			err = d.str("id", &req.ID)
+			err = d.str(path{key: "id"}, &req.ID)
 		case "parameters":
-			err = d.parameters("parameters")
+			err = d.parameters(path{key: "parameters"})
 		case "inputs":
 			err = d.inputs(ts)
 		case "outputs":
@@ -122,13 +148,13 @@ func (d *restDecoder) body(req *Request, ts *[]tensor) *tabular.Error {
 }
 
 // str reads a string that must be valid UTF-8.
-func (d *restDecoder) str(field string, dst *string) *tabular.Error {
+func (d *restDecoder) str(field path, dst *string) *tabular.Error {
 	if err := d.expect(jsonscan.String, field, "a string"); err != nil {
 		return err
 	}
 	b, _ := d.r.Bytes()
 	if !utf8.Valid(b) {
-		return tabular.Errorf(field, "is not valid UTF-8")
+		return tabular.Errorf(field.String(), "is not valid UTF-8")
 	}
 	*dst = string(b)
 	return nil
@@ -136,7 +162,7 @@ func (d *restDecoder) str(field string, dst *string) *tabular.Error {
 
 // parameters reads a parameters object, refusing what checkParameter
 // refuses.
-func (d *restDecoder) parameters(field string) *tabular.Error {
+func (d *restDecoder) parameters(field path) *tabular.Error {
 	if err := d.expect(jsonscan.Object, field, "an object"); err != nil {
 		return err
 	}
@@ -146,7 +172,7 @@ func (d *restDecoder) parameters(field string) *tabular.Error {
 		if !ok {
 			return d.syntax()
 		}
-		k := string(key)
+		k := string(key) // key's storage is reused by the next string read
 		value := ""
 		if d.r.Peek() == jsonscan.String {
 			b, _ := d.r.Bytes()
@@ -154,18 +180,18 @@ func (d *restDecoder) parameters(field string) *tabular.Error {
 		} else {
 			d.r.Skip()
 		}
-		if err := checkParameter(field, k, value); err != nil {
-			return err
+		if reason := checkParameter(k, value); reason != "" {
+			return tabular.Errorf(field.String(), "%s", reason)
 		}
 	}
 }
 
 func (d *restDecoder) inputs(ts *[]tensor) *tabular.Error {
-	if err := d.expect(jsonscan.Array, "inputs", "an array of input tensors"); err != nil {
+	if err := d.expect(jsonscan.Array, path{key: "inputs"}, "an array of input tensors"); err != nil {
 		return err
 	}
 	d.r.BeginArray()
-	*ts = []tensor{}
+	*ts = make([]tensor, 0, 8)
 	for d.r.NextElem() {
 		t, err := d.input(len(*ts))
 		if err != nil {
@@ -180,37 +206,40 @@ func (d *restDecoder) inputs(ts *[]tensor) *tabular.Error {
 // is read before the datatype may be known: into a column of whatever the
 // JSON holds, checked against the datatype once the object is read.
 func (d *restDecoder) input(i int) (tensor, *tabular.Error) {
-	field := "inputs[" + strconv.Itoa(i) + "]"
+	field := path{list: "inputs", i: i}
 	var t tensor
 	if err := d.expect(jsonscan.Object, field, "an object"); err != nil {
 		return t, err
 	}
 	d.r.BeginObject()
-	var seen []string
+	var seen uint8
 	var datatypeText string
 	var bad *tabular.Error // the first bad element, reported once the name is known
-	haveData := false
 	for {
 		key, ok := d.r.NextKey()
 		if !ok {
 			break
 		}
-		if keySeen(&seen, key) {
-			return t, tabular.Errorf(field, "key %q appears twice", key)
+		if _, twice := keyBit(&seen, key, "name", "datatype", "shape", "parameters", "data"); twice {
+			return t, tabular.Errorf(field.String(), "key %q appears twice", key)
 		}
 		var err *tabular.Error
 		switch string(key) {
 		case "name":
-			err = d.str(field+".name", &t.name)
+			err = d.name(field.with("name"), &t.name)
 		case "datatype":
-			err = d.str(field+".datatype", &datatypeText)
+			if err = d.expect(jsonscan.String, field.with("datatype"), "a string"); err == nil {
+				b, _ := d.r.Bytes()
+				if t.dt = parseDatatype(b); t.dt == dtInvalid {
+					datatypeText = string(b)
+				}
+			}
 		case "shape":
-			err = d.shape(field+".shape", &t.shape)
+			err = d.shape(field.with("shape"), &t.shape)
 		case "parameters":
-			err = d.parameters(field + ".parameters")
+			err = d.parameters(field.with("parameters"))
 		case "data":
-			haveData = true
-			if err = d.expect(jsonscan.Array, field+".data", "an array"); err == nil {
+			if err = d.expect(jsonscan.Array, field.with("data"), "an array"); err == nil {
 				index := 0
 				d.data(&t.col, &index, &bad)
 			}
@@ -225,35 +254,44 @@ func (d *restDecoder) input(i int) (tensor, *tabular.Error) {
 		}
 	}
 	switch {
-	case t.name == "" && !hasKey(seen, "name"):
-		return t, tabular.Errorf(field, "\"name\" is required")
-	case datatypeText == "":
+	case seen&1 == 0:
+		return t, tabular.Errorf(field.String(), "\"name\" is required")
+	case seen&2 == 0:
 		return t, tabular.Errorf(t.field(), "\"datatype\" is required")
 	case t.shape == nil:
 		return t, tabular.Errorf(t.field(), "\"shape\" is required")
-	case !haveData:
+	case seen&16 == 0:
 		return t, tabular.Errorf(t.field(), "\"data\" is required")
 	case bad != nil:
 		bad.Field = t.field()
 		return t, bad
-	}
-	t.dt = parseDatatype(datatypeText)
-	if t.dt == dtInvalid {
+	case t.dt == dtInvalid:
 		return t, tabular.Errorf(t.field(), "unknown datatype %q (send one of FP64, FP32, INT64, BOOL, BYTES, ...)", datatypeText)
 	}
 	return t, nil
 }
 
-func hasKey(seen []string, key string) bool {
-	for _, k := range seen {
-		if k == key {
-			return true
+// name reads a tensor's name, sharing the feature's string when it names
+// one (as it does but for mistakes).
+func (d *restDecoder) name(field path, dst *string) *tabular.Error {
+	if err := d.expect(jsonscan.String, field, "a string"); err != nil {
+		return err
+	}
+	b, _ := d.r.Bytes()
+	for _, f := range d.features {
+		if f.Name == string(b) {
+			*dst = f.Name
+			return nil
 		}
 	}
-	return false
+	if !utf8.Valid(b) {
+		return tabular.Errorf(field.String(), "is not valid UTF-8")
+	}
+	*dst = string(b)
+	return nil
 }
 
-func (d *restDecoder) shape(field string, dst *[]int64) *tabular.Error {
+func (d *restDecoder) shape(field path, dst *[]int64) *tabular.Error {
 	if err := d.expect(jsonscan.Array, field, "an array of integers"); err != nil {
 		return err
 	}
@@ -265,7 +303,7 @@ func (d *restDecoder) shape(field string, dst *[]int64) *tabular.Error {
 			return d.syntax()
 		}
 		if !inRange || v != math.Trunc(v) || math.Abs(v) > 1<<53 {
-			return tabular.Errorf(field, "must be an array of integers")
+			return tabular.Errorf(field.String(), "must be an array of integers")
 		}
 		*dst = append(*dst, int64(v))
 	}
@@ -296,7 +334,7 @@ func (d *restDecoder) data(col *tabular.Column, index *int, bad **tabular.Error)
 			if !utf8.Valid(b) && *bad == nil {
 				*bad = tabular.Errorf("", "element %d is not valid UTF-8", *index)
 			}
-			col.AppendString(string(b))
+			col.AppendString(d.strings.String(b))
 		case jsonscan.Bool:
 			v, ok := d.r.Bool()
 			if !ok {
@@ -325,12 +363,12 @@ func (d *restDecoder) data(col *tabular.Column, index *int, bad **tabular.Error)
 }
 
 func (d *restDecoder) outputs(req *Request) *tabular.Error {
-	if err := d.expect(jsonscan.Array, "outputs", "an array of {\"name\": ...} objects"); err != nil {
+	if err := d.expect(jsonscan.Array, path{key: "outputs"}, "an array of {\"name\": ...} objects"); err != nil {
 		return err
 	}
 	d.r.BeginArray()
 	for i := 0; d.r.NextElem(); i++ {
-		field := "outputs[" + strconv.Itoa(i) + "]"
+		field := path{list: "outputs", i: i}
 		if err := d.expect(jsonscan.Object, field, "an object with a \"name\""); err != nil {
 			return err
 		}
@@ -344,9 +382,9 @@ func (d *restDecoder) outputs(req *Request) *tabular.Error {
 			var err *tabular.Error
 			switch string(key) {
 			case "name":
-				err = d.str(field+".name", &name)
+				err = d.str(field.with("name"), &name)
 			case "parameters":
-				err = d.parameters(field + ".parameters")
+				err = d.parameters(field.with("parameters"))
 			default:
 				d.r.Skip()
 			}

@@ -36,9 +36,9 @@ var datatypeNames = [...]string{
 	dtFP16: "FP16", dtFP32: "FP32", dtFP64: "FP64", dtBF16: "BF16", dtBytes: "BYTES",
 }
 
-func parseDatatype(s string) datatype {
+func parseDatatype[T string | []byte](s T) datatype {
 	for d, name := range datatypeNames {
-		if name != "" && name == s {
+		if name != "" && name == string(s) {
 			return datatype(d)
 		}
 	}
@@ -142,20 +142,21 @@ func (r *Request) allOutputs() {
 	}
 }
 
-// checkParameter refuses the request and tensor parameters that ask for
-// an encoding this decoder does not speak; the rest are hints it ignores.
-func checkParameter(field, key, value string) *tabular.Error {
+// checkParameter says why a request or tensor parameter asks for an
+// encoding this decoder does not speak, or ""; other parameters are hints
+// it ignores.
+func checkParameter(key, value string) string {
 	switch key {
 	case "content_type":
 		switch value {
 		case "", "pd", "np", "str":
-			return nil
+			return ""
 		}
-		return tabular.Errorf(field, "parameters.content_type %q is not supported (send \"pd\", \"np\" or none)", value)
+		return "content_type " + strconv.Quote(value) + ` is not supported (send "pd", "np" or none)`
 	case "binary_data_size":
-		return tabular.Errorf(field, "binary tensor data is not supported: send the values in \"data\"")
+		return `binary tensor data is not supported: send the values in "data"`
 	}
-	return nil
+	return ""
 }
 
 // checkValues checks that every cell of t fits its datatype, and turns
@@ -228,20 +229,20 @@ func (t *tensor) checkValues() *tabular.Error {
 	return nil
 }
 
-// elements is the product of shape's dimensions, or an error for a
+// elements is the product of shape's dimensions, or why there is none: a
 // negative dimension or a product too large to be a real tensor.
-func elements(field string, shape []int64) (int, *tabular.Error) {
+func elements(shape []int64) (int, string) {
 	n := int64(1)
 	for _, d := range shape {
 		if d < 0 {
-			return 0, tabular.Errorf(field, "shape %s has a negative dimension", shapeString(shape))
+			return 0, "shape " + shapeString(shape) + " has a negative dimension"
 		}
 		if d != 0 && n > math.MaxInt32/d {
-			return 0, tabular.Errorf(field, "shape %s holds too many elements", shapeString(shape))
+			return 0, "shape " + shapeString(shape) + " holds too many elements"
 		}
 		n *= d
 	}
-	return int(n), nil
+	return int(n), ""
 }
 
 func shapeString(shape []int64) string {
@@ -300,9 +301,9 @@ func assemble(ts []tensor, features []tabular.Feature, opts DecodeOptions) (*tab
 		case dtFP16, dtBF16:
 			return nil, tabular.Errorf(t.field(), "datatype %s is not supported (send FP32 or FP64)", t.dt)
 		}
-		n, err := elements(t.field(), t.shape)
-		if err != nil {
-			return nil, err
+		n, reason := elements(t.shape)
+		if reason != "" {
+			return nil, tabular.Errorf(t.field(), "%s", reason)
 		}
 		if n != t.col.Len() {
 			return nil, tabular.Errorf(t.field(), "shape %s holds %d values, but the data has %d", shapeString(t.shape), n, t.col.Len())
@@ -311,12 +312,9 @@ func assemble(ts []tensor, features []tabular.Feature, opts DecodeOptions) (*tab
 			return nil, err
 		}
 	}
-	index := make(map[string]int, len(features))
-	for j, f := range features {
-		index[f.Name] = j
-	}
+	find := featureFinder(features)
 	if t := &ts[0]; len(ts) == 1 && len(t.shape) == 2 && t.shape[1] != 1 {
-		if _, named := index[t.name]; !named || len(features) > 1 && t.shape[1] == int64(len(features)) {
+		if find(t.name) < 0 || len(features) > 1 && t.shape[1] == int64(len(features)) {
 			return matrix(t, features, opts)
 		}
 	}
@@ -325,8 +323,8 @@ func assemble(ts []tensor, features []tabular.Feature, opts DecodeOptions) (*tab
 	rowsFrom := ""
 	for i := range ts {
 		t := &ts[i]
-		j, ok := index[t.name]
-		if !ok {
+		j := find(t.name)
+		if j < 0 {
 			return nil, tabular.Errorf(t.field(), "not an input of this model (its inputs: %s)", featureNames(features))
 		}
 		if seen[j] {
@@ -353,10 +351,35 @@ func assemble(ts []tensor, features []tabular.Feature, opts DecodeOptions) (*tab
 			return nil, tabular.Errorf("input "+strconv.Quote(f.Name), "missing (the model's inputs: %s)", featureNames(features))
 		}
 	}
-	if err := checkRows(ts[0].field(), table.Rows, opts); err != nil {
+	if err := checkRows(&ts[0], table.Rows, opts); err != nil {
 		return nil, err
 	}
 	return table, nil
+}
+
+// featureFinder returns a function from a name to its feature's index,
+// or -1: a scan for a few features, a map (one allocation) for many.
+func featureFinder(features []tabular.Feature) func(name string) int {
+	if len(features) <= 16 {
+		return func(name string) int {
+			for j := range features {
+				if features[j].Name == name {
+					return j
+				}
+			}
+			return -1
+		}
+	}
+	index := make(map[string]int, len(features))
+	for j, f := range features {
+		index[f.Name] = j
+	}
+	return func(name string) int {
+		if j, ok := index[name]; ok {
+			return j
+		}
+		return -1
+	}
 }
 
 // matrix splits one [N, F] tensor of numbers into F columns.
@@ -373,7 +396,7 @@ func matrix(t *tensor, features []tabular.Feature, opts DecodeOptions) (*tabular
 		return nil, tabular.Errorf(t.field(), "datatype %s, but one tensor for the whole table holds numbers: send FP64", t.dt)
 	}
 	rows := int(t.shape[0])
-	if err := checkRows(t.field(), rows, opts); err != nil {
+	if err := checkRows(t, rows, opts); err != nil {
 		return nil, err
 	}
 	table := &tabular.Table{Rows: rows, Columns: make([]tabular.Column, f)}
@@ -401,12 +424,12 @@ func matrix(t *tensor, features []tabular.Feature, opts DecodeOptions) (*tabular
 	return table, nil
 }
 
-func checkRows(field string, rows int, opts DecodeOptions) *tabular.Error {
+func checkRows(t *tensor, rows int, opts DecodeOptions) *tabular.Error {
 	switch {
 	case rows == 0:
-		return tabular.Errorf(field, "no rows")
+		return tabular.Errorf(t.field(), "no rows")
 	case opts.MaxRows > 0 && rows > opts.MaxRows:
-		return tabular.Errorf(field, "%d rows, the limit is %d", rows, opts.MaxRows)
+		return tabular.Errorf(t.field(), "%d rows, the limit is %d", rows, opts.MaxRows)
 	}
 	return nil
 }

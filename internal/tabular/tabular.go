@@ -267,3 +267,29 @@ func (e *Error) Error() string {
 func Errorf(field, format string, args ...any) *Error {
 	return &Error{Field: field, Reason: fmt.Sprintf(format, args...)}
 }
+
+// Interner hands out one string for equal bytes, so that a column of a
+// few categories repeated over a thousand rows allocates each value once.
+// It remembers the first internMax distinct values and allocates the rest
+// every time; the zero Interner is ready for use.
+type Interner struct {
+	n    int
+	seen [internMax]string
+}
+
+const internMax = 16
+
+// String returns b as a string, shared with an earlier equal one.
+func (in *Interner) String(b []byte) string {
+	for _, s := range in.seen[:in.n] {
+		if s == string(b) { // no allocation: the compiler compares in place
+			return s
+		}
+	}
+	s := string(b)
+	if in.n < internMax {
+		in.seen[in.n] = s
+		in.n++
+	}
+	return s
+}

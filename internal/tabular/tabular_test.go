@@ -104,3 +104,20 @@ func TestAtOutOfRangePanics(t *testing.T) {
 	}()
 	c.At(1)
 }
+
+func TestInterner(t *testing.T) {
+	var in tabular.Interner
+	a := in.String([]byte("basic"))
+	b := in.String([]byte("basic"))
+	if a != "basic" || b != "basic" {
+		t.Errorf("String gave %q and %q", a, b)
+	}
+	for i := range 40 {
+		if s := in.String([]byte{byte('a' + i%26), byte(i)}); s != string([]byte{byte('a' + i%26), byte(i)}) {
+			t.Fatalf("String = %q", s)
+		}
+	}
+	if allocs := testing.AllocsPerRun(100, func() { in.String([]byte("basic")) }); allocs != 0 {
+		t.Errorf("an interned value allocates %v times", allocs)
+	}
+}
