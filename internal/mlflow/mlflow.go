@@ -9,12 +9,14 @@ package mlflow
 
 import (
 	"errors"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/mlservice/mlservice/internal/jsonscan"
+	"github.com/mlservice/mlservice/internal/oip"
 	"github.com/mlservice/mlservice/internal/tabular"
 )
 
@@ -109,9 +111,11 @@ func AppendPredictions(dst []byte, probs []float64, labels []int64) []byte {
 
 // ErrorResponse is the status, content type and body that answer err as
 // MLflow's scoring server would: a *MediaError is a 415 in plain text; a
-// *tabular.Error, or any error wrapped by BadRequest, is a 400 with
-// {"error_code": "BAD_REQUEST", "message": …}; anything else is a 500
-// with error_code INTERNAL_ERROR.
+// *tabular.Error, an error matching oip.ErrInvalidInput, or any error
+// wrapped by BadRequest is a 400 with {"error_code": "BAD_REQUEST",
+// "message": …}; oip.ErrModelNotFound is a 404 RESOURCE_DOES_NOT_EXIST,
+// oip.ErrModelNotReady a 503 TEMPORARILY_UNAVAILABLE; anything else is a
+// 500 INTERNAL_ERROR.
 func ErrorResponse(err error) (status int, contentType string, body []byte) {
 	var media *MediaError
 	if errors.As(err, &media) {
@@ -120,13 +124,69 @@ func ErrorResponse(err error) (status int, contentType string, body []byte) {
 	status, code := http.StatusInternalServerError, "INTERNAL_ERROR"
 	var reqErr *tabular.Error
 	var bad *badRequest
-	if errors.As(err, &reqErr) || errors.As(err, &bad) {
+	switch {
+	case errors.As(err, &reqErr), errors.As(err, &bad), errors.Is(err, oip.ErrInvalidInput):
 		status, code = http.StatusBadRequest, "BAD_REQUEST"
+	case errors.Is(err, oip.ErrModelNotFound):
+		status, code = http.StatusNotFound, "RESOURCE_DOES_NOT_EXIST"
+	case errors.Is(err, oip.ErrModelNotReady):
+		status, code = http.StatusServiceUnavailable, "TEMPORARILY_UNAVAILABLE"
 	}
 	body = append([]byte(`{"error_code":"`), code...)
 	body = append(body, `","message":`...)
 	body = jsonscan.AppendString(body, err.Error())
 	return status, "application/json", append(body, '}')
+}
+
+// WriteError answers err with ErrorResponse.
+func WriteError(w http.ResponseWriter, err error) {
+	status, contentType, body := ErrorResponse(err)
+	w.Header().Set("Content-Type", contentType)
+	w.WriteHeader(status)
+	w.Write(body)
+}
+
+// Serve answers POST /invocations for model m: the body decoded by its
+// Content-Type (at most maxBody bytes, else 413), the rows predicted, and
+// {"predictions": [...]}, or the error as MLflow gives it.
+func Serve(w http.ResponseWriter, r *http.Request, m oip.Model, maxBody int64, opts Options) {
+	format, err := ParseContentType(r.Header.Get("Content-Type"))
+	if err != nil {
+		WriteError(w, err)
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusRequestEntityTooLarge)
+			w.Write([]byte(`{"error_code":"BAD_REQUEST","message":"request body over ` + strconv.FormatInt(tooLarge.Limit, 10) + ` bytes"}`))
+			return
+		}
+		WriteError(w, BadRequest(err))
+		return
+	}
+	table, err := Decode(body, format, m.Info().Features, opts)
+	if err != nil {
+		WriteError(w, err)
+		return
+	}
+	probs := make([]float64, table.Rows)
+	labels := make([]int64, table.Rows)
+	if err := m.Predict(r.Context(), table, probs, labels); err != nil {
+		WriteError(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(AppendPredictions(body[:0], probs, labels))
+}
+
+// Ping answers GET /ping and /health as MLflow's scoring server does
+// while it has a model: 200, a newline, application/json.
+func Ping(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Write([]byte("\n"))
 }
 
 // BadRequest marks err (values that break the schema's rules, found after
