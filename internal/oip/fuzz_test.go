@@ -50,16 +50,18 @@ func checkDecoded(t *testing.T, features []tabular.Feature, table *tabular.Table
 }
 
 func FuzzDecodeRESTRequest(f *testing.F) {
-	f.Add([]byte(goodREST), false)
-	f.Add([]byte(`{"inputs": [{"name": "m", "datatype": "FP64", "shape": [2, 3], "data": [[1, 2, 3], [4, 5, 6]]}]}`), true)
+	f.Add([]byte(goodREST), false, uint16(0))
+	f.Add([]byte(`{"inputs": [{"name": "m", "datatype": "FP64", "shape": [2, 3], "data": [[1, 2, 3], [4, 5, 6]]}]}`), true, uint16(0))
 	f.Add([]byte(`{"inputs": [{"name": "x0", "datatype": "INT8", "shape": [1], "data": [1]}, {"name": "x1", "datatype": "FP32", "shape": [1], "data": [null]},
-		{"name": "x2", "datatype": "UINT64", "shape": [1, 1], "data": [[7]]}], "outputs": [{"name": "label"}], "id": "\u00e9"}`), true)
-	f.Fuzz(func(t *testing.T, body []byte, numeric bool) {
+		{"name": "x2", "datatype": "UINT64", "shape": [1, 1], "data": [[7]]}], "outputs": [{"name": "label"}], "id": "\u00e9"}`), true, uint16(0))
+	body, n := binaryBody(0, 0)
+	f.Add(body, false, uint16(n))
+	f.Fuzz(func(t *testing.T, body []byte, numeric bool, headerLength uint16) {
 		features := mixedFeatures
 		if numeric {
 			features = numericFeatures
 		}
-		table, req, err := oip.DecodeRESTRequest(body, features, oip.DecodeOptions{MaxRows: fuzzMaxRows})
+		table, req, err := oip.DecodeRESTRequest(body, features, oip.DecodeOptions{MaxRows: fuzzMaxRows, HeaderLength: int(headerLength)})
 		checkDecoded(t, features, table, err)
 		if err == nil && (!req.Probability && !req.Label || !utf8.ValidString(req.ID)) {
 			t.Fatalf("request %+v", req)

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+
+	"github.com/mlservice/mlservice/internal/tabular"
 )
 
 // HTTPOptions configure the REST handlers; the zero value is usable.
@@ -149,8 +151,15 @@ func (h *REST) Infer(w http.ResponseWriter, r *http.Request, name, version strin
 		WriteError(w, err)
 		return
 	}
+	opts := DecodeOptions{MaxRows: h.opts.MaxRows}
+	if v := r.Header.Get("Inference-Header-Content-Length"); v != "" {
+		if opts.HeaderLength, err = strconv.Atoi(v); err != nil || opts.HeaderLength <= 0 {
+			WriteError(w, tabular.Errorf("Inference-Header-Content-Length", "must be a positive byte count, not %q", v))
+			return
+		}
+	}
 	info := m.Info()
-	table, req, err := DecodeRESTRequest(body, info.Features, DecodeOptions{MaxRows: h.opts.MaxRows})
+	table, req, err := DecodeRESTRequest(body, info.Features, opts)
 	if err != nil {
 		WriteError(w, err)
 		return

@@ -95,6 +95,34 @@ func TestRESTInfer(t *testing.T) {
 	}
 }
 
+func TestRESTBinaryExtension(t *testing.T) {
+	url := startREST(t, newFakeBackend(), oip.HTTPOptions{})
+	body, n := binaryBody(0, 0)
+	for _, tc := range []struct {
+		header string
+		status int
+		want   string
+	}{
+		{strconv.Itoa(n), 200, `"model_name":"churn"`},
+		{"", 400, "body: invalid JSON"},
+		{"x", 400, "Inference-Header-Content-Length: must be a positive byte count"},
+	} {
+		req, _ := http.NewRequest("POST", url+"/v2/models/churn/infer", strings.NewReader(string(body)))
+		if tc.header != "" {
+			req.Header.Set("Inference-Header-Content-Length", tc.header)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.status || !strings.Contains(string(out), tc.want) {
+			t.Errorf("header %q: %d %s, want %d containing %s", tc.header, resp.StatusCode, out, tc.status, tc.want)
+		}
+	}
+}
+
 func TestRESTRoutes(t *testing.T) {
 	b := newFakeBackend()
 	url := startREST(t, b, oip.HTTPOptions{Name: "mlservice", Version: "9", MaxRows: 2, MaxBodyBytes: 4096})

@@ -26,10 +26,20 @@ import (
 // the tensor or key.
 func DecodeRESTRequest(body []byte, features []tabular.Feature, opts DecodeOptions) (*tabular.Table, Request, error) {
 	d := restDecoder{features: features}
+	var binary []byte
+	if opts.HeaderLength > 0 {
+		if opts.HeaderLength > len(body) {
+			return nil, Request{}, tabular.Errorf("body", "Inference-Header-Content-Length is %d, but the body has %d bytes", opts.HeaderLength, len(body))
+		}
+		body, binary = body[:opts.HeaderLength], body[opts.HeaderLength:]
+	}
 	d.r.Reset(body)
 	var req Request
 	var ts []tensor
 	if err := d.body(&req, &ts); err != nil {
+		return nil, Request{}, err
+	}
+	if err := d.binaryData(ts, binary, opts.HeaderLength > 0); err != nil {
 		return nil, Request{}, err
 	}
 	req.allOutputs()
@@ -38,6 +48,30 @@ func DecodeRESTRequest(body []byte, features []tabular.Feature, opts DecodeOptio
 		return nil, Request{}, err
 	}
 	return table, req, nil
+}
+
+// binaryData gives each input with a binary_data_size its bytes.
+func (d *restDecoder) binaryData(ts []tensor, binary []byte, extension bool) *tabular.Error {
+	for i := range ts {
+		t := &ts[i]
+		if t.binarySize < 0 {
+			continue
+		}
+		switch {
+		case !extension:
+			return tabular.Errorf(t.field(), "has binary_data_size, but the request has no Inference-Header-Content-Length header")
+		case t.binarySize > len(binary):
+			return tabular.Errorf(t.field(), "binary_data_size is %d, but only %d bytes remain after the JSON", t.binarySize, len(binary))
+		}
+		if err := t.fromRaw(binary[:t.binarySize], &d.strings); err != nil {
+			return err
+		}
+		binary = binary[t.binarySize:]
+	}
+	if len(binary) > 0 {
+		return tabular.Errorf("body", "%d bytes after the JSON belong to no input's binary_data_size", len(binary))
+	}
+	return nil
 }
 
 type restDecoder struct {
@@ -123,7 +157,7 @@ func (d *restDecoder) body(req *Request, ts *[]tensor) *tabular.Error {
 		case "id":
 			err = d.str(path{key: "id"}, &req.ID)
 		case "parameters":
-			err = d.parameters(path{key: "parameters"})
+			err = d.parameters(path{key: "parameters"}, nil)
 		case "inputs":
 			err = d.inputs(ts)
 		case "outputs":
@@ -161,8 +195,8 @@ func (d *restDecoder) str(field path, dst *string) *tabular.Error {
 }
 
 // parameters reads a parameters object, refusing what checkParameter
-// refuses.
-func (d *restDecoder) parameters(field path) *tabular.Error {
+// refuses; an input's binary_data_size goes to binarySize.
+func (d *restDecoder) parameters(field path, binarySize *int) *tabular.Error {
 	if err := d.expect(jsonscan.Object, field, "an object"); err != nil {
 		return err
 	}
@@ -174,6 +208,14 @@ func (d *restDecoder) parameters(field path) *tabular.Error {
 		}
 		k := string(key) // key's storage is reused by the next string read
 		value := ""
+		if k == "binary_data_size" && binarySize != nil {
+			v, inRange, ok := d.r.Float()
+			if !ok || !inRange || v < 0 || v != math.Trunc(v) || v > math.MaxInt32 {
+				return tabular.Errorf(field.String(), "binary_data_size must be a byte count")
+			}
+			*binarySize = int(v)
+			continue
+		}
 		if d.r.Peek() == jsonscan.String {
 			b, _ := d.r.Bytes()
 			value = string(b)
@@ -207,7 +249,7 @@ func (d *restDecoder) inputs(ts *[]tensor) *tabular.Error {
 // JSON holds, checked against the datatype once the object is read.
 func (d *restDecoder) input(i int) (tensor, *tabular.Error) {
 	field := path{list: "inputs", i: i}
-	var t tensor
+	t := tensor{binarySize: -1}
 	if err := d.expect(jsonscan.Object, field, "an object"); err != nil {
 		return t, err
 	}
@@ -237,7 +279,7 @@ func (d *restDecoder) input(i int) (tensor, *tabular.Error) {
 		case "shape":
 			err = d.shape(field.with("shape"), &t.shape)
 		case "parameters":
-			err = d.parameters(field.with("parameters"))
+			err = d.parameters(field.with("parameters"), &t.binarySize)
 		case "data":
 			if err = d.expect(jsonscan.Array, field.with("data"), "an array"); err == nil {
 				index := 0
@@ -260,8 +302,10 @@ func (d *restDecoder) input(i int) (tensor, *tabular.Error) {
 		return t, tabular.Errorf(t.field(), "\"datatype\" is required")
 	case t.shape == nil:
 		return t, tabular.Errorf(t.field(), "\"shape\" is required")
-	case seen&16 == 0:
+	case seen&16 == 0 && t.binarySize < 0:
 		return t, tabular.Errorf(t.field(), "\"data\" is required")
+	case seen&16 != 0 && t.binarySize >= 0:
+		return t, tabular.Errorf(t.field(), "has both \"data\" and binary_data_size: send one or the other")
 	case bad != nil:
 		bad.Field = t.field()
 		return t, bad
@@ -384,7 +428,7 @@ func (d *restDecoder) outputs(req *Request) *tabular.Error {
 			case "name":
 				err = d.str(field.with("name"), &name)
 			case "parameters":
-				err = d.parameters(field.with("parameters"))
+				err = d.parameters(field.with("parameters"), nil)
 			default:
 				d.r.Skip()
 			}

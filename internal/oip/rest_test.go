@@ -1,8 +1,10 @@
 package oip_test
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"math"
 	"strings"
 	"testing"
 
@@ -121,7 +123,9 @@ func TestDecodeRESTRequestRefuses(t *testing.T) {
 		{"duplicate key", `{"inputs": [], "inputs": []}`, "body", `key "inputs" appears twice`},
 		{"unknown output", strings.TrimSuffix(body(nil), "}") + `, "outputs": [{"name": "logits"}]}`, "outputs", `unknown output "logits"`},
 		{"content type np-less", `{"parameters": {"content_type": "base64"}, "inputs": []}`, "parameters", `content_type "base64" is not supported`},
-		{"binary extension", `{"inputs": [{"name": "age", "shape": [1], "datatype": "FP64", "data": [1], "parameters": {"binary_data_size": 8}}]}`, "inputs[0].parameters", "binary tensor data"},
+		{"binary size and data", `{"inputs": [{"name": "age", "shape": [1], "datatype": "FP64", "data": [1], "parameters": {"binary_data_size": 8}}]}`, `input "age"`, `has both "data" and binary_data_size`},
+		{"binary without the header", `{"inputs": [{"name": "age", "shape": [1], "datatype": "FP64", "parameters": {"binary_data_size": 8}}]}`, `input "age"`, "no Inference-Header-Content-Length"},
+		{"binary size not a count", `{"inputs": [{"name": "age", "shape": [1], "datatype": "FP64", "parameters": {"binary_data_size": -8}}]}`, "inputs[0].parameters", "must be a byte count"},
 		{"trailing data", `{"inputs": []} x`, "body", "data after the top-level value"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -141,6 +145,50 @@ func TestDecodeRESTRequestRefuses(t *testing.T) {
 				t.Errorf("HTTPStatus = %d, want 400", oip.HTTPStatus(err))
 			}
 		})
+	}
+}
+
+// binaryBody is a request in the binary tensor extension: age and plan
+// after the JSON, income and premium in it; with extra bytes appended.
+func binaryBody(cut, extra int) ([]byte, int) {
+	header := []byte(`{"inputs": [
+		{"name": "age", "datatype": "FP64", "shape": [2], "parameters": {"binary_data_size": 16}},
+		{"name": "income", "datatype": "FP64", "shape": [2], "data": [1.5, 2.5]},
+		{"name": "premium", "datatype": "BOOL", "shape": [2], "data": [true, false]},
+		{"name": "plan", "datatype": "BYTES", "shape": [2], "parameters": {"binary_data_size": 16}}]}`)
+	body := append([]byte{}, header...)
+	body = binary.LittleEndian.AppendUint64(body, math.Float64bits(42))
+	body = binary.LittleEndian.AppendUint64(body, math.Float64bits(37))
+	body = append(body, 3, 0, 0, 0, 'p', 'r', 'o', 5, 0, 0, 0, 'b', 'a', 's', 'i', 'c')
+	body = body[:len(body)-cut]
+	return append(body, make([]byte, extra)...), len(header)
+}
+
+func TestDecodeRESTBinaryExtension(t *testing.T) {
+	body, n := binaryBody(0, 0)
+	table, _, err := oip.DecodeRESTRequest(body, mixedFeatures, oip.DecodeOptions{HeaderLength: n})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := [][]tabular.Cell{{num(42), num(1.5), num(1), str("pro")}, {num(37), num(2.5), num(0), str("basic")}}
+	if diff := cmp.Diff(want, cellsOf(table)); diff != "" {
+		t.Errorf("rows (-want +got):\n%s", diff)
+	}
+	for _, tc := range []struct {
+		name        string
+		cut, extra  int
+		headerExtra int
+		want        string
+	}{
+		{"short", 3, 0, 0, `input "plan": binary_data_size is 16, but only 13 bytes remain`},
+		{"left over", 0, 5, 0, "body: 5 bytes after the JSON belong to no input"},
+		{"header past the body", 0, 0, 1000, "Inference-Header-Content-Length is"},
+	} {
+		body, n := binaryBody(tc.cut, tc.extra)
+		_, _, err := oip.DecodeRESTRequest(body, mixedFeatures, oip.DecodeOptions{HeaderLength: n + tc.headerExtra})
+		if err == nil || !strings.Contains(err.Error(), tc.want) || oip.HTTPStatus(err) != 400 {
+			t.Errorf("%s: %v, want a 400 containing %q", tc.name, err, tc.want)
+		}
 	}
 }
 

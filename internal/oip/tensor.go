@@ -95,6 +95,9 @@ type tensor struct {
 	dt    datatype
 	shape []int64
 	col   tabular.Column
+	// binarySize is the byte count of a REST input whose values follow
+	// the JSON (the binary tensor extension), or -1.
+	binarySize int
 }
 
 func (t *tensor) field() string { return "input " + strconv.Quote(t.name) }
@@ -104,6 +107,13 @@ type DecodeOptions struct {
 	// MaxRows is the most rows one request may carry (the server's batch
 	// limit); 0 means no limit.
 	MaxRows int
+	// HeaderLength is a REST request's Inference-Header-Content-Length,
+	// set when it uses the binary tensor extension (Triton's HTTP client
+	// does by default): the JSON is the body's first HeaderLength bytes,
+	// and each input with a binary_data_size parameter takes that many
+	// bytes from the rest, in order, laid out as raw_input_contents.
+	// 0 means the whole body is JSON.
+	HeaderLength int
 }
 
 // Outputs the model gives, by name.
@@ -153,8 +163,6 @@ func checkParameter(key, value string) string {
 			return ""
 		}
 		return "content_type " + strconv.Quote(value) + ` is not supported (send "pd", "np" or none)`
-	case "binary_data_size":
-		return `binary tensor data is not supported: send the values in "data"`
 	}
 	return ""
 }
