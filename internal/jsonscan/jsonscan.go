@@ -288,64 +288,80 @@ func (r *Reader) number() ([]byte, bool) {
 // Float reads a number as the nearest float64. A number that is valid JSON
 // but beyond float64's range gives inRange false (and no syntax error), as
 // encoding/json refuses it for a float64.
+//
+// One pass checks the grammar and gathers the digits: when they form an
+// integer m <= 2^53 with k <= 22 decimals and no exponent, m and 10^k are
+// exact float64s and one IEEE division rounds m/10^k correctly (Clinger's
+// fast path), so the result is strconv's, bit for bit (FuzzReaderAgrees
+// checks it); other numbers go to strconv.
 func (r *Reader) Float() (v float64, inRange, ok bool) {
-	b, ok := r.number()
-	if !ok {
-		return 0, false, false
+	r.skipSpace()
+	d, i := r.data, r.pos
+	start, neg := i, false
+	if i < len(d) && d[i] == '-' {
+		neg = true
+		i++
 	}
-	if v, ok := fastFloat(b); ok {
+	var mant uint64
+	digits, decimals, fast := 0, 0, true
+	switch {
+	case i < len(d) && d[i] == '0':
+		i++
+	case i < len(d) && d[i] >= '1' && d[i] <= '9':
+		for ; i < len(d) && d[i] >= '0' && d[i] <= '9'; i++ {
+			if digits == 19 {
+				fast = false
+				continue
+			}
+			mant = mant*10 + uint64(d[i]-'0')
+			digits++
+		}
+	default:
+		r.pos = i
+		return 0, false, r.fail("expected a digit")
+	}
+	if i < len(d) && d[i] == '.' {
+		i++
+		if i >= len(d) || d[i] < '0' || d[i] > '9' {
+			r.pos = i
+			return 0, false, r.fail("expected a digit after the decimal point")
+		}
+		for ; i < len(d) && d[i] >= '0' && d[i] <= '9'; i++ {
+			if digits == 19 {
+				fast = false
+				continue
+			}
+			mant = mant*10 + uint64(d[i]-'0')
+			digits++
+			decimals++
+		}
+	}
+	if i < len(d) && (d[i] == 'e' || d[i] == 'E') {
+		fast = false
+		r.pos = start
+		if _, ok := r.number(); !ok {
+			return 0, false, false
+		}
+		i = r.pos
+	}
+	r.pos = i
+	if fast && mant <= 1<<53 && decimals < len(exactPow10) {
+		v = float64(mant)
+		if decimals > 0 {
+			v /= exactPow10[decimals]
+		}
+		if neg {
+			v = -v
+		}
 		return v, true, true
 	}
-	v, err := strconv.ParseFloat(string(b), 64) // no allocation: strconv copies b only into an error
+	v, err := strconv.ParseFloat(string(d[start:i]), 64) // no allocation: strconv copies only into an error
 	return v, err == nil, true
 }
 
 // exactPow10 holds the powers of ten that a float64 represents exactly.
 var exactPow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
 	1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
-
-// fastFloat converts the common shapes "-123" and "123.45" (a number
-// already checked against JSON's grammar) several times faster than
-// strconv, and reports false for the rest. When the digits form an integer
-// m <= 2^53 and there are k <= 22 decimals, m and 10^k are exact float64s
-// and one IEEE division rounds m/10^k correctly (Clinger's fast path), so
-// the result is strconv's, bit for bit; FuzzReaderAgrees checks it.
-func fastFloat(b []byte) (float64, bool) {
-	i, neg := 0, false
-	if b[0] == '-' {
-		neg, i = true, 1
-	}
-	var mant uint64
-	digits, decimals, dot := 0, 0, false
-	for ; i < len(b); i++ {
-		switch c := b[i]; {
-		case c >= '0' && c <= '9':
-			if digits == 19 {
-				return 0, false
-			}
-			mant = mant*10 + uint64(c-'0')
-			digits++
-			if dot {
-				decimals++
-			}
-		case c == '.':
-			dot = true
-		default: // an exponent
-			return 0, false
-		}
-	}
-	if mant > 1<<53 || decimals >= len(exactPow10) {
-		return 0, false
-	}
-	f := float64(mant)
-	if decimals > 0 {
-		f /= exactPow10[decimals]
-	}
-	if neg {
-		f = -f
-	}
-	return f, true
-}
 
 // Bytes reads a string and returns it unescaped: a slice of the input when
 // it has no escapes, else of a buffer that the next string read reuses.

@@ -204,3 +204,12 @@ func FuzzAppendString(f *testing.F) {
 		}
 	})
 }
+
+func TestFloatExact(t *testing.T) {
+	// Numbers around the fast path's edges convert as encoding/json does.
+	for _, s := range []string{"9007199254740992", "9007199254740993", "0.1", "123456789012345678", "1234567890123456789",
+		"12345678901234567890", "0.0000000000000000000001", "0.00000000000000000000001", "-0", "-0.0", "3.0e2", "1E-2",
+		"9007199254740992.5", "4.9406564584124654e-324", "1.7976931348623157e308"} {
+		agree(t, []byte(s))
+	}
+}
