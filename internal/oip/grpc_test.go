@@ -1,8 +1,10 @@
 package oip_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
+	"log/slog"
 	"math"
 	"net"
 	"strings"
@@ -210,7 +212,8 @@ func TestGRPCInfer(t *testing.T) {
 
 func TestGRPCInferRefuses(t *testing.T) {
 	b := newFakeBackend()
-	addr := startGRPC(t, b, oip.Options{MaxRows: 2, MaxMessageBytes: 1 << 20})
+	var logged bytes.Buffer
+	addr := startGRPC(t, b, oip.Options{MaxRows: 2, MaxMessageBytes: 1 << 20, Logger: slog.New(slog.NewTextHandler(&logged, nil))})
 	client := pb.NewGRPCInferenceServiceClient(dial(t, addr))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -278,6 +281,9 @@ func TestGRPCInferRefuses(t *testing.T) {
 				t.Errorf("status %v %q, want %v containing %q", st.Code(), st.Message(), tc.code, tc.msg)
 			}
 		})
+	}
+	if !strings.Contains(logged.String(), `panic="a bug in the model"`) {
+		t.Errorf("the panic was not logged: %q", logged.String())
 	}
 }
 

@@ -26,6 +26,8 @@ type Options struct {
 	// HealthPoll is how often a grpc.health.v1 Watch stream rechecks
 	// readiness. 0 means one second.
 	HealthPoll time.Duration
+	// Logger receives a call that panicked; nil means slog.Default().
+	Logger *slog.Logger
 }
 
 // DefaultMaxMessageBytes is the request size limit when Options leave it 0.
@@ -40,8 +42,8 @@ func NewGRPCServer(b Backend, o Options, opts ...grpc.ServerOption) *grpc.Server
 	if max <= 0 {
 		max = DefaultMaxMessageBytes
 	}
-	s := grpc.NewServer(append([]grpc.ServerOption{grpc.MaxRecvMsgSize(max), grpc.ChainUnaryInterceptor(recoverPanic)}, opts...)...)
 	svc := NewService(b, o)
+	s := grpc.NewServer(append([]grpc.ServerOption{grpc.MaxRecvMsgSize(max), grpc.ChainUnaryInterceptor(svc.recoverPanic)}, opts...)...)
 	pb.RegisterGRPCInferenceServiceServer(s, svc)
 	healthpb.RegisterHealthServer(s, svc.Health())
 	return s
@@ -49,10 +51,10 @@ func NewGRPCServer(b Backend, o Options, opts ...grpc.ServerOption) *grpc.Server
 
 // recoverPanic turns a panic in a call into INTERNAL for that call: gRPC,
 // unlike net/http, would let it end the process.
-func recoverPanic(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
+func (s *Service) recoverPanic(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			slog.ErrorContext(ctx, "grpc call panicked", "method", info.FullMethod, "panic", p, "stack", string(debug.Stack()))
+			s.opts.Logger.ErrorContext(ctx, "grpc call panicked", "method", info.FullMethod, "panic", p, "stack", string(debug.Stack()))
 			resp, err = nil, status.Errorf(codes.Internal, "internal error in %s", info.FullMethod)
 		}
 	}()
@@ -75,6 +77,9 @@ func NewService(b Backend, o Options) *Service {
 	}
 	if o.HealthPoll <= 0 {
 		o.HealthPoll = time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
 	}
 	return &Service{backend: b, opts: o}
 }
