@@ -104,7 +104,9 @@ func TestProtocolsAgree(t *testing.T) {
 		"mlflow instances":         `{"instances":[` + strings.Join(records, ",") + `]}`,
 		"mlflow inputs":            `{"inputs":{` + columns + `}}`,
 	} {
-		decoders[name] = func() (*tabular.Table, error) { return mlflow.Decode([]byte(body), mlflow.JSON, features, mlflow.Options{}) }
+		decoders[name] = func() (*tabular.Table, error) {
+			return mlflow.Decode([]byte(body), mlflow.JSON, features, mlflow.Options{})
+		}
 	}
 	decoders["mlflow csv"] = func() (*tabular.Table, error) {
 		return mlflow.Decode([]byte("age,premium,plan\n"+strings.Join(csvLines, "\n")), mlflow.CSV, features, mlflow.Options{})
