@@ -41,6 +41,7 @@ type decoder struct {
 	cols     []tabular.Column
 	present  []bool // the request has a column for the feature
 	rows     int
+	strings  tabular.Interner // string cells, often a few categories over many rows
 }
 
 func newDecoder(features []tabular.Feature, opts Options) *decoder {
@@ -142,7 +143,7 @@ func (d *decoder) cell(col *tabular.Column, field func() string) *tabular.Error 
 		col.AppendNumber(v)
 	case jsonscan.String:
 		b, _ := d.r.Bytes()
-		col.AppendString(string(b)) // the body is valid UTF-8
+		col.AppendString(d.strings.String(b)) // the body is valid UTF-8
 	case jsonscan.Bool:
 		v, _ := d.r.Bool()
 		col.AppendBool(v)
@@ -174,9 +175,9 @@ func (d *decoder) records(field string) *tabular.Error {
 	setAt := make([]int, len(d.features)) // the row that last set each feature, plus one
 	for d.r.NextElem() {
 		row := d.rows
-		rowField := field + "[" + strconv.Itoa(row) + "]"
-		if err := d.expect(jsonscan.Object, rowField, "a record: an object keyed by column name"); err != nil {
-			return err
+		rowField := func() string { return field + "[" + strconv.Itoa(row) + "]" } // built only for an error
+		if d.r.Peek() != jsonscan.Object {
+			return d.expect(jsonscan.Object, rowField(), "a record: an object keyed by column name")
 		}
 		d.r.BeginObject()
 		for {
@@ -190,7 +191,7 @@ func (d *decoder) records(field string) *tabular.Error {
 				continue
 			}
 			if setAt[j] == row+1 {
-				return tabular.Errorf(rowField, "key %q appears twice", key)
+				return tabular.Errorf(rowField(), "key %q appears twice", key)
 			}
 			setAt[j] = row + 1
 			d.present[j] = true
@@ -198,7 +199,7 @@ func (d *decoder) records(field string) *tabular.Error {
 			for col.Len() < row {
 				col.AppendNull() // rows before that lacked the key
 			}
-			if err := d.cell(col, func() string { return rowField + "." + col.Name }); err != nil {
+			if err := d.cell(col, func() string { return rowField() + "." + col.Name }); err != nil {
 				return err
 			}
 		}
@@ -354,20 +355,20 @@ func (d *decoder) splitData(field string) ([]tabular.Column, *tabular.Error) {
 	var byPos []tabular.Column
 	for d.r.NextElem() {
 		row := d.rows
-		rowField := field + "[" + strconv.Itoa(row) + "]"
-		if err := d.expect(jsonscan.Array, rowField, "an array of values"); err != nil {
-			return nil, err
+		rowField := func() string { return field + "[" + strconv.Itoa(row) + "]" } // built only for an error
+		if d.r.Peek() != jsonscan.Array {
+			return nil, d.expect(jsonscan.Array, rowField(), "an array of values")
 		}
 		d.r.BeginArray()
 		p := 0
 		for ; d.r.NextElem(); p++ {
 			if p == len(byPos) {
 				if row > 0 {
-					return nil, tabular.Errorf(rowField, "has more values than row 0 (%d)", len(byPos))
+					return nil, tabular.Errorf(rowField(), "has more values than row 0 (%d)", len(byPos))
 				}
 				byPos = append(byPos, tabular.Column{})
 			}
-			if err := d.cell(&byPos[p], func() string { return rowField + "[" + strconv.Itoa(p) + "]" }); err != nil {
+			if err := d.cell(&byPos[p], func() string { return rowField() + "[" + strconv.Itoa(p) + "]" }); err != nil {
 				return nil, err
 			}
 		}
@@ -375,7 +376,7 @@ func (d *decoder) splitData(field string) ([]tabular.Column, *tabular.Error) {
 			return nil, err
 		}
 		if p != len(byPos) {
-			return nil, tabular.Errorf(rowField, "has %d values, but row 0 has %d", p, len(byPos))
+			return nil, tabular.Errorf(rowField(), "has %d values, but row 0 has %d", p, len(byPos))
 		}
 		if err := d.addRow(field); err != nil {
 			return nil, err
