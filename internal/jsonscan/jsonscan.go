@@ -70,6 +70,9 @@ func (r *Reader) Err() error {
 // Offset is the position of the next byte to read.
 func (r *Reader) Offset() int { return r.pos }
 
+// Data is the document being read.
+func (r *Reader) Data() []byte { return r.data }
+
 func (r *Reader) fail(msg string) bool {
 	if r.err == nil {
 		r.err = &SyntaxError{Offset: r.pos, Msg: msg}

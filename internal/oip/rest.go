@@ -282,6 +282,7 @@ func (d *restDecoder) input(i int) (tensor, *tabular.Error) {
 			err = d.parameters(field.with("parameters"), &t.binarySize)
 		case "data":
 			if err = d.expect(jsonscan.Array, field.with("data"), "an array"); err == nil {
+				d.growFor(&t)
 				index := 0
 				d.data(&t.col, &index, &bad)
 			}
@@ -313,6 +314,25 @@ func (d *restDecoder) input(i int) (tensor, *tabular.Error) {
 		return t, tabular.Errorf(t.field(), "unknown datatype %q (send one of FP64, FP32, INT64, BOOL, BYTES, ...)", datatypeText)
 	}
 	return t, nil
+}
+
+// growFor sizes t's column for the data its shape announces, when the
+// shape came first (as clients write it), so that appending does not
+// reallocate; no more than the rest of the body could hold, as a shape
+// is the client's word.
+func (d *restDecoder) growFor(t *tensor) {
+	n, reason := elements(t.shape)
+	if t.shape == nil || reason != "" || n > (len(d.r.Data())-d.r.Offset())/2 {
+		return
+	}
+	switch t.dt {
+	case dtBytes:
+		t.col.Grow(n, tabular.String)
+	case dtBool:
+		t.col.Grow(n, tabular.Bool)
+	default:
+		t.col.Grow(n, tabular.Number)
+	}
 }
 
 // name reads a tensor's name, sharing the feature's string when it names

@@ -196,6 +196,11 @@ func grow[T any](s []T, n int) []T {
 
 // AppendNumber appends a Number cell; a NaN is appended as Null.
 func (c *Column) AppendNumber(v float64) {
+	if c.kind == Number && c.n > 0 && len(c.nums) == c.n && v == v { // the common case, inlined
+		c.nums = append(c.nums, v)
+		c.n++
+		return
+	}
 	if math.IsNaN(v) {
 		c.AppendNull()
 		return
@@ -213,7 +218,14 @@ func (c *Column) AppendBool(b bool) {
 }
 
 // AppendString appends a String cell; s must be valid UTF-8.
-func (c *Column) AppendString(s string) { c.add(String, 0, s) }
+func (c *Column) AppendString(s string) {
+	if c.kind == String && c.n > 0 && len(c.strs) == c.n {
+		c.strs = append(c.strs, s)
+		c.n++
+		return
+	}
+	c.add(String, 0, s)
+}
 
 // AppendNull appends a Null cell.
 func (c *Column) AppendNull() { c.add(Null, 0, "") }
