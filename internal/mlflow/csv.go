@@ -8,6 +8,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/mlservice/mlservice/internal/tabular"
 )
@@ -21,6 +22,9 @@ import (
 // a string; in a number column a decimal is a number, true/false a bool,
 // and anything else a string, for validation to refuse.
 func DecodeCSV(body []byte, features []tabular.Feature, opts Options) (*tabular.Table, error) {
+	if !utf8.Valid(body) {
+		return nil, tabular.Errorf("body", "is not valid UTF-8")
+	}
 	body = bytes.TrimPrefix(body, []byte("\ufeff"))
 	r := csv.NewReader(bytes.NewReader(body))
 	r.ReuseRecord = true

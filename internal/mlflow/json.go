@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/mlservice/mlservice/internal/jsonscan"
 	"github.com/mlservice/mlservice/internal/tabular"
@@ -25,6 +26,9 @@ var inputKeys = []string{"dataframe_split", "dataframe_records", "instances", "i
 // feature's key, or a JSON null, is a missing value (pandas' NaN). Each
 // cell must be a number, string, bool or null.
 func DecodeJSON(body []byte, features []tabular.Feature, opts Options) (*tabular.Table, error) {
+	if !utf8.Valid(body) {
+		return nil, tabular.Errorf("body", "is not valid UTF-8")
+	}
 	d := newDecoder(features, opts)
 	d.r.Reset(body)
 	if err := d.body(); err != nil {

@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/mlservice/mlservice/internal/jsonscan"
 	"github.com/mlservice/mlservice/internal/oip"
@@ -79,13 +78,11 @@ func ParseContentType(header string) (Format, error) {
 	return f, nil
 }
 
-// Decode reads a body of format f into a table with one column per
-// feature, in the order of features. Mistakes give a *tabular.Error that
+// Decode reads a body of format f (see DecodeJSON and DecodeCSV) into a
+// table with one column per feature, in the order of features. A body
+// that is not UTF-8, and every other mistake, gives a *tabular.Error that
 // names the key, column and row.
 func Decode(body []byte, f Format, features []tabular.Feature, opts Options) (*tabular.Table, error) {
-	if !utf8.Valid(body) {
-		return nil, tabular.Errorf("body", "is not valid UTF-8")
-	}
 	if f == CSV {
 		return DecodeCSV(body, features, opts)
 	}
