@@ -1,0 +1,543 @@
+// Package jsonscan reads one JSON document (RFC 8259) from a byte slice
+// value by value, for the protocol decoders' hot path: a request of a
+// thousand rows is read in one pass with no reflection and no allocation
+// beyond the strings kept. It accepts exactly what encoding/json's Valid
+// accepts (FuzzReaderAgrees checks it), and turns numbers and strings into
+// the same values as encoding/json does.
+//
+// The caller walks the document: Peek says what comes next; BeginObject
+// and NextKey, or BeginArray and NextElem, step through containers; Float,
+// Bytes, Bool and Null read scalars; Skip passes over any value. The first
+// syntax error stops the reader: every later call fails and Err reports it.
+package jsonscan
+
+import (
+	"strconv"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// Kind is the type of the next value, from its first byte.
+type Kind uint8
+
+const (
+	Invalid Kind = iota // no value here: a syntax error, or the end
+	Null
+	Bool
+	Number
+	String
+	Array
+	Object
+)
+
+// MaxDepth is how deeply arrays and objects may nest, as in encoding/json.
+const MaxDepth = 10000
+
+// SyntaxError is input that is not JSON, at byte Offset.
+type SyntaxError struct {
+	Offset int
+	Msg    string
+}
+
+func (e *SyntaxError) Error() string {
+	return "invalid JSON at byte " + strconv.Itoa(e.Offset) + ": " + e.Msg
+}
+
+// Reader reads one document. The zero Reader is an empty input; Reset
+// gives it one.
+type Reader struct {
+	data  []byte
+	pos   int
+	depth int
+	err   *SyntaxError
+	buf   []byte // unescaped string, reused
+}
+
+// Reset makes r read data from the start.
+func (r *Reader) Reset(data []byte) {
+	buf := r.buf[:0]
+	*r = Reader{data: data, buf: buf}
+}
+
+// Err is the first syntax error, or nil.
+func (r *Reader) Err() error {
+	if r.err == nil {
+		return nil
+	}
+	return r.err
+}
+
+// Offset is the position of the next byte to read.
+func (r *Reader) Offset() int { return r.pos }
+
+// Data is the document being read.
+func (r *Reader) Data() []byte { return r.data }
+
+func (r *Reader) fail(msg string) bool {
+	if r.err == nil {
+		r.err = &SyntaxError{Offset: r.pos, Msg: msg}
+	}
+	r.pos = len(r.data) // nothing more is read
+	return false
+}
+
+func (r *Reader) skipSpace() {
+	for r.pos < len(r.data) {
+		switch r.data[r.pos] {
+		case ' ', '\t', '\n', '\r':
+			r.pos++
+		default:
+			return
+		}
+	}
+}
+
+// Peek returns the kind of the next value without reading it.
+func (r *Reader) Peek() Kind {
+	r.skipSpace()
+	if r.err != nil || r.pos >= len(r.data) {
+		return Invalid
+	}
+	switch c := r.data[r.pos]; {
+	case c == 'n':
+		return Null
+	case c == 't' || c == 'f':
+		return Bool
+	case c == '"':
+		return String
+	case c == '[':
+		return Array
+	case c == '{':
+		return Object
+	case c == '-' || c >= '0' && c <= '9':
+		return Number
+	}
+	return Invalid
+}
+
+// Finish checks that nothing but white space follows the document.
+func (r *Reader) Finish() error {
+	r.skipSpace()
+	if r.err == nil && r.pos < len(r.data) {
+		r.fail("data after the top-level value")
+	}
+	return r.Err()
+}
+
+func (r *Reader) enter(open byte) bool {
+	r.skipSpace()
+	if r.pos >= len(r.data) || r.data[r.pos] != open {
+		if open == '{' {
+			return r.fail("expected an object")
+		}
+		return r.fail("expected an array")
+	}
+	if r.depth++; r.depth > MaxDepth {
+		return r.fail("nested too deeply")
+	}
+	r.pos++
+	return true
+}
+
+// BeginObject reads the '{' that opens an object.
+func (r *Reader) BeginObject() bool { return r.enter('{') }
+
+// BeginArray reads the '[' that opens an array.
+func (r *Reader) BeginArray() bool { return r.enter('[') }
+
+// prevByte is the last byte before pos that is not white space.
+func (r *Reader) prevByte() byte {
+	for i := r.pos - 1; i >= 0; i-- {
+		switch c := r.data[i]; c {
+		case ' ', '\t', '\n', '\r':
+		default:
+			return c
+		}
+	}
+	return 0
+}
+
+// NextKey reads the next key of the object being read, and its ':', and
+// returns it; false at the closing '}' (which it reads) or on an error.
+// The key may alias the input or a buffer reused by the next string read.
+func (r *Reader) NextKey() ([]byte, bool) {
+	r.skipSpace()
+	if r.err != nil || r.pos >= len(r.data) {
+		return nil, r.fail("unexpected end inside an object")
+	}
+	first := r.prevByte() == '{'
+	switch r.data[r.pos] {
+	case '}':
+		r.pos++
+		r.depth--
+		return nil, false
+	case ',':
+		if first {
+			return nil, r.fail("expected a key or '}'")
+		}
+		r.pos++
+		r.skipSpace()
+	default:
+		if !first {
+			return nil, r.fail("expected ',' or '}' after an object value")
+		}
+	}
+	if r.pos >= len(r.data) || r.data[r.pos] != '"' {
+		return nil, r.fail("expected a string key")
+	}
+	key, ok := r.Bytes()
+	if !ok {
+		return nil, false
+	}
+	r.skipSpace()
+	if r.pos >= len(r.data) || r.data[r.pos] != ':' {
+		return nil, r.fail("expected ':' after an object key")
+	}
+	r.pos++
+	return key, true
+}
+
+// NextElem reports whether the array being read has another element, and
+// reads the ',' before it; false at the closing ']' (which it reads) or on
+// an error.
+func (r *Reader) NextElem() bool {
+	r.skipSpace()
+	if r.err != nil || r.pos >= len(r.data) {
+		return r.fail("unexpected end inside an array")
+	}
+	first := r.prevByte() == '['
+	switch r.data[r.pos] {
+	case ']':
+		r.pos++
+		r.depth--
+		return false
+	case ',':
+		if first {
+			return r.fail("expected a value or ']'")
+		}
+		r.pos++
+		return true
+	}
+	if !first {
+		return r.fail("expected ',' or ']' after an array element")
+	}
+	return true
+}
+
+// Null reads a null.
+func (r *Reader) Null() bool { return r.literal("null") }
+
+// Bool reads true or false.
+func (r *Reader) Bool() (v, ok bool) {
+	r.skipSpace()
+	if r.pos < len(r.data) && r.data[r.pos] == 't' {
+		return true, r.literal("true")
+	}
+	return false, r.literal("false")
+}
+
+func (r *Reader) literal(word string) bool {
+	r.skipSpace()
+	if len(r.data)-r.pos < len(word) || string(r.data[r.pos:r.pos+len(word)]) != word {
+		return r.fail("expected " + word)
+	}
+	r.pos += len(word)
+	return true
+}
+
+// number reads the bytes of a number, checked against JSON's grammar.
+func (r *Reader) number() ([]byte, bool) {
+	r.skipSpace()
+	start, d := r.pos, r.data
+	i := start
+	if i < len(d) && d[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(d) && d[i] == '0':
+		i++
+	case i < len(d) && d[i] >= '1' && d[i] <= '9':
+		for i++; i < len(d) && d[i] >= '0' && d[i] <= '9'; i++ {
+		}
+	default:
+		r.pos = i
+		return nil, r.fail("expected a digit")
+	}
+	if i < len(d) && d[i] == '.' {
+		i++
+		if i >= len(d) || d[i] < '0' || d[i] > '9' {
+			r.pos = i
+			return nil, r.fail("expected a digit after the decimal point")
+		}
+		for ; i < len(d) && d[i] >= '0' && d[i] <= '9'; i++ {
+		}
+	}
+	if i < len(d) && (d[i] == 'e' || d[i] == 'E') {
+		i++
+		if i < len(d) && (d[i] == '+' || d[i] == '-') {
+			i++
+		}
+		if i >= len(d) || d[i] < '0' || d[i] > '9' {
+			r.pos = i
+			return nil, r.fail("expected a digit in the exponent")
+		}
+		for ; i < len(d) && d[i] >= '0' && d[i] <= '9'; i++ {
+		}
+	}
+	r.pos = i
+	return d[start:i], true
+}
+
+// Float reads a number as the nearest float64. A number that is valid JSON
+// but beyond float64's range gives inRange false (and no syntax error), as
+// encoding/json refuses it for a float64.
+//
+// One pass checks the grammar and gathers the digits: when they form an
+// integer m <= 2^53 with k <= 22 decimals and no exponent, m and 10^k are
+// exact float64s and one IEEE division rounds m/10^k correctly (Clinger's
+// fast path), so the result is strconv's, bit for bit (FuzzReaderAgrees
+// checks it); other numbers go to strconv.
+func (r *Reader) Float() (v float64, inRange, ok bool) {
+	r.skipSpace()
+	d, i := r.data, r.pos
+	start, neg := i, false
+	if i < len(d) && d[i] == '-' {
+		neg = true
+		i++
+	}
+	var mant uint64
+	digits, decimals, fast := 0, 0, true
+	switch {
+	case i < len(d) && d[i] == '0':
+		i++
+	case i < len(d) && d[i] >= '1' && d[i] <= '9':
+		for ; i < len(d) && d[i] >= '0' && d[i] <= '9'; i++ {
+			if digits == 19 {
+				fast = false
+				continue
+			}
+			mant = mant*10 + uint64(d[i]-'0')
+			digits++
+		}
+	default:
+		r.pos = i
+		return 0, false, r.fail("expected a digit")
+	}
+	if i < len(d) && d[i] == '.' {
+		i++
+		if i >= len(d) || d[i] < '0' || d[i] > '9' {
+			r.pos = i
+			return 0, false, r.fail("expected a digit after the decimal point")
+		}
+		for ; i < len(d) && d[i] >= '0' && d[i] <= '9'; i++ {
+			if digits == 19 {
+				fast = false
+				continue
+			}
+			mant = mant*10 + uint64(d[i]-'0')
+			digits++
+			decimals++
+		}
+	}
+	if i < len(d) && (d[i] == 'e' || d[i] == 'E') {
+		fast = false
+		r.pos = start
+		if _, ok := r.number(); !ok {
+			return 0, false, false
+		}
+		i = r.pos
+	}
+	r.pos = i
+	if fast && mant <= 1<<53 && decimals < len(exactPow10) {
+		v = float64(mant)
+		if decimals > 0 {
+			v /= exactPow10[decimals]
+		}
+		if neg {
+			v = -v
+		}
+		return v, true, true
+	}
+	v, err := strconv.ParseFloat(string(d[start:i]), 64) // no allocation: strconv copies only into an error
+	return v, err == nil, true
+}
+
+// exactPow10 holds the powers of ten that a float64 represents exactly.
+var exactPow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
+	1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
+
+// Bytes reads a string and returns it unescaped: a slice of the input when
+// it has no escapes, else of a buffer that the next string read reuses.
+// Invalid UTF-8 is returned as it is, for the caller to refuse or keep;
+// escaped lone surrogates become U+FFFD, as in encoding/json.
+func (r *Reader) Bytes() ([]byte, bool) {
+	r.skipSpace()
+	if r.pos >= len(r.data) || r.data[r.pos] != '"' {
+		return nil, r.fail("expected a string")
+	}
+	d := r.data
+	start := r.pos + 1
+	i := start
+	for i < len(d) && d[i] != '"' && d[i] != '\\' && d[i] >= 0x20 {
+		i++
+	}
+	if i < len(d) && d[i] == '"' {
+		r.pos = i + 1
+		return d[start:i], true
+	}
+	r.buf = append(r.buf[:0], d[start:i]...)
+	for i < len(d) {
+		switch c := d[i]; {
+		case c == '"':
+			r.pos = i + 1
+			return r.buf, true
+		case c < 0x20:
+			r.pos = i
+			return nil, r.fail("control character in a string")
+		case c != '\\':
+			r.buf = append(r.buf, c)
+			i++
+			continue
+		}
+		if i+1 >= len(d) {
+			break
+		}
+		i += 2
+		switch d[i-1] {
+		case '"', '\\', '/':
+			r.buf = append(r.buf, d[i-1])
+		case 'b':
+			r.buf = append(r.buf, '\b')
+		case 'f':
+			r.buf = append(r.buf, '\f')
+		case 'n':
+			r.buf = append(r.buf, '\n')
+		case 'r':
+			r.buf = append(r.buf, '\r')
+		case 't':
+			r.buf = append(r.buf, '\t')
+		case 'u':
+			c, ok := hex4(d, i)
+			if !ok {
+				r.pos = i
+				return nil, r.fail("expected four hex digits after \\u")
+			}
+			i += 4
+			ch := rune(c)
+			if utf16.IsSurrogate(ch) {
+				ch = utf8.RuneError
+				if c2, ok := hex4(d, i+2); ok && i+1 < len(d) && d[i] == '\\' && d[i+1] == 'u' {
+					if pair := utf16.DecodeRune(rune(c), rune(c2)); pair != utf8.RuneError {
+						ch = pair
+						i += 6
+					}
+				}
+			}
+			r.buf = utf8.AppendRune(r.buf, ch)
+		default:
+			r.pos = i - 1
+			return nil, r.fail("invalid escape in a string")
+		}
+	}
+	r.pos = len(d)
+	return nil, r.fail("unterminated string")
+}
+
+func hex4(d []byte, i int) (uint16, bool) {
+	if i+4 > len(d) {
+		return 0, false
+	}
+	var v uint16
+	for _, c := range d[i : i+4] {
+		switch {
+		case c >= '0' && c <= '9':
+			c -= '0'
+		case c >= 'a' && c <= 'f':
+			c -= 'a' - 10
+		case c >= 'A' && c <= 'F':
+			c -= 'A' - 10
+		default:
+			return 0, false
+		}
+		v = v<<4 | uint16(c)
+	}
+	return v, true
+}
+
+// Skip reads any one value, checking its syntax.
+func (r *Reader) Skip() bool {
+	switch r.Peek() {
+	case Null:
+		return r.Null()
+	case Bool:
+		_, ok := r.Bool()
+		return ok
+	case Number:
+		_, ok := r.number()
+		return ok
+	case String:
+		_, ok := r.skipString()
+		return ok
+	case Array:
+		if !r.BeginArray() {
+			return false
+		}
+		for r.NextElem() {
+			if !r.Skip() {
+				return false
+			}
+		}
+	case Object:
+		if !r.BeginObject() {
+			return false
+		}
+		for {
+			if _, ok := r.NextKey(); !ok {
+				break
+			}
+			if !r.Skip() {
+				return false
+			}
+		}
+	default:
+		if r.err == nil && r.pos >= len(r.data) {
+			return r.fail("unexpected end: expected a value")
+		}
+		return r.fail("expected a value")
+	}
+	return r.err == nil
+}
+
+// skipString passes over a string without unescaping it.
+func (r *Reader) skipString() (int, bool) {
+	d := r.data
+	for i := r.pos + 1; i < len(d); i++ {
+		switch c := d[i]; {
+		case c == '"':
+			r.pos = i + 1
+			return i, true
+		case c < 0x20:
+			r.pos = i
+			return 0, r.fail("control character in a string")
+		case c == '\\':
+			i++
+			if i >= len(d) {
+				break
+			}
+			switch d[i] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			case 'u':
+				if _, ok := hex4(d, i+1); !ok {
+					r.pos = i + 1
+					return 0, r.fail("expected four hex digits after \\u")
+				}
+				i += 4
+			default:
+				r.pos = i
+				return 0, r.fail("invalid escape in a string")
+			}
+		}
+	}
+	r.pos = len(d)
+	return 0, r.fail("unterminated string")
+}
