@@ -183,7 +183,9 @@ type tooLargeError struct {
 	limit int64
 }
 
-func (e *tooLargeError) Error() string        { return fmt.Sprintf("%s is larger than %d bytes", e.rel, e.limit) }
+func (e *tooLargeError) Error() string {
+	return fmt.Sprintf("%s is larger than %d bytes", e.rel, e.limit)
+}
 func (e *tooLargeError) Is(target error) bool { return target == ErrTooLarge }
 
 // openTries bounds OpenRegular's retries; only a writer replacing the file
