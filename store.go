@@ -25,8 +25,8 @@ const (
 
 // StoreOptions configures OpenStore.
 type StoreOptions struct {
-	// RefreshInterval is how often the store looks at CURRENT (one stat) to
-	// follow promotions. Zero means DefaultRefreshInterval, so a promotion is
+	// RefreshInterval is how often the store looks at CURRENT (one stat of
+	// a directory, one HEAD of an object store) to follow promotions. Zero means DefaultRefreshInterval, so a promotion is
 	// served within about a tenth of a second. Negative turns background
 	// refresh off; Reload still works.
 	RefreshInterval time.Duration
@@ -48,14 +48,14 @@ type StoreOptions struct {
 	DisableDrift bool
 }
 
-// Store serves predictions from the version CURRENT names under an
-// artifacts directory and follows CURRENT as it moves. It is safe for
+// Store serves predictions from the version CURRENT names in an
+// Artifacts (a directory, an object store) and follows CURRENT as it moves. It is safe for
 // concurrent use. Predict and PredictBatch take no lock, make no file-system
 // call and allocate nothing: they read an immutable snapshot through an
 // atomic pointer, which a background goroutine replaces when a new version
 // is promoted. A version that fails to load is refused and the previous one
 // keeps serving; the error shows in Status. Status, Metadata and Close never
-// wait on the file system, so a read that blocks cannot hang them.
+// wait on the backend, so a read that blocks cannot hang them.
 type Store struct {
 	a    *Artifacts
 	opts StoreOptions
@@ -116,13 +116,6 @@ type servingVersion struct {
 }
 
 // OpenStore opens the artifacts directory, loads the current version if
-// there is one, and starts following CURRENT. A directory with no version
-// yet, or with a current version that fails to load, still opens: the store
-// is not ready (Predict returns ErrNotReady) until a version loads. So does
-// a directory that does not exist (a mistyped path, a volume not mounted
-// yet): the store logs a warning, says why in Status, and waits for it.
-
-// OpenStore opens the artifacts directory, loads the current version if
 // there is one, and starts following CURRENT: it is
 // DirArtifacts(artifactsDir).OpenStore. A directory with no version yet, or
 // with a current version that fails to load, still opens: the store is not
@@ -165,6 +158,7 @@ func (a *Artifacts) OpenStore(opts StoreOptions) (*Store, error) {
 	return s, nil
 }
 
+// open makes the first load and starts following CURRENT.
 func (s *Store) open() {
 	opts, log := s.opts, s.log
 	// An error is kept in Status; a timeout leaves the load running.
@@ -187,9 +181,6 @@ func (s *Store) open() {
 }
 
 // Dir returns the artifacts directory the store serves from, or "" when it
-// serves from an object store.
-
-// Dir returns the artifacts directory the store serves from, or "" when it
 // serves from another backend.
 func (s *Store) Dir() string { return s.a.Dir() }
 
@@ -201,6 +192,11 @@ func (s *Store) Artifacts() *Artifacts { return s.a }
 // Artifacts.Versions.
 func (s *Store) Versions(ctx context.Context) ([]VersionInfo, error) { return s.a.Versions(ctx) }
 
+// Close stops following CURRENT and waits for the background goroutine.
+// The last loaded version keeps answering Predict. A check blocked in a
+// call to the backend that takes no context (a read on a hung file system)
+// cannot be interrupted: Close does not wait for it, and whatever it loads
+// when the call returns is discarded (its goroutine ends then, not before).
 func (s *Store) Close() error {
 	s.mu.Lock()
 	if s.closed {
