@@ -188,6 +188,9 @@ func (s *Store) check(force bool) (bool, error) {
 
 	files := b.VersionStamp(ctx, id) // before the load: a change during it counts
 	v, err := load(ctx, id)
+	if err != nil && s.ctx.Err() != nil {
+		return false, ErrClosed // Close cancelled the load: nothing to refuse
+	}
 	if errors.Is(err, storage.ErrUnreachable) {
 		s.mu.Lock()
 		s.stamp = storage.Stamp{} // not decided: look again at the next check
