@@ -264,6 +264,12 @@ func (a *Artifacts) ReadVersion(ctx context.Context, id string) (*Metadata, *mod
 	if err != nil {
 		return nil, nil, fmt.Errorf("read version %s: %w", id, err)
 	}
+	return decodeReadVersion(id, files)
+}
+
+// decodeReadVersion decodes the metadata and model of version id from its
+// files, already checked against its manifest.
+func decodeReadVersion(id string, files map[string][]byte) (*Metadata, *model.Model, error) {
 	var meta Metadata
 	if err := decodeStrict(files[metadataFile], &meta); err != nil {
 		return nil, nil, fmt.Errorf("read version %s: %s: %w", id, versionRel(id, metadataFile), err)
