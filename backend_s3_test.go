@@ -2,10 +2,19 @@
 
 package mlservice_test
 
-import "testing"
+import (
+	"testing"
 
-// TestS3BackendConformance runs the backend suite against a real SeaweedFS.
+	"github.com/mlservice/mlservice/storage"
+	"github.com/mlservice/mlservice/storage/objstore"
+)
+
+// TestS3BackendConformance runs the backend suite against a real SeaweedFS,
+// each case under a prefix of its own.
 func TestS3BackendConformance(t *testing.T) {
-	a, _ := s3Open(t, s3URL(t, s3Server(t)))
-	backendSuite(t, a)
+	srv := s3Server(t)
+	backendSuite(t, func(t *testing.T) storage.Backend {
+		_, b := s3Open(t, s3URL(t, srv))
+		return objstore.New(b)
+	})
 }

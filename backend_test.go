@@ -13,18 +13,35 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/mlservice/mlservice"
+	"github.com/mlservice/mlservice/storage"
+	dirstore "github.com/mlservice/mlservice/storage/dir"
 	"github.com/mlservice/mlservice/storage/memory"
+	"github.com/mlservice/mlservice/storage/objstore"
 )
 
 // The backend conformance suite: what Artifacts and a following Store
 // promise, run against every backend. The directory and the in-memory
-// bucket run everywhere; SeaweedFS runs in backend_s3_test.go.
+// bucket run everywhere; SeaweedFS runs in backend_s3_test.go. (What each
+// backend promises the protocol is storage/backendtest's.)
 func TestBackendConformance(t *testing.T) {
-	t.Run("directory", func(t *testing.T) { backendSuite(t, mlservice.DirArtifacts(t.TempDir())) })
-	t.Run("memory", func(t *testing.T) { backendSuite(t, mlservice.BucketArtifacts(memory.New(t.Name()))) })
+	t.Run("directory", func(t *testing.T) {
+		backendSuite(t, func(t *testing.T) storage.Backend { return dirstore.New(t.TempDir()) })
+	})
+	t.Run("memory", func(t *testing.T) {
+		backendSuite(t, func(t *testing.T) storage.Backend { return objstore.New(memory.New(t.Name())) })
+	})
 }
 
-func backendSuite(t *testing.T, a *mlservice.Artifacts) {
+// backendSuite runs the protocol's cases, each on fresh artifacts from
+// newBackend.
+func backendSuite(t *testing.T, newBackend func(t *testing.T) storage.Backend) {
+	t.Run("Cycle", func(t *testing.T) { backendCycle(t, mlservice.NewArtifacts(newBackend(t))) })
+	t.Run("LoserDecidesAgain", func(t *testing.T) { backendLoser(t, newBackend(t)) })
+}
+
+// backendCycle promotes, serves, ties, rolls back, pins, unpins and races
+// writers on one set of artifacts.
+func backendCycle(t *testing.T, a *mlservice.Artifacts) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	promote := func(f1 float64) *mlservice.Decision {
@@ -205,4 +222,80 @@ func backendServing(t *testing.T, st *mlservice.Store, id string) {
 		}
 	}
 	t.Fatalf("store serves %+v, not %s after 5s", st.Status(), id)
+}
+
+// rivalBackend lets a rival writer move CURRENT between a writer's read of
+// it and its compare-and-swap, once: what a trainer racing on an object
+// store does, and what the lock rules out on a directory unless a writer
+// bypasses it, as the rival here does.
+type rivalBackend struct {
+	storage.Backend
+	once  sync.Once
+	rival func()
+}
+
+func (r *rivalBackend) SwapCurrent(ctx context.Context, data []byte, tag string) error {
+	r.once.Do(r.rival)
+	return r.Backend.SwapCurrent(ctx, data, tag)
+}
+
+// A writer whose swap of CURRENT is refused, because a rival moved it since
+// the writer read it, decides again against the version current now: a
+// candidate that beat the old version but not the rival's is rejected,
+// compared with the rival's, and its files (rewritten) and its one history
+// record say so.
+func backendLoser(t *testing.T, b storage.Backend) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	a := mlservice.NewArtifacts(b)
+	promote := func(a *mlservice.Artifacts, f1 float64) *mlservice.Decision {
+		t.Helper()
+		d, err := a.Promote(ctx, artWithF1(t, f1))
+		if err != nil {
+			t.Fatalf("promote f1=%v: %v", f1, err)
+		}
+		return d
+	}
+	old, better := promote(a, 0.5), promote(a, 0.8)
+	if _, err := a.PromoteVersion(ctx, old.VersionID); err != nil { // current again, unpinned
+		t.Fatal(err)
+	}
+	rivalMoved := false
+	rb := &rivalBackend{Backend: b, rival: func() {
+		_, tag, err := b.ReadCurrent(ctx, 64)
+		if err == nil {
+			err = b.SwapCurrent(ctx, []byte(better.VersionID+"\n"), tag)
+		}
+		if err != nil {
+			t.Errorf("the rival's swap: %v", err)
+		}
+		rivalMoved = true
+	}}
+	d := promote(mlservice.NewArtifacts(rb), 0.6)
+	if !rivalMoved {
+		t.Fatal("the candidate was decided without a swap of CURRENT")
+	}
+	if d.Promoted || d.PreviousVersionID != better.VersionID || !strings.Contains(d.Reason, "f1 0.600000 <= current 0.800000") {
+		t.Fatalf("a candidate that lost the race to a better version: %+v; want rejected against %s", d, better.VersionID)
+	}
+	if id, err := a.CurrentVersion(ctx); err != nil || id != better.VersionID {
+		t.Fatalf("CURRENT = %s, %v; want the rival's %s", id, err, better.VersionID)
+	}
+	meta, _, err := a.ReadVersion(ctx, d.VersionID)
+	if err != nil || meta.Promotion.PreviousVersionID != better.VersionID || meta.Promotion.Wins {
+		t.Fatalf("the loser's metadata records %+v (%v); want its comparison with %s", meta.Promotion, err, better.VersionID)
+	}
+	h, err := a.ReadHistory(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var events []string
+	for _, r := range h {
+		if r.VersionID == d.VersionID {
+			events = append(events, r.Event)
+		}
+	}
+	if !slices.Equal(events, []string{mlservice.DecisionRejected}) {
+		t.Fatalf("history of the loser: %v, want one rejection", events)
+	}
 }

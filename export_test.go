@@ -1,12 +1,14 @@
 package mlservice
 
+import "github.com/mlservice/mlservice/internal/fsx"
+
 // Hooks for the black-box tests in package mlservice_test.
 
 // TryLock and UnlockFile let a test hold the artifacts lock the way another
 // process would, with the same per-OS call Promote uses.
 var (
-	TryLock    = tryLock
-	UnlockFile = unlockFile
+	TryLock    = fsx.TryLock
+	UnlockFile = fsx.Unlock
 )
 
 // ThreadCPU is the calling OS thread's CPU time (see threadCPU).

@@ -1,9 +1,14 @@
 package mlservice_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -158,4 +163,191 @@ func TestHistoryCutsLongTornLastLine(t *testing.T) {
 	if err != nil || len(log.Skipped) != 0 || len(log.Records) != 2 || log.Records[0].VersionID != first.VersionID || log.Records[1].VersionID != second.VersionID {
 		t.Fatalf("history after the append: %+v, %v", log, err)
 	}
+}
+
+// Promote (through its recovery step) removes what a writer killed mid-way
+// left behind, and Versions never lists it.
+func TestPromoteRemovesLeftovers(t *testing.T) {
+	dir := t.TempDir()
+	first := artPromote(t, dir, 0.5)
+	tmpDir := artModels(dir, "versions", ".tmp-20240101T000000.000000Z-deadbeef")
+	if err := os.Mkdir(tmpDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(tmpDir, "model.json"), []byte(`{"format":`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tmpCurrent := artModels(dir, "CURRENT.tmp-0badf00d")
+	if err := os.WriteFile(tmpCurrent, []byte("20240101T0000"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if vs := artVersions(t, dir); len(vs) != 1 || vs[0].VersionID != first.VersionID {
+		t.Fatalf("Versions lists %+v", vs)
+	}
+	if got := artCurrent(t, dir); got != first.VersionID {
+		t.Fatalf("CURRENT = %q", got)
+	}
+
+	second := artPromote(t, dir, 0.4)
+	for _, p := range []string{tmpDir, tmpCurrent} {
+		if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s survived the next Promote: %v", p, err)
+		}
+	}
+	if got := artVersionDirs(t, dir); !slices.Equal(got, []string{first.VersionID, second.VersionID}) {
+		t.Errorf("versions/ holds %v", got)
+	}
+}
+
+// A version published by a writer that died before appending its decision
+// gets one from the next writer, as recover() documents: promoted when
+// CURRENT names it, interrupted otherwise (its metadata's comparison is no
+// evidence of what happened to CURRENT).
+func TestPromoteRecordsUnrecordedVersions(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		prepare func(t *testing.T, dir, base, lost string)
+		want    string
+	}{
+		{"died after moving CURRENT", func(t *testing.T, dir, base, lost string) {}, mlservice.DecisionPromoted},
+		{"died before moving CURRENT", func(t *testing.T, dir, base, lost string) {
+			artWriteCurrent(t, dir, base+"\n")
+		}, mlservice.DecisionInterrupted},
+		{"unreadable metadata", func(t *testing.T, dir, base, lost string) {
+			artWriteCurrent(t, dir, base+"\n")
+			if err := os.WriteFile(artVersionFile(dir, lost, "metadata.json"), []byte("{"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}, mlservice.DecisionInterrupted},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			base := artPromote(t, dir, 0.5)
+			lost := artPromote(t, dir, 0.7)
+			artDropHistory(t, dir, lost.VersionID)
+			tc.prepare(t, dir, base.VersionID, lost.VersionID)
+			artCheckRecovered(t, dir, lost.VersionID, tc.want)
+		})
+	}
+	t.Run("rejected", func(t *testing.T) {
+		dir := t.TempDir()
+		artPromote(t, dir, 0.5)
+		lost := artPromote(t, dir, 0.3)
+		artDropHistory(t, dir, lost.VersionID)
+		artCheckRecovered(t, dir, lost.VersionID, mlservice.DecisionInterrupted)
+	})
+}
+
+// artDropHistory rewrites history.jsonl without id's records.
+func artDropHistory(t *testing.T, dir, id string) {
+	t.Helper()
+	path := artModels(dir, "history.jsonl")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keep []byte
+	for line := range bytes.Lines(data) {
+		if !bytes.Contains(line, []byte(id)) {
+			keep = append(keep, line...)
+		}
+	}
+	if err := os.WriteFile(path, keep, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// artCheckRecovered promotes once more and checks that id got exactly one
+// record, with event want, ahead of the new decision.
+func artCheckRecovered(t *testing.T, dir, id, want string) {
+	t.Helper()
+	next := artPromote(t, dir, 0.1)
+	hist := artHistory(t, dir)
+	var got []mlservice.HistoryRecord
+	for _, h := range hist {
+		if h.VersionID == id {
+			got = append(got, h)
+		}
+	}
+	if len(got) != 1 || got[0].Event != want || got[0].Reason == "" {
+		t.Fatalf("records of %s after recovery: %+v, want one %q", id, got, want)
+	}
+	if hist[len(hist)-1].VersionID != next.VersionID || hist[len(hist)-2].VersionID != id {
+		t.Errorf("the recovered record should come just before the next decision: %+v", hist)
+	}
+	for _, v := range artVersions(t, dir) {
+		if v.VersionID == id && v.Decision != want {
+			t.Errorf("Versions shows %s as %q, want %q", id, v.Decision, want)
+		}
+	}
+	// Recovery happens once.
+	artPromote(t, dir, 0.1)
+	n := 0
+	for _, h := range artHistory(t, dir) {
+		if h.VersionID == id {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("%s has %d records after a second promotion", id, n)
+	}
+}
+
+// A crash in the middle of an append leaves a torn last line: ReadHistory
+// skips it, and the next append cuts it off (ended by a line end, it would
+// be a bad line in the middle, which ReadHistory refuses).
+func TestHistoryTornLine(t *testing.T) {
+	dir := t.TempDir()
+	first := artPromote(t, dir, 0.5)
+	path := artModels(dir, "history.jsonl")
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString(`{"time":"2024-01-01T00:00:00Z","event":"promoted","model_versi`); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+
+	if hist := artHistory(t, dir); len(hist) != 1 || hist[0].VersionID != first.VersionID {
+		t.Fatalf("history with a torn last line: %+v", hist)
+	}
+	second := artPromote(t, dir, 0.6)
+	hist := artHistory(t, dir)
+	if len(hist) != 2 || hist[1].VersionID != second.VersionID || hist[1].Event != mlservice.DecisionPromoted {
+		t.Fatalf("history after the next promotion: %+v", hist)
+	}
+	data, _ := os.ReadFile(path)
+	if lines := bytes.Count(data, []byte("\n")); lines != 2 || bytes.Contains(data, []byte("model_versi\n")) {
+		t.Errorf("history.jsonl has %d lines, want 2 (the torn one cut off):\n%s", lines, data)
+	}
+	if vs := artVersions(t, dir); len(vs) != 2 || !vs[0].Current || vs[0].Decision != mlservice.DecisionPromoted {
+		t.Errorf("Versions: %+v", vs)
+	}
+}
+
+// "Promoted" is a fact about CURRENT: a version whose writer died after
+// publishing it but before CURRENT moved is not listed as promoted, whatever
+// its metadata hoped, by Versions nor by the record the next writer's
+// recovery appends.
+func TestVersionsPromotedOnlyWhenCurrentMoved(t *testing.T) {
+	dir := t.TempDir()
+	base := artPromote(t, dir, 0.5)
+	lost := artPromote(t, dir, 0.7) // promoted; now undo CURRENT and its record
+	artDropHistory(t, dir, lost.VersionID)
+	artWriteCurrent(t, dir, base.VersionID+"\n")
+
+	for _, v := range artVersions(t, dir) {
+		if v.VersionID == lost.VersionID && (v.Decision == mlservice.DecisionPromoted || v.Current) {
+			t.Errorf("Versions lists the version CURRENT never named as %+v", v)
+		}
+	}
+	var meta map[string]any
+	if err := json.Unmarshal(artReadFile(t, artVersionFile(dir, lost.VersionID, "metadata.json")), &meta); err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := meta["promotion"].(map[string]any); p == nil || p["decision"] != nil {
+		t.Errorf("metadata.json records a decision, which only CURRENT and history can know: %v", meta["promotion"])
+	}
+	artCheckRecovered(t, dir, lost.VersionID, mlservice.DecisionInterrupted)
 }

@@ -2,14 +2,16 @@ package mlservice
 
 // Operators' moves of CURRENT: Rollback (which pins), PromoteVersion (which
 // does not) and Unpin. The pin is CURRENT's second line (see pinnedLine), so
-// it moves with CURRENT in one rename on a directory and in one conditional
-// PUT on an object store.
+// it moves with CURRENT in one compare-and-swap: a rename under the lock on
+// a directory, one conditional PUT on an object store.
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/mlservice/mlservice/storage"
 )
 
 // MoveOptions are the options of Rollback and PromoteVersion. The zero value
@@ -77,174 +79,136 @@ func moveRecord(event string, v *servingVersion, cur Current, curV *servingVersi
 // pass the same checks a Store makes on load (checksum, schema, self-test);
 // a version whose schema differs from the current one's needs
 // MoveOptions.AllowSchemaChange (else ErrSchemaChange). CURRENT and its pin
-// are written by one atomic rename under the writers' lock, and the move is
-// recorded in history.jsonl. opts holds at most one MoveOptions.
-func Rollback(ctx context.Context, artifactsDir, versionID string, opts ...MoveOptions) (*HistoryRecord, error) {
-	rec, err := moveCurrent(ctx, artifactsDir, versionID, DecisionRolledBack, moveOptions(opts))
+
+// Rollback makes versionID current again and pins it there: until Unpin
+// (or PromoteVersion, or a Rollback to another version) every Promote is
+// rejected with the reason "pinned by rollback to <id>", so the next better
+// training run does not undo the rollback. The version must be complete and
+// pass the same checks a Store makes on load (checksum, schema, self-test);
+// a version whose schema differs from the current one's needs
+// MoveOptions.AllowSchemaChange (else ErrSchemaChange). CURRENT and its pin
+// change in one compare-and-swap, so a trainer racing it either finishes
+// before (and the rollback replaces its promotion) or reads the pin and is
+// rejected; the move is recorded in the history. opts holds at most one
+// MoveOptions.
+func (a *Artifacts) Rollback(ctx context.Context, versionID string, opts ...MoveOptions) (*HistoryRecord, error) {
+	rec, err := a.move(ctx, versionID, DecisionRolledBack, moveOptions(opts))
 	if err != nil {
 		return nil, fmt.Errorf("rollback: %w", err)
 	}
 	return rec, nil
 }
 
+// Rollback is Artifacts.Rollback on the artifacts directory artifactsDir.
+func Rollback(ctx context.Context, artifactsDir, versionID string, opts ...MoveOptions) (*HistoryRecord, error) {
+	return DirArtifacts(artifactsDir).Rollback(ctx, versionID, opts...)
+}
+
 // PromoteVersion makes versionID current without a pin, as an operator's
 // choice: no F1 is compared, and later training runs compete with it as
 // with any promoted version. It lifts a pin. The checks, the schema guard,
 // the write and the record are Rollback's; the record's event is promoted.
-func PromoteVersion(ctx context.Context, artifactsDir, versionID string, opts ...MoveOptions) (*HistoryRecord, error) {
-	rec, err := moveCurrent(ctx, artifactsDir, versionID, DecisionPromoted, moveOptions(opts))
+func (a *Artifacts) PromoteVersion(ctx context.Context, versionID string, opts ...MoveOptions) (*HistoryRecord, error) {
+	rec, err := a.move(ctx, versionID, DecisionPromoted, moveOptions(opts))
 	if err != nil {
 		return nil, fmt.Errorf("promote %s: %w", versionID, err)
 	}
 	return rec, nil
 }
 
-func moveCurrent(ctx context.Context, artifactsDir, versionID, event string, opts MoveOptions) (*HistoryRecord, error) {
-	if !ValidVersionID(versionID) {
-		return nil, fmt.Errorf("%q: %w", truncate(versionID, 80), ErrBadVersionID)
-	}
-	a, err := openArtifacts(ctx, artifactsDir)
-	if err != nil {
-		return nil, err
-	}
-	defer a.unlock()
-	v, err := loadVersion(artifactsDir, versionID)
-	if err != nil {
-		return nil, err
-	}
-	cur, curV, curErr := a.current()
-	rec, err := moveRecord(event, v, cur, curV, curErr, opts)
-	if err != nil {
-		return nil, err
-	}
-	next := Current{VersionID: versionID, Pinned: event == DecisionRolledBack}
-	if err := writeFileAtomic(a.path(currentFile), currentBytes(next)); err != nil {
-		return nil, fmt.Errorf("update %s: %w", currentFile, err)
-	}
-	if err := a.appendHistory(rec); err != nil {
-		return nil, err
-	}
-	rec.Warnings = a.skipped
-	return &rec, nil
+// PromoteVersion is Artifacts.PromoteVersion on the artifacts directory
+// artifactsDir.
+func PromoteVersion(ctx context.Context, artifactsDir, versionID string, opts ...MoveOptions) (*HistoryRecord, error) {
+	return DirArtifacts(artifactsDir).PromoteVersion(ctx, versionID, opts...)
 }
 
-// Unpin lifts the pin a Rollback put on the current version: CURRENT keeps
-// naming it, and training runs compete with it again. The unpin is recorded
-// in history.jsonl (event unpinned). When CURRENT is not pinned Unpin
-// changes nothing and returns a nil record; with no CURRENT it returns
-// ErrNoCurrent.
-func Unpin(ctx context.Context, artifactsDir string) (*HistoryRecord, error) {
-	a, err := openArtifacts(ctx, artifactsDir)
-	if err != nil {
-		return nil, fmt.Errorf("unpin: %w", err)
-	}
-	defer a.unlock()
-	cur, err := readCurrentState(artifactsDir)
-	if err != nil {
-		return nil, fmt.Errorf("unpin: %w", err)
-	}
-	if !cur.Pinned {
-		return nil, nil
-	}
-	rec := unpinRecord(cur.VersionID)
-	if err := writeFileAtomic(a.path(currentFile), currentBytes(Current{VersionID: cur.VersionID})); err != nil {
-		return nil, fmt.Errorf("unpin: update %s: %w", currentFile, err)
-	}
-	if err := a.appendHistory(rec); err != nil {
-		return nil, fmt.Errorf("unpin: %w", err)
-	}
-	rec.Warnings = a.skipped
-	return &rec, nil
-}
-
-func unpinRecord(id string) HistoryRecord {
-	return HistoryRecord{Time: time.Now().UTC(), Event: DecisionUnpinned, VersionID: id,
-		Reason: "unpin requested: training runs compete with it again"}
-}
-
-// Unpin is Unpin over these artifacts; on an object store CURRENT is
-// rewritten by a conditional PUT, so a racing rollback or promotion is
-// never lost.
-func (a *Artifacts) Unpin(ctx context.Context) (*HistoryRecord, error) {
-	if a.bucket != nil {
-		return a.bucket.unpin(ctx)
-	}
-	return Unpin(ctx, a.dir)
-}
-
-// PromoteVersion is PromoteVersion over these artifacts.
-func (a *Artifacts) PromoteVersion(ctx context.Context, versionID string, opts ...MoveOptions) (*HistoryRecord, error) {
-	if a.bucket != nil {
-		rec, err := a.bucket.move(ctx, versionID, DecisionPromoted, moveOptions(opts))
-		if err != nil {
-			return nil, fmt.Errorf("promote %s: %w", versionID, err)
-		}
-		return rec, nil
-	}
-	return PromoteVersion(ctx, a.dir, versionID, opts...)
-}
-
-// move is moveCurrent on an object store: CURRENT (and its pin) change by a
-// conditional PUT on the ETag read when checking; a writer that loses the
+// move points CURRENT at versionID (pinned for a rollback) by a
+// compare-and-swap on the tag read when checking; a writer that loses the
 // race reads CURRENT again and checks again.
-func (o bucketArtifacts) move(ctx context.Context, versionID, event string, opts MoveOptions) (*HistoryRecord, error) {
+func (a *Artifacts) move(ctx context.Context, versionID, event string, opts MoveOptions) (*HistoryRecord, error) {
 	if !ValidVersionID(versionID) {
 		return nil, fmt.Errorf("%q: %w", truncate(versionID, 80), ErrBadVersionID)
 	}
-	v, err := o.loadVersion(ctx, versionID)
+	w, err := a.begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer w.unlock()
+	v, err := a.loadVersion(ctx, versionID)
 	if err != nil {
 		return nil, err
 	}
 	next := Current{VersionID: versionID, Pinned: event == DecisionRolledBack}
 	for attempt := 1; ; attempt++ {
-		cur, etag, curV, curErr := o.current(ctx)
-		var se *storeError
-		if errors.As(curErr, &se) {
+		cur, tag, curV, curErr := a.current(ctx)
+		if errors.Is(curErr, storage.ErrUnreachable) {
 			return nil, curErr
 		}
 		rec, err := moveRecord(event, v, cur, curV, curErr, opts)
 		if err != nil {
 			return nil, err
 		}
-		won, err := o.swapCurrent(ctx, next, etag)
+		won, err := a.swapCurrent(ctx, next, tag)
 		if err != nil {
 			return nil, err
 		}
 		if won {
-			if err := o.putHistory(ctx, rec); err != nil {
+			if err := a.appendHistory(ctx, rec); err != nil {
 				return nil, err
 			}
+			rec.Warnings = w.skipped
 			return &rec, nil
 		}
 		if attempt == maxCASAttempts {
-			return nil, fmt.Errorf("%s moved under %d attempts in a row", currentKey, attempt)
+			return nil, fmt.Errorf("%s moved under %d attempts in a row", currentFile, attempt)
 		}
 	}
 }
 
-// unpin is Unpin on an object store.
-func (o bucketArtifacts) unpin(ctx context.Context) (*HistoryRecord, error) {
+// Unpin lifts the pin a Rollback put on the current version: CURRENT keeps
+// naming it, and training runs compete with it again. CURRENT is rewritten
+// by a compare-and-swap, so a racing rollback or promotion is never lost,
+// and the unpin is recorded in the history (event unpinned). When CURRENT
+// is not pinned Unpin changes nothing and returns a nil record; with no
+// CURRENT it returns ErrNoCurrent.
+func (a *Artifacts) Unpin(ctx context.Context) (*HistoryRecord, error) {
+	w, err := a.begin(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("unpin: %w", err)
+	}
+	defer w.unlock()
 	for attempt := 1; ; attempt++ {
-		cur, etag, err := o.readCurrentState(ctx)
+		cur, tag, err := a.readCurrent(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("unpin: %w", err)
 		}
 		if !cur.Pinned {
 			return nil, nil
 		}
-		won, err := o.swapCurrent(ctx, Current{VersionID: cur.VersionID}, etag)
+		won, err := a.swapCurrent(ctx, Current{VersionID: cur.VersionID}, tag)
 		if err != nil {
 			return nil, fmt.Errorf("unpin: %w", err)
 		}
 		if won {
 			rec := unpinRecord(cur.VersionID)
-			if err := o.putHistory(ctx, rec); err != nil {
+			if err := a.appendHistory(ctx, rec); err != nil {
 				return nil, fmt.Errorf("unpin: %w", err)
 			}
+			rec.Warnings = w.skipped
 			return &rec, nil
 		}
 		if attempt == maxCASAttempts {
-			return nil, fmt.Errorf("unpin: %s moved under %d attempts in a row", currentKey, attempt)
+			return nil, fmt.Errorf("unpin: %s moved under %d attempts in a row", currentFile, attempt)
 		}
 	}
+}
+
+// Unpin is Artifacts.Unpin on the artifacts directory artifactsDir.
+func Unpin(ctx context.Context, artifactsDir string) (*HistoryRecord, error) {
+	return DirArtifacts(artifactsDir).Unpin(ctx)
+}
+
+func unpinRecord(id string) HistoryRecord {
+	return HistoryRecord{Time: time.Now().UTC(), Event: DecisionUnpinned, VersionID: id,
+		Reason: "unpin requested: training runs compete with it again"}
 }

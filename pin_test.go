@@ -3,6 +3,8 @@ package mlservice_test
 import (
 	"context"
 	"errors"
+	"os"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -273,5 +275,94 @@ func TestPinnedRejectionTrainsAgainAfterUnpin(t *testing.T) {
 	}
 	if d, err := mlservice.Promote(ctx, dir, mustTrain(t, day2, mlservice.TrainOptions{})); err != nil || !d.Promoted {
 		t.Errorf("day 2 after unpin: %+v, %v", d, err)
+	}
+}
+
+func TestRollback(t *testing.T) {
+	dir := t.TempDir()
+	a := artPromote(t, dir, 0.5)
+	b := artPromote(t, dir, 0.6)
+	r := artPromote(t, dir, 0.1) // rejected
+	if !a.Promoted || !b.Promoted || r.Promoted {
+		t.Fatal("setup: unexpected decisions")
+	}
+
+	rec, err := mlservice.Rollback(context.Background(), dir, a.VersionID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := artCurrent(t, dir); got != a.VersionID {
+		t.Fatalf("after rollback CURRENT = %q, want %q", got, a.VersionID)
+	}
+	hist := artHistory(t, dir)
+	last := hist[len(hist)-1]
+	if len(hist) != 4 || last.Event != mlservice.DecisionRolledBack || last.VersionID != a.VersionID ||
+		last.PreviousVersionID != b.VersionID || last.PreviousMetric == nil || *last.PreviousMetric != 0.6 ||
+		last.Metric == nil || last.Metric.Value != 0.5 || last.Reason == "" {
+		t.Fatalf("history after rollback: %d records, last %+v", len(hist), last)
+	}
+	if !reflect.DeepEqual(*rec, last) {
+		t.Errorf("Rollback returned %+v, history holds %+v", *rec, last)
+	}
+	vs := artVersions(t, dir)
+	for _, v := range vs {
+		if v.Current != (v.VersionID == a.VersionID) {
+			t.Errorf("after rollback %s current = %v", v.VersionID, v.Current)
+		}
+		if v.VersionID == a.VersionID && v.Decision != mlservice.DecisionPromoted {
+			t.Errorf("rolled-back-to version shows decision %q, want its promotion", v.Decision)
+		}
+	}
+
+	// Once unpinned, a promotion competes with the version rolled back to.
+	if _, err := mlservice.Unpin(context.Background(), dir); err != nil {
+		t.Fatal(err)
+	}
+	if d := artPromote(t, dir, 0.55); !d.Promoted || d.PreviousVersionID != a.VersionID {
+		t.Errorf("after rollback, f1 0.55 against 0.5: %+v", d)
+	}
+
+	// Any complete version may be made current, a rejected one too.
+	if _, err := mlservice.Rollback(context.Background(), dir, r.VersionID); err != nil {
+		t.Fatal(err)
+	}
+	if got := artCurrent(t, dir); got != r.VersionID {
+		t.Fatalf("CURRENT = %q, want %q", got, r.VersionID)
+	}
+
+	// Refusals leave CURRENT and history alone.
+	missing := "20000101T000000.000000Z-00000000"
+	corrupt := b.VersionID
+	mf := artVersionFile(dir, corrupt, "model.json")
+	data, err := os.ReadFile(mf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[len(data)/2] ^= 1
+	if err := os.WriteFile(mf, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before := len(artHistory(t, dir))
+	for _, tc := range []struct {
+		id   string
+		want error
+	}{
+		{"../../etc", mlservice.ErrBadVersionID},
+		{"", mlservice.ErrBadVersionID},
+		{"garbage", mlservice.ErrBadVersionID},
+		{a.VersionID + "\n", mlservice.ErrBadVersionID},
+		{a.VersionID + "/../" + b.VersionID, mlservice.ErrBadVersionID},
+		{missing, mlservice.ErrVersionNotFound},
+		{corrupt, mlservice.ErrCorruptVersion},
+	} {
+		if _, err := mlservice.Rollback(context.Background(), dir, tc.id); !errors.Is(err, tc.want) {
+			t.Errorf("Rollback(%q) = %v, want %v", tc.id, err, tc.want)
+		}
+		if got := artCurrent(t, dir); got != r.VersionID {
+			t.Fatalf("a refused rollback to %q moved CURRENT to %q", tc.id, got)
+		}
+	}
+	if after := len(artHistory(t, dir)); after != before {
+		t.Errorf("refused rollbacks added %d history records", after-before)
 	}
 }

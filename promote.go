@@ -9,36 +9,32 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/mlservice/mlservice/model"
+	"github.com/mlservice/mlservice/storage"
 )
 
-// The artifact layout, under the artifacts directory:
+// The artifact layout, the same on every backend (keys under an object
+// store's prefix, paths under a directory):
 //
-//	models/CURRENT                          the serving version id, one line
+//	models/CURRENT                          the serving version id, then "pinned" while a rollback pins it
 //	models/versions/<version_id>/model.json
 //	models/versions/<version_id>/metadata.json
 //	models/versions/<version_id>/schema.json    the resolved schema
-//	models/versions/<version_id>/manifest.json  size and SHA-256 of the others
-//	models/history.jsonl                    one JSON line per decision
-//	models/.lock                            held while a writer changes any of it
+//	models/versions/<version_id>/manifest.json  size and SHA-256 of the others, written last
+//	models/history.jsonl                    one JSON line per decision (models/history/ on an object store)
 const (
-	modelsDir    = "models"
-	versionsDir  = "versions"
-	currentFile  = "CURRENT"
+	modelsDir    = storage.ModelsDir
+	versionsDir  = storage.VersionsDir
+	currentFile  = storage.CurrentFile
 	historyFile  = "history.jsonl"
-	lockFile     = ".lock"
 	modelFile    = "model.json"
 	metadataFile = "metadata.json"
-	schemaFile   = "schema.json"   // the resolved schema the model was trained on
-	manifestFile = "manifest.json" // written last: see manifest
-	tmpPrefix    = ".tmp-"
+	schemaFile   = "schema.json"        // the resolved schema the model was trained on
+	manifestFile = storage.ManifestFile // written last: see manifest
 )
 
 // Events recorded in history.jsonl, and the decisions Versions reports.
@@ -96,76 +92,192 @@ type Decision struct {
 	beat            bool     // pinned, but it won the comparison
 }
 
-// Promote writes the candidate as a new version under artifactsDir and makes
-// it current when it beats the current version under the candidate's
-// PromotionRule (by default: its F1 strictly greater), both scored on the
-// candidate's evaluation rows (see decide; always when no version is
-// current, or the current one cannot be read), unless a rollback pinned the
-// current version: then the candidate is rejected, "pinned by rollback to
-// <id>" (see Rollback, Unpin).
-// A rejected version keeps its directory. The decision is appended to
-// models/history.jsonl after CURRENT moved: a version is promoted when
+// Promote writes the candidate as a new version and makes it current when
+// it beats the current version under the candidate's PromotionRule (by
+// default: its F1 strictly greater), both scored on the candidate's
+// evaluation rows (see decideAgainst; always when no version is current, or
+// the current one cannot be read), unless a rollback pinned the current
+// version: then the candidate is rejected, "pinned by rollback to <id>"
+// (see Rollback, Unpin). A rejected version is kept. The decision is
+// recorded in the history after CURRENT moved: a version is promoted when
 // history says so or CURRENT names it, never on the word of its metadata.
 //
-// The version directory is written under a temporary name, fsynced and
-// renamed into place; CURRENT is replaced by writing a temporary file,
-// fsyncing, renaming and fsyncing the directory. All of it runs under an
-// exclusive lock on models/.lock, so trainers in other processes finishing
-// at the same moment are decided one after the other, each against the
-// version the previous one left current. A crash at any instant leaves
-// CURRENT naming a complete version.
+// One loop on every backend: take the lock if the backend has one, read
+// CURRENT and its tag, decide, write the version (committed whole: renamed
+// into place, or by its manifest written last), compare-and-swap CURRENT on
+// the tag, record the decision. A writer whose swap is refused lost a race
+// to another writer (only possible without an exclusive lock): it reads
+// CURRENT again and decides again, rewriting the version only if the
+// comparison changed. So trainers finishing at the same moment, in any
+// process, are decided one after the other, each against the version the
+// previous one left current, and a crash at any instant leaves CURRENT
+// naming a complete version.
 //
-// An error means CURRENT did not move. Once the version is published and
-// CURRENT is where the decision puts it, Promote returns the decision: if
-// history.jsonl cannot be appended then, Decision.Warning says so.
-func Promote(ctx context.Context, artifactsDir string, c *Candidate) (*Decision, error) {
+// A stop (ctx ended) before the version is written writes nothing, and one
+// after it is written but before CURRENT moves takes it back again; if that
+// fails the version is listed as interrupted, never as promoted. Past that
+// last check the swap and its record are carried through, since the
+// decision then stands. An error means CURRENT does not name the version.
+// Once it does (or the decision is a rejection), Promote returns the
+// decision: if the history cannot be written then, Decision.Warning says
+// so.
+func (a *Artifacts) Promote(ctx context.Context, c *Candidate) (*Decision, error) {
 	modelJSON, err := encodeCandidate(c)
 	if err != nil {
 		return nil, fmt.Errorf("promote: %w", err)
 	}
-	a, err := openArtifacts(ctx, artifactsDir)
+	w, err := a.begin(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("promote: %w", err)
 	}
-	defer a.unlock()
+	defer w.unlock()
+	id := newVersionID(time.Now())
+	var d *Decision
+	written := false // some of the version may exist
+	for attempt := 1; ; attempt++ {
+		decidedAt := time.Now().UTC()
+		cur, tag, v, err := a.current(ctx)
+		if cerr := ctx.Err(); cerr != nil {
+			return nil, a.stopped(ctx, id, written, cerr)
+		}
+		if errors.Is(err, storage.ErrUnreachable) {
+			return nil, fmt.Errorf("promote: %w", err)
+		}
+		next := decideAgainst(c, id, cur.VersionID, v, err)
+		if cur.Pinned {
+			pinDecision(next, cur.VersionID)
+		}
+		next.HistoryWarnings = w.skipped
+		// The version's files carry the comparison; they are written again
+		// only when a lost race changed it. The version is not current (the
+		// lost swap wrote nothing), so no reader serves it.
+		if d == nil || !sameComparison(d, next) {
+			files, err := next.versionFiles(c, modelJSON)
+			if err != nil {
+				return nil, fmt.Errorf("promote: %w", err)
+			}
+			if cerr := ctx.Err(); cerr != nil {
+				return nil, a.stopped(ctx, id, written, cerr)
+			}
+			written = true
+			if err := a.writeVersion(ctx, id, files); err != nil {
+				if cerr := ctx.Err(); cerr != nil {
+					return nil, a.stopped(ctx, id, written, cerr)
+				}
+				return nil, fmt.Errorf("promote: %w", err)
+			}
+		} else {
+			next.Metadata = d.Metadata
+		}
+		d = next
+		// The last point a stop is honoured: nothing is decided yet.
+		if cerr := ctx.Err(); cerr != nil {
+			return nil, a.stopped(ctx, id, written, cerr)
+		}
+		commit, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
+		if !d.Promoted {
+			a.record(commit, d, DecisionRejected, decidedAt)
+			cancel()
+			return d, nil
+		}
+		won, err := a.swapCurrent(commit, Current{VersionID: id}, tag)
+		if err != nil {
+			cancel()
+			return nil, fmt.Errorf("promote: %w", err)
+		}
+		if won {
+			a.record(commit, d, DecisionPromoted, decidedAt)
+			cancel()
+			return d, nil
+		}
+		cancel()
+		if attempt == maxCASAttempts {
+			return nil, fmt.Errorf("promote: %s moved under %d attempts in a row", currentFile, attempt)
+		}
+	}
+}
 
-	d := a.decide(c)
-	d.HistoryWarnings = a.skipped
-	files, err := d.versionFiles(c, modelJSON)
+// Promote is Artifacts.Promote on the artifacts directory artifactsDir:
+// the version directory is written under a temporary name, fsynced and
+// renamed into place; CURRENT is replaced by writing a temporary file,
+// fsyncing, renaming and fsyncing the directory; all of it under an
+// exclusive lock on models/.lock.
+func Promote(ctx context.Context, artifactsDir string, c *Candidate) (*Decision, error) {
+	return DirArtifacts(artifactsDir).Promote(ctx, c)
+}
+
+// maxCASAttempts bounds how often a writer decides again after losing the
+// race for CURRENT. Each loss means another writer moved CURRENT, so this
+// many in a row means that many writers finished at once.
+const maxCASAttempts = 100
+
+// commitTimeout bounds the swap of CURRENT and its record once a promotion
+// is past its last check for a stop.
+const commitTimeout = 30 * time.Second
+
+// writeVersion writes a version's files, then its manifest: the commit.
+func (a *Artifacts) writeVersion(ctx context.Context, id string, files map[string][]byte) error {
+	man, err := encodeManifest(id, files)
 	if err != nil {
-		return nil, fmt.Errorf("promote: %w", err)
+		return fmt.Errorf("encode %s: %w", manifestFile, err)
 	}
-	// A stop asked for (SIGINT, SIGTERM) before CURRENT moves leaves nothing
-	// behind; once CURRENT has moved the promotion stands and is recorded.
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("promote: stopped before writing version %s: %w", d.VersionID, err)
+	return a.b.WriteVersion(ctx, id, files, man)
+}
+
+// swapCurrent makes CURRENT say next if its tag is still tag ("" when
+// there was no CURRENT). It reports false, with no error, when another
+// writer moved CURRENT first. A swap whose outcome is unknown (an error
+// after the write may have landed) is settled by reading CURRENT back, so
+// that a move that took effect is never reported as failed.
+func (a *Artifacts) swapCurrent(ctx context.Context, next Current, tag string) (bool, error) {
+	err := a.b.SwapCurrent(ctx, currentBytes(next), tag)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, storage.ErrPreconditionFailed):
+		return false, nil
 	}
-	if err := a.writeVersion(d.VersionID, files); err != nil {
-		return nil, fmt.Errorf("promote: %w", err)
+	if now, _, rerr := a.readCurrent(ctx); rerr == nil && now == next {
+		return true, nil
 	}
-	if err := ctx.Err(); err != nil {
-		if rmErr := a.removeVersion(d.VersionID); rmErr != nil {
-			return nil, fmt.Errorf("promote: stopped before deciding version %s (%w), and removing it failed: %v; it will be listed as interrupted", d.VersionID, err, rmErr)
-		}
-		return nil, fmt.Errorf("promote: stopped before deciding version %s, removed it: %w", d.VersionID, err)
+	return false, fmt.Errorf("update %s: %w", currentFile, err)
+}
+
+// stopped is Promote's error for a stop (cause) before CURRENT moved. If
+// the version was (perhaps partly) written it is taken back, commit first,
+// on a context of its own, since ctx has ended.
+func (a *Artifacts) stopped(ctx context.Context, id string, written bool, cause error) error {
+	if !written {
+		return fmt.Errorf("promote: stopped before writing version %s: %w", id, cause)
 	}
-	event := DecisionRejected
-	if d.Promoted {
-		if err := writeFileAtomic(a.path(currentFile), []byte(d.VersionID+"\n")); err != nil {
-			return nil, fmt.Errorf("promote: update %s: %w", currentFile, err)
-		}
-		event = DecisionPromoted
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
+	defer cancel()
+	if err := a.b.RemoveVersion(rctx, id); err != nil {
+		return fmt.Errorf("promote: stopped before deciding version %s (%w), and removing it failed: %v; it will be listed as interrupted", id, cause, err)
 	}
-	rec := decisionRecord(d, event, time.Now().UTC())
-	if err := a.appendHistory(rec); err != nil {
+	return fmt.Errorf("promote: stopped before deciding version %s, removed it: %w", id, cause)
+}
+
+// sameComparison reports whether two decisions for one candidate record the
+// same comparison, so its metadata need not be written again.
+func sameComparison(a, b *Decision) bool {
+	eq := func(x, y *float64) bool { return (x == nil) == (y == nil) && (x == nil || *x == *y) }
+	return a.Promoted == b.Promoted && a.Reason == b.Reason && a.PreviousVersionID == b.PreviousVersionID &&
+		eq(a.PreviousMetric, b.PreviousMetric) && eq(a.PreviousMetricStored, b.PreviousMetricStored)
+}
+
+// record writes the history record of decision d, event at time at (when
+// CURRENT was read for it); a failure becomes d.Warning: the decision
+// stands.
+func (a *Artifacts) record(ctx context.Context, d *Decision, event string, at time.Time) {
+	if err := a.appendHistory(ctx, decisionRecord(d, event, at)); err != nil {
 		next := "promoted, since CURRENT names it"
 		if !d.Promoted {
 			next = "interrupted, since CURRENT does not name it"
 		}
-		d.Warning = fmt.Sprintf("version %s is %s, but %s could not record it (%v); the next writer records it as %s",
-			d.VersionID, event, historyFile, err, next)
+		d.Warning = fmt.Sprintf("version %s is %s, but its history record could not be written (%v); listings show it as %s",
+			d.VersionID, event, err, next)
 	}
-	return d, nil
 }
 
 // encodeCandidate checks c and returns model.json's bytes.
@@ -196,25 +308,14 @@ func encodeCandidate(c *Candidate) ([]byte, error) {
 	return append(modelJSON, '\n'), nil
 }
 
-// decide compares the candidate with the current version under the
-// candidate's rule and names the new version. Both figures come from the
-// same rows: the current version is re-scored on the candidate's evaluation
-// rows (its recorded figure came from another day's split, and perhaps
-// under another rule's metric). A current version that cannot be loaded
-// does not count, and one that cannot be re-scored is compared by its
-// recorded figure; the reason says which.
-func (a *artifacts) decide(c *Candidate) *Decision {
-	cur, v, err := a.current()
-	d := decideAgainst(c, newVersionID(time.Now()), cur.VersionID, v, err)
-	if cur.Pinned {
-		pinDecision(d, cur.VersionID)
-	}
-	return d
-}
-
-// decideAgainst makes decide's comparison of candidate c, to be version id,
-// with the current version cur (loaded as v, or failing to load with err).
-// c has passed encodeCandidate, so its rule is valid.
+// decideAgainst compares candidate c, to be version id, with the current
+// version cur (loaded as v, or failing to load with err) under the
+// candidate's rule. Both figures come from the same rows: the current
+// version is re-scored on the candidate's evaluation rows (its recorded
+// figure came from another day's split, and perhaps under another rule's
+// metric). A current version that cannot be loaded does not count, and one
+// that cannot be re-scored is compared by its recorded figure; the reason
+// says which. c has passed encodeCandidate, so its rule is valid.
 func decideAgainst(c *Candidate, id, cur string, v *servingVersion, err error) *Decision {
 	rule, _ := c.Rule.withDefaults()
 	d := &Decision{VersionID: id, Rule: rule}
@@ -366,8 +467,8 @@ func (d *Decision) versionFiles(c *Candidate, modelJSON []byte) (map[string][]by
 // when no version is current, the current one cannot be loaded (then
 // training goes ahead and Promote decides) or neither is found, and an error
 // only for options Train would refuse. It takes no lock and is cheap enough
-// to call before Train.
-func TrainedAlready(artifactsDir string, ds *Dataset, opts TrainOptions) (*Metadata, error) {
+// to call before Train: the search reads one metadata file per version.
+func (a *Artifacts) TrainedAlready(ctx context.Context, ds *Dataset, opts TrainOptions) (*Metadata, error) {
 	opts, err := opts.withDefaults()
 	if err != nil {
 		return nil, fmt.Errorf("train: %w", err)
@@ -375,28 +476,37 @@ func TrainedAlready(artifactsDir string, ds *Dataset, opts TrainOptions) (*Metad
 	if ds == nil || ds.SHA256 == "" {
 		return nil, nil // rows built by hand have no identity
 	}
-	id, err := readCurrent(artifactsDir)
+	cur, _, err := a.readCurrent(ctx)
 	if err != nil {
 		return nil, nil
 	}
-	cur, err := loadVersion(artifactsDir, id)
+	v, err := a.loadVersion(ctx, cur.VersionID)
 	if err != nil {
 		return nil, nil
 	}
-	if sameTraining(cur, ds, opts) {
-		return cur.meta, nil
+	if sameTraining(v, ds, opts) {
+		return v.meta, nil
 	}
-	entries, err := os.ReadDir(filepath.Join(artifactsDir, modelsDir, versionsDir))
+	ids, err := a.b.Versions(ctx)
 	if err != nil {
-		return nil, nil
+		return nil, nil // training goes ahead and Promote decides
 	}
-	var ids []string
-	for _, e := range entries {
-		ids = append(ids, e.Name())
+	// A filter only: the version found is loaded, and so checked, in full.
+	readMeta := func(id string) (*Metadata, error) {
+		data, err := a.b.ReadVersionFile(ctx, id, metadataFile, maxVersionFileSize)
+		if err != nil {
+			return nil, err
+		}
+		return decodeMetadata(id, map[string][]byte{metadataFile: data})
 	}
-	return rejectedAgainst(cur, ids, ds, opts,
-		func(id string) (*Metadata, error) { return readMetadata(artifactsDir, id) },
-		func(id string) (*servingVersion, error) { return loadVersion(artifactsDir, id) }), nil
+	load := func(id string) (*servingVersion, error) { return a.loadVersion(ctx, id) }
+	return rejectedAgainst(v, ids, ds, opts, readMeta, load), nil
+}
+
+// TrainedAlready is Artifacts.TrainedAlready on the artifacts directory
+// artifactsDir.
+func TrainedAlready(artifactsDir string, ds *Dataset, opts TrainOptions) (*Metadata, error) {
+	return DirArtifacts(artifactsDir).TrainedAlready(context.Background(), ds, opts)
 }
 
 func schemaOf(ds *Dataset) *Schema {
@@ -444,8 +554,7 @@ func rejectedAgainst(cur *servingVersion, ids []string, ds *Dataset, opts TrainO
 }
 
 // sameTraining reports whether version v was trained on ds, under the same
-// schema, with opts (already defaulted): TrainedAlready's test, shared by
-// both kinds of artifacts.
+// schema, with opts (already defaulted): TrainedAlready's test.
 func sameTraining(v *servingVersion, ds *Dataset, opts TrainOptions) bool {
 	m := v.meta
 	same := v.schema.Hash() == schemaOf(ds).Hash() && m.Data.SHA256 == ds.SHA256 && (m.Params.ClassWeight != nil) == opts.BalancedClassWeight && m.Params.C == opts.C
@@ -474,229 +583,4 @@ func undecided(current bool) (decision, reason string) {
 		return DecisionPromoted, "CURRENT names it; its writer stopped before recording the decision"
 	}
 	return DecisionInterrupted, "no decision recorded: its writer stopped (or is still running) before moving CURRENT"
-}
-
-// artifacts is an artifacts directory held under its lock.
-type artifacts struct {
-	root    string // the models directory
-	lock    *os.File
-	skipped []string // history lines recover skipped (HistoryLog.Skipped)
-}
-
-// openArtifacts creates the layout if needed, takes the exclusive lock
-// (waiting for other writers, as long as ctx allows) and tidies up after any
-// writer that crashed.
-func openArtifacts(ctx context.Context, artifactsDir string) (*artifacts, error) {
-	root := filepath.Join(artifactsDir, modelsDir)
-	if err := os.MkdirAll(filepath.Join(root, versionsDir), 0o755); err != nil {
-		return nil, err
-	}
-	f, err := os.OpenFile(filepath.Join(root, lockFile), os.O_RDWR|os.O_CREATE, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("open lock: %w", err)
-	}
-	notify, waitStart := lockWaitNotify(ctx), time.Now()
-	for {
-		locked, err := tryLock(f)
-		if err != nil {
-			f.Close()
-			return nil, fmt.Errorf("lock %s: %w", lockFile, err)
-		}
-		if locked {
-			break
-		}
-		if notify != nil && time.Since(waitStart) >= LockWaitNotice {
-			notify(f.Name())
-			notify = nil
-		}
-		select {
-		case <-ctx.Done():
-			f.Close()
-			return nil, fmt.Errorf("wait for lock: %w", ctx.Err())
-		case <-time.After(5 * time.Millisecond):
-		}
-	}
-	a := &artifacts{root: root, lock: f}
-	if err := a.recover(); err != nil {
-		a.unlock()
-		return nil, err
-	}
-	return a, nil
-}
-
-func (a *artifacts) unlock() {
-	_ = unlockFile(a.lock)
-	a.lock.Close()
-}
-
-func (a *artifacts) path(name ...string) string {
-	return filepath.Join(append([]string{a.root}, name...)...)
-}
-
-// current returns the current version id ("" if none) and the version,
-// or the reason it cannot be loaded. The version gets the checks a Store
-// makes on load (checksum, schema, self-test): a current version no Store
-// would serve must not block every candidate with the score it claims.
-func (a *artifacts) current() (Current, *servingVersion, error) {
-	cur, err := readCurrentState(filepath.Dir(a.root))
-	if errors.Is(err, ErrNoCurrent) {
-		return Current{}, nil, nil
-	}
-	if err != nil {
-		return Current{}, nil, err
-	}
-	v, err := loadVersion(filepath.Dir(a.root), cur.VersionID)
-	if err != nil {
-		return cur, nil, err
-	}
-	return cur, v, nil
-}
-
-// recover removes what crashed writers left half-done and records a decision
-// for every complete version that has none, by the rule Versions follows:
-// promoted if CURRENT names it (its writer died after moving CURRENT, or
-// could not append to history), interrupted otherwise.
-func (a *artifacts) recover() error {
-	for _, dir := range []string{a.root, a.path(versionsDir)} {
-		entries, err := os.ReadDir(dir)
-		if err != nil {
-			return fmt.Errorf("recover: %w", err)
-		}
-		for _, e := range entries {
-			if strings.HasPrefix(e.Name(), tmpPrefix) || strings.HasPrefix(e.Name(), currentFile+tmpPrefix) {
-				if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
-					return fmt.Errorf("recover: %w", err)
-				}
-			}
-		}
-	}
-	log, err := ReadHistoryLog(filepath.Dir(a.root))
-	if err != nil {
-		return err
-	}
-	a.skipped = log.Skipped
-	recorded := map[string]bool{}
-	for _, h := range log.Records {
-		recorded[h.VersionID] = true
-	}
-	entries, err := os.ReadDir(a.path(versionsDir))
-	if err != nil {
-		return fmt.Errorf("recover: %w", err)
-	}
-	cur, _ := readCurrent(filepath.Dir(a.root))
-	for _, e := range entries {
-		id := e.Name()
-		if !ValidVersionID(id) || recorded[id] {
-			continue
-		}
-		rec := HistoryRecord{Time: time.Now().UTC(), VersionID: id}
-		rec.Event, rec.Reason = undecided(id == cur)
-		if meta, err := readMetadata(filepath.Dir(a.root), id); err == nil {
-			rec.Metric, rec.TrainingDataFile = &meta.Metric, meta.TrainingDataFile
-			rec.PreviousVersionID, rec.PreviousMetric = meta.Promotion.PreviousVersionID, meta.Promotion.PreviousMetric
-			rec.Reason += "; its comparison: " + meta.Promotion.Reason
-		}
-		if err := a.appendHistory(rec); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// writeVersion writes files into versions/.tmp-<id>, then their manifest,
-// fsyncs them and the directory, renames it to versions/<id> and fsyncs
-// versions/.
-func (a *artifacts) writeVersion(id string, files map[string][]byte) error {
-	man, err := encodeManifest(id, files)
-	if err != nil {
-		return fmt.Errorf("encode %s: %w", manifestFile, err)
-	}
-	tmp := a.path(versionsDir, tmpPrefix+id)
-	if err := os.Mkdir(tmp, 0o755); err != nil {
-		return fmt.Errorf("create version directory: %w", err)
-	}
-	names := make([]string, 0, len(files))
-	for name := range files {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	for _, name := range names {
-		if err := writeFileSync(filepath.Join(tmp, name), files[name]); err != nil {
-			os.RemoveAll(tmp)
-			return fmt.Errorf("write %s: %w", name, err)
-		}
-	}
-	if err := writeFileSync(filepath.Join(tmp, manifestFile), man); err != nil {
-		os.RemoveAll(tmp)
-		return fmt.Errorf("write %s: %w", manifestFile, err)
-	}
-	if err := syncDir(tmp); err != nil {
-		os.RemoveAll(tmp)
-		return err
-	}
-	if err := os.Rename(tmp, a.path(versionsDir, id)); err != nil {
-		os.RemoveAll(tmp)
-		return fmt.Errorf("publish version: %w", err)
-	}
-	return syncDir(a.path(versionsDir))
-}
-
-// removeVersion takes back a version written by this writer before any
-// decision about it was recorded: renamed aside first, so a reader never
-// sees it half-deleted, then removed, then versions/ fsynced.
-func (a *artifacts) removeVersion(id string) error {
-	aside := a.path(versionsDir, tmpPrefix+id)
-	if err := os.Rename(a.path(versionsDir, id), aside); err != nil {
-		return err
-	}
-	if err := os.RemoveAll(aside); err != nil {
-		return err
-	}
-	return syncDir(a.path(versionsDir))
-}
-
-// writeFileSync creates path with data and fsyncs it.
-func writeFileSync(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
-
-// writeFileAtomic replaces path with data: a temporary file in the same
-// directory, fsync, rename over path, fsync of the directory.
-func writeFileAtomic(path string, data []byte) error {
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	tmp := path + tmpPrefix + hex.EncodeToString(b[:])
-	if err := writeFileSync(tmp, data); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return syncDir(filepath.Dir(path))
-}
-
-func syncDir(path string) error {
-	d, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", path, err)
-	}
-	return nil
 }

@@ -58,7 +58,7 @@ func TestStoreRefreshDistrustsYoungStamp(t *testing.T) {
 
 	// Pretend the stat stamp did not change (same inode, size and mtime).
 	s.mu.Lock()
-	s.stamp, _ = statStamp(current)
+	s.stamp, _ = s.a.b.StatCurrent(context.Background())
 	s.mu.Unlock()
 	if changed, err := s.refresh(context.Background(), false); !changed || err != nil {
 		t.Fatalf("refresh with an unchanged but young stamp = %v, %v; want the new version", changed, err)
@@ -93,7 +93,7 @@ func TestStoreRefreshDistrustsYoungStamp(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.mu.Lock()
-	s.stamp, _ = statStamp(current)
+	s.stamp, _ = s.a.b.StatCurrent(context.Background())
 	s.mu.Unlock()
 	if err := os.WriteFile(current, []byte(first.VersionID+"\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -143,10 +143,10 @@ func TestStoreStalledLoad(t *testing.T) {
 	// Stall every load until release is closed.
 	release := make(chan struct{})
 	stalled := make(chan struct{}, 1)
-	s.load = func(dir, id string) (*servingVersion, error) {
+	s.load = func(ctx context.Context, id string) (*servingVersion, error) {
 		stalled <- struct{}{}
 		<-release
-		return loadVersion(dir, id)
+		return s.a.loadVersion(ctx, id)
 	}
 	var once sync.Once
 	unblock := func() { once.Do(func() { close(release) }) }
@@ -235,11 +235,11 @@ func TestStoreCloseDuringStalledLoad(t *testing.T) {
 	stalled := make(chan struct{})
 	s.mu.Lock() // s.load is read by checks, which take s.mu first
 	var once sync.Once
-	s.load = func(dir, id string) (*servingVersion, error) {
+	s.load = func(ctx context.Context, id string) (*servingVersion, error) {
 		once.Do(func() { close(stalled) })
 		<-release
 		defer close(finished)
-		return loadVersion(dir, id)
+		return s.a.loadVersion(ctx, id)
 	}
 	s.mu.Unlock()
 	c.Metadata.Metric.Value = 0.6

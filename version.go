@@ -1,35 +1,32 @@
 package mlservice
 
-// Reading a version: CURRENT, metadata.json and model.json, and the checks a
-// version passes before it is served or compared against. Every read goes
-// through readArtifact: regular files only, never through a symbolic link,
-// capped in size, and errors that name paths relative to the artifacts
-// directory (they reach HTTP clients through /ready and /versions).
+// Reading a version: CURRENT, the manifest and the files it lists, and the
+// checks a version passes before it is served or compared against. Every
+// read goes through the backend, which refuses what it cannot vouch for (a
+// symbolic link, a FIFO, a file over its cap) and names keys relative to
+// the artifacts: errors reach HTTP clients through /ready and /versions.
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"maps"
 	"math"
-	"os"
-	"path"
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 	"unicode/utf8"
 
 	"github.com/mlservice/mlservice/model"
+	"github.com/mlservice/mlservice/storage"
 )
 
-// Caps on what is read from the artifacts directory. Promote writes far less
+// Caps on what is read from the artifacts. Promote writes far less
 // (metadata.json is about 5 KB, model.json under 1 KB); past a cap the file
 // is refused rather than read into memory.
 const (
@@ -41,8 +38,8 @@ const (
 // manifest is the content of a version's manifest.json, the version's commit
 // record: the size and SHA-256 of every other file in it. Promote writes it
 // last; a loader reads nothing the manifest does not list and refuses a file
-// whose bytes differ from it. (An object store has no rename: there, writing
-// the manifest last is what will make a version complete.)
+// whose bytes differ from it. Every backend writes it last: on an object
+// store, which has no rename, that is what makes a version complete.
 type manifest struct {
 	SchemaVersion string          `json:"schema_version"` // SchemaVersion of the version it commits
 	VersionID     string          `json:"model_version_id"`
@@ -71,19 +68,26 @@ func encodeManifest(id string, files map[string][]byte) ([]byte, error) {
 
 // readVersionFiles reads every file of version id and checks it against the
 // manifest: each listed file present, regular and with the listed size and
-// SHA-256, no file unlisted. Errors are plain; loadVersion marks them
-// corrupt.
-func readVersionFiles(artifactsDir, id string) (map[string][]byte, error) {
-	rel := versionRel(id, manifestFile)
-	data, err := readArtifact(artifactsDir, rel, maxManifestSize)
-	if errors.Is(err, fs.ErrNotExist) {
-		if _, serr := os.Lstat(filepath.Join(artifactsDir, filepath.FromSlash(versionRel(id)))); errors.Is(serr, fs.ErrNotExist) {
-			return nil, fmt.Errorf("%s: %w", versionRel(id), ErrVersionNotFound)
-		}
-		// Versions of schema_version 1 have no manifest: their metadata.json
-		// is covered by no checksum, so they are not trusted.
-		return nil, fmt.Errorf("%w (a version written before schema_version %s: train it again)", err, SchemaVersion)
+// SHA-256, no file unlisted. A version that does not exist is
+// ErrVersionNotFound, and an unreachable backend's error stays
+// storage.ErrUnreachable; other errors are plain, and loadVersion marks
+// them corrupt.
+func (a *Artifacts) readVersionFiles(ctx context.Context, id string) (map[string][]byte, error) {
+	names, err := a.b.VersionFiles(ctx, id)
+	if errors.Is(err, storage.ErrNotExist) {
+		return nil, fmt.Errorf("%s: %w", versionRel(id), ErrVersionNotFound)
 	}
+	if err != nil {
+		return nil, err
+	}
+	rel := versionRel(id, manifestFile)
+	if !slices.Contains(names, manifestFile) {
+		// On a directory, versions of schema_version 1 have no manifest:
+		// their metadata.json is covered by no checksum, so they are not
+		// trusted. On an object store the manifest is the commit.
+		return nil, fmt.Errorf("%s is missing: the version is incomplete (its writer stopped before committing it, or wrote it before schema_version %s: train it again)", rel, SchemaVersion)
+	}
+	data, err := a.b.ReadVersionFile(ctx, id, manifestFile, maxManifestSize)
 	if err != nil {
 		return nil, err
 	}
@@ -91,18 +95,14 @@ func readVersionFiles(artifactsDir, id string) (map[string][]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	entries, err := os.ReadDir(filepath.Join(artifactsDir, filepath.FromSlash(versionRel(id))))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", versionRel(id), pathless(err))
-	}
-	for _, e := range entries {
-		if e.Name() != manifestFile && !listed[e.Name()] {
-			return nil, fmt.Errorf("%s is not listed in %s", versionRel(id, e.Name()), manifestFile)
+	for _, name := range names {
+		if name != manifestFile && !listed[name] {
+			return nil, fmt.Errorf("%s is not listed in %s", versionRel(id, name), manifestFile)
 		}
 	}
 	files := make(map[string][]byte, len(m.Files))
 	for _, f := range m.Files {
-		data, err := readArtifact(artifactsDir, versionRel(id, f.Name), maxVersionFileSize)
+		data, err := a.b.ReadVersionFile(ctx, id, f.Name, maxVersionFileSize)
 		if err != nil {
 			return nil, err
 		}
@@ -157,11 +157,6 @@ func (f manifestEntry) check(id string, data []byte) error {
 	return nil
 }
 
-// CurrentVersion returns the id CURRENT names, or ErrNoCurrent.
-func CurrentVersion(artifactsDir string) (string, error) {
-	return readCurrent(artifactsDir)
-}
-
 // Current is what CURRENT says: the version it names, and whether a
 // rollback pinned it there.
 type Current struct {
@@ -172,26 +167,45 @@ type Current struct {
 	Pinned bool `json:"pinned"`
 }
 
-// CurrentState returns what CURRENT says, or ErrNoCurrent.
-func CurrentState(artifactsDir string) (Current, error) {
-	return readCurrentState(artifactsDir)
+// readCurrent returns what CURRENT says and its tag, for a compare-and-swap
+// of it. The tag is returned whenever CURRENT exists, even when its content
+// names no version, so that a writer can replace a corrupt CURRENT. A
+// missing CURRENT is ErrNoCurrent with no tag; an unreachable backend's
+// error stays storage.ErrUnreachable.
+func (a *Artifacts) readCurrent(ctx context.Context) (Current, string, error) {
+	data, tag, err := a.b.ReadCurrent(ctx, maxCurrentSize)
+	switch {
+	case errors.Is(err, storage.ErrNotExist):
+		return Current{}, "", ErrNoCurrent
+	case errors.Is(err, storage.ErrTooLarge):
+		return Current{}, tag, fmt.Errorf("read current version: %w: %w", err, ErrBadVersionID)
+	case err != nil:
+		return Current{}, tag, fmt.Errorf("read current version: %w", err)
+	}
+	cur, err := parseCurrentState(data)
+	return cur, tag, err
 }
 
-func readCurrent(artifactsDir string) (string, error) {
-	c, err := readCurrentState(artifactsDir)
-	return c.VersionID, err
-}
-
-func readCurrentState(artifactsDir string) (Current, error) {
-	rel := path.Join(modelsDir, currentFile)
-	data, err := readArtifact(artifactsDir, rel, maxCurrentSize)
-	if errors.Is(err, fs.ErrNotExist) {
-		return Current{}, ErrNoCurrent
+// current returns what CURRENT says and its tag, and the version it names
+// loaded with the checks a Store makes (checksum, schema, self-test), or
+// why it cannot be loaded: a current version no Store would serve must not
+// block every candidate with the score it claims. An unreachable backend is
+// an error of its own, with nothing else returned.
+func (a *Artifacts) current(ctx context.Context) (cur Current, tag string, v *servingVersion, err error) {
+	cur, tag, err = a.readCurrent(ctx)
+	switch {
+	case errors.Is(err, ErrNoCurrent):
+		return Current{}, "", nil, nil
+	case errors.Is(err, storage.ErrUnreachable):
+		return Current{}, "", nil, err
+	case err != nil:
+		return Current{}, tag, nil, err // a CURRENT that names no version: the next promotion replaces it
 	}
-	if err != nil {
-		return Current{}, fmt.Errorf("read current version: %w", err)
+	v, err = a.loadVersion(ctx, cur.VersionID)
+	if errors.Is(err, storage.ErrUnreachable) {
+		return Current{}, "", nil, err
 	}
-	return parseCurrentState(data)
+	return cur, tag, v, err
 }
 
 // pinnedLine is CURRENT's second line while a rollback pins its version.
@@ -210,16 +224,10 @@ func currentBytes(c Current) []byte {
 	return []byte(c.VersionID + "\n")
 }
 
-// parseCurrent returns the version id CURRENT's bytes name.
-func parseCurrent(data []byte) (string, error) {
-	c, err := parseCurrentState(data)
-	return c.VersionID, err
-}
-
 // parseCurrentState reads CURRENT's bytes: a version id, then optionally
 // the line "pinned", and nothing else.
 func parseCurrentState(data []byte) (Current, error) {
-	rel := path.Join(modelsDir, currentFile)
+	rel := storage.CurrentKey
 	all := strings.TrimSpace(string(data))
 	if all == "" {
 		return Current{}, fmt.Errorf("%s is empty: %w", rel, ErrBadVersionID)
@@ -239,102 +247,44 @@ func parseCurrentState(data []byte) (Current, error) {
 		rel, id, truncate(rest, 80), pinnedLine, ErrBadVersionID)
 }
 
-// versionRel returns the path of a version's file relative to the artifacts
-// directory, as errors name it.
-func versionRel(id string, name ...string) string {
-	return path.Join(append([]string{modelsDir, versionsDir, id}, name...)...)
-}
+// versionRel returns the key of a version's file relative to the artifacts,
+// as errors name it.
+func versionRel(id string, name ...string) string { return storage.VersionKey(id, name...) }
 
-// readArtifact reads rel, a slash-separated path under artifactsDir. It
-// refuses anything but a regular file (a symbolic link, a FIFO, a device, a
-// directory) and a file larger than limit bytes. A FIFO never blocks it: the
-// type is checked before opening, and the open itself does not wait for a
-// writer. Errors name rel, never the host path, and match fs.ErrNotExist
-// when the file is missing.
-func readArtifact(artifactsDir, rel string, limit int64) ([]byte, error) {
-	f, err := openArtifact(artifactsDir, rel)
+// ReadVersion reads version id's metadata and model for people to look at
+// (the history page, a report): every file is checked against the version's
+// manifest (sizes and SHA-256), but the model is not self-tested and its
+// feature schema may differ from this build's, so a version that would not
+// be served can still be shown. Errors name keys relative to the artifacts.
+func (a *Artifacts) ReadVersion(ctx context.Context, id string) (*Metadata, *model.Model, error) {
+	if !ValidVersionID(id) {
+		return nil, nil, fmt.Errorf("read version %q: %w", truncate(id, 80), ErrBadVersionID)
+	}
+	files, err := a.readVersionFiles(ctx, id)
 	if err != nil {
-		return nil, err
+		return nil, nil, fmt.Errorf("read version %s: %w", id, err)
 	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", rel, pathless(err))
-	}
-	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("%s is larger than %d bytes", rel, limit)
-	}
-	return data, nil
+	return decodeReadVersion(id, files)
 }
 
-// openArtifact opens rel for reading, with readArtifact's checks but the
-// size.
-func openArtifact(artifactsDir, rel string) (*os.File, error) {
-	// CURRENT is replaced by rename while readers open it, so a file that
-	// changed between Lstat and open is looked at again: each rename puts a
-	// complete file in place, and a few tries always find one settled.
-	for try := 0; ; try++ {
-		f, changed, err := openArtifactOnce(artifactsDir, rel)
-		if !changed || try == openTries-1 {
-			return f, err
-		}
+// decodeReadVersion decodes the metadata and model of version id from its
+// files, already checked against its manifest.
+func decodeReadVersion(id string, files map[string][]byte) (*Metadata, *model.Model, error) {
+	var meta Metadata
+	if err := decodeStrict(files[metadataFile], &meta); err != nil {
+		return nil, nil, fmt.Errorf("read version %s: %s: %w", id, versionRel(id, metadataFile), err)
 	}
+	var m model.Model
+	if err := decodeStrict(files[modelFile], &m); err != nil {
+		return nil, nil, fmt.Errorf("read version %s: %s: %w", id, versionRel(id, modelFile), err)
+	}
+	return &meta, &m, nil
 }
 
-// openTries bounds openArtifact's retries; only a writer replacing the file
-// in a tight loop could outrun it.
-const openTries = 8
-
-func openArtifactOnce(artifactsDir, rel string) (f *os.File, changed bool, err error) {
-	name := filepath.Join(artifactsDir, filepath.FromSlash(rel))
-	before, err := os.Lstat(name)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, false, fmt.Errorf("%s is missing: %w", rel, fs.ErrNotExist)
-	}
-	if err != nil {
-		return nil, false, fmt.Errorf("%s: %w", rel, pathless(err))
-	}
-	if err := checkRegular(rel, before); err != nil {
-		return nil, false, err
-	}
-	f, err = os.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, true, fmt.Errorf("%s changed while it was opened: %w", rel, fs.ErrNotExist)
-	}
-	if err != nil {
-		return nil, false, fmt.Errorf("%s: %w", rel, pathless(err))
-	}
-	// Something may have replaced the file between Lstat and open.
-	if after, err := f.Stat(); err != nil || !os.SameFile(before, after) {
-		f.Close()
-		return nil, true, fmt.Errorf("%s changed while it was opened", rel)
-	}
-	return f, false, nil
-}
-
-// checkRegular refuses anything but a regular file, naming what rel is.
-func checkRegular(rel string, fi fs.FileInfo) error {
-	m := fi.Mode()
-	switch {
-	case m.IsRegular():
-		return nil
-	case m&fs.ModeSymlink != 0:
-		return fmt.Errorf("%s is a symbolic link, not a regular file", rel)
-	case m.IsDir():
-		return fmt.Errorf("%s is a directory, not a regular file", rel)
-	default:
-		return fmt.Errorf("%s is not a regular file (mode %v)", rel, m.Type())
-	}
-}
-
-// pathless drops the host path from a *fs.PathError, keeping its cause (so
-// errors.Is still sees fs.ErrNotExist and the like).
-func pathless(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
+// ReadVersion is Artifacts.ReadVersion on the artifacts directory
+// artifactsDir.
+func ReadVersion(artifactsDir, id string) (*Metadata, *model.Model, error) {
+	return DirArtifacts(artifactsDir).ReadVersion(context.Background(), id)
 }
 
 // truncate shortens s to at most n bytes and a mark, on a UTF-8 boundary.
@@ -408,8 +358,8 @@ func checkNext(dec *json.Decoder, at string) error {
 
 // readMetadata reads a version's metadata.json, checked against the
 // manifest, without loadVersion's other checks: for listings.
-func readMetadata(artifactsDir, id string) (*Metadata, error) {
-	files, err := readVersionFiles(artifactsDir, id)
+func (a *Artifacts) readMetadata(ctx context.Context, id string) (*Metadata, error) {
+	files, err := a.readVersionFiles(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -432,30 +382,22 @@ const selfTestTolerance = 1e-9
 
 // loadVersion reads and checks a complete version: the id's shape, every
 // file against the manifest, the metadata, the feature schema, and the
-// stored examples recomputed by the loaded model.
-func loadVersion(artifactsDir, id string) (*servingVersion, error) {
+// stored examples recomputed by the loaded model. A failure to reach the
+// backend stays storage.ErrUnreachable (the version is not refused for it);
+// everything else the backend answered is ErrVersionNotFound or
+// ErrCorruptVersion.
+func (a *Artifacts) loadVersion(ctx context.Context, id string) (*servingVersion, error) {
 	if !ValidVersionID(id) {
 		return nil, fmt.Errorf("load version %q: %w", truncate(id, 80), ErrBadVersionID)
 	}
-	corrupt := func(format string, a ...any) error {
-		return fmt.Errorf("load version %s: %s: %w", id, fmt.Sprintf(format, a...), ErrCorruptVersion)
-	}
-	// Lstat: a version directory that is a symbolic link could point
-	// anywhere; what is served must be what Promote wrote under versions/.
-	fi, err := os.Lstat(filepath.Join(artifactsDir, filepath.FromSlash(versionRel(id))))
+	files, err := a.readVersionFiles(ctx, id)
 	switch {
-	case errors.Is(err, fs.ErrNotExist):
+	case errors.Is(err, storage.ErrUnreachable):
+		return nil, fmt.Errorf("load version %s: %w", id, err)
+	case errors.Is(err, ErrVersionNotFound):
 		return nil, fmt.Errorf("load version %s: %w", id, ErrVersionNotFound)
 	case err != nil:
-		return nil, fmt.Errorf("load version %s: %s: %w", id, versionRel(id), pathless(err))
-	case fi.Mode()&fs.ModeSymlink != 0:
-		return nil, corrupt("%s is a symbolic link, not a directory", versionRel(id))
-	case !fi.IsDir():
-		return nil, corrupt("%s is not a directory", versionRel(id))
-	}
-	files, err := readVersionFiles(artifactsDir, id)
-	if err != nil {
-		return nil, corrupt("%v", err)
+		return nil, fmt.Errorf("load version %s: %v: %w", id, err, ErrCorruptVersion)
 	}
 	return decodeVersion(id, files)
 }

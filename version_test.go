@@ -223,3 +223,36 @@ func TestManifestListsEveryFile(t *testing.T) {
 		t.Errorf("manifest lists %v, the version holds %v", listed, onDisk)
 	}
 }
+
+func TestValidVersionID(t *testing.T) {
+	dir := t.TempDir()
+	for range 3 {
+		id := artPromote(t, dir, 0.5).VersionID
+		if !mlservice.ValidVersionID(id) {
+			t.Errorf("generated id %q is refused", id)
+		}
+	}
+	good := "20240229T235959.123456Z-0123abcd"
+	if !mlservice.ValidVersionID(good) {
+		t.Fatalf("%q is refused", good)
+	}
+	for _, id := range []string{
+		"", "..", "../../etc", "/etc/passwd", "versions/" + good, good + "/..", "../" + good,
+		good + "\n", "\n" + good, " " + good, good + " ", good + "\x00", good + "/", good + "x",
+		"20240229T235959.123456Z-0123ABCD", // upper-case hex
+		"20240229T235959.123456Z-0123abc",  // 7 hex digits
+		"20240229T235959.123456Z-0123abcde",
+		"20240229T235959.123456-0123abcd",  // no Z
+		"20240229T235959123456Z-0123abcd",  // no dot
+		"20240229T235959.123Z-0123abcd",    // milliseconds
+		"20240229 235959.123456Z-0123abcd", // no T
+		"2024-02-29T23:59:59.123456Z-0123abcd",
+		"20240229T235959.123456Z_0123abcd",
+		"２0240229T235959.123456Z-0123abcd", // a full-width digit
+		"20240229T235959.123456Z-0123abcg",
+	} {
+		if mlservice.ValidVersionID(id) {
+			t.Errorf("ValidVersionID(%q) = true", id)
+		}
+	}
+}

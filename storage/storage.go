@@ -1,13 +1,18 @@
-// Package storage is the seam between mlservice's promotion protocol and an
-// object store. The local artifacts directory needs none of it (rename,
-// fsync and flock do the work there); an object store has no rename and no
-// lock, so the protocol runs over the few operations every S3-compatible
-// engine offers: get, head, list, delete, and put — unconditional, put-if-absent, or
-// compare-and-swap on an ETag.
+// Package storage is the seam between mlservice's promotion protocol and
+// where artifacts are kept. Backend is that seam: one small interface with
+// two implementations, storage/dir (a local directory: flock, fsync,
+// rename) and storage/objstore (an object store), in the spirit of
+// litestream's ReplicaClient. The root package talks to a Backend and never
+// asks which.
 //
-// Package storage/s3 implements Bucket over aws-sdk-go-v2; the root package
-// never imports it, so programs that only use a directory do not link a
-// cloud SDK. Keys are slash-separated and relative to the bucket's prefix.
+// Bucket is the object store beneath storage/objstore. An object store has
+// no rename and no lock, so the protocol runs over the few operations every
+// S3-compatible engine offers: get, head, list, delete, and put —
+// unconditional, put-if-absent, or compare-and-swap on an ETag. Package
+// storage/s3 implements Bucket over aws-sdk-go-v2 and storage/memory in a
+// process's memory; the root package imports neither, so programs that only
+// use a directory do not link a cloud SDK. Keys are slash-separated and
+// relative to the bucket's prefix.
 package storage
 
 import (

@@ -1,16 +1,16 @@
 //go:build unix
 
-package mlservice
+package fsx
 
 import (
 	"io/fs"
 	"syscall"
 )
 
-// inode returns the file's inode number: a CURRENT renamed into place gets
+// Inode returns the file's inode number: a CURRENT renamed into place gets
 // a new one, which a same-size write within the mtime granularity would
 // otherwise hide.
-func inode(fi fs.FileInfo) uint64 {
+func Inode(fi fs.FileInfo) uint64 {
 	if sys, ok := fi.Sys().(*syscall.Stat_t); ok {
 		return uint64(sys.Ino)
 	}

@@ -1,6 +1,6 @@
 //go:build windows
 
-package mlservice
+package fsx
 
 import (
 	"errors"
@@ -9,11 +9,11 @@ import (
 	"golang.org/x/sys/windows"
 )
 
-// tryLock takes an exclusive lock on the first byte of f without waiting
+// TryLock takes an exclusive lock on the first byte of f without waiting
 // (LockFileEx, the call bbolt uses on Windows). It reports false, with no
 // error, when another process holds the lock. Unlike flock on Unix the lock
 // is mandatory for that byte, which nothing ever reads or writes.
-func tryLock(f *os.File) (bool, error) {
+func TryLock(f *os.File) (bool, error) {
 	var ol windows.Overlapped
 	err := windows.LockFileEx(windows.Handle(f.Fd()),
 		windows.LOCKFILE_EXCLUSIVE_LOCK|windows.LOCKFILE_FAIL_IMMEDIATELY, 0, 1, 0, &ol)
@@ -23,8 +23,8 @@ func tryLock(f *os.File) (bool, error) {
 	return err == nil, err
 }
 
-// unlockFile releases the lock tryLock took.
-func unlockFile(f *os.File) error {
+// Unlock releases the lock TryLock took.
+func Unlock(f *os.File) error {
 	var ol windows.Overlapped
 	return windows.UnlockFileEx(windows.Handle(f.Fd()), 0, 1, 0, &ol)
 }

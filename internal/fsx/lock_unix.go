@@ -1,6 +1,6 @@
 //go:build unix
 
-package mlservice
+package fsx
 
 import (
 	"errors"
@@ -8,10 +8,10 @@ import (
 	"syscall"
 )
 
-// tryLock takes an exclusive advisory lock on f without waiting. It reports
+// TryLock takes an exclusive advisory lock on f without waiting. It reports
 // false, with no error, when another process holds the lock (or the call was
 // interrupted): the caller waits and tries again.
-func tryLock(f *os.File) (bool, error) {
+func TryLock(f *os.File) (bool, error) {
 	err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
 	if errors.Is(err, syscall.EWOULDBLOCK) || errors.Is(err, syscall.EINTR) {
 		return false, nil
@@ -19,7 +19,7 @@ func tryLock(f *os.File) (bool, error) {
 	return err == nil, err
 }
 
-// unlockFile releases the lock tryLock took.
-func unlockFile(f *os.File) error {
+// Unlock releases the lock TryLock took.
+func Unlock(f *os.File) error {
 	return syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 }
