@@ -218,4 +218,3 @@ func parallelRange(n, workers int, fn func(lo, hi int)) {
 	parts := max(1, min(workers, n/4096))
 	parallel(parts, workers, func(p int) { fn(p*n/parts, (p+1)*n/parts) })
 }
-
