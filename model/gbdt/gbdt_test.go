@@ -12,8 +12,6 @@ import (
 	"github.com/mlservice/mlservice/model/gbdt"
 )
 
-
-
 func TestFitIsDeterministicAcrossWorkers(t *testing.T) {
 	tb := loadTable(t, "credit_data", "train")
 	var first []byte
