@@ -109,12 +109,15 @@ func midpoint(a, b float64) float64 {
 	return m
 }
 
-// binned is the training rows in histogram form, row-major: bins[i*width+j]
-// is row i's bin of feature j, and offset into a node histogram of
-// featureBins(j).offset+bin.
+// binned is the training rows in histogram form, row-major: row i's bin of
+// feature j is at i*width+j, in bins8 when every feature has at most 256
+// bins (half the memory traffic of a histogram pass) and in bins16
+// otherwise. Bin b of feature j adds into a node histogram at
+// features[j].offset+b.
 type binned struct {
 	features []featureBins
-	bins     []uint16
+	bins8    []uint8
+	bins16   []uint16
 	width    int
 	total    int // bins of all features: a node histogram's length
 }
@@ -123,24 +126,45 @@ type binned struct {
 // feature per goroutine. rows lists the selected row numbers of cols.
 func binColumns(features []Feature, cols [][]float64, rows []int32, maxBins, workers int) (*binned, error) {
 	d := len(features)
-	b := &binned{features: make([]featureBins, d), bins: make([]uint16, len(rows)*d), width: d}
+	b := &binned{features: make([]featureBins, d), width: d}
 	errs := make([]error, d)
 	parallel(d, workers, func(j int) {
-		errs[j] = b.binColumn(j, features[j], cols[j], rows, maxBins)
+		errs[j] = b.cutColumn(j, features[j], cols[j], rows, maxBins)
 	})
 	for _, err := range errs {
 		if err != nil {
 			return nil, err
 		}
 	}
+	wide := false
 	for j := range b.features {
 		b.features[j].offset = b.total
 		b.total += b.features[j].count()
+		wide = wide || b.features[j].count() > 256
 	}
+	if wide {
+		b.bins16 = make([]uint16, len(rows)*d)
+	} else {
+		b.bins8 = make([]uint8, len(rows)*d)
+	}
+	parallel(d, workers, func(j int) {
+		fb := &b.features[j]
+		col := cols[j]
+		if wide {
+			for i, r := range rows {
+				b.bins16[i*d+j] = uint16(fb.bin(col[r]))
+			}
+			return
+		}
+		for i, r := range rows {
+			b.bins8[i*d+j] = uint8(fb.bin(col[r]))
+		}
+	})
 	return b, nil
 }
 
-func (b *binned) binColumn(j int, f Feature, col []float64, rows []int32, maxBins int) error {
+// cutColumn checks feature j's values and finds its bins.
+func (b *binned) cutColumn(j int, f Feature, col []float64, rows []int32, maxBins int) error {
 	fb := &b.features[j]
 	if f.Categorical {
 		fb.categorical, fb.levels = true, f.Levels
@@ -150,24 +174,21 @@ func (b *binned) binColumn(j int, f Feature, col []float64, rows []int32, maxBin
 				return fmt.Errorf("feature %q, row %d: category code %v is not -1 or 0..%d", f.Name, r, x, f.Levels-1)
 			}
 		}
-	} else {
-		step := max(1, len(rows)/binSample)
-		sample := make([]float64, 0, len(rows)/step+1)
-		for i, r := range rows {
-			x := col[r]
-			if math.IsInf(x, 0) {
-				return fmt.Errorf("feature %q, row %d: value %v is not finite", f.Name, r, x)
-			}
-			if i%step == 0 && x == x {
-				sample = append(sample, x)
-			}
-		}
-		slices.Sort(sample)
-		fb.cuts = quantileCuts(sample, maxBins)
+		return nil
 	}
+	step := max(1, len(rows)/binSample)
+	sample := make([]float64, 0, len(rows)/step+1)
 	for i, r := range rows {
-		b.bins[i*b.width+j] = uint16(fb.bin(col[r]))
+		x := col[r]
+		if math.IsInf(x, 0) {
+			return fmt.Errorf("feature %q, row %d: value %v is not finite", f.Name, r, x)
+		}
+		if i%step == 0 && x == x {
+			sample = append(sample, x)
+		}
 	}
+	slices.Sort(sample)
+	fb.cuts = quantileCuts(sample, maxBins)
 	return nil
 }
 

@@ -12,3 +12,12 @@ func threadCPU() (ns int64, ok bool) {
 	}
 	return ru.Utime.Nano() + ru.Stime.Nano(), true
 }
+
+// processCPU returns the CPU time of the whole process, every thread.
+func processCPU() (ns int64, ok bool) {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0, false
+	}
+	return ru.Utime.Nano() + ru.Stime.Nano(), true
+}

@@ -91,7 +91,7 @@ func boost(ctx context.Context, features []Feature, data *binned, y []uint8, o O
 		}
 	}
 	base := math.Log(pos / (all - pos))
-	g := &grower{opt: o, data: data, grad: make([]gpair, n), nodeOf: make([]int32, n)}
+	g := &grower{opt: o, data: data, grad: make([]gradPair, n), rows: make([]int32, n), scratch: make([]int32, n)}
 	pred := make([]float64, n)
 	for i := range pred {
 		pred[i] = base
@@ -104,9 +104,11 @@ func boost(ctx context.Context, features []Feature, data *binned, y []uint8, o O
 		}
 		g.gradients(pred, y, valid, uint64(round))
 		t := g.grow()
-		parallelRange(n, o.Workers, func(lo, hi int) {
-			for i := lo; i < hi; i++ {
-				pred[i] += t.Value[g.nodeOf[i]]
+		parallel(len(g.leaves), o.Workers, func(k int) {
+			leaf := &g.leaves[k]
+			v := t.Value[leaf.id]
+			for _, r := range g.rows[leaf.start:leaf.end] {
+				pred[r] += v
 			}
 		})
 		trees = append(trees, t)
@@ -135,11 +137,11 @@ func (g *grower) gradients(pred []float64, y []uint8, valid []bool, round uint64
 	parallelRange(len(y), g.opt.Workers, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			if (valid != nil && valid[i]) || (sub < 1 && unit(seed, uint64(i)) >= sub) {
-				g.grad[i] = gpair{}
+				g.grad[i] = gradPair{}
 				continue
 			}
 			p := 1 / (1 + math.Exp(-pred[i]))
-			g.grad[i] = gpair{g: p - float64(y[i]), h: max(p*(1-p), 1e-16)}
+			g.grad[i] = gradPair{g: float32(p - float64(y[i])), h: float32(max(p*(1-p), 1e-16))}
 		}
 	})
 }

@@ -7,10 +7,10 @@ import (
 )
 
 // Tree growth, one level at a time (XGBoost's depthwise policy): every node of
-// a level gets its best split from its gradient histogram, then one pass over
-// the rows moves each row to its child and builds the histograms of the
-// smaller children; each larger child's histogram is its parent's minus its
-// sibling's.
+// a level gets its best split from its gradient histogram; each split
+// node's rows are partitioned between its children, and the histogram of
+// the smaller child is built from its rows while the larger child's is its
+// parent's minus its sibling's.
 
 const (
 	// minSplitGain is the least loss reduction a split must bring (XGBoost's kRtEps).
@@ -27,32 +27,36 @@ const (
 	// of many levels (LightGBM's cat_l2 and max_cat_threshold).
 	catL2      = 10
 	maxCatLeft = 32
-	// chunkRows and maxChunks fix how the rows are cut for one histogram
-	// pass. The cut depends on the data only, never on the worker count,
-	// and chunks are summed in order, so the sums are the same bits on any
-	// machine.
-	chunkRows = 16384
-	maxChunks = 16
-	// chunkBytes caps the chunks' private histograms for one pass.
-	chunkBytes = 64 << 20
+	// chunkRows fixes how a node's rows are cut for building its histogram
+	// in parallel. The cut depends on the data only, never on the worker
+	// count, and the chunks are summed in order, so the sums are the same
+	// bits on any machine.
+	chunkRows = 1 << 15
 )
 
 type gpair struct{ g, h float64 }
 
+// gradPair is a row's gradient and hessian, in float32 as XGBoost keeps
+// them: half the memory a histogram pass reads; sums stay in float64.
+type gradPair struct{ g, h float32 }
+
 // grower holds what growing a tree needs across rounds.
 type grower struct {
-	opt    Options
-	data   *binned
-	grad   []gpair // per row; zero for a row outside this round's sample
-	nodeOf []int32 // per row: the tree node it has reached
-	free   [][]gpair
+	opt     Options
+	data    *binned
+	grad    []gradPair // per row; zero for a row outside this round's sample
+	rows    []int32    // row numbers, each node's a contiguous segment
+	scratch []int32    // where a segment is partitioned
+	leaves  []node     // of the last tree grown, with their segments of rows
+	free    [][]gpair
 }
 
-// node is a tree node of the level being grown.
+// node is a tree node of the level being grown; rows[start:end] are its rows.
 type node struct {
-	id   int32
-	g, h float64
-	hist []gpair
+	id         int32
+	start, end int
+	g, h       float64
+	hist       []gpair
 }
 
 // candidate is a node's best split.
@@ -63,13 +67,6 @@ type candidate struct {
 	defaultLeft bool
 	left        []int32 // categorical: the levels going left, sorted
 	gl, hl      float64 // the left child's sums, missing rows included when defaultLeft
-}
-
-// route sends a row of a split node to a child by its bin of the split feature.
-type route struct {
-	feature int
-	goLeft  []uint8 // by bin: 1 left, 0 right; nil when the node is a leaf
-	left    int32   // the left child; the right is left+1
 }
 
 func (g *grower) histogram() []gpair {
@@ -88,14 +85,17 @@ func (g *grower) release(h []gpair) {
 	}
 }
 
-// grow builds one tree on the current gradients, leaving each row's leaf in
-// nodeOf.
+// grow builds one tree on the current gradients, leaving its leaves and
+// their rows in g.leaves.
 func (g *grower) grow() *tree {
 	t := &tree{}
 	t.add()
-	clear(g.nodeOf)
-	root := node{id: 0, hist: g.histogram()}
-	g.pass(0, 0, nil, []int32{0}, [][]gpair{root.hist})
+	g.leaves = g.leaves[:0]
+	for i := range g.rows {
+		g.rows[i] = int32(i)
+	}
+	root := node{id: 0, end: len(g.rows), hist: g.histogram()}
+	g.build([]*node{&root})
 	fb := &g.data.features[0]
 	for _, p := range root.hist[fb.offset : fb.offset+fb.count()] {
 		root.g += p.g
@@ -108,58 +108,182 @@ func (g *grower) grow() *tree {
 		if depth < g.opt.MaxDepth {
 			parallel(len(level), g.opt.Workers, func(i int) { best[i] = g.bestSplit(&level[i]) })
 		}
-		lo := level[0].id
-		routes := make([]route, len(level))
 		var next []node
-		var parents []int // level index of each pair's parent in next
-		var builds []int32
-		var built [][]gpair
+		var splits []int // level index of each pair's parent in next
 		for i := range level {
 			n, c := &level[i], &best[i]
 			if c.gain <= minSplitGain {
 				t.Value[n.id] = -n.g / (n.h + g.opt.Lambda) * g.opt.LearningRate
 				g.release(n.hist)
+				n.hist = nil
+				g.leaves = append(g.leaves, *n)
 				continue
 			}
 			l := t.split(n.id, g.data, c)
-			r := l + 1
-			t.Cover[l], t.Cover[r] = c.hl, n.h-c.hl
-			routes[i] = route{feature: c.feature, goLeft: goLeft(&g.data.features[c.feature], c), left: l}
-			left := node{id: l, g: c.gl, h: c.hl}
-			right := node{id: r, g: n.g - c.gl, h: n.h - c.hl}
-			small := l
-			if right.h < left.h {
-				small = r
-			}
-			builds = append(builds, small)
-			h := g.histogram()
-			built = append(built, h)
-			if small == l {
-				left.hist = h
-			} else {
-				right.hist = h
-			}
-			next = append(next, left, right)
-			parents = append(parents, i)
+			t.Cover[l], t.Cover[l+1] = c.hl, n.h-c.hl
+			next = append(next, node{id: l, g: c.gl, h: c.hl}, node{id: l + 1, g: n.g - c.gl, h: n.h - c.hl})
+			splits = append(splits, i)
 		}
 		if len(next) == 0 {
 			break
 		}
-		g.pass(lo, next[0].id, routes, builds, built)
-		for i := 0; i < len(next); i += 2 {
-			l, r := &next[i], &next[i+1]
-			parent := level[parents[i/2]].hist
+		g.partitionAll(level, best, splits, next)
+		if depth+1 == g.opt.MaxDepth { // the children will be leaves: no histograms
+			for _, i := range splits {
+				g.release(level[i].hist)
+			}
+			level = next
+			continue
+		}
+		smaller := make([]*node, len(splits))
+		for k := range splits {
+			l, r := &next[2*k], &next[2*k+1]
+			smaller[k] = l
+			if r.h < l.h {
+				smaller[k] = r
+			}
+			smaller[k].hist = g.histogram()
+		}
+		g.build(smaller)
+		for k, i := range splits {
+			l, r := &next[2*k], &next[2*k+1]
 			if l.hist == nil {
-				l.hist = parent
+				l.hist = level[i].hist
 				subtract(l.hist, r.hist)
 			} else {
-				r.hist = parent
+				r.hist = level[i].hist
 				subtract(r.hist, l.hist)
 			}
 		}
 		level = next
 	}
 	return t
+}
+
+// partitionAll reorders the rows of each split node of level so that the
+// rows going left come first, and sets the children's segments. Segments
+// are cut into chunks of chunkRows: each chunk is partitioned into scratch
+// on its own, then the chunks' left rows and right rows are copied back in
+// order, so the result is a stable partition whatever ran where.
+func (g *grower) partitionAll(level []node, best []candidate, splits []int, next []node) {
+	type chunk struct {
+		split, from, to int
+		left            int // rows going left
+	}
+	var chunks []chunk
+	tables := make([][]uint8, len(splits))
+	for k, i := range splits {
+		n := &level[i]
+		tables[k] = goLeft(&g.data.features[best[i].feature], &best[i])
+		for from := n.start; from < n.end; from += chunkRows {
+			chunks = append(chunks, chunk{split: k, from: from, to: min(from+chunkRows, n.end)})
+		}
+	}
+	parallel(len(chunks), g.opt.Workers, func(c int) {
+		ch := &chunks[c]
+		f := best[splits[ch.split]].feature
+		in, out := g.rows[ch.from:ch.to], g.scratch[ch.from:ch.to]
+		if g.data.bins8 != nil {
+			ch.left = partition(g.data.bins8, g.data.width, in, out, f, tables[ch.split])
+		} else {
+			ch.left = partition(g.data.bins16, g.data.width, in, out, f, tables[ch.split])
+		}
+	})
+	// Where each chunk's rows go: lefts from the node's start, rights after all lefts.
+	dst := make([][2]int, len(chunks))
+	for c := 0; c < len(chunks); {
+		k := chunks[c].split
+		n := &level[splits[k]]
+		e := c
+		lefts := 0
+		for ; e < len(chunks) && chunks[e].split == k; e++ {
+			lefts += chunks[e].left
+		}
+		l, r := n.start, n.start+lefts
+		for ; c < e; c++ {
+			dst[c] = [2]int{l, r}
+			l += chunks[c].left
+			r += chunks[c].to - chunks[c].from - chunks[c].left
+		}
+		next[2*k].start, next[2*k].end = n.start, n.start+lefts
+		next[2*k+1].start, next[2*k+1].end = n.start+lefts, n.end
+	}
+	parallel(len(chunks), g.opt.Workers, func(c int) {
+		ch := &chunks[c]
+		part := g.scratch[ch.from:ch.to]
+		copy(g.rows[dst[c][0]:], part[:ch.left])
+		copy(g.rows[dst[c][1]:], part[ch.left:])
+	})
+}
+
+// partition writes rows to out, those whose bin of feature goes left
+// first, in order, and returns how many go left. Each row is written to
+// both ends and only one end advances, so no branch depends on the data.
+func partition[B uint8 | uint16](bins []B, width int, rows, out []int32, feature int, goLeft []uint8) int {
+	nl, nr := 0, 0
+	last := len(out) - 1
+	for _, r := range rows {
+		left := int(goLeft[bins[int(r)*width+feature]])
+		out[nl] = r
+		out[last-nr] = r
+		nl += left
+		nr += 1 - left
+	}
+	slices.Reverse(out[nl:]) // the right rows were written from the end
+	return nl
+}
+
+// build fills the histogram of each node from its rows, cutting them into
+// chunks of chunkRows that goroutines sum into private histograms.
+func (g *grower) build(nodes []*node) {
+	type task struct{ node, from, to int }
+	var tasks []task
+	for k, n := range nodes {
+		for from := n.start; from < n.end; from += chunkRows {
+			tasks = append(tasks, task{k, from, min(from+chunkRows, n.end)})
+		}
+	}
+	total := g.data.total
+	priv := make([][]gpair, len(tasks))
+	parallel(len(tasks), g.opt.Workers, func(i int) {
+		tk := tasks[i]
+		h := nodes[tk.node].hist
+		if tk.from != nodes[tk.node].start {
+			priv[i] = make([]gpair, total)
+			h = priv[i]
+		}
+		if g.data.bins8 != nil {
+			accumulate(g.data.bins8, g.data.width, g.data.features, g.rows[tk.from:tk.to], g.grad, h)
+		} else {
+			accumulate(g.data.bins16, g.data.width, g.data.features, g.rows[tk.from:tk.to], g.grad, h)
+		}
+	})
+	for i, tk := range tasks { // in order: the same sums whatever ran where
+		if priv[i] != nil {
+			h := nodes[tk.node].hist
+			for k, p := range priv[i] {
+				h[k].g += p.g
+				h[k].h += p.h
+			}
+		}
+	}
+}
+
+func accumulate[B uint8 | uint16](bins []B, width int, features []featureBins, rows []int32, grad []gradPair, h []gpair) {
+	offsets := make([]int, width)
+	for j := range offsets {
+		offsets[j] = features[j].offset
+	}
+	for _, r := range rows {
+		p := grad[r]
+		pg, ph := float64(p.g), float64(p.h)
+		row := bins[int(r)*width : int(r)*width+width]
+		for j, b := range row {
+			e := &h[offsets[j]+int(b)]
+			e.g += pg
+			e.h += ph
+		}
+	}
 }
 
 // subtract sets dst to dst−src: a parent's histogram becomes its larger child's.
@@ -187,88 +311,6 @@ func goLeft(fb *featureBins, c *candidate) []uint8 {
 		table[fb.missingBin()] = 1
 	}
 	return table
-}
-
-// pass routes every row of a split node of the level starting at id lo to
-// its child (nextLo is the first id of the next level), and adds each row
-// that reaches a node of builds into that node's histogram in out. With
-// routes nil every row is in node 0 and builds is {0}.
-func (g *grower) pass(lo, nextLo int32, routes []route, builds []int32, out [][]gpair) {
-	n := len(g.nodeOf)
-	total := g.data.total
-	chunks := min(maxChunks, (n+chunkRows-1)/chunkRows, max(1, chunkBytes/(16*total*len(builds))))
-	chunks = max(chunks, 1)
-	slot := make([]int32, 2*len(builds)+2)
-	for i := range slot {
-		slot[i] = -1
-	}
-	for i, id := range builds {
-		slot[id-nextLo] = int32(i)
-	}
-	priv := make([][]gpair, chunks)
-	parallel(chunks, g.opt.Workers, func(c int) {
-		hists := out
-		if chunks > 1 {
-			priv[c] = make([]gpair, total*len(builds))
-			hists = make([][]gpair, len(builds))
-			for i := range hists {
-				hists[i] = priv[c][i*total : (i+1)*total]
-			}
-		}
-		g.passRows(c*n/chunks, (c+1)*n/chunks, lo, nextLo, routes, slot, hists)
-	})
-	if chunks == 1 {
-		return
-	}
-	parallel(len(builds), g.opt.Workers, func(i int) {
-		h := out[i]
-		for c := range priv {
-			p := priv[c][i*total : (i+1)*total]
-			for k := range h {
-				h[k].g += p[k].g
-				h[k].h += p[k].h
-			}
-		}
-	})
-}
-
-func (g *grower) passRows(from, to int, lo, nextLo int32, routes []route, slot []int32, hists [][]gpair) {
-	w := g.data.width
-	bins := g.data.bins
-	feats := g.data.features
-	offsets := make([]int, len(feats))
-	for j := range feats {
-		offsets[j] = feats[j].offset
-	}
-	for r := from; r < to; r++ {
-		row := bins[r*w : r*w+w]
-		var s int32
-		if routes != nil {
-			id := g.nodeOf[r]
-			if id < lo {
-				continue
-			}
-			rt := &routes[id-lo]
-			if rt.goLeft == nil {
-				continue
-			}
-			id = rt.left + 1 - int32(rt.goLeft[row[rt.feature]])
-			g.nodeOf[r] = id
-			if s = slot[id-nextLo]; s < 0 {
-				continue
-			}
-		}
-		p := g.grad[r]
-		if p.h == 0 && p.g == 0 {
-			continue
-		}
-		h := hists[s]
-		for j, b := range row {
-			e := &h[offsets[j]+int(b)]
-			e.g += p.g
-			e.h += p.h
-		}
-	}
 }
 
 // bestSplit scans every feature's histogram for the split of n that
