@@ -76,6 +76,7 @@ func BenchmarkExplain(b *testing.B) {
 		rows[i] = test.row(i, nil)
 	}
 	out := make([]float64, len(test.features))
+	f.Explain(rows[0], out) // builds the leaf tables
 	b.ReportAllocs()
 	cpu := startCPU(b)
 	for i := 0; i < b.N; i++ {
@@ -181,4 +182,74 @@ func BenchmarkFit1M(b *testing.B) {
 			}
 		}
 	}
+}
+
+// xgbRows is the imported credit_data model and its golden rows, in the
+// caller's feature order.
+func xgbRows(b *testing.B) (*gbdt.Forest, [][]float64) {
+	model, g := readXGB(b)
+	features := callerFeatures(g.Features)
+	f, err := gbdt.FromXGBoost(model, features)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rows := make([][]float64, len(g.Rows))
+	for i, cells := range g.Rows {
+		rows[i] = make([]float64, len(features))
+		for k, name := range g.Features {
+			for j := range features {
+				if features[j].Name == name {
+					rows[i][j] = math.NaN()
+					if cells[k] != nil {
+						rows[i][j] = *cells[k]
+					}
+				}
+			}
+		}
+	}
+	return f, rows
+}
+
+// BenchmarkExplainXGBoostModel explains the golden rows with the imported
+// XGBoost model (100 trees, depth 6): the model and rows bench_xgb.py
+// contribs times XGBoost's pred_contribs on. One goroutine.
+func BenchmarkExplainXGBoostModel(b *testing.B) {
+	f, rows := xgbRows(b)
+	out := make([]float64, len(rows[0]))
+	f.Explain(rows[0], out) // builds the leaf tables
+	b.ReportAllocs()
+	cpu := startCPU(b)
+	for i := 0; i < b.N; i++ {
+		f.Explain(rows[i%len(rows)], out)
+	}
+	cpu.stop()
+}
+
+// BenchmarkExplainXGBoostModelParallel is the same on every core, as
+// pred_contribs runs on nthread=2: ns/op is wall time per row.
+func BenchmarkExplainXGBoostModelParallel(b *testing.B) {
+	f, rows := xgbRows(b)
+	f.Explain(rows[0], make([]float64, len(rows[0])))
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		out := make([]float64, len(rows[0]))
+		for i := 0; pb.Next(); i++ {
+			f.Explain(rows[i%len(rows)], out)
+		}
+	})
+}
+
+// BenchmarkLogOddsXGBoostModel predicts the golden rows with the imported
+// model (float32 arithmetic, as XGBoost).
+func BenchmarkLogOddsXGBoostModel(b *testing.B) {
+	f, rows := xgbRows(b)
+	b.ReportAllocs()
+	var sink float64
+	cpu := startCPU(b)
+	for i := 0; i < b.N; i++ {
+		sink += f.LogOdds(rows[i%len(rows)])
+	}
+	cpu.stop()
+	_ = sink
 }

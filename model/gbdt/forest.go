@@ -30,6 +30,9 @@ type Forest struct {
 	bias     float64   // base + every tree's expected value
 	maxDepth int       // of the deepest tree, for Explain's scratch space
 	scratch  sync.Pool // of *shapScratch
+
+	fastOnce sync.Once   // builds fast on the first Explain
+	fast     []*fastTree // per tree: leaf tables, or nil for Algorithm 2
 }
 
 // walkNode is 16 bytes, so that 200 trees of depth 6 fit in a core's L2

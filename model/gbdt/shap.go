@@ -26,6 +26,13 @@ type shapScratch struct{ path []pathElem }
 // It panics if row or out is shorter than the features; safe for
 // concurrent use.
 func (f *Forest) Explain(row, out []float64) (bias float64) {
+	f.fastOnce.Do(f.buildFast)
+	return f.explain(row, out, f.fast)
+}
+
+// explain is Explain with the trees' tables given: nil entries (or a nil
+// slice) use Algorithm 2.
+func (f *Forest) explain(row, out []float64, fast []*fastTree) float64 {
 	_ = row[len(f.features)-1]
 	out = out[:len(f.features)]
 	clear(out)
@@ -34,7 +41,11 @@ func (f *Forest) Explain(row, out []float64) (bias float64) {
 		d := f.maxDepth + 2
 		s = &shapScratch{path: make([]pathElem, d*(d+1)/2)}
 	}
-	for _, t := range f.trees {
+	for i, t := range f.trees {
+		if fast != nil && fast[i] != nil {
+			f.fastShap(t, fast[i], 0, ^uint32(0), row, out)
+			continue
+		}
 		f.treeShap(t, row, out, 0, s.path, 0, 1, 1, -1)
 	}
 	f.scratch.Put(s)

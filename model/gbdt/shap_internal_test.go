@@ -96,6 +96,12 @@ func TestExplainEqualsBruteForceShapley(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		forest.fastOnce.Do(forest.buildFast)
+		for i, ft := range forest.fast {
+			if ft == nil {
+				t.Fatalf("%s: tree %d has no tables; the test would not exercise them", cat, i)
+			}
+		}
 		repeated := false
 		for _, tr := range forest.trees {
 			seen := map[int32]bool{}
@@ -116,8 +122,22 @@ func TestExplainEqualsBruteForceShapley(t *testing.T) {
 			{1, 1, 0.3, -1}, // a category value the schema ignores
 		}
 		out := make([]float64, len(features))
+		exact := make([]float64, len(features))
 		for _, row := range rows {
 			bias := forest.Explain(row, out)
+			if forest.explain(row, exact, nil) != bias {
+				t.Errorf("%s %v: Algorithm 2 and the tables disagree on the bias", cat, row)
+			}
+			for j := range out {
+				if math.Abs(out[j]-exact[j]) > 1e-9 {
+					t.Errorf("%s %v: feature %s: tables %v, Algorithm 2 %v", cat, row, features[j].Name, out[j], exact[j])
+				}
+			}
+			for j := range exact {
+				if math.Abs(exact[j]-forest.bruteShapleyFeature(row, j)) > 1e-9 {
+					t.Errorf("%s %v: feature %s: Algorithm 2 %v differs from brute force", cat, row, features[j].Name, exact[j])
+				}
+			}
 			want, wantBias := forest.bruteShapley(row)
 			if math.Abs(bias-wantBias) > 1e-12 {
 				t.Errorf("%s %v: bias %v, brute force %v", cat, row, bias, wantBias)
@@ -134,4 +154,9 @@ func TestExplainEqualsBruteForceShapley(t *testing.T) {
 			}
 		}
 	}
+}
+
+func (f *Forest) bruteShapleyFeature(row []float64, j int) float64 {
+	phi, _ := f.bruteShapley(row)
+	return phi[j]
 }
