@@ -2,6 +2,7 @@ package gbdt
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"sync"
 )
@@ -26,6 +27,13 @@ type Forest struct {
 	nodes   []walkNode
 	blocks  []block
 	catBits []uint64 // per category split: its level count, then its set, 64 levels a word
+	// direct marks a forest walked with no test at all: no category split,
+	// float64 arithmetic, at most maxDirect features. A split node's meta
+	// then holds its column of the extended row LogOdds builds (the row with
+	// missing values as −Inf, then again as +Inf, then one −Inf), chosen so
+	// that a missing value goes its default way by the plain comparison;
+	// a leaf's holds the last column, so it stays where it is.
+	direct bool
 
 	bias     float64   // base + every tree's expected value
 	maxDepth int       // of the deepest tree, for Explain's scratch space
@@ -54,7 +62,11 @@ const (
 	metaShift       = 3
 )
 
-const blockTrees = 4
+const (
+	blockTrees = 8
+	maxDirect  = 63
+	extMask    = 2*(maxDirect+1) - 1
+)
 
 type block struct {
 	roots [blockTrees]int32
@@ -93,7 +105,15 @@ func newForest(features []Feature, base float64, trees []*tree, params Params, f
 	}
 	f.params.Trees = len(trees)
 	f.bias = base
-	f.nodes = append(f.nodes, walkNode{}) // node 0: the leaf 0 that pads the last block
+	f.direct = !float32 && len(features) <= maxDirect
+	for _, t := range trees {
+		f.direct = f.direct && t.Categories == nil
+	}
+	pad := walkNode{} // node 0: the leaf 0 that pads the last block
+	if f.direct {
+		pad.meta = uint32(2*len(features)) << metaShift
+	}
+	f.nodes = append(f.nodes, pad)
 	for k := 0; k < len(trees); k += blockTrees {
 		var blk block
 		for j := range blockTrees {
@@ -101,7 +121,7 @@ func newForest(features []Feature, base float64, trees []*tree, params Params, f
 				continue
 			}
 			t := trees[k+j]
-			root, depth := f.compile(t, 0)
+			root, depth := f.compile(t)
 			blk.roots[j] = root
 			blk.depth = max(blk.depth, depth)
 			f.bias += t.meanValue()
@@ -111,38 +131,52 @@ func newForest(features []Feature, base float64, trees []*tree, params Params, f
 	return f, nil
 }
 
-// compile appends tree t to the serving arrays and returns its root and depth.
-func (f *Forest) compile(t *tree, i int32) (int32, int32) {
-	k := int32(len(f.nodes))
+// compile appends tree t to the serving arrays, level by level so that the
+// top levels, which every row visits, share a few cache lines; it returns
+// the root's index and the tree's depth.
+func (f *Forest) compile(t *tree) (int32, int32) {
+	type item struct{ node, at, depth int32 }
+	root := int32(len(f.nodes))
 	f.nodes = append(f.nodes, walkNode{})
-	return k, f.fill(t, i, k)
-}
-
-// fill writes node i of t at k, its children at two new adjacent places.
-func (f *Forest) fill(t *tree, i, k int32) int32 {
-	if t.isLeaf(i) {
-		f.nodes[k] = walkNode{threshold: t.Value[i], left: k}
-		return 0
-	}
-	n := walkNode{threshold: t.Threshold[i], meta: uint32(t.Feature[i])<<metaShift | metaSplit}
-	if t.DefaultLeft[i] {
-		n.meta |= metaMissingLeft
-	}
-	if t.Categories != nil && t.Categories[i] != nil {
-		levels := f.features[t.Feature[i]].Levels
-		n.threshold = float64(len(f.catBits))
-		n.meta |= metaCategory
-		words := make([]uint64, 1+(levels+63)/64)
-		words[0] = uint64(levels)
-		for _, c := range t.Categories[i] {
-			words[1+c/64] |= 1 << (c % 64)
+	depth := int32(0)
+	queue := []item{{0, root, 0}}
+	for len(queue) > 0 {
+		it := queue[0]
+		queue = queue[1:]
+		depth = max(depth, it.depth)
+		i := it.node
+		if t.isLeaf(i) {
+			f.nodes[it.at] = walkNode{threshold: t.Value[i], left: it.at}
+			if f.direct {
+				f.nodes[it.at].meta = uint32(2*len(f.features)) << metaShift
+			}
+			continue
 		}
-		f.catBits = append(f.catBits, words...)
+		column := t.Feature[i]
+		if f.direct && !t.DefaultLeft[i] {
+			column += int32(len(f.features))
+		}
+		n := walkNode{threshold: t.Threshold[i], meta: uint32(column)<<metaShift | metaSplit}
+		if t.DefaultLeft[i] {
+			n.meta |= metaMissingLeft
+		}
+		if t.Categories != nil && t.Categories[i] != nil {
+			levels := f.features[t.Feature[i]].Levels
+			n.threshold = float64(len(f.catBits))
+			n.meta |= metaCategory
+			words := make([]uint64, 1+(levels+63)/64)
+			words[0] = uint64(levels)
+			for _, c := range t.Categories[i] {
+				words[1+c/64] |= 1 << (c % 64)
+			}
+			f.catBits = append(f.catBits, words...)
+		}
+		n.left = int32(len(f.nodes))
+		f.nodes = append(f.nodes, walkNode{}, walkNode{})
+		f.nodes[it.at] = n
+		queue = append(queue, item{t.Left[i], n.left, it.depth + 1}, item{t.Right[i], n.left + 1, it.depth + 1})
 	}
-	n.left = int32(len(f.nodes))
-	f.nodes = append(f.nodes, walkNode{}, walkNode{})
-	f.nodes[k] = n
-	return 1 + max(f.fill(t, t.Left[i], n.left), f.fill(t, t.Right[i], n.left+1))
+	return root, depth
 }
 
 // Family returns "gbdt".
@@ -170,10 +204,49 @@ func (f *Forest) LogOdds(row []float64) float64 {
 	_ = row[len(f.features)-1]
 	nodes := f.nodes
 	z := f.base
-	for k := range f.blocks {
-		b := &f.blocks[k]
-		i0, i1, i2, i3 := b.roots[0], b.roots[1], b.roots[2], b.roots[3]
-		// The four walks are written out: Go does not inline a step.
+	if f.direct {
+		var ext [2 * (maxDirect + 1)]float64 // indexed with &extMask: no bounds checks
+		d := len(f.features)
+		for j, x := range row[:d] {
+			lo, hi := x, x
+			if x != x {
+				lo, hi = math.Inf(-1), math.Inf(1)
+			}
+			ext[j], ext[d+j] = lo, hi
+		}
+		ext[2*d] = math.Inf(-1)
+		for k := range f.blocks {
+			b := &f.blocks[k]
+			i0, i1, i2, i3 := b.roots[0], b.roots[1], b.roots[2], b.roots[3]
+			i4, i5, i6, i7 := b.roots[4], b.roots[5], b.roots[6], b.roots[7]
+			for d := b.depth; d > 0; d-- {
+				n0, n1, n2, n3 := &nodes[i0], &nodes[i1], &nodes[i2], &nodes[i3]
+				n4, n5, n6, n7 := &nodes[i4], &nodes[i5], &nodes[i6], &nodes[i7]
+				i0 = n0.left + right(ext[n0.meta>>metaShift&extMask], n0.threshold)
+				i1 = n1.left + right(ext[n1.meta>>metaShift&extMask], n1.threshold)
+				i2 = n2.left + right(ext[n2.meta>>metaShift&extMask], n2.threshold)
+				i3 = n3.left + right(ext[n3.meta>>metaShift&extMask], n3.threshold)
+				i4 = n4.left + right(ext[n4.meta>>metaShift&extMask], n4.threshold)
+				i5 = n5.left + right(ext[n5.meta>>metaShift&extMask], n5.threshold)
+				i6 = n6.left + right(ext[n6.meta>>metaShift&extMask], n6.threshold)
+				i7 = n7.left + right(ext[n7.meta>>metaShift&extMask], n7.threshold)
+			}
+			z += nodes[i0].threshold
+			z += nodes[i1].threshold
+			z += nodes[i2].threshold
+			z += nodes[i3].threshold
+			z += nodes[i4].threshold
+			z += nodes[i5].threshold
+			z += nodes[i6].threshold
+			z += nodes[i7].threshold
+		}
+		return z
+	}
+	for k := 0; k < len(f.blocks)*2; k++ {
+		b := &f.blocks[k/2]
+		h := b.roots[k%2*4:]
+		i0, i1, i2, i3 := h[0], h[1], h[2], h[3]
+		// Four walks at a time, written out: Go does not inline a step.
 		for d := b.depth; d > 0; d-- {
 			n0 := &nodes[i0]
 			x0 := row[n0.meta>>metaShift]
