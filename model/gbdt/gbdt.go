@@ -42,7 +42,7 @@ const (
 	DefaultLambda             = 1.0
 	DefaultMinChildWeight     = 1.0
 	DefaultMaxBins            = 255
-	DefaultPatience           = 10
+	DefaultPatience           = 20
 	DefaultValidationFraction = 0.1
 	// DefaultCategorical is the category split measured best on the public
 	// tables (testdata/gbdt/README.md has the figures).
