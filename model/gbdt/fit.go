@@ -135,13 +135,22 @@ func (g *grower) gradients(pred []float64, y []uint8, valid []bool, round uint64
 	sub := g.opt.Subsample
 	seed := g.opt.Seed ^ (round+1)*0x9e3779b97f4a7c15
 	parallelRange(len(y), g.opt.Workers, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			if (valid != nil && valid[i]) || (sub < 1 && unit(seed, uint64(i)) >= sub) {
-				g.grad[i] = gradPair{}
-				continue
+		grad, pred, y := g.grad[lo:hi], pred[lo:hi], y[lo:hi]
+		for i, z := range pred {
+			p := 1 / (1 + math.Exp(-z))
+			h := p * (1 - p)
+			if h < 1e-16 {
+				h = 1e-16
 			}
-			p := 1 / (1 + math.Exp(-pred[i]))
-			g.grad[i] = gradPair{g: float32(p - float64(y[i])), h: float32(max(p*(1-p), 1e-16))}
+			grad[i] = gradPair{g: float32(p - float64(y[i])), h: float32(h)}
+		}
+		if valid == nil && sub == 1 {
+			return
+		}
+		for i := range grad {
+			if (valid != nil && valid[lo+i]) || (sub < 1 && unit(seed, uint64(lo+i)) >= sub) {
+				grad[i] = gradPair{}
+			}
 		}
 	})
 }
