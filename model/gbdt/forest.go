@@ -34,6 +34,11 @@ type Forest struct {
 	// that a missing value goes its default way by the plain comparison;
 	// a leaf's holds the last column, so it stays where it is.
 	direct bool
+	// mixed marks a direct forest with category splits: a category's
+	// column of the extended row holds its code (missingCode and
+	// unknownCode for the rest) and its split's threshold bits the set.
+	mixed      bool
+	catColumns []int // the category features
 
 	bias     float64   // base + every tree's expected value
 	maxDepth int       // of the deepest tree, for Explain's scratch space
@@ -106,8 +111,14 @@ func newForest(features []Feature, base float64, trees []*tree, params Params, f
 	f.params.Trees = len(trees)
 	f.bias = base
 	f.direct = !float32 && len(features) <= maxDirect
+	for j, feat := range features {
+		if feat.Categorical {
+			f.direct = f.direct && feat.Levels <= maxDirectLevels
+			f.catColumns = append(f.catColumns, j)
+		}
+	}
 	for _, t := range trees {
-		f.direct = f.direct && t.Categories == nil
+		f.mixed = f.mixed || t.Categories != nil
 	}
 	pad := walkNode{} // node 0: the leaf 0 that pads the last block
 	if f.direct {
@@ -160,7 +171,19 @@ func (f *Forest) compile(t *tree) (int32, int32) {
 		if t.DefaultLeft[i] {
 			n.meta |= metaMissingLeft
 		}
-		if t.Categories != nil && t.Categories[i] != nil {
+		if t.Categories != nil && t.Categories[i] != nil && f.direct {
+			// The set as a mask over codes, with the missing code's bit
+			// set when missing values go left; the column holds the code.
+			var mask uint64
+			for _, c := range t.Categories[i] {
+				mask |= 1 << c
+			}
+			if t.DefaultLeft[i] {
+				mask |= 1 << missingCode
+			}
+			n.threshold = math.Float64frombits(mask)
+			n.meta = uint32(t.Feature[i])<<metaShift | metaSplit | metaCategory
+		} else if t.Categories != nil && t.Categories[i] != nil {
 			levels := f.features[t.Feature[i]].Levels
 			n.threshold = float64(len(f.catBits))
 			n.meta |= metaCategory
@@ -193,154 +216,6 @@ func (f *Forest) NumTrees() int { return len(f.trees) }
 
 // BaseScore returns the log-odds every row starts from before the trees.
 func (f *Forest) BaseScore() float64 { return f.base }
-
-// LogOdds returns the log-odds of class 1 for row, one value per feature
-// (see the package doc). It allocates nothing, does not keep row, and
-// panics if row is shorter than the features.
-func (f *Forest) LogOdds(row []float64) float64 {
-	if f.float32 {
-		return f.logOdds32(row)
-	}
-	_ = row[len(f.features)-1]
-	nodes := f.nodes
-	z := f.base
-	if f.direct {
-		var ext [2 * (maxDirect + 1)]float64 // indexed with &extMask: no bounds checks
-		d := len(f.features)
-		for j, x := range row[:d] {
-			lo, hi := x, x
-			if x != x {
-				lo, hi = math.Inf(-1), math.Inf(1)
-			}
-			ext[j], ext[d+j] = lo, hi
-		}
-		ext[2*d] = math.Inf(-1)
-		for k := range f.blocks {
-			b := &f.blocks[k]
-			i0, i1, i2, i3 := b.roots[0], b.roots[1], b.roots[2], b.roots[3]
-			i4, i5, i6, i7 := b.roots[4], b.roots[5], b.roots[6], b.roots[7]
-			for d := b.depth; d > 0; d-- {
-				n0, n1, n2, n3 := &nodes[i0], &nodes[i1], &nodes[i2], &nodes[i3]
-				n4, n5, n6, n7 := &nodes[i4], &nodes[i5], &nodes[i6], &nodes[i7]
-				i0 = n0.left + right(ext[n0.meta>>metaShift&extMask], n0.threshold)
-				i1 = n1.left + right(ext[n1.meta>>metaShift&extMask], n1.threshold)
-				i2 = n2.left + right(ext[n2.meta>>metaShift&extMask], n2.threshold)
-				i3 = n3.left + right(ext[n3.meta>>metaShift&extMask], n3.threshold)
-				i4 = n4.left + right(ext[n4.meta>>metaShift&extMask], n4.threshold)
-				i5 = n5.left + right(ext[n5.meta>>metaShift&extMask], n5.threshold)
-				i6 = n6.left + right(ext[n6.meta>>metaShift&extMask], n6.threshold)
-				i7 = n7.left + right(ext[n7.meta>>metaShift&extMask], n7.threshold)
-			}
-			z += nodes[i0].threshold
-			z += nodes[i1].threshold
-			z += nodes[i2].threshold
-			z += nodes[i3].threshold
-			z += nodes[i4].threshold
-			z += nodes[i5].threshold
-			z += nodes[i6].threshold
-			z += nodes[i7].threshold
-		}
-		return z
-	}
-	for k := 0; k < len(f.blocks)*2; k++ {
-		b := &f.blocks[k/2]
-		h := b.roots[k%2*4:]
-		i0, i1, i2, i3 := h[0], h[1], h[2], h[3]
-		// Four walks at a time, written out: Go does not inline a step.
-		for d := b.depth; d > 0; d-- {
-			n0 := &nodes[i0]
-			x0 := row[n0.meta>>metaShift]
-			if n0.meta&metaCategory != 0 || x0 != x0 {
-				i0 = f.slowStep(n0, x0)
-			} else {
-				i0 = n0.left + right(x0, n0.threshold)&int32(n0.meta&metaSplit)
-			}
-			n1 := &nodes[i1]
-			x1 := row[n1.meta>>metaShift]
-			if n1.meta&metaCategory != 0 || x1 != x1 {
-				i1 = f.slowStep(n1, x1)
-			} else {
-				i1 = n1.left + right(x1, n1.threshold)&int32(n1.meta&metaSplit)
-			}
-			n2 := &nodes[i2]
-			x2 := row[n2.meta>>metaShift]
-			if n2.meta&metaCategory != 0 || x2 != x2 {
-				i2 = f.slowStep(n2, x2)
-			} else {
-				i2 = n2.left + right(x2, n2.threshold)&int32(n2.meta&metaSplit)
-			}
-			n3 := &nodes[i3]
-			x3 := row[n3.meta>>metaShift]
-			if n3.meta&metaCategory != 0 || x3 != x3 {
-				i3 = f.slowStep(n3, x3)
-			} else {
-				i3 = n3.left + right(x3, n3.threshold)&int32(n3.meta&metaSplit)
-			}
-		}
-		z += nodes[i0].threshold
-		z += nodes[i1].threshold
-		z += nodes[i2].threshold
-		z += nodes[i3].threshold
-	}
-	return z
-}
-
-// right is 0 when x < t and 1 otherwise; the compiler makes it a flag
-// set, not a branch.
-func right(x, t float64) int32 {
-	if x < t {
-		return 0
-	}
-	return 1
-}
-
-// slowStep handles a missing value and category sets.
-func (f *Forest) slowStep(n *walkNode, x float64) int32 {
-	split := int32(n.meta & metaSplit)
-	if x != x {
-		if n.meta&metaMissingLeft != 0 {
-			return n.left
-		}
-		return n.left + split
-	}
-	if n.meta&metaCategory == 0 {
-		return n.left + right(x, n.threshold)&split
-	}
-	set := f.catBits[int(n.threshold):]
-	if x >= 0 && x < float64(set[0]) {
-		if c := int(x); float64(c) == x {
-			return n.left + 1 - int32(set[1+c/64]>>(c%64)&1)
-		}
-	}
-	return n.left + 1
-}
-
-// logOdds32 is LogOdds as XGBoost computes it: the value is rounded to
-// float32 before the comparison and the sum is kept in float32.
-func (f *Forest) logOdds32(row []float64) float64 {
-	_ = row[len(f.features)-1]
-	nodes := f.nodes
-	z := float32(f.base)
-	for k := range f.blocks {
-		b := &f.blocks[k]
-		for _, i := range b.roots {
-			for d := b.depth; d > 0; d-- {
-				n := &nodes[i]
-				x := row[n.meta>>metaShift]
-				switch {
-				case n.meta&metaCategory != 0 || x != x:
-					i = f.slowStep(n, x)
-				case float32(x) < float32(n.threshold):
-					i = n.left
-				default:
-					i = n.left + int32(n.meta&metaSplit)
-				}
-			}
-			z += float32(nodes[i].threshold)
-		}
-	}
-	return float64(z)
-}
 
 // goesLeft is the split test of LogOdds on the stored form, for Explain.
 func (f *Forest) goesLeft(t *tree, i int32, x float64) bool {

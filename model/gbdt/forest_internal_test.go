@@ -42,6 +42,8 @@ func (t *tree) leafOf(f *Forest, row []float64) int32 {
 func TestCompiledWalksMatchTheTrees(t *testing.T) {
 	features, cols, y := smallData(4000, 11)
 	numeric := features[:3]
+	// The same codes declared with 70 levels: too many for a direct walk.
+	wide := append(append([]Feature{}, features[:3]...), Feature{Name: "cat", Categorical: true, Levels: 70})
 	r := rand.New(rand.NewPCG(5, 6))
 	for _, tc := range []struct {
 		name     string
@@ -50,7 +52,8 @@ func TestCompiledWalksMatchTheTrees(t *testing.T) {
 		direct   bool
 	}{
 		{"direct", numeric, cols[:3], true},
-		{"categories", features, cols, false},
+		{"categories", features, cols, true},
+		{"many levels", wide, cols, false},
 	} {
 		f, err := Fit(context.Background(), tc.features, tc.cols, y, nil, Options{Trees: 37, NoEarlyStopping: true})
 		if err != nil {
