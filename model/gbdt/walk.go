@@ -135,7 +135,6 @@ func (f *Forest) logOdds32(row []float64) float64 {
 	return float64(z)
 }
 
-
 // extend writes the extended row: a number as is in columns j and d+j, a
 // missing number as −Inf in column j (for splits that send it left) and
 // +Inf in d+j (right); a category's code in both, missingCode when missing
