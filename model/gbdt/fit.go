@@ -91,18 +91,19 @@ func boost(ctx context.Context, features []Feature, data *binned, y []uint8, o O
 		}
 	}
 	base := math.Log(pos / (all - pos))
-	g := &grower{opt: o, data: data, grad: make([]gradPair, n), rows: make([]int32, n), scratch: make([]int32, n)}
 	pred := make([]float64, n)
 	for i := range pred {
 		pred[i] = base
 	}
+	g := &grower{opt: o, data: data, grad: make([]gradPair, n), rows: make([]int32, n), scratch: make([]int32, n),
+		pred: pred, y: y, valid: valid}
 	var trees []*tree
 	best, bestLoss := 0, math.Inf(1)
 	for round := 0; round < o.Trees; round++ {
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("gbdt: round %d: %w", round, err)
 		}
-		g.gradients(pred, y, valid, uint64(round))
+		g.round = uint64(round)
 		t := g.grow()
 		parallel(len(g.leaves), o.Workers, func(k int) {
 			leaf := &g.leaves[k]
@@ -129,30 +130,30 @@ func boost(ctx context.Context, features []Feature, data *binned, y []uint8, o O
 	return newForest(features, base, trees, params, false)
 }
 
-// gradients sets each training row's gradient and hessian of the log-loss
-// at pred; validation rows and rows outside this round's sample get zero.
-func (g *grower) gradients(pred []float64, y []uint8, valid []bool, round uint64) {
+// gradients sets the gradient and hessian of the log-loss at g.pred for
+// rows lo..hi-1; validation rows and rows outside this round's sample get
+// zero. grow calls it chunk by chunk while it builds the root's histogram,
+// so each chunk's gradients are still in cache when they are summed.
+func (g *grower) gradients(lo, hi int) {
 	sub := g.opt.Subsample
-	seed := g.opt.Seed ^ (round+1)*0x9e3779b97f4a7c15
-	parallelRange(len(y), g.opt.Workers, func(lo, hi int) {
-		grad, pred, y := g.grad[lo:hi], pred[lo:hi], y[lo:hi]
-		for i, z := range pred {
-			p := 1 / (1 + math.Exp(-z))
-			h := p * (1 - p)
-			if h < 1e-16 {
-				h = 1e-16
-			}
-			grad[i] = gradPair{g: float32(p - float64(y[i])), h: float32(h)}
+	seed := g.opt.Seed ^ (g.round+1)*0x9e3779b97f4a7c15
+	grad, pred, y := g.grad[lo:hi], g.pred[lo:hi], g.y[lo:hi]
+	for i, z := range pred {
+		p := 1 / (1 + math.Exp(-z))
+		h := p * (1 - p)
+		if h < 1e-16 {
+			h = 1e-16
 		}
-		if valid == nil && sub == 1 {
-			return
+		grad[i] = gradPair{g: float32(p - float64(y[i])), h: float32(h)}
+	}
+	if g.valid == nil && sub == 1 {
+		return
+	}
+	for i := range grad {
+		if (g.valid != nil && g.valid[lo+i]) || (sub < 1 && unit(seed, uint64(lo+i)) >= sub) {
+			grad[i] = gradPair{}
 		}
-		for i := range grad {
-			if (valid != nil && valid[lo+i]) || (sub < 1 && unit(seed, uint64(lo+i)) >= sub) {
-				grad[i] = gradPair{}
-			}
-		}
-	})
+	}
 }
 
 // unit hashes (seed, i) to [0, 1): a row's draw for one round, the same
@@ -221,11 +222,4 @@ func softplus(x float64) float64 {
 		return x + math.Log1p(math.Exp(-x))
 	}
 	return math.Log1p(math.Exp(x))
-}
-
-// parallelRange splits 0..n into one contiguous range per worker; for work
-// whose result per index does not depend on the split.
-func parallelRange(n, workers int, fn func(lo, hi int)) {
-	parts := max(1, min(workers, n/4096))
-	parallel(parts, workers, func(p int) { fn(p*n/parts, (p+1)*n/parts) })
 }

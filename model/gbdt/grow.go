@@ -47,7 +47,11 @@ type grower struct {
 	grad    []gradPair // per row; zero for a row outside this round's sample
 	rows    []int32    // row numbers, each node's a contiguous segment
 	scratch []int32    // where a segment is partitioned
-	leaves  []node     // of the last tree grown, with their segments of rows
+	leaves  []node     // of the last tree grown above its last level, with their segments of rows
+	pred    []float64  // per row; grow adds the last level's leaves itself
+	y       []uint8
+	valid   []bool // rows held out for early stopping, or nil
+	round   uint64
 	free    [][]gpair
 }
 
@@ -95,7 +99,7 @@ func (g *grower) grow() *tree {
 		g.rows[i] = int32(i)
 	}
 	root := node{id: 0, end: len(g.rows), hist: g.histogram()}
-	g.build([]*node{&root})
+	g.build([]*node{&root}, g.gradients)
 	fb := &g.data.features[0]
 	for _, p := range root.hist[fb.offset : fb.offset+fb.count()] {
 		root.g += p.g
@@ -127,14 +131,19 @@ func (g *grower) grow() *tree {
 		if len(next) == 0 {
 			break
 		}
-		g.partitionAll(level, best, splits, next)
-		if depth+1 == g.opt.MaxDepth { // the children will be leaves: no histograms
-			for _, i := range splits {
+		if depth+1 == g.opt.MaxDepth {
+			// The children are leaves: add their values to the rows'
+			// predictions straight away instead of partitioning the rows.
+			for k, i := range splits {
 				g.release(level[i].hist)
+				for _, c := range next[2*k : 2*k+2] {
+					t.Value[c.id] = -c.g / (c.h + g.opt.Lambda) * g.opt.LearningRate
+				}
 			}
-			level = next
-			continue
+			g.addLastLevel(t, level, best, splits)
+			break
 		}
+		g.partitionAll(level, best, splits, next)
 		smaller := make([]*node, len(splits))
 		for k := range splits {
 			l, r := &next[2*k], &next[2*k+1]
@@ -144,7 +153,7 @@ func (g *grower) grow() *tree {
 			}
 			smaller[k].hist = g.histogram()
 		}
-		g.build(smaller)
+		g.build(smaller, nil)
 		for k, i := range splits {
 			l, r := &next[2*k], &next[2*k+1]
 			if l.hist == nil {
@@ -216,6 +225,39 @@ func (g *grower) partitionAll(level []node, best []candidate, splits []int, next
 	})
 }
 
+// addLastLevel adds to each row of a split node of level the value of the
+// leaf its split sends it to.
+func (g *grower) addLastLevel(t *tree, level []node, best []candidate, splits []int) {
+	type chunk struct{ split, from, to int }
+	var chunks []chunk
+	tables := make([][]uint8, len(splits))
+	for k, i := range splits {
+		n := &level[i]
+		tables[k] = goLeft(&g.data.features[best[i].feature], &best[i])
+		for from := n.start; from < n.end; from += chunkRows {
+			chunks = append(chunks, chunk{k, from, min(from+chunkRows, n.end)})
+		}
+	}
+	parallel(len(chunks), g.opt.Workers, func(c int) {
+		ch := chunks[c]
+		i := splits[ch.split]
+		l := t.Left[level[i].id]
+		values := [2]float64{t.Value[l+1], t.Value[l]} // by goes-left
+		rows := g.rows[ch.from:ch.to]
+		if g.data.bins8 != nil {
+			addLeaves(g.data.bins8, g.data.width, rows, best[i].feature, tables[ch.split], values, g.pred)
+		} else {
+			addLeaves(g.data.bins16, g.data.width, rows, best[i].feature, tables[ch.split], values, g.pred)
+		}
+	})
+}
+
+func addLeaves[B uint8 | uint16](bins []B, width int, rows []int32, feature int, goLeft []uint8, values [2]float64, pred []float64) {
+	for _, r := range rows {
+		pred[r] += values[goLeft[bins[int(r)*width+feature]]&1]
+	}
+}
+
 // partition writes rows to out, those whose bin of feature goes left
 // first, in order, and returns how many go left. Each row is written to
 // both ends and only one end advances, so no branch depends on the data.
@@ -234,8 +276,10 @@ func partition[B uint8 | uint16](bins []B, width int, rows, out []int32, feature
 }
 
 // build fills the histogram of each node from its rows, cutting them into
-// chunks of chunkRows that goroutines sum into private histograms.
-func (g *grower) build(nodes []*node) {
+// chunks of chunkRows that goroutines sum into private histograms. first,
+// when not nil, is called on each chunk's range of rows before it is
+// summed (at the root, where rows[i] = i).
+func (g *grower) build(nodes []*node, first func(from, to int)) {
 	type task struct{ node, from, to int }
 	var tasks []task
 	for k, n := range nodes {
@@ -251,6 +295,9 @@ func (g *grower) build(nodes []*node) {
 		if tk.from != nodes[tk.node].start {
 			priv[i] = make([]gpair, total)
 			h = priv[i]
+		}
+		if first != nil {
+			first(tk.from, tk.to)
 		}
 		if g.data.bins8 != nil {
 			accumulate(g.data.bins8, g.data.width, g.data.features, g.rows[tk.from:tk.to], g.grad, h)
