@@ -193,8 +193,11 @@ func (b *binned) cutColumn(j int, f Feature, col []float64, rows []int32, maxBin
 	return nil
 }
 
-// parallel calls fn(0..n-1) on up to workers goroutines. Callers write
-// results by index, so the outcome does not depend on the scheduling.
+// parallel calls fn(0..n-1) on up to workers goroutines, the caller's
+// among them: tasks are pulled one at a time, so when another tenant holds a
+// core the caller does the work instead of waiting for a parked goroutine to
+// be scheduled. Callers write results by index, so the outcome does not
+// depend on the scheduling.
 func parallel(n, workers int, fn func(i int)) {
 	if workers > n {
 		workers = n
@@ -206,13 +209,15 @@ func parallel(n, workers int, fn func(i int)) {
 		return
 	}
 	var next atomic.Int64
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Go(func() {
-			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
-				fn(i)
-			}
-		})
+	work := func() {
+		for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+			fn(i)
+		}
 	}
+	var wg sync.WaitGroup
+	for w := 1; w < workers; w++ {
+		wg.Go(work)
+	}
+	work()
 	wg.Wait()
 }
