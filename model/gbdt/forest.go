@@ -110,7 +110,7 @@ func newForest(features []Feature, base float64, trees []*tree, params Params, f
 	}
 	f.params.Trees = len(trees)
 	f.bias = base
-	f.direct = !float32 && len(features) <= maxDirect
+	f.direct = len(features) <= maxDirect
 	for j, feat := range features {
 		if feat.Categorical {
 			f.direct = f.direct && feat.Levels <= maxDirectLevels
@@ -120,6 +120,7 @@ func newForest(features []Feature, base float64, trees []*tree, params Params, f
 	for _, t := range trees {
 		f.mixed = f.mixed || t.Categories != nil
 	}
+	f.direct = f.direct && !(float32 && f.mixed) // a float32 walk with category sets is not written
 	pad := walkNode{} // node 0: the leaf 0 that pads the last block
 	if f.direct {
 		pad.meta = uint32(2*len(features)) << metaShift
@@ -168,6 +169,9 @@ func (f *Forest) compile(t *tree) (int32, int32) {
 			column += int32(len(f.features))
 		}
 		n := walkNode{threshold: t.Threshold[i], meta: uint32(column)<<metaShift | metaSplit}
+		if f.float32 { // compared with values rounded to float32, as XGBoost does
+			n.threshold = float64(float32(n.threshold))
+		}
 		if t.DefaultLeft[i] {
 			n.meta |= metaMissingLeft
 		}

@@ -21,7 +21,7 @@ const (
 // (see the package doc). It allocates nothing, does not keep row, and
 // panics if row is shorter than the features.
 func (f *Forest) LogOdds(row []float64) float64 {
-	if f.float32 {
+	if f.float32 && !f.direct {
 		return f.logOdds32(row)
 	}
 	_ = row[len(f.features)-1]
@@ -30,6 +30,9 @@ func (f *Forest) LogOdds(row []float64) float64 {
 	if f.direct {
 		var ext [2 * (maxDirect + 1)]float64 // indexed with &extMask: no bounds checks
 		f.extend(row, &ext)
+		if f.float32 {
+			return f.walkDirect32(&ext)
+		}
 		if f.mixed {
 			return f.walkMixed(&ext)
 		}
@@ -146,6 +149,11 @@ func (f *Forest) extend(row []float64, ext *[2 * (maxDirect + 1)]float64) {
 		lo, hi := x, x
 		if x != x {
 			lo, hi = math.Inf(-1), math.Inf(1)
+		} else if f.float32 {
+			// Thresholds are float32 values, so comparing the rounded
+			// value in float64 is XGBoost's float32 comparison.
+			lo = float64(float32(x))
+			hi = lo
 		}
 		ext[j], ext[d+j] = lo, hi
 	}
@@ -193,6 +201,38 @@ func (f *Forest) walkDirect(ext *[2 * (maxDirect + 1)]float64) float64 {
 		z += nodes[i7].threshold
 	}
 	return z
+}
+
+// walkDirect32 is walkDirect summing in float32, as XGBoost does.
+func (f *Forest) walkDirect32(ext *[2 * (maxDirect + 1)]float64) float64 {
+	nodes := f.nodes
+	z := float32(f.base)
+	for k := range f.blocks {
+		b := &f.blocks[k]
+		i0, i1, i2, i3 := b.roots[0], b.roots[1], b.roots[2], b.roots[3]
+		i4, i5, i6, i7 := b.roots[4], b.roots[5], b.roots[6], b.roots[7]
+		for d := b.depth; d > 0; d-- {
+			n0, n1, n2, n3 := &nodes[i0], &nodes[i1], &nodes[i2], &nodes[i3]
+			n4, n5, n6, n7 := &nodes[i4], &nodes[i5], &nodes[i6], &nodes[i7]
+			i0 = n0.left + right(ext[n0.meta>>metaShift&extMask], n0.threshold)
+			i1 = n1.left + right(ext[n1.meta>>metaShift&extMask], n1.threshold)
+			i2 = n2.left + right(ext[n2.meta>>metaShift&extMask], n2.threshold)
+			i3 = n3.left + right(ext[n3.meta>>metaShift&extMask], n3.threshold)
+			i4 = n4.left + right(ext[n4.meta>>metaShift&extMask], n4.threshold)
+			i5 = n5.left + right(ext[n5.meta>>metaShift&extMask], n5.threshold)
+			i6 = n6.left + right(ext[n6.meta>>metaShift&extMask], n6.threshold)
+			i7 = n7.left + right(ext[n7.meta>>metaShift&extMask], n7.threshold)
+		}
+		z += float32(nodes[i0].threshold)
+		z += float32(nodes[i1].threshold)
+		z += float32(nodes[i2].threshold)
+		z += float32(nodes[i3].threshold)
+		z += float32(nodes[i4].threshold)
+		z += float32(nodes[i5].threshold)
+		z += float32(nodes[i6].threshold)
+		z += float32(nodes[i7].threshold)
+	}
+	return float64(z)
 }
 
 // walkMixed sums the leaves of a direct forest with category splits: each
