@@ -121,7 +121,7 @@ func newForest(features []Feature, base float64, trees []*tree, params Params, f
 		f.mixed = f.mixed || t.Categories != nil
 	}
 	f.direct = f.direct && !(float32 && f.mixed) // a float32 walk with category sets is not written
-	pad := walkNode{} // node 0: the leaf 0 that pads the last block
+	pad := walkNode{}                            // node 0: the leaf 0 that pads the last block
 	if f.direct {
 		pad.meta = uint32(2*len(features)) << metaShift
 	}
