@@ -120,8 +120,9 @@ func newForest(features []Feature, base float64, trees []*tree, params Params, f
 	for _, t := range trees {
 		f.mixed = f.mixed || t.Categories != nil
 	}
-	f.direct = f.direct && !(float32 && f.mixed) // a float32 walk with category sets is not written
-	pad := walkNode{}                            // node 0: the leaf 0 that pads the last block
+	// A float32 walk with category sets is not written.
+	f.direct = f.direct && !(float32 && f.mixed)
+	pad := walkNode{} // node 0: the leaf 0 that pads the last block
 	if f.direct {
 		pad.meta = uint32(2*len(features)) << metaShift
 	}
