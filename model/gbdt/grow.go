@@ -321,7 +321,33 @@ func accumulate[B uint8 | uint16](bins []B, width int, features []featureBins, r
 	for j := range offsets {
 		offsets[j] = features[j].offset
 	}
-	for _, r := range rows {
+	k := 0
+	if len(rows) >= 4096 {
+		// Rows in pairs, the second of each into its own histogram: on a
+		// feature of few values consecutive rows hit the same bin, and each
+		// add would wait on the previous one's store.
+		h2 := make([]gpair, len(h))
+		for ; k+1 < len(rows); k += 2 {
+			r0, r1 := int(rows[k]), int(rows[k+1])
+			p0, p1 := grad[r0], grad[r1]
+			g0, h0, g1, h1 := float64(p0.g), float64(p0.h), float64(p1.g), float64(p1.h)
+			row0 := bins[r0*width : r0*width+width]
+			row1 := bins[r1*width : r1*width+width]
+			for j, off := range offsets {
+				e0 := &h[off+int(row0[j])]
+				e1 := &h2[off+int(row1[j])]
+				e0.g += g0
+				e0.h += h0
+				e1.g += g1
+				e1.h += h1
+			}
+		}
+		for i := range h {
+			h[i].g += h2[i].g
+			h[i].h += h2[i].h
+		}
+	}
+	for _, r := range rows[k:] {
 		p := grad[r]
 		pg, ph := float64(p.g), float64(p.h)
 		row := bins[int(r)*width : int(r)*width+width]
