@@ -71,7 +71,7 @@ func TestDecodeRefuses(t *testing.T) {
 			t.Errorf("%s: got %v, want an error containing %q", tc.name, err, tc.want)
 		}
 	}
-	noTrees := small[:strings.Index(small, `"trees":`)] + `"trees":[]}`
+	noTrees := small[:strings.Index(small, `"trees":[{`)] + `"trees":[]}`
 	if _, err := gbdt.Decode([]byte(noTrees)); err == nil || !strings.Contains(err.Error(), "no trees") {
 		t.Errorf("no trees: got %v", err)
 	}
