@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -217,5 +218,46 @@ func TestEarlyStoppingKeepsTheBestRound(t *testing.T) {
 	if p.RoundsTrained >= 500 || p.RoundsTrained != p.BestIteration+5 || f.NumTrees() != p.BestIteration {
 		t.Errorf("trained %d rounds, best %d, kept %d trees; want to stop 5 rounds after the best and keep it",
 			p.RoundsTrained, p.BestIteration, f.NumTrees())
+	}
+}
+
+// TestConcurrentUse predicts and explains from several goroutines at once,
+// the first Explain (which builds the leaf tables) among them; run with
+// -race.
+func TestConcurrentUse(t *testing.T) {
+	tb := loadTable(t, "credit_data", "test")
+	f, err := gbdt.Fit(context.Background(), tb.features, tb.cols, tb.labels, nil, gbdt.Options{Trees: 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := make([]float64, len(tb.labels))
+	var row []float64
+	for i := range want {
+		row = tb.row(i, row)
+		want[i] = f.LogOdds(row)
+	}
+	errs := make(chan error, 4)
+	for w := 0; w < 4; w++ {
+		go func() {
+			var row []float64
+			out := make([]float64, len(tb.features))
+			for i := w; i < len(want); i += 4 {
+				row = tb.row(i, row)
+				sum := f.Explain(row, out)
+				for _, c := range out {
+					sum += c
+				}
+				if z := f.LogOdds(row); z != want[i] || math.Abs(sum-z) > 1e-9 {
+					errs <- fmt.Errorf("row %d: LogOdds %v (alone %v), explanation sums to %v", i, z, want[i], sum)
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for w := 0; w < 4; w++ {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
 	}
 }
