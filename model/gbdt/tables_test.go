@@ -193,9 +193,6 @@ func fitAndScore(t testing.TB, name string, opts gbdt.Options) (f1, auc float64,
 // stopping) and compares test F1 and ROC AUC with XGBoost-hist's on the
 // same split, from golden.json.
 func TestAccuracyAgainstXGBoost(t *testing.T) {
-	if testing.Short() {
-		t.Skip("trains 200 trees on three tables")
-	}
 	g := readGolden(t)
 	cases := []struct {
 		table   string
