@@ -119,15 +119,23 @@ type binned struct {
 	features []featureBins
 	bins8    []uint8
 	bins16   []uint16
+	// columns8 holds bins8 again feature by feature (feature j's at
+	// j*rows), for the passes that read one feature of each row:
+	// partitions touch a fifth of the cache lines on a 5-feature table.
+	columns8 []uint8
+	rows     int
 	width    int
 	total    int // bins of all features: a node histogram's length
 }
+
+// column8 returns feature j's bins, row by row (bins8 tables only).
+func (b *binned) column8(j int) []uint8 { return b.columns8[j*b.rows : (j+1)*b.rows] }
 
 // binColumns checks the selected rows of every column and bins them, one
 // feature per goroutine. rows lists the selected row numbers of cols.
 func binColumns(features []Feature, cols [][]float64, rows []int32, maxBins, workers int) (*binned, error) {
 	d := len(features)
-	b := &binned{features: make([]featureBins, d), width: d}
+	b := &binned{features: make([]featureBins, d), width: d, rows: len(rows)}
 	errs := make([]error, d)
 	parallel(d, workers, func(j int) {
 		errs[j] = b.cutColumn(j, features[j], cols[j], rows, maxBins)
@@ -147,6 +155,7 @@ func binColumns(features []Feature, cols [][]float64, rows []int32, maxBins, wor
 		b.bins16 = make([]uint16, len(rows)*d)
 	} else {
 		b.bins8 = make([]uint8, len(rows)*d)
+		b.columns8 = make([]uint8, len(rows)*d)
 	}
 	parallel(d, workers, func(j int) {
 		fb := &b.features[j]
@@ -157,8 +166,10 @@ func binColumns(features []Feature, cols [][]float64, rows []int32, maxBins, wor
 			}
 			return
 		}
+		column := b.columns8[j*len(rows) : (j+1)*len(rows)]
 		for i, r := range rows {
-			b.bins8[i*d+j] = uint8(fb.bin(col[r]))
+			column[i] = uint8(fb.bin(col[r]))
+			b.bins8[i*d+j] = column[i]
 		}
 	})
 	return b, nil

@@ -193,7 +193,7 @@ func (g *grower) partitionAll(level []node, best []candidate, splits []int, next
 		f := best[splits[ch.split]].feature
 		in, out := g.rows[ch.from:ch.to], g.scratch[ch.from:ch.to]
 		if g.data.bins8 != nil {
-			ch.left = partition(g.data.bins8, g.data.width, in, out, f, tables[ch.split])
+			ch.left = partition(g.data.column8(f), 1, in, out, 0, tables[ch.split])
 		} else {
 			ch.left = partition(g.data.bins16, g.data.width, in, out, f, tables[ch.split])
 		}
@@ -245,7 +245,7 @@ func (g *grower) addLastLevel(t *tree, level []node, best []candidate, splits []
 		values := [2]float64{t.Value[l+1], t.Value[l]} // by goes-left
 		rows := g.rows[ch.from:ch.to]
 		if g.data.bins8 != nil {
-			addLeaves(g.data.bins8, g.data.width, rows, best[i].feature, tables[ch.split], values, g.pred)
+			addLeaves(g.data.column8(best[i].feature), 1, rows, 0, tables[ch.split], values, g.pred)
 		} else {
 			addLeaves(g.data.bins16, g.data.width, rows, best[i].feature, tables[ch.split], values, g.pred)
 		}
