@@ -261,3 +261,34 @@ func TestConcurrentUse(t *testing.T) {
 		}
 	}
 }
+
+// TestFitMaskEqualsCompactedRows: training on the rows a mask selects is
+// training on those rows alone.
+func TestFitMaskEqualsCompactedRows(t *testing.T) {
+	tb := loadTable(t, "credit_data", "train")
+	mask := make([]bool, len(tb.labels))
+	compact := make([][]float64, len(tb.cols))
+	var labels []uint8
+	for i := range mask {
+		if mask[i] = i%3 != 0; mask[i] {
+			for j := range tb.cols {
+				compact[j] = append(compact[j], tb.cols[j][i])
+			}
+			labels = append(labels, tb.labels[i])
+		}
+	}
+	opts := gbdt.Options{Trees: 20, Seed: 9}
+	a, err := gbdt.Fit(context.Background(), tb.features, tb.cols, tb.labels, mask, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := gbdt.Fit(context.Background(), tb.features, compact, labels, nil, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ja, _ := json.Marshal(a)
+	jb, _ := json.Marshal(b)
+	if !bytes.Equal(ja, jb) {
+		t.Error("a masked fit differs from a fit on the selected rows")
+	}
+}
