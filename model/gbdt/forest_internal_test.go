@@ -1,0 +1,116 @@
+package gbdt
+
+import (
+	"context"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// walk is the plain reading of the stored trees: the reference the
+// compiled walks must agree with bit for bit.
+func (f *Forest) walk(row []float64) float64 {
+	if f.float32 {
+		z := float32(f.base)
+		for _, t := range f.trees {
+			z += float32(t.Value[t.leafOf(f, row)])
+		}
+		return float64(z)
+	}
+	z := f.base
+	for _, t := range f.trees {
+		z += t.Value[t.leafOf(f, row)]
+	}
+	return z
+}
+
+func (t *tree) leafOf(f *Forest, row []float64) int32 {
+	i := int32(0)
+	for !t.isLeaf(i) {
+		if f.goesLeft(t, i, row[t.Feature[i]]) {
+			i = t.Left[i]
+		} else {
+			i = t.Right[i]
+		}
+	}
+	return i
+}
+
+// TestCompiledWalksMatchTheTrees checks each compiled walk (direct, with
+// category splits, float32) against the stored trees on rows with missing
+// values, ignored category values and values on the thresholds themselves.
+func TestCompiledWalksMatchTheTrees(t *testing.T) {
+	features, cols, y := smallData(4000, 11)
+	numeric := features[:3]
+	// The same codes declared with 70 levels: too many for a direct walk.
+	wide := append(append([]Feature{}, features[:3]...), Feature{Name: "cat", Categorical: true, Levels: 70})
+	r := rand.New(rand.NewPCG(5, 6))
+	for _, tc := range []struct {
+		name     string
+		features []Feature
+		cols     [][]float64
+		direct   bool
+	}{
+		{"direct", numeric, cols[:3], true},
+		{"categories", features, cols, true},
+		{"many levels", wide, cols, false},
+	} {
+		f, err := Fit(context.Background(), tc.features, tc.cols, y, nil, Options{Trees: 37, NoEarlyStopping: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.direct != tc.direct {
+			t.Fatalf("%s: direct = %v", tc.name, f.direct)
+		}
+		f32, err := newForest(f.features, f.base, f.trees, f.params, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var thresholds []float64
+		for _, tr := range f.trees {
+			for i := range tr.Left {
+				if !tr.isLeaf(int32(i)) && tr.Categories == nil {
+					thresholds = append(thresholds, tr.Threshold[i])
+				}
+			}
+		}
+		missingLeft, missingRight := 0, 0
+		for _, tr := range f.trees {
+			for i := range tr.Left {
+				if !tr.isLeaf(int32(i)) {
+					if tr.DefaultLeft[i] {
+						missingLeft++
+					} else {
+						missingRight++
+					}
+				}
+			}
+		}
+		if missingLeft == 0 || missingRight == 0 {
+			t.Fatalf("%s: missing values go left at %d splits and right at %d; both are needed", tc.name, missingLeft, missingRight)
+		}
+		row := make([]float64, len(tc.features))
+		for n := 0; n < 20000; n++ {
+			for j := range row {
+				switch k := r.IntN(10); {
+				case k == 0:
+					row[j] = math.NaN()
+				case k == 1 && len(thresholds) > 0:
+					row[j] = thresholds[r.IntN(len(thresholds))]
+				case tc.features[j].Categorical && k == 2:
+					row[j] = -1
+				case tc.features[j].Categorical:
+					row[j] = float64(r.IntN(tc.features[j].Levels))
+				default:
+					row[j] = cols[j][r.IntN(len(cols[j]))]
+				}
+			}
+			if got, want := f.LogOdds(row), f.walk(row); got != want {
+				t.Fatalf("%s %v: LogOdds %v, the trees say %v", tc.name, row, got, want)
+			}
+			if got, want := f32.LogOdds(row), f32.walk(row); got != want {
+				t.Fatalf("%s float32 %v: LogOdds %v, the trees say %v", tc.name, row, got, want)
+			}
+		}
+	}
+}

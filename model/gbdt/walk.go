@@ -1,0 +1,275 @@
+package gbdt
+
+import "math"
+
+// The walks LogOdds chooses between. A direct forest (numbers, categories of
+// at most maxDirectLevels levels, at most maxDirect features, float64) is
+// walked eight trees at a time with no branch that depends on the data: the
+// row is first rewritten into an extended row whose columns make every split
+// a plain comparison (see Forest.direct). Other forests take the general
+// walk, which tests each node for a category or a missing value.
+
+const (
+	// maxDirectLevels is the most levels a category may have for a direct
+	// walk: its codes, the missing code and the unknown code fit in a mask.
+	maxDirectLevels = 62
+	missingCode     = 62
+	unknownCode     = 63
+)
+
+// LogOdds returns the log-odds of class 1 for row, one value per feature
+// (see the package doc). It allocates nothing, does not keep row, and
+// panics if row is shorter than the features.
+func (f *Forest) LogOdds(row []float64) float64 {
+	if f.float32 && !f.direct {
+		return f.logOdds32(row)
+	}
+	_ = row[len(f.features)-1]
+	nodes := f.nodes
+	z := f.base
+	if f.direct {
+		var ext [2 * (maxDirect + 1)]float64 // indexed with &extMask: no bounds checks
+		f.extend(row, &ext)
+		if f.float32 {
+			return f.walkDirect32(&ext)
+		}
+		if f.mixed {
+			return f.walkMixed(&ext)
+		}
+		return f.walkDirect(&ext)
+	}
+	for k := 0; k < len(f.blocks)*2; k++ {
+		b := &f.blocks[k/2]
+		h := b.roots[k%2*4:]
+		i0, i1, i2, i3 := h[0], h[1], h[2], h[3]
+		// Four walks at a time, written out: Go does not inline a step.
+		for d := b.depth; d > 0; d-- {
+			n0 := &nodes[i0]
+			x0 := row[n0.meta>>metaShift]
+			if n0.meta&metaCategory != 0 || x0 != x0 {
+				i0 = f.slowStep(n0, x0)
+			} else {
+				i0 = n0.left + right(x0, n0.threshold)&int32(n0.meta&metaSplit)
+			}
+			n1 := &nodes[i1]
+			x1 := row[n1.meta>>metaShift]
+			if n1.meta&metaCategory != 0 || x1 != x1 {
+				i1 = f.slowStep(n1, x1)
+			} else {
+				i1 = n1.left + right(x1, n1.threshold)&int32(n1.meta&metaSplit)
+			}
+			n2 := &nodes[i2]
+			x2 := row[n2.meta>>metaShift]
+			if n2.meta&metaCategory != 0 || x2 != x2 {
+				i2 = f.slowStep(n2, x2)
+			} else {
+				i2 = n2.left + right(x2, n2.threshold)&int32(n2.meta&metaSplit)
+			}
+			n3 := &nodes[i3]
+			x3 := row[n3.meta>>metaShift]
+			if n3.meta&metaCategory != 0 || x3 != x3 {
+				i3 = f.slowStep(n3, x3)
+			} else {
+				i3 = n3.left + right(x3, n3.threshold)&int32(n3.meta&metaSplit)
+			}
+		}
+		z += nodes[i0].threshold
+		z += nodes[i1].threshold
+		z += nodes[i2].threshold
+		z += nodes[i3].threshold
+	}
+	return z
+}
+
+// right is 0 when x < t and 1 otherwise; the compiler makes it a flag
+// set, not a branch.
+func right(x, t float64) int32 {
+	if x < t {
+		return 0
+	}
+	return 1
+}
+
+// slowStep handles a missing value and category sets.
+func (f *Forest) slowStep(n *walkNode, x float64) int32 {
+	split := int32(n.meta & metaSplit)
+	if x != x {
+		if n.meta&metaMissingLeft != 0 {
+			return n.left
+		}
+		return n.left + split
+	}
+	if n.meta&metaCategory == 0 {
+		return n.left + right(x, n.threshold)&split
+	}
+	set := f.catBits[int(n.threshold):]
+	if x >= 0 && x < float64(set[0]) {
+		if c := int(x); float64(c) == x {
+			return n.left + 1 - int32(set[1+c/64]>>(c%64)&1)
+		}
+	}
+	return n.left + 1
+}
+
+// logOdds32 is LogOdds as XGBoost computes it: the value is rounded to
+// float32 before the comparison and the sum is kept in float32.
+func (f *Forest) logOdds32(row []float64) float64 {
+	_ = row[len(f.features)-1]
+	nodes := f.nodes
+	z := float32(f.base)
+	for k := range f.blocks {
+		b := &f.blocks[k]
+		for _, i := range b.roots {
+			for d := b.depth; d > 0; d-- {
+				n := &nodes[i]
+				x := row[n.meta>>metaShift]
+				switch {
+				case n.meta&metaCategory != 0 || x != x:
+					i = f.slowStep(n, x)
+				case float32(x) < float32(n.threshold):
+					i = n.left
+				default:
+					i = n.left + int32(n.meta&metaSplit)
+				}
+			}
+			z += float32(nodes[i].threshold)
+		}
+	}
+	return float64(z)
+}
+
+// extend writes the extended row: a number as is in columns j and d+j, a
+// missing number as −Inf in column j (for splits that send it left) and
+// +Inf in d+j (right); a category's code in both, missingCode when missing
+// and unknownCode for −1 or any other value; −Inf in column 2d, read by
+// leaves.
+func (f *Forest) extend(row []float64, ext *[2 * (maxDirect + 1)]float64) {
+	d := len(f.features)
+	for j, x := range row[:d] {
+		lo, hi := x, x
+		if x != x {
+			lo, hi = math.Inf(-1), math.Inf(1)
+		} else if f.float32 {
+			// Thresholds are float32 values, so comparing the rounded
+			// value in float64 is XGBoost's float32 comparison.
+			lo = float64(float32(x))
+			hi = lo
+		}
+		ext[j], ext[d+j] = lo, hi
+	}
+	for _, j := range f.catColumns {
+		x := row[j]
+		code := float64(unknownCode)
+		switch {
+		case x != x:
+			code = missingCode
+		case x >= 0 && x < float64(f.features[j].Levels) && x == math.Trunc(x):
+			code = x
+		}
+		ext[j], ext[d+j] = code, code
+	}
+	ext[2*d] = math.Inf(-1)
+}
+
+// walkDirect sums the leaves of a direct forest without category splits.
+func (f *Forest) walkDirect(ext *[2 * (maxDirect + 1)]float64) float64 {
+	nodes := f.nodes
+	z := f.base
+	for k := range f.blocks {
+		b := &f.blocks[k]
+		i0, i1, i2, i3 := b.roots[0], b.roots[1], b.roots[2], b.roots[3]
+		i4, i5, i6, i7 := b.roots[4], b.roots[5], b.roots[6], b.roots[7]
+		for d := b.depth; d > 0; d-- {
+			n0, n1, n2, n3 := &nodes[i0], &nodes[i1], &nodes[i2], &nodes[i3]
+			n4, n5, n6, n7 := &nodes[i4], &nodes[i5], &nodes[i6], &nodes[i7]
+			i0 = n0.left + right(ext[n0.meta>>metaShift&extMask], n0.threshold)
+			i1 = n1.left + right(ext[n1.meta>>metaShift&extMask], n1.threshold)
+			i2 = n2.left + right(ext[n2.meta>>metaShift&extMask], n2.threshold)
+			i3 = n3.left + right(ext[n3.meta>>metaShift&extMask], n3.threshold)
+			i4 = n4.left + right(ext[n4.meta>>metaShift&extMask], n4.threshold)
+			i5 = n5.left + right(ext[n5.meta>>metaShift&extMask], n5.threshold)
+			i6 = n6.left + right(ext[n6.meta>>metaShift&extMask], n6.threshold)
+			i7 = n7.left + right(ext[n7.meta>>metaShift&extMask], n7.threshold)
+		}
+		z += nodes[i0].threshold
+		z += nodes[i1].threshold
+		z += nodes[i2].threshold
+		z += nodes[i3].threshold
+		z += nodes[i4].threshold
+		z += nodes[i5].threshold
+		z += nodes[i6].threshold
+		z += nodes[i7].threshold
+	}
+	return z
+}
+
+// walkDirect32 is walkDirect summing in float32, as XGBoost does.
+func (f *Forest) walkDirect32(ext *[2 * (maxDirect + 1)]float64) float64 {
+	nodes := f.nodes
+	z := float32(f.base)
+	for k := range f.blocks {
+		b := &f.blocks[k]
+		i0, i1, i2, i3 := b.roots[0], b.roots[1], b.roots[2], b.roots[3]
+		i4, i5, i6, i7 := b.roots[4], b.roots[5], b.roots[6], b.roots[7]
+		for d := b.depth; d > 0; d-- {
+			n0, n1, n2, n3 := &nodes[i0], &nodes[i1], &nodes[i2], &nodes[i3]
+			n4, n5, n6, n7 := &nodes[i4], &nodes[i5], &nodes[i6], &nodes[i7]
+			i0 = n0.left + right(ext[n0.meta>>metaShift&extMask], n0.threshold)
+			i1 = n1.left + right(ext[n1.meta>>metaShift&extMask], n1.threshold)
+			i2 = n2.left + right(ext[n2.meta>>metaShift&extMask], n2.threshold)
+			i3 = n3.left + right(ext[n3.meta>>metaShift&extMask], n3.threshold)
+			i4 = n4.left + right(ext[n4.meta>>metaShift&extMask], n4.threshold)
+			i5 = n5.left + right(ext[n5.meta>>metaShift&extMask], n5.threshold)
+			i6 = n6.left + right(ext[n6.meta>>metaShift&extMask], n6.threshold)
+			i7 = n7.left + right(ext[n7.meta>>metaShift&extMask], n7.threshold)
+		}
+		z += float32(nodes[i0].threshold)
+		z += float32(nodes[i1].threshold)
+		z += float32(nodes[i2].threshold)
+		z += float32(nodes[i3].threshold)
+		z += float32(nodes[i4].threshold)
+		z += float32(nodes[i5].threshold)
+		z += float32(nodes[i6].threshold)
+		z += float32(nodes[i7].threshold)
+	}
+	return float64(z)
+}
+
+// walkMixed sums the leaves of a direct forest with category splits: each
+// step computes both the comparison and the set test and keeps the one the
+// node's kind asks for.
+func (f *Forest) walkMixed(ext *[2 * (maxDirect + 1)]float64) float64 {
+	nodes := f.nodes
+	z := f.base
+	for k := range f.blocks {
+		b := &f.blocks[k]
+		i0, i1, i2, i3 := b.roots[0], b.roots[1], b.roots[2], b.roots[3]
+		i4, i5, i6, i7 := b.roots[4], b.roots[5], b.roots[6], b.roots[7]
+		for d := b.depth; d > 0; d-- {
+			i0 = stepMixed(&nodes[i0], ext)
+			i1 = stepMixed(&nodes[i1], ext)
+			i2 = stepMixed(&nodes[i2], ext)
+			i3 = stepMixed(&nodes[i3], ext)
+			i4 = stepMixed(&nodes[i4], ext)
+			i5 = stepMixed(&nodes[i5], ext)
+			i6 = stepMixed(&nodes[i6], ext)
+			i7 = stepMixed(&nodes[i7], ext)
+		}
+		z += nodes[i0].threshold
+		z += nodes[i1].threshold
+		z += nodes[i2].threshold
+		z += nodes[i3].threshold
+		z += nodes[i4].threshold
+		z += nodes[i5].threshold
+		z += nodes[i6].threshold
+		z += nodes[i7].threshold
+	}
+	return z
+}
+
+func stepMixed(n *walkNode, ext *[2 * (maxDirect + 1)]float64) int32 {
+	x := ext[n.meta>>metaShift&extMask]
+	byValue := right(x, n.threshold)
+	bySet := int32(^math.Float64bits(n.threshold)>>(uint64(x)&63)) & 1
+	return n.left + (byValue ^ (byValue^bySet)&int32(n.meta>>2&1))
+}
