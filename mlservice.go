@@ -83,8 +83,6 @@ package mlservice
 
 import (
 	"errors"
-	"fmt"
-	"math"
 	"time"
 
 	"github.com/mlservice/mlservice/model"
@@ -132,36 +130,15 @@ func (f Features) Vector() [NumFeatures]float64 {
 
 // Check reports the first value outside the data contract's domain, as an
 // *InputError: a non-finite number, a magnitude above MaxAbsValue, a negative
-// age or transaction count, or is_premium other than 0 or 1. It allocates
-// only when it returns an error.
+// age or transaction count, or is_premium other than 0 or 1. It reads the
+// row as every request and Store.PredictRow does (DefaultSchema's rules,
+// compiled), and allocates only when it returns an error.
 func (f Features) Check() error {
-	// |x| <= MaxAbsValue is false for NaN and ±Inf too; is_premium 0 or 1 is
-	// within it.
-	if math.Abs(f.Age) <= MaxAbsValue && math.Abs(f.Income) <= MaxAbsValue &&
-		math.Abs(f.AccountBalance) <= MaxAbsValue && math.Abs(f.TransactionsLast30d) <= MaxAbsValue &&
-		f.Age >= 0 && f.TransactionsLast30d >= 0 && (f.IsPremium == 0 || f.IsPremium == 1) {
+	row := f.Vector()
+	if defaultColumns().check(row[:]) < 0 {
 		return nil
 	}
-	return f.problem()
-}
-
-// problem names what Check rejected: the first bad feature in FeatureNames
-// order, as the request decoders report them.
-func (f Features) problem() error {
-	for j, x := range f.Vector() {
-		name := FeatureNames[j]
-		switch {
-		case math.IsNaN(x) || math.IsInf(x, 0):
-			return inputError(name, "must be a finite number")
-		case math.Abs(x) > MaxAbsValue:
-			return inputError(name, fmt.Sprintf("%s, not %v", magnitudeReason, x))
-		case x < 0 && (name == "age" || name == "transactions_last_30d"):
-			return inputError(name, fmt.Sprintf("must be >= 0, not %v", x))
-		case name == "is_premium" && x != 0 && x != 1:
-			return inputError(name, fmt.Sprintf("must be 0 or 1, not %v", x))
-		}
-	}
-	return nil
+	return defaultColumns().checkError(row[:])
 }
 
 // checkRow is Check for row i of a batch.
@@ -241,8 +218,12 @@ const SchemaVersion = "2"
 // Metadata is the content of a version's metadata.json: what was trained, on
 // what, how well it scored, and what Promote compared it with.
 type Metadata struct {
-	SchemaVersion        string    `json:"schema_version"`
-	ModelVersionID       string    `json:"model_version_id"`
+	SchemaVersion  string `json:"schema_version"`
+	ModelVersionID string `json:"model_version_id"`
+	// ModelFamily is the model's family (model.Model.Family): "logistic"
+	// for every version written before families were recorded, which have
+	// none.
+	ModelFamily          string    `json:"model_family"`
 	Metric               Metric    `json:"metric"` // the promotion rule's metric (Promotion.Rule), by default F1
 	Metrics              Metrics   `json:"metrics"`
 	TrainingDataFile     string    `json:"training_data_file"`
@@ -263,8 +244,13 @@ type Metadata struct {
 	// Examples are rows with the probabilities the trainer computed for
 	// them; a Store recomputes them on load and refuses a version whose
 	// answers differ.
-	Examples  []Example `json:"examples"`
-	Promotion Promotion `json:"promotion"`
+	Examples []Example `json:"examples"`
+	// Importance is each feature's mean absolute contribution to the
+	// log-odds (model.Model.Explain) over the evaluation rows, in schema
+	// order, whatever the model's family. Versions trained before it have
+	// none.
+	Importance []FeatureImportance `json:"importance,omitempty"`
+	Promotion  Promotion           `json:"promotion"`
 	// Drift is each feature's training distribution (over the whole
 	// training file) and its share of class 1, against which a server
 	// measures drift. Versions trained before it have none.
@@ -300,6 +286,12 @@ type FeatureStats struct {
 	Std  float64 `json:"std"` // population standard deviation
 	Min  float64 `json:"min"`
 	Max  float64 `json:"max"`
+}
+
+// FeatureImportance is how much one feature moves the model's answers.
+type FeatureImportance struct {
+	Name                string  `json:"name"`
+	MeanAbsContribution float64 `json:"mean_abs_contribution"` // in log-odds
 }
 
 // Params records how a version was fitted.

@@ -13,7 +13,7 @@ import (
 // feature schema may differ from this build's, so a version that would not
 // be served can still be shown. Errors name paths relative to
 // artifactsDir.
-func ReadVersion(artifactsDir, id string) (*Metadata, *model.Model, error) {
+func ReadVersion(artifactsDir, id string) (*Metadata, model.Model, error) {
 	if !ValidVersionID(id) {
 		return nil, nil, fmt.Errorf("read version %q: %w", truncate(id, 80), ErrBadVersionID)
 	}
@@ -25,7 +25,7 @@ func ReadVersion(artifactsDir, id string) (*Metadata, *model.Model, error) {
 }
 
 // ReadVersion is ReadVersion over these artifacts.
-func (a *Artifacts) ReadVersion(ctx context.Context, id string) (*Metadata, *model.Model, error) {
+func (a *Artifacts) ReadVersion(ctx context.Context, id string) (*Metadata, model.Model, error) {
 	if a.bucket == nil {
 		return ReadVersion(a.dir, id)
 	}
@@ -41,14 +41,18 @@ func (a *Artifacts) ReadVersion(ctx context.Context, id string) (*Metadata, *mod
 
 // decodeReadVersion decodes the metadata and model of version id from its
 // files, already checked against its manifest.
-func decodeReadVersion(id string, files map[string][]byte) (*Metadata, *model.Model, error) {
+func decodeReadVersion(id string, files map[string][]byte) (*Metadata, model.Model, error) {
 	var meta Metadata
 	if err := decodeStrict(files[metadataFile], &meta); err != nil {
 		return nil, nil, fmt.Errorf("read version %s: %s: %w", id, versionRel(id, metadataFile), err)
 	}
-	var m model.Model
-	if err := decodeStrict(files[modelFile], &m); err != nil {
+	schema, err := versionSchema(files)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read version %s: %s: %w", id, versionRel(id, schemaFile), err)
+	}
+	m, err := decodeModel(files[modelFile], schema, meta.ModelFamily)
+	if err != nil {
 		return nil, nil, fmt.Errorf("read version %s: %s: %w", id, versionRel(id, modelFile), err)
 	}
-	return &meta, &m, nil
+	return &meta, m, nil
 }

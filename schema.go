@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"slices"
 	"strconv"
@@ -20,6 +21,10 @@ import (
 	"sync"
 
 	"github.com/go-playground/validator/v10"
+
+	"github.com/mlservice/mlservice/internal/csvsplit"
+	"github.com/mlservice/mlservice/internal/strictjson"
+	"github.com/mlservice/mlservice/model"
 )
 
 // Feature types a schema may declare.
@@ -187,21 +192,21 @@ func ParseSchema(data []byte) (*Schema, error) {
 	return &s, nil
 }
 
-// decodeSchemaJSON decodes one JSON object into v, refusing duplicate keys
-// (decodeStrict), unknown keys and trailing data.
+// decodeSchemaJSON decodes one JSON object into v, refusing duplicate keys,
+// unknown keys and trailing data.
 func decodeSchemaJSON(data []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	tok, err := dec.Token()
-	if err != nil {
-		return schemaErr("", "malformed JSON: %v", err)
-	}
-	if tok != json.Delim('{') {
-		return schemaErr("", "must be a JSON object")
-	}
-	if err := checkDuplicateKeys(dec, tok, ""); err != nil {
-		if strings.HasPrefix(err.Error(), "duplicate key") {
-			return schemaErr("", "%v", err)
+	if o := strictjson.NewObject(data); !o.IsObject() {
+		if strictjson.Valid(data) {
+			return schemaErr("", "must be a JSON object")
 		}
+		return schemaErr("", "malformed JSON: %v", json.Unmarshal(data, new(any)))
+	}
+	if err := strictjson.CheckDuplicates(data); err != nil {
+		return schemaErr("", "%v", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	var first json.RawMessage
+	if err := dec.Decode(&first); err != nil {
 		return schemaErr("", "malformed JSON: %v", err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
@@ -293,7 +298,7 @@ func (s *Schema) check() error {
 			}
 			cats := map[string]bool{}
 			for k, c := range f.Categories {
-				if strings.TrimSpace(c) == "" || isNullToken(strings.TrimSpace(c)) {
+				if csvsplit.IsNull(strings.TrimSpace(c)) {
 					return schemaErr(fmt.Sprintf("%s.categories[%d]", key, k), "%q reads as a missing value", c)
 				}
 				if c != strings.TrimSpace(c) {
@@ -367,7 +372,7 @@ func tryRule(v any, rule string) (err error) {
 			err = fmt.Errorf("%v", r)
 		}
 	}()
-	verr := theContract().validate.Var(v, rule)
+	verr := theValidator().Var(v, rule)
 	var ve validator.ValidationErrors
 	if verr != nil && !errors.As(verr, &ve) {
 		return verr
@@ -410,26 +415,22 @@ func (s *Schema) Resolved() bool {
 	return true
 }
 
-// EncodedNames returns the model's input columns for s (resolved): every
-// number and binary feature by name, in schema order, then each category
-// feature's categories as name=value, feature by feature. It is the column
-// order of scikit-learn's ColumnTransformer with a StandardScaler on the
-// numbers and a OneHotEncoder on the categories.
-func (s *Schema) EncodedNames() []string {
-	var out []string
-	for _, f := range s.Features {
-		if f.Type != TypeCategory {
-			out = append(out, f.Name)
-		}
-	}
-	for _, f := range s.Features {
+// EncodedNames returns the columns of a one-hot encoding of s (resolved):
+// every number and binary feature by name, in schema order, then each
+// category feature's categories as name=value, feature by feature (see
+// model.Layout.EncodedNames).
+func (s *Schema) EncodedNames() []string { return s.layout().EncodedNames() }
+
+// layout returns the rows s describes, as a model reads them.
+func (s *Schema) layout() model.Layout {
+	l := make(model.Layout, len(s.Features))
+	for i, f := range s.Features {
+		l[i] = model.Feature{Name: f.Name}
 		if f.Type == TypeCategory {
-			for _, c := range f.Categories {
-				out = append(out, f.Name+"="+c)
-			}
+			l[i].Kind, l[i].Levels = model.Category, f.Categories
 		}
 	}
-	return out
+	return l
 }
 
 // MarshalIndent returns s as an indented schema file.
@@ -454,176 +455,130 @@ func (f *FeatureSpec) effectiveTag() string {
 	return strings.Join(parts, ",")
 }
 
-// RequestJSONSchema returns a JSON Schema (draft 2020-12) of a prediction
-// request body under s: one object with a key per feature, numbers for
-// number and binary features, strings for category features. The batch
-// body {"instances": [...]} is under $defs.batch.
-func (s *Schema) RequestJSONSchema() map[string]any {
-	props := map[string]any{}
-	required := make([]string, 0, len(s.Features))
-	for _, f := range s.Features {
-		required = append(required, f.Name)
-		p := map[string]any{}
-		switch f.Type {
-		case TypeNumber:
-			p["type"] = "number"
-			p["minimum"], p["maximum"] = -MaxAbsValue, MaxAbsValue
-		case TypeBinary:
-			p["type"] = "number"
-			p["enum"] = []int{0, 1}
-		case TypeCategory:
-			p["type"] = "string"
-			if f.Unknown != UnknownIgnore && len(f.Categories) > 0 {
-				p["enum"] = f.Categories
-			} else if len(f.Categories) > 0 {
-				p["examples"] = f.Categories
+// theValidator is validator/v10 with the two rules the data contract adds:
+// "binary" (0 or 1) and "maxabs" (|v| ≤ MaxAbsValue). It is the authority
+// on every rule: a value that fails a valueRule's comparisons, or whose
+// rule they cannot express, is judged by it, and its verdict and wording are
+// what is reported.
+var theValidator = sync.OnceValue(func() *validator.Validate {
+	v := validator.New(validator.WithRequiredStructEnabled())
+	if err := v.RegisterValidation("binary", func(fl validator.FieldLevel) bool {
+		f := fl.Field()
+		return f.CanFloat() && (f.Float() == 0 || f.Float() == 1)
+	}); err != nil {
+		panic(err) // a constant tag name; cannot fail
+	}
+	if err := v.RegisterValidation("maxabs", func(fl validator.FieldLevel) bool {
+		f := fl.Field()
+		return f.CanFloat() && math.Abs(f.Float()) <= MaxAbsValue
+	}); err != nil {
+		panic(err)
+	}
+	return v
+})
+
+// valueRule is a number feature's rule tag compiled to comparisons: a value
+// passes when lo ≤ v ≤ hi (and is 0 or 1 for binary). When the tag holds a
+// rule the compiler does not know, exact is false and validator judges
+// every value. FuzzValueRuleAgreesWithValidator keeps the two in step.
+type valueRule struct {
+	lo, hi float64
+	binary bool
+	exact  bool
+	tag    string // the tag validator checks
+}
+
+func compileRule(tag string) valueRule {
+	r := valueRule{lo: math.Inf(-1), hi: math.Inf(1), exact: true, tag: tag}
+	for _, t := range strings.Split(tag, ",") {
+		name, param, _ := strings.Cut(t, "=")
+		switch name {
+		case "":
+		case "binary":
+			r.binary = true
+			r.lo, r.hi = max(r.lo, 0), min(r.hi, 1)
+		case "maxabs":
+			r.lo, r.hi = max(r.lo, -MaxAbsValue), min(r.hi, MaxAbsValue)
+		case "gte", "lte":
+			v, err := strconv.ParseFloat(param, 64)
+			if err != nil {
+				r.exact = false
+			} else if name == "gte" {
+				r.lo = max(r.lo, v)
+			} else {
+				r.hi = min(r.hi, v)
 			}
+		default:
+			r.exact = false
 		}
-		if f.Type != TypeCategory {
-			for _, t := range strings.Split(f.Rules, ",") {
-				name, param, _ := strings.Cut(t, "=")
-				v, err := strconv.ParseFloat(param, 64)
-				if err != nil {
-					continue
-				}
-				switch name {
-				case "gte", "min":
-					p["minimum"] = v
-				case "lte", "max":
-					p["maximum"] = v
-				case "gt":
-					p["exclusiveMinimum"] = v
-				case "lt":
-					p["exclusiveMaximum"] = v
-				}
-			}
-		}
-		if f.Rules != "" {
-			p["description"] = "validator rules: " + f.Rules
-		}
-		props[f.Name] = p
 	}
-	row := map[string]any{"type": "object", "properties": props, "required": required}
-	return map[string]any{
-		"$schema":    "https://json-schema.org/draft/2020-12/schema",
-		"$id":        "urn:mlservice:schema:" + s.ID(),
-		"title":      s.Name + " prediction request",
-		"type":       "object",
-		"properties": props,
-		"required":   required,
-		"$defs": map[string]any{
-			"row": row,
-			"batch": map[string]any{
-				"type":     "object",
-				"required": []string{"instances"},
-				"properties": map[string]any{
-					"instances": map[string]any{"type": "array", "minItems": 1, "items": map[string]any{"$ref": "#/$defs/row"}},
-				},
-			},
-		},
-	}
+	return r
 }
 
-// schemaDiff says how b differs from a: which columns were added, removed
-// or retyped, which categories appeared or vanished, which rules changed,
-// so that whoever reads a refusal knows what to fix.
-func schemaDiff(a, b *Schema) string {
-	var out []string
-	if a.Name != b.Name || a.Version != b.Version {
-		out = append(out, fmt.Sprintf("%s@%s became %s@%s", a.Name, a.Version, b.Name, b.Version))
-	}
-	if a.Target != b.Target {
-		out = append(out, fmt.Sprintf("the target %s (positive %q, negative %q) became %s (positive %q, negative %q)",
-			a.Target.Column, a.Target.Positive, a.Target.Negative, b.Target.Column, b.Target.Positive, b.Target.Negative))
-	}
-	old := map[string]FeatureSpec{}
-	for _, f := range a.Features {
-		old[f.Name] = f
-	}
-	var added, removed []string
-	for _, f := range b.Features {
-		o, ok := old[f.Name]
-		delete(old, f.Name)
-		if !ok {
-			added = append(added, fmt.Sprintf("%s (%s)", f.Name, f.Type))
-			continue
-		}
-		if o.Type != f.Type {
-			out = append(out, fmt.Sprintf("column %s: %s became %s", f.Name, o.Type, f.Type))
-			continue
-		}
-		if !slices.Equal(o.Categories, f.Categories) {
-			out = append(out, "column "+f.Name+": "+categoryDiff(o.Categories, f.Categories))
-		}
-		if o.Rules != f.Rules {
-			out = append(out, fmt.Sprintf("column %s: rules %q became %q", f.Name, o.Rules, f.Rules))
-		}
-		if o.Unknown != f.Unknown {
-			out = append(out, fmt.Sprintf("column %s: unknown %q became %q", f.Name, orDefault(o.Unknown, UnknownError), orDefault(f.Unknown, UnknownError)))
-		}
-	}
-	for _, f := range a.Features {
-		if _, ok := old[f.Name]; ok {
-			removed = append(removed, f.Name)
-		}
-	}
-	if len(added) > 0 {
-		out = append(out, "columns added: "+someOf(added))
-	}
-	if len(removed) > 0 {
-		out = append(out, "columns removed: "+someOf(removed))
-	}
-	if len(out) == 0 {
-		names := func(s *Schema) []string {
-			n := make([]string, len(s.Features))
-			for i, f := range s.Features {
-				n[i] = f.Name
-			}
-			return n
-		}
-		out = append(out, fmt.Sprintf("column order %s became %s", someOf(names(a)), someOf(names(b))))
-	}
-	return truncate(strings.Join(out, "; "), 1000)
+// ok reports whether v passes without asking validator.
+func (r *valueRule) ok(v float64) bool {
+	return v >= r.lo && v <= r.hi && (!r.binary || v == 0 || v == 1) && r.exact
 }
 
-// categoryDiff says how category list b differs from a: the values that
-// appeared and vanished, or that only their one-hot order changed.
-func categoryDiff(a, b []string) string {
-	var appeared, vanished []string
-	for _, c := range b {
-		if !slices.Contains(a, c) {
-			appeared = append(appeared, strconv.Quote(c))
-		}
+// reason says why v breaks the rule, or "" when it does not.
+func (r *valueRule) reason(v float64) string {
+	if r.ok(v) {
+		return ""
 	}
-	for _, c := range a {
-		if !slices.Contains(b, c) {
-			vanished = append(vanished, strconv.Quote(c))
-		}
-	}
-	var out []string
-	if len(appeared) > 0 {
-		out = append(out, "categories appeared: "+someOf(appeared))
-	}
-	if len(vanished) > 0 {
-		out = append(out, "categories vanished: "+someOf(vanished))
-	}
-	if len(out) == 0 {
-		return fmt.Sprintf("the same %d categories in another order", len(a))
-	}
-	return fmt.Sprintf("%s (%d became %d)", strings.Join(out, ", "), len(a), len(b))
+	return numberReason(v, r.tag)
 }
 
-// someOf lists up to ten of names, then how many more there are.
-func someOf(names []string) string {
-	if len(names) <= 10 {
-		return strings.Join(names, ", ")
+// magnitudeReason explains the maxabs rule, in CSV and request errors alike.
+var magnitudeReason = fmt.Sprintf("magnitude must be <= %g (larger values overflow training)", MaxAbsValue)
+
+func ruleReason(tag, param string) string {
+	switch tag {
+	case "required":
+		return "missing value (empty, NA, NaN, null, None or ±Inf)"
+	case "number":
+		return "not a number"
+	case "gte":
+		return "must be >= " + param
+	case "lte":
+		return "must be <= " + param
+	case "binary":
+		return "must be 0 or 1"
+	case "maxabs":
+		return magnitudeReason
 	}
-	return fmt.Sprintf("%s and %d more", strings.Join(names[:10], ", "), len(names)-10)
+	return "breaks rule " + tag
 }
 
-func orDefault(s, def string) string {
-	if s == "" {
-		return def
+// ruleProblem runs validator on value with tag and fills p with the rule
+// it breaks, or returns nil when none is.
+func ruleProblem(p *Problem, value any, tag string) *Problem {
+	if tag == "" {
+		return nil
 	}
-	return s
+	err := theValidator().Var(value, tag)
+	if err == nil {
+		return nil
+	}
+	var verrs validator.ValidationErrors
+	if !errors.As(err, &verrs) || len(verrs) == 0 {
+		p.Rule, p.Reason = "validate", err.Error()
+		return p
+	}
+	fe := verrs[0]
+	p.Rule, p.Reason = fe.Tag(), ruleReason(fe.Tag(), fe.Param())
+	if fe.Param() != "" {
+		p.Rule += "=" + fe.Param()
+	}
+	return p
+}
+
+// numberReason says why v breaks tag, or "" if it does not.
+func numberReason(v float64, tag string) string {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return "must be a finite number"
+	}
+	if p := ruleProblem(&Problem{}, v, tag); p != nil {
+		return fmt.Sprintf("%s, not %v", p.Reason, v)
+	}
+	return ""
 }

@@ -407,7 +407,7 @@ func TestValidateAcceptedVariants(t *testing.T) {
 	}
 	// The plain file's values, written out by hand.
 	want := &mlservice.Dataset{
-		X: [mlservice.NumFeatures][]float64{
+		X: [][]float64{
 			{30, 41, 25, 63},
 			{52000.5, 48000, 39000.75, 81000},
 			{-120.25, 300, 0, 15000.5},
@@ -518,7 +518,7 @@ func TestValidateFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var want mlservice.Dataset
+	want := mlservice.Dataset{X: make([][]float64, mlservice.NumFeatures)}
 	var counts [2]int
 	for _, rec := range records[1:] {
 		for j := range mlservice.NumFeatures {

@@ -59,31 +59,44 @@ const blockRows = 4096
 //
 //	C·Σ wᵢ·logloss(xᵢ, yᵢ) + ½‖coef‖²   (intercept not penalized)
 //
-// with gonum's L-BFGS. X[j] is column j, y holds 0/1 labels, rows selects the
-// training rows (nil: all). Both classes must be present among them. Fit
-// checks ctx before every evaluation of the loss (one pass over the rows)
-// and returns ctx.Err() once it is done.
-func Fit(ctx context.Context, features []string, X [][]float64, y []uint8, rows []bool, opts FitOptions) (*Model, FitResult, error) {
-	return FitEncoded(ctx, features, X, nil, y, rows, opts)
+// with gonum's L-BFGS. X[j] is column j, a number feature named
+// features[j]; y holds 0/1 labels, rows selects the training rows (nil:
+// all). Both classes must be present among them. Fit checks ctx before
+// every evaluation of the loss (one pass over the rows) and returns
+// ctx.Err() once it is done.
+func Fit(ctx context.Context, features []string, X [][]float64, y []uint8, rows []bool, opts FitOptions) (*Logistic, FitResult, error) {
+	layout := make(Layout, len(features))
+	for j, name := range features {
+		layout[j] = Feature{Name: name, Kind: Number}
+	}
+	if len(features) != len(X) {
+		return nil, FitResult{}, fmt.Errorf("%d feature names for %d columns", len(features), len(X))
+	}
+	return FitLogistic(ctx, layout, X, y, rows, opts)
 }
 
-// Categorical is a one-hot encoded feature given by its codes: in row i the
-// column Codes[i] of its Levels columns is 1 and the others 0, and a
-// negative code makes them all 0 (an unknown value ignored). Its columns are
-// not standardized (mean 0, scale 1), as scikit-learn's ColumnTransformer
-// leaves a OneHotEncoder's output.
-type Categorical struct {
-	Codes  []int32
-	Levels int
-}
-
-// FitEncoded is Fit on a table with one-hot features: the model's columns
-// are the numbers X (standardized), then each Categorical's Levels columns
-// in order, and features names all of them. The codes are read as they are:
-// a 1M-row table with 60 one-hot columns costs its codes (4 bytes a row per
-// feature), not a matrix of zeros.
-func FitEncoded(ctx context.Context, features []string, X [][]float64, cats []Categorical, y []uint8, rows []bool, opts FitOptions) (*Model, FitResult, error) {
-	counts, err := checkFitInput(features, X, cats, y, rows)
+// FitLogistic is Fit on rows of layout: X[j] is feature j's column, a
+// category's as codes (see the package documentation). The model's columns
+// are the numbers, standardized, then each category's levels one-hot
+// encoded and not standardized (mean 0, scale 1), as scikit-learn's
+// ColumnTransformer leaves a OneHotEncoder's output: layout.EncodedNames().
+// The codes are read as they are: a 1M-row table with 60 one-hot columns
+// costs its code columns, not a matrix of zeros.
+func FitLogistic(ctx context.Context, layout Layout, X [][]float64, y []uint8, rows []bool, opts FitOptions) (*Logistic, FitResult, error) {
+	if len(layout) != len(X) {
+		return nil, FitResult{}, fmt.Errorf("%d features for %d columns", len(layout), len(X))
+	}
+	var nums [][]float64
+	var cats []categorical
+	for j, f := range layout {
+		if f.Kind == Category {
+			cats = append(cats, categorical{codes: X[j], levels: len(f.Levels)})
+		} else {
+			nums = append(nums, X[j])
+		}
+	}
+	features := layout.EncodedNames()
+	counts, err := checkFitInput(features, nums, cats, y, rows)
 	if err != nil {
 		return nil, FitResult{}, err
 	}
@@ -92,15 +105,15 @@ func FitEncoded(ctx context.Context, features []string, X [][]float64, cats []Ca
 		return nil, FitResult{}, err
 	}
 	mean, scale := []float64{}, []float64{}
-	if len(X) > 0 {
-		mean, scale = FitScaler(X, rows)
+	if len(nums) > 0 {
+		mean, scale = FitScaler(nums, rows)
 	}
-	obj := newObjective(X, y, rows, mean, scale, opts.Workers)
+	obj := newObjective(nums, y, rows, mean, scale, opts.Workers)
 	obj.cats = cats
 	for _, c := range cats {
-		obj.d += c.Levels
-		mean = append(mean, make([]float64, c.Levels)...)
-		for range c.Levels {
+		obj.d += c.levels
+		mean = append(mean, make([]float64, c.levels)...)
+		for range c.levels {
 			scale = append(scale, 1)
 		}
 		m, inv := levelScaling(c, rows)
@@ -121,39 +134,40 @@ func FitEncoded(ctx context.Context, features []string, X [][]float64, cats []Ca
 	if err != nil {
 		return nil, result, err
 	}
-	d := obj.d
 	coef, intercept := obj.rawWeights(res.X)
-	m := &Model{
-		Features:  append([]string(nil), features...),
-		Mean:      mean,
-		Scale:     scale,
-		Coef:      coef[:d],
-		Intercept: intercept,
-	}
-	if err := m.Validate(); err != nil {
+	m, err := NewLogistic(layout, features, mean, scale, coef[:obj.d], intercept)
+	if err != nil {
 		return nil, result, fmt.Errorf("fitted model: %w", err)
 	}
 	return m, result, nil
 }
 
+// categorical is a one-hot encoded feature given by its codes: in row i the
+// column codes[i] of its levels columns is 1 and the others 0, and any
+// other value (-1, NaN) makes them all 0.
+type categorical struct {
+	codes  []float64
+	levels int
+}
+
 // checkFitInput checks the shapes and labels and counts the selected rows
 // of each class.
-func checkFitInput(features []string, X [][]float64, cats []Categorical, y []uint8, rows []bool) ([2]float64, error) {
+func checkFitInput(features []string, X [][]float64, cats []categorical, y []uint8, rows []bool) ([2]float64, error) {
 	var counts [2]float64
 	d := len(X)
 	for k, c := range cats {
-		if len(c.Codes) != len(y) {
-			return counts, fmt.Errorf("categorical %d has %d rows, labels have %d", k, len(c.Codes), len(y))
+		if len(c.codes) != len(y) {
+			return counts, fmt.Errorf("categorical %d has %d rows, labels have %d", k, len(c.codes), len(y))
 		}
-		if c.Levels <= 0 {
-			return counts, fmt.Errorf("categorical %d has %d levels", k, c.Levels)
+		if c.levels <= 0 {
+			return counts, fmt.Errorf("categorical %d has %d levels", k, c.levels)
 		}
-		for i, code := range c.Codes {
-			if int(code) >= c.Levels {
-				return counts, fmt.Errorf("categorical %d row %d has code %d of %d levels", k, i, code, c.Levels)
+		for i, code := range c.codes {
+			if code >= float64(c.levels) || code >= 0 && code != math.Trunc(code) {
+				return counts, fmt.Errorf("categorical %d row %d has code %v of %d levels", k, i, code, c.levels)
 			}
 		}
-		d += c.Levels
+		d += c.levels
 	}
 	if d == 0 {
 		return counts, errors.New("no features")
@@ -286,7 +300,7 @@ func (g *stallGuard) Record(_ *optimize.Location, op optimize.Operation, st *opt
 // the gradient at the same point.
 type objective struct {
 	X    [][]float64
-	cats []Categorical // one-hot features, after X's columns
+	cats []categorical // one-hot features, after X's columns
 	d    int           // columns: len(X) plus every categorical's levels
 	// The one-hot columns are optimized centered and scaled like the
 	// numbers (an exact change of variables: the intercept is unpenalized
@@ -428,13 +442,13 @@ func (o *objective) block(lo, hi int, coef []float64, intercept float64, buf, pa
 	}
 	off := 0
 	for _, c := range o.cats {
-		w := o.catW[off : off+c.Levels]
-		for k, code := range c.Codes[lo:hi] {
+		w := o.catW[off : off+c.levels]
+		for k, code := range c.codes[lo:hi] {
 			if code >= 0 {
-				z[k] += w[code]
+				z[k] += w[int(code)]
 			}
 		}
-		off += c.Levels
+		off += c.levels
 	}
 	y := o.y[lo:hi]
 	var rows []bool
@@ -499,14 +513,14 @@ func (o *objective) block(lo, hi int, coef []float64, intercept float64, buf, pa
 	}
 	off = len(o.X)
 	for _, c := range o.cats {
-		g := part[off : off+c.Levels]
+		g := part[off : off+c.levels]
 		clear(g)
-		for k, code := range c.Codes[lo:hi] {
+		for k, code := range c.codes[lo:hi] {
 			if code >= 0 {
-				g[code] += r[k]
+				g[int(code)] += r[k]
 			}
 		}
-		off += c.Levels
+		off += c.levels
 	}
 	part[o.d] = rsum
 	part[o.d+1] = loss
@@ -515,19 +529,19 @@ func (o *objective) block(lo, hi int, coef []float64, intercept float64, buf, pa
 // levelScaling returns, per level of c over the selected rows, the share of
 // rows at that level (the one-hot column's mean) and 1/its population
 // standard deviation (1 for a constant column).
-func levelScaling(c Categorical, rows []bool) (mean, inv []float64) {
-	counts := make([]float64, c.Levels)
+func levelScaling(c categorical, rows []bool) (mean, inv []float64) {
+	counts := make([]float64, c.levels)
 	n := 0.0
-	for i, code := range c.Codes {
+	for i, code := range c.codes {
 		if rows != nil && !rows[i] {
 			continue
 		}
 		n++
 		if code >= 0 {
-			counts[code]++
+			counts[int(code)]++
 		}
 	}
-	mean, inv = make([]float64, c.Levels), make([]float64, c.Levels)
+	mean, inv = make([]float64, c.levels), make([]float64, c.levels)
 	for l, k := range counts {
 		p := k / n
 		sd := math.Sqrt(p * (1 - p))
