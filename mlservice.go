@@ -83,8 +83,11 @@ package mlservice
 
 import (
 	"errors"
+	"fmt"
+	"strings"
 	"time"
 
+	"github.com/mlservice/mlservice/internal/rules"
 	"github.com/mlservice/mlservice/model"
 )
 
@@ -112,7 +115,7 @@ const FeatureSchemaVersion = "1"
 // edge, at 1e15: every integer up to it is exact in a float64 (2⁵³ ≈ 9e15),
 // its squares over 1e9 rows (≤ 4e39) leave the loss and gradient sums ample
 // room, and no count or amount of money comes near it.
-const MaxAbsValue = 1e15
+const MaxAbsValue = rules.MaxAbs
 
 // Features is one row of model inputs.
 type Features struct {
@@ -331,3 +334,68 @@ type Promotion struct {
 	// strictly greater, which is the zero rule.
 	Rule PromotionRule `json:"rule"`
 }
+
+// MaxProblems is how many problems a ValidationError lists; the rest are
+// only counted.
+const MaxProblems = 20
+
+// MinRowsPerClass is the fewest rows of each target class a file must have:
+// one for training and one for evaluation after a stratified split.
+const MinRowsPerClass = 2
+
+// Problem is one way a CSV file breaks the data contract.
+type Problem struct {
+	Line   int    `json:"line,omitempty"`   // 1-based line in the file, the header being line 1; 0 for the whole file
+	Column string `json:"column,omitempty"` // column name, when the problem is about one column
+	Value  string `json:"value,omitempty"`  // the offending text, as found
+	Rule   string `json:"rule"`             // the rule broken, e.g. "required", "gte=0", "missing column"
+	Reason string `json:"reason"`           // the rule in words
+}
+
+func (p Problem) String() string {
+	var b strings.Builder
+	if p.Line > 0 {
+		fmt.Fprintf(&b, "line %d", p.Line)
+	} else {
+		b.WriteString("file")
+	}
+	if p.Column != "" {
+		fmt.Fprintf(&b, ", column %q", p.Column)
+	}
+	if p.Value != "" || p.Rule == "required" || p.Rule == "number" {
+		fmt.Fprintf(&b, ", value %q", p.Value)
+	}
+	fmt.Fprintf(&b, ": %s (%s)", p.Reason, p.Rule)
+	return b.String()
+}
+
+// ValidationError lists the problems found in a CSV file: the first
+// MaxProblems in file order and the total count. It matches ErrInvalidData.
+type ValidationError struct {
+	Source   string    // file path, or "" for a reader
+	Problems []Problem // at most MaxProblems, in file order
+	Total    int       // every problem found, listed or not
+}
+
+func (e *ValidationError) Error() string {
+	var b strings.Builder
+	src := e.Source
+	if src == "" {
+		src = "input"
+	}
+	fmt.Fprintf(&b, "invalid data in %s: %d problem", src, e.Total)
+	if e.Total != 1 {
+		b.WriteString("s")
+	}
+	for _, p := range e.Problems {
+		b.WriteString("\n  ")
+		b.WriteString(p.String())
+	}
+	if more := e.Total - len(e.Problems); more > 0 {
+		fmt.Fprintf(&b, "\n  ... and %d more", more)
+	}
+	return b.String()
+}
+
+// Is makes errors.Is(err, ErrInvalidData) true.
+func (e *ValidationError) Is(target error) bool { return target == ErrInvalidData }

@@ -327,7 +327,7 @@ func (c *columns) decodeValue(j int, raw []byte, row []float64, cats []string, k
 		}
 	}
 	row[j] = v
-	return col.rule.reason(v)
+	return reasonOf(&col.rule, v)
 }
 
 func malformed(data []byte) error {

@@ -20,6 +20,7 @@ import (
 	"github.com/mlservice/mlservice/internal/catindex"
 	"github.com/mlservice/mlservice/internal/csvsplit"
 	"github.com/mlservice/mlservice/internal/hot"
+	"github.com/mlservice/mlservice/internal/rules"
 	"github.com/mlservice/mlservice/internal/strictjson"
 	"github.com/mlservice/mlservice/model"
 )
@@ -52,7 +53,7 @@ type columns struct {
 
 type column struct {
 	spec *FeatureSpec
-	rule valueRule // a number's
+	rule rules.Rule // a number's
 	// A category's: its index (nil while its values are to be learned).
 	index *catindex.Index
 }
@@ -72,9 +73,9 @@ func compileColumns(s *Schema) *columns {
 			}
 		} else {
 			c.nums = append(c.nums, i)
-			col.rule = compileRule(f.effectiveTag())
-			lo, hi = col.rule.lo, col.rule.hi
-			if col.rule.binary || !col.rule.exact {
+			col.rule = rules.Compile(f.effectiveTag())
+			lo, hi = col.rule.Lo, col.rule.Hi
+			if col.rule.Binary || !col.rule.Exact {
 				c.recheck = append(c.recheck, i)
 			}
 		}
@@ -105,7 +106,7 @@ func (c *columns) check(row []float64) int {
 		}
 	}
 	for _, j := range c.recheck {
-		if !c.cols[j].rule.ok(row[j]) {
+		if !c.cols[j].rule.OK(row[j]) {
 			return c.firstBad(row)
 		}
 	}
@@ -115,7 +116,7 @@ func (c *columns) check(row []float64) int {
 // firstBad is check's slow path: validator's verdict, feature by feature.
 func (c *columns) firstBad(row []float64) int {
 	for j := range c.cols {
-		if c.cols[j].spec.Type != TypeCategory && c.cols[j].rule.reason(row[j]) != "" {
+		if c.cols[j].spec.Type != TypeCategory && reasonOf(&c.cols[j].rule, row[j]) != "" {
 			return j
 		}
 	}
@@ -128,7 +129,7 @@ func (c *columns) checkError(row []float64) error {
 	if j < 0 {
 		return nil
 	}
-	return inputError(c.cols[j].spec.Name, c.cols[j].rule.reason(row[j]))
+	return inputError(c.cols[j].spec.Name, reasonOf(&c.cols[j].rule, row[j]))
 }
 
 // code returns category feature j's code for v (as a Row or a request gives

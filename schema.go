@@ -16,13 +16,11 @@ import (
 	"math"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 
-	"github.com/go-playground/validator/v10"
-
 	"github.com/mlservice/mlservice/internal/csvsplit"
+	"github.com/mlservice/mlservice/internal/rules"
 	"github.com/mlservice/mlservice/internal/strictjson"
 	"github.com/mlservice/mlservice/model"
 )
@@ -328,56 +326,14 @@ func (s *Schema) check() error {
 	return nil
 }
 
-// checkRuleTag runs validator on sample values with each alternative of
-// each rule of tag alone, so that a tag validator does not know, or cannot
-// apply to the feature's type, is refused when the schema is read and never
-// at the first row that reaches it. Alternatives are tried one by one
-// because validator stops at the first that passes: "eq=1|len=abc" passes
-// 1 without ever parsing "abc", and panics on 2.
+// checkRuleTag refuses, when the schema is read, a tag validator does not
+// know or cannot apply to the feature's type (see rules.CheckTag).
 func checkRuleTag(typ, tag string) error {
-	if tag == "" {
-		return nil
-	}
-	if strings.TrimSpace(tag) != tag || strings.Contains(tag, ",,") || strings.HasSuffix(tag, ",") || strings.HasPrefix(tag, ",") {
-		return fmt.Errorf("%q: malformed tag (empty rule or spaces around it)", tag)
-	}
 	samples := []any{0.0, 1.0, -1.5, 1e9}
 	if typ == TypeCategory {
 		samples = []any{"x", "Abc déf", "12"}
 	}
-	for _, rule := range strings.Split(tag, ",") {
-		for _, alt := range strings.Split(rule, "|") {
-			name, _, _ := strings.Cut(alt, "=")
-			switch name {
-			case "":
-				return fmt.Errorf("%q: malformed tag (empty alternative in %q)", tag, rule)
-			case "dive", "keys", "endkeys", "omitempty", "omitnil", "omitzero", "structonly", "nostructlevel", "-":
-				return fmt.Errorf("%q: rule %q does not apply to one value", tag, name)
-			}
-			for _, v := range samples {
-				if err := tryRule(v, alt); err != nil {
-					return fmt.Errorf("%q: validator refuses %q: %v", tag, alt, err)
-				}
-			}
-		}
-	}
-	return nil
-}
-
-// tryRule runs validator on v with one rule, turning its panic (an unknown
-// tag, a parameter it cannot parse, a kind it does not take) into an error.
-func tryRule(v any, rule string) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("%v", r)
-		}
-	}()
-	verr := theValidator().Var(v, rule)
-	var ve validator.ValidationErrors
-	if verr != nil && !errors.As(verr, &ve) {
-		return verr
-	}
-	return nil
+	return rules.CheckTag(tag, samples)
 }
 
 // Hash returns the hex SHA-256 of s's canonical JSON: the encoding of the
@@ -455,79 +411,6 @@ func (f *FeatureSpec) effectiveTag() string {
 	return strings.Join(parts, ",")
 }
 
-// theValidator is validator/v10 with the two rules the data contract adds:
-// "binary" (0 or 1) and "maxabs" (|v| ≤ MaxAbsValue). It is the authority
-// on every rule: a value that fails a valueRule's comparisons, or whose
-// rule they cannot express, is judged by it, and its verdict and wording are
-// what is reported.
-var theValidator = sync.OnceValue(func() *validator.Validate {
-	v := validator.New(validator.WithRequiredStructEnabled())
-	if err := v.RegisterValidation("binary", func(fl validator.FieldLevel) bool {
-		f := fl.Field()
-		return f.CanFloat() && (f.Float() == 0 || f.Float() == 1)
-	}); err != nil {
-		panic(err) // a constant tag name; cannot fail
-	}
-	if err := v.RegisterValidation("maxabs", func(fl validator.FieldLevel) bool {
-		f := fl.Field()
-		return f.CanFloat() && math.Abs(f.Float()) <= MaxAbsValue
-	}); err != nil {
-		panic(err)
-	}
-	return v
-})
-
-// valueRule is a number feature's rule tag compiled to comparisons: a value
-// passes when lo ≤ v ≤ hi (and is 0 or 1 for binary). When the tag holds a
-// rule the compiler does not know, exact is false and validator judges
-// every value. FuzzValueRuleAgreesWithValidator keeps the two in step.
-type valueRule struct {
-	lo, hi float64
-	binary bool
-	exact  bool
-	tag    string // the tag validator checks
-}
-
-func compileRule(tag string) valueRule {
-	r := valueRule{lo: math.Inf(-1), hi: math.Inf(1), exact: true, tag: tag}
-	for _, t := range strings.Split(tag, ",") {
-		name, param, _ := strings.Cut(t, "=")
-		switch name {
-		case "":
-		case "binary":
-			r.binary = true
-			r.lo, r.hi = max(r.lo, 0), min(r.hi, 1)
-		case "maxabs":
-			r.lo, r.hi = max(r.lo, -MaxAbsValue), min(r.hi, MaxAbsValue)
-		case "gte", "lte":
-			v, err := strconv.ParseFloat(param, 64)
-			if err != nil {
-				r.exact = false
-			} else if name == "gte" {
-				r.lo = max(r.lo, v)
-			} else {
-				r.hi = min(r.hi, v)
-			}
-		default:
-			r.exact = false
-		}
-	}
-	return r
-}
-
-// ok reports whether v passes without asking validator.
-func (r *valueRule) ok(v float64) bool {
-	return v >= r.lo && v <= r.hi && (!r.binary || v == 0 || v == 1) && r.exact
-}
-
-// reason says why v breaks the rule, or "" when it does not.
-func (r *valueRule) reason(v float64) string {
-	if r.ok(v) {
-		return ""
-	}
-	return numberReason(v, r.tag)
-}
-
 // magnitudeReason explains the maxabs rule, in CSV and request errors alike.
 var magnitudeReason = fmt.Sprintf("magnitude must be <= %g (larger values overflow training)", MaxAbsValue)
 
@@ -552,25 +435,22 @@ func ruleReason(tag, param string) string {
 // ruleProblem runs validator on value with tag and fills p with the rule
 // it breaks, or returns nil when none is.
 func ruleProblem(p *Problem, value any, tag string) *Problem {
-	if tag == "" {
+	name, param := rules.Check(value, tag)
+	switch name {
+	case "":
 		return nil
-	}
-	err := theValidator().Var(value, tag)
-	if err == nil {
-		return nil
-	}
-	var verrs validator.ValidationErrors
-	if !errors.As(err, &verrs) || len(verrs) == 0 {
-		p.Rule, p.Reason = "validate", err.Error()
+	case "validate":
+		p.Rule, p.Reason = name, param
 		return p
 	}
-	fe := verrs[0]
-	p.Rule, p.Reason = fe.Tag(), ruleReason(fe.Tag(), fe.Param())
-	if fe.Param() != "" {
-		p.Rule += "=" + fe.Param()
+	p.Rule, p.Reason = name, ruleReason(name, param)
+	if param != "" {
+		p.Rule += "=" + param
 	}
 	return p
 }
+
+// ruleReason words what a rule asks.
 
 // numberReason says why v breaks tag, or "" if it does not.
 func numberReason(v float64, tag string) string {
@@ -581,4 +461,68 @@ func numberReason(v float64, tag string) string {
 		return fmt.Sprintf("%s, not %v", p.Reason, v)
 	}
 	return ""
+}
+
+// labelRule reads the target: the positive or the negative label as
+// written, or, when both labels are numbers, any spelling of either number
+// (so "1.0" is 1), refused as the default contract's binary rule words it
+// when the labels are 0 and 1.
+type labelRule struct {
+	target     SchemaTarget
+	numeric    bool
+	pos, neg   float64
+	zeroAndOne bool
+}
+
+func newLabelRule(t SchemaTarget) labelRule {
+	l := labelRule{target: t}
+	pos, okp := csvsplit.ParseDecimal(t.Positive)
+	neg, okn := csvsplit.ParseDecimal(t.Negative)
+	l.numeric, l.pos, l.neg = okp && okn && pos != neg, pos, neg
+	l.zeroAndOne = l.numeric && min(pos, neg) == 0 && max(pos, neg) == 1
+	return l
+}
+
+// read returns the class of a target cell, or the problem with it.
+func (l *labelRule) read(raw []byte, p *Problem) (uint8, bool) {
+	t := bytes.TrimSpace(raw)
+	switch string(t) {
+	case l.target.Positive:
+		return 1, true
+	case l.target.Negative:
+		return 0, true
+	}
+	p.Column, p.Value = l.target.Column, string(raw)
+	if len(t) == 0 || csvsplit.IsNull(t) {
+		p.Rule, p.Reason = "required", ruleReason("required", "")
+		return 0, false
+	}
+	if l.numeric {
+		v, kind := csvsplit.ParseCell(t)
+		switch {
+		case kind == csvsplit.Number && v == l.pos:
+			return 1, true
+		case kind == csvsplit.Number && v == l.neg:
+			return 0, true
+		case kind == csvsplit.Null:
+			p.Rule, p.Reason = "required", ruleReason("required", "")
+			return 0, false
+		case kind == csvsplit.Text:
+			p.Rule, p.Reason = "number", ruleReason("number", "")
+			return 0, false
+		case l.zeroAndOne:
+			p.Rule, p.Reason = "binary", ruleReason("binary", "")
+			return 0, false
+		}
+	}
+	p.Rule, p.Reason = "label", fmt.Sprintf("must be %q (positive) or %q (negative)", l.target.Positive, l.target.Negative)
+	return 0, false
+}
+
+// reasonOf says why v breaks number rule r, or "" when it does not.
+func reasonOf(r *rules.Rule, v float64) string {
+	if r.OK(v) {
+		return ""
+	}
+	return numberReason(v, r.Tag)
 }

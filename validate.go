@@ -18,8 +18,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
-	"strings"
-	"sync"
 
 	"github.com/mlservice/mlservice/internal/catindex"
 	"github.com/mlservice/mlservice/internal/csvsplit"
@@ -30,71 +28,6 @@ import (
 // /dev/zero, a header with no end) is refused at that line, rather than read
 // into memory without limit.
 const MaxLineBytes = 4 << 20
-
-// MaxProblems is how many problems a ValidationError lists; the rest are
-// only counted.
-const MaxProblems = 20
-
-// MinRowsPerClass is the fewest rows of each target class a file must have:
-// one for training and one for evaluation after a stratified split.
-const MinRowsPerClass = 2
-
-// Problem is one way a CSV file breaks the data contract.
-type Problem struct {
-	Line   int    `json:"line,omitempty"`   // 1-based line in the file, the header being line 1; 0 for the whole file
-	Column string `json:"column,omitempty"` // column name, when the problem is about one column
-	Value  string `json:"value,omitempty"`  // the offending text, as found
-	Rule   string `json:"rule"`             // the rule broken, e.g. "required", "gte=0", "missing column"
-	Reason string `json:"reason"`           // the rule in words
-}
-
-func (p Problem) String() string {
-	var b strings.Builder
-	if p.Line > 0 {
-		fmt.Fprintf(&b, "line %d", p.Line)
-	} else {
-		b.WriteString("file")
-	}
-	if p.Column != "" {
-		fmt.Fprintf(&b, ", column %q", p.Column)
-	}
-	if p.Value != "" || p.Rule == "required" || p.Rule == "number" {
-		fmt.Fprintf(&b, ", value %q", p.Value)
-	}
-	fmt.Fprintf(&b, ": %s (%s)", p.Reason, p.Rule)
-	return b.String()
-}
-
-// ValidationError lists the problems found in a CSV file: the first
-// MaxProblems in file order and the total count. It matches ErrInvalidData.
-type ValidationError struct {
-	Source   string    // file path, or "" for a reader
-	Problems []Problem // at most MaxProblems, in file order
-	Total    int       // every problem found, listed or not
-}
-
-func (e *ValidationError) Error() string {
-	var b strings.Builder
-	src := e.Source
-	if src == "" {
-		src = "input"
-	}
-	fmt.Fprintf(&b, "invalid data in %s: %d problem", src, e.Total)
-	if e.Total != 1 {
-		b.WriteString("s")
-	}
-	for _, p := range e.Problems {
-		b.WriteString("\n  ")
-		b.WriteString(p.String())
-	}
-	if more := e.Total - len(e.Problems); more > 0 {
-		fmt.Fprintf(&b, "\n  ... and %d more", more)
-	}
-	return b.String()
-}
-
-// Is makes errors.Is(err, ErrInvalidData) true.
-func (e *ValidationError) Is(target error) bool { return target == ErrInvalidData }
 
 // Dataset is a validated CSV file, column by column: one column per
 // feature of its schema, in schema order, each value as a model reads it
@@ -215,9 +148,9 @@ func ValidateTable(ctx context.Context, r io.Reader, s *Schema) (*Dataset, error
 	} else if err := s.check(); err != nil { // a Schema built in code never met ParseSchema
 		return nil, err
 	}
-	r, size, stop, err := cancellableInput(ctx, r)
+	r, size, stop, err := csvsplit.Input(ctx, r)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("validate: %w", err)
 	}
 	defer stop()
 	ds, err := validate(ctx, r, size, s)
@@ -227,71 +160,14 @@ func ValidateTable(ctx context.Context, r io.Reader, s *Schema) (*Dataset, error
 	return ds, err
 }
 
-// cancellableInput returns what validation reads from r, every read checking
-// ctx first, and r's size when it knows it (0 otherwise). A pipe or terminal
-// is read from a goroutine, since a Read blocked on it cannot be
-// interrupted; stop ends that goroutine's wait once validation is done.
-func cancellableInput(ctx context.Context, r io.Reader) (io.Reader, int64, func(), error) {
-	var size int64 // sizes the columns up front when the reader knows it
-	stop := func() {}
-	switch rr := r.(type) {
-	case interface{ Size() int64 }:
-		size = rr.Size()
-	case *os.File:
-		st, err := rr.Stat()
-		if err != nil {
-			return nil, 0, stop, fmt.Errorf("validate: %w", err)
-		}
-		if st.Mode().IsRegular() {
-			size = st.Size()
-		} else {
-			r, stop = readInBackground(ctx, rr)
-		}
-	}
-	return ctxReader{ctx, r}, size, stop, nil
-}
-
-// ctxReader stops reading once ctx is done.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
-}
-
-// readInBackground copies r through an io.Pipe from a goroutine, so that
-// cancelling ctx fails the reader's Read at once even while the goroutine is
-// blocked in r.Read. stop releases the pipe; the goroutine then ends with its
-// current Read.
-func readInBackground(ctx context.Context, r io.Reader) (pr *io.PipeReader, stop func()) {
-	pr, pw := io.Pipe()
-	go func() {
-		_, err := io.Copy(pw, r)
-		pw.CloseWithError(err) // nil: the reader sees io.EOF
-	}()
-	unhook := context.AfterFunc(ctx, func() { pr.CloseWithError(ctx.Err()) })
-	return pr, func() { unhook(); pr.Close() }
-}
-
 // Where the time goes: reading and hashing the bytes is sequential but
 // cheap (a few ms per million rows); cutting records and parsing cells is
 // about 100 ns a row, so blocks of whole records are decoded on every core
 // at once. validator/v10 costs about 1 µs a value, so each value first
 // meets its rule compiled to comparisons (a few ns) and only values that
 // fail it are handed to validator, whose verdict and wording are reported.
-type block struct {
-	seq       int
-	data      []byte
-	firstLine int // file line of data's first byte
-}
-
 type blockResult struct {
-	seq      int
+	recs     csvsplit.Records
 	x        [][]float64
 	y        []uint8
 	problems []Problem // the block's first MaxProblems
@@ -408,62 +284,6 @@ func newCSVPlan(header []string, s *Schema) (*csvPlan, []Problem) {
 	return p, probs
 }
 
-// labelRule reads the target: the positive or the negative label as
-// written, or, when both labels are numbers, any spelling of either number
-// (so "1.0" is 1), refused as the default contract's binary rule words it
-// when the labels are 0 and 1.
-type labelRule struct {
-	target     SchemaTarget
-	numeric    bool
-	pos, neg   float64
-	zeroAndOne bool
-}
-
-func newLabelRule(t SchemaTarget) labelRule {
-	l := labelRule{target: t}
-	pos, okp := csvsplit.ParseDecimal(t.Positive)
-	neg, okn := csvsplit.ParseDecimal(t.Negative)
-	l.numeric, l.pos, l.neg = okp && okn && pos != neg, pos, neg
-	l.zeroAndOne = l.numeric && min(pos, neg) == 0 && max(pos, neg) == 1
-	return l
-}
-
-// read returns the class of a target cell, or the problem with it.
-func (l *labelRule) read(raw []byte, p *Problem) (uint8, bool) {
-	t := bytes.TrimSpace(raw)
-	switch string(t) {
-	case l.target.Positive:
-		return 1, true
-	case l.target.Negative:
-		return 0, true
-	}
-	p.Column, p.Value = l.target.Column, string(raw)
-	if len(t) == 0 || csvsplit.IsNull(t) {
-		p.Rule, p.Reason = "required", ruleReason("required", "")
-		return 0, false
-	}
-	if l.numeric {
-		v, kind := csvsplit.ParseCell(t)
-		switch {
-		case kind == csvsplit.Number && v == l.pos:
-			return 1, true
-		case kind == csvsplit.Number && v == l.neg:
-			return 0, true
-		case kind == csvsplit.Null:
-			p.Rule, p.Reason = "required", ruleReason("required", "")
-			return 0, false
-		case kind == csvsplit.Text:
-			p.Rule, p.Reason = "number", ruleReason("number", "")
-			return 0, false
-		case l.zeroAndOne:
-			p.Rule, p.Reason = "binary", ruleReason("binary", "")
-			return 0, false
-		}
-	}
-	p.Rule, p.Reason = "label", fmt.Sprintf("must be %q (positive) or %q (negative)", l.target.Positive, l.target.Negative)
-	return 0, false
-}
-
 // presize grows the columns for the rows the input is expected to hold,
 // from its size and the rows per byte of what is already read (sample),
 // so they are not copied as they grow and a big file costs its numbers and
@@ -488,108 +308,59 @@ func (d *Dataset) presize(sample []byte, sizeHint int64) <-chan struct{} {
 	return grown
 }
 
-// decodeBlocks cuts the rest of the input into blocks (readBlocks), decodes
-// and checks them on every core, and collects them into ds (collect). It
-// returns the first MaxProblems problems and their total, or a read error
-// or ctx's.
+// decodeBlocks decodes and checks the blocks on every core and collects
+// them into ds in input order, appending rows until the first problem,
+// after which problems are only counted. It returns the first MaxProblems
+// problems and their total, or a read error or ctx's.
 func (p *csvPlan) decodeBlocks(ctx context.Context, sp *csvsplit.Splitter, firstLine int, ds *Dataset, grown <-chan struct{}) ([]Problem, int, error) {
-	workers := runtime.GOMAXPROCS(0)
-	jobs := make(chan block, workers)
-	results := make(chan *blockResult, workers)
-	// Block buffers and result columns go round in circles instead of
-	// becoming garbage.
-	free := make(chan []byte, 2*workers+2)
-	freeResults := make(chan *blockResult, 2*workers+2)
-
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() {
-			var recs csvsplit.Records
-			for b := range jobs {
-				if ctx.Err() != nil {
-					continue // drain: the reader stops soon
-				}
-				var res *blockResult
-				select {
-				case res = <-freeResults:
-				default:
-					res = new(blockResult)
-				}
-				p.decodeBlock(b, res, &recs)
-				results <- res
-				select {
-				case free <- b.data[:0]:
-				default:
-				}
-			}
-		})
+	var probs []Problem
+	total := 0
+	collect := func(res *blockResult) {
+		p.merge(res)
+		total += res.total
+		if len(probs) < MaxProblems {
+			probs = append(probs, res.problems[:min(len(res.problems), MaxProblems-len(probs))]...)
+		}
+		if total > 0 {
+			return
+		}
+		select {
+		case <-grown:
+		case <-ctx.Done(): // the rows are dropped anyway
+			return
+		}
+		for j := range ds.X {
+			ds.X[j] = append(ds.X[j], res.x[j]...)
+		}
+		ds.Y = append(ds.Y, res.y...)
 	}
-	var readErr error // written before jobs closes, read after results closes
-	go func() {
-		defer close(jobs)
-		readErr = readBlocks(ctx, sp, firstLine, free, jobs)
-	}()
-	go func() { wg.Wait(); close(results) }()
-
-	probs, total := p.collect(ctx, results, freeResults, ds, grown)
-	if err := ctx.Err(); err != nil {
-		return nil, 0, err // blocks were skipped: the rows are incomplete
-	}
+	err := csvsplit.Decode(ctx, sp, firstLine, runtime.GOMAXPROCS(0), p.decodeBlock, collect)
 	var long *csvsplit.LineTooLongError
-	if errors.As(readErr, &long) { // the problems before it, then it
+	switch {
+	case errors.As(err, &long): // the problems before it, then it
 		if len(probs) < MaxProblems {
 			probs = append(probs, Problem{Line: long.Line, Rule: "line length", Reason: long.Reason()})
 		}
 		return probs, total + 1, nil
-	}
-	if readErr != nil {
-		return nil, 0, fmt.Errorf("read csv: %w", readErr)
+	case ctx.Err() != nil:
+		return nil, 0, ctx.Err()
+	case err != nil:
+		return nil, 0, fmt.Errorf("read csv: %w", err)
 	}
 	return probs, total, nil
-}
-
-// readBlocks sends the input's blocks to jobs in order, numbered, with the
-// file line each starts on, reusing buffers from free. It stops at the end
-// of the input, on a read error, or when ctx is done.
-func readBlocks(ctx context.Context, sp *csvsplit.Splitter, line int, free <-chan []byte, jobs chan<- block) error {
-	for seq := 0; ; seq++ {
-		var buf []byte
-		select {
-		case buf = <-free:
-		default:
-		}
-		data, err := sp.Next(buf)
-		if len(data) > 0 {
-			select {
-			case jobs <- block{seq: seq, data: data, firstLine: line}:
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-			line += bytes.Count(data, []byte{'\n'})
-		}
-		if err == io.EOF {
-			return nil
-		}
-		var long *csvsplit.LineTooLongError
-		if errors.As(err, &long) {
-			long.Line = line // the buffer, and so the long record, starts here
-		}
-		if err != nil {
-			return err
-		}
-	}
 }
 
 // decodeBlock decodes and checks one block of records into res, reusing
 // its memory. Once the block has a problem its rows are no longer kept
 // (the dataset is lost anyway), only checked.
-func (p *csvPlan) decodeBlock(b block, res *blockResult, recs *csvsplit.Records) {
+func (p *csvPlan) decodeBlock(b csvsplit.Block, res *blockResult) {
 	n := len(p.cols.cols)
-	*res = blockResult{seq: b.seq, x: res.x, y: res.y[:0], problems: res.problems[:0],
-		learned: res.learned[:0], first: res.first[:0], ignored: res.ignored[:0]}
+	recs := &res.recs
+	res.y, res.problems, res.total = res.y[:0], res.problems[:0], 0
+	res.learned, res.first, res.ignored = res.learned[:0], res.first[:0], res.ignored[:0]
 	// Rows are rarely under 20 bytes: room for that many, and growing a
 	// column is the exception.
-	rows := len(b.data)/20 + 16
+	rows := len(b.Data)/20 + 16
 	res.x = slices.Grow(res.x[:0], n)[:n]
 	for j := range res.x {
 		res.x[j] = slices.Grow(res.x[j][:0], rows)
@@ -607,9 +378,9 @@ func (p *csvPlan) decodeBlock(b block, res *blockResult, recs *csvsplit.Records)
 	}
 	var stack [maxStackRow]float64
 	vals := rowBuffer(&stack, n)
-	recs.Reset(b.data, p.fields)
+	recs.Reset(b.Data, p.fields)
 	for recs.Next() {
-		line := b.firstLine + recs.Line() - 1
+		line := b.FirstLine + recs.Line() - 1
 		if err := recs.Err(); err != nil {
 			res.add(Problem{Line: line, Rule: "csv", Reason: csvsplit.Reason(err)})
 			continue
@@ -640,7 +411,7 @@ func (p *csvPlan) cell(j int, raw []byte, line int, res *blockResult) float64 {
 		return p.category(j, raw, line, res)
 	}
 	v, kind := csvsplit.ParseCell(raw)
-	if kind == csvsplit.Number && col.rule.ok(v) {
+	if kind == csvsplit.Number && col.rule.OK(v) {
 		return v
 	}
 	pr := Problem{Line: line, Column: col.spec.Name, Value: string(raw)}
@@ -650,7 +421,7 @@ func (p *csvPlan) cell(j int, raw []byte, line int, res *blockResult) float64 {
 	case csvsplit.Text:
 		pr.Rule, pr.Reason = "number", ruleReason("number", "")
 	default:
-		if ruleProblem(&pr, v, col.rule.tag) == nil {
+		if ruleProblem(&pr, v, col.rule.Tag) == nil {
 			return v // a rule the comparisons cannot express, passed
 		}
 	}
@@ -714,49 +485,6 @@ func tooManyCategories(again bool) string {
 		return fmt.Sprintf("another value beyond the first %d", MaxCategories)
 	}
 	return fmt.Sprintf("more than %d distinct values (MaxCategories): declare the categories, or make it a number", MaxCategories)
-}
-
-// collect takes the decoded blocks as they finish, puts them back in input
-// order, and appends their rows to ds until the first problem, after which
-// problems are only counted. A learned category's block codes become the
-// file's (first appearance) codes here. It returns the first MaxProblems
-// problems and their total. Spent results go back to free for the workers.
-func (p *csvPlan) collect(ctx context.Context, results <-chan *blockResult, free chan<- *blockResult, ds *Dataset, grown <-chan struct{}) ([]Problem, int) {
-	pending := map[int]*blockResult{} // finished out of order, waiting for their turn
-	next := 0
-	var probs []Problem
-	total := 0
-	for res := range results {
-		pending[res.seq] = res
-		for {
-			res, ok := pending[next]
-			if !ok {
-				break
-			}
-			delete(pending, next)
-			next++
-			p.merge(res)
-			total += res.total
-			if len(probs) < MaxProblems {
-				probs = append(probs, res.problems[:min(len(res.problems), MaxProblems-len(probs))]...)
-			}
-			if total == 0 {
-				select {
-				case <-grown:
-					for j := range ds.X {
-						ds.X[j] = append(ds.X[j], res.x[j]...)
-					}
-					ds.Y = append(ds.Y, res.y...)
-				case <-ctx.Done(): // the rows are dropped anyway; drain on
-				}
-			}
-			select {
-			case free <- res:
-			default:
-			}
-		}
-	}
-	return probs, total
 }
 
 // merge adds a block's learned values to the file's, recodes the block's

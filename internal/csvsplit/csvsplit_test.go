@@ -2,6 +2,7 @@ package csvsplit
 
 import (
 	"bytes"
+	"context"
 	"encoding/csv"
 	"errors"
 	"io"
@@ -225,5 +226,45 @@ func BenchmarkRecords(b *testing.B) {
 				ParseCell(r.Field(i))
 			}
 		}
+	}
+}
+
+// TestDecodeInOrder: blocks decoded on several goroutines reach collect in
+// input order, each with the file line it starts on, and a record over the
+// limit ends the input with its line.
+func TestDecodeInOrder(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("n\n")
+	for i := range 300000 {
+		b.WriteString(strconv.Itoa(i) + "\n")
+	}
+	type res struct {
+		first, firstLine, rows int
+	}
+	sp := NewSplitter(strings.NewReader(b.String()+strings.Repeat("x", 5000)), 4096)
+	if _, _, err := sp.Header(); err != nil {
+		t.Fatal(err)
+	}
+	next, line := 0, 2
+	err := Decode(context.Background(), sp, 2, 4, func(blk Block, r *res) {
+		var recs Records
+		recs.Reset(blk.Data, 1)
+		*r = res{first: -1, firstLine: blk.FirstLine}
+		for recs.Next() {
+			if r.first < 0 {
+				r.first, _ = strconv.Atoi(string(recs.Field(0)))
+			}
+			r.rows++
+		}
+	}, func(r *res) {
+		if r.first != next || r.firstLine != line {
+			t.Fatalf("block starting at row %d, line %d; want row %d, line %d", r.first, r.firstLine, next, line)
+		}
+		next += r.rows
+		line += r.rows
+	})
+	var long *LineTooLongError
+	if !errors.As(err, &long) || long.Line != 300002 || next != 300000 {
+		t.Fatalf("Decode = %v (line %v) after %d rows", err, long, next)
 	}
 }
