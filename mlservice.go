@@ -126,6 +126,12 @@ type Features struct {
 	IsPremium           float64 `json:"is_premium"`            // 0 or 1
 }
 
+// fill writes f into row in FeatureNames order, one value at a time: a
+// copy of Vector's array costs Predict a stalled load.
+func (f *Features) fill(row *[NumFeatures]float64) {
+	row[0], row[1], row[2], row[3], row[4] = f.Age, f.Income, f.AccountBalance, f.TransactionsLast30d, f.IsPremium
+}
+
 // Vector returns f in FeatureNames order.
 func (f Features) Vector() [NumFeatures]float64 {
 	return [NumFeatures]float64{f.Age, f.Income, f.AccountBalance, f.TransactionsLast30d, f.IsPremium}
@@ -137,7 +143,8 @@ func (f Features) Vector() [NumFeatures]float64 {
 // row as every request and Store.PredictRow does (DefaultSchema's rules,
 // compiled), and allocates only when it returns an error.
 func (f Features) Check() error {
-	row := f.Vector()
+	var row [NumFeatures]float64
+	f.fill(&row)
 	if defaultColumns().check(row[:]) < 0 {
 		return nil
 	}

@@ -250,13 +250,10 @@ func (c *columns) decodeInstance(data []byte, where string, idx int, row []float
 		probs.add(FieldProblem{Row: idx, Field: where, Reason: "must be a JSON object"})
 		return true
 	}
-	var stack [maxStackRow][]byte
-	values := stack[:0]
-	if len(c.cols) > maxStackRow {
-		values = make([][]byte, 0, len(c.cols))
+	if len(c.cols) <= 64 && c.decodeGood(o, row, cats) {
+		return true
 	}
-	values = values[:len(c.cols)] // per feature: its raw value, nil when not given
-	clear(values)
+	values := make([][]byte, len(c.cols)) // per feature: its raw value, nil when not given
 	var keys strictjson.KeySet
 	dup := false
 	for o.Next() {
@@ -276,23 +273,49 @@ func (c *columns) decodeInstance(data []byte, where string, idx int, row []float
 	if dup {
 		return true
 	}
-	k := 0
 	for j := range c.cols {
-		name := c.cols[j].spec.Name
-		reason := c.decodeValue(j, values[j], row, cats, k)
-		if c.cols[j].spec.Type == TypeCategory {
-			k++
-		}
-		if reason != "" {
-			probs.add(FieldProblem{Row: idx, Field: name, Reason: reason})
+		if reason := c.decodeValue(j, values[j], row, cats); reason != "" {
+			probs.add(FieldProblem{Row: idx, Field: c.cols[j].spec.Name, Reason: reason})
 		}
 	}
 	return true
 }
 
+// decodeGood is decodeInstance's path for an object with nothing wrong, in
+// one pass and with no allocation: each feature's value is decoded as its
+// key is met. It reports false at the first sign of a problem (a bad or
+// missing value, a key given twice, invalid JSON), and decodeInstance
+// starts again to list them all in schema order. Keys given twice are
+// caught by the features' bits, and among other keys by a KeySet made
+// only once there is one.
+func (c *columns) decodeGood(o strictjson.Object, row []float64, cats []string) bool {
+	var seen uint64
+	var others *strictjson.KeySet
+	for o.Next() {
+		key := o.Key()
+		j32, ok := c.names.LookupBytes(key)
+		if !ok {
+			if others == nil {
+				others = new(strictjson.KeySet)
+			}
+			if others.Add(key) {
+				return false
+			}
+			continue
+		}
+		j := int(j32)
+		if seen&(1<<j) != 0 || c.decodeValue(j, o.Value(), row, cats) != "" {
+			return false
+		}
+		seen |= 1 << j
+	}
+	return o.Valid() && seen == 1<<len(c.cols)-1
+}
+
 // decodeValue decodes feature j's raw JSON value into row[j] (and a
-// category's into cats[k]), or says what is wrong with it.
-func (c *columns) decodeValue(j int, raw []byte, row []float64, cats []string, k int) string {
+// category's, when cats is given, into its place among them), or says what
+// is wrong with it.
+func (c *columns) decodeValue(j int, raw []byte, row []float64, cats []string) string {
 	if raw == nil || string(raw) == "null" {
 		return "required (missing or null)"
 	}
@@ -309,7 +332,7 @@ func (c *columns) decodeValue(j int, raw []byte, row []float64, cats []string, k
 		}
 		row[j] = code
 		if cats != nil {
-			cats[k] = string(s)
+			cats[c.catOrder[j]] = string(s)
 		}
 		return ""
 	}

@@ -376,8 +376,7 @@ func (p *csvPlan) decodeBlock(b csvsplit.Block, res *blockResult) {
 		res.learned, res.ignored = append(res.learned, l), append(res.ignored, ig)
 		res.first = append(res.first, nil)
 	}
-	var stack [maxStackRow]float64
-	vals := rowBuffer(&stack, n)
+	vals := make([]float64, n)
 	recs.Reset(b.Data, p.fields)
 	for recs.Next() {
 		line := b.FirstLine + recs.Line() - 1

@@ -26,18 +26,24 @@ type Logistic struct {
 	Intercept float64
 
 	layout Layout
-	w      *logisticWeights // compiled for LogOdds; nil in a Logistic built by hand
+	// w is the model compiled for LogOdds, held in the struct (not behind a
+	// pointer: one load less on the predict path); compiled is false in a
+	// Logistic built by hand.
+	w        logisticWeights
+	compiled bool
 }
 
 // logisticWeights is a Logistic compiled for rows: each number's weight
 // divided by its scale once, each category's one-hot weights by level.
 type logisticWeights struct {
-	dense     bool  // the numbers are the row's first features, in order
-	numIndex  []int // per number: its index in the row
-	weight    []float64
-	mean      []float64
-	cats      []catWeights
-	intercept float64 // with every category's constant term
+	dense    bool  // the numbers are the row's first features, in order
+	numIndex []int // per number: its index in the row
+	weight   []float64
+	mean     []float64
+	// The first serialNumbers weights and means again, in arrays.
+	weight8, mean8 [serialNumbers]float64
+	cats           []catWeights
+	intercept      float64 // with every category's constant term
 }
 
 type catWeights struct {
@@ -57,7 +63,7 @@ func NewLogistic(layout Layout, features []string, mean, scale, coef []float64, 
 	if !slicesEqual(features, names) {
 		return nil, fmt.Errorf("model columns %s are not the layout's encoding %s", clip(features), clip(names))
 	}
-	m.w = m.compile()
+	m.w, m.compiled = *m.compile(), true
 	return m, nil
 }
 
@@ -128,6 +134,8 @@ func (m *Logistic) compile() *logisticWeights {
 		w.mean = append(w.mean, m.Mean[col])
 		col++
 	}
+	copy(w.weight8[:], w.weight)
+	copy(w.mean8[:], w.mean)
 	for i, f := range layout {
 		if f.Kind != Category {
 			continue
@@ -146,8 +154,8 @@ func (m *Logistic) compile() *logisticWeights {
 }
 
 func (m *Logistic) weights() *logisticWeights {
-	if m.w != nil {
-		return m.w
+	if m.compiled {
+		return &m.w
 	}
 	return m.compile() // a Logistic built by hand: compiled on each call
 }
@@ -162,16 +170,40 @@ const serialNumbers = 8
 // does, in the same order. It allocates nothing (for a Logistic made by
 // FitLogistic, NewLogistic or DecodeLogistic).
 func (m *Logistic) LogOdds(row []float64) float64 {
+	w := &m.w
+	if !m.compiled || !w.dense {
+		return m.logOdds(row)
+	}
+	var z float64
+	if n := len(w.weight); n <= serialNumbers {
+		// Arrays indexed j&7: no bounds check in the loop.
+		z = w.intercept
+		for j, v := range row[:n] {
+			z += w.weight8[j&7] * (v - w.mean8[j&7])
+		}
+	} else {
+		z = w.intercept + sum4(w.weight, w.mean, row[:n])
+	}
+	for k := range w.cats {
+		c := &w.cats[k]
+		if code := row[c.index]; code >= 0 && code < float64(len(c.level)) {
+			z += c.level[int(code)]
+		}
+	}
+	return z
+}
+
+// logOdds is LogOdds for any model.
+func (m *Logistic) logOdds(row []float64) float64 {
 	w := m.weights()
 	n := len(w.weight)
 	weight, mean := w.weight[:n], w.mean[:n]
 	var z float64
 	switch {
 	case w.dense && n <= serialNumbers:
-		x := row[:n]
 		z = w.intercept
-		for j := range x {
-			z += weight[j] * (x[j] - mean[j])
+		for j, v := range row[:n] {
+			z += weight[j] * (v - mean[j])
 		}
 	case w.dense:
 		z = w.intercept + sum4(weight, mean, row[:n])

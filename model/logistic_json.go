@@ -78,7 +78,7 @@ func (m *Logistic) UnmarshalJSON(data []byte) error {
 		return fmt.Errorf("decode model: %w", err)
 	}
 	dm.layout = layoutOfNames(dm.Features)
-	dm.w = dm.compile()
+	dm.w, dm.compiled = *dm.compile(), true
 	*m = dm
 	return nil
 }

@@ -27,14 +27,19 @@ func New(values []string) *Index {
 }
 
 // Len returns how many distinct values the index holds.
-func (ix *Index) Len() int { return len(ix.values) }
+func (ix *Index) Len() int {
+	if ix == nil {
+		return 0
+	}
+	return len(ix.values)
+}
 
 // Value returns the value with code, which must be below Len.
 func (ix *Index) Value(code int32) string { return ix.values[code] }
 
 // Lookup returns v's code, or -1 and false.
 func (ix *Index) Lookup(v string) (int32, bool) {
-	if len(ix.values) == 0 {
+	if ix == nil || len(ix.values) == 0 {
 		return -1, false
 	}
 	h := hash(v) & ix.mask
@@ -52,7 +57,7 @@ func (ix *Index) Lookup(v string) (int32, bool) {
 
 // LookupBytes is Lookup for v's bytes; it does not allocate.
 func (ix *Index) LookupBytes(v []byte) (int32, bool) {
-	if len(ix.values) == 0 {
+	if ix == nil || len(ix.values) == 0 {
 		return -1, false
 	}
 	h := hash(v) & ix.mask

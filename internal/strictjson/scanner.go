@@ -127,21 +127,28 @@ func (s *scanner) literal(word string) bool {
 }
 
 // str checks a string at s.i and returns the bounds of its content (inside
-// the quotes) and whether it has escapes.
-func (s *scanner) str() (start, end int, escaped, ok bool) {
+// the quotes) and whether it is plain: ASCII without escapes, so its bytes
+// are the string.
+func (s *scanner) str() (start, end int, plain, ok bool) {
 	d := s.data
 	if s.i >= len(d) || d[s.i] != '"' {
 		return 0, 0, false, false
 	}
 	s.i++
 	start = s.i
+	escaped, high := false, byte(0)
 	for s.i < len(d) {
 		c := d[s.i]
+		if c >= 0x20 && c != '"' && c != '\\' { // the common byte, first
+			high |= c
+			s.i++
+			continue
+		}
 		switch {
 		case c == '"':
 			end = s.i
 			s.i++
-			return start, end, escaped, true
+			return start, end, !escaped && high < 0x80, true
 		case c == '\\':
 			escaped = true
 			if s.i+1 >= len(d) {
@@ -163,10 +170,8 @@ func (s *scanner) str() (start, end int, escaped, ok bool) {
 			default:
 				return 0, 0, false, false
 			}
-		case c < 0x20:
+		default: // a control character
 			return 0, 0, false, false
-		default:
-			s.i++
 		}
 	}
 	return 0, 0, false, false

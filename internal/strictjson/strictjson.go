@@ -10,6 +10,7 @@
 package strictjson
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -129,14 +130,14 @@ func (o *Object) Next() bool {
 	default:
 		return false
 	}
-	start, end, escaped, ok := s.str()
+	start, end, plain, ok := s.str()
 	if !ok {
 		o.state = objBad
 		return false
 	}
 	o.key = s.data[start:end]
-	if escaped || !utf8.Valid(o.key) {
-		o.key = unescape(s.data[start-1 : end+1])
+	if !plain {
+		o.key = decodeString(s.data[start-1 : end+1])
 	}
 	s.ws()
 	if s.i >= len(s.data) || s.data[s.i] != ':' {
@@ -251,13 +252,13 @@ func (w *walker) value() bool {
 		}
 		for {
 			s.ws()
-			start, end, escaped, ok := s.str()
+			start, end, plain, ok := s.str()
 			if !ok {
 				return false
 			}
 			key := s.data[start:end]
-			if escaped || !utf8.Valid(key) {
-				key = unescape(s.data[start-1 : end+1])
+			if !plain {
+				key = decodeString(s.data[start-1 : end+1])
 			}
 			if keys.Add(key) {
 				w.dup = w.pathString(key)
@@ -343,9 +344,20 @@ func (w *walker) pathString(key []byte) string {
 	return string(append(b, key...))
 }
 
-// unescape decodes a quoted JSON string with escapes or bytes that are not
-// UTF-8 (which encoding/json turns into U+FFFD) as encoding/json does; it
-// allocates, which only such strings pay.
+// decodeString returns the content of a quoted JSON string that is not
+// plain ASCII as encoding/json decodes it: its bytes when they are UTF-8
+// without escapes, else the decoded string (escapes resolved, bytes that
+// are not UTF-8 turned into U+FFFD), which allocates.
+func decodeString(quoted []byte) []byte {
+	inner := quoted[1 : len(quoted)-1]
+	if bytes.IndexByte(inner, '\\') < 0 && utf8.Valid(inner) {
+		return inner
+	}
+	return unescape(quoted)
+}
+
+// unescape decodes a quoted JSON string as encoding/json does; it
+// allocates.
 func unescape(quoted []byte) []byte {
 	var out string
 	if err := json.Unmarshal(quoted, &out); err != nil {
@@ -362,16 +374,7 @@ func String(value []byte) (text []byte, ok bool) {
 	if len(value) < 2 || value[0] != '"' || value[len(value)-1] != '"' {
 		return nil, false
 	}
-	inner := value[1 : len(value)-1]
-	for _, c := range inner {
-		if c == '\\' {
-			return unescape(value), true
-		}
-	}
-	if !utf8.Valid(inner) {
-		return unescape(value), true
-	}
-	return inner, true
+	return decodeString(value), true
 }
 
 // shorten cuts s to at most n bytes and a mark, on a UTF-8 boundary.
