@@ -31,8 +31,13 @@ func Decode[R any](ctx context.Context, sp *Splitter, firstLine, workers int, de
 	}
 	jobs := make(chan Block, workers)
 	results := make(chan result, workers)
-	free := make(chan []byte, 2*workers+2)
-	freeResults := make(chan *R, 2*workers+2)
+	// At most inFlight blocks are read and not yet collected, however the
+	// workers are scheduled: their buffers and results are most of what
+	// Decode holds in memory.
+	inFlight := 2*workers + 2
+	tokens := make(chan struct{}, inFlight)
+	free := make(chan []byte, inFlight)
+	freeResults := make(chan *R, inFlight)
 
 	var wg sync.WaitGroup
 	for range workers {
@@ -59,7 +64,7 @@ func Decode[R any](ctx context.Context, sp *Splitter, firstLine, workers int, de
 	var readErr error // written before jobs closes, read after results closes
 	go func() {
 		defer close(jobs)
-		readErr = readBlocks(ctx, sp, firstLine, free, jobs)
+		readErr = readBlocks(ctx, sp, firstLine, tokens, free, jobs)
 	}()
 	go func() { wg.Wait(); close(results) }()
 
@@ -77,6 +82,7 @@ func Decode[R any](ctx context.Context, sp *Splitter, firstLine, workers int, de
 			if ctx.Err() == nil {
 				collect(r)
 			}
+			<-tokens
 			select {
 			case freeResults <- r:
 			default:
@@ -90,10 +96,16 @@ func Decode[R any](ctx context.Context, sp *Splitter, firstLine, workers int, de
 }
 
 // readBlocks sends the input's blocks to jobs in order, numbered, with the
-// file line each starts on, reusing buffers from free. It stops at the end
-// of the input, on a read error, or when ctx is done.
-func readBlocks(ctx context.Context, sp *Splitter, line int, free <-chan []byte, jobs chan<- Block) error {
+// file line each starts on, reusing buffers from free, once it has a token
+// for each. It stops at the end of the input, on a read error, or when ctx
+// is done.
+func readBlocks(ctx context.Context, sp *Splitter, line int, tokens chan<- struct{}, free <-chan []byte, jobs chan<- Block) error {
 	for seq := 0; ; seq++ {
+		select {
+		case tokens <- struct{}{}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 		var buf []byte
 		select {
 		case buf = <-free:

@@ -20,7 +20,7 @@ import (
 // BlockSize is the size a Splitter aims for: large enough that a block's
 // decoding outweighs handing it to a goroutine, small enough that the
 // blocks of a file keep every core busy.
-const BlockSize = 1 << 20
+const BlockSize = 512 << 10
 
 // LineTooLongError is a record over the limit; Line is the file line it
 // starts on (0 until the caller knows it: a Splitter counts no lines).
