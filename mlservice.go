@@ -82,8 +82,11 @@
 package mlservice
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
+	"strconv"
 	"strings"
 	"time"
 
@@ -166,6 +169,45 @@ type Prediction struct {
 	Label          int     `json:"prediction"`       // 1 when Probability > 0.5
 	Probability    float64 `json:"probability"`      // P(target = 1)
 	ModelVersionID string  `json:"model_version_id"` // the version that answered
+}
+
+// AppendJSON appends p to b as encoding/json encodes it, and a line end:
+// {"prediction":1,"probability":0.73,"model_version_id":"…"}. It is a
+// server's answer to one row without reflection (FuzzPredictionJSON holds
+// it to encoding/json, byte for byte).
+func (p Prediction) AppendJSON(b []byte) []byte {
+	if !plainJSON(p.ModelVersionID) { // not a version id: let encoding/json escape it
+		data, _ := json.Marshal(p) // ints, a finite float and a string: cannot fail
+		return append(append(b, data...), '\n')
+	}
+	b = append(b, `{"prediction":`...)
+	b = strconv.AppendInt(b, int64(p.Label), 10)
+	b = append(b, `,"probability":`...)
+	// encoding/json's float64: 'f' from 1e-6 to 1e21, else 'e' with a
+	// one-digit negative exponent (e-07 → e-7).
+	format := byte('f')
+	if a := math.Abs(p.Probability); a != 0 && (a < 1e-6 || a >= 1e21) {
+		format = 'e'
+	}
+	b = strconv.AppendFloat(b, p.Probability, format, -1, 64)
+	if n := len(b); format == 'e' && n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
+		b[n-2] = b[n-1]
+		b = b[:n-1]
+	}
+	b = append(b, `,"model_version_id":"`...)
+	b = append(b, p.ModelVersionID...)
+	return append(b, "\"}\n"...)
+}
+
+// plainJSON reports whether s needs no escaping in a JSON string (as a
+// version id never does).
+func plainJSON(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
 }
 
 // Errors returned by this package. Test for them with errors.Is.

@@ -2,8 +2,10 @@ package mlservice_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"strings"
 	"testing"
@@ -212,4 +214,24 @@ func TestByteOrderMarkAccepted(t *testing.T) {
 	if _, err := mlservice.DecodeFeatures([]byte("\ufeff\ufeff" + row)); !errors.Is(err, mlservice.ErrMalformedRequest) {
 		t.Errorf("two byte order marks: %v, want malformed", err)
 	}
+}
+
+// FuzzPredictionJSON: AppendJSON writes what encoding/json writes for a
+// Prediction, byte for byte, with a line end, whatever the probability and
+// the version id.
+func FuzzPredictionJSON(f *testing.F) {
+	for _, p := range []float64{0, 1, 0.73, 0.7300000000000001, 1e-7, 5e-324, 1e-6, 0.999999999, 1.5e-10, 1e21, math.Inf(1)} {
+		f.Add(p, 1, "20260101T000000.000000Z-0123abcd")
+	}
+	f.Add(0.5, 0, `a"b\<>&`+"\x01é")
+	f.Fuzz(func(t *testing.T, prob float64, label int, id string) {
+		p := mlservice.Prediction{Label: label, Probability: prob, ModelVersionID: id}
+		want, err := json.Marshal(p)
+		if err != nil {
+			return // NaN or ±Inf: no JSON for them, and no model gives them
+		}
+		if got := p.AppendJSON(nil); string(got) != string(want)+"\n" {
+			t.Fatalf("AppendJSON = %s, encoding/json %s", got, want)
+		}
+	})
 }
