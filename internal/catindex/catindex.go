@@ -38,25 +38,12 @@ func (ix *Index) Len() int {
 func (ix *Index) Value(code int32) string { return ix.values[code] }
 
 // Lookup returns v's code, or -1 and false.
-func (ix *Index) Lookup(v string) (int32, bool) {
-	if ix == nil || len(ix.values) == 0 {
-		return -1, false
-	}
-	h := hash(v) & ix.mask
-	for {
-		code := ix.codes[h]
-		if code < 0 {
-			return -1, false
-		}
-		if ix.keys[h] == v {
-			return code, true
-		}
-		h = (h + 1) & ix.mask
-	}
-}
+func (ix *Index) Lookup(v string) (int32, bool) { return lookup(ix, v) }
 
 // LookupBytes is Lookup for v's bytes; it does not allocate.
-func (ix *Index) LookupBytes(v []byte) (int32, bool) {
+func (ix *Index) LookupBytes(v []byte) (int32, bool) { return lookup(ix, v) }
+
+func lookup[T string | []byte](ix *Index, v T) (int32, bool) {
 	if ix == nil || len(ix.values) == 0 {
 		return -1, false
 	}

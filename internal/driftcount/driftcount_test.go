@@ -3,7 +3,6 @@ package driftcount
 import (
 	"math"
 	"math/rand/v2"
-	"sync"
 	"testing"
 )
 
@@ -63,27 +62,26 @@ func TestCountsAreMarginals(t *testing.T) {
 	}
 }
 
-// Rows observed from many goroutines at once are all counted (run with
-// -race), and past the exact rows about one in SampleEvery is.
-func TestObserveConcurrentAndSampled(t *testing.T) {
+// Every row is counted for the first exact rows, then about one in
+// SampleEvery. (drift_internal_test.go counts from many goroutines.)
+func TestObserveSamples(t *testing.T) {
 	c, err := New(testFeatures(), 1000, 4)
 	if err != nil {
 		t.Fatal(err)
 	}
-	const workers, each = 8, 5000
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Go(func() {
-			for i := range each {
-				c.Observe([]float64{float64(w * i % 90), 1, 2, 0, 7}, i&1)
-			}
-		})
+	row := []float64{40, 1, 2, 0, 7}
+	for range 1000 {
+		c.Observe(row, 1)
 	}
-	wg.Wait()
+	if _, rows, positives := c.Counts(); rows != 1000 || positives != 1000 {
+		t.Fatalf("%d rows and %d positives counted of the first 1000", rows, positives)
+	}
+	for range 39000 {
+		c.Observe(row, 0)
+	}
 	_, rows, _ := c.Counts()
-	want := 1000 + (workers*each-1000)/4
-	if d := math.Abs(float64(rows) - float64(want)); d > 0.05*float64(want) {
-		t.Errorf("%d rows counted, want about %d", rows, want)
+	if sampled := float64(rows - 1000); math.Abs(sampled-39000/4) > 0.05*39000/4 {
+		t.Errorf("%v of 39000 rows sampled, want about %d", sampled, 39000/4)
 	}
 }
 

@@ -13,10 +13,12 @@ func Valid(data []byte) bool {
 	return s.i == len(data)
 }
 
-// scanner validates JSON by recursive descent over data from i.
+// scanner validates JSON by recursive descent over data from i; with a
+// walker it also checks every object's keys for duplicates.
 type scanner struct {
 	data []byte
 	i    int
+	w    *walker
 }
 
 func (s *scanner) ws() {
@@ -37,72 +39,9 @@ func (s *scanner) value(depth int) bool {
 	}
 	switch c := s.data[s.i]; {
 	case c == '{':
-		if depth >= maxDepth {
-			return false
-		}
-		s.i++
-		s.ws()
-		if s.i < len(s.data) && s.data[s.i] == '}' {
-			s.i++
-			return true
-		}
-		for {
-			s.ws()
-			if _, _, _, ok := s.str(); !ok {
-				return false
-			}
-			s.ws()
-			if s.i >= len(s.data) || s.data[s.i] != ':' {
-				return false
-			}
-			s.i++
-			s.ws()
-			if !s.value(depth + 1) {
-				return false
-			}
-			s.ws()
-			if s.i >= len(s.data) {
-				return false
-			}
-			switch s.data[s.i] {
-			case ',':
-				s.i++
-			case '}':
-				s.i++
-				return true
-			default:
-				return false
-			}
-		}
+		return s.object(depth)
 	case c == '[':
-		if depth >= maxDepth {
-			return false
-		}
-		s.i++
-		s.ws()
-		if s.i < len(s.data) && s.data[s.i] == ']' {
-			s.i++
-			return true
-		}
-		for {
-			s.ws()
-			if !s.value(depth + 1) {
-				return false
-			}
-			s.ws()
-			if s.i >= len(s.data) {
-				return false
-			}
-			switch s.data[s.i] {
-			case ',':
-				s.i++
-			case ']':
-				s.i++
-				return true
-			default:
-				return false
-			}
-		}
+		return s.array(depth)
 	case c == '"':
 		_, _, _, ok := s.str()
 		return ok
@@ -220,4 +159,94 @@ func (s *scanner) digits() bool {
 		s.i++
 	}
 	return s.i > start
+}
+
+// object checks an object at s.i, depth levels deep.
+func (s *scanner) object(depth int) bool {
+	if empty, ok := s.open(depth, '}'); empty || !ok {
+		return ok
+	}
+	var keys KeySet // with a walker only
+	for {
+		s.ws()
+		start, end, plain, ok := s.str()
+		if !ok {
+			return false
+		}
+		if s.w != nil {
+			key := s.data[start:end]
+			if !plain {
+				key = decodeString(s.data[start-1 : end+1])
+			}
+			if keys.Add(key) {
+				s.w.dup = s.w.pathString(key)
+				return false
+			}
+			s.w.path = append(s.w.path, pathPart{key: key})
+		}
+		s.ws()
+		if s.i >= len(s.data) || s.data[s.i] != ':' {
+			return false
+		}
+		s.i++
+		s.ws()
+		if more, ok := s.member(depth, '}'); !more {
+			return ok
+		}
+	}
+}
+
+// array checks an array at s.i, depth levels deep.
+func (s *scanner) array(depth int) bool {
+	if empty, ok := s.open(depth, ']'); empty || !ok {
+		return ok
+	}
+	for n := 0; ; n++ {
+		s.ws()
+		if s.w != nil {
+			s.w.path = append(s.w.path, pathPart{index: n})
+		}
+		if more, ok := s.member(depth, ']'); !more {
+			return ok
+		}
+	}
+}
+
+// open enters a container at s.i, depth levels deep: ok is false past
+// maxDepth, and empty true for {} or [], then passed.
+func (s *scanner) open(depth int, close byte) (empty, ok bool) {
+	if depth >= maxDepth {
+		return false, false
+	}
+	s.i++
+	s.ws()
+	if s.i < len(s.data) && s.data[s.i] == close {
+		s.i++
+		return true, true
+	}
+	return false, true
+}
+
+// member checks a container's value at s.i and what follows it: more is
+// true after a comma, ok after the container's close.
+func (s *scanner) member(depth int, close byte) (more, ok bool) {
+	if !s.value(depth + 1) {
+		return false, false
+	}
+	if s.w != nil {
+		s.w.path = s.w.path[:len(s.w.path)-1]
+	}
+	s.ws()
+	if s.i >= len(s.data) {
+		return false, false
+	}
+	switch s.data[s.i] {
+	case ',':
+		s.i++
+		return true, true
+	case close:
+		s.i++
+		return false, true
+	}
+	return false, false
 }

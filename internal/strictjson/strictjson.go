@@ -46,9 +46,10 @@ func Decode(data []byte, v any) error {
 // appears twice in one object of data, in document order, or nil. It stops
 // at the first syntax error (nil: encoding/json reports those).
 func CheckDuplicates(data []byte) error {
-	w := walker{s: scanner{data: data}}
-	w.s.ws()
-	w.value()
+	var w walker
+	s := scanner{data: data, w: &w}
+	s.ws()
+	s.value(0)
 	if w.dup != "" {
 		return &DuplicateKeyError{Path: w.dup}
 	}
@@ -223,10 +224,9 @@ func (k *KeySet) Reset() {
 	k.many = nil
 }
 
-// walker is CheckDuplicates' recursive descent: a KeySet per object, the
-// path of the current value kept as the components above it.
+// walker is what CheckDuplicates' scanner keeps besides: the path of the
+// current value, as the components above it, and the duplicate it found.
 type walker struct {
-	s    scanner
 	path []pathPart
 	dup  string
 }
@@ -234,93 +234,6 @@ type walker struct {
 type pathPart struct {
 	key   []byte
 	index int // for an array element; key is nil then
-}
-
-func (w *walker) value() bool {
-	s := &w.s
-	if len(w.path) >= maxDepth || s.i >= len(s.data) {
-		return false
-	}
-	switch s.data[s.i] {
-	case '{':
-		s.i++
-		var keys KeySet
-		s.ws()
-		if s.i < len(s.data) && s.data[s.i] == '}' {
-			s.i++
-			return true
-		}
-		for {
-			s.ws()
-			start, end, plain, ok := s.str()
-			if !ok {
-				return false
-			}
-			key := s.data[start:end]
-			if !plain {
-				key = decodeString(s.data[start-1 : end+1])
-			}
-			if keys.Add(key) {
-				w.dup = w.pathString(key)
-				return false
-			}
-			s.ws()
-			if s.i >= len(s.data) || s.data[s.i] != ':' {
-				return false
-			}
-			s.i++
-			s.ws()
-			w.path = append(w.path, pathPart{key: key})
-			ok = w.value()
-			w.path = w.path[:len(w.path)-1]
-			if !ok {
-				return false
-			}
-			s.ws()
-			if s.i >= len(s.data) {
-				return false
-			}
-			switch s.data[s.i] {
-			case ',':
-				s.i++
-			case '}':
-				s.i++
-				return true
-			default:
-				return false
-			}
-		}
-	case '[':
-		s.i++
-		s.ws()
-		if s.i < len(s.data) && s.data[s.i] == ']' {
-			s.i++
-			return true
-		}
-		for n := 0; ; n++ {
-			s.ws()
-			w.path = append(w.path, pathPart{index: n})
-			ok := w.value()
-			w.path = w.path[:len(w.path)-1]
-			if !ok {
-				return false
-			}
-			s.ws()
-			if s.i >= len(s.data) {
-				return false
-			}
-			switch s.data[s.i] {
-			case ',':
-				s.i++
-			case ']':
-				s.i++
-				return true
-			default:
-				return false
-			}
-		}
-	}
-	return s.value(maxDepth) // a scalar
 }
 
 // pathString names key in the object at the walker's path.
