@@ -65,6 +65,24 @@
 // Each version stores its schema; the Store serves schema and model as one
 // snapshot, and Store.PredictJSON decodes a request under it.
 //
+// # One pipeline, one row, any model
+//
+// The five columns are not a special case: Validate is ValidateTable under
+// DefaultSchema, and every schema goes the same way. A Dataset holds one
+// float64 column per schema feature (a category as its code, the index of
+// its value in the feature's Categories; -1 for a value the schema ignores),
+// and a model reads one row of the same shape (see package model): Train
+// fits, scores and explains on those rows, the Store decodes Features, a
+// Row or a JSON body into one and hands it to the serving version's model.
+// Features and Store.Predict stay the typed fast path of the default schema,
+// on that same model.
+//
+// Models are a model.Model: Family, Layout, LogOdds, Explain and their
+// model.json. Logistic regression (model.Logistic) is the first family;
+// model.json names its family (absent: logistic) and metadata.json records
+// it (ModelFamily), so Promote, the Store and the history page never ask
+// which family they hold.
+//
 // # Artifacts in an object store
 //
 // Replicas on several hosts share artifacts through an S3-compatible object
