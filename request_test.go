@@ -451,3 +451,25 @@ func TestFeaturesCheckMagnitude(t *testing.T) {
 		}
 	}
 }
+
+// TestHotPathsDoNotAllocate: decoding a request body and predicting a row
+// through the model interface cost no allocation (issue #16: at most two
+// for the decoder).
+func TestHotPathsDoNotAllocate(t *testing.T) {
+	body := []byte(okFeatures)
+	if n := testing.AllocsPerRun(200, func() { _, _ = mlservice.DecodeFeatures(body) }); n != 0 {
+		t.Errorf("DecodeFeatures: %v allocations", n)
+	}
+	dir := t.TempDir()
+	artPromote(t, dir, 0.5)
+	s := artOpenStore(t, dir, mlservice.StoreOptions{RefreshInterval: -1})
+	f := okFeaturesValue
+	for name, run := range map[string]func(){
+		"Predict":     func() { _, _ = s.Predict(f) },
+		"PredictJSON": func() { _, _ = s.PredictJSON(body) },
+	} {
+		if n := testing.AllocsPerRun(200, run); n != 0 {
+			t.Errorf("%s: %v allocations", name, n)
+		}
+	}
+}
