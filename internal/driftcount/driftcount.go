@@ -4,7 +4,8 @@
 //
 // Counts are kept per shard (a power of two, about one per P), each a flat
 // array of atomic counters; a counted row picks its shard at random, so
-// concurrent rows rarely touch the same cache line. To make a row cost few
+// concurrent rows rarely touch the same cache line. The draw is the
+// runtime's (internal/hot.Rand). To make a row cost few
 // atomic adds, features are counted jointly in groups: a group of up to
 // three decile features (with the predicted label in the last group) has one
 // counter per combination of bins, at most maxGroupCells, and a row adds one
@@ -16,9 +17,10 @@ package driftcount
 import (
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"runtime"
 	"sync/atomic"
+
+	"github.com/mlservice/mlservice/internal/hot"
 )
 
 // Feature is one counted feature: a number's bins, cut at Edges with the
@@ -169,7 +171,7 @@ func (c *Counter) SampleEvery() int { return int(c.sampleMask + 1) }
 // counts in its last bin) and label is the predicted class, 0 or 1. It
 // takes no lock and allocates nothing.
 func (c *Counter) Observe(row []float64, label int) {
-	r := rand.Uint32() // the sampling draw, and the shard
+	r := hot.Rand() // the sampling draw, and the shard
 	if c.exact.Load() > 0 {
 		c.exact.Add(-1)
 	} else if r&c.sampleMask != 0 {
@@ -179,7 +181,7 @@ func (c *Counter) Observe(row []float64, label int) {
 }
 
 // Count counts a row whatever the sampling rule says.
-func (c *Counter) Count(row []float64, label int) { c.count(row, label, rand.Uint32()) }
+func (c *Counter) Count(row []float64, label int) { c.count(row, label, hot.Rand()) }
 
 func (c *Counter) count(row []float64, label int, pick uint32) {
 	counts := c.shards[pick&c.mask].counts

@@ -1,6 +1,9 @@
 package hot
 
-import "testing"
+import (
+	"math/rand/v2"
+	"testing"
+)
 
 // scorer stands for model.Model: an interface whose method reads a row.
 type scorer interface{ score(row []float64) float64 }
@@ -58,4 +61,39 @@ func BenchmarkPredictRow(b *testing.B) {
 			hidden(1, 2)
 		}
 	})
+}
+
+// BenchmarkRand is what drift's sampling draw costs a prediction: the
+// runtime's generator against math/rand/v2's.
+func BenchmarkRand(b *testing.B) {
+	var sink uint32
+	b.Run("hot.Rand", func(b *testing.B) {
+		for b.Loop() {
+			sink += Rand()
+		}
+	})
+	b.Run("math/rand/v2", func(b *testing.B) {
+		for b.Loop() {
+			sink += rand.Uint32()
+		}
+	})
+	if sink == 1 {
+		b.Log(sink)
+	}
+}
+
+// TestRandSpreads: the draw covers its range (a sampling mask of the low
+// bits and a shard from the high bits both see every value).
+func TestRandSpreads(t *testing.T) {
+	var low, high [16]int
+	for range 16000 {
+		r := Rand()
+		low[r&15]++
+		high[r>>28]++
+	}
+	for i := range 16 {
+		if low[i] < 800 || high[i] < 800 {
+			t.Fatalf("bucket %d: %d low, %d high of 16000 draws", i, low[i], high[i])
+		}
+	}
 }
