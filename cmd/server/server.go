@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -299,7 +300,16 @@ func (s *server) readJSON(w http.ResponseWriter, r *http.Request) (*bytes.Buffer
 		return nil, false
 	}
 	buf := getBuffer()
-	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, s.cfg.maxBody))
+	var err error
+	if n := r.ContentLength; n >= 0 && n <= s.cfg.maxBody {
+		// A declared length within the limit: net/http's body ends there,
+		// so it is read as it is, in one Read, without a limiting wrapper.
+		buf.Grow(int(n))
+		_, err = io.ReadFull(r.Body, buf.AvailableBuffer()[:n])
+		buf.Write(buf.AvailableBuffer()[:n]) // the bytes are in place: this only sets the length
+	} else {
+		_, err = buf.ReadFrom(http.MaxBytesReader(w, r.Body, s.cfg.maxBody))
+	}
 	if err != nil {
 		putBuffer(buf)
 		var tooBig *http.MaxBytesError
