@@ -330,13 +330,13 @@ func (s *Store) PredictBatch(dst []Prediction, rows []Features) ([]Prediction, e
 	if !v.columns.isDefault {
 		return dst, ErrSchemaMismatch
 	}
+	var row [NumFeatures]float64
 	for i := range rows {
-		if err := rows[i].checkRow(i); err != nil {
-			return dst, err
+		if rows[i].fill(&row); v.columns.check(row[:]) >= 0 {
+			return dst, rows[i].checkRow(i)
 		}
 	}
 	dst = slices.Grow(dst, len(rows))
-	var row [NumFeatures]float64
 	for i := range rows {
 		rows[i].fill(&row)
 		dst = append(dst, v.predict(row[:]))
