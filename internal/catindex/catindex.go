@@ -1,8 +1,9 @@
 // Package catindex maps the values of a category feature to their codes:
 // an open-addressed hash table (FNV-1a, linear probing) that looks up the
 // short strings categories are in a few nanoseconds, from a string or from
-// bytes without converting them. A Go map takes about three times as long,
-// most of it hashing, and a []byte key would need a conversion.
+// bytes without converting them. Go's maps have caught up alone, but not
+// on the predict path: a map in its place made a 33-feature row (three
+// lookups) 20% slower (see BenchmarkLookup).
 package catindex
 
 // Index maps each value to its code, the position it was added at. The
