@@ -2,19 +2,18 @@ package mlservice
 
 // Drift: does live traffic still look like the training data? The trainer
 // records each feature's training distribution (a Distribution: decile
-// edges and the training rows in each bin); a server counts the rows it
-// predicts into the same bins (a driftCounter) and compares the two with
-// the population stability index (PSI), and the served positive rate with
-// the training one.
+// edges and the training rows in each bin, or a count per category); a
+// server counts the rows it predicts into the same bins (internal/
+// driftcount) and compares the two with the population stability index
+// (PSI), and the served positive rate with the training one.
 
 import (
 	"fmt"
 	"math"
-	"runtime"
 	"slices"
 	"sync"
-	"sync/atomic"
-	"unsafe"
+
+	"github.com/mlservice/mlservice/internal/driftcount"
 )
 
 // MinDriftRows is how many rows must be counted before PSI is reported.
@@ -51,23 +50,41 @@ type FeatureDistribution struct {
 	Categories []string `json:"categories,omitempty"`
 }
 
-// newDriftProfile returns the profile of training columns: cols[j] holds
-// feature names[j] of every row, types[j] its type, and y the targets.
-func newDriftProfile(names, types []string, cols [][]float64, y []uint8) *DriftProfile {
-	p := &DriftProfile{Features: make([]FeatureDistribution, len(cols))}
+// newDriftProfile returns the drift profile of ds's rows, in the order a
+// Row holds the features (the numbers, then the categories): decile bins
+// for numbers and binaries, a count per category and one for other values
+// for categories.
+func newDriftProfile(ds *Dataset) *DriftProfile {
+	s := ds.schema()
+	cols := columnsOf(s)
+	order := append(slices.Clone(cols.nums), cols.cats...)
+	p := &DriftProfile{Features: make([]FeatureDistribution, len(order))}
 	var wg sync.WaitGroup
-	for j, col := range cols { // columns are independent: one goroutine each
-		wg.Go(func() {
-			p.Features[j] = FeatureDistribution{Name: names[j], Type: types[j], Distribution: NewDistribution(col)}
-		})
+	for k, j := range order {
+		f, col := s.Features[j], ds.X[j]
+		p.Features[k] = FeatureDistribution{Name: f.Name, Type: f.Type}
+		if f.Type == TypeCategory {
+			counts := make([]uint64, len(f.Categories)+1)
+			for _, code := range col {
+				if code >= 0 && int(code) < len(f.Categories) {
+					counts[int(code)]++
+				} else {
+					counts[len(f.Categories)]++
+				}
+			}
+			p.Features[k].Distribution = Distribution{Counts: counts}
+			p.Features[k].Categories = slices.Clone(f.Categories)
+			continue
+		}
+		wg.Go(func() { p.Features[k].Distribution = NewDistribution(col) }) // columns are independent
 	}
 	wg.Wait()
 	pos := 0
-	for _, v := range y {
+	for _, v := range ds.Y {
 		pos += int(v)
 	}
-	if len(y) > 0 {
-		p.PositiveRate = float64(pos) / float64(len(y))
+	if len(ds.Y) > 0 {
+		p.PositiveRate = float64(pos) / float64(len(ds.Y))
 	}
 	return p
 }
@@ -275,417 +292,90 @@ const (
 // DriftSampleEvery, or for wider rows the power of two at or above n/2, so
 // that a row costs about as much as the seed's whatever its width (a
 // counted row costs about 4 ns a feature; 33 features sample 1 in 16).
-func sampleEvery(n int) uint32 {
-	k := uint32(DriftSampleEvery)
-	for int(k) < n/2 {
+func sampleEvery(n int) int {
+	k := DriftSampleEvery
+	for k < n/2 {
 		k *= 2
 	}
 	return k
 }
 
-// driftCounter counts predicted rows into the bins of one version's
-// training distributions, from any number of goroutines, with no lock.
-//
-// Counts are kept per shard (a power of two, about one per P), each a flat
-// array of atomic counters; a row's shard follows its goroutine (see
-// stackShard), so concurrent rows rarely touch the same cache line. To make a row cost few atomic adds, features are
-// counted jointly in groups: a group of up to three decile features (with
-// the predicted label in the last group) has one counter per combination
-// of bins, at most maxGroupCells, and a row adds one to one counter per
-// group. Each feature's counts are the marginals of its group, summed when
-// a report is made. Memory is fixed when the counter is made: about 16 KiB
-// per shard for the seed's five features.
+// driftCounter counts the rows a version predicts, in schema order, into
+// the bins of its drift profile; reports list the features as a Row does.
 type driftCounter struct {
-	names []string
-	types []string
-	// dists are the training distributions; a category feature's has
-	// only Counts, one per category and the unknown bin last.
-	dists      []Distribution
-	categories [][]string // per feature; nil for numbers
-	bins       []int      // per feature
-	grids      []gridBins // per number feature, for Observe
-	catIx      []catIndex // per category feature, after the numbers
-	strides    []int      // per feature: its stride in its group
-	// groupEnds[g] is the first feature after group g; the label is in
-	// the last group, at labelStride.
-	groupEnds   []int
-	labelStride int
-	baseRate    float64
-	groups      []driftGroup
-	cells       int // counters per shard
-	shards      []driftShard
-	mask        uint32
-	// exact counts down the rows still counted one by one; at zero or
-	// below, rows are sampled. Racing goroutines may take it a little
-	// below zero: a few more rows counted, never fewer.
-	exact atomic.Int64
-	_     [56]byte // exact alone on its cache line: only the first rows write it
-	// sampleMask is the sampling rate less one (a power of two).
-	sampleMask uint32
-}
-
-// maxGroupCells bounds the counters of one group of features: three of 12
-// bins (1728). The label doubles the last group's.
-const maxGroupCells = 2048
-
-// maxCategoryBins bounds the categories of a feature that drift counts: a
-// shard holds at least one counter per category and the label.
-const maxCategoryBins = 4096
-
-// maxDriftShards bounds the shards whatever GOMAXPROCS is.
-const maxDriftShards = 64
-
-// binCuts is a Distribution compiled for Observe: the lower bound of each
-// bin after the first (the edges, then the smallest float above Max),
-// padded to 12 with NaN, which no value is at or above. A bin is the count
-// of cuts at or below x, twelve independent compares with no branch: about
-// 4 ns a feature, where a branch-free binary search took 5.5 (each of its
-// steps waits for the last) and Distribution.Bin's loop 6.
-type binCuts [maxCutBins - 1]float64
-
-// maxCutBins is the most bins binCuts can hold: a decile distribution has
-// at most 12 (10 edges).
-const maxCutBins = 13
-
-func newBinCuts(d *Distribution) binCuts {
-	var c binCuts
-	for i := range c {
-		c[i] = math.NaN()
-	}
-	copy(c[:], d.Edges)
-	c[len(d.Edges)] = math.Nextafter(d.Max, math.Inf(1))
-	return c
-}
-
-// bin returns Distribution.Bin(x).
-func (c *binCuts) bin(x float64) int {
-	return (b2i(c[0] <= x) + b2i(c[1] <= x) + b2i(c[2] <= x) + b2i(c[3] <= x)) +
-		(b2i(c[4] <= x) + b2i(c[5] <= x) + b2i(c[6] <= x) + b2i(c[7] <= x)) +
-		(b2i(c[8] <= x) + b2i(c[9] <= x) + b2i(c[10] <= x) + b2i(c[11] <= x))
-}
-
-// b2i is 1 for true; the compiler makes it a SETcc, not a branch.
-func b2i(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
-}
-
-// gridBins is a Distribution compiled for Observe as a lookup table: a
-// uniform grid of gridCells cells from the first cut to the last maps x to
-// the bin its cell starts in with one multiply and one load, and a compare
-// with the next cut moves it on when the cell straddles one (rarely: 10
-// edges in 512 cells). About 1 ns a feature where binCuts' twelve compares
-// take 4.
-type gridBins struct {
-	lo, scale float64 // cell = (x-lo)·scale
-	top       float64 // gridCells-1
-	// table[i] is the bin of the lowest value that can map to cell i:
-	// never above the bin of any value in it.
-	table [gridCells]uint8
-	// cuts[b] is the lower bound of bin b+1 (binCuts), NaN after the last,
-	// which stops the walk: no value is at or above NaN.
-	cuts [16]float64
-}
-
-const gridCells = 512
-
-func newGridBins(d *Distribution) gridBins {
-	g := gridBins{top: gridCells - 1}
-	bc := newBinCuts(d)
-	for i := range g.cuts {
-		g.cuts[i] = math.NaN()
-	}
-	copy(g.cuts[:], bc[:])
-	last := bc[len(d.Edges)]
-	g.lo = bc[0]
-	width := last - g.lo
-	g.scale = gridCells / width
-	// A grid finer than the floats around it cannot place a value in its
-	// cell reliably: then every value starts at cell 0 and walks the cuts.
-	ulp := math.Nextafter(max(math.Abs(g.lo), math.Abs(last)), math.Inf(1)) - max(math.Abs(g.lo), math.Abs(last))
-	if !(width/gridCells > 1e6*ulp) || math.IsInf(g.scale, 0) || math.IsNaN(g.scale) {
-		g.scale = 0
-	}
-	if g.scale > 0 {
-		margin := 1e-3 / g.scale // a thousandth of a cell: far above rounding error
-		for i := range g.table {
-			g.table[i] = uint8(d.Bin(g.lo + float64(i)/g.scale - margin))
-		}
-	}
-	return g
-}
-
-// bin returns Distribution.Bin(x).
-func (g *gridBins) bin(x float64) int {
-	t := (x - g.lo) * g.scale
-	if !(t >= 0) { // below the grid, or NaN
-		t = 0
-	}
-	if t > g.top {
-		t = g.top
-	}
-	b := int(g.table[int(t)&(gridCells-1)])
-	for x >= g.cuts[b&15] {
-		b++
-	}
-	return b
-}
-
-type driftGroup struct {
-	offset  int
-	members []driftMember
-}
-
-// driftMember is a feature (or, with feature -1, the label) in a group:
-// its bin times stride is its part of the cell index.
-type driftMember struct {
-	feature int
-	stride  int
-	bins    int
-}
-
-type driftShard struct {
-	counts []atomic.Uint64
-	_      [64 - 24]byte // the slice header alone on its cache line
-}
-
-// newDriftCounter returns a counter for rows of len(dists) number
-// features, named by names, whose training data had a share baseRate of
-// class 1. The distributions must be well formed (see
-// Distribution.check).
-func newDriftCounter(names []string, dists []Distribution, baseRate float64) (*driftCounter, error) {
-	if len(names) != len(dists) {
-		return nil, fmt.Errorf("drift counter: %d names for %d distributions", len(names), len(dists))
-	}
-	fs := make([]FeatureDistribution, len(names))
-	for i := range fs {
-		fs[i] = FeatureDistribution{Name: names[i], Type: TypeNumber, Distribution: dists[i]}
-	}
-	return newCounter(fs, baseRate)
-}
-
-// newCounter returns a counter for rows of the features fs: the number and
-// binary ones first, then the category ones, as a Row holds them.
-func newCounter(fs []FeatureDistribution, baseRate float64) (*driftCounter, error) {
-	c := &driftCounter{baseRate: baseRate}
-	for _, f := range fs {
-		d := f.Distribution
-		if f.Type != TypeCategory {
-			if len(c.catIx) > 0 {
-				return nil, fmt.Errorf("drift counter: number feature %s after a category feature", f.Name)
-			}
-			if err := d.check(); err != nil {
-				return nil, fmt.Errorf("drift counter: feature %s: %w", f.Name, err)
-			}
-			if d.Bins() > maxCutBins {
-				return nil, fmt.Errorf("drift counter: feature %s has %d bins, at most %d are counted", f.Name, d.Bins(), maxCutBins)
-			}
-			c.grids = append(c.grids, newGridBins(&d))
-			c.bins = append(c.bins, d.Bins())
-		} else {
-			if len(d.Counts) != len(f.Categories)+1 || len(d.Edges) != 0 {
-				return nil, fmt.Errorf("drift counter: category feature %s: %d counts for %d categories and the unknown bin",
-					f.Name, len(d.Counts), len(f.Categories))
-			}
-			if len(f.Categories) > maxCategoryBins {
-				return nil, fmt.Errorf("drift counter: category feature %s has %d categories, at most %d are counted",
-					f.Name, len(f.Categories), maxCategoryBins)
-			}
-			ix := newCatIndex(f.Categories)
-			for code, v := range f.Categories {
-				if got, _ := ix.lookup(v); got != int32(code) {
-					return nil, fmt.Errorf("drift counter: category feature %s lists %q twice", f.Name, v)
-				}
-			}
-			c.catIx = append(c.catIx, ix)
-			c.bins = append(c.bins, len(d.Counts))
-		}
-		c.names = append(c.names, f.Name)
-		c.types = append(c.types, f.Type)
-		c.dists = append(c.dists, d)
-		c.categories = append(c.categories, slices.Clone(f.Categories))
-	}
-	// Pack features into groups in order, the label last.
-	var g *driftGroup
-	size := 0
-	add := func(feature, bins int) {
-		// The label always joins the last group: Observe adds it there.
-		if g == nil || (feature >= 0 && size*bins > maxGroupCells) {
-			if g != nil {
-				c.cells += size
-			}
-			c.groups = append(c.groups, driftGroup{offset: c.cells})
-			g, size = &c.groups[len(c.groups)-1], 1
-		}
-		g.members = append(g.members, driftMember{feature: feature, stride: size, bins: bins})
-		size *= bins
-	}
-	for i := range c.bins {
-		add(i, c.bins[i])
-	}
-	add(-1, 2)
-	c.cells += size
-	c.strides = make([]int, len(c.bins))
-	for gi, g := range c.groups {
-		for _, m := range g.members {
-			if m.feature < 0 {
-				c.labelStride = m.stride
-			} else {
-				c.strides[m.feature] = m.stride
-			}
-		}
-		end := len(c.dists)
-		if gi+1 < len(c.groups) {
-			end = c.groups[gi+1].members[0].feature
-		}
-		c.groupEnds = append(c.groupEnds, end)
-	}
-	n := 1
-	for n < min(runtime.GOMAXPROCS(0), maxDriftShards) {
-		n *= 2
-	}
-	c.shards = make([]driftShard, n)
-	for i := range c.shards {
-		c.shards[i].counts = make([]atomic.Uint64, c.cells)
-	}
-	c.mask = uint32(n - 1)
-	c.exact.Store(DriftExactRows)
-	c.sampleMask = sampleEvery(len(c.bins)) - 1
-	return c, nil
+	c        *driftcount.Counter
+	features []FeatureDistribution // the profile's, in schema order
+	order    []int                 // the features as a Row orders them
+	baseRate float64
 }
 
 // observe counts a predicted row as the sampling rule says: every row for
-// the first DriftExactRows, then one in DriftSampleEvery at random.
-func (c *driftCounter) observe(x []float64, label int) {
-	if c.exact.Load() > 0 {
-		c.exact.Add(-1)
-	} else if cheaprand()&c.sampleMask != 0 {
-		return
-	}
-	c.Observe(x, label)
-}
+// the first DriftExactRows, then one in sampleEvery at random. It takes no
+// lock and allocates nothing.
+func (d *driftCounter) observe(row []float64, label int) { d.c.Observe(row, label) }
 
-// observeRow counts a row of a declared schema's table (as Store.PredictRow
-// takes it), sampled as observe. The row has passed predictRow, so it has
-// the counter's numbers and categories.
-func (c *driftCounter) observeRow(r *Row, label int) {
-	if c.exact.Load() > 0 {
-		c.exact.Add(-1)
-	} else if cheaprand()&c.sampleMask != 0 {
-		return
+// newDriftCounter returns a counter for a version's drift profile and its
+// schema (compiled), or nil and why drift is unavailable. The profile's
+// features are matched to the schema's by name: versions that recorded the
+// numbers first and the categories after still count.
+func newDriftCounter(p *DriftProfile, cols *columns) (*driftCounter, string) {
+	if p == nil {
+		return nil, "this version was trained before drift was recorded: its metadata has no training distributions"
 	}
-	nums, cats := r.Numbers[:len(c.grids)], r.Categories[:len(c.catIx)]
-	counts := c.shards[stackShard()&c.mask].counts
-	ends := c.groupEnds
-	g, cell := 0, 0
-	for f := range c.bins {
-		if f == ends[g] {
-			counts[cell].Add(1)
-			g++
-			cell = c.groups[g].offset
+	byName := map[string]*FeatureDistribution{}
+	var got, want []string
+	for i := range p.Features {
+		f := &p.Features[i]
+		byName[f.Name] = f
+		got = append(got, f.Name+" "+f.Type)
+	}
+	d := &driftCounter{baseRate: p.PositiveRate, order: append(slices.Clone(cols.nums), cols.cats...)}
+	var counted []driftcount.Feature
+	for _, f := range cols.schema.Features {
+		want = append(want, f.Name+" "+f.Type)
+		fd, ok := byName[f.Name]
+		if !ok || fd.Type != f.Type {
+			continue
 		}
-		var b int
-		if f < len(nums) {
-			b = c.grids[f].bin(nums[f])
-		} else if code, ok := c.catIx[f-len(nums)].lookup(cats[f-len(nums)]); ok {
-			b = int(code)
+		if f.Type == TypeCategory {
+			if len(fd.Counts) != len(f.Categories)+1 || len(fd.Edges) != 0 || !slices.Equal(fd.Categories, f.Categories) {
+				return nil, fmt.Sprintf("this version's drift profile cannot be counted: category feature %s: %d counts for %d categories and the unknown bin, or other categories",
+					f.Name, len(fd.Counts), len(f.Categories))
+			}
+			counted = append(counted, driftcount.Feature{Levels: len(f.Categories)})
 		} else {
-			b = c.bins[f] - 1 // the unknown bin
-		}
-		cell += b * c.strides[f]
-	}
-	cell += (label & 1) * c.labelStride
-	counts[cell].Add(1)
-}
-
-// cheaprand is the runtime's per-thread wyrand, about a nanosecond where
-// math/rand/v2's Uint32 takes five (its ChaCha8 refills show in a
-// profile of Predict). Not for secrets: here it only picks the rows drift
-// counts, independently of what is in them. The runtime keeps its
-// signature for packages that link to it (go.dev/issue/67401).
-//
-//go:linkname cheaprand runtime.cheaprand
-func cheaprand() uint32
-
-// Observe counts one predicted row: x holds its features in the counter's
-// order and label is the predicted class (0 or 1). It takes no lock and
-// allocates nothing.
-func (c *driftCounter) Observe(x []float64, label int) {
-	counts := c.shards[stackShard()&c.mask].counts
-	grids := c.grids
-	x = x[:len(grids)] // one bounds check for the loop
-	strides := c.strides[:len(grids)]
-	ends := c.groupEnds
-	g := 0
-	cell := 0 // the first group's offset
-	for f := range grids {
-		if f == ends[g] { // features are grouped in order
-			counts[cell].Add(1)
-			g++
-			cell = c.groups[g].offset
-		}
-		cell += grids[f].bin(x[f]) * strides[f]
-	}
-	cell += (label & 1) * c.labelStride
-	counts[cell].Add(1)
-}
-
-// stackShard picks a shard for the calling goroutine from the address of
-// its stack: goroutines (a server's connections) spread over the shards, a
-// goroutine keeps to one, and it costs no shared state and about a
-// nanosecond, where math/rand/v2 takes six. A stack that moves when it
-// grows only moves the goroutine to another shard.
-//
-//go:noinline
-func stackShard() uint32 {
-	var local byte
-	p := uintptr(unsafe.Pointer(&local))
-	return uint32(p>>13) ^ uint32(p>>21)
-}
-
-// Report sums the shards and returns the counts so far with each
-// feature's PSI. Rows counted while it runs may be in some features'
-// counts and not yet in others'.
-func (c *driftCounter) Report() DriftReport {
-	total := make([]uint64, c.cells)
-	for i := range c.shards {
-		for j := range total {
-			total[j] += c.shards[i].counts[j].Load()
-		}
-	}
-	r := DriftReport{Available: true, TrainingPositiveRate: c.baseRate, MinRows: MinDriftRows,
-		ExactRows: DriftExactRows, SampleEvery: int(c.sampleMask + 1),
-		Sampling: fmt.Sprintf("every row for the first %d, then 1 in %d at random", DriftExactRows, c.sampleMask+1),
-		Features: make([]FeatureDrift, len(c.dists))}
-	for i := range c.dists {
-		d := &c.dists[i]
-		r.Features[i] = FeatureDrift{Name: c.names[i], Type: c.types[i], Edges: slices.Clone(d.Edges), Max: d.Max,
-			Categories: slices.Clone(c.categories[i]), Training: slices.Clone(d.Counts), Live: make([]uint64, c.bins[i])}
-	}
-	for _, g := range c.groups {
-		size := 1
-		for _, m := range g.members {
-			size *= m.bins
-		}
-		for cell := range size {
-			n := total[g.offset+cell]
-			if n == 0 {
-				continue
+			if err := fd.check(); err != nil {
+				return nil, fmt.Sprintf("this version's drift profile cannot be counted: feature %s: %v", f.Name, err)
 			}
-			for _, m := range g.members {
-				bin := cell / m.stride % m.bins
-				if m.feature < 0 {
-					r.Rows += n
-					if bin == 1 {
-						r.Positives += n
-					}
-				} else {
-					r.Features[m.feature].Live[bin] += n
-				}
-			}
+			counted = append(counted, driftcount.Feature{Edges: fd.Edges, Max: fd.Max})
 		}
+		d.features = append(d.features, *fd)
+	}
+	if len(d.features) != len(cols.schema.Features) || len(p.Features) != len(d.features) {
+		return nil, fmt.Sprintf("this version's drift profile has features %s, its schema %s",
+			truncate(fmt.Sprint(got), 200), truncate(fmt.Sprint(want), 200))
+	}
+	c, err := driftcount.New(counted, DriftExactRows, sampleEvery(len(counted)))
+	if err != nil {
+		return nil, "this version's drift profile cannot be counted: " + err.Error()
+	}
+	d.c = c
+	return d, ""
+}
+
+// Report returns the counts so far with each feature's PSI. Rows counted
+// while it runs may be in some features' counts and not yet in others'.
+func (d *driftCounter) Report() DriftReport {
+	live, rows, positives := d.c.Counts()
+	every := d.c.SampleEvery()
+	r := DriftReport{Available: true, TrainingPositiveRate: d.baseRate, MinRows: MinDriftRows,
+		ExactRows: DriftExactRows, SampleEvery: every, Rows: rows, Positives: positives,
+		Sampling: fmt.Sprintf("every row for the first %d, then 1 in %d at random", DriftExactRows, every),
+		Features: make([]FeatureDrift, len(d.features))}
+	for k, i := range d.order {
+		f := &d.features[i]
+		r.Features[k] = FeatureDrift{Name: f.Name, Type: f.Type, Edges: slices.Clone(f.Edges), Max: f.Max,
+			Categories: slices.Clone(f.Categories), Training: slices.Clone(f.Counts), Live: live[i]}
 	}
 	if r.Rows > 0 {
 		rate := float64(r.Positives) / float64(r.Rows)
@@ -698,19 +388,6 @@ func (c *driftCounter) Report() DriftReport {
 		}
 	}
 	return r
-}
-
-// newProfileCounter returns a counter for a version's drift profile, or nil
-// and why drift is unavailable.
-func newProfileCounter(p *DriftProfile) (*driftCounter, string) {
-	if p == nil {
-		return nil, "this version was trained before drift was recorded: its metadata has no training distributions"
-	}
-	c, err := newCounter(p.Features, p.PositiveRate)
-	if err != nil {
-		return nil, "this version's drift profile cannot be counted: " + err.Error()
-	}
-	return c, ""
 }
 
 // Drift reports what the serving version has counted since it loaded, or
@@ -746,25 +423,6 @@ func (m *Metadata) trainingPositiveRate() float64 {
 	return 0
 }
 
-// observeDrift counts a row predicted by v, unless drift is off for it.
-func (v *servingVersion) observeDrift(f *Features, label int) {
-	if c := v.drift; c != nil {
-		x := [NumFeatures]float64{f.Age, f.Income, f.AccountBalance, f.TransactionsLast30d, f.IsPremium}
-		c.observe(x[:], label)
-	}
-}
-
-// defaultFeatureTypes returns the types of the default schema's features,
-// in FeatureNames order.
-func defaultFeatureTypes() []string {
-	fs := defaultSchema().Features
-	types := make([]string, len(fs))
-	for i, f := range fs {
-		types[i] = f.Type
-	}
-	return types
-}
-
 // clone copies p deeply; nil stays nil.
 func (p *DriftProfile) clone() *DriftProfile {
 	if p == nil {
@@ -777,77 +435,4 @@ func (p *DriftProfile) clone() *DriftProfile {
 		c.Features[i].Categories = slices.Clone(c.Features[i].Categories)
 	}
 	return c
-}
-
-// newTableProfile returns the drift profile of a declared schema's table:
-// its number and binary features (decile bins), then its category
-// features (a count per category and one for other values), as a Row
-// orders them.
-func newTableProfile(ds *Dataset) *DriftProfile {
-	s := ds.Schema
-	p := &DriftProfile{}
-	k := 0
-	for _, f := range s.Features {
-		if f.Type != TypeCategory {
-			p.Features = append(p.Features, FeatureDistribution{Name: f.Name, Type: f.Type, Distribution: NewDistribution(ds.Num[k])})
-			k++
-		}
-	}
-	k = 0
-	for _, f := range s.Features {
-		if f.Type == TypeCategory {
-			counts := make([]uint64, len(f.Categories)+1)
-			for _, code := range ds.Cat[k] {
-				if code >= 0 && int(code) < len(f.Categories) {
-					counts[code]++
-				} else {
-					counts[len(f.Categories)]++
-				}
-			}
-			p.Features = append(p.Features, FeatureDistribution{Name: f.Name, Type: f.Type,
-				Distribution: Distribution{Counts: counts}, Categories: slices.Clone(f.Categories)})
-			k++
-		}
-	}
-	pos := 0
-	for _, v := range ds.Y {
-		pos += int(v)
-	}
-	if len(ds.Y) > 0 {
-		p.PositiveRate = float64(pos) / float64(len(ds.Y))
-	}
-	return p
-}
-
-// tableCounter returns a counter for a declared schema's version, or nil
-// and why drift is unavailable: the profile must name the schema's
-// features in a Row's order.
-func tableCounter(p *DriftProfile, s *Schema) (*driftCounter, string) {
-	if p == nil {
-		return newProfileCounter(nil)
-	}
-	var want []string
-	for _, cat := range []bool{false, true} {
-		for _, f := range s.Features {
-			if (f.Type == TypeCategory) == cat {
-				want = append(want, f.Name+" "+f.Type)
-			}
-		}
-	}
-	var got []string
-	for _, f := range p.Features {
-		got = append(got, f.Name+" "+f.Type)
-	}
-	if !slices.Equal(got, want) {
-		return nil, fmt.Sprintf("this version's drift profile has features %s, its schema %s",
-			truncate(fmt.Sprint(got), 200), truncate(fmt.Sprint(want), 200))
-	}
-	return newProfileCounter(p)
-}
-
-// observeTableDrift counts a row of a declared schema predicted by v.
-func (v *servingVersion) observeTableDrift(r *Row, label int) {
-	if c := v.drift; c != nil {
-		c.observeRow(r, label)
-	}
 }

@@ -2,6 +2,8 @@ package mlservice
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"runtime"
@@ -90,6 +92,28 @@ func profileOf(ds *Dataset) ([]Distribution, float64) {
 	return dists, float64(ds.ClassCounts()[1]) / float64(ds.Len())
 }
 
+// newTestCounter is a drift counter for number features named names with
+// the training distributions dists, as a version of such a schema makes.
+func newTestCounter(names []string, dists []Distribution, base float64) (*driftCounter, error) {
+	if len(names) != len(dists) {
+		return nil, fmt.Errorf("%d names for %d distributions", len(names), len(dists))
+	}
+	s := &Schema{Name: "t", Version: "1", Target: SchemaTarget{Column: "y", Positive: "1", Negative: "0"}}
+	p := &DriftProfile{PositiveRate: base}
+	for i, name := range names {
+		s.Features = append(s.Features, FeatureSpec{Name: name, Type: TypeNumber})
+		p.Features = append(p.Features, FeatureDistribution{Name: name, Type: TypeNumber, Distribution: dists[i]})
+	}
+	c, why := newDriftCounter(p, compileColumns(s))
+	if c == nil {
+		return nil, errors.New(why)
+	}
+	return c, nil
+}
+
+// count counts a row whatever the sampling rule says.
+func (d *driftCounter) count(row []float64, label int) { d.c.Count(row, label) }
+
 func loadDay(t testing.TB, day string) *Dataset {
 	t.Helper()
 	ds, err := ValidateFile(context.Background(), "data/"+day)
@@ -118,7 +142,7 @@ func TestDriftShiftedAge(t *testing.T) {
 		{"day 1 rows as is", train, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := newDriftCounter(FeatureNames[:], dists, base)
+			c, err := newTestCounter(FeatureNames[:], dists, base)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -131,7 +155,7 @@ func TestDriftShiftedAge(t *testing.T) {
 				v := f.Vector()
 				label := int(tc.traffic.Y[i*tc.traffic.Len()/rows])
 				positives += uint64(label)
-				c.Observe(v[:], label)
+				c.count(v[:], label)
 			}
 			r := c.Report()
 			if r.Rows != rows || r.Positives != positives || r.PositiveRate == nil || *r.PositiveRate != float64(positives)/rows {
@@ -160,7 +184,7 @@ func TestDriftShiftedAge(t *testing.T) {
 
 func TestDriftReportBeforeMinRows(t *testing.T) {
 	dists, base := profileOf(loadDay(t, "day_01.csv"))
-	c, err := newDriftCounter(FeatureNames[:], dists, base)
+	c, err := newTestCounter(FeatureNames[:], dists, base)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +193,7 @@ func TestDriftReportBeforeMinRows(t *testing.T) {
 		t.Errorf("empty report: %+v", r)
 	}
 	for range MinDriftRows - 1 {
-		c.Observe([]float64{40, 50000, 1000, 10, 1}, 1)
+		c.count([]float64{40, 50000, 1000, 10, 1}, 1)
 	}
 	for _, f := range c.Report().Features {
 		if f.PSI != nil {
@@ -183,7 +207,7 @@ func TestDriftReportBeforeMinRows(t *testing.T) {
 func TestDriftCounterConcurrent(t *testing.T) {
 	train := loadDay(t, "day_01.csv")
 	dists, base := profileOf(train)
-	c, err := newDriftCounter(FeatureNames[:], dists, base)
+	c, err := newTestCounter(FeatureNames[:], dists, base)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +218,7 @@ func TestDriftCounterConcurrent(t *testing.T) {
 			for i := range each {
 				f := train.Row((w*each + i) % train.Len())
 				v := f.Vector()
-				c.Observe(v[:], i&1)
+				c.count(v[:], i&1)
 			}
 		})
 	}
@@ -233,11 +257,11 @@ func TestDriftCounterRefusesBadDistributions(t *testing.T) {
 		{Edges: []float64{1, math.NaN()}, Max: 3, Counts: make([]uint64, 4)},
 		{Edges: []float64{1, 2}, Max: 3, Counts: make([]uint64, 3)},
 	} {
-		if _, err := newDriftCounter([]string{"x"}, []Distribution{d}, 0.5); err == nil {
+		if _, err := newTestCounter([]string{"x"}, []Distribution{d}, 0.5); err == nil {
 			t.Errorf("%+v accepted", d)
 		}
 	}
-	if _, err := newDriftCounter([]string{"x", "y"}, []Distribution{NewDistribution([]float64{1})}, 0.5); err == nil {
+	if _, err := newTestCounter([]string{"x", "y"}, []Distribution{NewDistribution([]float64{1})}, 0.5); err == nil {
 		t.Error("two names for one distribution accepted")
 	}
 }
@@ -247,7 +271,7 @@ func TestDriftCounterRefusesBadDistributions(t *testing.T) {
 func BenchmarkDriftObserve(b *testing.B) {
 	train := loadDay(b, "day_01.csv")
 	dists, base := profileOf(train)
-	c, err := newDriftCounter(FeatureNames[:], dists, base)
+	c, err := newTestCounter(FeatureNames[:], dists, base)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -263,7 +287,7 @@ func BenchmarkDriftObserve(b *testing.B) {
 		cpu0, ok := threadCPU()
 		i := 0
 		for range b.N {
-			c.Observe(rows[i][:], i&1)
+			c.count(rows[i][:], i&1)
 			if i++; i == len(rows) {
 				i = 0
 			}
@@ -276,7 +300,7 @@ func BenchmarkDriftObserve(b *testing.B) {
 		b.RunParallel(func(pb *testing.PB) {
 			i := 0
 			for pb.Next() {
-				c.Observe(rows[i][:], i&1)
+				c.count(rows[i][:], i&1)
 				if i++; i == len(rows) {
 					i = 0
 				}
@@ -285,22 +309,34 @@ func BenchmarkDriftObserve(b *testing.B) {
 	})
 }
 
-// binCuts.bin is Distribution.Bin for every value of the training files,
-// values around each edge and Max, and the extremes.
-func TestBinCutsAgreeWithBin(t *testing.T) {
+// The counter bins every value of the training files, values around each
+// edge and Max, and the extremes as Distribution.Bin does.
+func TestCounterBinsAsDistribution(t *testing.T) {
 	ds := loadDay(t, "day_01.csv")
+	dists, base := profileOf(ds)
+	c, err := newTestCounter(FeatureNames[:], dists, base)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for j := range NumFeatures {
-		d := NewDistribution(ds.X[j])
-		c := newBinCuts(&d)
-		g := newGridBins(&d)
-		xs := append([]float64{math.Inf(-1), math.Inf(1), math.NaN(), -math.MaxFloat64, math.MaxFloat64, d.Max,
-			math.Nextafter(d.Max, math.Inf(1)), math.Nextafter(d.Max, math.Inf(-1))}, ds.X[j]...)
+		d := dists[j]
+		xs := append([]float64{math.Inf(-1), math.Inf(1), -math.MaxFloat64, math.MaxFloat64, d.Max,
+			math.Nextafter(d.Max, math.Inf(1)), math.Nextafter(d.Max, math.Inf(-1))}, ds.X[j][:2000]...)
 		for _, e := range d.Edges {
 			xs = append(xs, e, math.Nextafter(e, math.Inf(1)), math.Nextafter(e, math.Inf(-1)))
 		}
+		want := make([]uint64, d.Bins())
+		row := []float64{40, 50000, 1000, 10, 1}
+		before := c.Report().Features[j].Live
 		for _, x := range xs {
-			if got, want := c.bin(x), d.Bin(x); got != want || g.bin(x) != want {
-				t.Fatalf("%s: bin(%v) = %d, grid %d, Bin = %d", FeatureNames[j], x, got, g.bin(x), want)
+			row[j] = x
+			c.count(row, 0)
+			want[d.Bin(x)]++
+		}
+		after := c.Report().Features[j].Live
+		for b := range want {
+			if got := after[b] - before[b]; got != want[b] {
+				t.Fatalf("%s: bin %d counted %d values, Bin puts %d there", FeatureNames[j], b, got, want[b])
 			}
 		}
 	}

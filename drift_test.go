@@ -160,7 +160,8 @@ func TestStoreDriftDeclaredSchema(t *testing.T) {
 		store := artOpenStore(t, dir, mlservice.StoreOptions{RefreshInterval: -1})
 		for i := range rows {
 			k := i % ds.Len()
-			r := mlservice.Row{Numbers: []float64{ds.Num[0][k], ds.Num[1][k], ds.Num[2][k]}, Categories: []string{firms[ds.Cat[0][k]]}}
+			// The schema's features: firm, year, value, capital.
+			r := mlservice.Row{Numbers: []float64{ds.X[1][k], ds.X[2][k], ds.X[3][k]}, Categories: []string{firms[int(ds.X[0][k])]}}
 			if shifted {
 				r.Numbers[1] *= 2
 				if i%3 == 0 {

@@ -6,13 +6,15 @@ package mlservice
 import (
 	"bytes"
 	"context"
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
+
+	"github.com/mlservice/mlservice/internal/csvsplit"
 )
 
 // InferOptions configures InferSchema.
@@ -40,8 +42,8 @@ type InferOptions struct {
 // Every number cell must parse; a column with missing cells is kept and the
 // note says how many rows validation will refuse.
 func InferSchema(ctx context.Context, r io.Reader, opts InferOptions) (*Schema, []string, error) {
-	sp := &splitter{r: r, buf: make([]byte, 0, blockSize)}
-	header, headerLine, err := sp.header()
+	sp := csvsplit.NewSplitter(r, MaxLineBytes)
+	header, headerLines, err := readHeader(sp)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -59,9 +61,6 @@ func InferSchema(ctx context.Context, r io.Reader, opts InferOptions) (*Schema, 
 			first[h] = j
 		}
 	}
-	cr := csv.NewReader(newRecordLimiter(io.MultiReader(bytes.NewReader(sp.buf), sp.r)))
-	cr.ReuseRecord = true
-	cr.FieldsPerRecord = len(header)
 	type column struct {
 		numeric, binary, nonneg, integer bool
 		nulls, huge                      int // huge: magnitude over MaxAbsValue
@@ -73,51 +72,56 @@ func InferSchema(ctx context.Context, r io.Reader, opts InferOptions) (*Schema, 
 		cols[j] = column{numeric: true, binary: true, nonneg: true, integer: true, values: map[string]int{},
 			min: math.Inf(1), max: math.Inf(-1)}
 	}
-	rows := 0
-	for {
-		if rows&4095 == 0 && ctx.Err() != nil {
+	rows, line := 0, headerLines+1
+	var recs csvsplit.Records
+	for done := false; !done; {
+		if ctx.Err() != nil {
 			return nil, nil, ctx.Err()
 		}
-		rec, err := cr.Read()
-		if err == io.EOF {
-			break
+		data, err := sp.Next(nil)
+		var long *csvsplit.LineTooLongError
+		switch {
+		case errors.As(err, &long):
+			return nil, nil, fmt.Errorf("infer schema: line %d: %s", line, long.Reason())
+		case err == io.EOF:
+			done = true
+		case err != nil:
+			return nil, nil, fmt.Errorf("infer schema: %w", err)
 		}
-		var long *errLineTooLong
-		if errors.As(err, &long) {
-			return nil, nil, fmt.Errorf("infer schema: line %d: %s", long.line+headerLine, lineTooLongReason)
-		}
-		if err != nil {
-			return nil, nil, fmt.Errorf("infer schema: %s", csvReason(err))
-		}
-		rows++
-		for j, raw := range rec {
-			c := &cols[j]
-			v := strings.TrimSpace(raw)
-			if v == "" || isNullToken(v) {
-				c.nulls++
-				continue
+		recs.Reset(data, len(header))
+		for recs.Next() {
+			if err := recs.Err(); err != nil {
+				return nil, nil, fmt.Errorf("infer schema: line %d: %s", line+recs.Line()-1, csvsplit.Reason(err))
 			}
-			if len(c.values) <= MaxCategories {
-				c.values[v]++
-			}
-			if !c.numeric {
-				continue
-			}
-			var cl cell
-			_ = cl.UnmarshalCSV(v)
-			if cl.kind() != cellNumber {
-				c.numeric = false
-				continue
-			}
-			x := cl.value()
-			c.min, c.max = math.Min(c.min, x), math.Max(c.max, x)
-			c.binary = c.binary && (x == 0 || x == 1)
-			c.nonneg = c.nonneg && x >= 0
-			c.integer = c.integer && x == math.Trunc(x)
-			if math.Abs(x) > MaxAbsValue {
-				c.huge++
+			rows++
+			for j := range cols {
+				c := &cols[j]
+				raw := bytes.TrimSpace(recs.Field(j))
+				if csvsplit.IsNull(raw) {
+					c.nulls++
+					continue
+				}
+				if len(c.values) <= MaxCategories {
+					c.values[string(raw)]++
+				}
+				if !c.numeric {
+					continue
+				}
+				x, kind := csvsplit.ParseCell(raw)
+				if kind != csvsplit.Number {
+					c.numeric = false
+					continue
+				}
+				c.min, c.max = math.Min(c.min, x), math.Max(c.max, x)
+				c.binary = c.binary && (x == 0 || x == 1)
+				c.nonneg = c.nonneg && x >= 0
+				c.integer = c.integer && x == math.Trunc(x)
+				if math.Abs(x) > MaxAbsValue {
+					c.huge++
+				}
 			}
 		}
+		line += bytes.Count(data, []byte{'\n'})
 	}
 	if rows == 0 {
 		return nil, nil, errors.New("infer schema: the file has a header but no rows")
@@ -240,4 +244,108 @@ func InferSchema(ctx context.Context, r io.Reader, opts InferOptions) (*Schema, 
 		return nil, notes, fmt.Errorf("infer schema: the draft is not a valid schema: %w", err)
 	}
 	return s, notes, nil
+}
+
+// schemaDiff says how b differs from a: which columns were added, removed
+// or retyped, which categories appeared or vanished, which rules changed,
+// so that whoever reads a refusal knows what to fix.
+func schemaDiff(a, b *Schema) string {
+	var out []string
+	if a.Name != b.Name || a.Version != b.Version {
+		out = append(out, fmt.Sprintf("%s@%s became %s@%s", a.Name, a.Version, b.Name, b.Version))
+	}
+	if a.Target != b.Target {
+		out = append(out, fmt.Sprintf("the target %s (positive %q, negative %q) became %s (positive %q, negative %q)",
+			a.Target.Column, a.Target.Positive, a.Target.Negative, b.Target.Column, b.Target.Positive, b.Target.Negative))
+	}
+	old := map[string]FeatureSpec{}
+	for _, f := range a.Features {
+		old[f.Name] = f
+	}
+	var added, removed []string
+	for _, f := range b.Features {
+		o, ok := old[f.Name]
+		delete(old, f.Name)
+		if !ok {
+			added = append(added, fmt.Sprintf("%s (%s)", f.Name, f.Type))
+			continue
+		}
+		if o.Type != f.Type {
+			out = append(out, fmt.Sprintf("column %s: %s became %s", f.Name, o.Type, f.Type))
+			continue
+		}
+		if !slices.Equal(o.Categories, f.Categories) {
+			out = append(out, "column "+f.Name+": "+categoryDiff(o.Categories, f.Categories))
+		}
+		if o.Rules != f.Rules {
+			out = append(out, fmt.Sprintf("column %s: rules %q became %q", f.Name, o.Rules, f.Rules))
+		}
+		if o.Unknown != f.Unknown {
+			out = append(out, fmt.Sprintf("column %s: unknown %q became %q", f.Name, orDefault(o.Unknown, UnknownError), orDefault(f.Unknown, UnknownError)))
+		}
+	}
+	for _, f := range a.Features {
+		if _, ok := old[f.Name]; ok {
+			removed = append(removed, f.Name)
+		}
+	}
+	if len(added) > 0 {
+		out = append(out, "columns added: "+someOf(added))
+	}
+	if len(removed) > 0 {
+		out = append(out, "columns removed: "+someOf(removed))
+	}
+	if len(out) == 0 {
+		names := func(s *Schema) []string {
+			n := make([]string, len(s.Features))
+			for i, f := range s.Features {
+				n[i] = f.Name
+			}
+			return n
+		}
+		out = append(out, fmt.Sprintf("column order %s became %s", someOf(names(a)), someOf(names(b))))
+	}
+	return truncate(strings.Join(out, "; "), 1000)
+}
+
+// categoryDiff says how category list b differs from a: the values that
+// appeared and vanished, or that only their one-hot order changed.
+func categoryDiff(a, b []string) string {
+	var appeared, vanished []string
+	for _, c := range b {
+		if !slices.Contains(a, c) {
+			appeared = append(appeared, strconv.Quote(c))
+		}
+	}
+	for _, c := range a {
+		if !slices.Contains(b, c) {
+			vanished = append(vanished, strconv.Quote(c))
+		}
+	}
+	var out []string
+	if len(appeared) > 0 {
+		out = append(out, "categories appeared: "+someOf(appeared))
+	}
+	if len(vanished) > 0 {
+		out = append(out, "categories vanished: "+someOf(vanished))
+	}
+	if len(out) == 0 {
+		return fmt.Sprintf("the same %d categories in another order", len(a))
+	}
+	return fmt.Sprintf("%s (%d became %d)", strings.Join(out, ", "), len(a), len(b))
+}
+
+// someOf lists up to ten of names, then how many more there are.
+func someOf(names []string) string {
+	if len(names) <= 10 {
+		return strings.Join(names, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(names[:10], ", "), len(names)-10)
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }

@@ -65,6 +65,24 @@
 // Each version stores its schema; the Store serves schema and model as one
 // snapshot, and Store.PredictJSON decodes a request under it.
 //
+// # One pipeline, one row, any model
+//
+// The five columns are not a special case: Validate is ValidateTable under
+// DefaultSchema, and every schema goes the same way. A Dataset holds one
+// float64 column per schema feature (a category as its code, the index of
+// its value in the feature's Categories; -1 for a value the schema ignores),
+// and a model reads one row of the same shape (see package model): Train
+// fits, scores and explains on those rows, the Store decodes Features, a
+// Row or a JSON body into one and hands it to the serving version's model.
+// Features and Store.Predict stay the typed fast path of the default schema,
+// on that same model.
+//
+// Models are a model.Model: Family, Layout, LogOdds, Explain and their
+// model.json. Logistic regression (model.Logistic) is the first family;
+// model.json names its family (absent: logistic) and metadata.json records
+// it (ModelFamily), so Promote, the Store and the history page never ask
+// which family they hold.
+//
 // # Artifacts in an object store
 //
 // Replicas on several hosts share artifacts through an S3-compatible object
@@ -82,11 +100,15 @@
 package mlservice
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
+	"strings"
 	"time"
 
+	"github.com/mlservice/mlservice/internal/rules"
 	"github.com/mlservice/mlservice/model"
 )
 
@@ -114,7 +136,7 @@ const FeatureSchemaVersion = "1"
 // edge, at 1e15: every integer up to it is exact in a float64 (2⁵³ ≈ 9e15),
 // its squares over 1e9 rows (≤ 4e39) leave the loss and gradient sums ample
 // room, and no count or amount of money comes near it.
-const MaxAbsValue = 1e15
+const MaxAbsValue = rules.MaxAbs
 
 // Features is one row of model inputs.
 type Features struct {
@@ -125,6 +147,12 @@ type Features struct {
 	IsPremium           float64 `json:"is_premium"`            // 0 or 1
 }
 
+// fill writes f into row in FeatureNames order, one value at a time: a
+// copy of Vector's array costs Predict a stalled load.
+func (f *Features) fill(row *[NumFeatures]float64) {
+	row[0], row[1], row[2], row[3], row[4] = f.Age, f.Income, f.AccountBalance, f.TransactionsLast30d, f.IsPremium
+}
+
 // Vector returns f in FeatureNames order.
 func (f Features) Vector() [NumFeatures]float64 {
 	return [NumFeatures]float64{f.Age, f.Income, f.AccountBalance, f.TransactionsLast30d, f.IsPremium}
@@ -132,36 +160,16 @@ func (f Features) Vector() [NumFeatures]float64 {
 
 // Check reports the first value outside the data contract's domain, as an
 // *InputError: a non-finite number, a magnitude above MaxAbsValue, a negative
-// age or transaction count, or is_premium other than 0 or 1. It allocates
-// only when it returns an error.
+// age or transaction count, or is_premium other than 0 or 1. It reads the
+// row as every request and Store.PredictRow does (DefaultSchema's rules,
+// compiled), and allocates only when it returns an error.
 func (f Features) Check() error {
-	// |x| <= MaxAbsValue is false for NaN and ±Inf too; is_premium 0 or 1 is
-	// within it.
-	if math.Abs(f.Age) <= MaxAbsValue && math.Abs(f.Income) <= MaxAbsValue &&
-		math.Abs(f.AccountBalance) <= MaxAbsValue && math.Abs(f.TransactionsLast30d) <= MaxAbsValue &&
-		f.Age >= 0 && f.TransactionsLast30d >= 0 && (f.IsPremium == 0 || f.IsPremium == 1) {
+	var row [NumFeatures]float64
+	f.fill(&row)
+	if defaultColumns().check(row[:]) < 0 {
 		return nil
 	}
-	return f.problem()
-}
-
-// problem names what Check rejected: the first bad feature in FeatureNames
-// order, as the request decoders report them.
-func (f Features) problem() error {
-	for j, x := range f.Vector() {
-		name := FeatureNames[j]
-		switch {
-		case math.IsNaN(x) || math.IsInf(x, 0):
-			return inputError(name, "must be a finite number")
-		case math.Abs(x) > MaxAbsValue:
-			return inputError(name, fmt.Sprintf("%s, not %v", magnitudeReason, x))
-		case x < 0 && (name == "age" || name == "transactions_last_30d"):
-			return inputError(name, fmt.Sprintf("must be >= 0, not %v", x))
-		case name == "is_premium" && x != 0 && x != 1:
-			return inputError(name, fmt.Sprintf("must be 0 or 1, not %v", x))
-		}
-	}
-	return nil
+	return defaultColumns().checkError(row[:])
 }
 
 // checkRow is Check for row i of a batch.
@@ -179,6 +187,45 @@ type Prediction struct {
 	Label          int     `json:"prediction"`       // 1 when Probability > 0.5
 	Probability    float64 `json:"probability"`      // P(target = 1)
 	ModelVersionID string  `json:"model_version_id"` // the version that answered
+}
+
+// AppendJSON appends p to b as encoding/json encodes it, and a line end:
+// {"prediction":1,"probability":0.73,"model_version_id":"…"}. It is a
+// server's answer to one row without reflection (FuzzPredictionJSON holds
+// it to encoding/json, byte for byte).
+func (p Prediction) AppendJSON(b []byte) []byte {
+	if !plainJSON(p.ModelVersionID) { // not a version id: let encoding/json escape it
+		data, _ := json.Marshal(p) // ints, a finite float and a string: cannot fail
+		return append(append(b, data...), '\n')
+	}
+	b = append(b, `{"prediction":`...)
+	b = strconv.AppendInt(b, int64(p.Label), 10)
+	b = append(b, `,"probability":`...)
+	// encoding/json's float64: 'f' from 1e-6 to 1e21, else 'e' with a
+	// one-digit negative exponent (e-07 → e-7).
+	format := byte('f')
+	if a := math.Abs(p.Probability); a != 0 && (a < 1e-6 || a >= 1e21) {
+		format = 'e'
+	}
+	b = strconv.AppendFloat(b, p.Probability, format, -1, 64)
+	if n := len(b); format == 'e' && n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
+		b[n-2] = b[n-1]
+		b = b[:n-1]
+	}
+	b = append(b, `,"model_version_id":"`...)
+	b = append(b, p.ModelVersionID...)
+	return append(b, "\"}\n"...)
+}
+
+// plainJSON reports whether s needs no escaping in a JSON string (as a
+// version id never does).
+func plainJSON(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
 }
 
 // Errors returned by this package. Test for them with errors.Is.
@@ -241,8 +288,12 @@ const SchemaVersion = "2"
 // Metadata is the content of a version's metadata.json: what was trained, on
 // what, how well it scored, and what Promote compared it with.
 type Metadata struct {
-	SchemaVersion        string    `json:"schema_version"`
-	ModelVersionID       string    `json:"model_version_id"`
+	SchemaVersion  string `json:"schema_version"`
+	ModelVersionID string `json:"model_version_id"`
+	// ModelFamily is the model's family (model.Model.Family): "logistic"
+	// for every version written before families were recorded, which have
+	// none.
+	ModelFamily          string    `json:"model_family"`
 	Metric               Metric    `json:"metric"` // the promotion rule's metric (Promotion.Rule), by default F1
 	Metrics              Metrics   `json:"metrics"`
 	TrainingDataFile     string    `json:"training_data_file"`
@@ -263,8 +314,13 @@ type Metadata struct {
 	// Examples are rows with the probabilities the trainer computed for
 	// them; a Store recomputes them on load and refuses a version whose
 	// answers differ.
-	Examples  []Example `json:"examples"`
-	Promotion Promotion `json:"promotion"`
+	Examples []Example `json:"examples"`
+	// Importance is each feature's mean absolute contribution to the
+	// log-odds (model.Model.Explain) over the evaluation rows, in schema
+	// order, whatever the model's family. Versions trained before it have
+	// none.
+	Importance []FeatureImportance `json:"importance,omitempty"`
+	Promotion  Promotion           `json:"promotion"`
 	// Drift is each feature's training distribution (over the whole
 	// training file) and its share of class 1, against which a server
 	// measures drift. Versions trained before it have none.
@@ -300,6 +356,12 @@ type FeatureStats struct {
 	Std  float64 `json:"std"` // population standard deviation
 	Min  float64 `json:"min"`
 	Max  float64 `json:"max"`
+}
+
+// FeatureImportance is how much one feature moves the model's answers.
+type FeatureImportance struct {
+	Name                string  `json:"name"`
+	MeanAbsContribution float64 `json:"mean_abs_contribution"` // in log-odds
 }
 
 // Params records how a version was fitted.
@@ -339,3 +401,68 @@ type Promotion struct {
 	// strictly greater, which is the zero rule.
 	Rule PromotionRule `json:"rule"`
 }
+
+// MaxProblems is how many problems a ValidationError lists; the rest are
+// only counted.
+const MaxProblems = 20
+
+// MinRowsPerClass is the fewest rows of each target class a file must have:
+// one for training and one for evaluation after a stratified split.
+const MinRowsPerClass = 2
+
+// Problem is one way a CSV file breaks the data contract.
+type Problem struct {
+	Line   int    `json:"line,omitempty"`   // 1-based line in the file, the header being line 1; 0 for the whole file
+	Column string `json:"column,omitempty"` // column name, when the problem is about one column
+	Value  string `json:"value,omitempty"`  // the offending text, as found
+	Rule   string `json:"rule"`             // the rule broken, e.g. "required", "gte=0", "missing column"
+	Reason string `json:"reason"`           // the rule in words
+}
+
+func (p Problem) String() string {
+	var b strings.Builder
+	if p.Line > 0 {
+		fmt.Fprintf(&b, "line %d", p.Line)
+	} else {
+		b.WriteString("file")
+	}
+	if p.Column != "" {
+		fmt.Fprintf(&b, ", column %q", p.Column)
+	}
+	if p.Value != "" || p.Rule == "required" || p.Rule == "number" {
+		fmt.Fprintf(&b, ", value %q", p.Value)
+	}
+	fmt.Fprintf(&b, ": %s (%s)", p.Reason, p.Rule)
+	return b.String()
+}
+
+// ValidationError lists the problems found in a CSV file: the first
+// MaxProblems in file order and the total count. It matches ErrInvalidData.
+type ValidationError struct {
+	Source   string    // file path, or "" for a reader
+	Problems []Problem // at most MaxProblems, in file order
+	Total    int       // every problem found, listed or not
+}
+
+func (e *ValidationError) Error() string {
+	var b strings.Builder
+	src := e.Source
+	if src == "" {
+		src = "input"
+	}
+	fmt.Fprintf(&b, "invalid data in %s: %d problem", src, e.Total)
+	if e.Total != 1 {
+		b.WriteString("s")
+	}
+	for _, p := range e.Problems {
+		b.WriteString("\n  ")
+		b.WriteString(p.String())
+	}
+	if more := e.Total - len(e.Problems); more > 0 {
+		fmt.Fprintf(&b, "\n  ... and %d more", more)
+	}
+	return b.String()
+}
+
+// Is makes errors.Is(err, ErrInvalidData) true.
+func (e *ValidationError) Is(target error) bool { return target == ErrInvalidData }

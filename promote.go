@@ -282,14 +282,8 @@ func (a *Artifacts) record(ctx context.Context, d *Decision, event string, at ti
 
 // encodeCandidate checks c and returns model.json's bytes.
 func encodeCandidate(c *Candidate) ([]byte, error) {
-	if c == nil || c.Model == nil {
-		return nil, errors.New("no candidate")
-	}
-	if err := c.Model.Validate(); err != nil {
+	if err := c.checkModel(); err != nil {
 		return nil, err
-	}
-	if s := c.schema(); !s.Resolved() || !slices.Equal(c.Model.Features, s.EncodedNames()) {
-		return nil, fmt.Errorf("the model's columns are not schema %s's encoding", s.ID())
 	}
 	rule, err := c.Rule.withDefaults()
 	if err != nil {
@@ -396,16 +390,7 @@ func rescore(v *servingVersion, eval *Dataset, rule PromotionRule) (float64, str
 	if eval == nil || eval.Len() == 0 {
 		return fallback("the candidate carries no evaluation rows")
 	}
-	p := make([]float64, eval.Len())
-	for i := range p {
-		if v.table != nil {
-			p[i] = model.Sigmoid(v.table.decisionAt(eval, i))
-			continue
-		}
-		f := eval.Row(i)
-		_, p[i] = v.linear.predict(&f) // the code that serves it
-	}
-	m, err := model.Evaluate(eval.Y, p, nil)
+	m, err := model.Evaluate(eval.Y, scores(v.model, eval), nil) // the model as it serves
 	if err != nil {
 		return fallback(fmt.Sprintf("re-scoring it failed: %v", err))
 	}

@@ -173,7 +173,7 @@ func artCheckVersion(dir, id string) error {
 	if hex.EncodeToString(sum[:]) != meta.ModelSHA256 {
 		return errors.New("model.json fails its checksum")
 	}
-	var m model.Model
+	var m model.Logistic
 	return json.Unmarshal(modelJSON, &m)
 }
 
@@ -271,12 +271,12 @@ func TestPromoteWritesVersion(t *testing.T) {
 	}
 
 	// model.json is the model itself: it decodes to the same numbers.
-	var m model.Model
+	var m model.Logistic
 	if err := json.Unmarshal(modelJSON, &m); err != nil {
 		t.Fatal(err)
 	}
 	if !reflect.DeepEqual(&m, cand.Model) {
-		t.Errorf("model.json decodes to %+v, want %+v", m, *cand.Model)
+		t.Errorf("model.json decodes to %+v, want %+v", m, cand.Model)
 	}
 	if got := artCurrent(t, dir); got != d.VersionID {
 		t.Errorf("CURRENT = %q, want %q", got, d.VersionID)

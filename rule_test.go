@@ -34,7 +34,7 @@ func TestPromoteUnderEachRule(t *testing.T) {
 	p := make([]float64, day3.Len())
 	for i := range p {
 		v := day3.Row(i).Vector()
-		p[i] = current.Model.Probability(v[:])
+		p[i] = logisticOf(current).Probability(v[:])
 	}
 	onDay3, err := model.Evaluate(day3.Y, p, nil)
 	if err != nil {

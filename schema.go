@@ -13,13 +13,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 
-	"github.com/go-playground/validator/v10"
+	"github.com/mlservice/mlservice/internal/csvsplit"
+	"github.com/mlservice/mlservice/internal/rules"
+	"github.com/mlservice/mlservice/internal/strictjson"
+	"github.com/mlservice/mlservice/model"
 )
 
 // Feature types a schema may declare.
@@ -187,21 +190,21 @@ func ParseSchema(data []byte) (*Schema, error) {
 	return &s, nil
 }
 
-// decodeSchemaJSON decodes one JSON object into v, refusing duplicate keys
-// (decodeStrict), unknown keys and trailing data.
+// decodeSchemaJSON decodes one JSON object into v, refusing duplicate keys,
+// unknown keys and trailing data.
 func decodeSchemaJSON(data []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	tok, err := dec.Token()
-	if err != nil {
-		return schemaErr("", "malformed JSON: %v", err)
-	}
-	if tok != json.Delim('{') {
-		return schemaErr("", "must be a JSON object")
-	}
-	if err := checkDuplicateKeys(dec, tok, ""); err != nil {
-		if strings.HasPrefix(err.Error(), "duplicate key") {
-			return schemaErr("", "%v", err)
+	if o := strictjson.NewObject(data); !o.IsObject() {
+		if strictjson.Valid(data) {
+			return schemaErr("", "must be a JSON object")
 		}
+		return schemaErr("", "malformed JSON: %v", json.Unmarshal(data, new(any)))
+	}
+	if err := strictjson.CheckDuplicates(data); err != nil {
+		return schemaErr("", "%v", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	var first json.RawMessage
+	if err := dec.Decode(&first); err != nil {
 		return schemaErr("", "malformed JSON: %v", err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
@@ -293,7 +296,7 @@ func (s *Schema) check() error {
 			}
 			cats := map[string]bool{}
 			for k, c := range f.Categories {
-				if strings.TrimSpace(c) == "" || isNullToken(strings.TrimSpace(c)) {
+				if csvsplit.IsNull(strings.TrimSpace(c)) {
 					return schemaErr(fmt.Sprintf("%s.categories[%d]", key, k), "%q reads as a missing value", c)
 				}
 				if c != strings.TrimSpace(c) {
@@ -323,56 +326,14 @@ func (s *Schema) check() error {
 	return nil
 }
 
-// checkRuleTag runs validator on sample values with each alternative of
-// each rule of tag alone, so that a tag validator does not know, or cannot
-// apply to the feature's type, is refused when the schema is read and never
-// at the first row that reaches it. Alternatives are tried one by one
-// because validator stops at the first that passes: "eq=1|len=abc" passes
-// 1 without ever parsing "abc", and panics on 2.
+// checkRuleTag refuses, when the schema is read, a tag validator does not
+// know or cannot apply to the feature's type (see rules.CheckTag).
 func checkRuleTag(typ, tag string) error {
-	if tag == "" {
-		return nil
-	}
-	if strings.TrimSpace(tag) != tag || strings.Contains(tag, ",,") || strings.HasSuffix(tag, ",") || strings.HasPrefix(tag, ",") {
-		return fmt.Errorf("%q: malformed tag (empty rule or spaces around it)", tag)
-	}
 	samples := []any{0.0, 1.0, -1.5, 1e9}
 	if typ == TypeCategory {
 		samples = []any{"x", "Abc déf", "12"}
 	}
-	for _, rule := range strings.Split(tag, ",") {
-		for _, alt := range strings.Split(rule, "|") {
-			name, _, _ := strings.Cut(alt, "=")
-			switch name {
-			case "":
-				return fmt.Errorf("%q: malformed tag (empty alternative in %q)", tag, rule)
-			case "dive", "keys", "endkeys", "omitempty", "omitnil", "omitzero", "structonly", "nostructlevel", "-":
-				return fmt.Errorf("%q: rule %q does not apply to one value", tag, name)
-			}
-			for _, v := range samples {
-				if err := tryRule(v, alt); err != nil {
-					return fmt.Errorf("%q: validator refuses %q: %v", tag, alt, err)
-				}
-			}
-		}
-	}
-	return nil
-}
-
-// tryRule runs validator on v with one rule, turning its panic (an unknown
-// tag, a parameter it cannot parse, a kind it does not take) into an error.
-func tryRule(v any, rule string) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("%v", r)
-		}
-	}()
-	verr := theContract().validate.Var(v, rule)
-	var ve validator.ValidationErrors
-	if verr != nil && !errors.As(verr, &ve) {
-		return verr
-	}
-	return nil
+	return rules.CheckTag(tag, samples)
 }
 
 // Hash returns the hex SHA-256 of s's canonical JSON: the encoding of the
@@ -410,26 +371,22 @@ func (s *Schema) Resolved() bool {
 	return true
 }
 
-// EncodedNames returns the model's input columns for s (resolved): every
-// number and binary feature by name, in schema order, then each category
-// feature's categories as name=value, feature by feature. It is the column
-// order of scikit-learn's ColumnTransformer with a StandardScaler on the
-// numbers and a OneHotEncoder on the categories.
-func (s *Schema) EncodedNames() []string {
-	var out []string
-	for _, f := range s.Features {
-		if f.Type != TypeCategory {
-			out = append(out, f.Name)
-		}
-	}
-	for _, f := range s.Features {
+// EncodedNames returns the columns of a one-hot encoding of s (resolved):
+// every number and binary feature by name, in schema order, then each
+// category feature's categories as name=value, feature by feature (see
+// model.Layout.EncodedNames).
+func (s *Schema) EncodedNames() []string { return s.layout().EncodedNames() }
+
+// layout returns the rows s describes, as a model reads them.
+func (s *Schema) layout() model.Layout {
+	l := make(model.Layout, len(s.Features))
+	for i, f := range s.Features {
+		l[i] = model.Feature{Name: f.Name}
 		if f.Type == TypeCategory {
-			for _, c := range f.Categories {
-				out = append(out, f.Name+"="+c)
-			}
+			l[i].Kind, l[i].Levels = model.Category, f.Categories
 		}
 	}
-	return out
+	return l
 }
 
 // MarshalIndent returns s as an indented schema file.
@@ -454,176 +411,118 @@ func (f *FeatureSpec) effectiveTag() string {
 	return strings.Join(parts, ",")
 }
 
-// RequestJSONSchema returns a JSON Schema (draft 2020-12) of a prediction
-// request body under s: one object with a key per feature, numbers for
-// number and binary features, strings for category features. The batch
-// body {"instances": [...]} is under $defs.batch.
-func (s *Schema) RequestJSONSchema() map[string]any {
-	props := map[string]any{}
-	required := make([]string, 0, len(s.Features))
-	for _, f := range s.Features {
-		required = append(required, f.Name)
-		p := map[string]any{}
-		switch f.Type {
-		case TypeNumber:
-			p["type"] = "number"
-			p["minimum"], p["maximum"] = -MaxAbsValue, MaxAbsValue
-		case TypeBinary:
-			p["type"] = "number"
-			p["enum"] = []int{0, 1}
-		case TypeCategory:
-			p["type"] = "string"
-			if f.Unknown != UnknownIgnore && len(f.Categories) > 0 {
-				p["enum"] = f.Categories
-			} else if len(f.Categories) > 0 {
-				p["examples"] = f.Categories
-			}
-		}
-		if f.Type != TypeCategory {
-			for _, t := range strings.Split(f.Rules, ",") {
-				name, param, _ := strings.Cut(t, "=")
-				v, err := strconv.ParseFloat(param, 64)
-				if err != nil {
-					continue
-				}
-				switch name {
-				case "gte", "min":
-					p["minimum"] = v
-				case "lte", "max":
-					p["maximum"] = v
-				case "gt":
-					p["exclusiveMinimum"] = v
-				case "lt":
-					p["exclusiveMaximum"] = v
-				}
-			}
-		}
-		if f.Rules != "" {
-			p["description"] = "validator rules: " + f.Rules
-		}
-		props[f.Name] = p
+// magnitudeReason explains the maxabs rule, in CSV and request errors alike.
+var magnitudeReason = fmt.Sprintf("magnitude must be <= %g (larger values overflow training)", MaxAbsValue)
+
+func ruleReason(tag, param string) string {
+	switch tag {
+	case "required":
+		return "missing value (empty, NA, NaN, null, None or ±Inf)"
+	case "number":
+		return "not a number"
+	case "gte":
+		return "must be >= " + param
+	case "lte":
+		return "must be <= " + param
+	case "binary":
+		return "must be 0 or 1"
+	case "maxabs":
+		return magnitudeReason
 	}
-	row := map[string]any{"type": "object", "properties": props, "required": required}
-	return map[string]any{
-		"$schema":    "https://json-schema.org/draft/2020-12/schema",
-		"$id":        "urn:mlservice:schema:" + s.ID(),
-		"title":      s.Name + " prediction request",
-		"type":       "object",
-		"properties": props,
-		"required":   required,
-		"$defs": map[string]any{
-			"row": row,
-			"batch": map[string]any{
-				"type":     "object",
-				"required": []string{"instances"},
-				"properties": map[string]any{
-					"instances": map[string]any{"type": "array", "minItems": 1, "items": map[string]any{"$ref": "#/$defs/row"}},
-				},
-			},
-		},
-	}
+	return "breaks rule " + tag
 }
 
-// schemaDiff says how b differs from a: which columns were added, removed
-// or retyped, which categories appeared or vanished, which rules changed,
-// so that whoever reads a refusal knows what to fix.
-func schemaDiff(a, b *Schema) string {
-	var out []string
-	if a.Name != b.Name || a.Version != b.Version {
-		out = append(out, fmt.Sprintf("%s@%s became %s@%s", a.Name, a.Version, b.Name, b.Version))
+// ruleProblem runs validator on value with tag and fills p with the rule
+// it breaks, or returns nil when none is.
+func ruleProblem(p *Problem, value any, tag string) *Problem {
+	name, param := rules.Check(value, tag)
+	switch name {
+	case "":
+		return nil
+	case "validate":
+		p.Rule, p.Reason = name, param
+		return p
 	}
-	if a.Target != b.Target {
-		out = append(out, fmt.Sprintf("the target %s (positive %q, negative %q) became %s (positive %q, negative %q)",
-			a.Target.Column, a.Target.Positive, a.Target.Negative, b.Target.Column, b.Target.Positive, b.Target.Negative))
+	p.Rule, p.Reason = name, ruleReason(name, param)
+	if param != "" {
+		p.Rule += "=" + param
 	}
-	old := map[string]FeatureSpec{}
-	for _, f := range a.Features {
-		old[f.Name] = f
-	}
-	var added, removed []string
-	for _, f := range b.Features {
-		o, ok := old[f.Name]
-		delete(old, f.Name)
-		if !ok {
-			added = append(added, fmt.Sprintf("%s (%s)", f.Name, f.Type))
-			continue
-		}
-		if o.Type != f.Type {
-			out = append(out, fmt.Sprintf("column %s: %s became %s", f.Name, o.Type, f.Type))
-			continue
-		}
-		if !slices.Equal(o.Categories, f.Categories) {
-			out = append(out, "column "+f.Name+": "+categoryDiff(o.Categories, f.Categories))
-		}
-		if o.Rules != f.Rules {
-			out = append(out, fmt.Sprintf("column %s: rules %q became %q", f.Name, o.Rules, f.Rules))
-		}
-		if o.Unknown != f.Unknown {
-			out = append(out, fmt.Sprintf("column %s: unknown %q became %q", f.Name, orDefault(o.Unknown, UnknownError), orDefault(f.Unknown, UnknownError)))
-		}
-	}
-	for _, f := range a.Features {
-		if _, ok := old[f.Name]; ok {
-			removed = append(removed, f.Name)
-		}
-	}
-	if len(added) > 0 {
-		out = append(out, "columns added: "+someOf(added))
-	}
-	if len(removed) > 0 {
-		out = append(out, "columns removed: "+someOf(removed))
-	}
-	if len(out) == 0 {
-		names := func(s *Schema) []string {
-			n := make([]string, len(s.Features))
-			for i, f := range s.Features {
-				n[i] = f.Name
-			}
-			return n
-		}
-		out = append(out, fmt.Sprintf("column order %s became %s", someOf(names(a)), someOf(names(b))))
-	}
-	return truncate(strings.Join(out, "; "), 1000)
+	return p
 }
 
-// categoryDiff says how category list b differs from a: the values that
-// appeared and vanished, or that only their one-hot order changed.
-func categoryDiff(a, b []string) string {
-	var appeared, vanished []string
-	for _, c := range b {
-		if !slices.Contains(a, c) {
-			appeared = append(appeared, strconv.Quote(c))
-		}
+// ruleReason words what a rule asks.
+
+// numberReason says why v breaks tag, or "" if it does not.
+func numberReason(v float64, tag string) string {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return "must be a finite number"
 	}
-	for _, c := range a {
-		if !slices.Contains(b, c) {
-			vanished = append(vanished, strconv.Quote(c))
-		}
+	if p := ruleProblem(&Problem{}, v, tag); p != nil {
+		return fmt.Sprintf("%s, not %v", p.Reason, v)
 	}
-	var out []string
-	if len(appeared) > 0 {
-		out = append(out, "categories appeared: "+someOf(appeared))
-	}
-	if len(vanished) > 0 {
-		out = append(out, "categories vanished: "+someOf(vanished))
-	}
-	if len(out) == 0 {
-		return fmt.Sprintf("the same %d categories in another order", len(a))
-	}
-	return fmt.Sprintf("%s (%d became %d)", strings.Join(out, ", "), len(a), len(b))
+	return ""
 }
 
-// someOf lists up to ten of names, then how many more there are.
-func someOf(names []string) string {
-	if len(names) <= 10 {
-		return strings.Join(names, ", ")
-	}
-	return fmt.Sprintf("%s and %d more", strings.Join(names[:10], ", "), len(names)-10)
+// labelRule reads the target: the positive or the negative label as
+// written, or, when both labels are numbers, any spelling of either number
+// (so "1.0" is 1), refused as the default contract's binary rule words it
+// when the labels are 0 and 1.
+type labelRule struct {
+	target     SchemaTarget
+	numeric    bool
+	pos, neg   float64
+	zeroAndOne bool
 }
 
-func orDefault(s, def string) string {
-	if s == "" {
-		return def
+func newLabelRule(t SchemaTarget) labelRule {
+	l := labelRule{target: t}
+	pos, okp := csvsplit.ParseDecimal(t.Positive)
+	neg, okn := csvsplit.ParseDecimal(t.Negative)
+	l.numeric, l.pos, l.neg = okp && okn && pos != neg, pos, neg
+	l.zeroAndOne = l.numeric && min(pos, neg) == 0 && max(pos, neg) == 1
+	return l
+}
+
+// read returns the class of a target cell, or the problem with it.
+func (l *labelRule) read(raw []byte, p *Problem) (uint8, bool) {
+	t := bytes.TrimSpace(raw)
+	switch string(t) {
+	case l.target.Positive:
+		return 1, true
+	case l.target.Negative:
+		return 0, true
 	}
-	return s
+	p.Column, p.Value = l.target.Column, string(raw)
+	if len(t) == 0 || csvsplit.IsNull(t) {
+		p.Rule, p.Reason = "required", ruleReason("required", "")
+		return 0, false
+	}
+	if l.numeric {
+		v, kind := csvsplit.ParseCell(t)
+		switch {
+		case kind == csvsplit.Number && v == l.pos:
+			return 1, true
+		case kind == csvsplit.Number && v == l.neg:
+			return 0, true
+		case kind == csvsplit.Null:
+			p.Rule, p.Reason = "required", ruleReason("required", "")
+			return 0, false
+		case kind == csvsplit.Text:
+			p.Rule, p.Reason = "number", ruleReason("number", "")
+			return 0, false
+		case l.zeroAndOne:
+			p.Rule, p.Reason = "binary", ruleReason("binary", "")
+			return 0, false
+		}
+	}
+	p.Rule, p.Reason = "label", fmt.Sprintf("must be %q (positive) or %q (negative)", l.target.Positive, l.target.Negative)
+	return 0, false
+}
+
+// reasonOf says why v breaks number rule r, or "" when it does not.
+func reasonOf(r *rules.Rule, v float64) string {
+	if r.OK(v) {
+		return ""
+	}
+	return numberReason(v, r.Tag)
 }

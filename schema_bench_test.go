@@ -57,16 +57,7 @@ func BenchmarkStorePredictRowWide(b *testing.B) {
 	rows := make([]mlservice.Row, 8)
 	for i := range rows {
 		r := &rows[i]
-		for j := range ds.Num {
-			r.Numbers = append(r.Numbers, ds.Num[j][i])
-		}
-		k := 0
-		for _, f := range ds.Schema.Features {
-			if f.Type == mlservice.TypeCategory {
-				r.Categories = append(r.Categories, f.Categories[ds.Cat[k][i]])
-				k++
-			}
-		}
+		*r = datasetRow(ds, i)
 	}
 	for _, off := range []bool{false, true} {
 		name := "drift=on"

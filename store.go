@@ -12,7 +12,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/mlservice/mlservice/model"
 	"github.com/mlservice/mlservice/storage"
 )
 
@@ -100,20 +99,6 @@ type Store struct {
 	done chan struct{}
 }
 
-// servingVersion is an immutable snapshot of one loaded version.
-type servingVersion struct {
-	id       string
-	schema   *Schema      // resolved; defaultSchema() for the default
-	table    *tableLinear // the model compiled for schema; nil for the default, which uses linear
-	linear   linear
-	meta     *Metadata
-	metaJSON []byte
-	loadedAt time.Time
-	// drift counts the rows this version predicts; nil when its metadata
-	// has no drift profile (driftOff says why) or drift is disabled.
-	drift    *driftCounter
-	driftOff string
-}
 
 // OpenStore opens the artifacts directory, loads the current version if
 // there is one, and starts following CURRENT: it is
@@ -209,78 +194,6 @@ func (s *Store) Close() error {
 	s.cancel()
 	<-s.done
 	return nil
-}
-
-// Predict scores one row with the serving version.
-func (s *Store) Predict(f Features) (Prediction, error) {
-	v := s.serving.Load()
-	if v == nil {
-		return Prediction{}, ErrNotReady
-	}
-	if v.table != nil {
-		return Prediction{}, ErrSchemaMismatch
-	}
-	if err := f.Check(); err != nil {
-		return Prediction{}, err
-	}
-	label, p := v.linear.predict(&f)
-	v.observeDrift(&f, label)
-	return Prediction{Label: label, Probability: p, ModelVersionID: v.id}, nil
-}
-
-// linear is a model compiled for the predict path: the weights divided by
-// the scales once, the features unrolled. It computes exactly what
-// model.Model.Decision does, in the same order, so the bits agree.
-type linear struct {
-	weight, mean [NumFeatures]float64
-	intercept    float64
-}
-
-func compile(m *model.Model) linear {
-	l := linear{intercept: m.Intercept}
-	for j := range l.weight {
-		l.weight[j] = m.Coef[j] / m.Scale[j]
-		l.mean[j] = m.Mean[j]
-	}
-	return l
-}
-
-func (l *linear) predict(f *Features) (label int, probability float64) {
-	z := l.intercept
-	z += l.weight[0] * (f.Age - l.mean[0])
-	z += l.weight[1] * (f.Income - l.mean[1])
-	z += l.weight[2] * (f.AccountBalance - l.mean[2])
-	z += l.weight[3] * (f.TransactionsLast30d - l.mean[3])
-	z += l.weight[4] * (f.IsPremium - l.mean[4])
-	if z > 0 {
-		label = 1
-	}
-	return label, model.Sigmoid(z)
-}
-
-// PredictBatch scores rows with one version and appends the predictions to
-// dst, which it returns. A row outside the contract's domain fails the whole
-// batch with an *InputError naming its index, and dst is returned as given.
-func (s *Store) PredictBatch(dst []Prediction, rows []Features) ([]Prediction, error) {
-	v := s.serving.Load()
-	if v == nil {
-		return dst, ErrNotReady
-	}
-	if v.table != nil {
-		return dst, ErrSchemaMismatch
-	}
-	for i, f := range rows {
-		if err := f.checkRow(i); err != nil {
-			return dst, err
-		}
-	}
-	dst = slices.Grow(dst, len(rows))
-	for i := range rows {
-		label, p := v.linear.predict(&rows[i])
-		v.observeDrift(&rows[i], label)
-		dst = append(dst, Prediction{Label: label, Probability: p, ModelVersionID: v.id})
-	}
-	return dst, nil
 }
 
 // Reload checks CURRENT now, loading the version it names if that is not
@@ -379,6 +292,7 @@ func (s *Store) Metadata() (*Metadata, []byte, error) {
 func cloneMetadata(m *Metadata) *Metadata {
 	c := *m
 	c.Features = slices.Clone(m.Features)
+	c.Importance = slices.Clone(m.Importance)
 	c.Examples = slices.Clone(m.Examples)
 	for i := range c.Examples {
 		c.Examples[i].Values = maps.Clone(c.Examples[i].Values) // its values are numbers and strings

@@ -278,7 +278,7 @@ func TestStoreCloseDuringStalledLoad(t *testing.T) {
 // lists them by reflection, so a field added later without a copy in
 // cloneMetadata fails here rather than leaking the live snapshot.
 func TestCloneMetadataSharesNothing(t *testing.T) {
-	copied := []string{"DeclaredSchema", "DeclaredSchema[].Features", "DeclaredSchema[].Features[].Categories", "Features", "Params.ClassWeight", "Examples", "Examples[].Values", "Promotion.PreviousMetric", "Promotion.PreviousMetricStored",
+	copied := []string{"DeclaredSchema", "DeclaredSchema[].Features", "DeclaredSchema[].Features[].Categories", "Features", "Params.ClassWeight", "Examples", "Examples[].Values", "Importance", "Promotion.PreviousMetric", "Promotion.PreviousMetricStored",
 		"Drift", "Drift[].Features", "Drift[].Features[].Distribution.Edges", "Drift[].Features[].Distribution.Counts", "Drift[].Features[].Categories"} // in field order
 	var refs []string
 	var walk func(reflect.Type, string)
@@ -307,11 +307,11 @@ func TestCloneMetadataSharesNothing(t *testing.T) {
 
 	// And the copies are real: nothing in the clone aliases the original.
 	w, p, ps := "balanced", 0.5, 0.4
-	m := &Metadata{Features: []FeatureStats{{Name: "age"}}, Examples: []Example{{Probability: 0.5}},
+	m := &Metadata{Features: []FeatureStats{{Name: "age"}}, Examples: []Example{{Probability: 0.5}}, Importance: []FeatureImportance{{Name: "age"}},
 		Params: Params{ClassWeight: &w}, Promotion: Promotion{PreviousMetric: &p, PreviousMetricStored: &ps},
 		DeclaredSchema: &Schema{Name: "t", Features: []FeatureSpec{{Name: "c", Type: TypeCategory, Categories: []string{"a"}}}}}
 	c := cloneMetadata(m)
-	if &c.Features[0] == &m.Features[0] || &c.Examples[0] == &m.Examples[0] || c.DeclaredSchema == m.DeclaredSchema ||
+	if &c.Features[0] == &m.Features[0] || &c.Examples[0] == &m.Examples[0] || &c.Importance[0] == &m.Importance[0] || c.DeclaredSchema == m.DeclaredSchema ||
 		&c.DeclaredSchema.Features[0] == &m.DeclaredSchema.Features[0] ||
 		&c.DeclaredSchema.Features[0].Categories[0] == &m.DeclaredSchema.Features[0].Categories[0] ||
 		c.Params.ClassWeight == m.Params.ClassWeight || c.Promotion.PreviousMetric == m.Promotion.PreviousMetric ||

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
 	"github.com/mlservice/mlservice"
 )
 
@@ -174,7 +175,7 @@ func TestStorePredict(t *testing.T) {
 	dir := t.TempDir()
 	artPromote(t, dir, 0.5)
 	s := artOpenStore(t, dir, mlservice.StoreOptions{RefreshInterval: -1})
-	m := artTrained(t).Model
+	m := logisticOf(artTrained(t))
 	for _, ex := range artTrained(t).Metadata.Examples {
 		p, err := s.Predict(ex.Features)
 		if err != nil {

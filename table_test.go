@@ -44,11 +44,12 @@ func TestValidateTable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff([][]float64{{30, 41, 52, 23}, {1, 0, 0, 1}}, ds.Num); diff != "" {
+	// One column per feature: age, premium, then the codes of plan
+	// (declared) and region (learned and sorted: east, north, south).
+	if diff := cmp.Diff([][]float64{{30, 41, 52, 23}, {1, 0, 0, 1}}, ds.X[:2]); diff != "" {
 		t.Error(diff)
 	}
-	// plan declared; region learned and sorted: east, north, south.
-	if diff := cmp.Diff([][]int32{{0, 2, 1, 0}, {1, 2, 2, 0}}, ds.Cat); diff != "" {
+	if diff := cmp.Diff([][]float64{{0, 2, 1, 0}, {1, 2, 2, 0}}, ds.X[2:]); diff != "" {
 		t.Error(diff)
 	}
 	if got := ds.Schema.Features[3].Categories; !cmp.Equal(got, []string{"east", "north", "south"}) {
@@ -152,10 +153,10 @@ func FuzzValidateTable(f *testing.F) {
 			}
 			return
 		}
-		if !ds.Schema.Resolved() || len(ds.Num) != 2 || len(ds.Cat) != 2 {
+		if !ds.Schema.Resolved() || len(ds.X) != 4 {
 			t.Fatalf("dataset %+v", ds)
 		}
-		for k, col := range ds.Cat {
+		for k, col := range ds.X {
 			if len(col) != ds.Len() {
 				t.Fatalf("category %d has %d rows of %d", k, len(col), ds.Len())
 			}
@@ -212,4 +213,18 @@ func TestRuleWithoutFastPath(t *testing.T) {
 	if _, err := store.PredictRow(&mlservice.Row{Numbers: []float64{2}, Categories: []string{"b"}}); err != nil {
 		t.Errorf("PredictRow good: %v", err)
 	}
+}
+
+// datasetRow is row i of a dataset under a declared schema, as a Row: its
+// numbers, and its categories' values by their codes.
+func datasetRow(ds *mlservice.Dataset, i int) mlservice.Row {
+	var r mlservice.Row
+	for j, f := range ds.Schema.Features {
+		if f.Type == mlservice.TypeCategory {
+			r.Categories = append(r.Categories, f.Categories[int(ds.X[j][i])])
+		} else {
+			r.Numbers = append(r.Numbers, ds.X[j][i])
+		}
+	}
+	return r
 }

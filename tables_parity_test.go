@@ -53,7 +53,7 @@ func TestTablesParity(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			m := cand.Model
+			m := logisticOf(cand)
 			if !cmp.Equal(m.Features, tc.Encoded) {
 				t.Errorf("encoded columns %q\nscikit-learn %q", m.Features, tc.Encoded)
 			}
@@ -131,20 +131,20 @@ func TestTablesParity(t *testing.T) {
 // then one-hot categories.
 func encodeRow(ds *mlservice.Dataset, i int) []float64 {
 	var x []float64
-	for _, col := range ds.Num {
-		x = append(x, col[i])
+	for j, f := range ds.Schema.Features {
+		if f.Type != mlservice.TypeCategory {
+			x = append(x, ds.X[j][i])
+		}
 	}
-	k := 0
-	for _, f := range ds.Schema.Features {
+	for j, f := range ds.Schema.Features {
 		if f.Type != mlservice.TypeCategory {
 			continue
 		}
 		oh := make([]float64, len(f.Categories))
-		if c := ds.Cat[k][i]; c >= 0 {
-			oh[c] = 1
+		if c := ds.X[j][i]; c >= 0 {
+			oh[int(c)] = 1
 		}
 		x = append(x, oh...)
-		k++
 	}
 	return x
 }

@@ -2,10 +2,13 @@ package mlservice
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -59,7 +62,8 @@ type TrainOptions struct {
 
 // Candidate is a trained, evaluated model that is not yet promoted.
 type Candidate struct {
-	Model *model.Model
+	// Model is the fitted model; Metadata.ModelFamily names its family.
+	Model model.Model
 	// Schema is the table the model was trained on, resolved (learned
 	// categories filled in); nil means DefaultSchema. Promote stores it in
 	// the version as schema.json.
@@ -93,25 +97,30 @@ func Train(ctx context.Context, ds *Dataset, opts TrainOptions) (*Candidate, err
 	if err != nil {
 		return nil, fmt.Errorf("train: %w", err)
 	}
-	if ds != nil && ds.isTable() {
-		return trainTable(ctx, ds, opts, start)
-	}
-	if err := checkDataset(ds, "training"); err != nil {
+	if err := checkDataset(ds, nil, "training"); err != nil {
 		return nil, fmt.Errorf("train: %w", err)
 	}
+	s := ds.schema()
 	if opts.Eval != nil {
-		if err := checkDataset(opts.Eval, "evaluation"); err != nil {
+		if err := checkDataset(opts.Eval, s, "evaluation"); err != nil {
 			return nil, fmt.Errorf("train: %w", err)
 		}
 	}
+	// The parts of metadata.json that grow with the schema are known before
+	// the fit: a schema too big to store is refused before the work.
+	features, drift := featureStats(ds), newDriftProfile(ds)
+	if err := checkVersionSize(s, features, drift); err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	}
 
 	trainRows, eval, info := split(ds, opts)
-	m, fit, err := model.Fit(ctx, FeatureNames[:], ds.X[:], ds.Y, trainRows,
+	m, fit, err := model.FitLogistic(ctx, s.layout(), ds.X, ds.Y, trainRows,
 		model.FitOptions{C: opts.C, Balanced: opts.BalancedClassWeight, Workers: opts.Workers})
 	if err != nil {
 		return nil, fmt.Errorf("train: %w", err)
 	}
-	metrics, err := score(m, eval)
+	p := scores(m, eval)
+	metrics, err := model.Evaluate(eval.Y, p, nil)
 	if err != nil {
 		return nil, fmt.Errorf("train: evaluate: %w", err)
 	}
@@ -125,22 +134,53 @@ func Train(ctx context.Context, ds *Dataset, opts TrainOptions) (*Candidate, err
 	}
 	meta := Metadata{
 		SchemaVersion:        SchemaVersion,
+		ModelFamily:          m.Family(),
 		Metric:               opts.Rule.metric(metrics),
 		Metrics:              metrics,
 		TrainingDataFile:     baseName(ds.Source),
 		TrainedAt:            time.Now().UTC(),
-		FeatureSchemaVersion: FeatureSchemaVersion,
+		FeatureSchemaVersion: s.ID(),
 		Data:                 info,
-		Features:             featureStats(ds),
+		Features:             features,
 		Params:               params(opts, fit, time.Since(start)),
 		ModelFile:            modelFile,
 		Examples:             examples(m, scored, opts.Examples),
-		Drift:                newDriftProfile(FeatureNames[:], defaultFeatureTypes(), ds.X[:], ds.Y),
+		Importance:           importance(m, eval),
+		Drift:                drift,
 	}
 	if opts.Eval != nil {
 		meta.EvaluationDataFile = baseName(opts.Eval.Source)
 	}
-	return &Candidate{Model: m, Metadata: meta, eval: eval, Rule: opts.Rule, AllowSchemaChange: opts.AllowSchemaChange}, nil
+	c := &Candidate{Model: m, Metadata: meta, eval: eval, Rule: opts.Rule, AllowSchemaChange: opts.AllowSchemaChange}
+	if ds.Schema != nil && !ds.Schema.IsDefault() {
+		c.Schema = ds.Schema.clone()
+	}
+	return c, nil
+}
+
+// UnmarshalJSON decodes a candidate (as encoding/json writes one): its
+// model by the family model.json names, for rows of its schema. Its
+// evaluation rows are not encoded, so Promote compares it by recorded
+// figures.
+func (c *Candidate) UnmarshalJSON(data []byte) error {
+	type plain Candidate // the same fields, without this method
+	var raw struct {
+		plain
+		Model json.RawMessage
+	}
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return err
+	}
+	*c = Candidate(raw.plain)
+	if len(raw.Model) == 0 || string(raw.Model) == "null" {
+		return nil
+	}
+	m, err := decodeModel(raw.Model, c.schema(), c.Metadata.ModelFamily)
+	if err != nil {
+		return fmt.Errorf("decode candidate model: %w", err)
+	}
+	c.Model = m
+	return nil
 }
 
 // schema returns the candidate's schema: Schema, or DefaultSchema.
@@ -149,6 +189,22 @@ func (c *Candidate) schema() *Schema {
 		return defaultSchema()
 	}
 	return c.Schema
+}
+
+// checkModel checks that the candidate's model reads rows of its schema
+// (resolved) and is of the family its metadata names.
+func (c *Candidate) checkModel() error {
+	if c == nil || c.Model == nil {
+		return errors.New("no candidate")
+	}
+	s := c.schema()
+	if !s.Resolved() || !c.Model.Layout().Equal(s.layout()) {
+		return fmt.Errorf("the model's columns are not schema %s's encoding", s.ID())
+	}
+	if f := c.Metadata.ModelFamily; f != "" && f != c.Model.Family() {
+		return fmt.Errorf("the model is a %s model, its metadata says %s", c.Model.Family(), truncate(f, 40))
+	}
+	return nil
 }
 
 // withDefaults checks opts and fills in the documented defaults.
@@ -190,13 +246,25 @@ func split(ds *Dataset, opts TrainOptions) (trainRows []bool, eval *Dataset, inf
 	}
 	test := stratifiedTestRows(ds.Y, opts.TestFraction, opts.Seed)
 	trainRows = make([]bool, len(test))
-	eval = &Dataset{Source: ds.Source, SHA256: ds.SHA256}
+	held := 0
 	for i, t := range test {
 		trainRows[i] = !t
 		if t {
-			for j := range eval.X {
-				eval.X[j] = append(eval.X[j], ds.X[j][i])
+			held++
+		}
+	}
+	eval = &Dataset{Source: ds.Source, SHA256: ds.SHA256, Schema: ds.Schema, X: make([][]float64, len(ds.X)), Y: make([]uint8, 0, held)}
+	for j, col := range ds.X {
+		out := make([]float64, 0, held)
+		for i, t := range test {
+			if t {
+				out = append(out, col[i])
 			}
+		}
+		eval.X[j] = out
+	}
+	for i, t := range test {
+		if t {
 			eval.Y = append(eval.Y, ds.Y[i])
 		}
 	}
@@ -205,27 +273,91 @@ func split(ds *Dataset, opts TrainOptions) (trainRows []bool, eval *Dataset, inf
 	return trainRows, eval, info
 }
 
-// score evaluates m on every row of eval.
-func score(m *model.Model, eval *Dataset) (Metrics, error) {
-	p := make([]float64, eval.Len())
+// scores returns m's probability for every row of ds.
+func scores(m model.Model, ds *Dataset) []float64 {
+	p := make([]float64, ds.Len())
+	row := make([]float64, len(ds.X))
 	for i := range p {
-		v := eval.Row(i).Vector()
-		p[i] = m.Probability(v[:])
+		for j, col := range ds.X {
+			row[j] = col[i]
+		}
+		p[i] = model.Sigmoid(m.LogOdds(row))
 	}
-	return model.Evaluate(eval.Y, p, nil)
+	return p
 }
 
-// examples picks n self-test rows spread over ds, each at most once, with
-// the probabilities m gives them.
-func examples(m *model.Model, ds *Dataset, n int) []Example {
+// examples picks up to n self-test rows spread over ds, each at most once,
+// with the probabilities m gives them; a row with an ignored unknown
+// category is passed over (its value is not kept).
+func examples(m model.Model, ds *Dataset, n int) []Example {
+	s := ds.schema()
 	n = min(n, ds.Len())
 	out := make([]Example, 0, n)
+	row := make([]float64, len(ds.X))
 	for k := range n {
-		f := ds.Row(k * ds.Len() / n)
-		v := f.Vector()
-		out = append(out, Example{Features: f, Probability: m.Probability(v[:])})
+		i := k * ds.Len() / n
+		for ; i < ds.Len() && hasUnknown(s, ds, i); i++ {
+		}
+		if i == ds.Len() {
+			break
+		}
+		for j, col := range ds.X {
+			row[j] = col[i]
+		}
+		ex := Example{Probability: model.Sigmoid(m.LogOdds(row))}
+		if ds.Schema == nil || ds.Schema.IsDefault() {
+			ex.Features = ds.Row(i)
+		} else {
+			ex.Values = map[string]any{}
+			for j, f := range s.Features {
+				if f.Type == TypeCategory {
+					ex.Values[f.Name] = f.Categories[int(row[j])]
+				} else {
+					ex.Values[f.Name] = row[j]
+				}
+			}
+		}
+		out = append(out, ex)
 	}
 	return out
+}
+
+// hasUnknown reports whether row i has a category value the schema ignored.
+func hasUnknown(s *Schema, ds *Dataset, i int) bool {
+	for j, f := range s.Features {
+		if f.Type == TypeCategory && ds.X[j][i] < 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// importanceRows is how many evaluation rows importance explains at most,
+// spread over them.
+const importanceRows = 10000
+
+// importance returns each feature's mean absolute contribution to the
+// log-odds (model.Model.Explain) over the evaluation rows.
+func importance(m model.Model, eval *Dataset) []FeatureImportance {
+	layout := m.Layout()
+	sum := make([]float64, len(layout))
+	row, out := make([]float64, len(layout)), make([]float64, len(layout))
+	n := min(eval.Len(), importanceRows)
+	for k := range n {
+		i := k * eval.Len() / n
+		for j, col := range eval.X {
+			row[j] = col[i]
+		}
+		m.Explain(row, out)
+		for j, c := range out {
+			sum[j] += math.Abs(c)
+		}
+	}
+	imp := make([]FeatureImportance, len(layout))
+	for j, f := range layout {
+		imp[j] = FeatureImportance{Name: f.Name, MeanAbsContribution: sum[j] / float64(max(n, 1))}
+	}
+	return imp
 }
 
 func params(opts TrainOptions, fit model.FitResult, took time.Duration) Params {
@@ -248,16 +380,31 @@ func baseName(source string) string {
 }
 
 // checkDataset reports the first problem of ds that Validate would not let
-// through (a Dataset may be built by hand); every one matches ErrInvalidData.
-func checkDataset(ds *Dataset, role string) error {
+// through (a Dataset may be built by hand), under schema s (nil: its own);
+// every one matches ErrInvalidData.
+func checkDataset(ds *Dataset, s *Schema, role string) error {
 	if ds == nil {
 		return fmt.Errorf("no %s dataset: %w", role, ErrInvalidData)
 	}
+	if s != nil && ds.schema().Hash() != s.Hash() {
+		return fmt.Errorf("%s dataset is not under schema %s: %w", role, s.ID(), ErrInvalidData)
+	}
+	s = ds.schema()
+	if !s.Resolved() {
+		return fmt.Errorf("schema %s has a category feature without categories: %w", s.ID(), ErrInvalidData)
+	}
 	n := len(ds.Y)
-	for j, col := range ds.X {
-		if len(col) != n {
-			return fmt.Errorf("%s dataset column %s has %d rows, target has %d: %w", role, FeatureNames[j], len(col), n, ErrInvalidData)
+	for j, f := range s.Features {
+		var col []float64
+		if j < len(ds.X) {
+			col = ds.X[j]
 		}
+		if len(col) != n {
+			return fmt.Errorf("%s dataset column %s has %d rows, target has %d: %w", role, f.Name, len(col), n, ErrInvalidData)
+		}
+	}
+	if len(ds.X) > len(s.Features) {
+		return fmt.Errorf("%s dataset has %d columns, schema %s %d features: %w", role, len(ds.X), s.ID(), len(s.Features), ErrInvalidData)
 	}
 	counts := [2]int{}
 	for i, y := range ds.Y {
@@ -269,10 +416,14 @@ func checkDataset(ds *Dataset, role string) error {
 	if counts[0] < MinRowsPerClass || counts[1] < MinRowsPerClass {
 		return fmt.Errorf("%s dataset needs %d rows of each class, has %v: %w", role, MinRowsPerClass, counts, ErrInvalidData)
 	}
-	for j, col := range ds.X {
-		for i, v := range col {
-			if math.IsNaN(v) || math.IsInf(v, 0) {
-				return fmt.Errorf("%s dataset row %d: %s is %v: %w", role, i, FeatureNames[j], v, ErrInvalidData)
+	for j, f := range s.Features {
+		levels := float64(len(f.Categories))
+		for i, v := range ds.X[j] {
+			switch {
+			case f.Type != TypeCategory && (math.IsNaN(v) || math.IsInf(v, 0)):
+				return fmt.Errorf("%s dataset row %d: %s is %v: %w", role, i, f.Name, v, ErrInvalidData)
+			case f.Type == TypeCategory && !(v == -1 || v >= 0 && v < levels && v == math.Trunc(v)):
+				return fmt.Errorf("%s dataset row %d: %s has code %v of %d categories: %w", role, i, f.Name, v, len(f.Categories), ErrInvalidData)
 			}
 		}
 	}
@@ -306,15 +457,52 @@ func stratifiedTestRows(y []uint8, frac float64, seed uint64) []bool {
 	return test
 }
 
+// featureStats summarizes each number and binary feature of ds.
 func featureStats(ds *Dataset) []FeatureStats {
-	out := make([]FeatureStats, NumFeatures)
+	s := ds.schema()
+	out := make([]FeatureStats, len(s.Features))
 	var wg sync.WaitGroup
-	for j, col := range ds.X {
+	for j, f := range s.Features {
+		if f.Type == TypeCategory {
+			continue
+		}
+		col := ds.X[j]
 		wg.Go(func() {
 			mean, std := stat.PopMeanStdDev(col, nil)
-			out[j] = FeatureStats{Name: FeatureNames[j], Mean: mean, Std: std, Min: floats.Min(col), Max: floats.Max(col)}
+			out[j] = FeatureStats{Name: f.Name, Mean: mean, Std: std, Min: floats.Min(col), Max: floats.Max(col)}
 		})
 	}
 	wg.Wait()
-	return out
+	return slices.DeleteFunc(out, func(f FeatureStats) bool { return f.Name == "" })
+}
+
+// checkVersionSize refuses, before training, a schema whose version files
+// could not be written: schema.json, or metadata.json's per-feature parts
+// alone (the rest of it is small and bounded), over the size every version
+// file is held to.
+func checkVersionSize(s *Schema, features []FeatureStats, drift *DriftProfile) error {
+	if s.IsDefault() {
+		return nil // small, and known to fit
+	}
+	if n := len(s.MarshalIndent()); n >= maxVersionFileSize {
+		return fmt.Errorf("%s would have %d bytes, the limit is %d: the schema has %d categories in all; declare fewer (merge rare values): %w",
+			schemaFile, n, maxVersionFileSize, countCategories(s), ErrInvalidData)
+	}
+	part, err := json.MarshalIndent(Metadata{Features: features, Drift: drift}, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode metadata: %w", err)
+	}
+	if len(part) >= maxVersionFileSize {
+		return fmt.Errorf("%s would have over %d bytes, the limit is %d: the schema has %d categories in all; declare fewer (merge rare values): %w",
+			metadataFile, len(part), maxVersionFileSize, countCategories(s), ErrInvalidData)
+	}
+	return nil
+}
+
+func countCategories(s *Schema) int {
+	n := 0
+	for _, f := range s.Features {
+		n += len(f.Categories)
+	}
+	return n
 }

@@ -14,7 +14,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/go-playground/validator/v10"
+	"github.com/mlservice/mlservice/internal/csvsplit"
+	"github.com/mlservice/mlservice/internal/rules"
 )
 
 const fuzzHeader = "age,income,account_balance,transactions_last_30d,is_premium,target\n"
@@ -154,7 +155,7 @@ func checkAccepted(t *testing.T, data []byte, ds *Dataset) {
 				t.Fatalf("accepted without column %s", name)
 			}
 			kind, want := referenceCell(rec[k])
-			if kind != cellNumber {
+			if kind != csvsplit.Number {
 				t.Fatalf("row %d %s: accepted %q, which is not a plain decimal number", i, name, rec[k])
 			}
 			var got float64
@@ -170,124 +171,67 @@ func checkAccepted(t *testing.T, data []byte, ds *Dataset) {
 	}
 }
 
-// FuzzParseDecimal checks the fast number parser against strconv, bit for
-// bit, and the cell decoder against the rules written out again here.
-func FuzzParseDecimal(f *testing.F) {
-	for _, s := range []string{
-		"0", "-0", "+0", "1", "-123", "123.45", "0.1", ".5", "5.", "-.5", "+.5", ".", "-", "+", "",
-		"9007199254740992", "9007199254740993", "9007199254740993.5", "1234567890123456789", "12345678901234567890",
-		// Mantissas above 2⁵³, where rounding twice (to float64, then by
-		// the division) differs from strconv's single rounding.
-		"3550185.250198970214", "108730562814102762.1", "62023990302012.8081",
-		"0.0000000000000000000001", "0.00000000000000000000001", "1.7976931348623157e308", "1e400", "-1e400", "1e-400",
-		"1e5", "1E-5", "0x10", "0x1p3", "1_000", "1,5", "NaN", "-inf", "Infinity", "NA", "n/a", "null", "None", "nil",
-		" 42 ", "\t-7\n", "\u00a012\u00a0", "١٢", "abc", "e5", "-e5", "1e", "1.2.3", "--1", "+-1", "00012.5000",
-	} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		if v, ok := parseDecimal(s); ok {
-			want, err := strconv.ParseFloat(s, 64)
-			if err != nil {
-				t.Fatalf("parseDecimal(%q) = %v, strconv fails: %v", s, v, err)
-			}
-			if math.Float64bits(v) != math.Float64bits(want) {
-				t.Fatalf("parseDecimal(%q) = %v (%#x), strconv %v (%#x)", s, v, math.Float64bits(v), want, math.Float64bits(want))
-			}
-		}
-
-		var c cell
-		if err := c.UnmarshalCSV(s); err != nil {
-			t.Fatalf("UnmarshalCSV(%q) = %v; a cell never fails to decode", s, err)
-		}
-		kind, value := referenceCell(s)
-		if c.kind() != kind {
-			t.Fatalf("UnmarshalCSV(%q): kind %d, the rules say %d", s, c.kind(), kind)
-		}
-		if kind == cellNumber && math.Float64bits(c.value()) != math.Float64bits(value) {
-			t.Fatalf("UnmarshalCSV(%q) = %v, strconv %v", s, c.value(), value)
-		}
-	})
-}
-
-// referenceCell classifies a CSV cell by the rules record documents, the slow
-// obvious way: after trimming spaces, a null spelling (or a decimal that
-// overflows float64) is a null; plain decimal notation that strconv parses
-// is a number; anything else (hex, underscores, words, …) is text.
-func referenceCell(s string) (cellKind, float64) {
+// referenceCell classifies a CSV cell the slow obvious way: after trimming
+// spaces, a null spelling (or a decimal that overflows float64) is a null;
+// plain decimal notation that strconv parses is a number; anything else
+// (hex, underscores, words, …) is text. (internal/csvsplit's
+// FuzzParseDecimal holds ParseCell to the same rules.)
+func referenceCell(s string) (csvsplit.Kind, float64) {
 	t := strings.TrimSpace(s)
 	switch strings.ToLower(t) {
 	case "", "na", "n/a", "nan", "-nan", "+nan", "null", "none", "nil",
 		"inf", "-inf", "+inf", "infinity", "-infinity", "+infinity":
-		return cellNull, 0
+		return csvsplit.Null, 0
 	}
 	if strings.Trim(t, "0123456789.+-eE") != "" {
-		return cellText, 0
+		return csvsplit.Text, 0
 	}
 	v, err := strconv.ParseFloat(t, 64)
 	switch {
 	case err == nil:
-		return cellNumber, v
+		return csvsplit.Number, v
 	case errors.Is(err, strconv.ErrRange) && math.IsInf(v, 0):
-		return cellNull, 0
+		return csvsplit.Null, 0
 	}
-	return cellText, 0
+	return csvsplit.Text, 0
 }
 
-// FuzzFastRuleAgreesWithValidator builds records from arbitrary cells and
-// checks, cell by cell, that the fast rules compiled from the validate tags
-// pass exactly the cells validator/v10 passes, and that both follow the
-// contract as written in the record's documentation.
-func FuzzFastRuleAgreesWithValidator(f *testing.F) {
-	f.Add(uint8(0), 30.0, uint8(0), 52000.5, uint8(0), -120.25, uint8(0), 7.0, uint8(0), 1.0, uint8(0), 0.0)
-	f.Add(uint8(0), -1.0, uint8(1), 0.0, uint8(2), 0.0, uint8(0), -0.0, uint8(0), 2.0, uint8(0), 0.5)
-	f.Add(uint8(0), math.NaN(), uint8(0), math.Inf(1), uint8(0), math.Inf(-1), uint8(0), math.Inf(1), uint8(0), -0.0, uint8(0), math.NaN())
-	f.Add(uint8(0), 0.0, uint8(0), 0.0, uint8(0), 0.0, uint8(0), -1e-300, uint8(0), 1.0000000000000002, uint8(0), 0.9999999999999999)
-	f.Add(uint8(2), 1.0, uint8(2), 1.0, uint8(1), 1.0, uint8(1), 1.0, uint8(2), 1.0, uint8(1), 1.0)
-	f.Add(uint8(0), 1e15, uint8(0), -1e15, uint8(0), 1e200, uint8(0), 1.0000000000000002e15, uint8(0), 1e15, uint8(0), -1e200)
-	c := theContract()
-	f.Fuzz(func(t *testing.T, k0 uint8, v0 float64, k1 uint8, v1 float64, k2 uint8, v2 float64, k3 uint8, v3 float64, k4 uint8, v4 float64, k5 uint8, v5 float64) {
-		kinds := [...]uint8{k0, k1, k2, k3, k4, k5}
-		values := [...]float64{v0, v1, v2, v3, v4, v5}
-		var rec record
-		for i, cl := range rec.cells() {
-			*cl = makeCell(values[i], cellKind(kinds[i]%3))
-		}
-
-		failed := map[string]bool{}
-		err := c.validate.Struct(&rec)
-		var verrs validator.ValidationErrors
-		if err != nil && !errors.As(err, &verrs) {
-			t.Fatalf("validator: %v", err)
-		}
-		for _, fe := range verrs {
-			failed[fe.Field()] = true
-		}
+// FuzzValueRuleAgreesWithValidator checks, value by value, that the
+// comparisons each default-schema column's rule tag compiles to pass exactly
+// the numbers validator/v10 passes under the same tag, and that both follow
+// the contract as DefaultSchema documents it.
+func FuzzValueRuleAgreesWithValidator(f *testing.F) {
+	f.Add(30.0, 52000.5, -120.25, 7.0, 1.0)
+	f.Add(-1.0, 0.0, 0.0, -0.0, 2.0)
+	f.Add(math.NaN(), math.Inf(1), math.Inf(-1), math.Inf(1), -0.0)
+	f.Add(0.0, 0.0, 0.0, -1e-300, 1.0000000000000002)
+	f.Add(1e15, -1e15, 1e200, 1.0000000000000002e15, 0.9999999999999999)
+	cols := defaultColumns()
+	f.Fuzz(func(t *testing.T, v0, v1, v2, v3, v4 float64) {
+		row := []float64{v0, v1, v2, v3, v4}
 		allOK := true
-		for i, cl := range rec.cells() {
-			fast := c.fields[i].fast.ok(cl)
+		for j, v := range row {
+			col := &cols.cols[j]
+			fast := col.rule.OK(v)
 			allOK = allOK && fast
-			name := c.fields[i].column
-			if fast == failed[name] {
-				t.Errorf("%s = %+v: fast rule says %v, validator says %v", name, *cl, fast, !failed[name])
+			name, _ := rules.Check(v, col.rule.Tag)
+			byValidator := name == "" && !math.IsNaN(v) && !math.IsInf(v, 0)
+			if fast != byValidator {
+				t.Errorf("%s = %v: the compiled rule says %v, validator says %v", col.spec.Name, v, fast, byValidator)
 			}
-			if spec := contractAllows(name, *cl); spec != fast {
-				t.Errorf("%s = %+v: fast rule says %v, the contract says %v", name, *cl, fast, spec)
+			if spec := contractAllows(col.spec.Name, v); spec != fast {
+				t.Errorf("%s = %v: the compiled rule says %v, the contract says %v", col.spec.Name, v, fast, spec)
 			}
 		}
-		if q := c.quickCheck(&rec); q != allOK || q != (err == nil) {
-			t.Errorf("quickCheck = %v, validator error %v", q, err)
+		if got := cols.check(row) < 0; got != allOK {
+			t.Errorf("check(%v) passes %v, the rules say %v", row, got, allOK)
 		}
 	})
 }
 
-// contractAllows is the data contract for one cell, as the documentation of
-// record states it.
-func contractAllows(column string, c cell) bool {
-	if c.kind() != cellNumber {
-		return false
-	}
-	v := c.value()
+// contractAllows is the data contract for one value, as DefaultSchema
+// documents it.
+func contractAllows(column string, v float64) bool {
 	switch column {
 	case "age", "transactions_last_30d":
 		return v >= 0 && v <= MaxAbsValue

@@ -7,7 +7,6 @@ package mlservice
 // the artifacts: errors reach HTTP clients through /ready and /versions.
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -15,13 +14,12 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"math"
 	"path/filepath"
 	"slices"
 	"strings"
-	"time"
 	"unicode/utf8"
 
+	"github.com/mlservice/mlservice/internal/strictjson"
 	"github.com/mlservice/mlservice/model"
 	"github.com/mlservice/mlservice/storage"
 )
@@ -256,7 +254,7 @@ func versionRel(id string, name ...string) string { return storage.VersionKey(id
 // manifest (sizes and SHA-256), but the model is not self-tested and its
 // feature schema may differ from this build's, so a version that would not
 // be served can still be shown. Errors name keys relative to the artifacts.
-func (a *Artifacts) ReadVersion(ctx context.Context, id string) (*Metadata, *model.Model, error) {
+func (a *Artifacts) ReadVersion(ctx context.Context, id string) (*Metadata, model.Model, error) {
 	if !ValidVersionID(id) {
 		return nil, nil, fmt.Errorf("read version %q: %w", truncate(id, 80), ErrBadVersionID)
 	}
@@ -269,21 +267,25 @@ func (a *Artifacts) ReadVersion(ctx context.Context, id string) (*Metadata, *mod
 
 // decodeReadVersion decodes the metadata and model of version id from its
 // files, already checked against its manifest.
-func decodeReadVersion(id string, files map[string][]byte) (*Metadata, *model.Model, error) {
+func decodeReadVersion(id string, files map[string][]byte) (*Metadata, model.Model, error) {
 	var meta Metadata
 	if err := decodeStrict(files[metadataFile], &meta); err != nil {
 		return nil, nil, fmt.Errorf("read version %s: %s: %w", id, versionRel(id, metadataFile), err)
 	}
-	var m model.Model
-	if err := decodeStrict(files[modelFile], &m); err != nil {
+	schema, err := versionSchema(files)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read version %s: %s: %w", id, versionRel(id, schemaFile), err)
+	}
+	m, err := decodeModel(files[modelFile], schema, meta.ModelFamily)
+	if err != nil {
 		return nil, nil, fmt.Errorf("read version %s: %s: %w", id, versionRel(id, modelFile), err)
 	}
-	return &meta, &m, nil
+	return &meta, m, nil
 }
 
 // ReadVersion is Artifacts.ReadVersion on the artifacts directory
 // artifactsDir.
-func ReadVersion(artifactsDir, id string) (*Metadata, *model.Model, error) {
+func ReadVersion(artifactsDir, id string) (*Metadata, model.Model, error) {
 	return DirArtifacts(artifactsDir).ReadVersion(context.Background(), id)
 }
 
@@ -299,62 +301,9 @@ func truncate(s string, n int) string {
 }
 
 // decodeStrict unmarshals data into v, refusing a duplicate key in any
-// object: encoding/json would silently keep the last one, so a key appended
-// to a file could override the one that was checked.
-func decodeStrict(data []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	tok, err := dec.Token()
-	if err != nil {
-		return err
-	}
-	if err := checkDuplicateKeys(dec, tok, ""); err != nil {
-		return err
-	}
-	return json.Unmarshal(data, v)
-}
-
-// checkDuplicateKeys walks the value that starts with tok.
-func checkDuplicateKeys(dec *json.Decoder, tok json.Token, at string) error {
-	switch tok {
-	case json.Delim('{'):
-		seen := map[string]bool{}
-		for dec.More() {
-			k, err := dec.Token()
-			if err != nil {
-				return err
-			}
-			key, _ := k.(string)
-			if at != "" {
-				key = at + "." + key
-			}
-			if seen[key] {
-				return fmt.Errorf("duplicate key %q", truncate(key, 80))
-			}
-			seen[key] = true
-			if err := checkNext(dec, key); err != nil {
-				return err
-			}
-		}
-	case json.Delim('['):
-		for i := 0; dec.More(); i++ {
-			if err := checkNext(dec, fmt.Sprintf("%s[%d]", at, i)); err != nil {
-				return err
-			}
-		}
-	default:
-		return nil // a scalar
-	}
-	_, err := dec.Token() // the closing delimiter
-	return err
-}
-
-func checkNext(dec *json.Decoder, at string) error {
-	tok, err := dec.Token()
-	if err != nil {
-		return err
-	}
-	return checkDuplicateKeys(dec, tok, at)
-}
+// object (internal/strictjson): encoding/json would silently keep the last
+// one, so a key appended to a file could override the one that was checked.
+func decodeStrict(data []byte, v any) error { return strictjson.Decode(data, v) }
 
 // readMetadata reads a version's metadata.json, checked against the
 // manifest, without loadVersion's other checks: for listings.
@@ -374,11 +323,6 @@ func decodeMetadata(id string, files map[string][]byte) (*Metadata, error) {
 	}
 	return &m, nil
 }
-
-// selfTestTolerance bounds how far a recomputed example probability may be
-// from the stored one. The same code on the same platform gives the same bits;
-// the slack covers other platforms fusing multiply-adds.
-const selfTestTolerance = 1e-9
 
 // loadVersion reads and checks a complete version: the id's shape, every
 // file against the manifest, the metadata, the feature schema, and the
@@ -400,93 +344,4 @@ func (a *Artifacts) loadVersion(ctx context.Context, id string) (*servingVersion
 		return nil, fmt.Errorf("load version %s: %v: %w", id, err, ErrCorruptVersion)
 	}
 	return decodeVersion(id, files)
-}
-
-// decodeVersion checks a version's files, already checked against its
-// manifest: the metadata, the feature schema, and the stored examples
-// recomputed by the loaded model.
-func decodeVersion(id string, files map[string][]byte) (*servingVersion, error) {
-	corrupt := func(format string, a ...any) error {
-		return fmt.Errorf("load version %s: %s: %w", id, fmt.Sprintf(format, a...), ErrCorruptVersion)
-	}
-	metaJSON, modelJSON := files[metadataFile], files[modelFile]
-	var meta Metadata
-	if err := decodeStrict(metaJSON, &meta); err != nil {
-		return nil, corrupt("%s: %v", versionRel(id, metadataFile), err)
-	}
-	switch {
-	case meta.SchemaVersion != SchemaVersion:
-		return nil, corrupt("metadata schema_version %q, want %q", meta.SchemaVersion, SchemaVersion)
-	case meta.ModelVersionID != id:
-		return nil, corrupt("metadata names version %q", truncate(meta.ModelVersionID, 80))
-	case len(meta.Examples) == 0:
-		return nil, corrupt("metadata has no self-test examples")
-	}
-	sum := sha256.Sum256(modelJSON) // the manifest checked it too; the two must agree
-	if got := hex.EncodeToString(sum[:]); got != meta.ModelSHA256 {
-		return nil, corrupt("%s has SHA-256 %s, metadata says %s", modelFile, got, meta.ModelSHA256)
-	}
-	var m model.Model
-	if err := decodeStrict(modelJSON, &m); err != nil {
-		return nil, corrupt("%s: %v", versionRel(id, modelFile), err)
-	}
-	schema, err := versionSchema(files)
-	if err != nil {
-		return nil, corrupt("%s: %v", versionRel(id, schemaFile), err)
-	}
-	if meta.FeatureSchemaVersion != schema.ID() {
-		return nil, corrupt("feature schema %q, its schema is %q", truncate(meta.FeatureSchemaVersion, 120), schema.ID())
-	}
-	if !schema.IsDefault() {
-		table, err := compileTable(schema, &m)
-		if err != nil {
-			return nil, corrupt("%v", err)
-		}
-		for i, ex := range meta.Examples {
-			row, err := exampleRow(schema, ex.Values)
-			if err != nil {
-				return nil, corrupt("self-test example %d: %v", i, err)
-			}
-			_, got, err := table.predictRow(&row) // the code that will serve
-			if err != nil || !(math.Abs(got-ex.Probability) <= selfTestTolerance) {
-				return nil, corrupt("self-test example %d: model gives %v (%v), trainer recorded %v", i, got, err, ex.Probability)
-			}
-		}
-		v := &servingVersion{id: id, schema: schema, table: table, meta: &meta, metaJSON: metaJSON, loadedAt: time.Now()}
-		v.drift, v.driftOff = tableCounter(meta.Drift, schema)
-		return v, nil
-	}
-	if !slices.Equal(m.Features, FeatureNames[:]) {
-		return nil, corrupt("model features %v, want %v", m.Features, FeatureNames)
-	}
-	lin := compile(&m)
-	for i, ex := range meta.Examples {
-		_, got := lin.predict(&ex.Features) // the code that will serve
-		if !(math.Abs(got-ex.Probability) <= selfTestTolerance) {
-			return nil, corrupt("self-test example %d: model gives %v, trainer recorded %v", i, got, ex.Probability)
-		}
-	}
-	v := &servingVersion{id: id, schema: defaultSchema(), linear: lin, meta: &meta, metaJSON: metaJSON, loadedAt: time.Now()}
-	v.drift, v.driftOff = newProfileCounter(meta.Drift)
-	return v, nil
-}
-
-// versionSchema returns a version's schema: its schema.json, resolved, or
-// DefaultSchema for a version written before versions carried one.
-func versionSchema(files map[string][]byte) (*Schema, error) {
-	data, ok := files[schemaFile]
-	if !ok {
-		return defaultSchema(), nil
-	}
-	s, err := ParseSchema(data)
-	if err != nil {
-		return nil, err
-	}
-	if !s.Resolved() {
-		return nil, errors.New("a category feature has no categories")
-	}
-	if s.IsDefault() {
-		return defaultSchema(), nil
-	}
-	return s, nil
 }

@@ -3,10 +3,12 @@ package model_test
 import (
 	"context"
 	"errors"
+	"math"
 	"sync/atomic"
 	"testing"
 
 	"github.com/mlservice/mlservice/model"
+	"gonum.org/v1/gonum/stat"
 )
 
 // TestFitStallIsBounded asks for a gradient far below what float64 can
@@ -88,4 +90,25 @@ func TestFitCanceledMidway(t *testing.T) {
 		t.Errorf("ctx.Err called %d times after %d allowed; a full fit takes %d evaluations", calls, n, full.Evaluations)
 	}
 	t.Logf("full fit: %d evaluations; cancelled one: ctx.Err called %d times", full.Evaluations, ctx.calls.Load())
+}
+
+// TestMaskedMeanVariance: leaving the rows out gives gonum's bits with 0/1
+// weights, which the scaler used to pass it.
+func TestMaskedMeanVariance(t *testing.T) {
+	_, X, _ := synthetic(10_000, 5)
+	rows := make([]bool, 10_000)
+	weights := make([]float64, len(rows))
+	for i := range rows {
+		rows[i] = i%7 != 3
+		if rows[i] {
+			weights[i] = 1
+		}
+	}
+	mean, scale := model.FitScaler(X, rows)
+	for j, col := range X {
+		m, v := stat.PopMeanVariance(col, weights)
+		if math.Float64bits(m) != math.Float64bits(mean[j]) || math.Float64bits(math.Sqrt(v)) != math.Float64bits(scale[j]) {
+			t.Errorf("column %d: mean %v scale %v, gonum %v %v", j, mean[j], scale[j], m, math.Sqrt(v))
+		}
+	}
 }

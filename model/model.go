@@ -1,100 +1,99 @@
-// Package model is the math behind mlservice: a standardizer, an L2-regularized
-// logistic regression fitted with gonum's L-BFGS, evaluation metrics, and the
-// JSON form a fitted model is stored in.
+// Package model is the math behind mlservice: the interface every model
+// family implements, logistic regression (a standardizer and an
+// L2-regularized logistic regression fitted with gonum's L-BFGS, the pair
+// scikit-learn calls a Pipeline; testdata/sklearn holds the golden values
+// that prove it), evaluation metrics, and the JSON form a fitted model is
+// stored in.
 //
-// It stands alone: it knows nothing of CSV files, artifacts or serving, and it
-// never imports the root package. The fitted model is the one scikit-learn's
-// Pipeline(StandardScaler(), LogisticRegression()) computes on the same rows;
-// testdata/sklearn holds the golden values that prove it.
+// It stands alone: it knows nothing of CSV files, artifacts or serving, and
+// it never imports the root package, nor a family's package (such as
+// model/gbdt): whoever decodes a model.json picks the family by its
+// "family" field (absent: "logistic", as files written before there were
+// families).
 //
-// Data is passed column by column: X[j][i] is feature j of row i. Labels are
-// 0 or 1. A nil rows mask means every row; otherwise rows[i] says whether row
-// i takes part.
+// # Rows
+//
+// A model reads one row at a time as a []float64 with one value per feature
+// of its Layout, in layout order: a number (or a 0/1 binary) as it is, a
+// category as its level's code (the level's index in Feature.Levels) as a
+// float64, -1 for a value the schema lets through without a level
+// ("unknown": "ignore"). NaN is a missing value. Training data comes the
+// same way, a column per feature: X[j][i] is feature j of row i. Labels are
+// 0 or 1. A nil rows mask means every row; otherwise rows[i] says whether
+// row i takes part.
 package model
 
 import (
-	"errors"
-	"fmt"
 	"math"
+	"slices"
 )
 
-// Model is a fitted standardizer followed by a logistic regression, the pair
-// scikit-learn calls a Pipeline. Coefficients live in standardized space:
-//
-//	z = Intercept + Σ Coef[j]·(x[j]−Mean[j])/Scale[j],  P(class 1) = 1/(1+e^−z)
-//
-// A Model is immutable once built by Fit or Decode; share it freely between
-// goroutines.
-type Model struct {
-	Features  []string  // feature names, in the order rows are given
-	Mean      []float64 // per-feature mean of the training rows
-	Scale     []float64 // per-feature population standard deviation (1 for a constant feature)
-	Coef      []float64 // weights in standardized space
-	Intercept float64
+// Kind is how a model reads a feature's values.
+type Kind uint8
+
+const (
+	Number   Kind = iota // a number or a 0/1 binary, as is
+	Category             // a level's code; -1 for an unknown value to ignore
+)
+
+// Feature is one input of a model.
+type Feature struct {
+	Name   string
+	Kind   Kind
+	Levels []string // a category's values, in code order; nil for a number
 }
 
-// Validate reports whether m is internally consistent: one mean, scale and
-// coefficient per feature, every number finite, every scale positive.
-func (m *Model) Validate() error {
-	d := len(m.Features)
-	if d == 0 {
-		return errors.New("model has no features")
-	}
-	if len(m.Mean) != d || len(m.Scale) != d || len(m.Coef) != d {
-		return fmt.Errorf("model has %d features but %d means, %d scales and %d coefficients",
-			d, len(m.Mean), len(m.Scale), len(m.Coef))
-	}
-	seen := make(map[string]bool, d)
-	for j, name := range m.Features {
-		if name == "" {
-			return fmt.Errorf("feature %d has no name", j)
-		}
-		if seen[name] {
-			return fmt.Errorf("feature %q appears twice", name)
-		}
-		seen[name] = true
-		if !finite(m.Mean[j]) || !finite(m.Coef[j]) {
-			return fmt.Errorf("feature %q: mean and coefficient must be finite", name)
-		}
-		if !finite(m.Scale[j]) || m.Scale[j] <= 0 {
-			return fmt.Errorf("feature %q: scale %v must be finite and positive", name, m.Scale[j])
-		}
-	}
-	if !finite(m.Intercept) {
-		return errors.New("intercept must be finite")
-	}
-	return nil
+// Layout is a model's inputs, in row order (a schema's feature order).
+type Layout []Feature
+
+// Equal reports whether l and m describe the same rows.
+func (l Layout) Equal(m Layout) bool {
+	return slices.EqualFunc(l, m, func(a, b Feature) bool {
+		return a.Name == b.Name && a.Kind == b.Kind && slices.Equal(a.Levels, b.Levels)
+	})
 }
 
-// Decision returns the log-odds z of class 1 for one row of len(m.Features)
-// values, computed in this order:
-//
-//	z = Intercept;  z += (Coef[j]/Scale[j]) · (x[j]−Mean[j])  for j = 0, 1, …
-//
-// A caller that precomputes Coef[j]/Scale[j] and keeps the order gets the
-// same bits without a division per feature. It allocates nothing.
-func (m *Model) Decision(x []float64) float64 {
-	mean, scale, coef := m.Mean[:len(x)], m.Scale[:len(x)], m.Coef[:len(x)]
-	z := m.Intercept
-	for j, v := range x {
-		z += coef[j] / scale[j] * (v - mean[j])
+// EncodedNames returns the columns of l one-hot encoded: every number
+// feature by name, in order, then each category's levels as name=level,
+// feature by feature. It is the column order of scikit-learn's
+// ColumnTransformer with a StandardScaler on the numbers and a
+// OneHotEncoder on the categories, and of a logistic model's coefficients.
+func (l Layout) EncodedNames() []string {
+	var out []string
+	for _, f := range l {
+		if f.Kind == Number {
+			out = append(out, f.Name)
+		}
 	}
-	return z
+	for _, f := range l {
+		if f.Kind == Category {
+			for _, v := range f.Levels {
+				out = append(out, f.Name+"="+v)
+			}
+		}
+	}
+	return out
 }
 
-// Probability returns P(class 1) for one row. It allocates nothing.
-func (m *Model) Probability(x []float64) float64 {
-	return Sigmoid(m.Decision(x))
-}
-
-// Predict returns the class (1 when the probability exceeds 0.5, the rule
-// scikit-learn's predict uses) and the probability of class 1.
-func (m *Model) Predict(x []float64) (class int, probability float64) {
-	z := m.Decision(x)
-	if z > 0 {
-		class = 1
-	}
-	return class, Sigmoid(z)
+// Model is a fitted binary classifier of one family. Promote, the Store and
+// the history page use models only through it, whatever their family.
+type Model interface {
+	// Family names the model's family: "logistic", "gbdt".
+	Family() string
+	// Layout returns the rows the model reads. The caller must not modify
+	// it.
+	Layout() Layout
+	// LogOdds returns the log-odds of class 1 for row (see the package
+	// documentation). It neither retains row nor allocates, and is safe
+	// for concurrent use.
+	LogOdds(row []float64) float64
+	// Explain writes into out[j] feature j's contribution to the row's
+	// log-odds and returns the bias: bias + Σ out == LogOdds(row) to
+	// rounding. len(out) is len(Layout()).
+	Explain(row, out []float64) (bias float64)
+	// MarshalJSON returns the model as model.json: its "family" field
+	// names the family.
+	MarshalJSON() ([]byte, error)
 }
 
 // Sigmoid is the logistic function 1/(1+e^−z), computed without overflow.

@@ -14,25 +14,16 @@ import (
 func FitScaler(X [][]float64, rows []bool) (mean, scale []float64) {
 	mean = make([]float64, len(X))
 	scale = make([]float64, len(X))
-	// The mask becomes 0/1 weights for gonum: a weight of 0 adds exactly 0,
-	// so the sums are those over the selected rows alone, bit for bit, and
-	// the columns can be summarized side by side without copying them.
-	var weights []float64
-	n := float64(len(X[0]))
-	if rows != nil {
-		weights = make([]float64, len(rows))
-		n = 0
-		for i, r := range rows {
-			if r {
-				weights[i] = 1
-				n++
-			}
-		}
-	}
 	var wg sync.WaitGroup
 	for j, col := range X {
-		wg.Go(func() {
-			m, v := stat.PopMeanVariance(col, weights)
+		wg.Go(func() { // the columns are summarized side by side
+			var m, v, n float64
+			if rows == nil {
+				m, v = stat.PopMeanVariance(col, nil)
+				n = float64(len(col))
+			} else {
+				m, v, n = maskedMeanVariance(col, rows)
+			}
 			mean[j] = m
 			scale[j] = math.Sqrt(v)
 			if isConstant(v, m, n) {
@@ -50,4 +41,30 @@ func isConstant(variance, mean, n float64) bool {
 	const eps = 0x1p-52
 	bound := n*eps*variance + (n*mean*eps)*(n*mean*eps)
 	return variance <= bound
+}
+
+// maskedMeanVariance is gonum's stat.PopMeanVariance of the selected rows
+// of x, as it computes it with 0/1 weights (the corrected two-pass
+// algorithm): a row of weight 0 adds exactly 0 to each of its sums, so
+// leaving it out gives the same bits, without a weight slice of a float64
+// a row (8 MB for a million rows).
+func maskedMeanVariance(x []float64, rows []bool) (mean, variance, n float64) {
+	rows = rows[:len(x)]
+	var sum float64
+	for i, v := range x {
+		if rows[i] {
+			sum += v
+			n++
+		}
+	}
+	mean = sum / n
+	var ss, compensation float64
+	for i, v := range x {
+		if rows[i] {
+			d := v - mean
+			ss += d * d
+			compensation += d
+		}
+	}
+	return mean, (ss - compensation*compensation/n) / n, n
 }

@@ -216,7 +216,7 @@ func TestSklearnInference(t *testing.T) {
 	for _, tc := range g.Cases {
 		t.Run(tc.Name, func(t *testing.T) {
 			X, _ := readColumns(t, filepath.Join(goldenDir, tc.CSV), g.Features)
-			m := &model.Model{Features: g.Features, Mean: tc.Exact.Mean, Scale: tc.Exact.Scale,
+			m := &model.Logistic{Features: g.Features, Mean: tc.Exact.Mean, Scale: tc.Exact.Scale,
 				Coef: tc.Exact.Coef, Intercept: tc.Exact.Intercept}
 			if err := m.Validate(); err != nil {
 				t.Fatal(err)

@@ -35,21 +35,13 @@ func boundHeap(rows float64) {
 }
 
 // rowBytes is bytesPerRow for a table under schema s (nil: the default):
-// 8 bytes per number, 4 per category code, 12 for the label, the masks and
-// the scored rows.
+// 8 bytes per feature (a Dataset holds a category's code as a float64, like
+// a number), 12 for the label, the masks and the scored rows.
 func rowBytes(s *mlservice.Schema) float64 {
 	if s == nil {
 		return bytesPerRow
 	}
-	n := 12.0
-	for _, f := range s.Features {
-		if f.Type == mlservice.TypeCategory {
-			n += 4
-		} else {
-			n += 8
-		}
-	}
-	return n
+	return 12 + 8*float64(len(s.Features))
 }
 
 func heapLimit(rows float64) int64 {

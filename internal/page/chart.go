@@ -178,8 +178,8 @@ const (
 	barPad             = 58 // room for the value text on either side
 )
 
-// newCoefChart draws the standardized coefficients: the change in log-odds
-// for one standard deviation of each feature.
+// newCoefChart draws one signed value per feature (a contribution to the
+// log-odds), bars left of zero for negative values.
 func newCoefChart(names []string, coef []float64) *barChart {
 	b := &barChart{W: barW, H: len(names)*barRow + 10, Top: 4}
 	b.Bottom = b.H - 4

@@ -62,7 +62,7 @@ type Version struct {
 	// Meta and Model are nil when the version cannot be read; Error then
 	// says why.
 	Meta  *mlservice.Metadata
-	Model *model.Model
+	Model model.Model
 }
 
 // Lookup returns version id, or nil.
@@ -81,7 +81,7 @@ type Loader struct {
 
 type detail struct {
 	meta  *mlservice.Metadata
-	model *model.Model
+	model model.Model
 }
 
 // NewLoader returns a Loader of arts (mlservice.DirArtifacts for a

@@ -30,9 +30,14 @@ func fakeVersion(i int, t time.Time, decision string, current bool, file string)
 			{Name: "age", Mean: 41.2, Std: 11.5, Min: 18, Max: 90},
 			{Name: "income", Mean: 52000.7, Std: 15000, Min: 0, Max: 250000},
 		},
-		Promotion: mlservice.Promotion{Reason: "first version"},
+		Promotion:  mlservice.Promotion{Reason: "first version"},
+		Importance: []mlservice.FeatureImportance{{Name: "age", MeanAbsContribution: 0.8}, {Name: "income", MeanAbsContribution: 0.3}},
 	}
-	m := &model.Model{Features: []string{"age", "income"}, Mean: []float64{41, 52000}, Scale: []float64{11, 15000}, Coef: []float64{0.8, -0.3}}
+	m, err := model.NewLogistic(model.Layout{{Name: "age"}, {Name: "income"}}, []string{"age", "income"},
+		[]float64{41, 52000}, []float64{11, 15000}, []float64{0.8, -0.3}, 0)
+	if err != nil {
+		panic(err)
+	}
 	return &Version{
 		VersionInfo: mlservice.VersionInfo{VersionID: id, TrainedAt: t, Metric: meta.Metric, Decision: decision,
 			Reason: "F1 0.6 > 0.5", TrainingDataFile: file, Current: current},
@@ -97,7 +102,7 @@ func TestHostileValuesRenderInert(t *testing.T) {
 		v.TrainingDataFile, v.Meta.TrainingDataFile = evil, evil
 		v.Reason = `"><img src=x onerror=alert(2)>`
 		v.Meta.Features[0].Name = `<b onmouseover=alert(3)>`
-		v.Model.Features[0] = `<b onmouseover=alert(3)>`
+		v.Meta.Importance[0].Name = `<b onmouseover=alert(3)>`
 	}
 	h.Versions[0].Decision = `x" onload="alert(4)`
 	h.Serving.LastError = `<iframe src=//evil>`

@@ -114,7 +114,8 @@ type versionData struct {
 
 type featureRow struct {
 	mlservice.FeatureStats
-	Coef float64
+	Number       bool    // a number feature: FeatureStats holds its statistics
+	Contribution float64 // mean absolute contribution to the log-odds
 }
 
 // ErrNoVersion is returned by WriteVersion for an id the History does not
@@ -143,19 +144,22 @@ func WriteVersion(w io.Writer, h *History, id string, l Links) error {
 	if d.Serving {
 		d.Drift = newDriftView(h.Serving.Drift)
 	}
-	if v.Model != nil {
-		d.Coef = newCoefChart(v.Model.Features, v.Model.Coef)
-		for j, name := range v.Model.Features {
-			fr := featureRow{FeatureStats: mlservice.FeatureStats{Name: name}, Coef: v.Model.Coef[j]}
-			if v.Meta != nil {
-				for _, fs := range v.Meta.Features {
-					if fs.Name == name {
-						fr.FeatureStats = fs
-					}
+	// What the page shows of the model is what every family's metadata
+	// records: each feature's mean contribution, whatever the model is.
+	if v.Meta != nil && len(v.Meta.Importance) > 0 {
+		names := make([]string, len(v.Meta.Importance))
+		values := make([]float64, len(v.Meta.Importance))
+		for j, fi := range v.Meta.Importance {
+			names[j], values[j] = fi.Name, fi.MeanAbsContribution
+			fr := featureRow{FeatureStats: mlservice.FeatureStats{Name: fi.Name}, Contribution: fi.MeanAbsContribution}
+			for _, fs := range v.Meta.Features {
+				if fs.Name == fi.Name {
+					fr.FeatureStats, fr.Number = fs, true
 				}
 			}
 			d.Features = append(d.Features, fr)
 		}
+		d.Coef = newCoefChart(names, values)
 	}
 	return templates.ExecuteTemplate(w, "version.html", d)
 }
