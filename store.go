@@ -99,7 +99,6 @@ type Store struct {
 	done chan struct{}
 }
 
-
 // OpenStore opens the artifacts directory, loads the current version if
 // there is one, and starts following CURRENT: it is
 // DirArtifacts(artifactsDir).OpenStore. A directory with no version yet, or
