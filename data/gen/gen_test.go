@@ -162,6 +162,9 @@ func BenchmarkWrite(b *testing.B) {
 	}
 }
 
+// header is the data contract's header, as every generated file starts.
+const header = "age,income,account_balance,transactions_last_30d,is_premium,target\n"
+
 type summary struct {
 	n, positives, premium, negativeBalances int
 }
