@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/mlservice/mlservice"
+	"github.com/mlservice/mlservice/internal/testkit"
+	"github.com/mlservice/mlservice/internal/testkit/mlkit"
 )
 
 // artDistinctF1 returns n distinct F1 values in random order.
@@ -34,16 +36,16 @@ func artDistinctF1(n int) []float64 {
 func artCheckRace(t *testing.T, dir string, f1s []float64, decisions []*mlservice.Decision) {
 	t.Helper()
 	n := len(f1s)
-	dirs := artVersionDirs(t, dir)
+	dirs := testkit.Entries(t, testkit.Models(dir, "versions"))
 	if len(dirs) != n {
 		t.Errorf("versions/ holds %d entries, want %d: %v", len(dirs), n, dirs)
 	}
 	for _, id := range dirs {
-		if err := artCheckVersion(dir, id); err != nil {
+		if err := checkVersion(dir, id); err != nil {
 			t.Errorf("version %s: %v", id, err)
 		}
 	}
-	hist := artHistory(t, dir)
+	hist := mlkit.History(t, dir)
 	if len(hist) != n {
 		t.Fatalf("history has %d records, want %d", len(hist), n)
 	}
@@ -91,7 +93,7 @@ func artCheckRace(t *testing.T, dir string, f1s []float64, decisions []*mlservic
 	if best != top {
 		t.Errorf("the best promoted f1 is %v, want %v", best, top)
 	}
-	if cur := artCurrent(t, dir); cur != bestID {
+	if cur := testkit.Current(t, dir); cur != bestID {
 		t.Errorf("CURRENT = %s, want %s (f1 %v)", cur, bestID, top)
 	}
 	t.Logf("%d candidates, %d promoted in the order the lock let them through", n, promotions)
@@ -105,7 +107,7 @@ func TestPromoteConcurrentGoroutines(t *testing.T) {
 	decisions := make([]*mlservice.Decision, n)
 	var wg sync.WaitGroup
 	for i, f1 := range f1s {
-		c := artWithF1(t, f1)
+		c := mlkit.WithF1(t, f1)
 		wg.Go(func() {
 			<-start
 			d, err := mlservice.Promote(context.Background(), dir, c)
@@ -213,11 +215,11 @@ func TestStorePredictDuringSwaps(t *testing.T) {
 	made := map[string]bool{} // versions made current
 	var ids []string
 	for _, f1 := range []float64{0.1, 0.2, 0.3} {
-		d := artPromote(t, dir, f1)
+		d := mlkit.Promote(t, dir, f1)
 		made[d.VersionID] = true
 		ids = append(ids, d.VersionID)
 	}
-	s := artOpenStore(t, dir, mlservice.StoreOptions{RefreshInterval: time.Millisecond})
+	s := mlkit.OpenStore(t, dir, mlservice.StoreOptions{RefreshInterval: time.Millisecond})
 	if !s.Status().Ready {
 		t.Fatal("store not ready")
 	}
@@ -255,7 +257,7 @@ func TestStorePredictDuringSwaps(t *testing.T) {
 					t.Errorf("unpin: %v", err)
 					return
 				}
-				d, err := mlservice.Promote(context.Background(), dir, artWithF1(t, f1))
+				d, err := mlservice.Promote(context.Background(), dir, mlkit.WithF1(t, f1))
 				if err != nil || !d.Promoted {
 					t.Errorf("promote: %v", err)
 					return
@@ -294,7 +296,7 @@ func TestStorePredictDuringSwaps(t *testing.T) {
 	var predictions atomic.Int64
 	rows := make([]mlservice.Features, 32)
 	for i := range rows {
-		rows[i] = artRow
+		rows[i] = mlkit.Row
 		rows[i].Age = float64(18 + i)
 	}
 	for g := range seen {
@@ -304,7 +306,7 @@ func TestStorePredictDuringSwaps(t *testing.T) {
 			var err error
 			for n := 0; ctx.Err() == nil; n++ {
 				var p mlservice.Prediction
-				if p, err = s.Predict(artRow); err != nil {
+				if p, err = s.Predict(mlkit.Row); err != nil {
 					t.Errorf("predict: %v", err)
 					return
 				}
@@ -353,5 +355,5 @@ func TestStorePredictDuringSwaps(t *testing.T) {
 	}
 	// Once the swapping stops the store settles on CURRENT. (The time it
 	// takes is TestStoreFollowsPromotions' subject; 10 s is a give-up bound.)
-	artWaitServing(t, s, artCurrent(t, dir), 10*time.Second)
+	mlkit.WaitServing(t, s, testkit.Current(t, dir), 10*time.Second)
 }

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/mlservice/mlservice"
+	"github.com/mlservice/mlservice/internal/testkit"
+	"github.com/mlservice/mlservice/internal/testkit/mlkit"
 )
 
 // The crash and multi-process tests re-run this test binary as a child
@@ -123,7 +125,7 @@ func artPromoteChild(t *testing.T, dir string, cand *mlservice.Candidate) {
 // artCandidateFile writes the trained candidate where children can read it.
 func artCandidateFile(t *testing.T) string {
 	t.Helper()
-	data, err := json.Marshal(artTrained(t))
+	data, err := json.Marshal(mlkit.Trained(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,11 +175,11 @@ func TestCrashDuringPromote(t *testing.T) {
 	// the disk (fsync); the estimate starts from a few promotions here and
 	// follows what the children manage.
 	calib := filepath.Join(root, "calibrate")
-	artPromote(t, calib, 0)
+	mlkit.Promote(t, calib, 0)
 	var times []time.Duration
 	for i := range 5 {
 		start := time.Now()
-		artPromote(t, calib, float64(i)/10)
+		mlkit.Promote(t, calib, float64(i)/10)
 		times = append(times, time.Since(start))
 	}
 	slices.Sort(times)
@@ -292,14 +294,14 @@ func artKillChild(t *testing.T, dir, candFile string, delay time.Duration) (last
 func artCheckCrashState(t *testing.T, dir string, verified map[string]bool, st *artCrashStats) {
 	t.Helper()
 	published := map[string]bool{}
-	for _, name := range artVersionDirs(t, dir) {
+	for _, name := range testkit.Entries(t, testkit.Models(dir, "versions")) {
 		switch {
 		case strings.HasPrefix(name, ".tmp-"):
 			st.tmpDirs++
 		case mlservice.ValidVersionID(name):
 			published[name] = true
 			if !verified[name] {
-				if err := artCheckVersion(dir, name); err != nil {
+				if err := checkVersion(dir, name); err != nil {
 					t.Errorf("published version %s is incomplete: %v", name, err)
 				}
 				verified[name] = true
@@ -311,7 +313,7 @@ func artCheckCrashState(t *testing.T, dir string, verified map[string]bool, st *
 	}
 	// A child killed before its first Promote created the layout leaves no
 	// models directory at all.
-	entries, err := os.ReadDir(artModels(dir))
+	entries, err := os.ReadDir(testkit.Models(dir))
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		t.Fatal(err)
 	}
@@ -321,7 +323,7 @@ func artCheckCrashState(t *testing.T, dir string, verified map[string]bool, st *
 		}
 	}
 
-	vs := artVersions(t, dir)
+	vs := mlkit.Versions(t, dir)
 	if len(vs) != len(published) {
 		t.Errorf("Versions lists %d versions, versions/ holds %d published", len(vs), len(published))
 	}
@@ -331,7 +333,7 @@ func artCheckCrashState(t *testing.T, dir string, verified map[string]bool, st *
 		}
 	}
 	recordedPromoted := map[string]bool{}
-	for _, h := range artHistory(t, dir) {
+	for _, h := range mlkit.History(t, dir) {
 		if !published[h.VersionID] {
 			t.Errorf("history names %s, which is not published", h.VersionID)
 		}
@@ -347,9 +349,9 @@ func artCheckCrashState(t *testing.T, dir string, verified map[string]bool, st *
 		}
 	}
 
-	cur := artCurrent(t, dir)
+	cur := testkit.Current(t, dir)
 	if cur == "" {
-		if _, err := os.Stat(artModels(dir, "CURRENT")); err == nil {
+		if _, err := os.Stat(testkit.Models(dir, "CURRENT")); err == nil {
 			t.Error("CURRENT exists but is empty")
 		}
 		return
@@ -371,21 +373,21 @@ func artCheckCrashState(t *testing.T, dir string, verified map[string]bool, st *
 // writer survives and every version has a recorded decision.
 func artCheckCleanup(t *testing.T, dir string) (leftovers int) {
 	t.Helper()
-	for _, name := range artVersionDirs(t, dir) {
+	for _, name := range testkit.Entries(t, testkit.Models(dir, "versions")) {
 		if !mlservice.ValidVersionID(name) {
 			leftovers++
 		}
 	}
-	if matches, _ := filepath.Glob(artModels(dir, "CURRENT.tmp-*")); len(matches) > 0 {
+	if matches, _ := filepath.Glob(testkit.Models(dir, "CURRENT.tmp-*")); len(matches) > 0 {
 		leftovers += len(matches)
 	}
-	d := artPromote(t, dir, 0.5)
-	for _, name := range artVersionDirs(t, dir) {
+	d := mlkit.Promote(t, dir, 0.5)
+	for _, name := range testkit.Entries(t, testkit.Models(dir, "versions")) {
 		if !mlservice.ValidVersionID(name) {
 			t.Errorf("versions/%s survived the next Promote", name)
 		}
 	}
-	entries, err := os.ReadDir(artModels(dir))
+	entries, err := os.ReadDir(testkit.Models(dir))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -395,7 +397,7 @@ func artCheckCleanup(t *testing.T, dir string) (leftovers int) {
 		}
 	}
 	decided := map[string]bool{}
-	for _, h := range artHistory(t, dir) {
+	for _, h := range mlkit.History(t, dir) {
 		if h.Event != mlservice.DecisionRolledBack {
 			if decided[h.VersionID] {
 				t.Errorf("%s has two decisions", h.VersionID)
@@ -403,11 +405,11 @@ func artCheckCleanup(t *testing.T, dir string) (leftovers int) {
 			decided[h.VersionID] = true
 		}
 	}
-	for _, v := range artVersions(t, dir) {
+	for _, v := range mlkit.Versions(t, dir) {
 		if !decided[v.VersionID] {
 			t.Errorf("%s has no decision in history after recovery", v.VersionID)
 		}
-		if v.Current != (v.VersionID == artCurrent(t, dir)) {
+		if v.Current != (v.VersionID == testkit.Current(t, dir)) {
 			t.Errorf("%+v: wrong current flag", v)
 		}
 	}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/mlservice/mlservice"
 	"github.com/mlservice/mlservice/artifactsurl"
+	"github.com/mlservice/mlservice/internal/testkit/mlkit"
 	"github.com/mlservice/mlservice/storage/s3"
 )
 
@@ -116,9 +117,9 @@ func s3Child(t *testing.T, mode, url string, env ...string) *exec.Cmd {
 // before it left current.
 func TestS3RacingTrainers(t *testing.T) {
 	const n = 8
-	srv := s3Server(t)
-	url := s3URL(t, srv)
-	a, _ := s3Open(t, url)
+	srv := mlkit.Weed(t)
+	url := mlkit.S3URL(t, srv)
+	a, _ := mlkit.OpenS3(t, url)
 	candFile := artCandidateFile(t)
 	for round := range 2 {
 		f1s := artDistinctF1(n)
@@ -219,7 +220,7 @@ func s3CheckReplay(t *testing.T, a *mlservice.Artifacts, decisions map[string]*m
 			t.Errorf("decision for %s (promoted %v) has no history record", id, d.Promoted)
 		}
 	}
-	if got := s3Current(t, a); got != cur {
+	if got := mlkit.Current(t, a); got != cur {
 		t.Errorf("CURRENT = %s, the replay ends on %s", got, cur)
 	}
 	if curF1 != best {
@@ -249,7 +250,7 @@ func TestS3CrashDuringPromote(t *testing.T) {
 	if testing.Short() {
 		kills = 12
 	}
-	srv := s3Server(t)
+	srv := mlkit.Weed(t)
 	var url string
 	var a *mlservice.Artifacts
 	var b *s3.Bucket
@@ -259,8 +260,8 @@ func TestS3CrashDuringPromote(t *testing.T) {
 	var inPromote, inRollback, ops, incomplete, checks int
 	for k := range kills {
 		if k%perPrefix == 0 {
-			url = s3URL(t, srv)
-			a, b = s3Open(t, url)
+			url = mlkit.S3URL(t, srv)
+			a, b = mlkit.OpenS3(t, url)
 		}
 		r, w, err := os.Pipe()
 		if err != nil {
@@ -303,7 +304,7 @@ func TestS3CrashDuringPromote(t *testing.T) {
 		ops += strings.Count(string(markers), string(rune(artMarkDone)))
 
 		// CURRENT names a committed version that loads.
-		if cur := s3Current(t, a); cur != "" {
+		if cur := mlkit.Current(t, a); cur != "" {
 			st, err := a.OpenStore(mlservice.StoreOptions{RefreshInterval: -1})
 			if err != nil {
 				t.Fatal(err)

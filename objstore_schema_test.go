@@ -17,6 +17,7 @@ import (
 	"testing"
 
 	"github.com/mlservice/mlservice"
+	"github.com/mlservice/mlservice/internal/testkit/mlkit"
 	"github.com/mlservice/mlservice/storage"
 )
 
@@ -35,7 +36,7 @@ func s3VersionKeys(t *testing.T, b storage.Bucket) []string {
 
 func TestS3TableSchema(t *testing.T) {
 	ctx := context.Background()
-	a, b := s3Open(t, s3URL(t, s3Server(t)))
+	a, b := mlkit.OpenS3(t, mlkit.S3URL(t, mlkit.Weed(t)))
 	d, err := a.Promote(ctx, tableCandidate(t, "grunfeld.csv", "grunfeld.schema.json"))
 	if err != nil || !d.Promoted {
 		t.Fatalf("promote grunfeld = %+v, %v", d, err)
@@ -110,8 +111,8 @@ func TestS3TableSchema(t *testing.T) {
 
 func TestS3SchemaChangeRefused(t *testing.T) {
 	ctx := context.Background()
-	a, _ := s3Open(t, s3URL(t, s3Server(t)))
-	first := s3Promote(t, a, 0.01) // the default schema, with an F1 any table beats
+	a, _ := mlkit.OpenS3(t, mlkit.S3URL(t, mlkit.Weed(t)))
+	first := mlkit.PromoteTo(t, a, 0.01) // the default schema, with an F1 any table beats
 	st, err := a.OpenStore(mlservice.StoreOptions{RefreshInterval: -1})
 	if err != nil {
 		t.Fatal(err)
@@ -126,7 +127,7 @@ func TestS3SchemaChangeRefused(t *testing.T) {
 		!strings.Contains(d.Reason, "allow-schema-change") {
 		t.Fatalf("schema change without the flag: promoted %v, previous %s, reason %q", d.Promoted, d.PreviousVersionID, d.Reason)
 	}
-	if cur := s3Current(t, a); cur != first.VersionID {
+	if cur := mlkit.Current(t, a); cur != first.VersionID {
 		t.Fatalf("CURRENT moved to %s on a refused schema change", cur)
 	}
 
@@ -160,13 +161,13 @@ func (s *stopBucket) Put(ctx context.Context, key string, data []byte, cond stor
 }
 
 func TestS3PromoteStoppedLeavesNothing(t *testing.T) {
-	a, b := s3Open(t, s3URL(t, s3Server(t)))
-	first := s3Promote(t, a, 0.5)
+	a, b := mlkit.OpenS3(t, mlkit.S3URL(t, mlkit.Weed(t)))
+	first := mlkit.PromoteTo(t, a, 0.5)
 	before := s3VersionKeys(t, b)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	d, err := a.Promote(ctx, artWithF1(t, 0.9))
+	d, err := a.Promote(ctx, mlkit.WithF1(t, 0.9))
 	if !errors.Is(err, context.Canceled) || d != nil {
 		t.Fatalf("Promote with a cancelled context = %+v, %v; want context.Canceled", d, err)
 	}
@@ -176,11 +177,11 @@ func TestS3PromoteStoppedLeavesNothing(t *testing.T) {
 
 	ctx, cancel = context.WithCancel(context.Background())
 	defer cancel()
-	d, err = mlservice.BucketArtifacts(&stopBucket{Bucket: b, cancel: cancel}).Promote(ctx, artWithF1(t, 0.9))
+	d, err = mlservice.BucketArtifacts(&stopBucket{Bucket: b, cancel: cancel}).Promote(ctx, mlkit.WithF1(t, 0.9))
 	if !errors.Is(err, context.Canceled) || d != nil || !strings.Contains(err.Error(), "removed it") {
 		t.Fatalf("Promote stopped after writing = %+v, %v; want context.Canceled, version removed", d, err)
 	}
-	if cur := s3Current(t, a); cur != first.VersionID {
+	if cur := mlkit.Current(t, a); cur != first.VersionID {
 		t.Errorf("CURRENT moved to %s", cur)
 	}
 	if keys := s3VersionKeys(t, b); !slices.Equal(keys, before) {

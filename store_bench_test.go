@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mlservice/mlservice"
+	"github.com/mlservice/mlservice/internal/testkit/mlkit"
 )
 
 // artBenchStore promotes the trained candidate into a fresh directory and
@@ -19,8 +20,8 @@ import (
 func artBenchStore(b *testing.B) (*mlservice.Store, string) {
 	b.Helper()
 	dir := b.TempDir()
-	artPromote(b, dir, 0.5)
-	s := artOpenStore(b, dir, mlservice.StoreOptions{RefreshInterval: -1})
+	mlkit.Promote(b, dir, 0.5)
+	s := mlkit.OpenStore(b, dir, mlservice.StoreOptions{RefreshInterval: -1})
 	if !s.Status().Ready {
 		b.Fatal("store not ready")
 	}
@@ -29,7 +30,7 @@ func artBenchStore(b *testing.B) (*mlservice.Store, string) {
 
 // artBenchRows returns n valid rows taken from the candidate's examples.
 func artBenchRows(b *testing.B, n int) []mlservice.Features {
-	ex := artTrained(b).Metadata.Examples
+	ex := mlkit.Trained(b).Metadata.Examples
 	rows := make([]mlservice.Features, n)
 	for i := range rows {
 		rows[i] = ex[i%len(ex)].Features
@@ -72,8 +73,8 @@ func BenchmarkStorePredictDrift(b *testing.B) {
 		}
 		b.Run(name, func(b *testing.B) {
 			dir := b.TempDir()
-			artPromote(b, dir, 0.5)
-			s := artOpenStore(b, dir, mlservice.StoreOptions{RefreshInterval: -1, DisableDrift: off})
+			mlkit.Promote(b, dir, 0.5)
+			s := mlkit.OpenStore(b, dir, mlservice.StoreOptions{RefreshInterval: -1, DisableDrift: off})
 			rows := artBenchRows(b, 8)
 			runtime.LockOSThread()
 			defer runtime.UnlockOSThread()
@@ -122,8 +123,8 @@ func BenchmarkStorePredictBatch(b *testing.B) {
 // every millisecond.
 func BenchmarkStorePredictDuringSwaps(b *testing.B) {
 	dir := b.TempDir()
-	ids := []string{artPromote(b, dir, 0.5).VersionID, artPromote(b, dir, 0.6).VersionID}
-	s := artOpenStore(b, dir, mlservice.StoreOptions{RefreshInterval: time.Millisecond})
+	ids := []string{mlkit.Promote(b, dir, 0.5).VersionID, mlkit.Promote(b, dir, 0.6).VersionID}
+	s := mlkit.OpenStore(b, dir, mlservice.StoreOptions{RefreshInterval: time.Millisecond})
 	rows := artBenchRows(b, 8)
 
 	stop := make(chan struct{})

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/mlservice/mlservice/internal/testkit"
 )
 
 func artInternalCandidate(t *testing.T, f1 float64) *Candidate {
@@ -106,25 +107,6 @@ func TestStoreRefreshDistrustsYoungStamp(t *testing.T) {
 	}
 }
 
-// prompt runs f and fails the test if it has not returned within limit: the
-// bound is generous (f should take microseconds), and is there to catch a
-// call that waits on a blocked read, which would never return.
-func prompt(t *testing.T, limit time.Duration, what string, f func()) bool {
-	t.Helper()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		f()
-	}()
-	select {
-	case <-done:
-		return true
-	case <-time.After(limit):
-		t.Errorf("%s did not return within %v: it waits on the stalled load", what, limit)
-		return false
-	}
-}
-
 // A load that blocks (a hung network file system, a FIFO, a huge file) must
 // not hang Status, Metadata or Close, and Reload gives up with its context.
 func TestStoreStalledLoad(t *testing.T) {
@@ -160,7 +142,7 @@ func TestStoreStalledLoad(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	var reloadErr error
-	prompt(t, 10*time.Second, "Reload with a 100ms context", func() { _, reloadErr = s.Reload(ctx) })
+	testkit.Within(t, 10*time.Second, "Reload with a 100ms context", func() { _, reloadErr = s.Reload(ctx) })
 	if !errors.Is(reloadErr, context.DeadlineExceeded) || !strings.Contains(reloadErr.Error(), "still running") {
 		t.Errorf("Reload during a stalled load = %v, want a deadline error saying a check is still running", reloadErr)
 	}
@@ -172,11 +154,11 @@ func TestStoreStalledLoad(t *testing.T) {
 
 	const limit = 2 * time.Second
 	var st StoreStatus
-	prompt(t, limit, "Status", func() { st = s.Status() })
+	testkit.Within(t, limit, "Status", func() { st = s.Status() })
 	if !st.Ready || st.ModelVersionID != first.VersionID || st.LastError != "" {
 		t.Errorf("Status during a stalled load: %+v", st)
 	}
-	prompt(t, limit, "Metadata", func() {
+	testkit.Within(t, limit, "Metadata", func() {
 		if m, _, err := s.Metadata(); err != nil || m.ModelVersionID != first.VersionID {
 			t.Errorf("Metadata during a stalled load = %v, %v", m, err)
 		}
@@ -185,7 +167,7 @@ func TestStoreStalledLoad(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	for st.CheckStartedAt.IsZero() && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
-		prompt(t, limit, "Status", func() { st = s.Status() })
+		testkit.Within(t, limit, "Status", func() { st = s.Status() })
 	}
 	if st.CheckStartedAt.IsZero() {
 		t.Errorf("Status does not show the stalled check: %+v", st)
@@ -195,7 +177,7 @@ func TestStoreStalledLoad(t *testing.T) {
 	// with its own context.
 	ctx2, cancel2 := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel2()
-	prompt(t, 10*time.Second, "a second Reload", func() { _, reloadErr = s.Reload(ctx2) })
+	testkit.Within(t, 10*time.Second, "a second Reload", func() { _, reloadErr = s.Reload(ctx2) })
 	if !errors.Is(reloadErr, context.DeadlineExceeded) {
 		t.Errorf("second Reload = %v, want a deadline error", reloadErr)
 	}
@@ -251,7 +233,7 @@ func TestStoreCloseDuringStalledLoad(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the background refresh did not start loading the new version")
 	}
-	if !prompt(t, 2*time.Second, "Close", func() { _ = s.Close() }) {
+	if !testkit.Within(t, 2*time.Second, "Close", func() { _ = s.Close() }) {
 		close(release)
 		return
 	}

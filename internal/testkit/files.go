@@ -82,7 +82,7 @@ func ReadFile(t testing.TB, path string) []byte {
 func EditFile(t testing.TB, path string, edit func([]byte) []byte) {
 	t.Helper()
 	b := ReadFile(t, path)
-	nb := edit(b)
+	nb := edit(bytes.Clone(b)) // a copy: edit may change its argument in place
 	if bytes.Equal(b, nb) {
 		t.Fatalf("the edit left %s unchanged", path)
 	}
@@ -149,4 +149,21 @@ func Tree(t testing.TB, root string) []string {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// Entries lists the names in dir, none if dir does not exist.
+func Entries(t testing.TB, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return names
 }

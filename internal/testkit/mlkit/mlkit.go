@@ -163,3 +163,23 @@ func WaitServing(t testing.TB, s *mlservice.Store, id string, limit time.Duratio
 func ServingWithin(st *mlservice.Store, id string, within time.Duration) (time.Duration, bool) {
 	return testkit.Poll(within, 2*time.Millisecond, func() bool { return st.Status().ModelVersionID == id })
 }
+
+// History reads the artifacts directory's decision history.
+func History(t testing.TB, dir string) []mlservice.HistoryRecord {
+	t.Helper()
+	h, err := mlservice.ReadHistory(dir)
+	if err != nil {
+		t.Fatalf("read history: %v", err)
+	}
+	return h
+}
+
+// Versions lists the artifacts directory's versions.
+func Versions(t testing.TB, dir string) []mlservice.VersionInfo {
+	t.Helper()
+	v, err := mlservice.Versions(dir)
+	if err != nil {
+		t.Fatalf("versions: %v", err)
+	}
+	return v
+}
