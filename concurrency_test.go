@@ -1,15 +1,9 @@
 package mlservice_test
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
-	"fmt"
-	"io"
 	"math/rand/v2"
-	"os/exec"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -20,8 +14,8 @@ import (
 	"github.com/mlservice/mlservice/internal/testkit/mlkit"
 )
 
-// artDistinctF1 returns n distinct F1 values in random order.
-func artDistinctF1(n int) []float64 {
+// distinctF1 returns n distinct F1 values in random order.
+func distinctF1(n int) []float64 {
 	f1 := make([]float64, n)
 	for i := range f1 {
 		f1[i] = 0.3 + 0.05*float64(i)
@@ -30,10 +24,10 @@ func artDistinctF1(n int) []float64 {
 	return f1
 }
 
-// artCheckRace checks the outcome of promotions that raced: every version
+// checkRace checks the outcome of promotions that raced: every version
 // kept, one decision each, and each decision taken against the version the
 // one before left current.
-func artCheckRace(t *testing.T, dir string, f1s []float64, decisions []*mlservice.Decision) {
+func checkRace(t *testing.T, dir string, f1s []float64, decisions []*mlservice.Decision) {
 	t.Helper()
 	n := len(f1s)
 	dirs := testkit.Entries(t, testkit.Models(dir, "versions"))
@@ -102,7 +96,7 @@ func artCheckRace(t *testing.T, dir string, f1s []float64, decisions []*mlservic
 func TestPromoteConcurrentGoroutines(t *testing.T) {
 	const n = 12
 	dir := t.TempDir()
-	f1s := artDistinctF1(n)
+	f1s := distinctF1(n)
 	start := make(chan struct{})
 	decisions := make([]*mlservice.Decision, n)
 	var wg sync.WaitGroup
@@ -123,86 +117,15 @@ func TestPromoteConcurrentGoroutines(t *testing.T) {
 	if t.Failed() {
 		return
 	}
-	artCheckRace(t, dir, f1s, decisions)
+	checkRace(t, dir, f1s, decisions)
 }
 
 func TestPromoteConcurrentProcesses(t *testing.T) {
 	const n = 8
 	dir := t.TempDir()
-	candFile := artCandidateFile(t)
-	f1s := artDistinctF1(n)
-	type child struct {
-		cmd   *exec.Cmd
-		stdin io.WriteCloser
-		lines chan string
-		out   strings.Builder
-	}
-	children := make([]*child, n)
-	for i, f1 := range f1s {
-		c := &child{cmd: artChild(t, "promote", artDirEnv+"="+dir, artCandEnv+"="+candFile,
-			fmt.Sprintf("%s=%v", artF1Env, f1)), lines: make(chan string, 16)}
-		var err error
-		if c.stdin, err = c.cmd.StdinPipe(); err != nil {
-			t.Fatal(err)
-		}
-		stdout, err := c.cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		c.cmd.Stderr = &c.out
-		if err := c.cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			c.stdin.Close()
-			c.cmd.Process.Kill()
-			c.cmd.Wait()
-		})
-		go func() {
-			defer close(c.lines)
-			sc := bufio.NewScanner(stdout)
-			for sc.Scan() {
-				c.lines <- sc.Text()
-			}
-		}()
-		children[i] = c
-	}
-	timeout := time.After(60 * time.Second)
-	await := func(c *child, prefix string) string {
-		t.Helper()
-		for {
-			select {
-			case line, ok := <-c.lines:
-				if !ok {
-					c.cmd.Wait()
-					t.Fatalf("child ended before saying %q:\n%s", prefix, c.out.String())
-				}
-				if strings.HasPrefix(line, prefix) {
-					return strings.TrimPrefix(line, prefix)
-				}
-			case <-timeout:
-				t.Fatalf("child did not say %q in time:\n%s", prefix, c.out.String())
-			}
-		}
-	}
-	for _, c := range children {
-		await(c, "ready")
-	}
-	for _, c := range children { // each child waits on its stdin: go
-		c.stdin.Close()
-	}
-	decisions := make([]*mlservice.Decision, n)
-	for i, c := range children {
-		var d mlservice.Decision
-		if err := json.Unmarshal([]byte(await(c, "ARTDECISION ")), &d); err != nil {
-			t.Fatal(err)
-		}
-		if err := c.cmd.Wait(); err != nil {
-			t.Fatalf("child: %v\n%s", err, c.out.String())
-		}
-		decisions[i] = &d
-	}
-	artCheckRace(t, dir, f1s, decisions)
+	f1s := distinctF1(n)
+	decisions := racePromotions(t, dir, f1s)
+	checkRace(t, dir, f1s, decisions)
 }
 
 // Store.Predict and PredictBatch run from many goroutines while another
