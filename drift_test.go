@@ -146,7 +146,7 @@ func TestStoreDriftUnavailable(t *testing.T) {
 func TestStoreDriftDeclaredSchema(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	d := trainTable(t, dir, "grunfeld.csv", "grunfeld.schema.json", false)
+	d := mlkit.PromoteTable(t, dir, "grunfeld.csv", "grunfeld.schema.json", false)
 	s, err := mlservice.LoadSchemaFile("testdata/tables/grunfeld.schema.json")
 	if err != nil {
 		t.Fatal(err)

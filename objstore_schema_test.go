@@ -37,7 +37,7 @@ func s3VersionKeys(t *testing.T, b storage.Bucket) []string {
 func TestS3TableSchema(t *testing.T) {
 	ctx := context.Background()
 	a, b := mlkit.OpenS3(t, mlkit.S3URL(t, mlkit.Weed(t)))
-	d, err := a.Promote(ctx, tableCandidate(t, "grunfeld.csv", "grunfeld.schema.json"))
+	d, err := a.Promote(ctx, mlkit.TableCandidate(t, "grunfeld.csv", "grunfeld.schema.json"))
 	if err != nil || !d.Promoted {
 		t.Fatalf("promote grunfeld = %+v, %v", d, err)
 	}
@@ -96,7 +96,7 @@ func TestS3TableSchema(t *testing.T) {
 	if meta, err := a.TrainedAlready(ctx, dsDeclared, mlservice.TrainOptions{}); err != nil || meta != nil {
 		t.Errorf("TrainedAlready(the same rows under another schema) = %v, %v; want nil", meta, err)
 	}
-	again, err := a.Promote(ctx, tableCandidate(t, "grunfeld.csv", "grunfeld.schema.json"))
+	again, err := a.Promote(ctx, mlkit.TableCandidate(t, "grunfeld.csv", "grunfeld.schema.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +119,7 @@ func TestS3SchemaChangeRefused(t *testing.T) {
 	}
 	defer st.Close()
 
-	d, err := a.Promote(ctx, tableCandidate(t, "grunfeld.csv", "grunfeld.schema.json"))
+	d, err := a.Promote(ctx, mlkit.TableCandidate(t, "grunfeld.csv", "grunfeld.schema.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +131,7 @@ func TestS3SchemaChangeRefused(t *testing.T) {
 		t.Fatalf("CURRENT moved to %s on a refused schema change", cur)
 	}
 
-	cand := tableCandidate(t, "grunfeld.csv", "grunfeld.schema.json")
+	cand := mlkit.TableCandidate(t, "grunfeld.csv", "grunfeld.schema.json")
 	cand.AllowSchemaChange = true
 	d, err = a.Promote(ctx, cand)
 	if err != nil || !d.Promoted || !strings.Contains(d.Reason, "allowed") {

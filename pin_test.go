@@ -157,7 +157,7 @@ func pinScenario(t *testing.T, a *mlservice.Artifacts, raw func() string) {
 	}
 
 	// A version of another schema needs AllowSchemaChange, as training does.
-	cand := tableCandidate(t, "grunfeld.csv", "grunfeld.schema.json")
+	cand := mlkit.TableCandidate(t, "grunfeld.csv", "grunfeld.schema.json")
 	cand.AllowSchemaChange = true
 	tbl, err := a.Promote(ctx, cand)
 	if err != nil || !tbl.Promoted {

@@ -253,7 +253,7 @@ func TestTrainedAlreadySkipsRefusedSchemaChange(t *testing.T) {
 
 func testTrainedAlreadySkipsRefusedSchemaChange(t *testing.T, a *mlservice.Artifacts) {
 	ctx := context.Background()
-	if d, err := a.Promote(ctx, tableCandidate(t, "grunfeld.csv", "grunfeld.schema.json")); err != nil || !d.Promoted {
+	if d, err := a.Promote(ctx, mlkit.TableCandidate(t, "grunfeld.csv", "grunfeld.schema.json")); err != nil || !d.Promoted {
 		t.Fatalf("grunfeld: %+v, %v", d, err)
 	}
 	s, err := mlservice.LoadSchemaFile(filepath.Join(tablesDir, "grunfeld_declared.schema.json"))

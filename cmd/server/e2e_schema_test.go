@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"io"
@@ -12,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mlservice/mlservice/internal/testkit"
 )
 
 // TestEndToEndOwnTable walks infer → edit → train → serve with the real
@@ -24,7 +25,7 @@ func TestEndToEndOwnTable(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binaries; skipped with -short")
 	}
-	trainerBin, serverBin := buildBinaries(t)
+	trainerBin, serverBin := testkit.Binaries(t)
 	artifacts := t.TempDir()
 	work := t.TempDir()
 	table, err := filepath.Abs("../../testdata/tables/anes96.csv")
@@ -73,33 +74,7 @@ func TestEndToEndOwnTable(t *testing.T) {
 	}
 
 	// serve
-	srv := exec.Command(serverBin, "-addr", "127.0.0.1:0", "-artifacts", artifacts)
-	srv.Env = append(os.Environ(), "LOG_FORMAT=json", "LOG_LEVEL=info")
-	stderr, err := srv.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { srv.Process.Kill(); srv.Wait() }()
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			var line struct{ Msg, Addr string }
-			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "listening" {
-				addr <- line.Addr
-			}
-		}
-	}()
-	var base string
-	select {
-	case a := <-addr:
-		base = "http://" + a
-	case <-time.After(10 * time.Second):
-		t.Fatal("server did not log its address")
-	}
+	base := testkit.StartServer(t, serverBin, nil, "-artifacts", artifacts).Base
 	client := &http.Client{Timeout: 5 * time.Second}
 	call := func(method, path, body string) (int, string) {
 		t.Helper()

@@ -1,15 +1,12 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -18,48 +15,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mlservice/mlservice/internal/testkit"
 )
-
-// buildBinaries compiles the real trainer and server once per test run.
-func buildBinaries(t *testing.T) (trainer, server string) {
-	t.Helper()
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("the end-to-end test builds the real binaries and needs the go tool, which is not on PATH")
-	}
-	dir := t.TempDir()
-	for _, name := range []string{"trainer", "server"} {
-		cmd := exec.Command(goTool, "build", "-o", filepath.Join(dir, name), "./cmd/"+name)
-		cmd.Dir = "../.."
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("go build %s: %v\n%s", name, err, out)
-		}
-	}
-	return filepath.Join(dir, "trainer"), filepath.Join(dir, "server")
-}
-
-type trainOutput struct {
-	ModelVersionID string `json:"model_version_id"`
-	Promoted       bool   `json:"promoted"`
-}
-
-func runTrainer(t *testing.T, bin, artifacts string, args ...string) (trainOutput, string) {
-	t.Helper()
-	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), "ARTIFACTS_DIR="+artifacts, "BALANCED_CLASS_WEIGHT=False")
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("trainer %v: %v\n%s", args, err, stderr.String())
-	}
-	var out trainOutput
-	if args[0] == "train" {
-		if err := json.Unmarshal(stdout.Bytes(), &out); err != nil {
-			t.Fatalf("trainer stdout %q: %v", stdout.String(), err)
-		}
-	}
-	return out, stdout.String()
-}
 
 // TestEndToEnd runs the real binaries on 127.0.0.1: the server starts with
 // no model, the trainer promotes day 1, the server becomes ready; under a
@@ -70,45 +28,15 @@ func TestEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binaries; skipped with -short")
 	}
-	trainerBin, serverBin := buildBinaries(t)
+	trainerBin, serverBin := testkit.Binaries(t)
 	artifacts := t.TempDir()
 	data, err := filepath.Abs("../../data")
 	if err != nil {
 		t.Fatal(err)
 	}
 
-	srv := exec.Command(serverBin, "-addr", "127.0.0.1:0", "-artifacts", artifacts)
-	srv.Env = append(os.Environ(), "LOG_FORMAT=json", "LOG_LEVEL=info")
-	stderr, err := srv.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Process.Kill()
-	addr := make(chan string, 1)
-	var logs bytes.Buffer
-	var logsMu sync.Mutex
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			logsMu.Lock()
-			logs.Write(append(sc.Bytes(), '\n'))
-			logsMu.Unlock()
-			var line struct{ Msg, Addr string }
-			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "listening" {
-				addr <- line.Addr
-			}
-		}
-	}()
-	var base string
-	select {
-	case a := <-addr:
-		base = "http://" + a
-	case <-time.After(10 * time.Second):
-		t.Fatal("server did not log its address")
-	}
+	srv := testkit.StartServer(t, serverBin, nil, "-artifacts", artifacts)
+	base := srv.Base
 	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 
 	get := func(path string) (int, []byte) {
@@ -241,22 +169,18 @@ func TestEndToEnd(t *testing.T) {
 	t.Logf("%d requests under load, %d failed", ok.Load(), failed.Load())
 
 	// Graceful shutdown on SIGTERM.
-	if err := srv.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := srv.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Wait() }()
 	select {
-	case err := <-done:
-		if err != nil {
+	case <-srv.Exited():
+		if err := srv.Err(); err != nil {
 			t.Errorf("server exited with %v after SIGTERM", err)
 		}
 	case <-time.After(10 * time.Second):
 		t.Error("server did not stop within 10 s of SIGTERM")
 	}
-	logsMu.Lock()
-	defer logsMu.Unlock()
-	if !strings.Contains(logs.String(), `"msg":"stopped"`) {
-		t.Errorf("no graceful stop in the server log:\n%s", logs.String())
+	if !strings.Contains(srv.Log(), `"msg":"stopped"`) {
+		t.Errorf("no graceful stop in the server log:\n%s", srv.Log())
 	}
 }

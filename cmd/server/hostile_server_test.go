@@ -5,15 +5,11 @@ package main
 // under load.
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
-	"os"
-	"os/exec"
 	"slices"
 	"strings"
 	"sync"
@@ -23,66 +19,21 @@ import (
 	"time"
 
 	"github.com/mlservice/mlservice"
+	"github.com/mlservice/mlservice/internal/testkit"
+	"github.com/mlservice/mlservice/internal/testkit/mlkit"
 )
 
-// liveServer is the server binary running on a trained model.
-type liveServer struct {
-	cmd  *exec.Cmd
-	base string
-	mu   sync.Mutex // guards logs
-	logs bytes.Buffer
-	exit chan error // the process's exit, once
-}
-
-// startLive builds the server, promotes day 1 into a fresh artifacts
-// directory and starts the binary on it with env added.
-func startLive(t *testing.T, env ...string) *liveServer {
+// startLive promotes day 1 into a fresh artifacts directory and starts the
+// server binary on it with env added.
+func startLive(t *testing.T, env ...string) *testkit.Server {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("builds and runs the server binary; skipped with -short")
 	}
-	_, serverBin := buildBinaries(t)
+	serverBin := testkit.Binary(t, "server")
 	artifacts := t.TempDir()
-	promoteDay(t, artifacts, "day_01.csv")
-
-	ls := &liveServer{exit: make(chan error, 1)}
-	ls.cmd = exec.Command(serverBin, "-addr", "127.0.0.1:0", "-artifacts", artifacts)
-	ls.cmd.Env = append(append(os.Environ(), "LOG_FORMAT=json", "LOG_LEVEL=info"), env...)
-	stderr, err := ls.cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ls.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			ls.mu.Lock()
-			ls.logs.Write(append(sc.Bytes(), '\n'))
-			ls.mu.Unlock()
-			var line struct{ Msg, Addr string }
-			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "listening" {
-				addr <- line.Addr
-			}
-		}
-		ls.exit <- ls.cmd.Wait()
-	}()
-	t.Cleanup(func() { ls.cmd.Process.Kill() })
-	select {
-	case a := <-addr:
-		ls.base = "http://" + a
-	case <-time.After(10 * time.Second):
-		t.Fatalf("server did not log its address:\n%s", ls.log())
-	}
-	return ls
-}
-
-func (ls *liveServer) log() string {
-	ls.mu.Lock()
-	defer ls.mu.Unlock()
-	return ls.logs.String()
+	mlkit.PromoteDay(t, artifacts, "day_01.csv")
+	return testkit.StartServer(t, serverBin, &testkit.ServerOptions{Env: env, Wait: 10 * time.Second}, "-artifacts", artifacts)
 }
 
 // TestHostileSIGTERMUnderLoad: SIGTERM while 32 keep-alive clients post
@@ -111,7 +62,7 @@ func TestHostileSIGTERMUnderLoad(t *testing.T) {
 				default:
 				}
 				sent.Add(1)
-				resp, err := client.Post(ls.base+"/predict", "application/json", strings.NewReader(validBody))
+				resp, err := client.Post(ls.Base+"/predict", "application/json", strings.NewReader(validBody))
 				if err == nil {
 					io.Copy(io.Discard, resp.Body)
 					resp.Body.Close()
@@ -130,7 +81,7 @@ func TestHostileSIGTERMUnderLoad(t *testing.T) {
 		}()
 	}
 	time.Sleep(500 * time.Millisecond)
-	if err := ls.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := ls.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(300 * time.Millisecond)
@@ -138,8 +89,8 @@ func TestHostileSIGTERMUnderLoad(t *testing.T) {
 	wg.Wait()
 
 	select {
-	case err := <-ls.exit:
-		if err != nil {
+	case <-ls.Exited():
+		if err := ls.Err(); err != nil {
 			t.Errorf("server exited with %v after SIGTERM, want status 0", err)
 		}
 	case <-time.After(15 * time.Second):
@@ -152,8 +103,8 @@ func TestHostileSIGTERMUnderLoad(t *testing.T) {
 		t.Errorf("only %d requests sent: the load did not run", sent.Load())
 	}
 	t.Logf("%d requests across SIGTERM, %d failed", sent.Load(), failed.Load())
-	if !strings.Contains(ls.log(), `"msg":"stopped"`) {
-		t.Errorf("no graceful stop in the server log:\n%s", ls.log())
+	if !strings.Contains(ls.Log(), `"msg":"stopped"`) {
+		t.Errorf("no graceful stop in the server log:\n%s", ls.Log())
 	}
 }
 
@@ -165,7 +116,7 @@ func TestHostileRequests(t *testing.T) {
 	var fiveHundreds []string
 	do := func(method, path, contentType, body string, header ...string) (int, http.Header, string) {
 		t.Helper()
-		req, err := http.NewRequest(method, ls.base+path, strings.NewReader(body))
+		req, err := http.NewRequest(method, ls.Base+path, strings.NewReader(body))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -263,8 +214,8 @@ func TestHostileRequests(t *testing.T) {
 		if len(fiveHundreds) > 0 {
 			t.Errorf("server errors for client mistakes: %q", fiveHundreds)
 		}
-		if strings.Contains(ls.log(), `"level":"ERROR"`) {
-			t.Errorf("the server logged errors:\n%s", ls.log())
+		if strings.Contains(ls.Log(), `"level":"ERROR"`) {
+			t.Errorf("the server logged errors:\n%s", ls.Log())
 		}
 	})
 }

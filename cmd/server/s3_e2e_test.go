@@ -17,6 +17,8 @@ import (
 
 	"github.com/mlservice/mlservice"
 	"github.com/mlservice/mlservice/artifactsurl"
+	"github.com/mlservice/mlservice/internal/testkit"
+	"github.com/mlservice/mlservice/internal/testkit/mlkit"
 	"github.com/mlservice/mlservice/internal/weedtest"
 	"github.com/mlservice/mlservice/storage"
 	"github.com/mlservice/mlservice/storage/s3"
@@ -42,11 +44,11 @@ func TestS3Replicas(t *testing.T) {
 		soak = d
 	}
 	weed := weedtest.Start(t)
-	_, serverBin := buildBinaries(t)
+	serverBin := testkit.Binary(t, "server")
 	url := weed.URL("mlservice", "replicas")
 	ctx := context.Background()
 	var arts *mlservice.Artifacts
-	cand := trainedCandidate(t)
+	cand := mlkit.WithF1(t, 0) // no evaluation rows: each promotion compares recorded F1s
 	f1 := 0.1
 	promote := func() *mlservice.Decision {
 		t.Helper()
@@ -79,13 +81,13 @@ func TestS3Replicas(t *testing.T) {
 	}
 	first := promote()
 
-	var replicas []*hsServer
+	var replicas []*testkit.Server
 	for range 3 {
-		replicas = append(replicas, hsStart(t, serverBin, t.TempDir(), "-artifacts-url", url))
+		replicas = append(replicas, testkit.StartServer(t, serverBin, &testkit.ServerOptions{Dir: t.TempDir()}, "-artifacts-url", url))
 	}
 	for _, r := range replicas {
-		if took, ok := replicaServes(r, first.VersionID, 5*time.Second); !ok {
-			t.Fatalf("replica %s does not serve %s after %v:\n%s", r.base, first.VersionID, took, r.log())
+		if took, ok := r.Serves(first.VersionID, 5*time.Second); !ok {
+			t.Fatalf("replica %s does not serve %s after %v:\n%s", r.Base, first.VersionID, took, r.Log())
 		}
 	}
 
@@ -105,7 +107,7 @@ func TestS3Replicas(t *testing.T) {
 						return
 					default:
 					}
-					resp, err := client.Post(r.base+"/predict", "application/json", strings.NewReader(validBody))
+					resp, err := client.Post(r.Base+"/predict", "application/json", strings.NewReader(validBody))
 					if err == nil {
 						_, _ = io.Copy(io.Discard, resp.Body)
 						resp.Body.Close()
@@ -118,7 +120,7 @@ func TestS3Replicas(t *testing.T) {
 					failed.Add(1)
 					failMu.Lock()
 					if len(failures) < 10 {
-						failures = append(failures, r.base+": "+err.Error())
+						failures = append(failures, r.Base+": "+err.Error())
 					}
 					failMu.Unlock()
 				}
@@ -134,8 +136,8 @@ func TestS3Replicas(t *testing.T) {
 		promoted := time.Now()
 		var worst time.Duration
 		for _, r := range replicas {
-			if _, ok := replicaServes(r, d.VersionID, 5*time.Second); !ok {
-				t.Errorf("replica %s does not serve %s 5s after its promotion", r.base, d.VersionID)
+			if _, ok := r.Serves(d.VersionID, 5*time.Second); !ok {
+				t.Errorf("replica %s does not serve %s 5s after its promotion", r.Base, d.VersionID)
 			}
 			worst = max(worst, time.Since(promoted))
 		}
@@ -154,14 +156,14 @@ func TestS3Replicas(t *testing.T) {
 	}
 	// Each replica reports the object store on /metrics and /versions.
 	for _, r := range replicas {
-		code, body := r.get(t, "/metrics")
+		code, body := r.Get(t, "/metrics")
 		if code != http.StatusOK || !strings.Contains(body, "mlservice_store_errors_total 0") {
-			t.Errorf("metrics of %s: %d, no mlservice_store_errors_total 0", r.base, code)
+			t.Errorf("metrics of %s: %d, no mlservice_store_errors_total 0", r.Base, code)
 		}
-		code, body = r.get(t, "/versions")
+		code, body = r.Get(t, "/versions")
 		var vs struct{ Versions []mlservice.VersionInfo }
 		if code != http.StatusOK || json.Unmarshal([]byte(body), &vs) != nil || len(vs.Versions) != len(lags)+1 {
-			t.Errorf("versions of %s: %d, %d versions, want %d", r.base, code, len(vs.Versions), len(lags)+1)
+			t.Errorf("versions of %s: %d, %d versions, want %d", r.Base, code, len(vs.Versions), len(lags)+1)
 		}
 	}
 }
@@ -172,37 +174,4 @@ func slicesMax(ds []time.Duration) time.Duration {
 		m = max(m, d)
 	}
 	return m
-}
-
-// replicaServes polls r's /ready until it names id.
-func replicaServes(r *hsServer, id string, within time.Duration) (time.Duration, bool) {
-	start := time.Now()
-	for time.Since(start) < within {
-		resp, err := r.client.Get(r.base + "/ready")
-		if err == nil {
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if strings.Contains(string(body), id) {
-				return time.Since(start), true
-			}
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	return time.Since(start), false
-}
-
-// trainedCandidate trains data/day_01.csv once; the soak changes only its
-// recorded F1 (no evaluation rows ride along in a copy, so each promotion
-// compares recorded F1s and wins).
-func trainedCandidate(t *testing.T) *mlservice.Candidate {
-	t.Helper()
-	ds, err := mlservice.ValidateFile(context.Background(), "../../data/day_01.csv")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := mlservice.Train(context.Background(), ds, mlservice.TrainOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &mlservice.Candidate{Model: c.Model, Metadata: c.Metadata}
 }

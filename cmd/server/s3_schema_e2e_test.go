@@ -3,7 +3,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"os"
@@ -14,9 +13,9 @@ import (
 	"time"
 
 	"github.com/mlservice/mlservice/internal/page"
+	"github.com/mlservice/mlservice/internal/testkit"
+	"github.com/mlservice/mlservice/internal/testkit/mlkit"
 	"github.com/mlservice/mlservice/internal/weedtest"
-	"github.com/mlservice/mlservice/storage"
-	"github.com/mlservice/mlservice/storage/s3"
 )
 
 // TestS3SchemaEndToEnd runs both binaries against SeaweedFS through
@@ -30,31 +29,21 @@ func TestS3SchemaEndToEnd(t *testing.T) {
 		t.Skip("runs both binaries against SeaweedFS; skipped with -short")
 	}
 	weed := weedtest.Start(t)
-	trainerBin, serverBin := buildBinaries(t)
+	trainerBin, serverBin := testkit.Binaries(t)
 	url := weed.URL("mlservice", "schema-e2e")
-	wctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	if err := weedtest.WaitWritable(wctx, func(ctx context.Context) error {
-		b, err := s3.Open(ctx, url)
-		if err == nil {
-			_, err = b.Put(ctx, "probe", []byte("ok"), storage.Condition{})
-		}
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir() // ARTIFACTS_DIR: must stay empty
+	mlkit.OpenS3(t, url) // waits until the fresh engine takes writes
+	dir := t.TempDir()   // ARTIFACTS_DIR: must stay empty
 	tables := "../../testdata/tables/"
 
 	first, _ := runTrainer(t, trainerBin, dir, "train", "-artifacts-url", url, "-schema", tables+"grunfeld.schema.json", tables+"grunfeld.csv")
 	if !first.Promoted {
 		t.Fatalf("grunfeld not promoted: %+v", first)
 	}
-	srv := hsStart(t, serverBin, t.TempDir(), "-artifacts-url", url)
-	if took, ok := replicaServes(srv, first.ModelVersionID, 10*time.Second); !ok {
-		t.Fatalf("server does not serve %s after %v:\n%s", first.ModelVersionID, took, srv.log())
+	srv := testkit.StartServer(t, serverBin, &testkit.ServerOptions{Dir: t.TempDir()}, "-artifacts-url", url)
+	if took, ok := srv.Serves(first.ModelVersionID, 10*time.Second); !ok {
+		t.Fatalf("server does not serve %s after %v:\n%s", first.ModelVersionID, took, srv.Log())
 	}
-	code, body := srv.get(t, "/schema")
+	code, body := srv.Get(t, "/schema")
 	var sc struct {
 		ID     string `json:"model_version_id"`
 		FSV    string `json:"feature_schema_version"`
@@ -64,7 +53,7 @@ func TestS3SchemaEndToEnd(t *testing.T) {
 		sc.Schema.Name != "grunfeld" || !strings.HasPrefix(sc.FSV, "grunfeld@1+sha256:") {
 		t.Fatalf("GET /schema: %d %s", code, body)
 	}
-	resp, err := srv.client.Post(srv.base+"/predict", "application/json",
+	resp, err := srv.Client.Post(srv.Base+"/predict", "application/json",
 		strings.NewReader(`{"firm":"IBM","year":1950,"value":3000,"capital":200}`))
 	if err != nil {
 		t.Fatal(err)
@@ -91,7 +80,7 @@ func TestS3SchemaEndToEnd(t *testing.T) {
 		t.Fatalf("a schema change without -allow-schema-change: %s (%v)", out, err)
 	}
 
-	code, body = srv.get(t, "/versions")
+	code, body = srv.Get(t, "/versions")
 	var vs struct {
 		Versions []struct {
 			ID       string `json:"model_version_id"`
@@ -102,10 +91,10 @@ func TestS3SchemaEndToEnd(t *testing.T) {
 		vs.Versions[0].ID != refused.ID || vs.Versions[0].Decision != "rejected" || vs.Versions[1].ID != first.ModelVersionID {
 		t.Fatalf("GET /versions: %d %s", code, body)
 	}
-	if code, body := srv.get(t, page.IndexPath); code != http.StatusOK || !strings.Contains(body, first.ModelVersionID) {
+	if code, body := srv.Get(t, page.IndexPath); code != http.StatusOK || !strings.Contains(body, first.ModelVersionID) {
 		t.Fatalf("GET /: %d\n%s", code, body)
 	}
-	if code, body := srv.get(t, page.VersionPath+first.ModelVersionID); code != http.StatusOK || !strings.Contains(body, "grunfeld") {
+	if code, body := srv.Get(t, page.VersionPath+first.ModelVersionID); code != http.StatusOK || !strings.Contains(body, "grunfeld") {
 		t.Fatalf("GET %s: %d\n%s", page.VersionPath+first.ModelVersionID, code, body)
 	}
 

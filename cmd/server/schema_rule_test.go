@@ -14,6 +14,8 @@ import (
 	"testing"
 
 	"github.com/mlservice/mlservice"
+	"github.com/mlservice/mlservice/internal/testkit"
+	"github.com/mlservice/mlservice/internal/testkit/mlkit"
 )
 
 // TestRuleThatCannotRunNeverServes: a version whose schema holds a rule
@@ -22,8 +24,8 @@ import (
 // request, where it would panic into a 500.
 func TestRuleThatCannotRunNeverServes(t *testing.T) {
 	dir := t.TempDir()
-	d := promoteTable(t, dir, "grunfeld.csv", "grunfeld_declared.schema.json", true)
-	vdir := haVersionDir(dir, d.VersionID)
+	d := mlkit.PromoteTable(t, dir, "grunfeld.csv", "grunfeld_declared.schema.json", true)
+	vdir := testkit.VersionDir(dir, d.VersionID)
 	var old mlservice.Schema
 	raw, err := os.ReadFile(filepath.Join(vdir, "schema.json"))
 	if err != nil {
@@ -42,10 +44,10 @@ func TestRuleThatCannotRunNeverServes(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(vdir, "schema.json"), bad.MarshalIndent(), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	haEdit(t, filepath.Join(vdir, "metadata.json"), func(b []byte) []byte {
+	testkit.EditFile(t, filepath.Join(vdir, "metadata.json"), func(b []byte) []byte {
 		return bytes.ReplaceAll(b, []byte(old.ID()), []byte(bad.ID()))
 	})
-	haReseal(t, vdir)
+	testkit.Reseal(t, vdir)
 
 	store, err := mlservice.OpenStore(dir, mlservice.StoreOptions{})
 	if err != nil {

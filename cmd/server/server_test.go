@@ -17,27 +17,10 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/mlservice/mlservice"
+	"github.com/mlservice/mlservice/internal/testkit/mlkit"
 )
 
 const validBody = `{"age":42,"income":52000,"account_balance":1800.5,"transactions_last_30d":12,"is_premium":1}`
-
-// promoteDay trains data/<day> and promotes it into dir.
-func promoteDay(t testing.TB, dir, day string) *mlservice.Decision {
-	t.Helper()
-	ds, err := mlservice.ValidateFile(context.Background(), "../../data/"+day)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := mlservice.Train(context.Background(), ds, mlservice.TrainOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := mlservice.Promote(context.Background(), dir, c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d
-}
 
 type testServer struct {
 	*server
@@ -130,7 +113,7 @@ func TestNotReadyThenReadyWithoutRestart(t *testing.T) {
 		}
 	}
 
-	d := promoteDay(t, ts.dir, "day_01.csv")
+	d := mlkit.PromoteDay(t, ts.dir, "day_01.csv")
 	deadline := time.Now().Add(10 * time.Second) // a give-up bound, not a promise
 	for {
 		r = ts.do(t, "POST", "/predict", "application/json", validBody)
@@ -162,7 +145,7 @@ func TestNotReadyThenReadyWithoutRestart(t *testing.T) {
 
 func TestPredictMatchesLibrary(t *testing.T) {
 	ts := newTestServer(t, nil)
-	promoteDay(t, ts.dir, "day_01.csv")
+	mlkit.PromoteDay(t, ts.dir, "day_01.csv")
 	if _, err := ts.store.Reload(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +172,7 @@ func TestPredictMatchesLibrary(t *testing.T) {
 
 func TestPredictErrors(t *testing.T) {
 	ts := newTestServer(t, nil)
-	promoteDay(t, ts.dir, "day_01.csv")
+	mlkit.PromoteDay(t, ts.dir, "day_01.csv")
 	if _, err := ts.store.Reload(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -257,7 +240,7 @@ func truncateBody(b []byte) string {
 
 func TestMissingContentTypeIsJSON(t *testing.T) {
 	ts := newTestServer(t, nil)
-	promoteDay(t, ts.dir, "day_01.csv")
+	mlkit.PromoteDay(t, ts.dir, "day_01.csv")
 	ts.store.Reload(context.Background())
 	if r := ts.do(t, "POST", "/predict", "", validBody); r.status != http.StatusOK {
 		t.Fatalf("no Content-Type: %d %s", r.status, r.body)
@@ -266,7 +249,7 @@ func TestMissingContentTypeIsJSON(t *testing.T) {
 
 func TestPredictBatch(t *testing.T) {
 	ts := newTestServer(t, func(c *config) { c.maxBatch = 3 })
-	d := promoteDay(t, ts.dir, "day_01.csv")
+	d := mlkit.PromoteDay(t, ts.dir, "day_01.csv")
 	ts.store.Reload(context.Background())
 
 	r := ts.do(t, "POST", "/predict/batch", "application/json", `{"instances":[`+validBody+`,`+strings.Replace(validBody, `"is_premium":1`, `"is_premium":0`, 1)+`]}`)
@@ -322,7 +305,7 @@ func TestReloadAuth(t *testing.T) {
 	if r := ts.do(t, "POST", "/reload", "", "", "Authorization", "Bearer s3cret"); r.status != http.StatusServiceUnavailable {
 		t.Fatalf("reload before any model: %d %s", r.status, r.body)
 	}
-	d := promoteDay(t, ts.dir, "day_01.csv")
+	d := mlkit.PromoteDay(t, ts.dir, "day_01.csv")
 	for _, tc := range []struct {
 		name, auth string
 		status     int
@@ -375,7 +358,7 @@ func TestReloadWithoutTokenConfigured(t *testing.T) {
 	defer store.Close()
 	s := newServer(ts.cfg, store, slog.New(slog.DiscardHandler))
 	ts.h, ts.store = s.handler(), store
-	d := promoteDay(t, ts.dir, "day_01.csv")
+	d := mlkit.PromoteDay(t, ts.dir, "day_01.csv")
 	r := ts.do(t, "POST", "/reload", "", "")
 	if r.status != http.StatusOK {
 		t.Fatalf("%d %s", r.status, r.body)
@@ -397,8 +380,8 @@ func TestReloadWithoutTokenConfigured(t *testing.T) {
 
 func TestModelAndVersions(t *testing.T) {
 	ts := newTestServer(t, nil)
-	d1 := promoteDay(t, ts.dir, "day_02.csv")
-	d2 := promoteDay(t, ts.dir, "day_03.csv") // scores below day 02: rejected, but listed
+	d1 := mlkit.PromoteDay(t, ts.dir, "day_02.csv")
+	d2 := mlkit.PromoteDay(t, ts.dir, "day_03.csv") // scores below day 02: rejected, but listed
 	if !d1.Promoted || d2.Promoted {
 		t.Fatalf("day 02 promoted %v, day 03 promoted %v; the sample data promises true, false", d1.Promoted, d2.Promoted)
 	}
@@ -442,7 +425,7 @@ func TestModelAndVersions(t *testing.T) {
 
 func TestMetrics(t *testing.T) {
 	ts := newTestServer(t, nil)
-	d := promoteDay(t, ts.dir, "day_01.csv")
+	d := mlkit.PromoteDay(t, ts.dir, "day_01.csv")
 	ts.store.Reload(context.Background())
 	ts.do(t, "POST", "/predict", "application/json", validBody)
 	ts.do(t, "POST", "/predict", "application/json", `{`)
@@ -568,7 +551,7 @@ func FuzzPredictHandler(f *testing.F) {
 	}
 	f.Add([]byte(validBody), "text/plain", true)
 	ts := newTestServer(f, nil)
-	promoteDay(f, ts.dir, "day_01.csv")
+	mlkit.PromoteDay(f, ts.dir, "day_01.csv")
 	ts.store.Reload(context.Background())
 	f.Fuzz(func(t *testing.T, body []byte, contentType string, batch bool) {
 		path := "/predict"
@@ -616,7 +599,7 @@ func TestMetricLabelsBounded(t *testing.T) {
 // TestHeadOnGetRoutes: HEAD is GET without the body (RFC 9110 §9.3.2).
 func TestHeadOnGetRoutes(t *testing.T) {
 	ts := newTestServer(t, nil)
-	promoteDay(t, ts.dir, "day_01.csv")
+	mlkit.PromoteDay(t, ts.dir, "day_01.csv")
 	ts.store.Reload(context.Background())
 	srv := httptest.NewServer(ts.h)
 	defer srv.Close()
@@ -701,7 +684,7 @@ func TestAccessLogLevels(t *testing.T) {
 // listener closes.
 func TestDraining(t *testing.T) {
 	ts := newTestServer(t, nil)
-	promoteDay(t, ts.dir, "day_01.csv")
+	mlkit.PromoteDay(t, ts.dir, "day_01.csv")
 	ts.store.Reload(context.Background())
 	if r := ts.do(t, "POST", "/predict", "application/json", validBody); r.header.Get("Connection") != "" {
 		t.Errorf("Connection: %q before draining", r.header.Get("Connection"))
@@ -722,8 +705,8 @@ func TestDraining(t *testing.T) {
 // unpin takes it away again.
 func TestVersionsShowsRollbackPin(t *testing.T) {
 	ts := newTestServer(t, nil)
-	d1 := promoteDay(t, ts.dir, "day_01.csv")
-	d2 := promoteDay(t, ts.dir, "day_02.csv")
+	d1 := mlkit.PromoteDay(t, ts.dir, "day_01.csv")
+	d2 := mlkit.PromoteDay(t, ts.dir, "day_02.csv")
 	rec, err := mlservice.Rollback(context.Background(), ts.dir, d1.VersionID)
 	if err != nil {
 		t.Fatal(err)

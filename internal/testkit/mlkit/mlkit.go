@@ -10,6 +10,7 @@ package mlkit
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -182,4 +183,38 @@ func Versions(t testing.TB, dir string) []mlservice.VersionInfo {
 		t.Fatalf("versions: %v", err)
 	}
 	return v
+}
+
+// TableCandidate validates the table csvName of testdata/tables under the
+// schema file schemaName there, and trains it with the default options.
+func TableCandidate(t testing.TB, csvName, schemaName string) *mlservice.Candidate {
+	t.Helper()
+	ctx := context.Background()
+	tables := filepath.Join(testkit.Root(t), "testdata", "tables")
+	s, err := mlservice.LoadSchemaFile(filepath.Join(tables, schemaName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds, err := mlservice.ValidateTableFile(ctx, filepath.Join(tables, csvName), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cand, err := mlservice.Train(ctx, ds, mlservice.TrainOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cand
+}
+
+// PromoteTable promotes TableCandidate(csvName, schemaName) into the
+// artifacts directory dir, allowing a change of schema if allow.
+func PromoteTable(t testing.TB, dir, csvName, schemaName string, allow bool) *mlservice.Decision {
+	t.Helper()
+	cand := TableCandidate(t, csvName, schemaName)
+	cand.AllowSchemaChange = allow
+	d, err := mlservice.Promote(context.Background(), dir, cand)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
 }
