@@ -8,7 +8,6 @@ package main
 // must load, and the next trainer must record what happened.
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,39 +17,16 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/mlservice/mlservice"
-	"github.com/mlservice/mlservice/internal/needtool"
+	"github.com/mlservice/mlservice/internal/testkit"
 )
-
-// hostileBinary builds the trainer into a temporary directory.
-// MLSERVICE_TRAINER_BIN runs the attacks against another build instead (for
-// instance an older commit's, to see them fail).
-func hostileBinary(t *testing.T) string {
-	t.Helper()
-	if bin := os.Getenv("MLSERVICE_TRAINER_BIN"); bin != "" {
-		return bin
-	}
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("builds the real trainer and needs the go tool, which is not on PATH")
-	}
-	bin := filepath.Join(t.TempDir(), "trainer")
-	if out, err := exec.Command(goTool, "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
 
 // hostileStrace returns strace's path, skipping the test when it is missing.
 func hostileStrace(t *testing.T) string {
 	t.Helper()
-	path, err := exec.LookPath("strace")
-	if err != nil {
-		needtool.Missing(t, "SKIPPED: strace is not installed; these attacks inject faults with it (CI installs it)")
-	}
+	path := testkit.Tool(t, "strace", "strace", "the trainer's promotion was NOT attacked with faults injected at each fsync and write")
 	if out, err := exec.Command(path, "-qq", "-o", "/dev/null", "true").CombinedOutput(); err != nil {
 		t.Fatalf("strace cannot trace here (ptrace refused?): %v\n%s", err, out)
 	}
@@ -58,10 +34,8 @@ func hostileStrace(t *testing.T) string {
 }
 
 type hostileRun struct {
-	code           int
-	killed         bool // by SIGKILL
-	stdout, stderr string
-	trace          string // strace's log, when traced
+	result
+	trace string // strace's log, when traced
 }
 
 // hostileTrainer runs the trainer with args, under strace with straceArgs
@@ -77,34 +51,12 @@ func hostileTrainer(t *testing.T, strace, bin string, straceArgs []string, args 
 		cmd = exec.Command(strace, append(append(all, bin), args...)...)
 	}
 	cmd.Env = append(os.Environ(), "BALANCED_CLASS_WEIGHT=False")
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	r := hostileRun{stdout: stdout.String(), stderr: stderr.String()}
-	var exit *exec.ExitError
-	switch {
-	case errors.As(err, &exit):
-		r.code = exit.ExitCode()
-		if ws, ok := exit.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL {
-			r.killed = true
-		}
-	case err != nil:
-		t.Fatalf("run trainer %v: %v", args, err)
-	}
+	r := hostileRun{result: testkit.Run(t, cmd)}
 	if straceArgs != nil {
 		b, _ := os.ReadFile(log)
 		r.trace = string(b)
 	}
 	return r
-}
-
-func hostileData(t *testing.T, name string) string {
-	t.Helper()
-	p, err := filepath.Abs(filepath.Join(dataDir, name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
 }
 
 // hostileBase returns an artifacts directory where day_01 is current, or an
@@ -114,9 +66,9 @@ func hostileBase(t *testing.T, bin string, empty bool) (string, map[string]bool)
 	art := t.TempDir()
 	base := map[string]bool{}
 	if !empty {
-		r := hostileTrainer(t, "", bin, nil, "train", "-artifacts", art, hostileData(t, "day_01.csv"))
-		if r.code != 0 {
-			t.Fatalf("base train: exit %d\n%s", r.code, r.stderr)
+		r := hostileTrainer(t, "", bin, nil, "train", "-artifacts", art, testkit.Data(t, "day_01.csv"))
+		if r.Code != 0 {
+			t.Fatalf("base train: exit %d\n%s", r.Code, r.Stderr)
 		}
 		id, err := mlservice.CurrentVersion(art)
 		if err != nil {
@@ -132,8 +84,8 @@ func hostileVersions(t *testing.T, bin, art string) []mlservice.VersionInfo {
 	t.Helper()
 	r := hostileTrainer(t, "", bin, nil, "versions", "-json", "-artifacts", art)
 	var vs []mlservice.VersionInfo
-	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &vs) != nil {
-		t.Fatalf("trainer versions: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	if r.Code != 0 || json.Unmarshal([]byte(r.Stdout), &vs) != nil {
+		t.Fatalf("trainer versions: exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
 	}
 	return vs
 }
@@ -184,23 +136,23 @@ func hostileCheck(t *testing.T, bin, art string, base map[string]bool, r hostile
 	}
 	moved := newID != "" && cur == newID
 	// A promotion that took effect is not reported as a failure of Promote.
-	if moved && strings.Contains(r.stderr, "trainer: promote") {
-		t.Errorf("CURRENT moved to %s, yet the trainer reported a failed promotion:\n%s", newID, r.stderr)
+	if moved && strings.Contains(r.Stderr, "trainer: promote") {
+		t.Errorf("CURRENT moved to %s, yet the trainer reported a failed promotion:\n%s", newID, r.Stderr)
 	}
 	var out trainResult
-	if r.code == 0 && json.Unmarshal([]byte(r.stdout), &out) == nil {
+	if r.Code == 0 && json.Unmarshal([]byte(r.Stdout), &out) == nil {
 		if out.Promoted != moved || out.ModelVersionID != newID {
 			t.Errorf("the trainer says %s promoted=%v; CURRENT is %q", out.ModelVersionID, out.Promoted, cur)
 		}
-		if out.Warning != "" && !strings.Contains(r.stderr, "warning: ") {
-			t.Errorf("a warning in the JSON but not on stderr:\n%s", r.stderr)
+		if out.Warning != "" && !strings.Contains(r.Stderr, "warning: ") {
+			t.Errorf("a warning in the JSON but not on stderr:\n%s", r.Stderr)
 		}
 	}
 
 	// The next trainer records what the faulted one could not.
-	next := hostileTrainer(t, "", bin, nil, "train", "-artifacts", art, "-seed", "7", hostileData(t, "day_03.csv"))
-	if next.code != 0 {
-		t.Fatalf("the next train after the fault: exit %d\n%s", next.code, next.stderr)
+	next := hostileTrainer(t, "", bin, nil, "train", "-artifacts", art, "-seed", "7", testkit.Data(t, "day_03.csv"))
+	if next.Code != 0 {
+		t.Fatalf("the next train after the fault: exit %d\n%s", next.Code, next.Stderr)
 	}
 	hist, err = mlservice.ReadHistory(art)
 	if err != nil {
@@ -263,14 +215,14 @@ func killSite(trace, art string) string {
 // fixed sites are also hit for certain by filtering on their path.
 func TestTrainerKilledAtEveryFsync(t *testing.T) {
 	strace := hostileStrace(t)
-	bin := hostileBinary(t)
-	day2 := hostileData(t, "day_02.csv")
+	bin := testkit.Binary(t, "trainer")
+	day2 := testkit.Data(t, "day_02.csv")
 
 	art, _ := hostileBase(t, bin, false)
 	count := hostileTrainer(t, strace, bin, []string{"-e", "trace=fsync"}, "train", "-artifacts", art, day2)
 	fsyncs := strings.Count(count.trace, "fsync(")
-	if count.code != 0 || fsyncs < 7 {
-		t.Fatalf("a clean traced train: exit %d, %d fsyncs\n%s", count.code, fsyncs, count.trace)
+	if count.Code != 0 || fsyncs < 7 {
+		t.Fatalf("a clean traced train: exit %d, %d fsyncs\n%s", count.Code, fsyncs, count.trace)
 	}
 
 	sites := map[string]int{}
@@ -278,7 +230,7 @@ func TestTrainerKilledAtEveryFsync(t *testing.T) {
 		t.Helper()
 		art, base := hostileBase(t, bin, empty)
 		r := hostileTrainer(t, strace, bin, straceArgs(art), "train", "-artifacts", art, day2)
-		if !r.killed {
+		if !r.Killed {
 			return // this N was past the fsyncs of every thread
 		}
 		site := killSite(r.trace, art)
@@ -320,14 +272,14 @@ func TestTrainerKilledAtEveryFsync(t *testing.T) {
 // with a warning, and the next trainer records the promotion.
 func TestTrainerDiskFullAtEveryWrite(t *testing.T) {
 	strace := hostileStrace(t)
-	bin := hostileBinary(t)
-	day2 := hostileData(t, "day_02.csv")
+	bin := testkit.Binary(t, "trainer")
+	day2 := testkit.Data(t, "day_02.csv")
 
 	art, _ := hostileBase(t, bin, false)
 	count := hostileTrainer(t, strace, bin, []string{"-e", "trace=write"}, "train", "-artifacts", art, day2)
 	writes := strings.Count(count.trace, "write(")
-	if count.code != 0 || writes < 6 {
-		t.Fatalf("a clean traced train: exit %d, %d writes\n%s", count.code, writes, count.trace)
+	if count.Code != 0 || writes < 6 {
+		t.Fatalf("a clean traced train: exit %d, %d writes\n%s", count.Code, writes, count.trace)
 	}
 
 	var currentFailed, historyFailed int
@@ -339,13 +291,13 @@ func TestTrainerDiskFullAtEveryWrite(t *testing.T) {
 				[]string{"-e", "trace=write", "-e", fmt.Sprintf("inject=write:error=ENOSPC:when=%d", n)},
 				"train", "-artifacts", art, day2)
 			outcomes[hostileCheck(t, bin, art, base, r)]++
-			if strings.Contains(r.stderr, "update CURRENT") {
+			if strings.Contains(r.Stderr, "update CURRENT") {
 				currentFailed++
-				if r.code == 0 {
-					t.Errorf("the CURRENT write failed, yet the trainer exited 0:\n%s", r.stderr)
+				if r.Code == 0 {
+					t.Errorf("the CURRENT write failed, yet the trainer exited 0:\n%s", r.Stderr)
 				}
 			}
-			if strings.Contains(r.stderr, "warning: ") && strings.Contains(r.stderr, "history.jsonl") {
+			if strings.Contains(r.Stderr, "warning: ") && strings.Contains(r.Stderr, "history.jsonl") {
 				historyFailed++
 			}
 		}
@@ -361,8 +313,8 @@ func TestTrainerDiskFullAtEveryWrite(t *testing.T) {
 		[]string{"-P", filepath.Join(art, "models", "history.jsonl"), "-e", "trace=write", "-e", "inject=write:error=ENOSPC"},
 		"train", "-artifacts", art, day2)
 	var out trainResult
-	if err := json.Unmarshal([]byte(r.stdout), &out); r.code != 0 || err != nil || !out.Promoted || out.Warning == "" {
-		t.Fatalf("history append failing after CURRENT moved: exit %d, %+v\n%s", r.code, out, r.stderr)
+	if err := json.Unmarshal([]byte(r.Stdout), &out); r.Code != 0 || err != nil || !out.Promoted || out.Warning == "" {
+		t.Fatalf("history append failing after CURRENT moved: exit %d, %+v\n%s", r.Code, out, r.Stderr)
 	}
 	if strings.Contains(out.Warning, art) {
 		t.Errorf("the warning names a host path: %s", out.Warning)
@@ -377,11 +329,11 @@ func TestTrainerDiskFullAtEveryWrite(t *testing.T) {
 // CURRENT survives.
 func TestTrainerSyncsDirectoryOfNewHistory(t *testing.T) {
 	strace := hostileStrace(t)
-	bin := hostileBinary(t)
+	bin := testkit.Binary(t, "trainer")
 	art := t.TempDir()
-	r := hostileTrainer(t, strace, bin, []string{"-e", "trace=openat,fsync"}, "train", "-artifacts", art, hostileData(t, "day_01.csv"))
-	if r.code != 0 {
-		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	r := hostileTrainer(t, strace, bin, []string{"-e", "trace=openat,fsync"}, "train", "-artifacts", art, testkit.Data(t, "day_01.csv"))
+	if r.Code != 0 {
+		t.Fatalf("exit %d\n%s", r.Code, r.Stderr)
 	}
 	lines := strings.Split(r.trace, "\n")
 	created := slices.IndexFunc(lines, func(l string) bool {

@@ -80,3 +80,14 @@ func Binaries(t testing.TB) (trainer, server string) {
 	t.Helper()
 	return Binary(t, "trainer"), Binary(t, "server")
 }
+
+// BinaryIn is Binary copied into dir (mode 0755), for a test that needs the
+// command at a place of its choosing: one another user can run, say.
+func BinaryIn(t testing.TB, name, dir string) string {
+	t.Helper()
+	bin := filepath.Join(dir, name)
+	if err := os.WriteFile(bin, ReadFile(t, Binary(t, name)), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
