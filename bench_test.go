@@ -30,24 +30,36 @@ func reportRows(b *testing.B, rows int) {
 	b.ReportMetric(float64(rows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 }
 
-func BenchmarkValidate(b *testing.B) {
+// benchFiles runs op for each benchmark size over the generated file of
+// that size, reporting bytes, allocations and rows per second.
+func benchFiles(b *testing.B, op func(b *testing.B, n int, data []byte)) {
 	for _, n := range csvGenSizes {
 		b.Run(fmt.Sprintf("rows=%d", n), func(b *testing.B) {
 			data := testkit.CSV(n)
 			b.SetBytes(int64(len(data)))
 			b.ReportAllocs()
 			for b.Loop() {
-				ds, err := mlservice.Validate(context.Background(), bytes.NewReader(data))
-				if err != nil {
-					b.Fatal(err)
-				}
-				if ds.Len() != n {
-					b.Fatalf("Validate read %d rows, want %d", ds.Len(), n)
-				}
+				op(b, n, data)
 			}
 			reportRows(b, n)
 		})
 	}
+}
+
+// validate validates data, which must hold n rows.
+func validate(b *testing.B, n int, data []byte) *mlservice.Dataset {
+	ds, err := mlservice.Validate(context.Background(), bytes.NewReader(data))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if ds.Len() != n {
+		b.Fatalf("Validate read %d rows, want %d", ds.Len(), n)
+	}
+	return ds
+}
+
+func BenchmarkValidate(b *testing.B) {
+	benchFiles(b, func(b *testing.B, n int, data []byte) { validate(b, n, data) })
 }
 
 func BenchmarkTrain(b *testing.B) {
@@ -70,25 +82,13 @@ func BenchmarkTrain(b *testing.B) {
 // Dataset to a fitted, evaluated Candidate.
 func BenchmarkValidateTrain(b *testing.B) {
 	ctx := context.Background()
-	for _, n := range csvGenSizes {
-		b.Run(fmt.Sprintf("rows=%d", n), func(b *testing.B) {
-			data := testkit.CSV(n)
-			b.SetBytes(int64(len(data)))
-			b.ReportAllocs()
-			for b.Loop() {
-				ds, err := mlservice.Validate(context.Background(), bytes.NewReader(data))
-				if err != nil {
-					b.Fatal(err)
-				}
-				cand, err := mlservice.Train(ctx, ds, mlservice.TrainOptions{})
-				if err != nil {
-					b.Fatal(err)
-				}
-				if cand.Metadata.Metrics.Rows == 0 {
-					b.Fatal("nothing evaluated")
-				}
-			}
-			reportRows(b, n)
-		})
-	}
+	benchFiles(b, func(b *testing.B, n int, data []byte) {
+		cand, err := mlservice.Train(ctx, validate(b, n, data), mlservice.TrainOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if cand.Metadata.Metrics.Rows == 0 {
+			b.Fatal("nothing evaluated")
+		}
+	})
 }

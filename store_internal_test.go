@@ -29,23 +29,30 @@ func artInternalCandidate(t *testing.T, f1 float64) *Candidate {
 	return c
 }
 
+// promotedStore promotes a candidate of F1 0.5 into a fresh artifacts
+// directory and opens a store on it with opts, closed when the test ends.
+func promotedStore(t *testing.T, opts StoreOptions) (dir string, c *Candidate, first *Decision, s *Store) {
+	t.Helper()
+	dir = t.TempDir()
+	c = artInternalCandidate(t, 0.5)
+	first, err := Promote(context.Background(), dir, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, err = OpenStore(dir, opts); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return dir, c, first, s
+}
+
 // CURRENT is always a file of the same size renamed into place; on ext4 the
 // inode freed by one write is handed to the next but one, and mtime has a
 // coarse granularity, so two writes in quick succession can leave the stat
 // stamp exactly as the store last saw it. The store must not trust an
 // unchanged stamp on a young CURRENT.
 func TestStoreRefreshDistrustsYoungStamp(t *testing.T) {
-	dir := t.TempDir()
-	c := artInternalCandidate(t, 0.5)
-	first, err := Promote(context.Background(), dir, c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := OpenStore(dir, StoreOptions{RefreshInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	dir, c, first, s := promotedStore(t, StoreOptions{RefreshInterval: -1})
 	if v := s.serving.Load(); v == nil || v.id != first.VersionID {
 		t.Fatal("store did not load the first version")
 	}
@@ -110,17 +117,7 @@ func TestStoreRefreshDistrustsYoungStamp(t *testing.T) {
 // A load that blocks (a hung network file system, a FIFO, a huge file) must
 // not hang Status, Metadata or Close, and Reload gives up with its context.
 func TestStoreStalledLoad(t *testing.T) {
-	dir := t.TempDir()
-	c := artInternalCandidate(t, 0.5)
-	first, err := Promote(context.Background(), dir, c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := OpenStore(dir, StoreOptions{RefreshInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	dir, c, first, s := promotedStore(t, StoreOptions{RefreshInterval: -1})
 
 	// Stall every load until release is closed.
 	release := make(chan struct{})
@@ -202,16 +199,7 @@ func TestStoreStalledLoad(t *testing.T) {
 // Close does not wait for a load stuck in a read; what that load finds when
 // the read returns is discarded.
 func TestStoreCloseDuringStalledLoad(t *testing.T) {
-	dir := t.TempDir()
-	c := artInternalCandidate(t, 0.5)
-	first, err := Promote(context.Background(), dir, c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := OpenStore(dir, StoreOptions{RefreshInterval: 5 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir, c, first, s := promotedStore(t, StoreOptions{RefreshInterval: 5 * time.Millisecond})
 	release := make(chan struct{})
 	finished := make(chan struct{})
 	stalled := make(chan struct{})

@@ -1,12 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"io"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -28,29 +25,23 @@ func TestEndToEndOwnTable(t *testing.T) {
 	trainerBin, serverBin := testkit.Binaries(t)
 	artifacts := t.TempDir()
 	work := t.TempDir()
-	table, err := filepath.Abs("../../testdata/tables/anes96.csv")
-	if err != nil {
-		t.Fatal(err)
-	}
+	table := filepath.Join(testkit.Root(t), "testdata", "tables", "anes96.csv")
 
 	// infer
-	cmd := exec.Command(trainerBin, "schema", "infer", "-target", "vote", table)
-	var draft, notes bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &draft, &notes
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("schema infer: %v\n%s", err, notes.String())
+	r := trainerRun(t, trainerBin, "schema", "infer", "-target", "vote", table)
+	if r.Code != 0 {
+		t.Fatalf("schema infer: %v", r)
 	}
-	if !strings.Contains(notes.String(), `"PID": number`) {
-		t.Errorf("infer explains nothing about PID:\n%s", notes.String())
+	draft, notes := r.Stdout, r.Stderr
+	if !strings.Contains(notes, `"PID": number`) {
+		t.Errorf("infer explains nothing about PID:\n%s", notes)
 	}
 	draftFile := filepath.Join(work, "draft.schema.json")
-	if err := os.WriteFile(draftFile, draft.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testkit.WriteFile(t, draftFile, draft)
 
 	// edit: PID becomes a category with the codes as declared strings.
 	var s map[string]any
-	if err := json.Unmarshal(draft.Bytes(), &s); err != nil {
+	if err := json.Unmarshal([]byte(draft), &s); err != nil {
 		t.Fatal(err)
 	}
 	for _, f := range s["features"].([]any) {
@@ -63,9 +54,7 @@ func TestEndToEndOwnTable(t *testing.T) {
 	}
 	edited, _ := json.MarshalIndent(s, "", "  ")
 	schemaFile := filepath.Join(work, "anes96.schema.json")
-	if err := os.WriteFile(schemaFile, edited, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testkit.WriteFile(t, schemaFile, string(edited))
 
 	// train
 	out, _ := runTrainer(t, trainerBin, artifacts, "train", "-schema", schemaFile, table)

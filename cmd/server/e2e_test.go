@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -30,10 +29,6 @@ func TestEndToEnd(t *testing.T) {
 	}
 	trainerBin, serverBin := testkit.Binaries(t)
 	artifacts := t.TempDir()
-	data, err := filepath.Abs("../../data")
-	if err != nil {
-		t.Fatal(err)
-	}
 
 	srv := testkit.StartServer(t, serverBin, nil, "-artifacts", artifacts)
 	base := srv.Base
@@ -78,7 +73,7 @@ func TestEndToEnd(t *testing.T) {
 			}
 			time.Sleep(2 * time.Millisecond)
 		}
-		fi, err := os.Stat(filepath.Join(artifacts, "models", "CURRENT"))
+		fi, err := os.Stat(testkit.Models(artifacts, "CURRENT"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -105,7 +100,7 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatalf("/predict before training: %d", code)
 	}
 
-	day1, _ := runTrainer(t, trainerBin, artifacts, "train", filepath.Join(data, "day_01.csv"))
+	day1, _ := runTrainer(t, trainerBin, artifacts, "train", testkit.Data(t, "day_01.csv"))
 	if !day1.Promoted {
 		t.Fatalf("day 1 not promoted: %+v", day1)
 	}
@@ -136,7 +131,7 @@ func TestEndToEnd(t *testing.T) {
 	}
 
 	time.Sleep(200 * time.Millisecond)
-	day2, _ := runTrainer(t, trainerBin, artifacts, "train", filepath.Join(data, "day_02.csv"))
+	day2, _ := runTrainer(t, trainerBin, artifacts, "train", testkit.Data(t, "day_02.csv"))
 	if !day2.Promoted {
 		t.Fatalf("day 2 not promoted: %+v", day2)
 	}

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -65,18 +64,13 @@ func TestS3SchemaEndToEnd(t *testing.T) {
 
 	// The default five-column schema is a schema change: rejected. (Without
 	// -schema the trainer would reuse grunfeld's, the current version's.)
-	cmd := exec.Command(trainerBin, "train", "-artifacts-url", url, "-schema", "builtin", "../../data/day_01.csv")
-	cmd.Env = append(os.Environ(), "ARTIFACTS_DIR="+dir)
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("train under another schema: %v\n%s", err, out)
-	}
+	_, out := runTrainer(t, trainerBin, dir, "train", "-artifacts-url", url, "-schema", "builtin", testkit.Data(t, "day_01.csv"))
 	var refused struct {
 		ID       string `json:"model_version_id"`
 		Promoted bool
 		Reason   string
 	}
-	if err := json.Unmarshal(out, &refused); err != nil || refused.Promoted || !strings.Contains(refused.Reason, "schema changed") {
+	if err := json.Unmarshal([]byte(out), &refused); err != nil || refused.Promoted || !strings.Contains(refused.Reason, "schema changed") {
 		t.Fatalf("a schema change without -allow-schema-change: %s (%v)", out, err)
 	}
 
@@ -105,10 +99,10 @@ func TestS3SchemaEndToEnd(t *testing.T) {
 			t.Errorf("report: %v", err)
 		}
 	}
-	if index, err := os.ReadFile(filepath.Join(report, "index.html")); err != nil || !strings.Contains(string(index), refused.ID) {
-		t.Errorf("report index.html lacks %s (%v)", refused.ID, err)
+	if index := testkit.ReadFile(t, filepath.Join(report, "index.html")); !strings.Contains(string(index), refused.ID) {
+		t.Errorf("report index.html lacks %s", refused.ID)
 	}
-	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+	if entries := testkit.Entries(t, dir); len(entries) != 0 {
 		t.Errorf("ARTIFACTS_DIR was written: %v", entries)
 	}
 }

@@ -218,3 +218,14 @@ func PromoteTable(t testing.TB, dir, csvName, schemaName string, allow bool) *ml
 	}
 	return d
 }
+
+// Serve promotes cand into a fresh artifacts directory and opens a store on
+// it that does not follow CURRENT, closed when the test ends.
+func Serve(t testing.TB, cand *mlservice.Candidate) *mlservice.Store {
+	t.Helper()
+	dir := t.TempDir()
+	if _, err := mlservice.Promote(context.Background(), dir, cand); err != nil {
+		t.Fatal(err)
+	}
+	return OpenStore(t, dir, mlservice.StoreOptions{RefreshInterval: -1})
+}
