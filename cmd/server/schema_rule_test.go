@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -27,11 +26,7 @@ func TestRuleThatCannotRunNeverServes(t *testing.T) {
 	d := mlkit.PromoteTable(t, dir, "grunfeld.csv", "grunfeld_declared.schema.json", true)
 	vdir := testkit.VersionDir(dir, d.VersionID)
 	var old mlservice.Schema
-	raw, err := os.ReadFile(filepath.Join(vdir, "schema.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(raw, &old); err != nil {
+	if err := json.Unmarshal(testkit.ReadFile(t, filepath.Join(vdir, "schema.json")), &old); err != nil {
 		t.Fatal(err)
 	}
 	bad := old
@@ -41,9 +36,7 @@ func TestRuleThatCannotRunNeverServes(t *testing.T) {
 			bad.Features[i].Rules = "gte=1900,lte=2100|len=abc"
 		}
 	}
-	if err := os.WriteFile(filepath.Join(vdir, "schema.json"), bad.MarshalIndent(), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testkit.WriteFile(t, filepath.Join(vdir, "schema.json"), string(bad.MarshalIndent()))
 	testkit.EditFile(t, filepath.Join(vdir, "metadata.json"), func(b []byte) []byte {
 		return bytes.ReplaceAll(b, []byte(old.ID()), []byte(bad.ID()))
 	})

@@ -157,27 +157,20 @@ func TestVersionsCurrentMissingOrCorrupt(t *testing.T) {
 		want   string
 	}{
 		{"missing", func(t *testing.T, art, id string) {
-			testkit.WriteFile(t, filepath.Join(art, "models", "CURRENT"), "20200101T000000.000000Z-00000000\n")
+			testkit.WriteFile(t, testkit.Models(art, "CURRENT"), "20200101T000000.000000Z-00000000\n")
 		}, "does not exist"},
 		{"corrupt", func(t *testing.T, art, id string) {
-			path := filepath.Join(art, "models", "versions", id, "model.json")
-			b, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			b[len(b)/2] ^= 1
-			testkit.WriteFile(t, path, string(b))
+			testkit.EditFile(t, testkit.VersionFile(art, id, "model.json"), func(b []byte) []byte {
+				b[len(b)/2] ^= 1
+				return b
+			})
 		}, "cannot be read"},
 		{"fails its self-test", func(t *testing.T, art, id string) {
 			// Only metadata.json's example changes, and the manifest is
 			// resealed: the listing reads it, a Store would refuse it.
-			dir := filepath.Join(art, "models", "versions", id)
-			b, err := os.ReadFile(filepath.Join(dir, "metadata.json"))
-			if err != nil {
-				t.Fatal(err)
-			}
+			dir := testkit.VersionDir(art, id)
 			var meta map[string]any
-			if err := json.Unmarshal(b, &meta); err != nil {
+			if err := json.Unmarshal(testkit.ReadFile(t, filepath.Join(dir, "metadata.json")), &meta); err != nil {
 				t.Fatal(err)
 			}
 			ex := meta["examples"].([]any)[0].(map[string]any)
