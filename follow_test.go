@@ -83,19 +83,19 @@ func TestStoreFollowsPromotions(t *testing.T) {
 	}
 }
 
-// artCorruption breaks the version bad (current is a good one) and points
+// corruption breaks the version bad (current is a good one) and points
 // CURRENT where the case needs.
-type artCorruption struct {
+type corruption struct {
 	name  string
 	apply func(t *testing.T, dir, good, bad string)
 	want  error  // matched with errors.Is
 	msg   string // part of Status().LastError
 }
 
-// artEditMetadata edits a version's metadata.json and reseals its manifest,
+// editMetadata edits a version's metadata.json and reseals its manifest,
 // as a writer with a bug (rather than a disk) would: the manifest matches,
 // and only the later checks can catch the edit.
-func artEditMetadata(t *testing.T, dir, id string, edit func(*mlservice.Metadata)) {
+func editMetadata(t *testing.T, dir, id string, edit func(*mlservice.Metadata)) {
 	t.Helper()
 	defer testkit.Reseal(t, testkit.VersionDir(dir, id))
 	testkit.EditFile(t, testkit.VersionFile(dir, id, "metadata.json"), func(b []byte) []byte {
@@ -112,7 +112,7 @@ func artEditMetadata(t *testing.T, dir, id string, edit func(*mlservice.Metadata
 	})
 }
 
-var artCorruptions = []artCorruption{
+var corruptions = []corruption{
 	{"truncated model.json", func(t *testing.T, dir, good, bad string) {
 		testkit.EditFile(t, testkit.VersionFile(dir, bad, "model.json"), func(b []byte) []byte { return b[:len(b)/2] })
 		testkit.WriteCurrent(t, dir, bad+"\n")
@@ -148,16 +148,16 @@ var artCorruptions = []artCorruption{
 		testkit.WriteCurrent(t, dir, bad+"\n")
 	}, mlservice.ErrCorruptVersion, "metadata.json is missing"},
 	{"metadata names another version", func(t *testing.T, dir, good, bad string) {
-		artEditMetadata(t, dir, bad, func(m *mlservice.Metadata) { m.ModelVersionID = good })
+		editMetadata(t, dir, bad, func(m *mlservice.Metadata) { m.ModelVersionID = good })
 		testkit.WriteCurrent(t, dir, bad+"\n")
 	}, mlservice.ErrCorruptVersion, "metadata names version"},
 	{"another feature schema", func(t *testing.T, dir, good, bad string) {
-		artEditMetadata(t, dir, bad, func(m *mlservice.Metadata) { m.FeatureSchemaVersion = "2" })
+		editMetadata(t, dir, bad, func(m *mlservice.Metadata) { m.FeatureSchemaVersion = "2" })
 		testkit.WriteCurrent(t, dir, bad+"\n")
 	}, mlservice.ErrCorruptVersion, "feature schema"},
 	{"altered example probability", func(t *testing.T, dir, good, bad string) {
 		// model.json and its checksum are intact: only the self-test can tell.
-		artEditMetadata(t, dir, bad, func(m *mlservice.Metadata) { m.Examples[2].Probability += 1e-6 })
+		editMetadata(t, dir, bad, func(m *mlservice.Metadata) { m.Examples[2].Probability += 1e-6 })
 		testkit.WriteCurrent(t, dir, bad+"\n")
 	}, mlservice.ErrCorruptVersion, "self-test"},
 	{"CURRENT names a missing version", func(t *testing.T, dir, good, bad string) {
@@ -183,7 +183,7 @@ var artCorruptions = []artCorruption{
 // previous one keeps serving until CURRENT names a good version again.
 func TestStoreRefusesCorruptVersions(t *testing.T) {
 	ctx := context.Background()
-	for _, tc := range artCorruptions {
+	for _, tc := range corruptions {
 		for _, fix := range []string{"current moved back", "new promotion"} {
 			t.Run(tc.name+"/"+fix, func(t *testing.T) {
 				dir := t.TempDir()
@@ -328,19 +328,19 @@ func TestStoreRetriesRepairedVersion(t *testing.T) {
 	}
 }
 
-// artLog is a concurrency-safe buffer for a store's log lines.
-type artLog struct {
+// syncLog is a concurrency-safe buffer for a store's log lines.
+type syncLog struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (l *artLog) Write(p []byte) (int, error) {
+func (l *syncLog) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.buf.Write(p)
 }
 
-func (l *artLog) String() string {
+func (l *syncLog) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.buf.String()
@@ -373,7 +373,7 @@ func TestStoreArtifactsDirProblems(t *testing.T) {
 		{"nothing promoted", "empty", "no model version has been promoted yet", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var log artLog
+			var log syncLog
 			s := mlkit.OpenStore(t, tc.dir, mlservice.StoreOptions{RefreshInterval: -1,
 				Logger: slog.New(slog.NewTextHandler(&log, nil))})
 			st := s.Status()
@@ -402,7 +402,7 @@ func TestStoreArtifactsDirProblems(t *testing.T) {
 
 	// The mistyped directory appears (a volume mounted late): the store
 	// follows it without a restart.
-	var log artLog
+	var log syncLog
 	s := mlkit.OpenStore(t, "later", mlservice.StoreOptions{RefreshInterval: 10 * time.Millisecond,
 		Logger: slog.New(slog.NewTextHandler(&log, nil))})
 	if st := s.Status(); st.Reason != `artifacts directory "later" does not exist` {

@@ -17,8 +17,8 @@ import (
 	"github.com/mlservice/mlservice/internal/testkit/mlkit"
 )
 
-// artAppendHistory appends raw lines to history.jsonl.
-func artAppendHistory(t *testing.T, dir string, lines ...string) {
+// appendHistory appends raw lines to history.jsonl.
+func appendHistory(t *testing.T, dir string, lines ...string) {
 	t.Helper()
 	f, err := os.OpenFile(testkit.Models(dir, "history.jsonl"), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 	if err != nil {
@@ -56,7 +56,7 @@ func TestHistorySkipsBadLines(t *testing.T) {
 			dir := t.TempDir()
 			first := mlkit.Promote(t, dir, 0.5)
 			good := `{"time":"2024-01-01T00:00:00Z","event":"rejected","model_version_id":"20240101T000000.000000Z-00000000"}` + "\n"
-			artAppendHistory(t, dir, tc.line, good) // the bad line is not the last one
+			appendHistory(t, dir, tc.line, good) // the bad line is not the last one
 			log, err := mlservice.ReadHistoryLog(dir)
 			if err != nil || len(log.Skipped) != 1 || !strings.Contains(log.Skipped[0], tc.want) {
 				t.Fatalf("ReadHistoryLog: %+v, %v; want one warning %q", log, err, tc.want)
@@ -140,7 +140,7 @@ func TestHistoryKeepsUnendedLastRecord(t *testing.T) {
 	dir := t.TempDir()
 	first := mlkit.Promote(t, dir, 0.5)
 	unended := `{"time":"2024-01-01T00:00:00Z","event":"rejected","model_version_id":"20240101T000000.000000Z-00000000"}`
-	artAppendHistory(t, dir, unended)
+	appendHistory(t, dir, unended)
 	if hist := mlkit.History(t, dir); len(hist) != 2 || hist[1].VersionID != "20240101T000000.000000Z-00000000" {
 		t.Fatalf("history before the next append: %+v", hist)
 	}
@@ -159,7 +159,7 @@ func TestHistoryKeepsUnendedLastRecord(t *testing.T) {
 func TestHistoryCutsLongTornLastLine(t *testing.T) {
 	dir := t.TempDir()
 	first := mlkit.Promote(t, dir, 0.5)
-	artAppendHistory(t, dir, `{"reason":"`+strings.Repeat("x", 3*mlservice.HistoryLineLimit))
+	appendHistory(t, dir, `{"reason":"`+strings.Repeat("x", 3*mlservice.HistoryLineLimit))
 	second := mlkit.Promote(t, dir, 0.6)
 	log, err := mlservice.ReadHistoryLog(dir)
 	if err != nil || len(log.Skipped) != 0 || len(log.Records) != 2 || log.Records[0].VersionID != first.VersionID || log.Records[1].VersionID != second.VersionID {
@@ -226,22 +226,22 @@ func TestPromoteRecordsUnrecordedVersions(t *testing.T) {
 			dir := t.TempDir()
 			base := mlkit.Promote(t, dir, 0.5)
 			lost := mlkit.Promote(t, dir, 0.7)
-			artDropHistory(t, dir, lost.VersionID)
+			dropHistory(t, dir, lost.VersionID)
 			tc.prepare(t, dir, base.VersionID, lost.VersionID)
-			artCheckRecovered(t, dir, lost.VersionID, tc.want)
+			checkRecovered(t, dir, lost.VersionID, tc.want)
 		})
 	}
 	t.Run("rejected", func(t *testing.T) {
 		dir := t.TempDir()
 		mlkit.Promote(t, dir, 0.5)
 		lost := mlkit.Promote(t, dir, 0.3)
-		artDropHistory(t, dir, lost.VersionID)
-		artCheckRecovered(t, dir, lost.VersionID, mlservice.DecisionInterrupted)
+		dropHistory(t, dir, lost.VersionID)
+		checkRecovered(t, dir, lost.VersionID, mlservice.DecisionInterrupted)
 	})
 }
 
-// artDropHistory rewrites history.jsonl without id's records.
-func artDropHistory(t *testing.T, dir, id string) {
+// dropHistory rewrites history.jsonl without id's records.
+func dropHistory(t *testing.T, dir, id string) {
 	t.Helper()
 	path := testkit.Models(dir, "history.jsonl")
 	data, err := os.ReadFile(path)
@@ -259,9 +259,9 @@ func artDropHistory(t *testing.T, dir, id string) {
 	}
 }
 
-// artCheckRecovered promotes once more and checks that id got exactly one
+// checkRecovered promotes once more and checks that id got exactly one
 // record, with event want, ahead of the new decision.
-func artCheckRecovered(t *testing.T, dir, id, want string) {
+func checkRecovered(t *testing.T, dir, id, want string) {
 	t.Helper()
 	next := mlkit.Promote(t, dir, 0.1)
 	hist := mlkit.History(t, dir)
@@ -336,7 +336,7 @@ func TestVersionsPromotedOnlyWhenCurrentMoved(t *testing.T) {
 	dir := t.TempDir()
 	base := mlkit.Promote(t, dir, 0.5)
 	lost := mlkit.Promote(t, dir, 0.7) // promoted; now undo CURRENT and its record
-	artDropHistory(t, dir, lost.VersionID)
+	dropHistory(t, dir, lost.VersionID)
 	testkit.WriteCurrent(t, dir, base.VersionID+"\n")
 
 	for _, v := range mlkit.Versions(t, dir) {
@@ -351,5 +351,5 @@ func TestVersionsPromotedOnlyWhenCurrentMoved(t *testing.T) {
 	if p, _ := meta["promotion"].(map[string]any); p == nil || p["decision"] != nil {
 		t.Errorf("metadata.json records a decision, which only CURRENT and history can know: %v", meta["promotion"])
 	}
-	artCheckRecovered(t, dir, lost.VersionID, mlservice.DecisionInterrupted)
+	checkRecovered(t, dir, lost.VersionID, mlservice.DecisionInterrupted)
 }

@@ -35,13 +35,13 @@ func TestS3RacingTrainers(t *testing.T) {
 		for _, d := range racePromotions(t, url, f1s) {
 			decisions[d.VersionID] = d
 		}
-		s3CheckReplay(t, a, decisions, slices.Max(f1s))
+		checkReplay(t, a, decisions, slices.Max(f1s))
 	}
 }
 
-// s3CheckReplay replays the whole history in key order and checks it
+// checkReplay replays the whole history in key order and checks it
 // against CURRENT, the versions listed and the decisions returned.
-func s3CheckReplay(t *testing.T, a *mlservice.Artifacts, decisions map[string]*mlservice.Decision, best float64) {
+func checkReplay(t *testing.T, a *mlservice.Artifacts, decisions map[string]*mlservice.Decision, best float64) {
 	t.Helper()
 	ctx := context.Background()
 	hist, err := a.ReadHistory(ctx)

@@ -21,8 +21,8 @@ import (
 	"github.com/mlservice/mlservice/storage"
 )
 
-// s3VersionKeys returns the keys under models/versions/, relative to it.
-func s3VersionKeys(t *testing.T, b storage.Bucket) []string {
+// versionKeys returns the keys under models/versions/, relative to it.
+func versionKeys(t *testing.T, b storage.Bucket) []string {
 	t.Helper()
 	keys, err := b.List(context.Background(), "models/versions/")
 	if err != nil {
@@ -41,7 +41,7 @@ func TestS3TableSchema(t *testing.T) {
 	if err != nil || !d.Promoted {
 		t.Fatalf("promote grunfeld = %+v, %v", d, err)
 	}
-	keys := s3VersionKeys(t, b)
+	keys := versionKeys(t, b)
 	want := []string{d.VersionID + "/manifest.json", d.VersionID + "/metadata.json", d.VersionID + "/model.json", d.VersionID + "/schema.json"}
 	if !slices.Equal(keys, want) {
 		t.Fatalf("version objects %v, want %v", keys, want)
@@ -163,7 +163,7 @@ func (s *stopBucket) Put(ctx context.Context, key string, data []byte, cond stor
 func TestS3PromoteStoppedLeavesNothing(t *testing.T) {
 	a, b := mlkit.OpenS3(t, mlkit.S3URL(t, mlkit.Weed(t)))
 	first := mlkit.PromoteTo(t, a, 0.5)
-	before := s3VersionKeys(t, b)
+	before := versionKeys(t, b)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -171,7 +171,7 @@ func TestS3PromoteStoppedLeavesNothing(t *testing.T) {
 	if !errors.Is(err, context.Canceled) || d != nil {
 		t.Fatalf("Promote with a cancelled context = %+v, %v; want context.Canceled", d, err)
 	}
-	if keys := s3VersionKeys(t, b); !slices.Equal(keys, before) {
+	if keys := versionKeys(t, b); !slices.Equal(keys, before) {
 		t.Errorf("objects after a Promote stopped before writing: %v, want %v", keys, before)
 	}
 
@@ -184,7 +184,7 @@ func TestS3PromoteStoppedLeavesNothing(t *testing.T) {
 	if cur := mlkit.Current(t, a); cur != first.VersionID {
 		t.Errorf("CURRENT moved to %s", cur)
 	}
-	if keys := s3VersionKeys(t, b); !slices.Equal(keys, before) {
+	if keys := versionKeys(t, b); !slices.Equal(keys, before) {
 		t.Errorf("objects after a Promote stopped before CURRENT moved: %v, want %v", keys, before)
 	}
 	vs, err := a.Versions(context.Background())

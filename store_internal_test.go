@@ -15,7 +15,7 @@ import (
 	"github.com/mlservice/mlservice/internal/testkit"
 )
 
-func artInternalCandidate(t *testing.T, f1 float64) *Candidate {
+func internalCandidate(t *testing.T, f1 float64) *Candidate {
 	t.Helper()
 	ds, err := ValidateFile(context.Background(), "data/day_01.csv")
 	if err != nil {
@@ -34,7 +34,7 @@ func artInternalCandidate(t *testing.T, f1 float64) *Candidate {
 func promotedStore(t *testing.T, opts StoreOptions) (dir string, c *Candidate, first *Decision, s *Store) {
 	t.Helper()
 	dir = t.TempDir()
-	c = artInternalCandidate(t, 0.5)
+	c = internalCandidate(t, 0.5)
 	first, err := Promote(context.Background(), dir, c)
 	if err != nil {
 		t.Fatal(err)

@@ -23,8 +23,8 @@ import (
 	"github.com/mlservice/mlservice/internal/testkit"
 )
 
-// hostileStrace returns strace's path, skipping the test when it is missing.
-func hostileStrace(t *testing.T) string {
+// straceTool returns strace's path, skipping the test when it is missing.
+func straceTool(t *testing.T) string {
 	t.Helper()
 	path := testkit.Tool(t, "strace", "strace", "the trainer's promotion was NOT attacked with faults injected at each fsync and write")
 	if out, err := exec.Command(path, "-qq", "-o", "/dev/null", "true").CombinedOutput(); err != nil {
@@ -33,14 +33,14 @@ func hostileStrace(t *testing.T) string {
 	return path
 }
 
-type hostileRun struct {
+type tracedRun struct {
 	result
 	trace string // strace's log, when traced
 }
 
-// hostileTrainer runs the trainer with args, under strace with straceArgs
+// runTraced runs the trainer with args, under strace with straceArgs
 // unless straceArgs is nil.
-func hostileTrainer(t *testing.T, strace, bin string, straceArgs []string, args ...string) hostileRun {
+func runTraced(t *testing.T, strace, bin string, straceArgs []string, args ...string) tracedRun {
 	t.Helper()
 	var cmd *exec.Cmd
 	log := filepath.Join(t.TempDir(), "strace.log")
@@ -51,7 +51,7 @@ func hostileTrainer(t *testing.T, strace, bin string, straceArgs []string, args 
 		cmd = exec.Command(strace, append(append(all, bin), args...)...)
 	}
 	cmd.Env = append(os.Environ(), "BALANCED_CLASS_WEIGHT=False")
-	r := hostileRun{result: testkit.Run(t, cmd)}
+	r := tracedRun{result: testkit.Run(t, cmd)}
 	if straceArgs != nil {
 		b, _ := os.ReadFile(log)
 		r.trace = string(b)
@@ -59,14 +59,14 @@ func hostileTrainer(t *testing.T, strace, bin string, straceArgs []string, args 
 	return r
 }
 
-// hostileBase returns an artifacts directory where day_01 is current, or an
+// baseArtifacts returns an artifacts directory where day_01 is current, or an
 // empty one, and the versions it holds.
-func hostileBase(t *testing.T, bin string, empty bool) (string, map[string]bool) {
+func baseArtifacts(t *testing.T, bin string, empty bool) (string, map[string]bool) {
 	t.Helper()
 	art := t.TempDir()
 	base := map[string]bool{}
 	if !empty {
-		r := hostileTrainer(t, "", bin, nil, "train", "-artifacts", art, testkit.Data(t, "day_01.csv"))
+		r := runTraced(t, "", bin, nil, "train", "-artifacts", art, testkit.Data(t, "day_01.csv"))
 		if r.Code != 0 {
 			t.Fatalf("base train: exit %d\n%s", r.Code, r.Stderr)
 		}
@@ -79,10 +79,10 @@ func hostileBase(t *testing.T, bin string, empty bool) (string, map[string]bool)
 	return art, base
 }
 
-// hostileVersions lists versions with the real binary, as an operator would.
-func hostileVersions(t *testing.T, bin, art string) []mlservice.VersionInfo {
+// binVersions lists versions with the real binary, as an operator would.
+func binVersions(t *testing.T, bin, art string) []mlservice.VersionInfo {
 	t.Helper()
-	r := hostileTrainer(t, "", bin, nil, "versions", "-json", "-artifacts", art)
+	r := runTraced(t, "", bin, nil, "versions", "-json", "-artifacts", art)
 	var vs []mlservice.VersionInfo
 	if r.Code != 0 || json.Unmarshal([]byte(r.Stdout), &vs) != nil {
 		t.Fatalf("trainer versions: exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
@@ -90,10 +90,10 @@ func hostileVersions(t *testing.T, bin, art string) []mlservice.VersionInfo {
 	return vs
 }
 
-// hostileCheck checks the state a faulted train of day_02 left in art, then
+// checkAfterFault checks the state a faulted train of day_02 left in art, then
 // lets the next trainer recover and checks what it recorded. It returns a
 // description of the outcome.
-func hostileCheck(t *testing.T, bin, art string, base map[string]bool, r hostileRun) string {
+func checkAfterFault(t *testing.T, bin, art string, base map[string]bool, r tracedRun) string {
 	t.Helper()
 	cur, err := mlservice.CurrentVersion(art)
 	if err != nil && !errors.Is(err, mlservice.ErrNoCurrent) {
@@ -110,7 +110,7 @@ func hostileCheck(t *testing.T, bin, art string, base map[string]bool, r hostile
 		}
 	}
 	newID := ""
-	for _, v := range hostileVersions(t, bin, art) {
+	for _, v := range binVersions(t, bin, art) {
 		if !base[v.VersionID] {
 			newID = v.VersionID
 		}
@@ -150,7 +150,7 @@ func hostileCheck(t *testing.T, bin, art string, base map[string]bool, r hostile
 	}
 
 	// The next trainer records what the faulted one could not.
-	next := hostileTrainer(t, "", bin, nil, "train", "-artifacts", art, "-seed", "7", testkit.Data(t, "day_03.csv"))
+	next := runTraced(t, "", bin, nil, "train", "-artifacts", art, "-seed", "7", testkit.Data(t, "day_03.csv"))
 	if next.Code != 0 {
 		t.Fatalf("the next train after the fault: exit %d\n%s", next.Code, next.Stderr)
 	}
@@ -181,6 +181,20 @@ func hostileCheck(t *testing.T, bin, art string, base map[string]bool, r hostile
 	default:
 		return "published, not current"
 	}
+}
+
+// tracedCalls trains day2 over day_01 once under strace, tracing only the
+// system call name, and returns how many calls of it a clean train makes:
+// at least min, or the test ends.
+func tracedCalls(t *testing.T, strace, bin, day2, name string, min int) int {
+	t.Helper()
+	art, _ := baseArtifacts(t, bin, false)
+	count := runTraced(t, strace, bin, []string{"-e", "trace=" + name}, "train", "-artifacts", art, day2)
+	n := strings.Count(count.trace, name+"(")
+	if count.Code != 0 || n < min {
+		t.Fatalf("a clean traced train: exit %d, %d %ss\n%s", count.Code, n, name, count.trace)
+	}
+	return n
 }
 
 // killSite names the fsync the trainer was killed in, from strace's log:
@@ -214,27 +228,22 @@ func killSite(trace, art string) string {
 // moves between threads, each round hits a different mix of sites; three
 // fixed sites are also hit for certain by filtering on their path.
 func TestTrainerKilledAtEveryFsync(t *testing.T) {
-	strace := hostileStrace(t)
+	strace := straceTool(t)
 	bin := testkit.Binary(t, "trainer")
 	day2 := testkit.Data(t, "day_02.csv")
 
-	art, _ := hostileBase(t, bin, false)
-	count := hostileTrainer(t, strace, bin, []string{"-e", "trace=fsync"}, "train", "-artifacts", art, day2)
-	fsyncs := strings.Count(count.trace, "fsync(")
-	if count.Code != 0 || fsyncs < 7 {
-		t.Fatalf("a clean traced train: exit %d, %d fsyncs\n%s", count.Code, fsyncs, count.trace)
-	}
+	fsyncs := tracedCalls(t, strace, bin, day2, "fsync", 7)
 
 	sites := map[string]int{}
 	attack := func(empty bool, straceArgs func(art string) []string) {
 		t.Helper()
-		art, base := hostileBase(t, bin, empty)
-		r := hostileTrainer(t, strace, bin, straceArgs(art), "train", "-artifacts", art, day2)
+		art, base := baseArtifacts(t, bin, empty)
+		r := runTraced(t, strace, bin, straceArgs(art), "train", "-artifacts", art, day2)
 		if !r.Killed {
 			return // this N was past the fsyncs of every thread
 		}
 		site := killSite(r.trace, art)
-		outcome := hostileCheck(t, bin, art, base, r)
+		outcome := checkAfterFault(t, bin, art, base, r)
 		sites[site+": "+outcome]++
 	}
 	rounds := 3
@@ -271,26 +280,21 @@ func TestTrainerKilledAtEveryFsync(t *testing.T) {
 // full disk at the history append only, after CURRENT moved, is a success
 // with a warning, and the next trainer records the promotion.
 func TestTrainerDiskFullAtEveryWrite(t *testing.T) {
-	strace := hostileStrace(t)
+	strace := straceTool(t)
 	bin := testkit.Binary(t, "trainer")
 	day2 := testkit.Data(t, "day_02.csv")
 
-	art, _ := hostileBase(t, bin, false)
-	count := hostileTrainer(t, strace, bin, []string{"-e", "trace=write"}, "train", "-artifacts", art, day2)
-	writes := strings.Count(count.trace, "write(")
-	if count.Code != 0 || writes < 6 {
-		t.Fatalf("a clean traced train: exit %d, %d writes\n%s", count.Code, writes, count.trace)
-	}
+	writes := tracedCalls(t, strace, bin, day2, "write", 6)
 
 	var currentFailed, historyFailed int
 	outcomes := map[string]int{}
 	for round := 0; round < 8 && (round < 2 || currentFailed == 0 || historyFailed == 0); round++ {
 		for n := 1; n <= writes; n++ {
-			art, base := hostileBase(t, bin, false)
-			r := hostileTrainer(t, strace, bin,
+			art, base := baseArtifacts(t, bin, false)
+			r := runTraced(t, strace, bin,
 				[]string{"-e", "trace=write", "-e", fmt.Sprintf("inject=write:error=ENOSPC:when=%d", n)},
 				"train", "-artifacts", art, day2)
-			outcomes[hostileCheck(t, bin, art, base, r)]++
+			outcomes[checkAfterFault(t, bin, art, base, r)]++
 			if strings.Contains(r.Stderr, "update CURRENT") {
 				currentFailed++
 				if r.Code == 0 {
@@ -308,8 +312,8 @@ func TestTrainerDiskFullAtEveryWrite(t *testing.T) {
 	t.Logf("%d writes per train; CURRENT write failed %d times, history append %d; outcomes %v", writes, currentFailed, historyFailed, outcomes)
 
 	// Only the history append fails.
-	art, base := hostileBase(t, bin, false)
-	r := hostileTrainer(t, strace, bin,
+	art, base := baseArtifacts(t, bin, false)
+	r := runTraced(t, strace, bin,
 		[]string{"-P", filepath.Join(art, "models", "history.jsonl"), "-e", "trace=write", "-e", "inject=write:error=ENOSPC"},
 		"train", "-artifacts", art, day2)
 	var out trainResult
@@ -319,7 +323,7 @@ func TestTrainerDiskFullAtEveryWrite(t *testing.T) {
 	if strings.Contains(out.Warning, art) {
 		t.Errorf("the warning names a host path: %s", out.Warning)
 	}
-	if got := hostileCheck(t, bin, art, base, r); got != "published and current" {
+	if got := checkAfterFault(t, bin, art, base, r); got != "published and current" {
 		t.Errorf("outcome %q", got)
 	}
 }
@@ -328,10 +332,10 @@ func TestTrainerDiskFullAtEveryWrite(t *testing.T) {
 // after the file is created, so a power cut cannot lose the file while
 // CURRENT survives.
 func TestTrainerSyncsDirectoryOfNewHistory(t *testing.T) {
-	strace := hostileStrace(t)
+	strace := straceTool(t)
 	bin := testkit.Binary(t, "trainer")
 	art := t.TempDir()
-	r := hostileTrainer(t, strace, bin, []string{"-e", "trace=openat,fsync"}, "train", "-artifacts", art, testkit.Data(t, "day_01.csv"))
+	r := runTraced(t, strace, bin, []string{"-e", "trace=openat,fsync"}, "train", "-artifacts", art, testkit.Data(t, "day_01.csv"))
 	if r.Code != 0 {
 		t.Fatalf("exit %d\n%s", r.Code, r.Stderr)
 	}
