@@ -70,17 +70,6 @@ func Poll(limit, interval time.Duration, cond func() bool) (time.Duration, bool)
 	}
 }
 
-// Eventually polls cond every millisecond and ends the test with
-// "timed out waiting for <what>" if it does not hold within limit.
-func Eventually(t testing.TB, limit time.Duration, what string, cond func() bool) time.Duration {
-	t.Helper()
-	took, ok := Poll(limit, time.Millisecond, cond)
-	if !ok {
-		t.Fatalf("timed out waiting for %s", what)
-	}
-	return took
-}
-
 var root struct {
 	once sync.Once
 	dir  string
