@@ -5,6 +5,7 @@ package mlservice_test
 import (
 	"testing"
 
+	"github.com/mlservice/mlservice/internal/testkit/mlkit"
 	"github.com/mlservice/mlservice/storage"
 	"github.com/mlservice/mlservice/storage/objstore"
 )
@@ -12,9 +13,9 @@ import (
 // TestS3BackendConformance runs the backend suite against a real SeaweedFS,
 // each case under a prefix of its own.
 func TestS3BackendConformance(t *testing.T) {
-	srv := s3Server(t)
+	srv := mlkit.Weed(t)
 	backendSuite(t, func(t *testing.T) storage.Backend {
-		_, b := s3Open(t, s3URL(t, srv))
+		_, b := mlkit.OpenS3(t, mlkit.S3URL(t, srv))
 		return objstore.New(b)
 	})
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/mlservice/mlservice"
+	"github.com/mlservice/mlservice/internal/testkit/mlkit"
 	"github.com/mlservice/mlservice/storage"
 	dirstore "github.com/mlservice/mlservice/storage/dir"
 	"github.com/mlservice/mlservice/storage/memory"
@@ -46,7 +47,7 @@ func backendCycle(t *testing.T, a *mlservice.Artifacts) {
 	defer cancel()
 	promote := func(f1 float64) *mlservice.Decision {
 		t.Helper()
-		d, err := a.Promote(ctx, artWithF1(t, f1))
+		d, err := a.Promote(ctx, mlkit.WithF1(t, f1))
 		if err != nil {
 			t.Fatalf("promote f1=%v: %v", f1, err)
 		}
@@ -193,7 +194,7 @@ func backendCycle(t *testing.T, a *mlservice.Artifacts) {
 
 	// A real candidate, with its evaluation rows: the current version is
 	// re-scored on them, on every backend.
-	real, err := a.Promote(ctx, artTrained(t))
+	real, err := a.Promote(ctx, mlkit.Trained(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -250,7 +251,7 @@ func backendLoser(t *testing.T, b storage.Backend) {
 	a := mlservice.NewArtifacts(b)
 	promote := func(a *mlservice.Artifacts, f1 float64) *mlservice.Decision {
 		t.Helper()
-		d, err := a.Promote(ctx, artWithF1(t, f1))
+		d, err := a.Promote(ctx, mlkit.WithF1(t, f1))
 		if err != nil {
 			t.Fatalf("promote f1=%v: %v", f1, err)
 		}

@@ -1,25 +1,21 @@
 package mlservice_test
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
-	"fmt"
-	"io"
 	"math/rand/v2"
-	"os/exec"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/mlservice/mlservice"
+	"github.com/mlservice/mlservice/internal/testkit"
+	"github.com/mlservice/mlservice/internal/testkit/mlkit"
 )
 
-// artDistinctF1 returns n distinct F1 values in random order.
-func artDistinctF1(n int) []float64 {
+// distinctF1 returns n distinct F1 values in random order.
+func distinctF1(n int) []float64 {
 	f1 := make([]float64, n)
 	for i := range f1 {
 		f1[i] = 0.3 + 0.05*float64(i)
@@ -28,22 +24,22 @@ func artDistinctF1(n int) []float64 {
 	return f1
 }
 
-// artCheckRace checks the outcome of promotions that raced: every version
+// checkRace checks the outcome of promotions that raced: every version
 // kept, one decision each, and each decision taken against the version the
 // one before left current.
-func artCheckRace(t *testing.T, dir string, f1s []float64, decisions []*mlservice.Decision) {
+func checkRace(t *testing.T, dir string, f1s []float64, decisions []*mlservice.Decision) {
 	t.Helper()
 	n := len(f1s)
-	dirs := artVersionDirs(t, dir)
+	dirs := testkit.Entries(t, testkit.Models(dir, "versions"))
 	if len(dirs) != n {
 		t.Errorf("versions/ holds %d entries, want %d: %v", len(dirs), n, dirs)
 	}
 	for _, id := range dirs {
-		if err := artCheckVersion(dir, id); err != nil {
+		if err := checkVersion(dir, id); err != nil {
 			t.Errorf("version %s: %v", id, err)
 		}
 	}
-	hist := artHistory(t, dir)
+	hist := mlkit.History(t, dir)
 	if len(hist) != n {
 		t.Fatalf("history has %d records, want %d", len(hist), n)
 	}
@@ -91,7 +87,7 @@ func artCheckRace(t *testing.T, dir string, f1s []float64, decisions []*mlservic
 	if best != top {
 		t.Errorf("the best promoted f1 is %v, want %v", best, top)
 	}
-	if cur := artCurrent(t, dir); cur != bestID {
+	if cur := testkit.Current(t, dir); cur != bestID {
 		t.Errorf("CURRENT = %s, want %s (f1 %v)", cur, bestID, top)
 	}
 	t.Logf("%d candidates, %d promoted in the order the lock let them through", n, promotions)
@@ -100,12 +96,12 @@ func artCheckRace(t *testing.T, dir string, f1s []float64, decisions []*mlservic
 func TestPromoteConcurrentGoroutines(t *testing.T) {
 	const n = 12
 	dir := t.TempDir()
-	f1s := artDistinctF1(n)
+	f1s := distinctF1(n)
 	start := make(chan struct{})
 	decisions := make([]*mlservice.Decision, n)
 	var wg sync.WaitGroup
 	for i, f1 := range f1s {
-		c := artWithF1(t, f1)
+		c := mlkit.WithF1(t, f1)
 		wg.Go(func() {
 			<-start
 			d, err := mlservice.Promote(context.Background(), dir, c)
@@ -121,86 +117,15 @@ func TestPromoteConcurrentGoroutines(t *testing.T) {
 	if t.Failed() {
 		return
 	}
-	artCheckRace(t, dir, f1s, decisions)
+	checkRace(t, dir, f1s, decisions)
 }
 
 func TestPromoteConcurrentProcesses(t *testing.T) {
 	const n = 8
 	dir := t.TempDir()
-	candFile := artCandidateFile(t)
-	f1s := artDistinctF1(n)
-	type child struct {
-		cmd   *exec.Cmd
-		stdin io.WriteCloser
-		lines chan string
-		out   strings.Builder
-	}
-	children := make([]*child, n)
-	for i, f1 := range f1s {
-		c := &child{cmd: artChild(t, "promote", artDirEnv+"="+dir, artCandEnv+"="+candFile,
-			fmt.Sprintf("%s=%v", artF1Env, f1)), lines: make(chan string, 16)}
-		var err error
-		if c.stdin, err = c.cmd.StdinPipe(); err != nil {
-			t.Fatal(err)
-		}
-		stdout, err := c.cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		c.cmd.Stderr = &c.out
-		if err := c.cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			c.stdin.Close()
-			c.cmd.Process.Kill()
-			c.cmd.Wait()
-		})
-		go func() {
-			defer close(c.lines)
-			sc := bufio.NewScanner(stdout)
-			for sc.Scan() {
-				c.lines <- sc.Text()
-			}
-		}()
-		children[i] = c
-	}
-	timeout := time.After(60 * time.Second)
-	await := func(c *child, prefix string) string {
-		t.Helper()
-		for {
-			select {
-			case line, ok := <-c.lines:
-				if !ok {
-					c.cmd.Wait()
-					t.Fatalf("child ended before saying %q:\n%s", prefix, c.out.String())
-				}
-				if strings.HasPrefix(line, prefix) {
-					return strings.TrimPrefix(line, prefix)
-				}
-			case <-timeout:
-				t.Fatalf("child did not say %q in time:\n%s", prefix, c.out.String())
-			}
-		}
-	}
-	for _, c := range children {
-		await(c, "ready")
-	}
-	for _, c := range children { // each child waits on its stdin: go
-		c.stdin.Close()
-	}
-	decisions := make([]*mlservice.Decision, n)
-	for i, c := range children {
-		var d mlservice.Decision
-		if err := json.Unmarshal([]byte(await(c, "ARTDECISION ")), &d); err != nil {
-			t.Fatal(err)
-		}
-		if err := c.cmd.Wait(); err != nil {
-			t.Fatalf("child: %v\n%s", err, c.out.String())
-		}
-		decisions[i] = &d
-	}
-	artCheckRace(t, dir, f1s, decisions)
+	f1s := distinctF1(n)
+	decisions := racePromotions(t, dir, f1s)
+	checkRace(t, dir, f1s, decisions)
 }
 
 // Store.Predict and PredictBatch run from many goroutines while another
@@ -213,11 +138,11 @@ func TestStorePredictDuringSwaps(t *testing.T) {
 	made := map[string]bool{} // versions made current
 	var ids []string
 	for _, f1 := range []float64{0.1, 0.2, 0.3} {
-		d := artPromote(t, dir, f1)
+		d := mlkit.Promote(t, dir, f1)
 		made[d.VersionID] = true
 		ids = append(ids, d.VersionID)
 	}
-	s := artOpenStore(t, dir, mlservice.StoreOptions{RefreshInterval: time.Millisecond})
+	s := mlkit.OpenStore(t, dir, mlservice.StoreOptions{RefreshInterval: time.Millisecond})
 	if !s.Status().Ready {
 		t.Fatal("store not ready")
 	}
@@ -255,7 +180,7 @@ func TestStorePredictDuringSwaps(t *testing.T) {
 					t.Errorf("unpin: %v", err)
 					return
 				}
-				d, err := mlservice.Promote(context.Background(), dir, artWithF1(t, f1))
+				d, err := mlservice.Promote(context.Background(), dir, mlkit.WithF1(t, f1))
 				if err != nil || !d.Promoted {
 					t.Errorf("promote: %v", err)
 					return
@@ -294,7 +219,7 @@ func TestStorePredictDuringSwaps(t *testing.T) {
 	var predictions atomic.Int64
 	rows := make([]mlservice.Features, 32)
 	for i := range rows {
-		rows[i] = artRow
+		rows[i] = mlkit.Row
 		rows[i].Age = float64(18 + i)
 	}
 	for g := range seen {
@@ -304,7 +229,7 @@ func TestStorePredictDuringSwaps(t *testing.T) {
 			var err error
 			for n := 0; ctx.Err() == nil; n++ {
 				var p mlservice.Prediction
-				if p, err = s.Predict(artRow); err != nil {
+				if p, err = s.Predict(mlkit.Row); err != nil {
 					t.Errorf("predict: %v", err)
 					return
 				}
@@ -353,5 +278,5 @@ func TestStorePredictDuringSwaps(t *testing.T) {
 	}
 	// Once the swapping stops the store settles on CURRENT. (The time it
 	// takes is TestStoreFollowsPromotions' subject; 10 s is a give-up bound.)
-	artWaitServing(t, s, artCurrent(t, dir), 10*time.Second)
+	mlkit.WaitServing(t, s, testkit.Current(t, dir), 10*time.Second)
 }

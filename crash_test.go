@@ -13,41 +13,45 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/mlservice/mlservice"
+	"github.com/mlservice/mlservice/artifactsurl"
+	"github.com/mlservice/mlservice/internal/testkit"
+	"github.com/mlservice/mlservice/internal/testkit/mlkit"
 )
 
 // The crash and multi-process tests re-run this test binary as a child
-// process (the groupcache TestHTTPPool pattern): TestArtChild does the
-// child's work when artChildEnv is set and is skipped otherwise.
+// process (testkit.Child): TestChild does the child's work when childEnv is
+// set and is skipped otherwise. Its artifacts are a directory or an s3://
+// URL (artifactsurl), so one child serves the directory and the object
+// store alike.
 const (
-	artChildEnv = "MLSERVICE_ART_CHILD" // "crash" or "promote"
-	artDirEnv   = "MLSERVICE_ART_DIR"   // the artifacts directory
-	artCandEnv  = "MLSERVICE_ART_CAND"  // a JSON-encoded Candidate
-	artF1Env    = "MLSERVICE_ART_F1"    // "promote": the candidate's F1
-	artSeedEnv  = "MLSERVICE_ART_SEED"  // "crash": seeds the child's choices
+	childEnv         = "MLSERVICE_CHILD"           // "crash" or "promote"
+	childArtifactEnv = "MLSERVICE_CHILD_ARTIFACTS" // a directory or an artifacts URL
+	childCandEnv     = "MLSERVICE_CHILD_CAND"      // a JSON-encoded Candidate
+	childF1Env       = "MLSERVICE_CHILD_F1"        // "promote": the candidate's F1
+	childSeedEnv     = "MLSERVICE_CHILD_SEED"      // "crash": seeds the child's choices
+	childRollbackEnv = "MLSERVICE_CHILD_ROLLBACK"  // "crash": one step in this many rolls back
 )
 
 // Markers the crash child writes to fd 3.
 const (
-	artMarkReady    = 'r' // the candidate is loaded; the loop starts
-	artMarkPromote  = 'P' // a Promote begins
-	artMarkRollback = 'R' // a Rollback begins
-	artMarkDone     = 'D' // the operation returned
+	markReady    = 'r' // the candidate is loaded; the loop starts
+	markPromote  = 'P' // a Promote begins
+	markRollback = 'R' // a Rollback begins
+	markDone     = 'D' // the operation returned
 )
 
-// TestArtChild is not a test of its own: it is the body of the child
-// processes started by TestCrashDuringPromote and
-// TestPromoteConcurrentProcesses.
-func TestArtChild(t *testing.T) {
-	mode := os.Getenv(artChildEnv)
+// TestChild is not a test of its own: it is the body of the child processes
+// started by the crash and concurrent-process tests.
+func TestChild(t *testing.T) {
+	mode := os.Getenv(childEnv)
 	if mode == "" {
 		t.Skip("runs only as a child process of the crash and concurrency tests")
 	}
-	data, err := os.ReadFile(os.Getenv(artCandEnv))
+	data, err := os.ReadFile(os.Getenv(childCandEnv))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,44 +59,46 @@ func TestArtChild(t *testing.T) {
 	if err := json.Unmarshal(data, &cand); err != nil {
 		t.Fatal(err)
 	}
-	dir := os.Getenv(artDirEnv)
+	a, err := artifactsurl.Open(context.Background(), os.Getenv(childArtifactEnv))
+	if err != nil {
+		t.Fatal(err)
+	}
 	switch mode {
 	case "crash":
-		artCrashChild(t, dir, &cand)
+		crashLoop(t, a, &cand)
 	case "promote":
-		artPromoteChild(t, dir, &cand)
+		promoteOnce(t, a, &cand)
 	default:
 		t.Fatalf("unknown child mode %q", mode)
 	}
 }
 
-// artCrashChild promotes and rolls back in a loop until it is killed,
+// crashLoop promotes and rolls back in a loop until it is killed,
 // reporting each step on fd 3. It stops on its own after a minute, in case
 // its parent is gone.
-func artCrashChild(t *testing.T, dir string, cand *mlservice.Candidate) {
-	markers := os.NewFile(3, "markers")
+func crashLoop(t *testing.T, a *mlservice.Artifacts, cand *mlservice.Candidate) {
 	var seed uint64
-	fmt.Sscan(os.Getenv(artSeedEnv), &seed)
-	rng := rand.New(rand.NewPCG(seed, 1))
-	mark := func(b byte) {
-		if _, err := markers.Write([]byte{b}); err != nil {
-			os.Exit(3) // the parent is gone
-		}
+	var rollbackOneIn int
+	fmt.Sscan(os.Getenv(childSeedEnv), &seed)
+	if _, err := fmt.Sscan(os.Getenv(childRollbackEnv), &rollbackOneIn); err != nil || rollbackOneIn < 1 {
+		t.Fatalf("%s=%q", childRollbackEnv, os.Getenv(childRollbackEnv))
 	}
+	rng := rand.New(rand.NewPCG(seed, 1))
+	mark := testkit.Markers()
 	ctx := context.Background()
 	var mine []string // versions this child published and saw promoted
-	mark(artMarkReady)
+	mark(markReady)
 	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); {
-		if len(mine) > 0 && rng.IntN(3) == 0 {
-			mark(artMarkRollback)
-			if _, err := mlservice.Rollback(ctx, dir, mine[rng.IntN(len(mine))]); err != nil {
+		if len(mine) > 0 && rng.IntN(rollbackOneIn) == 0 {
+			mark(markRollback)
+			if _, err := a.Rollback(ctx, mine[rng.IntN(len(mine))]); err != nil {
 				t.Fatalf("rollback: %v", err)
 			}
 		} else {
 			c := *cand
 			c.Metadata.Metric.Value = rng.Float64()
-			mark(artMarkPromote)
-			d, err := mlservice.Promote(ctx, dir, &c)
+			mark(markPromote)
+			d, err := a.Promote(ctx, &c)
 			if err != nil {
 				t.Fatalf("promote: %v", err)
 			}
@@ -100,54 +106,135 @@ func artCrashChild(t *testing.T, dir string, cand *mlservice.Candidate) {
 				mine = append(mine, d.VersionID)
 			}
 		}
-		mark(artMarkDone)
+		mark(markDone)
 	}
 }
 
-// artPromoteChild says "ready", waits for its parent to close stdin, promotes
+// promoteOnce says "ready", waits for its parent to close stdin, promotes
 // one candidate and prints the decision.
-func artPromoteChild(t *testing.T, dir string, cand *mlservice.Candidate) {
-	if _, err := fmt.Sscan(os.Getenv(artF1Env), &cand.Metadata.Metric.Value); err != nil {
+func promoteOnce(t *testing.T, a *mlservice.Artifacts, cand *mlservice.Candidate) {
+	if _, err := fmt.Sscan(os.Getenv(childF1Env), &cand.Metadata.Metric.Value); err != nil {
 		t.Fatal(err)
 	}
 	fmt.Println("ready")
 	_, _ = io.Copy(io.Discard, os.Stdin)
-	d, err := mlservice.Promote(context.Background(), dir, cand)
+	d, err := a.Promote(context.Background(), cand)
 	if err != nil {
 		t.Fatal(err)
 	}
 	line, _ := json.Marshal(d)
-	fmt.Printf("ARTDECISION %s\n", line)
+	fmt.Printf("DECISION %s\n", line)
 }
 
-// artCandidateFile writes the trained candidate where children can read it.
-func artCandidateFile(t *testing.T) string {
+// candidateFile writes the trained candidate where children can read it.
+func candidateFile(t *testing.T) string {
 	t.Helper()
-	data, err := json.Marshal(artTrained(t))
+	data, err := json.Marshal(mlkit.Trained(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	path := filepath.Join(t.TempDir(), "candidate.json")
-	if err := os.WriteFile(path, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testkit.WriteFile(t, path, string(data))
 	return path
 }
 
-// artChild returns a command that runs TestArtChild in mode.
-func artChild(t *testing.T, mode string, env ...string) *exec.Cmd {
+// killCrashChild starts a crash child on artifacts, SIGKILLs it delay after
+// it is ready and returns the last step it began or finished and how many
+// it completed.
+func killCrashChild(t *testing.T, artifacts, candFile string, rollbackOneIn int, delay time.Duration) (last byte, done int) {
 	t.Helper()
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
+	cmd := testkit.Child(t, "TestChild", childEnv+"=crash", childArtifactEnv+"="+artifacts, childCandEnv+"="+candFile,
+		fmt.Sprintf("%s=%d", childSeedEnv, rand.Uint64()), fmt.Sprintf("%s=%d", childRollbackEnv, rollbackOneIn))
+	markers := testkit.KillAfterReady(t, cmd, markReady, delay)
+	last = markReady
+	if len(markers) > 0 {
+		last = markers[len(markers)-1]
 	}
-	cmd := exec.Command(exe, "-test.run=^TestArtChild$", "-test.count=1", "-test.timeout=2m")
-	cmd.Env = append(os.Environ(), append([]string{artChildEnv + "=" + mode}, env...)...)
-	return cmd
+	return last, strings.Count(string(markers), string(rune(markDone)))
 }
 
-// artCrashStats counts what the crash test saw.
-type artCrashStats struct {
+// racePromotions starts one promote child on artifacts for each F1, lets
+// them all go at once when every one is ready, and returns their decisions
+// in the order of f1s.
+func racePromotions(t *testing.T, artifacts string, f1s []float64) []*mlservice.Decision {
+	t.Helper()
+	candFile := candidateFile(t)
+	type child struct {
+		cmd   *exec.Cmd
+		stdin io.WriteCloser
+		lines chan string
+		out   strings.Builder
+	}
+	children := make([]*child, len(f1s))
+	for i, f1 := range f1s {
+		c := &child{cmd: testkit.Child(t, "TestChild", childEnv+"=promote", childArtifactEnv+"="+artifacts,
+			childCandEnv+"="+candFile, fmt.Sprintf("%s=%v", childF1Env, f1)), lines: make(chan string, 16)}
+		var err error
+		if c.stdin, err = c.cmd.StdinPipe(); err != nil {
+			t.Fatal(err)
+		}
+		stdout, err := c.cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.cmd.Stderr = &c.out
+		if err := c.cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			c.stdin.Close()
+			c.cmd.Process.Kill()
+			c.cmd.Wait()
+		})
+		go func() {
+			defer close(c.lines)
+			sc := bufio.NewScanner(stdout)
+			for sc.Scan() {
+				c.lines <- sc.Text()
+			}
+		}()
+		children[i] = c
+	}
+	timeout := time.After(60 * time.Second)
+	await := func(c *child, prefix string) string {
+		t.Helper()
+		for {
+			select {
+			case line, ok := <-c.lines:
+				if !ok {
+					c.cmd.Wait()
+					t.Fatalf("child ended before saying %q:\n%s", prefix, c.out.String())
+				}
+				if strings.HasPrefix(line, prefix) {
+					return strings.TrimPrefix(line, prefix)
+				}
+			case <-timeout:
+				t.Fatalf("child did not say %q in time:\n%s", prefix, c.out.String())
+			}
+		}
+	}
+	for _, c := range children {
+		await(c, "ready")
+	}
+	for _, c := range children { // each child waits on its stdin: go
+		c.stdin.Close()
+	}
+	decisions := make([]*mlservice.Decision, len(f1s))
+	for i, c := range children {
+		var d mlservice.Decision
+		if err := json.Unmarshal([]byte(await(c, "DECISION ")), &d); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.cmd.Wait(); err != nil {
+			t.Fatalf("child: %v\n%s", err, c.out.String())
+		}
+		decisions[i] = &d
+	}
+	return decisions
+}
+
+// crashStats counts what the crash test saw.
+type crashStats struct {
 	kills, inPromote, inRollback, beforeFirstOp int
 	ops                                         int // operations the children completed
 	tmpDirs, tmpCurrents                        int // leftovers seen after a kill
@@ -165,7 +252,7 @@ func TestCrashDuringPromote(t *testing.T) {
 	if testing.Short() {
 		kills, budget = 24, 20*time.Second
 	}
-	candFile := artCandidateFile(t)
+	candFile := candidateFile(t)
 	root := t.TempDir()
 
 	// Kills land up to about three operations after the child is ready, so
@@ -173,31 +260,31 @@ func TestCrashDuringPromote(t *testing.T) {
 	// the disk (fsync); the estimate starts from a few promotions here and
 	// follows what the children manage.
 	calib := filepath.Join(root, "calibrate")
-	artPromote(t, calib, 0)
+	mlkit.Promote(t, calib, 0)
 	var times []time.Duration
 	for i := range 5 {
 		start := time.Now()
-		artPromote(t, calib, float64(i)/10)
+		mlkit.Promote(t, calib, float64(i)/10)
 		times = append(times, time.Since(start))
 	}
 	slices.Sort(times)
 	op := times[len(times)/2]
 	var alive time.Duration // children's time after ready, summed
 
-	var st artCrashStats
+	var st crashStats
 	var dir string
 	verified := map[string]bool{}
 	begin := time.Now()
 	for k := range kills {
 		if k%perDir == 0 {
 			if dir != "" {
-				st.cleaned += artCheckCleanup(t, dir)
+				st.cleaned += checkCleanup(t, dir)
 			}
 			dir = filepath.Join(root, fmt.Sprintf("artifacts-%d", k/perDir))
 			clear(verified)
 		}
 		delay := time.Duration(rand.Int64N(int64(3*op + 100*time.Microsecond)))
-		last, n := artKillChild(t, dir, candFile, delay)
+		last, n := killCrashChild(t, dir, candFile, 3, delay)
 		st.kills++
 		st.ops += n
 		alive += delay
@@ -205,14 +292,14 @@ func TestCrashDuringPromote(t *testing.T) {
 			op = alive / time.Duration(st.ops)
 		}
 		switch last {
-		case artMarkPromote:
+		case markPromote:
 			st.inPromote++
-		case artMarkRollback:
+		case markRollback:
 			st.inRollback++
-		case artMarkReady:
+		case markReady:
 			st.beforeFirstOp++
 		}
-		artCheckCrashState(t, dir, verified, &st)
+		checkCrashState(t, dir, verified, &st)
 		if t.Failed() {
 			t.Fatalf("after kill %d (%v into the loop)", k, delay)
 		}
@@ -221,7 +308,7 @@ func TestCrashDuringPromote(t *testing.T) {
 			break
 		}
 	}
-	st.cleaned += artCheckCleanup(t, dir)
+	st.cleaned += checkCleanup(t, dir)
 	t.Logf("%d kills in %v (an operation takes ~%v here; kills up to 3 of them after ready): %d inside Promote, %d inside Rollback, %d between operations, %d before the first; children completed %d operations; leftovers seen: %d version temp dirs, %d CURRENT temp files; %d leftovers removed by the final Promote of a directory; %d versions checked",
 		st.kills, time.Since(begin).Round(time.Millisecond), op.Round(time.Microsecond),
 		st.inPromote, st.inRollback, st.kills-st.inPromote-st.inRollback-st.beforeFirstOp, st.beforeFirstOp,
@@ -231,75 +318,20 @@ func TestCrashDuringPromote(t *testing.T) {
 	}
 }
 
-// artKillChild starts a crash child, SIGKILLs it delay after it is ready and
-// returns the last step it began or finished and how many it completed.
-func artKillChild(t *testing.T, dir, candFile string, delay time.Duration) (last byte, done int) {
-	t.Helper()
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	cmd := artChild(t, "crash", artDirEnv+"="+dir, artCandEnv+"="+candFile,
-		fmt.Sprintf("%s=%d", artSeedEnv, rand.Uint64()))
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &out
-	cmd.ExtraFiles = []*os.File{w}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	w.Close()
-	ready := make(chan bool, 1)
-	rest := make(chan []byte, 1)
-	go func() {
-		br := bufio.NewReader(r)
-		b, err := br.ReadByte()
-		ready <- err == nil && b == artMarkReady
-		data, _ := io.ReadAll(br)
-		rest <- data
-	}()
-	select {
-	case ok := <-ready:
-		if !ok {
-			cmd.Wait()
-			t.Fatalf("crash child did not get ready:\n%s", out.String())
-		}
-	case <-time.After(30 * time.Second):
-		cmd.Process.Kill()
-		cmd.Wait()
-		t.Fatalf("crash child not ready after 30s:\n%s", out.String())
-	}
-	time.Sleep(delay)
-	if err := cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	err = cmd.Wait()
-	var ee *exec.ExitError
-	if !errors.As(err, &ee) || !ee.Sys().(syscall.WaitStatus).Signaled() || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
-		t.Fatalf("crash child ended with %v before it was killed:\n%s", err, out.String())
-	}
-	markers := <-rest
-	last = artMarkReady
-	if len(markers) > 0 {
-		last = markers[len(markers)-1]
-	}
-	return last, strings.Count(string(markers), string(rune(artMarkDone)))
-}
-
-// artCheckCrashState checks the invariants that must hold whenever a writer
+// checkCrashState checks the invariants that must hold whenever a writer
 // has just died. Versions found complete are remembered in verified: a
 // published version never changes.
-func artCheckCrashState(t *testing.T, dir string, verified map[string]bool, st *artCrashStats) {
+func checkCrashState(t *testing.T, dir string, verified map[string]bool, st *crashStats) {
 	t.Helper()
 	published := map[string]bool{}
-	for _, name := range artVersionDirs(t, dir) {
+	for _, name := range testkit.Entries(t, testkit.Models(dir, "versions")) {
 		switch {
 		case strings.HasPrefix(name, ".tmp-"):
 			st.tmpDirs++
 		case mlservice.ValidVersionID(name):
 			published[name] = true
 			if !verified[name] {
-				if err := artCheckVersion(dir, name); err != nil {
+				if err := checkVersion(dir, name); err != nil {
 					t.Errorf("published version %s is incomplete: %v", name, err)
 				}
 				verified[name] = true
@@ -311,7 +343,7 @@ func artCheckCrashState(t *testing.T, dir string, verified map[string]bool, st *
 	}
 	// A child killed before its first Promote created the layout leaves no
 	// models directory at all.
-	entries, err := os.ReadDir(artModels(dir))
+	entries, err := os.ReadDir(testkit.Models(dir))
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		t.Fatal(err)
 	}
@@ -321,7 +353,7 @@ func artCheckCrashState(t *testing.T, dir string, verified map[string]bool, st *
 		}
 	}
 
-	vs := artVersions(t, dir)
+	vs := mlkit.Versions(t, dir)
 	if len(vs) != len(published) {
 		t.Errorf("Versions lists %d versions, versions/ holds %d published", len(vs), len(published))
 	}
@@ -331,7 +363,7 @@ func artCheckCrashState(t *testing.T, dir string, verified map[string]bool, st *
 		}
 	}
 	recordedPromoted := map[string]bool{}
-	for _, h := range artHistory(t, dir) {
+	for _, h := range mlkit.History(t, dir) {
 		if !published[h.VersionID] {
 			t.Errorf("history names %s, which is not published", h.VersionID)
 		}
@@ -347,9 +379,9 @@ func artCheckCrashState(t *testing.T, dir string, verified map[string]bool, st *
 		}
 	}
 
-	cur := artCurrent(t, dir)
+	cur := testkit.Current(t, dir)
 	if cur == "" {
-		if _, err := os.Stat(artModels(dir, "CURRENT")); err == nil {
+		if _, err := os.Stat(testkit.Models(dir, "CURRENT")); err == nil {
 			t.Error("CURRENT exists but is empty")
 		}
 		return
@@ -367,25 +399,25 @@ func artCheckCrashState(t *testing.T, dir string, verified map[string]bool, st *
 	}
 }
 
-// artCheckCleanup promotes once more and checks that no leftover of a killed
+// checkCleanup promotes once more and checks that no leftover of a killed
 // writer survives and every version has a recorded decision.
-func artCheckCleanup(t *testing.T, dir string) (leftovers int) {
+func checkCleanup(t *testing.T, dir string) (leftovers int) {
 	t.Helper()
-	for _, name := range artVersionDirs(t, dir) {
+	for _, name := range testkit.Entries(t, testkit.Models(dir, "versions")) {
 		if !mlservice.ValidVersionID(name) {
 			leftovers++
 		}
 	}
-	if matches, _ := filepath.Glob(artModels(dir, "CURRENT.tmp-*")); len(matches) > 0 {
+	if matches, _ := filepath.Glob(testkit.Models(dir, "CURRENT.tmp-*")); len(matches) > 0 {
 		leftovers += len(matches)
 	}
-	d := artPromote(t, dir, 0.5)
-	for _, name := range artVersionDirs(t, dir) {
+	d := mlkit.Promote(t, dir, 0.5)
+	for _, name := range testkit.Entries(t, testkit.Models(dir, "versions")) {
 		if !mlservice.ValidVersionID(name) {
 			t.Errorf("versions/%s survived the next Promote", name)
 		}
 	}
-	entries, err := os.ReadDir(artModels(dir))
+	entries, err := os.ReadDir(testkit.Models(dir))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -395,7 +427,7 @@ func artCheckCleanup(t *testing.T, dir string) (leftovers int) {
 		}
 	}
 	decided := map[string]bool{}
-	for _, h := range artHistory(t, dir) {
+	for _, h := range mlkit.History(t, dir) {
 		if h.Event != mlservice.DecisionRolledBack {
 			if decided[h.VersionID] {
 				t.Errorf("%s has two decisions", h.VersionID)
@@ -403,11 +435,11 @@ func artCheckCleanup(t *testing.T, dir string) (leftovers int) {
 			decided[h.VersionID] = true
 		}
 	}
-	for _, v := range artVersions(t, dir) {
+	for _, v := range mlkit.Versions(t, dir) {
 		if !decided[v.VersionID] {
 			t.Errorf("%s has no decision in history after recovery", v.VersionID)
 		}
-		if v.Current != (v.VersionID == artCurrent(t, dir)) {
+		if v.Current != (v.VersionID == testkit.Current(t, dir)) {
 			t.Errorf("%+v: wrong current flag", v)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/mlservice/mlservice"
+	"github.com/mlservice/mlservice/internal/testkit/mlkit"
 )
 
 // The acceptance test of drift through the real path: train on day 1,
@@ -41,7 +42,7 @@ func TestStoreDriftShiftedAge(t *testing.T) {
 	}{{"age + 40", 40}, {"as is", 0}} {
 		t.Run(tc.name, func(t *testing.T) {
 			// A new store: a newly loaded version counts from zero.
-			s := artOpenStore(t, dir, mlservice.StoreOptions{RefreshInterval: -1})
+			s := mlkit.OpenStore(t, dir, mlservice.StoreOptions{RefreshInterval: -1})
 			r, err := s.Drift()
 			if err != nil || !r.Available || r.Rows != 0 {
 				t.Fatalf("drift before any row: %+v, %v", r, err)
@@ -105,7 +106,7 @@ func TestStoreDriftUnavailable(t *testing.T) {
 	if _, err := mlservice.Promote(ctx, dir, cand); err != nil {
 		t.Fatal(err)
 	}
-	off := artOpenStore(t, dir, mlservice.StoreOptions{RefreshInterval: -1, DisableDrift: true})
+	off := mlkit.OpenStore(t, dir, mlservice.StoreOptions{RefreshInterval: -1, DisableDrift: true})
 	if _, err := off.Predict(train.Row(0)); err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +122,7 @@ func TestStoreDriftUnavailable(t *testing.T) {
 	if _, err := mlservice.Promote(ctx, dir, &old); err != nil {
 		t.Fatal(err)
 	}
-	s := artOpenStore(t, dir, mlservice.StoreOptions{RefreshInterval: -1})
+	s := mlkit.OpenStore(t, dir, mlservice.StoreOptions{RefreshInterval: -1})
 	if _, err := s.Predict(train.Row(0)); err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +132,7 @@ func TestStoreDriftUnavailable(t *testing.T) {
 	}
 	t.Logf("reason: %s", r.Reason)
 
-	empty := artOpenStore(t, t.TempDir(), mlservice.StoreOptions{RefreshInterval: -1})
+	empty := mlkit.OpenStore(t, t.TempDir(), mlservice.StoreOptions{RefreshInterval: -1})
 	if _, err := empty.Drift(); err != mlservice.ErrNotReady {
 		t.Errorf("not ready: %v", err)
 	}
@@ -145,7 +146,7 @@ func TestStoreDriftUnavailable(t *testing.T) {
 func TestStoreDriftDeclaredSchema(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	d := trainTable(t, dir, "grunfeld.csv", "grunfeld.schema.json", false)
+	d := mlkit.PromoteTable(t, dir, "grunfeld.csv", "grunfeld.schema.json", false)
 	s, err := mlservice.LoadSchemaFile("testdata/tables/grunfeld.schema.json")
 	if err != nil {
 		t.Fatal(err)
@@ -157,7 +158,7 @@ func TestStoreDriftDeclaredSchema(t *testing.T) {
 	firms := ds.Schema.Features[0].Categories // resolved: learned from the file
 	const rows = 3000
 	for _, shifted := range []bool{false, true} {
-		store := artOpenStore(t, dir, mlservice.StoreOptions{RefreshInterval: -1})
+		store := mlkit.OpenStore(t, dir, mlservice.StoreOptions{RefreshInterval: -1})
 		for i := range rows {
 			k := i % ds.Len()
 			// The schema's features: firm, year, value, capital.
@@ -211,9 +212,9 @@ func TestStoreDriftDeclaredSchema(t *testing.T) {
 // loaded snapshot.
 func TestStoreDriftResetsOnNewVersion(t *testing.T) {
 	dir := t.TempDir()
-	first := artPromote(t, dir, 0.5)
-	s := artOpenStore(t, dir, mlservice.StoreOptions{RefreshInterval: -1})
-	ex := artTrained(t).Metadata.Examples
+	first := mlkit.Promote(t, dir, 0.5)
+	s := mlkit.OpenStore(t, dir, mlservice.StoreOptions{RefreshInterval: -1})
+	ex := mlkit.Trained(t).Metadata.Examples
 	for i := range 100 {
 		if _, err := s.Predict(ex[i%len(ex)].Features); err != nil {
 			t.Fatal(err)
@@ -222,7 +223,7 @@ func TestStoreDriftResetsOnNewVersion(t *testing.T) {
 	if r, err := s.Drift(); err != nil || r.Rows != 100 || r.ModelVersionID != first.VersionID {
 		t.Fatalf("first version: %+v, %v", r, err)
 	}
-	second := artPromote(t, dir, 0.6)
+	second := mlkit.Promote(t, dir, 0.6)
 	if changed, err := s.Reload(context.Background()); err != nil || !changed {
 		t.Fatalf("reload: %v, %v", changed, err)
 	}

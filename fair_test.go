@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/mlservice/mlservice"
+	"github.com/mlservice/mlservice/internal/testkit"
+	"github.com/mlservice/mlservice/internal/testkit/mlkit"
 )
 
 // fairGolden is testdata/sklearn/fair_golden.json, written by make_golden.py.
@@ -27,7 +29,7 @@ type fairGolden struct {
 // metadata and the history.
 func TestFairPromotionMatchesScikitLearn(t *testing.T) {
 	var golden fairGolden
-	if err := json.Unmarshal(artReadFile(t, "testdata/sklearn/fair_golden.json"), &golden); err != nil {
+	if err := json.Unmarshal(testkit.ReadFile(t, "testdata/sklearn/fair_golden.json"), &golden); err != nil {
 		t.Fatal(err)
 	}
 	const tol = 1e-6
@@ -64,7 +66,7 @@ func TestFairPromotionMatchesScikitLearn(t *testing.T) {
 		*p.PreviousMetricStored != *d.PreviousMetricStored {
 		t.Errorf("metadata promotion %+v", p)
 	}
-	hist := artHistory(t, dir)
+	hist := mlkit.History(t, dir)
 	h := hist[len(hist)-1]
 	if h.VersionID != d.VersionID || h.PreviousMetric == nil || *h.PreviousMetric != *d.PreviousMetric ||
 		h.PreviousMetricStored == nil || *h.PreviousMetricStored != *d.PreviousMetricStored {
@@ -81,7 +83,7 @@ func TestFairPromotionUnreadableCurrent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Remove(artVersionFile(dir, first.VersionID, "model.json")); err != nil {
+	if err := os.Remove(testkit.VersionFile(dir, first.VersionID, "model.json")); err != nil {
 		t.Fatal(err)
 	}
 	d, err := mlservice.Promote(ctx, dir, mustTrain(t, trainDay(t, "day_02"), mlservice.TrainOptions{}))

@@ -7,8 +7,6 @@ package mlservice_test
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -21,20 +19,22 @@ import (
 	"time"
 
 	"github.com/mlservice/mlservice"
+	"github.com/mlservice/mlservice/internal/testkit"
+	"github.com/mlservice/mlservice/internal/testkit/mlkit"
 )
 
 func TestStoreFollowsPromotions(t *testing.T) {
 	dir := t.TempDir()
-	s := artOpenStore(t, dir, mlservice.StoreOptions{}) // the defaults are what is promised
+	s := mlkit.OpenStore(t, dir, mlservice.StoreOptions{}) // the defaults are what is promised
 
 	st := s.Status()
 	if st.Ready || st.ModelVersionID != "" || st.LastError != "" || st.Loads != 0 || st.LoadFailures != 0 {
 		t.Fatalf("status before any promotion: %+v", st)
 	}
-	if _, err := s.Predict(artRow); !errors.Is(err, mlservice.ErrNotReady) {
+	if _, err := s.Predict(mlkit.Row); !errors.Is(err, mlservice.ErrNotReady) {
 		t.Fatalf("Predict before any promotion: %v, want ErrNotReady", err)
 	}
-	if dst, err := s.PredictBatch(nil, []mlservice.Features{artRow}); !errors.Is(err, mlservice.ErrNotReady) || len(dst) != 0 {
+	if dst, err := s.PredictBatch(nil, []mlservice.Features{mlkit.Row}); !errors.Is(err, mlservice.ErrNotReady) || len(dst) != 0 {
 		t.Fatalf("PredictBatch before any promotion: %v, %v", dst, err)
 	}
 	if _, _, err := s.Metadata(); !errors.Is(err, mlservice.ErrNotReady) {
@@ -51,9 +51,9 @@ func TestStoreFollowsPromotions(t *testing.T) {
 	var pickups []time.Duration
 	var last *mlservice.Decision
 	for _, f1 := range []float64{0.5, 0.52, 0.54, 0.56, 0.6} {
-		last = artPromote(t, dir, f1)
+		last = mlkit.Promote(t, dir, f1)
 		promoted := time.Now()
-		artWaitServing(t, s, last.VersionID, 10*time.Second)
+		mlkit.WaitServing(t, s, last.VersionID, 10*time.Second)
 		pickups = append(pickups, s.Status().LoadedAt.Sub(promoted))
 	}
 	t.Logf("promotions served after %v", pickups)
@@ -61,7 +61,7 @@ func TestStoreFollowsPromotions(t *testing.T) {
 		t.Errorf("promotions served after %v: median %v, want ≤ 0.5 s", pickups, med)
 	}
 
-	rejected := artPromote(t, dir, 0.55)
+	rejected := mlkit.Promote(t, dir, 0.55)
 	if rejected.Promoted {
 		t.Fatal("f1 0.55 promoted over 0.6")
 	}
@@ -77,39 +77,28 @@ func TestStoreFollowsPromotions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	onDisk, _ := os.ReadFile(artVersionFile(dir, last.VersionID, "metadata.json"))
+	onDisk, _ := os.ReadFile(testkit.VersionFile(dir, last.VersionID, "metadata.json"))
 	if meta.ModelVersionID != last.VersionID || string(raw) != string(onDisk) {
 		t.Errorf("Metadata: %s and %d bytes, want the bytes of %s", meta.ModelVersionID, len(raw), last.VersionID)
 	}
 }
 
-// artCorruption breaks the version bad (current is a good one) and points
+// corruption breaks the version bad (current is a good one) and points
 // CURRENT where the case needs.
-type artCorruption struct {
+type corruption struct {
 	name  string
 	apply func(t *testing.T, dir, good, bad string)
 	want  error  // matched with errors.Is
 	msg   string // part of Status().LastError
 }
 
-func artEditFile(t *testing.T, path string, edit func([]byte) []byte) {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, edit(data), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// artEditMetadata edits a version's metadata.json and reseals its manifest,
+// editMetadata edits a version's metadata.json and reseals its manifest,
 // as a writer with a bug (rather than a disk) would: the manifest matches,
 // and only the later checks can catch the edit.
-func artEditMetadata(t *testing.T, dir, id string, edit func(*mlservice.Metadata)) {
+func editMetadata(t *testing.T, dir, id string, edit func(*mlservice.Metadata)) {
 	t.Helper()
-	defer artReseal(t, dir, id)
-	artEditFile(t, artVersionFile(dir, id, "metadata.json"), func(b []byte) []byte {
+	defer testkit.Reseal(t, testkit.VersionDir(dir, id))
+	testkit.EditFile(t, testkit.VersionFile(dir, id, "metadata.json"), func(b []byte) []byte {
 		var m mlservice.Metadata
 		if err := json.Unmarshal(b, &m); err != nil {
 			t.Fatal(err)
@@ -123,105 +112,68 @@ func artEditMetadata(t *testing.T, dir, id string, edit func(*mlservice.Metadata
 	})
 }
 
-// artReseal rewrites id's manifest.json for the files the version holds now.
-func artReseal(t *testing.T, dir, id string) {
-	t.Helper()
-	type entry struct {
-		Name   string `json:"name"`
-		Size   int    `json:"size"`
-		SHA256 string `json:"sha256"`
-	}
-	man := struct {
-		SchemaVersion string  `json:"schema_version"`
-		VersionID     string  `json:"model_version_id"`
-		Files         []entry `json:"files"`
-	}{SchemaVersion: mlservice.SchemaVersion, VersionID: id}
-	entries, err := os.ReadDir(artModels(dir, "versions", id))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range entries {
-		if e.Name() == "manifest.json" {
-			continue
-		}
-		b, err := os.ReadFile(artVersionFile(dir, id, e.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		sum := sha256.Sum256(b)
-		man.Files = append(man.Files, entry{e.Name(), len(b), hex.EncodeToString(sum[:])})
-	}
-	out, err := json.Marshal(man)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(artVersionFile(dir, id, "manifest.json"), out, 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
-var artCorruptions = []artCorruption{
+var corruptions = []corruption{
 	{"truncated model.json", func(t *testing.T, dir, good, bad string) {
-		artEditFile(t, artVersionFile(dir, bad, "model.json"), func(b []byte) []byte { return b[:len(b)/2] })
-		artWriteCurrent(t, dir, bad+"\n")
+		testkit.EditFile(t, testkit.VersionFile(dir, bad, "model.json"), func(b []byte) []byte { return b[:len(b)/2] })
+		testkit.WriteCurrent(t, dir, bad+"\n")
 	}, mlservice.ErrCorruptVersion, "SHA-256"},
 	{"one changed byte in model.json", func(t *testing.T, dir, good, bad string) {
-		artEditFile(t, artVersionFile(dir, bad, "model.json"), func(b []byte) []byte {
+		testkit.EditFile(t, testkit.VersionFile(dir, bad, "model.json"), func(b []byte) []byte {
 			i := strings.Index(string(b), `"coef"`)
 			for ; b[i] < '0' || b[i] > '9'; i++ {
 			}
 			b[i] = '0' + (b[i]-'0'+1)%10 // still valid JSON, another number
 			return b
 		})
-		artWriteCurrent(t, dir, bad+"\n")
+		testkit.WriteCurrent(t, dir, bad+"\n")
 	}, mlservice.ErrCorruptVersion, "SHA-256"},
 	{"empty model.json", func(t *testing.T, dir, good, bad string) {
-		artEditFile(t, artVersionFile(dir, bad, "model.json"), func([]byte) []byte { return nil })
-		artWriteCurrent(t, dir, bad+"\n")
+		testkit.EditFile(t, testkit.VersionFile(dir, bad, "model.json"), func([]byte) []byte { return nil })
+		testkit.WriteCurrent(t, dir, bad+"\n")
 	}, mlservice.ErrCorruptVersion, "SHA-256"},
 	{"missing model.json", func(t *testing.T, dir, good, bad string) {
-		if err := os.Remove(artVersionFile(dir, bad, "model.json")); err != nil {
+		if err := os.Remove(testkit.VersionFile(dir, bad, "model.json")); err != nil {
 			t.Fatal(err)
 		}
-		artWriteCurrent(t, dir, bad+"\n")
+		testkit.WriteCurrent(t, dir, bad+"\n")
 	}, mlservice.ErrCorruptVersion, "model.json"},
 	{"garbage metadata.json", func(t *testing.T, dir, good, bad string) {
-		artEditFile(t, artVersionFile(dir, bad, "metadata.json"), func([]byte) []byte { return []byte("\x00garbage{") })
-		artWriteCurrent(t, dir, bad+"\n")
+		testkit.EditFile(t, testkit.VersionFile(dir, bad, "metadata.json"), func([]byte) []byte { return []byte("\x00garbage{") })
+		testkit.WriteCurrent(t, dir, bad+"\n")
 	}, mlservice.ErrCorruptVersion, "metadata.json"},
 	{"missing metadata.json", func(t *testing.T, dir, good, bad string) {
-		if err := os.Remove(artVersionFile(dir, bad, "metadata.json")); err != nil {
+		if err := os.Remove(testkit.VersionFile(dir, bad, "metadata.json")); err != nil {
 			t.Fatal(err)
 		}
-		artWriteCurrent(t, dir, bad+"\n")
+		testkit.WriteCurrent(t, dir, bad+"\n")
 	}, mlservice.ErrCorruptVersion, "metadata.json is missing"},
 	{"metadata names another version", func(t *testing.T, dir, good, bad string) {
-		artEditMetadata(t, dir, bad, func(m *mlservice.Metadata) { m.ModelVersionID = good })
-		artWriteCurrent(t, dir, bad+"\n")
+		editMetadata(t, dir, bad, func(m *mlservice.Metadata) { m.ModelVersionID = good })
+		testkit.WriteCurrent(t, dir, bad+"\n")
 	}, mlservice.ErrCorruptVersion, "metadata names version"},
 	{"another feature schema", func(t *testing.T, dir, good, bad string) {
-		artEditMetadata(t, dir, bad, func(m *mlservice.Metadata) { m.FeatureSchemaVersion = "2" })
-		artWriteCurrent(t, dir, bad+"\n")
+		editMetadata(t, dir, bad, func(m *mlservice.Metadata) { m.FeatureSchemaVersion = "2" })
+		testkit.WriteCurrent(t, dir, bad+"\n")
 	}, mlservice.ErrCorruptVersion, "feature schema"},
 	{"altered example probability", func(t *testing.T, dir, good, bad string) {
 		// model.json and its checksum are intact: only the self-test can tell.
-		artEditMetadata(t, dir, bad, func(m *mlservice.Metadata) { m.Examples[2].Probability += 1e-6 })
-		artWriteCurrent(t, dir, bad+"\n")
+		editMetadata(t, dir, bad, func(m *mlservice.Metadata) { m.Examples[2].Probability += 1e-6 })
+		testkit.WriteCurrent(t, dir, bad+"\n")
 	}, mlservice.ErrCorruptVersion, "self-test"},
 	{"CURRENT names a missing version", func(t *testing.T, dir, good, bad string) {
-		artWriteCurrent(t, dir, "20000101T000000.000000Z-00000000\n")
+		testkit.WriteCurrent(t, dir, "20000101T000000.000000Z-00000000\n")
 	}, mlservice.ErrVersionNotFound, "not found"},
 	{"CURRENT is ../../etc", func(t *testing.T, dir, good, bad string) {
-		artWriteCurrent(t, dir, "../../etc\n")
+		testkit.WriteCurrent(t, dir, "../../etc\n")
 	}, mlservice.ErrBadVersionID, "../../etc"},
 	{"CURRENT is empty", func(t *testing.T, dir, good, bad string) {
-		artWriteCurrent(t, dir, "")
+		testkit.WriteCurrent(t, dir, "")
 	}, mlservice.ErrBadVersionID, "empty"},
 	{"CURRENT has trailing garbage", func(t *testing.T, dir, good, bad string) {
-		artWriteCurrent(t, dir, bad+"\ngarbage\n")
+		testkit.WriteCurrent(t, dir, bad+"\ngarbage\n")
 	}, mlservice.ErrBadVersionID, "malformed"},
 	{"CURRENT removed", func(t *testing.T, dir, good, bad string) {
-		if err := os.Remove(artModels(dir, "CURRENT")); err != nil {
+		if err := os.Remove(testkit.Models(dir, "CURRENT")); err != nil {
 			t.Fatal(err)
 		}
 	}, mlservice.ErrNoCurrent, "no current"},
@@ -231,13 +183,13 @@ var artCorruptions = []artCorruption{
 // previous one keeps serving until CURRENT names a good version again.
 func TestStoreRefusesCorruptVersions(t *testing.T) {
 	ctx := context.Background()
-	for _, tc := range artCorruptions {
+	for _, tc := range corruptions {
 		for _, fix := range []string{"current moved back", "new promotion"} {
 			t.Run(tc.name+"/"+fix, func(t *testing.T) {
 				dir := t.TempDir()
-				good := artPromote(t, dir, 0.9)
-				s := artOpenStore(t, dir, mlservice.StoreOptions{RefreshInterval: -1})
-				bad := artPromote(t, dir, 0.1)
+				good := mlkit.Promote(t, dir, 0.9)
+				s := mlkit.OpenStore(t, dir, mlservice.StoreOptions{RefreshInterval: -1})
+				bad := mlkit.Promote(t, dir, 0.1)
 				if bad.Promoted {
 					t.Fatal("setup: f1 0.1 promoted over 0.9")
 				}
@@ -253,7 +205,7 @@ func TestStoreRefusesCorruptVersions(t *testing.T) {
 						st.LastErrorAt.IsZero() || st.LoadFailures != 1 || st.Loads != 1 {
 						t.Fatalf("status: %+v; want the error to mention %q", st, tc.msg)
 					}
-					if got := artServing(t, s); got != good.VersionID {
+					if got := mlkit.Serving(t, s); got != good.VersionID {
 						t.Fatalf("serving %q, want the previous version %q", got, good.VersionID)
 					}
 				}
@@ -261,11 +213,11 @@ func TestStoreRefusesCorruptVersions(t *testing.T) {
 				want := good.VersionID
 				switch fix {
 				case "current moved back":
-					artWriteCurrent(t, dir, good.VersionID+"\n")
+					testkit.WriteCurrent(t, dir, good.VersionID+"\n")
 				case "new promotion":
 					// A score lower than both: a current version that cannot
 					// be served does not count.
-					d := artPromote(t, dir, 0.05)
+					d := mlkit.Promote(t, dir, 0.05)
 					if !d.Promoted {
 						t.Fatalf("promotion over a broken CURRENT refused: %s", d.Reason)
 					}
@@ -278,7 +230,7 @@ func TestStoreRefusesCorruptVersions(t *testing.T) {
 				if st := s.Status(); st.LastError != "" || st.ModelVersionID != want || st.LoadFailures != 1 {
 					t.Fatalf("status after the fix: %+v", st)
 				}
-				if got := artServing(t, s); got != want {
+				if got := mlkit.Serving(t, s); got != want {
 					t.Fatalf("serving %q after the fix, want %q", got, want)
 				}
 			})
@@ -291,14 +243,14 @@ func TestStoreRefusesCorruptVersions(t *testing.T) {
 // broken CURRENT is not ready until then.
 func TestStoreRefusesCorruptVersionInBackground(t *testing.T) {
 	dir := t.TempDir()
-	good := artPromote(t, dir, 0.9)
+	good := mlkit.Promote(t, dir, 0.9)
 	// A retry interval of an hour: the recovery below must come from
 	// following the new promotion, not from retrying the broken version.
 	opts := mlservice.StoreOptions{RetryInterval: time.Hour}
-	s := artOpenStore(t, dir, opts)
-	bad := artPromote(t, dir, 0.1)
-	artEditFile(t, artVersionFile(dir, bad.VersionID, "model.json"), func(b []byte) []byte { return b[:10] })
-	artWriteCurrent(t, dir, bad.VersionID+"\n")
+	s := mlkit.OpenStore(t, dir, opts)
+	bad := mlkit.Promote(t, dir, 0.1)
+	testkit.EditFile(t, testkit.VersionFile(dir, bad.VersionID, "model.json"), func(b []byte) []byte { return b[:10] })
+	testkit.WriteCurrent(t, dir, bad.VersionID+"\n")
 
 	deadline := time.Now().Add(10 * time.Second) // a give-up bound, not a promise
 	for s.Status().LastError == "" {
@@ -311,17 +263,17 @@ func TestStoreRefusesCorruptVersionInBackground(t *testing.T) {
 		t.Fatalf("status: %+v", st)
 	}
 
-	fresh := artOpenStore(t, dir, opts)
+	fresh := mlkit.OpenStore(t, dir, opts)
 	if st := fresh.Status(); st.Ready || st.LastError == "" || st.LoadFailures != 1 {
 		t.Fatalf("a store opened on a broken CURRENT: %+v", st)
 	}
-	if _, err := fresh.Predict(artRow); !errors.Is(err, mlservice.ErrNotReady) {
+	if _, err := fresh.Predict(mlkit.Row); !errors.Is(err, mlservice.ErrNotReady) {
 		t.Fatalf("Predict = %v, want ErrNotReady", err)
 	}
 
-	next := artPromote(t, dir, 0.05)
+	next := mlkit.Promote(t, dir, 0.05)
 	for _, st := range []*mlservice.Store{s, fresh} {
-		t.Logf("recovered after %v", artWaitServing(t, st, next.VersionID, 10*time.Second))
+		t.Logf("recovered after %v", mlkit.WaitServing(t, st, next.VersionID, 10*time.Second))
 		if st.Status().LastError != "" {
 			t.Errorf("error kept after recovery: %+v", st.Status())
 		}
@@ -336,8 +288,8 @@ func TestStoreRetriesRepairedVersion(t *testing.T) {
 	for _, how := range []string{"in place", "renamed over"} {
 		t.Run(how, func(t *testing.T) {
 			dir := t.TempDir()
-			d := artPromote(t, dir, 0.5)
-			path := artVersionFile(dir, d.VersionID, "model.json")
+			d := mlkit.Promote(t, dir, 0.5)
+			path := testkit.VersionFile(dir, d.VersionID, "model.json")
 			good, err := os.ReadFile(path)
 			if err != nil {
 				t.Fatal(err)
@@ -345,7 +297,7 @@ func TestStoreRetriesRepairedVersion(t *testing.T) {
 			if err := os.WriteFile(path, good[:10], 0o644); err != nil {
 				t.Fatal(err)
 			}
-			s := artOpenStore(t, dir, mlservice.StoreOptions{RefreshInterval: 10 * time.Millisecond, RetryInterval: time.Hour})
+			s := mlkit.OpenStore(t, dir, mlservice.StoreOptions{RefreshInterval: 10 * time.Millisecond, RetryInterval: time.Hour})
 			if st := s.Status(); st.Ready || !strings.Contains(st.LastError, d.VersionID) || st.LoadFailures != 1 {
 				t.Fatalf("a store opened on a truncated model.json: %+v", st)
 			}
@@ -364,7 +316,7 @@ func TestStoreRetriesRepairedVersion(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			took := artWaitServing(t, s, d.VersionID, 10*time.Second)
+			took := mlkit.WaitServing(t, s, d.VersionID, 10*time.Second)
 			t.Logf("served %v after the repair", took)
 			if took > 2*time.Second {
 				t.Errorf("served %v after the repair; a check every 10ms should see it at once", took)
@@ -376,19 +328,19 @@ func TestStoreRetriesRepairedVersion(t *testing.T) {
 	}
 }
 
-// artLog is a concurrency-safe buffer for a store's log lines.
-type artLog struct {
+// syncLog is a concurrency-safe buffer for a store's log lines.
+type syncLog struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (l *artLog) Write(p []byte) (int, error) {
+func (l *syncLog) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.buf.Write(p)
 }
 
-func (l *artLog) String() string {
+func (l *syncLog) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.buf.String()
@@ -400,7 +352,7 @@ func (l *artLog) String() string {
 // nothing promoted is the normal not-ready state, not an error. The store
 // keeps looking, and serves once the directory and a version appear.
 func TestStoreArtifactsDirProblems(t *testing.T) {
-	artTrained(t) // reads data/, relative to the package directory
+	mlkit.Trained(t) // reads data/, relative to the package directory
 	t.Chdir(t.TempDir())
 	abs, err := os.Getwd()
 	if err != nil {
@@ -421,8 +373,8 @@ func TestStoreArtifactsDirProblems(t *testing.T) {
 		{"nothing promoted", "empty", "no model version has been promoted yet", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var log artLog
-			s := artOpenStore(t, tc.dir, mlservice.StoreOptions{RefreshInterval: -1,
+			var log syncLog
+			s := mlkit.OpenStore(t, tc.dir, mlservice.StoreOptions{RefreshInterval: -1,
 				Logger: slog.New(slog.NewTextHandler(&log, nil))})
 			st := s.Status()
 			if st.Ready || st.Reason != tc.reason {
@@ -450,14 +402,14 @@ func TestStoreArtifactsDirProblems(t *testing.T) {
 
 	// The mistyped directory appears (a volume mounted late): the store
 	// follows it without a restart.
-	var log artLog
-	s := artOpenStore(t, "later", mlservice.StoreOptions{RefreshInterval: 10 * time.Millisecond,
+	var log syncLog
+	s := mlkit.OpenStore(t, "later", mlservice.StoreOptions{RefreshInterval: 10 * time.Millisecond,
 		Logger: slog.New(slog.NewTextHandler(&log, nil))})
 	if st := s.Status(); st.Reason != `artifacts directory "later" does not exist` {
 		t.Fatalf("status: %+v", st)
 	}
-	d := artPromote(t, "later", 0.5)
-	artWaitServing(t, s, d.VersionID, 10*time.Second)
+	d := mlkit.Promote(t, "later", 0.5)
+	mlkit.WaitServing(t, s, d.VersionID, 10*time.Second)
 	if st := s.Status(); st.LastError != "" || st.Reason != "" {
 		t.Errorf("status once the directory exists: %+v", st)
 	}
@@ -467,7 +419,7 @@ func TestStoreArtifactsDirProblems(t *testing.T) {
 // then completes in the background.
 func TestOpenStoreNoWait(t *testing.T) {
 	dir := t.TempDir()
-	d := artPromote(t, dir, 0.5)
-	s := artOpenStore(t, dir, mlservice.StoreOptions{RefreshInterval: -1, OpenTimeout: -1})
-	artWaitServing(t, s, d.VersionID, 10*time.Second)
+	d := mlkit.Promote(t, dir, 0.5)
+	s := mlkit.OpenStore(t, dir, mlservice.StoreOptions{RefreshInterval: -1, OpenTimeout: -1})
+	mlkit.WaitServing(t, s, d.VersionID, 10*time.Second)
 }

@@ -13,12 +13,14 @@ import (
 	"testing"
 
 	"github.com/mlservice/mlservice"
+	"github.com/mlservice/mlservice/internal/testkit"
+	"github.com/mlservice/mlservice/internal/testkit/mlkit"
 )
 
-// artAppendHistory appends raw lines to history.jsonl.
-func artAppendHistory(t *testing.T, dir string, lines ...string) {
+// appendHistory appends raw lines to history.jsonl.
+func appendHistory(t *testing.T, dir string, lines ...string) {
 	t.Helper()
-	f, err := os.OpenFile(artModels(dir, "history.jsonl"), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	f, err := os.OpenFile(testkit.Models(dir, "history.jsonl"), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,9 +54,9 @@ func TestHistorySkipsBadLines(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			first := artPromote(t, dir, 0.5)
+			first := mlkit.Promote(t, dir, 0.5)
 			good := `{"time":"2024-01-01T00:00:00Z","event":"rejected","model_version_id":"20240101T000000.000000Z-00000000"}` + "\n"
-			artAppendHistory(t, dir, tc.line, good) // the bad line is not the last one
+			appendHistory(t, dir, tc.line, good) // the bad line is not the last one
 			log, err := mlservice.ReadHistoryLog(dir)
 			if err != nil || len(log.Skipped) != 1 || !strings.Contains(log.Skipped[0], tc.want) {
 				t.Fatalf("ReadHistoryLog: %+v, %v; want one warning %q", log, err, tc.want)
@@ -62,7 +64,7 @@ func TestHistorySkipsBadLines(t *testing.T) {
 			if len(log.Records) != 2 || log.Records[0].VersionID != first.VersionID || log.Records[1].VersionID != "20240101T000000.000000Z-00000000" {
 				t.Errorf("records around the bad line: %+v", log.Records)
 			}
-			d, err := mlservice.Promote(context.Background(), dir, artWithF1(t, 0.9))
+			d, err := mlservice.Promote(context.Background(), dir, mlkit.WithF1(t, 0.9))
 			if err != nil || !d.Promoted || len(d.HistoryWarnings) != 1 || !strings.Contains(d.HistoryWarnings[0], tc.want) {
 				t.Fatalf("Promote: %+v, %v; want promoted with the warning %q", d, err, tc.want)
 			}
@@ -79,7 +81,7 @@ func TestHistorySkipsBadLines(t *testing.T) {
 // reader refuses: a long training file name is shortened in the record.
 func TestHistoryRecordsAreBounded(t *testing.T) {
 	dir := t.TempDir()
-	c := artWithF1(t, 0.5)
+	c := mlkit.WithF1(t, 0.5)
 	c.Metadata.TrainingDataFile = strings.Repeat("d", 200<<10) + ".csv"
 	d, err := mlservice.Promote(context.Background(), dir, c)
 	if err != nil {
@@ -88,12 +90,12 @@ func TestHistoryRecordsAreBounded(t *testing.T) {
 	if d.Warning != "" {
 		t.Errorf("warning: %s", d.Warning)
 	}
-	for i, line := range strings.SplitAfter(string(artReadFile(t, artModels(dir, "history.jsonl"))), "\n") {
+	for i, line := range strings.SplitAfter(string(testkit.ReadFile(t, testkit.Models(dir, "history.jsonl"))), "\n") {
 		if len(line) > mlservice.HistoryLineLimit {
 			t.Errorf("history line %d has %d bytes", i+1, len(line))
 		}
 	}
-	hist := artHistory(t, dir)
+	hist := mlkit.History(t, dir)
 	if len(hist) != 1 || hist[0].VersionID != d.VersionID || len(hist[0].TrainingDataFile) >= 200<<10 ||
 		!strings.HasPrefix(hist[0].TrainingDataFile, "ddd") {
 		t.Errorf("history: %d records, file name of %d bytes", len(hist), len(hist[0].TrainingDataFile))
@@ -104,12 +106,12 @@ func TestHistoryRecordsAreBounded(t *testing.T) {
 // encoding/json the last one would silently win.
 func TestLoadRefusesDuplicateKeys(t *testing.T) {
 	dir := t.TempDir()
-	artPromote(t, dir, 0.5)
-	d := artPromote(t, dir, 0.4)
-	artEditFile(t, artVersionFile(dir, d.VersionID, "metadata.json"), func(b []byte) []byte {
+	mlkit.Promote(t, dir, 0.5)
+	d := mlkit.Promote(t, dir, 0.4)
+	testkit.EditFile(t, testkit.VersionFile(dir, d.VersionID, "metadata.json"), func(b []byte) []byte {
 		return []byte(strings.Replace(string(b), `"schema_version":`, `"model_file": "other.json", "schema_version":`, 1))
 	})
-	artReseal(t, dir, d.VersionID)
+	testkit.Reseal(t, testkit.VersionDir(dir, d.VersionID))
 	_, err := mlservice.Rollback(context.Background(), dir, d.VersionID)
 	if err == nil || !strings.Contains(err.Error(), `duplicate key "model_file"`) {
 		t.Fatalf("Rollback to a version whose metadata.json repeats a key: %v", err)
@@ -120,13 +122,13 @@ func TestLoadRefusesDuplicateKeys(t *testing.T) {
 // every reader applies: it could never be loaded or listed.
 func TestPromoteRefusesOversizeMetadata(t *testing.T) {
 	dir := t.TempDir()
-	c := artWithF1(t, 0.5)
+	c := mlkit.WithF1(t, 0.5)
 	c.Metadata.TrainingDataFile = strings.Repeat("d", 2<<20)
 	_, err := mlservice.Promote(context.Background(), dir, c)
 	if err == nil || !strings.Contains(err.Error(), "metadata.json would have") {
 		t.Fatalf("Promote with a 2 MiB file name: %v", err)
 	}
-	if vs := artVersions(t, dir); len(vs) != 0 {
+	if vs := mlkit.Versions(t, dir); len(vs) != 0 {
 		t.Errorf("versions after the refusal: %+v", vs)
 	}
 }
@@ -136,15 +138,15 @@ func TestPromoteRefusesOversizeMetadata(t *testing.T) {
 // off as torn.
 func TestHistoryKeepsUnendedLastRecord(t *testing.T) {
 	dir := t.TempDir()
-	first := artPromote(t, dir, 0.5)
+	first := mlkit.Promote(t, dir, 0.5)
 	unended := `{"time":"2024-01-01T00:00:00Z","event":"rejected","model_version_id":"20240101T000000.000000Z-00000000"}`
-	artAppendHistory(t, dir, unended)
-	if hist := artHistory(t, dir); len(hist) != 2 || hist[1].VersionID != "20240101T000000.000000Z-00000000" {
+	appendHistory(t, dir, unended)
+	if hist := mlkit.History(t, dir); len(hist) != 2 || hist[1].VersionID != "20240101T000000.000000Z-00000000" {
 		t.Fatalf("history before the next append: %+v", hist)
 	}
-	second := artPromote(t, dir, 0.6)
+	second := mlkit.Promote(t, dir, 0.6)
 	var ids []string
-	for _, h := range artHistory(t, dir) {
+	for _, h := range mlkit.History(t, dir) {
 		ids = append(ids, h.VersionID)
 	}
 	if want := []string{first.VersionID, "20240101T000000.000000Z-00000000", second.VersionID}; strings.Join(ids, " ") != strings.Join(want, " ") {
@@ -156,9 +158,9 @@ func TestHistoryKeepsUnendedLastRecord(t *testing.T) {
 // next append: it is cut off like any torn line.
 func TestHistoryCutsLongTornLastLine(t *testing.T) {
 	dir := t.TempDir()
-	first := artPromote(t, dir, 0.5)
-	artAppendHistory(t, dir, `{"reason":"`+strings.Repeat("x", 3*mlservice.HistoryLineLimit))
-	second := artPromote(t, dir, 0.6)
+	first := mlkit.Promote(t, dir, 0.5)
+	appendHistory(t, dir, `{"reason":"`+strings.Repeat("x", 3*mlservice.HistoryLineLimit))
+	second := mlkit.Promote(t, dir, 0.6)
 	log, err := mlservice.ReadHistoryLog(dir)
 	if err != nil || len(log.Skipped) != 0 || len(log.Records) != 2 || log.Records[0].VersionID != first.VersionID || log.Records[1].VersionID != second.VersionID {
 		t.Fatalf("history after the append: %+v, %v", log, err)
@@ -169,32 +171,32 @@ func TestHistoryCutsLongTornLastLine(t *testing.T) {
 // left behind, and Versions never lists it.
 func TestPromoteRemovesLeftovers(t *testing.T) {
 	dir := t.TempDir()
-	first := artPromote(t, dir, 0.5)
-	tmpDir := artModels(dir, "versions", ".tmp-20240101T000000.000000Z-deadbeef")
+	first := mlkit.Promote(t, dir, 0.5)
+	tmpDir := testkit.Models(dir, "versions", ".tmp-20240101T000000.000000Z-deadbeef")
 	if err := os.Mkdir(tmpDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(tmpDir, "model.json"), []byte(`{"format":`), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	tmpCurrent := artModels(dir, "CURRENT.tmp-0badf00d")
+	tmpCurrent := testkit.Models(dir, "CURRENT.tmp-0badf00d")
 	if err := os.WriteFile(tmpCurrent, []byte("20240101T0000"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if vs := artVersions(t, dir); len(vs) != 1 || vs[0].VersionID != first.VersionID {
+	if vs := mlkit.Versions(t, dir); len(vs) != 1 || vs[0].VersionID != first.VersionID {
 		t.Fatalf("Versions lists %+v", vs)
 	}
-	if got := artCurrent(t, dir); got != first.VersionID {
+	if got := testkit.Current(t, dir); got != first.VersionID {
 		t.Fatalf("CURRENT = %q", got)
 	}
 
-	second := artPromote(t, dir, 0.4)
+	second := mlkit.Promote(t, dir, 0.4)
 	for _, p := range []string{tmpDir, tmpCurrent} {
 		if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("%s survived the next Promote: %v", p, err)
 		}
 	}
-	if got := artVersionDirs(t, dir); !slices.Equal(got, []string{first.VersionID, second.VersionID}) {
+	if got := testkit.Entries(t, testkit.Models(dir, "versions")); !slices.Equal(got, []string{first.VersionID, second.VersionID}) {
 		t.Errorf("versions/ holds %v", got)
 	}
 }
@@ -211,37 +213,37 @@ func TestPromoteRecordsUnrecordedVersions(t *testing.T) {
 	}{
 		{"died after moving CURRENT", func(t *testing.T, dir, base, lost string) {}, mlservice.DecisionPromoted},
 		{"died before moving CURRENT", func(t *testing.T, dir, base, lost string) {
-			artWriteCurrent(t, dir, base+"\n")
+			testkit.WriteCurrent(t, dir, base+"\n")
 		}, mlservice.DecisionInterrupted},
 		{"unreadable metadata", func(t *testing.T, dir, base, lost string) {
-			artWriteCurrent(t, dir, base+"\n")
-			if err := os.WriteFile(artVersionFile(dir, lost, "metadata.json"), []byte("{"), 0o644); err != nil {
+			testkit.WriteCurrent(t, dir, base+"\n")
+			if err := os.WriteFile(testkit.VersionFile(dir, lost, "metadata.json"), []byte("{"), 0o644); err != nil {
 				t.Fatal(err)
 			}
 		}, mlservice.DecisionInterrupted},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			base := artPromote(t, dir, 0.5)
-			lost := artPromote(t, dir, 0.7)
-			artDropHistory(t, dir, lost.VersionID)
+			base := mlkit.Promote(t, dir, 0.5)
+			lost := mlkit.Promote(t, dir, 0.7)
+			dropHistory(t, dir, lost.VersionID)
 			tc.prepare(t, dir, base.VersionID, lost.VersionID)
-			artCheckRecovered(t, dir, lost.VersionID, tc.want)
+			checkRecovered(t, dir, lost.VersionID, tc.want)
 		})
 	}
 	t.Run("rejected", func(t *testing.T) {
 		dir := t.TempDir()
-		artPromote(t, dir, 0.5)
-		lost := artPromote(t, dir, 0.3)
-		artDropHistory(t, dir, lost.VersionID)
-		artCheckRecovered(t, dir, lost.VersionID, mlservice.DecisionInterrupted)
+		mlkit.Promote(t, dir, 0.5)
+		lost := mlkit.Promote(t, dir, 0.3)
+		dropHistory(t, dir, lost.VersionID)
+		checkRecovered(t, dir, lost.VersionID, mlservice.DecisionInterrupted)
 	})
 }
 
-// artDropHistory rewrites history.jsonl without id's records.
-func artDropHistory(t *testing.T, dir, id string) {
+// dropHistory rewrites history.jsonl without id's records.
+func dropHistory(t *testing.T, dir, id string) {
 	t.Helper()
-	path := artModels(dir, "history.jsonl")
+	path := testkit.Models(dir, "history.jsonl")
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -257,12 +259,12 @@ func artDropHistory(t *testing.T, dir, id string) {
 	}
 }
 
-// artCheckRecovered promotes once more and checks that id got exactly one
+// checkRecovered promotes once more and checks that id got exactly one
 // record, with event want, ahead of the new decision.
-func artCheckRecovered(t *testing.T, dir, id, want string) {
+func checkRecovered(t *testing.T, dir, id, want string) {
 	t.Helper()
-	next := artPromote(t, dir, 0.1)
-	hist := artHistory(t, dir)
+	next := mlkit.Promote(t, dir, 0.1)
+	hist := mlkit.History(t, dir)
 	var got []mlservice.HistoryRecord
 	for _, h := range hist {
 		if h.VersionID == id {
@@ -275,15 +277,15 @@ func artCheckRecovered(t *testing.T, dir, id, want string) {
 	if hist[len(hist)-1].VersionID != next.VersionID || hist[len(hist)-2].VersionID != id {
 		t.Errorf("the recovered record should come just before the next decision: %+v", hist)
 	}
-	for _, v := range artVersions(t, dir) {
+	for _, v := range mlkit.Versions(t, dir) {
 		if v.VersionID == id && v.Decision != want {
 			t.Errorf("Versions shows %s as %q, want %q", id, v.Decision, want)
 		}
 	}
 	// Recovery happens once.
-	artPromote(t, dir, 0.1)
+	mlkit.Promote(t, dir, 0.1)
 	n := 0
-	for _, h := range artHistory(t, dir) {
+	for _, h := range mlkit.History(t, dir) {
 		if h.VersionID == id {
 			n++
 		}
@@ -298,8 +300,8 @@ func artCheckRecovered(t *testing.T, dir, id, want string) {
 // be a bad line in the middle, which ReadHistory refuses).
 func TestHistoryTornLine(t *testing.T) {
 	dir := t.TempDir()
-	first := artPromote(t, dir, 0.5)
-	path := artModels(dir, "history.jsonl")
+	first := mlkit.Promote(t, dir, 0.5)
+	path := testkit.Models(dir, "history.jsonl")
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -309,11 +311,11 @@ func TestHistoryTornLine(t *testing.T) {
 	}
 	f.Close()
 
-	if hist := artHistory(t, dir); len(hist) != 1 || hist[0].VersionID != first.VersionID {
+	if hist := mlkit.History(t, dir); len(hist) != 1 || hist[0].VersionID != first.VersionID {
 		t.Fatalf("history with a torn last line: %+v", hist)
 	}
-	second := artPromote(t, dir, 0.6)
-	hist := artHistory(t, dir)
+	second := mlkit.Promote(t, dir, 0.6)
+	hist := mlkit.History(t, dir)
 	if len(hist) != 2 || hist[1].VersionID != second.VersionID || hist[1].Event != mlservice.DecisionPromoted {
 		t.Fatalf("history after the next promotion: %+v", hist)
 	}
@@ -321,7 +323,7 @@ func TestHistoryTornLine(t *testing.T) {
 	if lines := bytes.Count(data, []byte("\n")); lines != 2 || bytes.Contains(data, []byte("model_versi\n")) {
 		t.Errorf("history.jsonl has %d lines, want 2 (the torn one cut off):\n%s", lines, data)
 	}
-	if vs := artVersions(t, dir); len(vs) != 2 || !vs[0].Current || vs[0].Decision != mlservice.DecisionPromoted {
+	if vs := mlkit.Versions(t, dir); len(vs) != 2 || !vs[0].Current || vs[0].Decision != mlservice.DecisionPromoted {
 		t.Errorf("Versions: %+v", vs)
 	}
 }
@@ -332,22 +334,22 @@ func TestHistoryTornLine(t *testing.T) {
 // recovery appends.
 func TestVersionsPromotedOnlyWhenCurrentMoved(t *testing.T) {
 	dir := t.TempDir()
-	base := artPromote(t, dir, 0.5)
-	lost := artPromote(t, dir, 0.7) // promoted; now undo CURRENT and its record
-	artDropHistory(t, dir, lost.VersionID)
-	artWriteCurrent(t, dir, base.VersionID+"\n")
+	base := mlkit.Promote(t, dir, 0.5)
+	lost := mlkit.Promote(t, dir, 0.7) // promoted; now undo CURRENT and its record
+	dropHistory(t, dir, lost.VersionID)
+	testkit.WriteCurrent(t, dir, base.VersionID+"\n")
 
-	for _, v := range artVersions(t, dir) {
+	for _, v := range mlkit.Versions(t, dir) {
 		if v.VersionID == lost.VersionID && (v.Decision == mlservice.DecisionPromoted || v.Current) {
 			t.Errorf("Versions lists the version CURRENT never named as %+v", v)
 		}
 	}
 	var meta map[string]any
-	if err := json.Unmarshal(artReadFile(t, artVersionFile(dir, lost.VersionID, "metadata.json")), &meta); err != nil {
+	if err := json.Unmarshal(testkit.ReadFile(t, testkit.VersionFile(dir, lost.VersionID, "metadata.json")), &meta); err != nil {
 		t.Fatal(err)
 	}
 	if p, _ := meta["promotion"].(map[string]any); p == nil || p["decision"] != nil {
 		t.Errorf("metadata.json records a decision, which only CURRENT and history can know: %v", meta["promotion"])
 	}
-	artCheckRecovered(t, dir, lost.VersionID, mlservice.DecisionInterrupted)
+	checkRecovered(t, dir, lost.VersionID, mlservice.DecisionInterrupted)
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mlservice/mlservice"
+	"github.com/mlservice/mlservice/internal/testkit"
 )
 
 // byteForever yields one byte forever: a header that never ends.
@@ -20,19 +21,6 @@ func (b byteForever) Read(p []byte) (int, error) {
 		p[i] = byte(b)
 	}
 	return len(p), nil
-}
-
-// within runs f, failing the test if it has not returned after d: the
-// readers below once ran forever.
-func within(t *testing.T, d time.Duration, f func()) {
-	t.Helper()
-	done := make(chan struct{})
-	go func() { defer close(done); f() }()
-	select {
-	case <-done:
-	case <-time.After(d):
-		t.Fatalf("still running after %v", d)
-	}
 }
 
 var lineSchema = func() *mlservice.Schema {
@@ -68,7 +56,7 @@ func TestHeaderWithNoEnd(t *testing.T) {
 		for _, b := range []byteForever{0, 'a', '"'} {
 			t.Run(rd.name, func(t *testing.T) {
 				var err error
-				within(t, 20*time.Second, func() { err = rd.run(b) })
+				err = testkit.WithinErr(t, 20*time.Second, func() error { return rd.run(b) })
 				if err == nil || !strings.Contains(err.Error(), "MaxLineBytes") {
 					t.Fatalf("byte %q forever: error %v, want one naming MaxLineBytes", b, err)
 				}
@@ -97,7 +85,7 @@ func TestLongHeaderIsLinear(t *testing.T) {
 	for _, rd := range readers {
 		t.Run(rd.name, func(t *testing.T) {
 			var err error
-			within(t, 20*time.Second, func() { err = rd.run(iotest.OneByteReader(strings.NewReader(header + rows))) })
+			err = testkit.WithinErr(t, 20*time.Second, func() error { return rd.run(iotest.OneByteReader(strings.NewReader(header + rows))) })
 			if err != nil {
 				t.Fatalf("a 2 MB header: %v", err)
 			}
@@ -131,7 +119,7 @@ func TestRecordOverMaxLineBytes(t *testing.T) {
 						data += tail + good
 					}
 					var err error
-					within(t, 20*time.Second, func() { err = rd.run(strings.NewReader(data)) })
+					err = testkit.WithinErr(t, 20*time.Second, func() error { return rd.run(strings.NewReader(data)) })
 					if err == nil || !strings.Contains(err.Error(), "MaxLineBytes") {
 						t.Fatalf("a row over MaxLineBytes (quoted %v, tail %q): error %v", quoted, tail, err)
 					}

@@ -8,13 +8,14 @@ import (
 	"testing"
 
 	"github.com/mlservice/mlservice"
+	"github.com/mlservice/mlservice/internal/testkit/mlkit"
 	"github.com/mlservice/mlservice/storage"
 )
 
 // The rollback's pin on SeaweedFS: CURRENT and the pin in one object,
 // moved by conditional PUTs, with the directory's behaviour.
 func TestS3RollbackPins(t *testing.T) {
-	a, b := s3Open(t, s3URL(t, s3Server(t)))
+	a, b := mlkit.OpenS3(t, mlkit.S3URL(t, mlkit.Weed(t)))
 	pinScenario(t, a, func() string {
 		data, _, err := b.Get(context.Background(), "models/CURRENT", 1<<10)
 		if err != nil {
@@ -28,7 +29,7 @@ func TestS3RollbackPins(t *testing.T) {
 // pin: a trainer that read CURRENT before the rollback loses its
 // compare-and-swap, reads the pin and is rejected.
 func TestS3RollbackPinRace(t *testing.T) {
-	a, _ := s3Open(t, s3URL(t, s3Server(t)))
+	a, _ := mlkit.OpenS3(t, mlkit.S3URL(t, mlkit.Weed(t)))
 	pinRace(t, a)
 }
 
@@ -36,8 +37,8 @@ func TestS3RollbackPinRace(t *testing.T) {
 // its key; promotion and the listing keep working.
 func TestS3HistoryBadObjectSkipped(t *testing.T) {
 	ctx := context.Background()
-	a, b := s3Open(t, s3URL(t, s3Server(t)))
-	first := s3Promote(t, a, 0.5)
+	a, b := mlkit.OpenS3(t, mlkit.S3URL(t, mlkit.Weed(t)))
+	first := mlkit.PromoteTo(t, a, 0.5)
 	bad := "models/history/20240101T000000.000000000Z-bad.json"
 	if _, err := b.Put(ctx, bad, []byte(`{"event":"promoted", garbage}`+"\n"), storage.Condition{}); err != nil {
 		t.Fatal(err)
@@ -46,7 +47,7 @@ func TestS3HistoryBadObjectSkipped(t *testing.T) {
 	if err != nil || len(log.Records) != 1 || len(log.Skipped) != 1 || !strings.Contains(log.Skipped[0], bad+" skipped") {
 		t.Fatalf("ReadHistoryLog = %+v, %v", log, err)
 	}
-	d := s3Promote(t, a, 0.9)
+	d := mlkit.PromoteTo(t, a, 0.9)
 	l, err := a.List(ctx)
 	if err != nil || len(l.Versions) != 2 || l.Versions[0].VersionID != d.VersionID || l.Versions[1].VersionID != first.VersionID ||
 		l.Versions[1].Decision != mlservice.DecisionPromoted || len(l.Warnings) != 1 || !strings.Contains(l.Warnings[0], bad) {

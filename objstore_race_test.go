@@ -3,112 +3,17 @@
 package mlservice_test
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
 	"math/rand/v2"
-	"os"
-	"os/exec"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/mlservice/mlservice"
-	"github.com/mlservice/mlservice/artifactsurl"
+	"github.com/mlservice/mlservice/internal/testkit/mlkit"
 	"github.com/mlservice/mlservice/storage/s3"
 )
-
-// Child processes of the S3 race and crash tests run TestS3Child.
-const (
-	s3ChildEnv = "MLSERVICE_S3_CHILD" // "promote" or "crash"
-	s3URLEnv   = "MLSERVICE_S3_URL"
-)
-
-// TestS3Child is not a test of its own: it is the body of the trainer
-// processes that TestS3RacingTrainers and TestS3CrashDuringPromote start.
-func TestS3Child(t *testing.T) {
-	mode := os.Getenv(s3ChildEnv)
-	if mode == "" {
-		t.Skip("runs only as a child process of the S3 race and crash tests")
-	}
-	data, err := os.ReadFile(os.Getenv(artCandEnv))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cand mlservice.Candidate
-	if err := json.Unmarshal(data, &cand); err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	a, err := artifactsurl.Open(ctx, os.Getenv(s3URLEnv))
-	if err != nil {
-		t.Fatal(err)
-	}
-	switch mode {
-	case "promote":
-		if _, err := fmt.Sscan(os.Getenv(artF1Env), &cand.Metadata.Metric.Value); err != nil {
-			t.Fatal(err)
-		}
-		fmt.Println("ready")
-		_, _ = io.Copy(io.Discard, os.Stdin)
-		d, err := a.Promote(ctx, &cand)
-		if err != nil {
-			t.Fatal(err)
-		}
-		line, _ := json.Marshal(d)
-		fmt.Printf("S3DECISION %s\n", line)
-	case "crash":
-		markers := os.NewFile(3, "markers")
-		var seed uint64
-		fmt.Sscan(os.Getenv(artSeedEnv), &seed)
-		rng := rand.New(rand.NewPCG(seed, 2))
-		mark := func(b byte) {
-			if _, err := markers.Write([]byte{b}); err != nil {
-				os.Exit(3)
-			}
-		}
-		var mine []string
-		mark(artMarkReady)
-		for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); {
-			if len(mine) > 0 && rng.IntN(4) == 0 {
-				mark(artMarkRollback)
-				if _, err := a.Rollback(ctx, mine[rng.IntN(len(mine))]); err != nil {
-					t.Fatalf("rollback: %v", err)
-				}
-			} else {
-				c := cand
-				c.Metadata.Metric.Value = rng.Float64()
-				mark(artMarkPromote)
-				d, err := a.Promote(ctx, &c)
-				if err != nil {
-					t.Fatalf("promote: %v", err)
-				}
-				if d.Promoted {
-					mine = append(mine, d.VersionID)
-				}
-			}
-			mark(artMarkDone)
-		}
-	default:
-		t.Fatalf("unknown child mode %q", mode)
-	}
-}
-
-func s3Child(t *testing.T, mode, url string, env ...string) *exec.Cmd {
-	t.Helper()
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(exe, "-test.run=^TestS3Child$", "-test.count=1", "-test.timeout=2m")
-	cmd.Env = append(os.Environ(), append([]string{s3ChildEnv + "=" + mode, s3URLEnv + "=" + url}, env...)...)
-	return cmd
-}
 
 // Trainer processes finishing at once against one object store: CURRENT
 // ends on the best F1, every decision is recorded once, and the history
@@ -116,66 +21,27 @@ func s3Child(t *testing.T, mode, url string, env ...string) *exec.Cmd {
 // before it left current.
 func TestS3RacingTrainers(t *testing.T) {
 	const n = 8
-	srv := s3Server(t)
-	url := s3URL(t, srv)
-	a, _ := s3Open(t, url)
-	candFile := artCandidateFile(t)
+	srv := mlkit.Weed(t)
+	url := mlkit.S3URL(t, srv)
+	a, _ := mlkit.OpenS3(t, url)
 	for round := range 2 {
-		f1s := artDistinctF1(n)
+		f1s := distinctF1(n)
 		if round == 1 {
 			for i := range f1s {
 				f1s[i] += 1 // all above round 0's, so that round 1 races over a CURRENT
 			}
 		}
-		type child struct {
-			cmd *exec.Cmd
-			in  io.WriteCloser
-			out *bufio.Reader
-			buf *strings.Builder
-		}
-		var children []child
-		for _, f1 := range f1s {
-			cmd := s3Child(t, "promote", url, artCandEnv+"="+candFile, fmt.Sprintf("%s=%v", artF1Env, f1))
-			in, _ := cmd.StdinPipe()
-			outp, _ := cmd.StdoutPipe()
-			var errBuf strings.Builder
-			cmd.Stderr = &errBuf
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			children = append(children, child{cmd, in, bufio.NewReader(outp), &errBuf})
-		}
-		for _, c := range children {
-			if line, err := c.out.ReadString('\n'); err != nil || line != "ready\n" {
-				t.Fatalf("child not ready: %q %v\n%s", line, err, c.buf.String())
-			}
-		}
-		for _, c := range children {
-			c.in.Close() // all go at once
-		}
 		decisions := map[string]*mlservice.Decision{}
-		for _, c := range children {
-			rest, _ := io.ReadAll(c.out)
-			if err := c.cmd.Wait(); err != nil {
-				t.Fatalf("child: %v\n%s\n%s", err, rest, c.buf.String())
-			}
-			_, js, ok := strings.Cut(string(rest), "S3DECISION ")
-			if !ok {
-				t.Fatalf("child printed no decision:\n%s", rest)
-			}
-			var d mlservice.Decision
-			if err := json.Unmarshal([]byte(strings.SplitN(js, "\n", 2)[0]), &d); err != nil {
-				t.Fatal(err)
-			}
-			decisions[d.VersionID] = &d
+		for _, d := range racePromotions(t, url, f1s) {
+			decisions[d.VersionID] = d
 		}
-		s3CheckReplay(t, a, decisions, slices.Max(f1s))
+		checkReplay(t, a, decisions, slices.Max(f1s))
 	}
 }
 
-// s3CheckReplay replays the whole history in key order and checks it
+// checkReplay replays the whole history in key order and checks it
 // against CURRENT, the versions listed and the decisions returned.
-func s3CheckReplay(t *testing.T, a *mlservice.Artifacts, decisions map[string]*mlservice.Decision, best float64) {
+func checkReplay(t *testing.T, a *mlservice.Artifacts, decisions map[string]*mlservice.Decision, best float64) {
 	t.Helper()
 	ctx := context.Background()
 	hist, err := a.ReadHistory(ctx)
@@ -219,7 +85,7 @@ func s3CheckReplay(t *testing.T, a *mlservice.Artifacts, decisions map[string]*m
 			t.Errorf("decision for %s (promoted %v) has no history record", id, d.Promoted)
 		}
 	}
-	if got := s3Current(t, a); got != cur {
+	if got := mlkit.Current(t, a); got != cur {
 		t.Errorf("CURRENT = %s, the replay ends on %s", got, cur)
 	}
 	if curF1 != best {
@@ -249,61 +115,32 @@ func TestS3CrashDuringPromote(t *testing.T) {
 	if testing.Short() {
 		kills = 12
 	}
-	srv := s3Server(t)
+	srv := mlkit.Weed(t)
 	var url string
 	var a *mlservice.Artifacts
 	var b *s3.Bucket
-	candFile := artCandidateFile(t)
+	candFile := candidateFile(t)
 	ctx := context.Background()
 	begin := time.Now()
 	var inPromote, inRollback, ops, incomplete, checks int
 	for k := range kills {
 		if k%perPrefix == 0 {
-			url = s3URL(t, srv)
-			a, b = s3Open(t, url)
-		}
-		r, w, err := os.Pipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		cmd := s3Child(t, "crash", url, artCandEnv+"="+candFile, fmt.Sprintf("%s=%d", artSeedEnv, rand.Uint64()))
-		var out strings.Builder
-		cmd.Stdout, cmd.Stderr = &out, &out
-		cmd.ExtraFiles = []*os.File{w}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		w.Close()
-		br := bufio.NewReader(r)
-		if m, err := br.ReadByte(); err != nil || m != artMarkReady {
-			cmd.Wait()
-			t.Fatalf("crash child not ready:\n%s", out.String())
+			url = mlkit.S3URL(t, srv)
+			a, b = mlkit.OpenS3(t, url)
 		}
 		// An operation takes some tens of milliseconds on a loaded engine;
 		// kill within the first few.
-		time.Sleep(time.Duration(rand.Int64N(int64(150 * time.Millisecond))))
-		if err := cmd.Process.Kill(); err != nil {
-			t.Fatal(err)
+		last, n := killCrashChild(t, url, candFile, 4, time.Duration(rand.Int64N(int64(150*time.Millisecond))))
+		switch last {
+		case markPromote:
+			inPromote++
+		case markRollback:
+			inRollback++
 		}
-		err = cmd.Wait()
-		var ee *exec.ExitError
-		if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
-			t.Fatalf("crash child ended with %v before it was killed:\n%s", err, out.String())
-		}
-		markers, _ := io.ReadAll(br)
-		r.Close()
-		if len(markers) > 0 {
-			switch markers[len(markers)-1] {
-			case artMarkPromote:
-				inPromote++
-			case artMarkRollback:
-				inRollback++
-			}
-		}
-		ops += strings.Count(string(markers), string(rune(artMarkDone)))
+		ops += n
 
 		// CURRENT names a committed version that loads.
-		if cur := s3Current(t, a); cur != "" {
+		if cur := mlkit.Current(t, a); cur != "" {
 			st, err := a.OpenStore(mlservice.StoreOptions{RefreshInterval: -1})
 			if err != nil {
 				t.Fatal(err)

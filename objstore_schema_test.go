@@ -17,11 +17,12 @@ import (
 	"testing"
 
 	"github.com/mlservice/mlservice"
+	"github.com/mlservice/mlservice/internal/testkit/mlkit"
 	"github.com/mlservice/mlservice/storage"
 )
 
-// s3VersionKeys returns the keys under models/versions/, relative to it.
-func s3VersionKeys(t *testing.T, b storage.Bucket) []string {
+// versionKeys returns the keys under models/versions/, relative to it.
+func versionKeys(t *testing.T, b storage.Bucket) []string {
 	t.Helper()
 	keys, err := b.List(context.Background(), "models/versions/")
 	if err != nil {
@@ -35,12 +36,12 @@ func s3VersionKeys(t *testing.T, b storage.Bucket) []string {
 
 func TestS3TableSchema(t *testing.T) {
 	ctx := context.Background()
-	a, b := s3Open(t, s3URL(t, s3Server(t)))
-	d, err := a.Promote(ctx, tableCandidate(t, "grunfeld.csv", "grunfeld.schema.json"))
+	a, b := mlkit.OpenS3(t, mlkit.S3URL(t, mlkit.Weed(t)))
+	d, err := a.Promote(ctx, mlkit.TableCandidate(t, "grunfeld.csv", "grunfeld.schema.json"))
 	if err != nil || !d.Promoted {
 		t.Fatalf("promote grunfeld = %+v, %v", d, err)
 	}
-	keys := s3VersionKeys(t, b)
+	keys := versionKeys(t, b)
 	want := []string{d.VersionID + "/manifest.json", d.VersionID + "/metadata.json", d.VersionID + "/model.json", d.VersionID + "/schema.json"}
 	if !slices.Equal(keys, want) {
 		t.Fatalf("version objects %v, want %v", keys, want)
@@ -95,7 +96,7 @@ func TestS3TableSchema(t *testing.T) {
 	if meta, err := a.TrainedAlready(ctx, dsDeclared, mlservice.TrainOptions{}); err != nil || meta != nil {
 		t.Errorf("TrainedAlready(the same rows under another schema) = %v, %v; want nil", meta, err)
 	}
-	again, err := a.Promote(ctx, tableCandidate(t, "grunfeld.csv", "grunfeld.schema.json"))
+	again, err := a.Promote(ctx, mlkit.TableCandidate(t, "grunfeld.csv", "grunfeld.schema.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,15 +111,15 @@ func TestS3TableSchema(t *testing.T) {
 
 func TestS3SchemaChangeRefused(t *testing.T) {
 	ctx := context.Background()
-	a, _ := s3Open(t, s3URL(t, s3Server(t)))
-	first := s3Promote(t, a, 0.01) // the default schema, with an F1 any table beats
+	a, _ := mlkit.OpenS3(t, mlkit.S3URL(t, mlkit.Weed(t)))
+	first := mlkit.PromoteTo(t, a, 0.01) // the default schema, with an F1 any table beats
 	st, err := a.OpenStore(mlservice.StoreOptions{RefreshInterval: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
 
-	d, err := a.Promote(ctx, tableCandidate(t, "grunfeld.csv", "grunfeld.schema.json"))
+	d, err := a.Promote(ctx, mlkit.TableCandidate(t, "grunfeld.csv", "grunfeld.schema.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,11 +127,11 @@ func TestS3SchemaChangeRefused(t *testing.T) {
 		!strings.Contains(d.Reason, "allow-schema-change") {
 		t.Fatalf("schema change without the flag: promoted %v, previous %s, reason %q", d.Promoted, d.PreviousVersionID, d.Reason)
 	}
-	if cur := s3Current(t, a); cur != first.VersionID {
+	if cur := mlkit.Current(t, a); cur != first.VersionID {
 		t.Fatalf("CURRENT moved to %s on a refused schema change", cur)
 	}
 
-	cand := tableCandidate(t, "grunfeld.csv", "grunfeld.schema.json")
+	cand := mlkit.TableCandidate(t, "grunfeld.csv", "grunfeld.schema.json")
 	cand.AllowSchemaChange = true
 	d, err = a.Promote(ctx, cand)
 	if err != nil || !d.Promoted || !strings.Contains(d.Reason, "allowed") {
@@ -160,30 +161,30 @@ func (s *stopBucket) Put(ctx context.Context, key string, data []byte, cond stor
 }
 
 func TestS3PromoteStoppedLeavesNothing(t *testing.T) {
-	a, b := s3Open(t, s3URL(t, s3Server(t)))
-	first := s3Promote(t, a, 0.5)
-	before := s3VersionKeys(t, b)
+	a, b := mlkit.OpenS3(t, mlkit.S3URL(t, mlkit.Weed(t)))
+	first := mlkit.PromoteTo(t, a, 0.5)
+	before := versionKeys(t, b)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	d, err := a.Promote(ctx, artWithF1(t, 0.9))
+	d, err := a.Promote(ctx, mlkit.WithF1(t, 0.9))
 	if !errors.Is(err, context.Canceled) || d != nil {
 		t.Fatalf("Promote with a cancelled context = %+v, %v; want context.Canceled", d, err)
 	}
-	if keys := s3VersionKeys(t, b); !slices.Equal(keys, before) {
+	if keys := versionKeys(t, b); !slices.Equal(keys, before) {
 		t.Errorf("objects after a Promote stopped before writing: %v, want %v", keys, before)
 	}
 
 	ctx, cancel = context.WithCancel(context.Background())
 	defer cancel()
-	d, err = mlservice.BucketArtifacts(&stopBucket{Bucket: b, cancel: cancel}).Promote(ctx, artWithF1(t, 0.9))
+	d, err = mlservice.BucketArtifacts(&stopBucket{Bucket: b, cancel: cancel}).Promote(ctx, mlkit.WithF1(t, 0.9))
 	if !errors.Is(err, context.Canceled) || d != nil || !strings.Contains(err.Error(), "removed it") {
 		t.Fatalf("Promote stopped after writing = %+v, %v; want context.Canceled, version removed", d, err)
 	}
-	if cur := s3Current(t, a); cur != first.VersionID {
+	if cur := mlkit.Current(t, a); cur != first.VersionID {
 		t.Errorf("CURRENT moved to %s", cur)
 	}
-	if keys := s3VersionKeys(t, b); !slices.Equal(keys, before) {
+	if keys := versionKeys(t, b); !slices.Equal(keys, before) {
 		t.Errorf("objects after a Promote stopped before CURRENT moved: %v, want %v", keys, before)
 	}
 	vs, err := a.Versions(context.Background())

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mlservice/mlservice"
+	"github.com/mlservice/mlservice/internal/testkit/mlkit"
 	"github.com/mlservice/mlservice/internal/weedtest"
 	"github.com/mlservice/mlservice/storage"
 )
@@ -19,16 +20,16 @@ import (
 // bad checksum, a missing commit object, CURRENT naming a missing version,
 // garbage in CURRENT. A Promote after each replaces the bad CURRENT.
 func TestS3CorruptObjectsRefused(t *testing.T) {
-	srv := s3Server(t)
-	a, b := s3Open(t, s3URL(t, srv))
+	srv := mlkit.Weed(t)
+	a, b := mlkit.OpenS3(t, mlkit.S3URL(t, srv))
 	ctx := context.Background()
-	good := s3Promote(t, a, 0.5)
+	good := mlkit.PromoteTo(t, a, 0.5)
 	st, err := a.OpenStore(mlservice.StoreOptions{RetryInterval: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	waitServing(t, st, good.VersionID, 2*time.Second)
+	mlkit.WaitServing(t, st, good.VersionID, 2*time.Second)
 
 	// A committed version to damage: promoted in a second prefix, copied.
 	src := func(t *testing.T, id string) map[string][]byte {
@@ -52,7 +53,7 @@ func TestS3CorruptObjectsRefused(t *testing.T) {
 	// id, so a copy under another id is refused for that too; use the same
 	// id with damaged bytes under a fresh id prefix instead.
 	fresh := func() string {
-		d := s3Promote(t, a, 0.1) // rejected: a committed, non-current version
+		d := mlkit.PromoteTo(t, a, 0.1) // rejected: a committed, non-current version
 		if d.Promoted {
 			t.Fatal("0.1 was promoted")
 		}
@@ -114,11 +115,11 @@ func TestS3CorruptObjectsRefused(t *testing.T) {
 				}
 			}
 			// A trainer replaces the bad CURRENT, and the store follows.
-			d := s3Promote(t, a, 0.5)
+			d := mlkit.PromoteTo(t, a, 0.5)
 			if !d.Promoted {
 				t.Fatalf("promote over a bad CURRENT: %+v", d)
 			}
-			waitServing(t, st, d.VersionID, 2*time.Second)
+			mlkit.WaitServing(t, st, d.VersionID, 2*time.Second)
 			good = d
 			if s := st.Status(); s.LastError != "" {
 				t.Fatalf("error stays after recovery: %+v", s)
@@ -152,16 +153,16 @@ func (c *countingBucket) List(ctx context.Context, prefix string) ([]string, err
 // refresh interval and nothing else; a promotion costs one GET of CURRENT
 // and the version's objects.
 func TestS3RefreshCost(t *testing.T) {
-	srv := s3Server(t)
-	a, b := s3Open(t, s3URL(t, srv))
-	d := s3Promote(t, a, 0.5)
+	srv := mlkit.Weed(t)
+	a, b := mlkit.OpenS3(t, mlkit.S3URL(t, srv))
+	d := mlkit.PromoteTo(t, a, 0.5)
 	cb := &countingBucket{Bucket: b}
 	st, err := mlservice.BucketArtifacts(cb).OpenStore(mlservice.StoreOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	waitServing(t, st, d.VersionID, time.Second)
+	mlkit.WaitServing(t, st, d.VersionID, time.Second)
 	h0, g0, l0 := cb.heads.Load(), cb.gets.Load(), cb.lists.Load()
 	const watch = 3 * time.Second
 	time.Sleep(watch)
@@ -173,27 +174,27 @@ func TestS3RefreshCost(t *testing.T) {
 		t.Fatalf("idle store made %d HEAD, %d GET, %d LIST in %d intervals; want one HEAD each", heads, gets, lists, intervals)
 	}
 	h0, g0, l0 = cb.heads.Load(), cb.gets.Load(), cb.lists.Load()
-	d2 := s3Promote(t, a, 0.6)
-	waitServing(t, st, d2.VersionID, time.Second)
+	d2 := mlkit.PromoteTo(t, a, 0.6)
+	mlkit.WaitServing(t, st, d2.VersionID, time.Second)
 	t.Logf("following one promotion: %d HEAD, %d GET, %d LIST", cb.heads.Load()-h0, cb.gets.Load()-g0, cb.lists.Load()-l0)
 }
 
 // Three replicas follow a promotion within a second at the default refresh
 // interval, and keep answering every prediction while promotions land.
 func TestS3ReplicasFollow(t *testing.T) {
-	srv := s3Server(t)
-	url := s3URL(t, srv)
-	a, _ := s3Open(t, url)
-	first := s3Promote(t, a, 0.1)
+	srv := mlkit.Weed(t)
+	url := mlkit.S3URL(t, srv)
+	a, _ := mlkit.OpenS3(t, url)
+	first := mlkit.PromoteTo(t, a, 0.1)
 	var replicas []*mlservice.Store
 	for range 3 {
-		_, b := s3Open(t, url) // each replica its own client
+		_, b := mlkit.OpenS3(t, url) // each replica its own client
 		st, err := mlservice.BucketArtifacts(b).OpenStore(mlservice.StoreOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer st.Close()
-		waitServing(t, st, first.VersionID, time.Second)
+		mlkit.WaitServing(t, st, first.VersionID, time.Second)
 		replicas = append(replicas, st)
 	}
 	stop := make(chan struct{})
@@ -219,11 +220,11 @@ func TestS3ReplicasFollow(t *testing.T) {
 	var mu sync.Mutex
 	var worst time.Duration
 	for i := range 5 {
-		d := s3Promote(t, a, 0.2+0.1*float64(i))
+		d := mlkit.PromoteTo(t, a, 0.2+0.1*float64(i))
 		var lag sync.WaitGroup
 		for _, st := range replicas {
 			lag.Go(func() {
-				took, ok := servingWithin(st, d.VersionID, time.Second)
+				took, ok := mlkit.ServingWithin(st, d.VersionID, time.Second)
 				if !ok {
 					t.Errorf("a replica does not serve %s after %v: %+v", d.VersionID, took, st.Status())
 				}
@@ -246,15 +247,15 @@ func TestS3ReplicasFollow(t *testing.T) {
 // failed and counts it, backs off, and follows again once the store is back.
 func TestS3StoreUnreachable(t *testing.T) {
 	srv := weedtest.Start(t) // its own server: this test freezes it
-	a, b := s3Open(t, srv.URL("mlservice", "unreachable"))
-	d := s3Promote(t, a, 0.5)
+	a, b := mlkit.OpenS3(t, srv.URL("mlservice", "unreachable"))
+	d := mlkit.PromoteTo(t, a, 0.5)
 	cb := &countingBucket{Bucket: b}
 	st, err := mlservice.BucketArtifacts(cb).OpenStore(mlservice.StoreOptions{RetryInterval: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	waitServing(t, st, d.VersionID, time.Second)
+	mlkit.WaitServing(t, st, d.VersionID, time.Second)
 	if err := srv.Pause(); err != nil {
 		t.Fatal(err)
 	}
@@ -292,7 +293,7 @@ func TestS3StoreUnreachable(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for {
-		d2, err = a.Promote(ctx, artWithF1(t, 0.6))
+		d2, err = a.Promote(ctx, mlkit.WithF1(t, 0.6))
 		if err == nil {
 			break
 		}
@@ -301,7 +302,7 @@ func TestS3StoreUnreachable(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	took := waitServing(t, st, d2.VersionID, 10*time.Second)
+	took := mlkit.WaitServing(t, st, d2.VersionID, 10*time.Second)
 	t.Logf("after resume: promotion followed in %v", took.Round(time.Millisecond))
 	if s := st.Status(); s.LastError != "" {
 		t.Fatalf("status after recovery: %+v", s)

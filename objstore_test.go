@@ -8,132 +8,24 @@ package mlservice_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/mlservice/mlservice"
-	"github.com/mlservice/mlservice/artifactsurl"
-	"github.com/mlservice/mlservice/internal/weedtest"
+	"github.com/mlservice/mlservice/internal/testkit/mlkit"
 	"github.com/mlservice/mlservice/storage"
-	"github.com/mlservice/mlservice/storage/s3"
 )
-
-// One weed server serves every S3 test of the package; each test has its
-// own prefix.
-var (
-	s3Once   sync.Once
-	s3Srv    *weedtest.Server
-	s3SrvDir string // its data, removed by TestMain
-	s3SrvErr error
-	s3Skip   string
-)
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if s3Srv != nil {
-		s3Srv.Stop()
-	}
-	if s3SrvDir != "" {
-		os.RemoveAll(s3SrvDir)
-	}
-	os.Exit(code)
-}
-
-// s3Server returns the package's weed server, starting it on first use.
-func s3Server(t *testing.T) *weedtest.Server {
-	t.Helper()
-	s3Once.Do(func() {
-		bin, err := weedtest.Binary()
-		if err != nil {
-			s3Skip = err.Error()
-			return
-		}
-		s3SrvDir, s3SrvErr = os.MkdirTemp("", "mlservice-weed-")
-		if s3SrvErr != nil {
-			return
-		}
-		s3Srv, s3SrvErr = weedtest.StartBinary(bin, s3SrvDir)
-	})
-	if s3Skip != "" {
-		t.Skipf("SKIPPING S3 TEST: no SeaweedFS weed binary (%s)", s3Skip)
-	}
-	if s3SrvErr != nil {
-		t.Fatal(s3SrvErr)
-	}
-	return s3Srv
-}
-
-// s3URL returns an artifacts URL under a prefix of its own for t.
-func s3URL(t *testing.T, srv *weedtest.Server) string {
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	prefix := strings.NewReplacer("/", "-", "#", "-").Replace(t.Name()) + "-" + hex.EncodeToString(b[:])
-	return srv.URL("mlservice", prefix)
-}
-
-// s3Open opens the artifacts at url and the bucket beneath them, waiting
-// until the fresh server takes writes.
-func s3Open(t *testing.T, url string) (*mlservice.Artifacts, *s3.Bucket) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	var b *s3.Bucket
-	err := weedtest.WaitWritable(ctx, func(ctx context.Context) error {
-		var err error
-		if b, err = s3.Open(ctx, url); err != nil {
-			return err
-		}
-		_, err = b.Put(ctx, "probe", []byte("ok"), storage.Condition{})
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := artifactsurl.Open(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return a, b
-}
-
-func s3Promote(t *testing.T, a *mlservice.Artifacts, f1 float64) *mlservice.Decision {
-	t.Helper()
-	d, err := a.Promote(context.Background(), artWithF1(t, f1))
-	if err != nil {
-		t.Fatalf("promote f1=%v: %v", f1, err)
-	}
-	if d.Warning != "" {
-		t.Errorf("promote f1=%v: warning %s", f1, d.Warning)
-	}
-	return d
-}
-
-func s3Current(t *testing.T, a *mlservice.Artifacts) string {
-	t.Helper()
-	id, err := a.CurrentVersion(context.Background())
-	if errors.Is(err, mlservice.ErrNoCurrent) {
-		return ""
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return id
-}
 
 // The engine must honour conditional PUTs, or racing trainers could both
 // win: this pins the behaviour the protocol relies on.
 func TestS3ConditionalPut(t *testing.T) {
 	start := time.Now()
-	srv := s3Server(t)
-	_, b := s3Open(t, s3URL(t, srv))
+	srv := mlkit.Weed(t)
+	_, b := mlkit.OpenS3(t, mlkit.S3URL(t, srv))
 	t.Logf("engine up and writable in %v", time.Since(start).Round(time.Millisecond))
 	ctx := context.Background()
 	e1, err := b.Put(ctx, "k", []byte("one"), storage.Condition{IfNoneMatch: true})
@@ -204,28 +96,4 @@ func TestS3ConditionalPut(t *testing.T) {
 		}
 	}
 	t.Logf("4 rounds of 8 racing creates and 8 racing swaps: one winner each, in %v in all", time.Since(start).Round(time.Millisecond))
-}
-
-func waitServing(t *testing.T, st *mlservice.Store, id string, within time.Duration) time.Duration {
-	t.Helper()
-	took, ok := servingWithin(st, id, within)
-	if !ok {
-		t.Fatalf("store serves %+v, not %s after %v", st.Status(), id, within)
-	}
-	return took
-}
-
-// servingWithin waits until st serves id, at most within; safe to call
-// from any goroutine.
-func servingWithin(st *mlservice.Store, id string, within time.Duration) (time.Duration, bool) {
-	start := time.Now()
-	for {
-		if s := st.Status(); s.ModelVersionID == id {
-			return time.Since(start), true
-		}
-		if time.Since(start) > within {
-			return time.Since(start), false
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
 }

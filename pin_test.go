@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/mlservice/mlservice"
+	"github.com/mlservice/mlservice/internal/testkit"
+	"github.com/mlservice/mlservice/internal/testkit/mlkit"
 )
 
 // pinScenario drives a rollback, its pin, unpin and promote-by-hand over a
@@ -18,7 +20,7 @@ func pinScenario(t *testing.T, a *mlservice.Artifacts, raw func() string) {
 	ctx := context.Background()
 	promote := func(f1 float64) *mlservice.Decision {
 		t.Helper()
-		d, err := a.Promote(ctx, artWithF1(t, f1))
+		d, err := a.Promote(ctx, mlkit.WithF1(t, f1))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -155,7 +157,7 @@ func pinScenario(t *testing.T, a *mlservice.Artifacts, raw func() string) {
 	}
 
 	// A version of another schema needs AllowSchemaChange, as training does.
-	cand := tableCandidate(t, "grunfeld.csv", "grunfeld.schema.json")
+	cand := mlkit.TableCandidate(t, "grunfeld.csv", "grunfeld.schema.json")
 	cand.AllowSchemaChange = true
 	tbl, err := a.Promote(ctx, cand)
 	if err != nil || !tbl.Promoted {
@@ -190,7 +192,7 @@ func pinScenario(t *testing.T, a *mlservice.Artifacts, raw func() string) {
 
 func TestRollbackPins(t *testing.T) {
 	dir := t.TempDir()
-	pinScenario(t, mlservice.DirArtifacts(dir), func() string { return string(artReadFile(t, artModels(dir, "CURRENT"))) })
+	pinScenario(t, mlservice.DirArtifacts(dir), func() string { return string(testkit.ReadFile(t, testkit.Models(dir, "CURRENT"))) })
 }
 
 // pinRace promotes ever better candidates from several goroutines while a
@@ -198,7 +200,7 @@ func TestRollbackPins(t *testing.T) {
 // version it pinned, and every later decision is a pinned rejection.
 func pinRace(t *testing.T, a *mlservice.Artifacts) {
 	ctx := context.Background()
-	base, err := a.Promote(ctx, artWithF1(t, 0.1))
+	base, err := a.Promote(ctx, mlkit.WithF1(t, 0.1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,7 +216,7 @@ func pinRace(t *testing.T, a *mlservice.Artifacts) {
 				if i == each/2 {
 					<-pinned
 				}
-				d, err := a.Promote(ctx, artWithF1(t, 0.2+float64(w*each+i)/100))
+				d, err := a.Promote(ctx, mlkit.WithF1(t, 0.2+float64(w*each+i)/100))
 				if err != nil {
 					t.Error(err)
 					return
@@ -280,9 +282,9 @@ func TestPinnedRejectionTrainsAgainAfterUnpin(t *testing.T) {
 
 func TestRollback(t *testing.T) {
 	dir := t.TempDir()
-	a := artPromote(t, dir, 0.5)
-	b := artPromote(t, dir, 0.6)
-	r := artPromote(t, dir, 0.1) // rejected
+	a := mlkit.Promote(t, dir, 0.5)
+	b := mlkit.Promote(t, dir, 0.6)
+	r := mlkit.Promote(t, dir, 0.1) // rejected
 	if !a.Promoted || !b.Promoted || r.Promoted {
 		t.Fatal("setup: unexpected decisions")
 	}
@@ -291,10 +293,10 @@ func TestRollback(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := artCurrent(t, dir); got != a.VersionID {
+	if got := testkit.Current(t, dir); got != a.VersionID {
 		t.Fatalf("after rollback CURRENT = %q, want %q", got, a.VersionID)
 	}
-	hist := artHistory(t, dir)
+	hist := mlkit.History(t, dir)
 	last := hist[len(hist)-1]
 	if len(hist) != 4 || last.Event != mlservice.DecisionRolledBack || last.VersionID != a.VersionID ||
 		last.PreviousVersionID != b.VersionID || last.PreviousMetric == nil || *last.PreviousMetric != 0.6 ||
@@ -304,7 +306,7 @@ func TestRollback(t *testing.T) {
 	if !reflect.DeepEqual(*rec, last) {
 		t.Errorf("Rollback returned %+v, history holds %+v", *rec, last)
 	}
-	vs := artVersions(t, dir)
+	vs := mlkit.Versions(t, dir)
 	for _, v := range vs {
 		if v.Current != (v.VersionID == a.VersionID) {
 			t.Errorf("after rollback %s current = %v", v.VersionID, v.Current)
@@ -318,7 +320,7 @@ func TestRollback(t *testing.T) {
 	if _, err := mlservice.Unpin(context.Background(), dir); err != nil {
 		t.Fatal(err)
 	}
-	if d := artPromote(t, dir, 0.55); !d.Promoted || d.PreviousVersionID != a.VersionID {
+	if d := mlkit.Promote(t, dir, 0.55); !d.Promoted || d.PreviousVersionID != a.VersionID {
 		t.Errorf("after rollback, f1 0.55 against 0.5: %+v", d)
 	}
 
@@ -326,14 +328,14 @@ func TestRollback(t *testing.T) {
 	if _, err := mlservice.Rollback(context.Background(), dir, r.VersionID); err != nil {
 		t.Fatal(err)
 	}
-	if got := artCurrent(t, dir); got != r.VersionID {
+	if got := testkit.Current(t, dir); got != r.VersionID {
 		t.Fatalf("CURRENT = %q, want %q", got, r.VersionID)
 	}
 
 	// Refusals leave CURRENT and history alone.
 	missing := "20000101T000000.000000Z-00000000"
 	corrupt := b.VersionID
-	mf := artVersionFile(dir, corrupt, "model.json")
+	mf := testkit.VersionFile(dir, corrupt, "model.json")
 	data, err := os.ReadFile(mf)
 	if err != nil {
 		t.Fatal(err)
@@ -342,7 +344,7 @@ func TestRollback(t *testing.T) {
 	if err := os.WriteFile(mf, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	before := len(artHistory(t, dir))
+	before := len(mlkit.History(t, dir))
 	for _, tc := range []struct {
 		id   string
 		want error
@@ -358,11 +360,11 @@ func TestRollback(t *testing.T) {
 		if _, err := mlservice.Rollback(context.Background(), dir, tc.id); !errors.Is(err, tc.want) {
 			t.Errorf("Rollback(%q) = %v, want %v", tc.id, err, tc.want)
 		}
-		if got := artCurrent(t, dir); got != r.VersionID {
+		if got := testkit.Current(t, dir); got != r.VersionID {
 			t.Fatalf("a refused rollback to %q moved CURRENT to %q", tc.id, got)
 		}
 	}
-	if after := len(artHistory(t, dir)); after != before {
+	if after := len(mlkit.History(t, dir)); after != before {
 		t.Errorf("refused rollbacks added %d history records", after-before)
 	}
 }

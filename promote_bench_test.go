@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/mlservice/mlservice"
+	"github.com/mlservice/mlservice/internal/testkit/mlkit"
 	"github.com/mlservice/mlservice/storage/memory"
 )
 
@@ -22,7 +23,7 @@ func BenchmarkPromote(b *testing.B) {
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			a := bc.open(b)
-			c := artWithF1(b, 0.5)
+			c := mlkit.WithF1(b, 0.5)
 			ctx := context.Background()
 			b.ReportAllocs()
 			for i := 0; b.Loop(); i++ {

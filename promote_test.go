@@ -13,148 +13,23 @@ import (
 	"reflect"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/mlservice/mlservice"
+	"github.com/mlservice/mlservice/internal/testkit"
+	"github.com/mlservice/mlservice/internal/testkit/mlkit"
 	"github.com/mlservice/mlservice/model"
 )
 
-// Helpers shared by the artifact, store, crash and concurrency tests carry an
-// "art" prefix.
+// The helpers shared by the artifact, store, crash and concurrency tests are
+// in internal/testkit and internal/testkit/mlkit.
 
-var (
-	artOnce sync.Once
-	artCand *mlservice.Candidate
-	artErr  error
-)
-
-// artTrained returns a candidate trained on data/day_01.csv, trained once per
-// test binary. Callers must not modify it; artWithF1 returns a copy.
-func artTrained(tb testing.TB) *mlservice.Candidate {
-	tb.Helper()
-	artOnce.Do(func() {
-		ds, err := mlservice.ValidateFile(context.Background(), "data/day_01.csv")
-		if err != nil {
-			artErr = err
-			return
-		}
-		artCand, artErr = mlservice.Train(context.Background(), ds, mlservice.TrainOptions{})
-	})
-	if artErr != nil {
-		tb.Fatalf("train day_01: %v", artErr)
-	}
-	return artCand
-}
-
-// artWithF1 returns a copy of the trained candidate whose promotion metric is
-// f1, so that ties and orders can be tested exactly. The copy carries no
-// evaluation rows, so Promote compares it with the current version's
-// recorded F1 (with rows, it would re-score the same model). The model is
-// shared: it is immutable and Promote does not modify it.
-func artWithF1(tb testing.TB, f1 float64) *mlservice.Candidate {
-	tb.Helper()
-	base := artTrained(tb)
-	c := mlservice.Candidate{Model: base.Model, Metadata: base.Metadata}
-	c.Metadata.Metric.Value = f1
-	return &c
-}
-
-func artPromote(tb testing.TB, dir string, f1 float64) *mlservice.Decision {
-	tb.Helper()
-	d, err := mlservice.Promote(context.Background(), dir, artWithF1(tb, f1))
-	if err != nil {
-		tb.Fatalf("promote f1=%v: %v", f1, err)
-	}
-	return d
-}
-
-func artModels(dir string, elem ...string) string {
-	return filepath.Join(append([]string{dir, "models"}, elem...)...)
-}
-
-func artVersionFile(dir, id, name string) string {
-	return artModels(dir, "versions", id, name)
-}
-
-// artCurrent returns CURRENT's first line (the version id; a pin follows
-// it), "" if absent.
-func artCurrent(tb testing.TB, dir string) string {
-	tb.Helper()
-	id, _ := artCurrentPin(tb, dir)
-	return id
-}
-
-// artCurrentPin returns CURRENT's first line and the rest, both without
-// line ends: the rest is "pinned" while a rollback pins the version.
-func artCurrentPin(tb testing.TB, dir string) (id, rest string) {
-	tb.Helper()
-	b, err := os.ReadFile(artModels(dir, "CURRENT"))
-	if errors.Is(err, os.ErrNotExist) {
-		return "", ""
-	}
-	if err != nil {
-		tb.Fatal(err)
-	}
-	id, rest, _ = strings.Cut(strings.TrimSuffix(string(b), "\n"), "\n")
-	return id, rest
-}
-
-// artWriteCurrent replaces CURRENT the way a writer does (temp file, rename),
-// with arbitrary content.
-func artWriteCurrent(tb testing.TB, dir, content string) {
-	tb.Helper()
-	tmp := artModels(dir, "art-current-tmp")
-	if err := os.WriteFile(tmp, []byte(content), 0o644); err != nil {
-		tb.Fatal(err)
-	}
-	if err := os.Rename(tmp, artModels(dir, "CURRENT")); err != nil {
-		tb.Fatal(err)
-	}
-}
-
-func artHistory(tb testing.TB, dir string) []mlservice.HistoryRecord {
-	tb.Helper()
-	h, err := mlservice.ReadHistory(dir)
-	if err != nil {
-		tb.Fatalf("read history: %v", err)
-	}
-	return h
-}
-
-func artVersions(tb testing.TB, dir string) []mlservice.VersionInfo {
-	tb.Helper()
-	v, err := mlservice.Versions(dir)
-	if err != nil {
-		tb.Fatalf("versions: %v", err)
-	}
-	return v
-}
-
-// artVersionDirs lists the entries of models/versions, temporary ones
-// included; none if it does not exist yet.
-func artVersionDirs(tb testing.TB, dir string) []string {
-	tb.Helper()
-	entries, err := os.ReadDir(artModels(dir, "versions"))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var names []string
-	for _, e := range entries {
-		names = append(names, e.Name())
-	}
-	return names
-}
-
-// artCheckVersion checks a published version independently of the code under
+// checkVersion checks a published version independently of the code under
 // test: metadata.json parses and names id, and model.json matches its
 // checksum and decodes.
-func artCheckVersion(dir, id string) error {
-	metaJSON, err := os.ReadFile(artVersionFile(dir, id, "metadata.json"))
+func checkVersion(dir, id string) error {
+	metaJSON, err := os.ReadFile(testkit.VersionFile(dir, id, "metadata.json"))
 	if err != nil {
 		return err
 	}
@@ -165,7 +40,7 @@ func artCheckVersion(dir, id string) error {
 	if meta.ModelVersionID != id {
 		return errors.New("metadata names " + meta.ModelVersionID)
 	}
-	modelJSON, err := os.ReadFile(artVersionFile(dir, id, "model.json"))
+	modelJSON, err := os.ReadFile(testkit.VersionFile(dir, id, "model.json"))
 	if err != nil {
 		return err
 	}
@@ -179,7 +54,7 @@ func artCheckVersion(dir, id string) error {
 
 func TestPromoteWritesVersion(t *testing.T) {
 	dir := t.TempDir()
-	cand := artTrained(t)
+	cand := mlkit.Trained(t)
 	d, err := mlservice.Promote(context.Background(), dir, cand)
 	if err != nil {
 		t.Fatal(err)
@@ -191,11 +66,11 @@ func TestPromoteWritesVersion(t *testing.T) {
 		t.Fatalf("first promotion: promoted=%v reason=%q previous=%q %v", d.Promoted, d.Reason, d.PreviousVersionID, d.PreviousMetric)
 	}
 
-	modelJSON, err := os.ReadFile(artVersionFile(dir, d.VersionID, "model.json"))
+	modelJSON, err := os.ReadFile(testkit.VersionFile(dir, d.VersionID, "model.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	metaJSON, err := os.ReadFile(artVersionFile(dir, d.VersionID, "metadata.json"))
+	metaJSON, err := os.ReadFile(testkit.VersionFile(dir, d.VersionID, "metadata.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -278,10 +153,10 @@ func TestPromoteWritesVersion(t *testing.T) {
 	if !reflect.DeepEqual(&m, cand.Model) {
 		t.Errorf("model.json decodes to %+v, want %+v", m, cand.Model)
 	}
-	if got := artCurrent(t, dir); got != d.VersionID {
+	if got := testkit.Current(t, dir); got != d.VersionID {
 		t.Errorf("CURRENT = %q, want %q", got, d.VersionID)
 	}
-	if b, _ := os.ReadFile(artModels(dir, "CURRENT")); string(b) != d.VersionID+"\n" {
+	if b, _ := os.ReadFile(testkit.Models(dir, "CURRENT")); string(b) != d.VersionID+"\n" {
 		t.Errorf("CURRENT holds %q, want one line", b)
 	}
 }
@@ -310,7 +185,7 @@ func TestPromotePolicy(t *testing.T) {
 	var done []decided
 	current, currentF1 := "", 0.0
 	for i, s := range steps {
-		d := artPromote(t, dir, s.f1)
+		d := mlkit.Promote(t, dir, s.f1)
 		if d.Promoted != s.promoted {
 			t.Fatalf("step %d: f1 %v against current %v: promoted = %v, want %v (%s)", i, s.f1, currentF1, d.Promoted, s.promoted, d.Reason)
 		}
@@ -331,7 +206,7 @@ func TestPromotePolicy(t *testing.T) {
 		if d.Metadata.Promotion.Wins != s.promoted {
 			t.Errorf("step %d: metadata says wins=%v, want %v", i, d.Metadata.Promotion.Wins, s.promoted)
 		}
-		if got := artCurrent(t, dir); got != current {
+		if got := testkit.Current(t, dir); got != current {
 			t.Fatalf("step %d: CURRENT = %q, want %q", i, got, current)
 		}
 		done = append(done, decided{d.VersionID, s.f1, s.promoted})
@@ -341,23 +216,23 @@ func TestPromotePolicy(t *testing.T) {
 	var dirs []string
 	for _, d := range done {
 		dirs = append(dirs, d.id)
-		if err := artCheckVersion(dir, d.id); err != nil {
+		if err := checkVersion(dir, d.id); err != nil {
 			t.Errorf("version %s: %v", d.id, err)
 		}
 	}
-	if got := artVersionDirs(t, dir); !slices.Equal(got, dirs) {
+	if got := testkit.Entries(t, testkit.Models(dir, "versions")); !slices.Equal(got, dirs) {
 		t.Errorf("versions/ holds %v, want %v", got, dirs)
 	}
 
 	// One history line per decision, in order, with the right event.
-	raw, err := os.ReadFile(artModels(dir, "history.jsonl"))
+	raw, err := os.ReadFile(testkit.Models(dir, "history.jsonl"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if n := bytes.Count(raw, []byte("\n")); n != len(steps) {
 		t.Errorf("history.jsonl has %d lines, want %d", n, len(steps))
 	}
-	hist := artHistory(t, dir)
+	hist := mlkit.History(t, dir)
 	if len(hist) != len(steps) {
 		t.Fatalf("history has %d records, want %d", len(hist), len(steps))
 	}
@@ -373,7 +248,7 @@ func TestPromotePolicy(t *testing.T) {
 	}
 
 	// Versions: newest first, each with its decision, one current.
-	vs := artVersions(t, dir)
+	vs := mlkit.Versions(t, dir)
 	if len(vs) != len(done) {
 		t.Fatalf("Versions lists %d, want %d", len(vs), len(done))
 	}
@@ -401,17 +276,17 @@ func TestPromoteRefusesBadCandidates(t *testing.T) {
 	for name, c := range map[string]*mlservice.Candidate{
 		"nil":      nil,
 		"no model": {},
-		"NaN f1":   artWithF1(t, math.NaN()),
-		"+Inf f1":  artWithF1(t, math.Inf(1)),
+		"NaN f1":   mlkit.WithF1(t, math.NaN()),
+		"+Inf f1":  mlkit.WithF1(t, math.Inf(1)),
 	} {
 		if d, err := mlservice.Promote(context.Background(), dir, c); err == nil {
 			t.Errorf("%s: Promote = %+v, want an error", name, d)
 		}
 	}
-	if _, err := os.Stat(artModels(dir, "CURRENT")); !errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(testkit.Models(dir, "CURRENT")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("a refused candidate left CURRENT: %v", err)
 	}
-	if vs := artVersions(t, dir); len(vs) != 0 {
+	if vs := mlkit.Versions(t, dir); len(vs) != 0 {
 		t.Errorf("a refused candidate left versions: %+v", vs)
 	}
 	if _, err := mlservice.CurrentVersion(dir); !errors.Is(err, mlservice.ErrNoCurrent) {
@@ -423,8 +298,8 @@ func TestPromoteRefusesBadCandidates(t *testing.T) {
 // context allows.
 func TestPromoteWaitsForLock(t *testing.T) {
 	dir := t.TempDir()
-	artPromote(t, dir, 0.5)
-	f, err := os.OpenFile(artModels(dir, ".lock"), os.O_RDWR, 0)
+	mlkit.Promote(t, dir, 0.5)
+	f, err := os.OpenFile(testkit.Models(dir, ".lock"), os.O_RDWR, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -434,17 +309,17 @@ func TestPromoteWaitsForLock(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	if d, err := mlservice.Promote(ctx, dir, artWithF1(t, 0.9)); !errors.Is(err, context.DeadlineExceeded) {
+	if d, err := mlservice.Promote(ctx, dir, mlkit.WithF1(t, 0.9)); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Promote with the lock held elsewhere = %+v, %v; want a deadline error", d, err)
 	}
-	if _, err := mlservice.Rollback(ctx, dir, artCurrent(t, dir)); !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := mlservice.Rollback(ctx, dir, testkit.Current(t, dir)); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Rollback with the lock held elsewhere = %v; want a deadline error", err)
 	}
 
 	// Released, the lock lets a waiting Promote through.
 	done := make(chan error, 1)
 	go func() {
-		_, err := mlservice.Promote(context.Background(), dir, artWithF1(t, 0.9))
+		_, err := mlservice.Promote(context.Background(), dir, mlkit.WithF1(t, 0.9))
 		done <- err
 	}()
 	time.Sleep(20 * time.Millisecond)
@@ -462,7 +337,7 @@ func TestPromoteWaitsForLock(t *testing.T) {
 	case <-time.After(30 * time.Second): // a give-up bound: a Promote is a few fsyncs
 		t.Fatal("Promote still waiting after the lock was released")
 	}
-	if n := len(artHistory(t, dir)); n != 2 {
+	if n := len(mlkit.History(t, dir)); n != 2 {
 		t.Errorf("history has %d records, want 2", n)
 	}
 }
@@ -472,9 +347,9 @@ func TestPromoteWaitsForLock(t *testing.T) {
 // the broken one claims.
 func TestPromoteReplacesCorruptCurrent(t *testing.T) {
 	dir := t.TempDir()
-	artPromote(t, dir, 0.5)
-	broken := artPromote(t, dir, 0.9)
-	mf := artVersionFile(dir, broken.VersionID, "model.json")
+	mlkit.Promote(t, dir, 0.5)
+	broken := mlkit.Promote(t, dir, 0.9)
+	mf := testkit.VersionFile(dir, broken.VersionID, "model.json")
 	data, err := os.ReadFile(mf)
 	if err != nil {
 		t.Fatal(err)
@@ -482,22 +357,13 @@ func TestPromoteReplacesCorruptCurrent(t *testing.T) {
 	if err := os.WriteFile(mf, data[:len(data)/2], 0o644); err != nil {
 		t.Fatal(err)
 	}
-	d := artPromote(t, dir, 0.2)
+	d := mlkit.Promote(t, dir, 0.2)
 	if !d.Promoted || !strings.Contains(d.Reason, "unreadable") {
 		t.Fatalf("promotion over a corrupt current version: promoted=%v, %s", d.Promoted, d.Reason)
 	}
-	if got := artCurrent(t, dir); got != d.VersionID {
+	if got := testkit.Current(t, dir); got != d.VersionID {
 		t.Errorf("CURRENT = %q, want %q", got, d.VersionID)
 	}
-}
-
-func artReadFile(tb testing.TB, path string) []byte {
-	tb.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return b
 }
 
 // TrainedAlready names the current version only when ds and opts would train
@@ -547,20 +413,20 @@ func TestTrainedAlready(t *testing.T) {
 // behind: a cancelled context promotes nothing and writes no version.
 func TestPromoteStoppedLeavesNothing(t *testing.T) {
 	dir := t.TempDir()
-	first := artPromote(t, dir, 0.5)
+	first := mlkit.Promote(t, dir, 0.5)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	d, err := mlservice.Promote(ctx, dir, artWithF1(t, 0.9))
+	d, err := mlservice.Promote(ctx, dir, mlkit.WithF1(t, 0.9))
 	if !errors.Is(err, context.Canceled) || d != nil {
 		t.Fatalf("Promote with a cancelled context = %+v, %v; want context.Canceled", d, err)
 	}
-	if cur := artCurrent(t, dir); cur != first.VersionID {
+	if cur := testkit.Current(t, dir); cur != first.VersionID {
 		t.Errorf("CURRENT moved to %s", cur)
 	}
-	if dirs := artVersionDirs(t, dir); len(dirs) != 1 {
+	if dirs := testkit.Entries(t, testkit.Models(dir, "versions")); len(dirs) != 1 {
 		t.Errorf("versions after a stopped Promote: %v; want only %s", dirs, first.VersionID)
 	}
-	if h := artHistory(t, dir); len(h) != 1 {
+	if h := mlkit.History(t, dir); len(h) != 1 {
 		t.Errorf("history after a stopped Promote: %+v; want one record", h)
 	}
 }
@@ -591,7 +457,7 @@ func TestTrainedAlreadyRejectedRerun(t *testing.T) {
 		t.Errorf("other settings matched the rejected version %s", m.ModelVersionID)
 	}
 	// Another version becomes current: day 3 meets a new opponent.
-	if _, err := mlservice.Rollback(context.Background(), dir, artVersions(t, dir)[2].VersionID); err != nil {
+	if _, err := mlservice.Rollback(context.Background(), dir, mlkit.Versions(t, dir)[2].VersionID); err != nil {
 		t.Fatal(err)
 	}
 	if m, _ := mlservice.TrainedAlready(dir, day3, mlservice.TrainOptions{}); m != nil {

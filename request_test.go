@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/mlservice/mlservice"
+	"github.com/mlservice/mlservice/internal/testkit/mlkit"
 )
 
 // TestDuplicateKeysRefused: encoding/json keeps the last of two values for
@@ -461,8 +462,8 @@ func TestHotPathsDoNotAllocate(t *testing.T) {
 		t.Errorf("DecodeFeatures: %v allocations", n)
 	}
 	dir := t.TempDir()
-	artPromote(t, dir, 0.5)
-	s := artOpenStore(t, dir, mlservice.StoreOptions{RefreshInterval: -1})
+	mlkit.Promote(t, dir, 0.5)
+	s := mlkit.OpenStore(t, dir, mlservice.StoreOptions{RefreshInterval: -1})
 	f := okFeaturesValue
 	for name, run := range map[string]func(){
 		"Predict":     func() { _, _ = s.Predict(f) },

@@ -7,13 +7,14 @@ import (
 	"testing"
 
 	"github.com/mlservice/mlservice"
+	"github.com/mlservice/mlservice/internal/testkit/mlkit"
 )
 
 // The object store decides under the candidate's rule and records it, as
 // the directory does.
 func TestS3PromoteUnderRule(t *testing.T) {
 	ctx := context.Background()
-	a, _ := s3Open(t, s3URL(t, s3Server(t)))
+	a, _ := mlkit.OpenS3(t, mlkit.S3URL(t, mlkit.Weed(t)))
 	day1, day2, day3 := trainDay(t, "day_01"), trainDay(t, "day_02"), trainDay(t, "day_03")
 	if d, err := a.Promote(ctx, mustTrain(t, day1, mlservice.TrainOptions{})); err != nil || !d.Promoted {
 		t.Fatalf("day 1: %+v, %v", d, err)
@@ -42,11 +43,11 @@ func TestS3PromoteUnderRule(t *testing.T) {
 }
 
 func TestS3TrainedAlreadyConsidersRule(t *testing.T) {
-	a, _ := s3Open(t, s3URL(t, s3Server(t)))
+	a, _ := mlkit.OpenS3(t, mlkit.S3URL(t, mlkit.Weed(t)))
 	testTrainedAlreadyConsidersRule(t, a)
 }
 
 func TestS3TrainedAlreadySkipsRefusedSchemaChange(t *testing.T) {
-	a, _ := s3Open(t, s3URL(t, s3Server(t)))
+	a, _ := mlkit.OpenS3(t, mlkit.S3URL(t, mlkit.Weed(t)))
 	testTrainedAlreadySkipsRefusedSchemaChange(t, a)
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/mlservice/mlservice"
+	"github.com/mlservice/mlservice/internal/testkit/mlkit"
 	"github.com/mlservice/mlservice/model"
 )
 
@@ -98,7 +99,7 @@ func TestPromoteUnderEachRule(t *testing.T) {
 // with value v and the rule's min delta, without evaluation rows: Promote
 // compares it with the current version's recorded figure, exactly.
 func candidateWith(t testing.TB, metric string, v, delta float64) *mlservice.Candidate {
-	c := artWithF1(t, 0)
+	c := mlkit.WithF1(t, 0)
 	c.Metadata.Metric = mlservice.Metric{Name: metric, Value: v}
 	c.Rule = mlservice.PromotionRule{Metric: metric, MinDelta: delta}
 	return c
@@ -109,7 +110,7 @@ func candidateWith(t testing.TB, metric string, v, delta float64) *mlservice.Can
 // the delta, and a gain equal to it in decimal (0.61 against 0.60 by 0.01,
 // which float64 makes 0.010000000000000009) is rejected.
 func TestPromoteMinDelta(t *testing.T) {
-	loss := artTrained(t).Metadata.Metrics.LogLoss // the current version's recorded log loss
+	loss := mlkit.Trained(t).Metadata.Metrics.LogLoss // the current version's recorded log loss
 	for _, tc := range []struct {
 		name          string
 		metric        string
@@ -130,7 +131,7 @@ func TestPromoteMinDelta(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			cur := artPromote(t, dir, 0.60)
+			cur := mlkit.Promote(t, dir, 0.60)
 			d, err := mlservice.Promote(context.Background(), dir, candidateWith(t, tc.metric, tc.value, tc.delta))
 			if err != nil {
 				t.Fatal(err)
@@ -170,19 +171,19 @@ func TestBadPromotionRules(t *testing.T) {
 		if _, err := mlservice.TrainedAlready(dir, day1, mlservice.TrainOptions{Rule: rule}); err == nil {
 			t.Errorf("%s: TrainedAlready took the rule", name)
 		}
-		c := artWithF1(t, 0.5)
+		c := mlkit.WithF1(t, 0.5)
 		c.Rule = rule
 		if d, err := mlservice.Promote(context.Background(), dir, c); err == nil {
 			t.Errorf("%s: Promote = %+v", name, d)
 		}
 	}
 	// A rule changed after Train no longer names the candidate's metric.
-	c := artWithF1(t, 0.5)
+	c := mlkit.WithF1(t, 0.5)
 	c.Rule.Metric = mlservice.MetricROCAUC
 	if _, err := mlservice.Promote(context.Background(), dir, c); err == nil || !strings.Contains(err.Error(), `"f1"`) || !strings.Contains(err.Error(), `"roc_auc"`) {
 		t.Errorf("metric f1 under a roc_auc rule: %v", err)
 	}
-	if vs := artVersions(t, dir); len(vs) != 0 {
+	if vs := mlkit.Versions(t, dir); len(vs) != 0 {
 		t.Errorf("refused candidates left versions: %+v", vs)
 	}
 }
@@ -252,7 +253,7 @@ func TestTrainedAlreadySkipsRefusedSchemaChange(t *testing.T) {
 
 func testTrainedAlreadySkipsRefusedSchemaChange(t *testing.T, a *mlservice.Artifacts) {
 	ctx := context.Background()
-	if d, err := a.Promote(ctx, tableCandidate(t, "grunfeld.csv", "grunfeld.schema.json")); err != nil || !d.Promoted {
+	if d, err := a.Promote(ctx, mlkit.TableCandidate(t, "grunfeld.csv", "grunfeld.schema.json")); err != nil || !d.Promoted {
 		t.Fatalf("grunfeld: %+v, %v", d, err)
 	}
 	s, err := mlservice.LoadSchemaFile(filepath.Join(tablesDir, "grunfeld_declared.schema.json"))

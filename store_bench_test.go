@@ -10,26 +10,27 @@ import (
 	"time"
 
 	"github.com/mlservice/mlservice"
+	"github.com/mlservice/mlservice/internal/testkit/mlkit"
 )
 
-// artBenchStore promotes the trained candidate into a fresh directory and
+// benchStore promotes the trained candidate into a fresh directory and
 // opens a store on it. Background refresh is off: the allocation count of a
 // benchmark is process-wide, and the refresher's stat would be charged to
 // Predict. BenchmarkStorePredictDuringSwaps measures with it on.
-func artBenchStore(b *testing.B) (*mlservice.Store, string) {
+func benchStore(b *testing.B) (*mlservice.Store, string) {
 	b.Helper()
 	dir := b.TempDir()
-	artPromote(b, dir, 0.5)
-	s := artOpenStore(b, dir, mlservice.StoreOptions{RefreshInterval: -1})
+	mlkit.Promote(b, dir, 0.5)
+	s := mlkit.OpenStore(b, dir, mlservice.StoreOptions{RefreshInterval: -1})
 	if !s.Status().Ready {
 		b.Fatal("store not ready")
 	}
 	return s, dir
 }
 
-// artBenchRows returns n valid rows taken from the candidate's examples.
-func artBenchRows(b *testing.B, n int) []mlservice.Features {
-	ex := artTrained(b).Metadata.Examples
+// benchRows returns n valid rows taken from the candidate's examples.
+func benchRows(b *testing.B, n int) []mlservice.Features {
+	ex := mlkit.Trained(b).Metadata.Examples
 	rows := make([]mlservice.Features, n)
 	for i := range rows {
 		rows[i] = ex[i%len(ex)].Features
@@ -39,8 +40,8 @@ func artBenchRows(b *testing.B, n int) []mlservice.Features {
 
 // BenchmarkStorePredict is the hot path: one row, no lock, no allocation.
 func BenchmarkStorePredict(b *testing.B) {
-	s, _ := artBenchStore(b)
-	rows := artBenchRows(b, 8)
+	s, _ := benchStore(b)
+	rows := benchRows(b, 8)
 	b.ReportAllocs()
 	var sink float64
 	i := 0
@@ -72,9 +73,9 @@ func BenchmarkStorePredictDrift(b *testing.B) {
 		}
 		b.Run(name, func(b *testing.B) {
 			dir := b.TempDir()
-			artPromote(b, dir, 0.5)
-			s := artOpenStore(b, dir, mlservice.StoreOptions{RefreshInterval: -1, DisableDrift: off})
-			rows := artBenchRows(b, 8)
+			mlkit.Promote(b, dir, 0.5)
+			s := mlkit.OpenStore(b, dir, mlservice.StoreOptions{RefreshInterval: -1, DisableDrift: off})
+			rows := benchRows(b, 8)
 			runtime.LockOSThread()
 			defer runtime.UnlockOSThread()
 			cpu0, ok := mlservice.ThreadCPU()
@@ -101,8 +102,8 @@ func BenchmarkStorePredictDrift(b *testing.B) {
 func BenchmarkStorePredictBatch(b *testing.B) {
 	for _, n := range []int{1, 16, 256, 4096} {
 		b.Run(fmt.Sprintf("rows=%d", n), func(b *testing.B) {
-			s, _ := artBenchStore(b)
-			rows := artBenchRows(b, n)
+			s, _ := benchStore(b)
+			rows := benchRows(b, n)
 			dst := make([]mlservice.Prediction, 0, n)
 			b.ReportAllocs()
 			for b.Loop() {
@@ -122,9 +123,9 @@ func BenchmarkStorePredictBatch(b *testing.B) {
 // every millisecond.
 func BenchmarkStorePredictDuringSwaps(b *testing.B) {
 	dir := b.TempDir()
-	ids := []string{artPromote(b, dir, 0.5).VersionID, artPromote(b, dir, 0.6).VersionID}
-	s := artOpenStore(b, dir, mlservice.StoreOptions{RefreshInterval: time.Millisecond})
-	rows := artBenchRows(b, 8)
+	ids := []string{mlkit.Promote(b, dir, 0.5).VersionID, mlkit.Promote(b, dir, 0.6).VersionID}
+	s := mlkit.OpenStore(b, dir, mlservice.StoreOptions{RefreshInterval: time.Millisecond})
+	rows := benchRows(b, 8)
 
 	stop := make(chan struct{})
 	var swaps atomic.Int64
@@ -168,7 +169,7 @@ func BenchmarkStorePredictDuringSwaps(b *testing.B) {
 // BenchmarkStoreMetadata is what GET /model and each /metrics scrape pay
 // for Metadata handing out a copy rather than the live snapshot.
 func BenchmarkStoreMetadata(b *testing.B) {
-	s, _ := artBenchStore(b)
+	s, _ := benchStore(b)
 	b.ReportAllocs()
 	n := 0
 	for b.Loop() {
@@ -185,7 +186,7 @@ func BenchmarkStoreMetadata(b *testing.B) {
 
 // BenchmarkStoreStatus is what GET /ready, /metrics and /reload pay per call.
 func BenchmarkStoreStatus(b *testing.B) {
-	s, _ := artBenchStore(b)
+	s, _ := benchStore(b)
 	b.ReportAllocs()
 	for b.Loop() {
 		if !s.Status().Ready {

@@ -12,9 +12,10 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/mlservice/mlservice/internal/testkit"
 )
 
-func artInternalCandidate(t *testing.T, f1 float64) *Candidate {
+func internalCandidate(t *testing.T, f1 float64) *Candidate {
 	t.Helper()
 	ds, err := ValidateFile(context.Background(), "data/day_01.csv")
 	if err != nil {
@@ -28,23 +29,30 @@ func artInternalCandidate(t *testing.T, f1 float64) *Candidate {
 	return c
 }
 
+// promotedStore promotes a candidate of F1 0.5 into a fresh artifacts
+// directory and opens a store on it with opts, closed when the test ends.
+func promotedStore(t *testing.T, opts StoreOptions) (dir string, c *Candidate, first *Decision, s *Store) {
+	t.Helper()
+	dir = t.TempDir()
+	c = internalCandidate(t, 0.5)
+	first, err := Promote(context.Background(), dir, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, err = OpenStore(dir, opts); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return dir, c, first, s
+}
+
 // CURRENT is always a file of the same size renamed into place; on ext4 the
 // inode freed by one write is handed to the next but one, and mtime has a
 // coarse granularity, so two writes in quick succession can leave the stat
 // stamp exactly as the store last saw it. The store must not trust an
 // unchanged stamp on a young CURRENT.
 func TestStoreRefreshDistrustsYoungStamp(t *testing.T) {
-	dir := t.TempDir()
-	c := artInternalCandidate(t, 0.5)
-	first, err := Promote(context.Background(), dir, c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := OpenStore(dir, StoreOptions{RefreshInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	dir, c, first, s := promotedStore(t, StoreOptions{RefreshInterval: -1})
 	if v := s.serving.Load(); v == nil || v.id != first.VersionID {
 		t.Fatal("store did not load the first version")
 	}
@@ -106,39 +114,10 @@ func TestStoreRefreshDistrustsYoungStamp(t *testing.T) {
 	}
 }
 
-// prompt runs f and fails the test if it has not returned within limit: the
-// bound is generous (f should take microseconds), and is there to catch a
-// call that waits on a blocked read, which would never return.
-func prompt(t *testing.T, limit time.Duration, what string, f func()) bool {
-	t.Helper()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		f()
-	}()
-	select {
-	case <-done:
-		return true
-	case <-time.After(limit):
-		t.Errorf("%s did not return within %v: it waits on the stalled load", what, limit)
-		return false
-	}
-}
-
 // A load that blocks (a hung network file system, a FIFO, a huge file) must
 // not hang Status, Metadata or Close, and Reload gives up with its context.
 func TestStoreStalledLoad(t *testing.T) {
-	dir := t.TempDir()
-	c := artInternalCandidate(t, 0.5)
-	first, err := Promote(context.Background(), dir, c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := OpenStore(dir, StoreOptions{RefreshInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	dir, c, first, s := promotedStore(t, StoreOptions{RefreshInterval: -1})
 
 	// Stall every load until release is closed.
 	release := make(chan struct{})
@@ -160,7 +139,7 @@ func TestStoreStalledLoad(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	var reloadErr error
-	prompt(t, 10*time.Second, "Reload with a 100ms context", func() { _, reloadErr = s.Reload(ctx) })
+	testkit.Within(t, 10*time.Second, "Reload with a 100ms context", func() { _, reloadErr = s.Reload(ctx) })
 	if !errors.Is(reloadErr, context.DeadlineExceeded) || !strings.Contains(reloadErr.Error(), "still running") {
 		t.Errorf("Reload during a stalled load = %v, want a deadline error saying a check is still running", reloadErr)
 	}
@@ -172,11 +151,11 @@ func TestStoreStalledLoad(t *testing.T) {
 
 	const limit = 2 * time.Second
 	var st StoreStatus
-	prompt(t, limit, "Status", func() { st = s.Status() })
+	testkit.Within(t, limit, "Status", func() { st = s.Status() })
 	if !st.Ready || st.ModelVersionID != first.VersionID || st.LastError != "" {
 		t.Errorf("Status during a stalled load: %+v", st)
 	}
-	prompt(t, limit, "Metadata", func() {
+	testkit.Within(t, limit, "Metadata", func() {
 		if m, _, err := s.Metadata(); err != nil || m.ModelVersionID != first.VersionID {
 			t.Errorf("Metadata during a stalled load = %v, %v", m, err)
 		}
@@ -185,7 +164,7 @@ func TestStoreStalledLoad(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	for st.CheckStartedAt.IsZero() && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
-		prompt(t, limit, "Status", func() { st = s.Status() })
+		testkit.Within(t, limit, "Status", func() { st = s.Status() })
 	}
 	if st.CheckStartedAt.IsZero() {
 		t.Errorf("Status does not show the stalled check: %+v", st)
@@ -195,7 +174,7 @@ func TestStoreStalledLoad(t *testing.T) {
 	// with its own context.
 	ctx2, cancel2 := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel2()
-	prompt(t, 10*time.Second, "a second Reload", func() { _, reloadErr = s.Reload(ctx2) })
+	testkit.Within(t, 10*time.Second, "a second Reload", func() { _, reloadErr = s.Reload(ctx2) })
 	if !errors.Is(reloadErr, context.DeadlineExceeded) {
 		t.Errorf("second Reload = %v, want a deadline error", reloadErr)
 	}
@@ -220,16 +199,7 @@ func TestStoreStalledLoad(t *testing.T) {
 // Close does not wait for a load stuck in a read; what that load finds when
 // the read returns is discarded.
 func TestStoreCloseDuringStalledLoad(t *testing.T) {
-	dir := t.TempDir()
-	c := artInternalCandidate(t, 0.5)
-	first, err := Promote(context.Background(), dir, c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := OpenStore(dir, StoreOptions{RefreshInterval: 5 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir, c, first, s := promotedStore(t, StoreOptions{RefreshInterval: 5 * time.Millisecond})
 	release := make(chan struct{})
 	finished := make(chan struct{})
 	stalled := make(chan struct{})
@@ -251,7 +221,7 @@ func TestStoreCloseDuringStalledLoad(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the background refresh did not start loading the new version")
 	}
-	if !prompt(t, 2*time.Second, "Close", func() { _ = s.Close() }) {
+	if !testkit.Within(t, 2*time.Second, "Close", func() { _ = s.Close() }) {
 		close(release)
 		return
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/mlservice/mlservice"
+	"github.com/mlservice/mlservice/internal/testkit/mlkit"
 	"github.com/mlservice/mlservice/storage"
 	"github.com/mlservice/mlservice/storage/memory"
 )
@@ -17,7 +18,7 @@ func TestStoreRetriesRepairedVersionInBucket(t *testing.T) {
 	ctx := context.Background()
 	b := memory.New(t.Name())
 	a := mlservice.BucketArtifacts(b)
-	d, err := a.Promote(ctx, artWithF1(t, 0.5))
+	d, err := a.Promote(ctx, mlkit.WithF1(t, 0.5))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,42 +14,12 @@ import (
 	"time"
 
 	"github.com/mlservice/mlservice"
+	"github.com/mlservice/mlservice/internal/testkit/mlkit"
 )
-
-// trainTable validates, trains and promotes a table under a schema file.
-func trainTable(t testing.TB, dir, csvName, schemaName string, allow bool) *mlservice.Decision {
-	t.Helper()
-	cand := tableCandidate(t, csvName, schemaName)
-	cand.AllowSchemaChange = allow
-	d, err := mlservice.Promote(context.Background(), dir, cand)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d
-}
-
-// tableCandidate validates and trains a table under a schema file.
-func tableCandidate(t testing.TB, csvName, schemaName string) *mlservice.Candidate {
-	t.Helper()
-	ctx := context.Background()
-	s, err := mlservice.LoadSchemaFile(filepath.Join(tablesDir, schemaName))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ds, err := mlservice.ValidateTableFile(ctx, filepath.Join(tablesDir, csvName), s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cand, err := mlservice.Train(ctx, ds, mlservice.TrainOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cand
-}
 
 func TestStoreServesSchema(t *testing.T) {
 	dir := t.TempDir()
-	d := trainTable(t, dir, "grunfeld.csv", "grunfeld.schema.json", false)
+	d := mlkit.PromoteTable(t, dir, "grunfeld.csv", "grunfeld.schema.json", false)
 	if !d.Promoted {
 		t.Fatalf("not promoted: %s", d.Reason)
 	}
@@ -107,7 +77,7 @@ func TestStoreServesSchema(t *testing.T) {
 
 func TestStoreUnknownCategory(t *testing.T) {
 	dir := t.TempDir()
-	trainTable(t, dir, "grunfeld.csv", "grunfeld_declared.schema.json", false)
+	mlkit.PromoteTable(t, dir, "grunfeld.csv", "grunfeld_declared.schema.json", false)
 	store, err := mlservice.OpenStore(dir, mlservice.StoreOptions{RefreshInterval: -1})
 	if err != nil {
 		t.Fatal(err)
@@ -126,12 +96,12 @@ func TestStoreUnknownCategory(t *testing.T) {
 
 func TestPromoteRefusesSchemaChange(t *testing.T) {
 	dir := t.TempDir()
-	trainTable(t, dir, "grunfeld.csv", "grunfeld.schema.json", false)
-	d := trainTable(t, dir, "grunfeld.csv", "grunfeld_declared.schema.json", false)
+	mlkit.PromoteTable(t, dir, "grunfeld.csv", "grunfeld.schema.json", false)
+	d := mlkit.PromoteTable(t, dir, "grunfeld.csv", "grunfeld_declared.schema.json", false)
 	if d.Promoted || !strings.Contains(d.Reason, "schema changed") || !strings.Contains(d.Reason, "-allow-schema-change") {
 		t.Fatalf("schema change: promoted %v, %s", d.Promoted, d.Reason)
 	}
-	d2 := trainTable(t, dir, "grunfeld.csv", "grunfeld_declared.schema.json", true)
+	d2 := mlkit.PromoteTable(t, dir, "grunfeld.csv", "grunfeld_declared.schema.json", true)
 	if !d2.Promoted {
 		t.Fatalf("allowed schema change not promoted: %s", d2.Reason)
 	}
@@ -191,7 +161,7 @@ func FuzzDecodeRow(f *testing.F) {
 // the feature, wherever it sits in the row.
 func TestPredictRowChecks(t *testing.T) {
 	dir := t.TempDir()
-	trainTable(t, dir, "randhie.csv", "randhie.schema.json", false)
+	mlkit.PromoteTable(t, dir, "randhie.csv", "randhie.schema.json", false)
 	store, err := mlservice.OpenStore(dir, mlservice.StoreOptions{RefreshInterval: -1})
 	if err != nil {
 		t.Fatal(err)
@@ -279,7 +249,7 @@ func TestSchemaSwapIsAtomic(t *testing.T) {
 		})
 	}
 	for range 3 {
-		d := trainTable(t, dir, "grunfeld.csv", "grunfeld.schema.json", true)
+		d := mlkit.PromoteTable(t, dir, "grunfeld.csv", "grunfeld.schema.json", true)
 		mu.Lock()
 		schemaOf[d.VersionID] = "grunfeld"
 		mu.Unlock()

@@ -15,77 +15,15 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/mlservice/mlservice"
+	"github.com/mlservice/mlservice/internal/testkit"
+	"github.com/mlservice/mlservice/internal/testkit/mlkit"
 )
 
-// artRow is a valid row of features.
-var artRow = mlservice.Features{Age: 42, Income: 52000, AccountBalance: 1800, TransactionsLast30d: 12, IsPremium: 1}
-
-func artOpenStore(tb testing.TB, dir string, opts mlservice.StoreOptions) *mlservice.Store {
-	tb.Helper()
-	s, err := mlservice.OpenStore(dir, opts)
-	if err != nil {
-		tb.Fatalf("open store: %v", err)
-	}
-	tb.Cleanup(func() { s.Close() })
-	return s
-}
-
-// artServing returns the version id Predict answers with ("" when not ready).
-func artServing(tb testing.TB, s *mlservice.Store) string {
-	tb.Helper()
-	p, err := s.Predict(artRow)
-	if errors.Is(err, mlservice.ErrNotReady) {
-		return ""
-	}
-	if err != nil {
-		tb.Fatalf("predict: %v", err)
-	}
-	return p.ModelVersionID
-}
-
-// artWaitServing polls until the store serves id and returns how long it
-// took, failing after limit.
-func artWaitServing(tb testing.TB, s *mlservice.Store, id string, limit time.Duration) time.Duration {
-	tb.Helper()
-	start := time.Now()
-	for {
-		if st := s.Status(); st.Ready && st.ModelVersionID == id {
-			if got := artServing(tb, s); got != id {
-				tb.Fatalf("Status says %s, Predict answers with %s", id, got)
-			}
-			return time.Since(start)
-		}
-		if time.Since(start) > limit {
-			tb.Fatalf("store still serves %q (%+v) %v after %s became current", artServing(tb, s), s.Status(), limit, id)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
-// artWithin runs f and fails the test if it has not returned within limit.
-// The bound is generous (f should take microseconds even on a loaded
-// machine); it is there to catch a call that waits on a blocked read, which
-// would never return.
-func artWithin(t *testing.T, limit time.Duration, what string, f func()) bool {
-	t.Helper()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		f()
-	}()
-	select {
-	case <-done:
-		return true
-	case <-time.After(limit):
-		t.Errorf("%s did not return within %v", what, limit)
-		return false
-	}
-}
-
+// mlkit.Row is a valid row of features.
 func TestStoreOpensOnExistingVersion(t *testing.T) {
 	dir := t.TempDir()
-	d := artPromote(t, dir, 0.5)
-	s := artOpenStore(t, dir, mlservice.StoreOptions{RefreshInterval: -1})
+	d := mlkit.Promote(t, dir, 0.5)
+	s := mlkit.OpenStore(t, dir, mlservice.StoreOptions{RefreshInterval: -1})
 	if st := s.Status(); !st.Ready || st.ModelVersionID != d.VersionID || st.Loads != 1 {
 		t.Fatalf("status: %+v", st)
 	}
@@ -99,32 +37,32 @@ func TestStoreOpensOnExistingVersion(t *testing.T) {
 
 func TestStoreReload(t *testing.T) {
 	dir := t.TempDir()
-	s := artOpenStore(t, dir, mlservice.StoreOptions{RefreshInterval: -1}) // no background refresh
+	s := mlkit.OpenStore(t, dir, mlservice.StoreOptions{RefreshInterval: -1}) // no background refresh
 	if changed, err := s.Reload(context.Background()); changed || err != nil {
 		t.Fatalf("Reload with nothing promoted = %v, %v", changed, err)
 	}
-	first := artPromote(t, dir, 0.5)
+	first := mlkit.Promote(t, dir, 0.5)
 	time.Sleep(20 * time.Millisecond)
-	if got := artServing(t, s); got != "" {
+	if got := mlkit.Serving(t, s); got != "" {
 		t.Fatalf("a store without refresh loaded %q on its own", got)
 	}
 	if changed, err := s.Reload(context.Background()); !changed || err != nil {
 		t.Fatalf("Reload after a promotion = %v, %v", changed, err)
 	}
-	if got := artServing(t, s); got != first.VersionID {
+	if got := mlkit.Serving(t, s); got != first.VersionID {
 		t.Fatalf("serving %q, want %q", got, first.VersionID)
 	}
 	if changed, err := s.Reload(context.Background()); changed || err != nil {
 		t.Fatalf("second Reload = %v, %v", changed, err)
 	}
-	second := artPromote(t, dir, 0.6)
-	if changed, err := s.Reload(context.Background()); !changed || err != nil || artServing(t, s) != second.VersionID {
+	second := mlkit.Promote(t, dir, 0.6)
+	if changed, err := s.Reload(context.Background()); !changed || err != nil || mlkit.Serving(t, s) != second.VersionID {
 		t.Fatalf("Reload after the second promotion = %v, %v", changed, err)
 	}
 	if _, err := mlservice.Rollback(context.Background(), dir, first.VersionID); err != nil {
 		t.Fatal(err)
 	}
-	if changed, err := s.Reload(context.Background()); !changed || err != nil || artServing(t, s) != first.VersionID {
+	if changed, err := s.Reload(context.Background()); !changed || err != nil || mlkit.Serving(t, s) != first.VersionID {
 		t.Fatalf("Reload after a rollback = %v, %v", changed, err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -136,7 +74,7 @@ func TestStoreReload(t *testing.T) {
 
 func TestStoreClose(t *testing.T) {
 	dir := t.TempDir()
-	d := artPromote(t, dir, 0.5)
+	d := mlkit.Promote(t, dir, 0.5)
 	before := runtime.NumGoroutine()
 	s, err := mlservice.OpenStore(dir, mlservice.StoreOptions{RefreshInterval: time.Millisecond})
 	if err != nil {
@@ -161,22 +99,22 @@ func TestStoreClose(t *testing.T) {
 		t.Errorf("Reload after Close = %v, want ErrClosed", err)
 	}
 	// The last loaded version keeps answering, and no longer follows CURRENT.
-	if got := artServing(t, s); got != d.VersionID {
+	if got := mlkit.Serving(t, s); got != d.VersionID {
 		t.Errorf("Predict after Close answers with %q", got)
 	}
-	artPromote(t, dir, 0.9)
+	mlkit.Promote(t, dir, 0.9)
 	time.Sleep(20 * time.Millisecond)
-	if got := artServing(t, s); got != d.VersionID {
+	if got := mlkit.Serving(t, s); got != d.VersionID {
 		t.Errorf("a closed store followed CURRENT to %q", got)
 	}
 }
 
 func TestStorePredict(t *testing.T) {
 	dir := t.TempDir()
-	artPromote(t, dir, 0.5)
-	s := artOpenStore(t, dir, mlservice.StoreOptions{RefreshInterval: -1})
-	m := logisticOf(artTrained(t))
-	for _, ex := range artTrained(t).Metadata.Examples {
+	mlkit.Promote(t, dir, 0.5)
+	s := mlkit.OpenStore(t, dir, mlservice.StoreOptions{RefreshInterval: -1})
+	m := logisticOf(mlkit.Trained(t))
+	for _, ex := range mlkit.Trained(t).Metadata.Examples {
 		p, err := s.Predict(ex.Features)
 		if err != nil {
 			t.Fatal(err)
@@ -209,7 +147,7 @@ func TestStorePredict(t *testing.T) {
 		{"is_premium -1", func(f *mlservice.Features) { f.IsPremium = -1 }, "is_premium"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f := artRow
+			f := mlkit.Row
 			tc.f(&f)
 			p, err := s.Predict(f)
 			if !errors.Is(err, mlservice.ErrInvalidFeatures) {
@@ -237,10 +175,10 @@ func TestStorePredict(t *testing.T) {
 
 func TestStorePredictBatch(t *testing.T) {
 	dir := t.TempDir()
-	d := artPromote(t, dir, 0.5)
-	s := artOpenStore(t, dir, mlservice.StoreOptions{RefreshInterval: -1})
+	d := mlkit.Promote(t, dir, 0.5)
+	s := mlkit.OpenStore(t, dir, mlservice.StoreOptions{RefreshInterval: -1})
 	var rows []mlservice.Features
-	for _, ex := range artTrained(t).Metadata.Examples {
+	for _, ex := range mlkit.Trained(t).Metadata.Examples {
 		rows = append(rows, ex.Features)
 	}
 	prefix := mlservice.Prediction{Label: 7, ModelVersionID: "kept"}
@@ -281,10 +219,10 @@ func TestStorePredictBatch(t *testing.T) {
 // next caller sees.
 func TestStoreMetadataIsACopy(t *testing.T) {
 	dir := t.TempDir()
-	artPromote(t, dir, 0.5)
-	second := artPromote(t, dir, 0.6) // has a previous metric: a pointer field
-	s := artOpenStore(t, dir, mlservice.StoreOptions{RefreshInterval: -1})
-	onDisk, err := os.ReadFile(artVersionFile(dir, second.VersionID, "metadata.json"))
+	mlkit.Promote(t, dir, 0.5)
+	second := mlkit.Promote(t, dir, 0.6) // has a previous metric: a pointer field
+	s := mlkit.OpenStore(t, dir, mlservice.StoreOptions{RefreshInterval: -1})
+	onDisk, err := os.ReadFile(testkit.VersionFile(dir, second.VersionID, "metadata.json"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/mlservice/mlservice"
+	"github.com/mlservice/mlservice/internal/testkit/mlkit"
 )
 
 const customSchema = `{
@@ -195,15 +196,7 @@ func TestRuleWithoutFastPath(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	if _, err := mlservice.Promote(context.Background(), dir, cand); err != nil {
-		t.Fatal(err)
-	}
-	store, err := mlservice.OpenStore(dir, mlservice.StoreOptions{RefreshInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
+	store := mlkit.Serve(t, cand)
 	if _, err := store.PredictRow(&mlservice.Row{Numbers: []float64{3}, Categories: []string{"a"}}); !errors.As(err, &ie) || ie.Problems[0].Field != "n" {
 		t.Errorf("PredictRow n=3: %v", err)
 	}

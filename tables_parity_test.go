@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/mlservice/mlservice"
+	"github.com/mlservice/mlservice/internal/testkit/mlkit"
 )
 
 // TestTablesParity trains on every row of each real table under its schema
@@ -162,15 +163,7 @@ func probability(coef []float64, intercept float64, mean, scale, x []float64) fl
 // table lacks, which a feature with "unknown": "ignore" encodes as zeros.
 func checkProbes(t *testing.T, cand *mlservice.Candidate, tc tableCase) {
 	t.Helper()
-	dir := t.TempDir()
-	if _, err := mlservice.Promote(context.Background(), dir, cand); err != nil {
-		t.Fatal(err)
-	}
-	store, err := mlservice.OpenStore(dir, mlservice.StoreOptions{RefreshInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
+	store := mlkit.Serve(t, cand)
 	for i, probe := range tc.Probes {
 		var row mlservice.Row
 		for _, f := range cand.Schema.Features {

@@ -14,6 +14,8 @@ import (
 	"testing"
 
 	"github.com/mlservice/mlservice"
+	"github.com/mlservice/mlservice/internal/testkit"
+	"github.com/mlservice/mlservice/internal/testkit/mlkit"
 )
 
 // A version directory, or a file in it, that is a symbolic link is refused:
@@ -34,22 +36,22 @@ func TestLoadRefusesSymlinks(t *testing.T) {
 		name string
 		link func(t *testing.T, dir, id string)
 	}{
-		{"version directory", func(t *testing.T, dir, id string) { elsewhere(t, artModels(dir, "versions", id)) }},
-		{"metadata.json", func(t *testing.T, dir, id string) { elsewhere(t, artVersionFile(dir, id, "metadata.json")) }},
-		{"model.json", func(t *testing.T, dir, id string) { elsewhere(t, artVersionFile(dir, id, "model.json")) }},
+		{"version directory", func(t *testing.T, dir, id string) { elsewhere(t, testkit.Models(dir, "versions", id)) }},
+		{"metadata.json", func(t *testing.T, dir, id string) { elsewhere(t, testkit.VersionFile(dir, id, "metadata.json")) }},
+		{"model.json", func(t *testing.T, dir, id string) { elsewhere(t, testkit.VersionFile(dir, id, "model.json")) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			artPromote(t, dir, 0.5)
-			d := artPromote(t, dir, 0.4)
+			mlkit.Promote(t, dir, 0.5)
+			d := mlkit.Promote(t, dir, 0.4)
 			tc.link(t, dir, d.VersionID)
 			_, err := mlservice.Rollback(context.Background(), dir, d.VersionID)
 			if !errors.Is(err, mlservice.ErrCorruptVersion) || !strings.Contains(err.Error(), "symbolic link") {
 				t.Fatalf("Rollback to a version with a symlinked %s: %v", tc.name, err)
 			}
 			// The same refusal when CURRENT names it.
-			artWriteCurrent(t, dir, d.VersionID+"\n")
-			s := artOpenStore(t, dir, mlservice.StoreOptions{RefreshInterval: -1})
+			testkit.WriteCurrent(t, dir, d.VersionID+"\n")
+			s := mlkit.OpenStore(t, dir, mlservice.StoreOptions{RefreshInterval: -1})
 			if st := s.Status(); st.Ready || !strings.Contains(st.LastError, "symbolic link") {
 				t.Errorf("store on a version with a symlinked %s: %+v", tc.name, st)
 			}
@@ -63,9 +65,9 @@ func TestReadersCapFileSizes(t *testing.T) {
 	big := func(n int) []byte { return []byte(strings.Repeat(" ", n)) }
 	t.Run("CURRENT", func(t *testing.T) {
 		dir := t.TempDir()
-		d := artPromote(t, dir, 0.5)
+		d := mlkit.Promote(t, dir, 0.5)
 		// A valid id padded past the cap: trimming it would have accepted it.
-		artWriteCurrent(t, dir, d.VersionID+string(big(1<<20)))
+		testkit.WriteCurrent(t, dir, d.VersionID+string(big(1<<20)))
 		_, err := mlservice.CurrentVersion(dir)
 		if err == nil || !strings.Contains(err.Error(), "models/CURRENT is larger than") {
 			t.Fatalf("CurrentVersion on a 1 MiB CURRENT: %v", err)
@@ -74,10 +76,10 @@ func TestReadersCapFileSizes(t *testing.T) {
 	for _, name := range []string{"metadata.json", "model.json"} {
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()
-			artPromote(t, dir, 0.5)
-			d := artPromote(t, dir, 0.4)
+			mlkit.Promote(t, dir, 0.5)
+			d := mlkit.Promote(t, dir, 0.4)
 			// Trailing white space keeps the JSON valid: only the size is wrong.
-			artEditFile(t, artVersionFile(dir, d.VersionID, name), func(b []byte) []byte { return append(b, big(2<<20)...) })
+			testkit.EditFile(t, testkit.VersionFile(dir, d.VersionID, name), func(b []byte) []byte { return append(b, big(2<<20)...) })
 			_, err := mlservice.Rollback(context.Background(), dir, d.VersionID)
 			want := "models/versions/" + d.VersionID + "/" + name + " is larger than"
 			if !errors.Is(err, mlservice.ErrCorruptVersion) || !strings.Contains(err.Error(), want) {
@@ -92,30 +94,30 @@ func TestReadersCapFileSizes(t *testing.T) {
 // server's own paths.
 func TestErrorsNameRelativePaths(t *testing.T) {
 	dir := t.TempDir()
-	artPromote(t, dir, 0.5)
-	d := artPromote(t, dir, 0.4)
-	if err := os.Remove(artVersionFile(dir, d.VersionID, "metadata.json")); err != nil {
+	mlkit.Promote(t, dir, 0.5)
+	d := mlkit.Promote(t, dir, 0.4)
+	if err := os.Remove(testkit.VersionFile(dir, d.VersionID, "metadata.json")); err != nil {
 		t.Fatal(err)
 	}
 	_, err := mlservice.Rollback(context.Background(), dir, d.VersionID)
 	if err == nil || strings.Contains(err.Error(), dir) || !strings.Contains(err.Error(), "models/versions/"+d.VersionID+"/metadata.json") {
 		t.Errorf("Rollback to a version without metadata.json: %v", err)
 	}
-	for _, v := range artVersions(t, dir) {
+	for _, v := range mlkit.Versions(t, dir) {
 		if strings.Contains(v.Error, dir) {
 			t.Errorf("Versions shows a host path: %+v", v)
 		}
 	}
-	artWriteCurrent(t, dir, d.VersionID+"\n")
-	s := artOpenStore(t, dir, mlservice.StoreOptions{RefreshInterval: -1})
+	testkit.WriteCurrent(t, dir, d.VersionID+"\n")
+	s := mlkit.OpenStore(t, dir, mlservice.StoreOptions{RefreshInterval: -1})
 	if st := s.Status(); st.LastError == "" || strings.Contains(st.LastError, dir) {
 		t.Errorf("store status shows a host path or no error: %+v", st)
 	}
 	// CURRENT unreadable (a directory in its place).
-	if err := os.Remove(artModels(dir, "CURRENT")); err != nil {
+	if err := os.Remove(testkit.Models(dir, "CURRENT")); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Mkdir(artModels(dir, "CURRENT"), 0o755); err != nil {
+	if err := os.Mkdir(testkit.Models(dir, "CURRENT"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := mlservice.CurrentVersion(dir); err == nil || strings.Contains(err.Error(), dir) || !strings.Contains(err.Error(), "models/CURRENT") {
@@ -134,7 +136,7 @@ func TestLoadVerifiesManifest(t *testing.T) {
 		msg  string
 	}{
 		{"edited metric in metadata.json", func(t *testing.T, dir, id string) {
-			artEditFile(t, artVersionFile(dir, id, "metadata.json"), func(b []byte) []byte {
+			testkit.EditFile(t, testkit.VersionFile(dir, id, "metadata.json"), func(b []byte) []byte {
 				metric := regexp.MustCompile(`("metric": \{\s*"name": "f1",\s*"value": )[0-9.e-]+`)
 				if !metric.Match(b) {
 					t.Fatalf("no metric in %s", b)
@@ -143,26 +145,26 @@ func TestLoadVerifiesManifest(t *testing.T) {
 			})
 		}, "metadata.json has SHA-256"},
 		{"unlisted file", func(t *testing.T, dir, id string) {
-			if err := os.WriteFile(artVersionFile(dir, id, "extra.json"), []byte("{}"), 0o644); err != nil {
+			if err := os.WriteFile(testkit.VersionFile(dir, id, "extra.json"), []byte("{}"), 0o644); err != nil {
 				t.Fatal(err)
 			}
 		}, "extra.json is not listed in manifest.json"},
 		{"no manifest", func(t *testing.T, dir, id string) {
-			if err := os.Remove(artVersionFile(dir, id, "manifest.json")); err != nil {
+			if err := os.Remove(testkit.VersionFile(dir, id, "manifest.json")); err != nil {
 				t.Fatal(err)
 			}
 		}, "manifest.json is missing"},
 		{"listed file missing", func(t *testing.T, dir, id string) {
-			if err := os.Remove(artVersionFile(dir, id, "model.json")); err != nil {
+			if err := os.Remove(testkit.VersionFile(dir, id, "model.json")); err != nil {
 				t.Fatal(err)
 			}
 		}, "model.json is missing"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			artPromote(t, dir, 0.5)
-			d := artPromote(t, dir, 0.4)
-			if _, err := os.Stat(artVersionFile(dir, d.VersionID, "manifest.json")); err != nil {
+			mlkit.Promote(t, dir, 0.5)
+			d := mlkit.Promote(t, dir, 0.4)
+			if _, err := os.Stat(testkit.VersionFile(dir, d.VersionID, "manifest.json")); err != nil {
 				t.Fatalf("Promote wrote no manifest: %v", err)
 			}
 			tc.edit(t, dir, d.VersionID)
@@ -178,8 +180,8 @@ func TestLoadVerifiesManifest(t *testing.T) {
 // its size and SHA-256, computed here independently.
 func TestManifestListsEveryFile(t *testing.T) {
 	dir := t.TempDir()
-	d := artPromote(t, dir, 0.5)
-	data, err := os.ReadFile(artVersionFile(dir, d.VersionID, "manifest.json"))
+	d := mlkit.Promote(t, dir, 0.5)
+	data, err := os.ReadFile(testkit.VersionFile(dir, d.VersionID, "manifest.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +200,7 @@ func TestManifestListsEveryFile(t *testing.T) {
 	if m.VersionID != d.VersionID || m.SchemaVersion != mlservice.SchemaVersion {
 		t.Errorf("manifest names %q of schema %q, want %q of %q", m.VersionID, m.SchemaVersion, d.VersionID, mlservice.SchemaVersion)
 	}
-	entries, err := os.ReadDir(artModels(dir, "versions", d.VersionID))
+	entries, err := os.ReadDir(testkit.Models(dir, "versions", d.VersionID))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,7 +212,7 @@ func TestManifestListsEveryFile(t *testing.T) {
 	}
 	for _, f := range m.Files {
 		listed = append(listed, f.Name)
-		b, err := os.ReadFile(artVersionFile(dir, d.VersionID, f.Name))
+		b, err := os.ReadFile(testkit.VersionFile(dir, d.VersionID, f.Name))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -227,7 +229,7 @@ func TestManifestListsEveryFile(t *testing.T) {
 func TestValidVersionID(t *testing.T) {
 	dir := t.TempDir()
 	for range 3 {
-		id := artPromote(t, dir, 0.5).VersionID
+		id := mlkit.Promote(t, dir, 0.5).VersionID
 		if !mlservice.ValidVersionID(id) {
 			t.Errorf("generated id %q is refused", id)
 		}

@@ -5,46 +5,14 @@ package mlservice_test
 import (
 	"context"
 	"errors"
-	"os"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/mlservice/mlservice"
+	"github.com/mlservice/mlservice/internal/testkit"
+	"github.com/mlservice/mlservice/internal/testkit/mlkit"
 )
-
-// artWithin runs f and fails the test if it has not returned within limit:
-// a reader that opens a FIFO blocks until a writer shows up.
-func errWithin(t *testing.T, limit time.Duration, f func() error) error {
-	t.Helper()
-	done := make(chan error, 1)
-	go func() { done <- f() }()
-	select {
-	case err := <-done:
-		return err
-	case <-time.After(limit):
-		t.Fatalf("still blocked after %v", limit)
-		return nil
-	}
-}
-
-// artMkfifo replaces path with a FIFO, and opens it for reading and writing
-// at cleanup so that a reader blocked on it is released.
-func artMkfifo(t *testing.T, path string) {
-	t.Helper()
-	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-		t.Fatal(err)
-	}
-	if err := syscall.Mkfifo(path, 0o644); err != nil {
-		t.Skipf("this file system has no FIFOs: %v", err)
-	}
-	t.Cleanup(func() {
-		if f, err := os.OpenFile(path, os.O_RDWR, 0); err == nil {
-			f.Close()
-		}
-	})
-}
 
 // A FIFO in place of CURRENT, metadata.json or model.json is refused at
 // once instead of blocking the reader (a Store's refresh, a trainer's
@@ -52,9 +20,9 @@ func artMkfifo(t *testing.T, path string) {
 func TestReadersRefuseFIFOs(t *testing.T) {
 	t.Run("CURRENT", func(t *testing.T) {
 		dir := t.TempDir()
-		artPromote(t, dir, 0.5)
-		artMkfifo(t, artModels(dir, "CURRENT"))
-		err := errWithin(t, 5*time.Second, func() error {
+		mlkit.Promote(t, dir, 0.5)
+		testkit.Mkfifo(t, testkit.Models(dir, "CURRENT"))
+		err := testkit.WithinErr(t, 5*time.Second, func() error {
 			_, err := mlservice.CurrentVersion(dir)
 			return err
 		})
@@ -65,10 +33,10 @@ func TestReadersRefuseFIFOs(t *testing.T) {
 	for _, name := range []string{"metadata.json", "model.json"} {
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()
-			artPromote(t, dir, 0.5)
-			d := artPromote(t, dir, 0.4) // rejected: a rollback target
-			artMkfifo(t, artVersionFile(dir, d.VersionID, name))
-			err := errWithin(t, 5*time.Second, func() error {
+			mlkit.Promote(t, dir, 0.5)
+			d := mlkit.Promote(t, dir, 0.4) // rejected: a rollback target
+			testkit.Mkfifo(t, testkit.VersionFile(dir, d.VersionID, name))
+			err := testkit.WithinErr(t, 5*time.Second, func() error {
 				_, err := mlservice.Rollback(context.Background(), dir, d.VersionID)
 				return err
 			})

@@ -8,13 +8,15 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/mlservice/mlservice/internal/testkit/mlkit"
 )
 
 // BenchmarkPredictHandler is the whole handler for one row, from request to
 // encoded response, without the network.
 func BenchmarkPredictHandler(b *testing.B) {
 	ts := newTestServer(b, nil)
-	promoteDay(b, ts.dir, "day_01.csv")
+	mlkit.PromoteDay(b, ts.dir, "day_01.csv")
 	if _, err := ts.store.Reload(context.Background()); err != nil {
 		b.Fatal(err)
 	}
@@ -39,7 +41,7 @@ func BenchmarkPredictHandler(b *testing.B) {
 // BenchmarkPredictBatchHandler scores 100 rows per request.
 func BenchmarkPredictBatchHandler(b *testing.B) {
 	ts := newTestServer(b, nil)
-	promoteDay(b, ts.dir, "day_01.csv")
+	mlkit.PromoteDay(b, ts.dir, "day_01.csv")
 	if _, err := ts.store.Reload(context.Background()); err != nil {
 		b.Fatal(err)
 	}
@@ -65,7 +67,7 @@ func (readCloser) Close() error { return nil }
 // (client and server in one process; the profile tells them apart).
 func BenchmarkPredictHTTP(b *testing.B) {
 	ts := newTestServer(b, nil)
-	promoteDay(b, ts.dir, "day_01.csv")
+	mlkit.PromoteDay(b, ts.dir, "day_01.csv")
 	if _, err := ts.store.Reload(context.Background()); err != nil {
 		b.Fatal(err)
 	}

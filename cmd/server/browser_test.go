@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +18,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/mlservice/mlservice/internal/needtool"
+	"github.com/mlservice/mlservice/internal/testkit"
 )
 
 // findChromium returns Debian's chromium (or CHROMIUM if set), or skips the
@@ -39,43 +38,6 @@ func findChromium(t *testing.T) string {
 	return ""
 }
 
-// startServer runs the real server binary on 127.0.0.1 over artifacts and
-// returns its base URL; the process is killed when the test ends.
-func startServer(t *testing.T, bin, artifacts string) string {
-	t.Helper()
-	srv := exec.Command(bin, "-addr", "127.0.0.1:0", "-artifacts", artifacts)
-	srv.Env = append(os.Environ(), "LOG_FORMAT=json", "LOG_LEVEL=info")
-	stderr, err := srv.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		srv.Process.Kill()
-		srv.Wait()
-	})
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			var line struct{ Msg, Addr string }
-			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "listening" {
-				addr <- line.Addr
-			}
-		}
-		io.Copy(io.Discard, stderr)
-	}()
-	select {
-	case a := <-addr:
-		return "http://" + a
-	case <-time.After(10 * time.Second):
-		t.Fatal("server did not log its address")
-	}
-	return ""
-}
-
 // TestHistoryPageInChromium drives Debian's chromium over the real server
 // and trainer: three days trained (day 3 is rejected), the page lists every
 // version and draws one point each, a version's link opens its page with
@@ -88,7 +50,7 @@ func TestHistoryPageInChromium(t *testing.T) {
 		t.Skip("builds the binaries and starts a browser; skipped with -short")
 	}
 	chromium := findChromium(t)
-	trainerBin, serverBin := buildBinaries(t)
+	trainerBin, serverBin := testkit.Binaries(t)
 	artifacts := t.TempDir()
 	var ids []string
 	for _, day := range []string{"day_01.csv", "day_02.csv", "day_03.csv"} {
@@ -96,7 +58,7 @@ func TestHistoryPageInChromium(t *testing.T) {
 		ids = append(ids, out.ModelVersionID)
 	}
 	slices.Reverse(ids) // the page lists newest first
-	base := startServer(t, serverBin, artifacts)
+	base := testkit.StartServer(t, serverBin, nil, "-artifacts", artifacts).Base
 	shots := t.ArtifactDir()
 	t.Logf("screenshots in %s", shots)
 

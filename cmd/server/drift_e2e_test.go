@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/mlservice/mlservice"
+	"github.com/mlservice/mlservice/internal/testkit"
 )
 
 // driftRows is how many shifted rows the drift tests send.
@@ -68,10 +69,10 @@ func TestDriftEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binaries; skipped with -short")
 	}
-	trainerBin, serverBin := buildBinaries(t)
+	trainerBin, serverBin := testkit.Binaries(t)
 	artifacts := t.TempDir()
-	trained, _ := runTrainer(t, trainerBin, artifacts, "train", "../../data/day_01.csv")
-	base := startServer(t, serverBin, artifacts)
+	trained, _ := runTrainer(t, trainerBin, artifacts, "train", testkit.Data(t, "day_01.csv"))
+	base := testkit.StartServer(t, serverBin, nil, "-artifacts", artifacts).Base
 	client := &http.Client{Timeout: 10 * time.Second}
 
 	get := func(path string) string {

@@ -1,15 +1,12 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -18,48 +15,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mlservice/mlservice/internal/testkit"
 )
-
-// buildBinaries compiles the real trainer and server once per test run.
-func buildBinaries(t *testing.T) (trainer, server string) {
-	t.Helper()
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("the end-to-end test builds the real binaries and needs the go tool, which is not on PATH")
-	}
-	dir := t.TempDir()
-	for _, name := range []string{"trainer", "server"} {
-		cmd := exec.Command(goTool, "build", "-o", filepath.Join(dir, name), "./cmd/"+name)
-		cmd.Dir = "../.."
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("go build %s: %v\n%s", name, err, out)
-		}
-	}
-	return filepath.Join(dir, "trainer"), filepath.Join(dir, "server")
-}
-
-type trainOutput struct {
-	ModelVersionID string `json:"model_version_id"`
-	Promoted       bool   `json:"promoted"`
-}
-
-func runTrainer(t *testing.T, bin, artifacts string, args ...string) (trainOutput, string) {
-	t.Helper()
-	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), "ARTIFACTS_DIR="+artifacts, "BALANCED_CLASS_WEIGHT=False")
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("trainer %v: %v\n%s", args, err, stderr.String())
-	}
-	var out trainOutput
-	if args[0] == "train" {
-		if err := json.Unmarshal(stdout.Bytes(), &out); err != nil {
-			t.Fatalf("trainer stdout %q: %v", stdout.String(), err)
-		}
-	}
-	return out, stdout.String()
-}
 
 // TestEndToEnd runs the real binaries on 127.0.0.1: the server starts with
 // no model, the trainer promotes day 1, the server becomes ready; under a
@@ -70,45 +28,11 @@ func TestEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binaries; skipped with -short")
 	}
-	trainerBin, serverBin := buildBinaries(t)
+	trainerBin, serverBin := testkit.Binaries(t)
 	artifacts := t.TempDir()
-	data, err := filepath.Abs("../../data")
-	if err != nil {
-		t.Fatal(err)
-	}
 
-	srv := exec.Command(serverBin, "-addr", "127.0.0.1:0", "-artifacts", artifacts)
-	srv.Env = append(os.Environ(), "LOG_FORMAT=json", "LOG_LEVEL=info")
-	stderr, err := srv.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Process.Kill()
-	addr := make(chan string, 1)
-	var logs bytes.Buffer
-	var logsMu sync.Mutex
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			logsMu.Lock()
-			logs.Write(append(sc.Bytes(), '\n'))
-			logsMu.Unlock()
-			var line struct{ Msg, Addr string }
-			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "listening" {
-				addr <- line.Addr
-			}
-		}
-	}()
-	var base string
-	select {
-	case a := <-addr:
-		base = "http://" + a
-	case <-time.After(10 * time.Second):
-		t.Fatal("server did not log its address")
-	}
+	srv := testkit.StartServer(t, serverBin, nil, "-artifacts", artifacts)
+	base := srv.Base
 	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 
 	get := func(path string) (int, []byte) {
@@ -150,7 +74,7 @@ func TestEndToEnd(t *testing.T) {
 			}
 			time.Sleep(2 * time.Millisecond)
 		}
-		fi, err := os.Stat(filepath.Join(artifacts, "models", "CURRENT"))
+		fi, err := os.Stat(testkit.Models(artifacts, "CURRENT"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -177,7 +101,7 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatalf("/predict before training: %d", code)
 	}
 
-	day1, _ := runTrainer(t, trainerBin, artifacts, "train", filepath.Join(data, "day_01.csv"))
+	day1, _ := runTrainer(t, trainerBin, artifacts, "train", testkit.Data(t, "day_01.csv"))
 	if !day1.Promoted {
 		t.Fatalf("day 1 not promoted: %+v", day1)
 	}
@@ -208,7 +132,7 @@ func TestEndToEnd(t *testing.T) {
 	}
 
 	time.Sleep(200 * time.Millisecond)
-	day2, _ := runTrainer(t, trainerBin, artifacts, "train", filepath.Join(data, "day_02.csv"))
+	day2, _ := runTrainer(t, trainerBin, artifacts, "train", testkit.Data(t, "day_02.csv"))
 	if !day2.Promoted {
 		t.Fatalf("day 2 not promoted: %+v", day2)
 	}
@@ -241,22 +165,139 @@ func TestEndToEnd(t *testing.T) {
 	t.Logf("%d requests under load, %d failed", ok.Load(), failed.Load())
 
 	// Graceful shutdown on SIGTERM.
-	if err := srv.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := srv.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Wait() }()
 	select {
-	case err := <-done:
-		if err != nil {
+	case <-srv.Exited():
+		if err := srv.Err(); err != nil {
 			t.Errorf("server exited with %v after SIGTERM", err)
 		}
 	case <-time.After(10 * time.Second):
 		t.Error("server did not stop within 10 s of SIGTERM")
 	}
-	logsMu.Lock()
-	defer logsMu.Unlock()
-	if !strings.Contains(logs.String(), `"msg":"stopped"`) {
-		t.Errorf("no graceful stop in the server log:\n%s", logs.String())
+	if !strings.Contains(srv.Log(), `"msg":"stopped"`) {
+		t.Errorf("no graceful stop in the server log:\n%s", srv.Log())
+	}
+}
+
+// TestEndToEndOwnTable walks infer → edit → train → serve with the real
+// binaries on a real table no one here wrote (anes96): the trainer drafts a
+// schema, the test edits it as a user would (PID is a party code, not a
+// quantity: a category), trains, and the server predicts over HTTP; an
+// unseen category is a 422 naming it; training under the unedited draft is
+// refused as a schema change until -allow-schema-change is given.
+func TestEndToEndOwnTable(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binaries; skipped with -short")
+	}
+	trainerBin, serverBin := testkit.Binaries(t)
+	artifacts := t.TempDir()
+	work := t.TempDir()
+	table := filepath.Join(testkit.Root(t), "testdata", "tables", "anes96.csv")
+
+	// infer
+	r := trainerRun(t, trainerBin, "schema", "infer", "-target", "vote", table)
+	if r.Code != 0 {
+		t.Fatalf("schema infer: %v", r)
+	}
+	draft, notes := r.Stdout, r.Stderr
+	if !strings.Contains(notes, `"PID": number`) {
+		t.Errorf("infer explains nothing about PID:\n%s", notes)
+	}
+	draftFile := filepath.Join(work, "draft.schema.json")
+	testkit.WriteFile(t, draftFile, draft)
+
+	// edit: PID becomes a category with the codes as declared strings.
+	var s map[string]any
+	if err := json.Unmarshal([]byte(draft), &s); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range s["features"].([]any) {
+		f := f.(map[string]any)
+		if f["name"] == "PID" {
+			f["type"] = "category"
+			delete(f, "rules")
+			f["categories"] = []string{"0", "1", "2", "3", "4", "5", "6"}
+		}
+	}
+	edited, _ := json.MarshalIndent(s, "", "  ")
+	schemaFile := filepath.Join(work, "anes96.schema.json")
+	testkit.WriteFile(t, schemaFile, string(edited))
+
+	// train
+	out, _ := runTrainer(t, trainerBin, artifacts, "train", "-schema", schemaFile, table)
+	if !out.Promoted {
+		t.Fatalf("first version not promoted: %+v", out)
+	}
+
+	// serve
+	base := testkit.StartServer(t, serverBin, nil, "-artifacts", artifacts).Base
+	client := &http.Client{Timeout: 5 * time.Second}
+	call := func(method, path, body string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if code, _ := call("GET", "/ready", ""); code == http.StatusOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("server never ready")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	row := `{"popul":0,"TVnews":7,"selfLR":7,"ClinLR":1,"DoleLR":6,"PID":"6","age":36,"educ":3,"income":1}`
+	code, body := call("POST", "/predict", row)
+	if code != http.StatusOK || !strings.Contains(body, `"model_version_id":"`+out.ModelVersionID+`"`) {
+		t.Fatalf("predict: %d %s", code, body)
+	}
+	code, body = call("POST", "/predict", strings.Replace(row, `"PID":"6"`, `"PID":"9"`, 1))
+	if code != http.StatusUnprocessableEntity || !strings.Contains(body, `"field":"PID"`) || !strings.Contains(body, `\"9\"`) {
+		t.Errorf("unseen PID: %d %s", code, body)
+	}
+	code, body = call("POST", "/predict", strings.Replace(row, `"PID":"6"`, `"PID":6`, 1))
+	if code != http.StatusUnprocessableEntity || !strings.Contains(body, "must be a string") {
+		t.Errorf("PID as a number: %d %s", code, body)
+	}
+	code, body = call("GET", "/schema", "")
+	if code != http.StatusOK || !strings.Contains(body, `"request_json_schema"`) || !strings.Contains(body, "2020-12") {
+		t.Errorf("/schema: %d %s", code, body)
+	}
+
+	// The unedited draft is another schema: refused, then allowed.
+	refused, _ := runTrainer(t, trainerBin, artifacts, "train", "-schema", draftFile, table)
+	if refused.Promoted {
+		t.Fatalf("a schema change was promoted without -allow-schema-change: %+v", refused)
+	}
+	_, listing := runTrainer(t, trainerBin, artifacts, "versions", "-json")
+	if !strings.Contains(listing, "schema changed") {
+		t.Errorf("versions does not show the refusal:\n%s", listing)
+	}
+	allowed, _ := runTrainer(t, trainerBin, artifacts, "train", "-schema", draftFile, "-allow-schema-change", table)
+	if !allowed.Promoted {
+		t.Fatalf("-allow-schema-change did not promote: %+v", allowed)
+	}
+	// The server follows, and now takes PID as a number.
+	deadline = time.Now().Add(5 * time.Second)
+	for {
+		code, body = call("POST", "/predict", strings.Replace(row, `"PID":"6"`, `"PID":6`, 1))
+		if code == http.StatusOK && strings.Contains(body, allowed.ModelVersionID) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the new schema was not served: %d %s", code, body)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -12,8 +12,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -25,189 +23,39 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mlservice/mlservice/internal/testkit"
 )
 
-// haBinaries builds the trainer and server, or takes them from
-// MLSERVICE_TRAINER_BIN and MLSERVICE_SERVER_BIN (both set) to run the
-// attacks against another build, for instance an older commit's.
-func haBinaries(t *testing.T) (trainer, server string) {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("builds and runs the binaries; skipped with -short")
-	}
-	trainer, server = os.Getenv("MLSERVICE_TRAINER_BIN"), os.Getenv("MLSERVICE_SERVER_BIN")
-	if trainer != "" && server != "" {
-		return trainer, server
-	}
-	return buildBinaries(t)
-}
-
-// haRun is one finished run of the trainer.
-type haRun struct {
-	code           int
-	stdout, stderr string
-}
-
-func (r haRun) String() string {
-	return fmt.Sprintf("exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
-}
-
-// haTrainer runs the trainer binary with args and returns how it ended.
-func haTrainer(t *testing.T, bin string, args ...string) haRun {
-	t.Helper()
-	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), "BALANCED_CLASS_WEIGHT=False")
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	r := haRun{stdout: stdout.String(), stderr: stderr.String()}
-	var exit *exec.ExitError
-	switch {
-	case errors.As(err, &exit):
-		r.code = exit.ExitCode()
-	case err != nil:
-		t.Fatalf("trainer %v: %v", args, err)
-	}
-	return r
-}
-
-// haTrainResult is the part of `trainer train`'s JSON these attacks read.
-type haTrainResult struct {
-	ModelVersionID       string `json:"model_version_id"`
-	Skipped              bool   `json:"skipped"`
-	Promoted             bool   `json:"promoted"`
-	Metric               struct{ Value float64 }
-	PreviousMetric       *float64 `json:"previous_metric"`
-	PreviousMetricStored *float64 `json:"previous_metric_stored"`
-	TrainingDataFile     string   `json:"training_data_file"`
-}
-
-// haTrain trains data into artifacts and fails the test unless it exits 0.
-func haTrain(t *testing.T, bin, artifacts, data string) haTrainResult {
-	t.Helper()
-	r := haTrainer(t, bin, "train", "-artifacts", artifacts, data)
-	if r.code != 0 {
-		t.Fatalf("trainer train %s: %v", data, r)
-	}
-	var out haTrainResult
-	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
-		t.Fatalf("trainer train stdout: %v\n%s", err, r.stdout)
-	}
-	return out
-}
-
-func haData(t *testing.T, day string) string {
-	t.Helper()
-	p, err := filepath.Abs(filepath.Join("../../data", day))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
-// haTwoVersions trains day 1 and day 2 (both promoted) into a fresh
+// twoVersions trains day 1 and day 2 (both promoted) into a fresh
 // artifacts directory, then rolls back to day 1: v1 is current and v2 is a
 // complete version that a hostile edit can make CURRENT name.
-func haTwoVersions(t *testing.T, trainer string) (dir, v1, v2 string) {
+func twoVersions(t *testing.T, trainer string) (dir, v1, v2 string) {
 	t.Helper()
 	dir = t.TempDir()
-	r1 := haTrain(t, trainer, dir, haData(t, "day_01.csv"))
-	r2 := haTrain(t, trainer, dir, haData(t, "day_02.csv"))
+	r1 := train(t, trainer, dir, testkit.Data(t, "day_01.csv"))
+	r2 := train(t, trainer, dir, testkit.Data(t, "day_02.csv"))
 	if !r1.Promoted || !r2.Promoted {
 		t.Fatalf("day 1 then day 2 should both be promoted: %+v %+v", r1, r2)
 	}
-	if r := haTrainer(t, trainer, "rollback", "-artifacts", dir, r1.ModelVersionID); r.code != 0 {
+	if r := trainerRun(t, trainer, "rollback", "-artifacts", dir, r1.ModelVersionID); r.Code != 0 {
 		t.Fatalf("rollback to day 1: %v", r)
 	}
 	return dir, r1.ModelVersionID, r2.ModelVersionID
 }
 
-func haVersionDir(dir, id string) string { return filepath.Join(dir, "models", "versions", id) }
-
-// haSetCurrent points CURRENT at id the way the trainer does: a new file
-// renamed over the old one.
-func haSetCurrent(t *testing.T, dir, id string) {
-	t.Helper()
-	current := filepath.Join(dir, "models", "CURRENT")
-	if err := os.WriteFile(current+".attack", []byte(id+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(current+".attack", current); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func haCurrent(t *testing.T, dir string) string {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(dir, "models", "CURRENT"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return strings.TrimSpace(string(b))
-}
-
-// haEdit rewrites a file with edit, which must change it.
-func haEdit(t *testing.T, path string, edit func([]byte) []byte) {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	nb := edit(b)
-	if bytes.Equal(b, nb) {
-		t.Fatalf("the edit left %s unchanged", path)
-	}
-	if err := os.WriteFile(path, nb, 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// haEditMetric sets the top-level metric.value of metadata.json to 0.99,
+// editMetric sets the top-level metric.value of metadata.json to 0.99,
 // keeping the rest of the file as it is.
-var haMetricValue = regexp.MustCompile(`("metric":\s*\{[^{}]*"value":\s*)[-0-9.eE+]+`)
+var metricValue = regexp.MustCompile(`("metric":\s*\{[^{}]*"value":\s*)[-0-9.eE+]+`)
 
-func haEditMetric(b []byte) []byte { return haMetricValue.ReplaceAll(b, []byte("${1}0.99")) }
+func editMetric(b []byte) []byte { return metricValue.ReplaceAll(b, []byte("${1}0.99")) }
 
-// haReseal rewrites manifest.json to match the files as they are now, as an
-// attacker who knows the format would; without a manifest it does nothing.
-func haReseal(t *testing.T, versionDir string) {
+// serve starts the server on dir and waits until it serves want.
+func serve(t *testing.T, bin, dir, want string) *testkit.Server {
 	t.Helper()
-	path := filepath.Join(versionDir, "manifest.json")
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatal(err)
-	}
-	files, _ := m["files"].([]any)
-	for _, f := range files {
-		entry := f.(map[string]any)
-		content, err := os.ReadFile(filepath.Join(versionDir, entry["name"].(string)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		sum := sha256.Sum256(content)
-		entry["size"], entry["sha256"] = len(content), hex.EncodeToString(sum[:])
-	}
-	if b, err = json.MarshalIndent(m, "", "  "); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// haServe starts the server on dir (hsStart, hostile_store_test.go) and
-// waits until it serves want.
-func haServe(t *testing.T, bin, dir, want string) *hsServer {
-	t.Helper()
-	srv := hsStart(t, bin, dir, "-artifacts", dir, "-reload-interval", "10ms")
+	srv := testkit.StartServer(t, bin, &testkit.ServerOptions{Dir: dir}, "-artifacts", dir, "-reload-interval", "10ms")
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		code, body := srv.get(t, "/ready")
+		code, body := srv.Get(t, "/ready")
 		if code == http.StatusOK && strings.Contains(body, want) {
 			return srv
 		}
@@ -217,11 +65,11 @@ func haServe(t *testing.T, bin, dir, want string) *hsServer {
 	}
 }
 
-// haRefuses points CURRENT at bad and checks that the server refuses it,
+// refuses points CURRENT at bad and checks that the server refuses it,
 // saying why (every string in why) in /ready, and keeps serving good.
-func haRefuses(t *testing.T, srv *hsServer, dir, good, bad string, why ...string) {
+func refuses(t *testing.T, srv *testkit.Server, dir, good, bad string, why ...string) {
 	t.Helper()
-	haSetCurrent(t, dir, bad)
+	testkit.WriteCurrent(t, dir, bad+"\n")
 	var r struct {
 		Ready     bool   `json:"ready"`
 		ID        string `json:"model_version_id"`
@@ -230,7 +78,7 @@ func haRefuses(t *testing.T, srv *hsServer, dir, good, bad string, why ...string
 	var code int
 	var body string
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		code, body = srv.get(t, "/ready")
+		code, body = srv.Get(t, "/ready")
 		r.LastError = ""
 		_ = json.Unmarshal([]byte(body), &r)
 		if strings.Contains(r.LastError, bad) || r.ID == bad || time.Now().After(deadline) {
@@ -245,7 +93,7 @@ func haRefuses(t *testing.T, srv *hsServer, dir, good, bad string, why ...string
 			t.Errorf("/ready's last_error does not say %q: %q", w, r.LastError)
 		}
 	}
-	resp, err := srv.client.Post(srv.base+"/predict", "application/json", strings.NewReader(validBody))
+	resp, err := srv.Client.Post(srv.Base+"/predict", "application/json", strings.NewReader(validBody))
 	if err != nil {
 		t.Fatalf("/predict: %v", err)
 	}
@@ -254,39 +102,39 @@ func haRefuses(t *testing.T, srv *hsServer, dir, good, bad string, why ...string
 	if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), good) {
 		t.Errorf("/predict with CURRENT naming the damaged %s: %d %s; want 200 from %s", bad, resp.StatusCode, b, good)
 	}
-	haSetCurrent(t, dir, good)
+	testkit.WriteCurrent(t, dir, good+"\n")
 }
 
-// haListed is the part of an entry of `trainer versions -json` read here.
-type haListed struct {
+// listed is the part of an entry of `trainer versions -json` read here.
+type listed struct {
 	ID    string `json:"model_version_id"`
 	Error string `json:"error"`
 }
 
-// haTrainerRefuses checks that `trainer versions` (table and JSON) lists bad
+// trainerRefuses checks that `trainer versions` (table and JSON) lists bad
 // with an error saying every string in why, and that `trainer rollback` to it
 // exits 1 leaving CURRENT alone.
-func haTrainerRefuses(t *testing.T, trainer, dir, bad string, why ...string) {
+func trainerRefuses(t *testing.T, trainer, dir, bad string, why ...string) {
 	t.Helper()
-	before := haCurrent(t, dir)
-	r := haTrainer(t, trainer, "versions", "-artifacts", dir)
+	before := strings.TrimSpace(string(testkit.ReadFile(t, testkit.Models(dir, "CURRENT"))))
+	r := trainerRun(t, trainer, "versions", "-artifacts", dir)
 	line := ""
-	for l := range strings.Lines(r.stdout) {
+	for l := range strings.Lines(r.Stdout) {
 		if f := strings.Fields(strings.TrimPrefix(l, "*")); len(f) > 0 && f[0] == bad { // its row, not a note naming it
 			line = l
 		}
 	}
-	if r.code != 0 || !strings.Contains(line, "unreadable") {
+	if r.Code != 0 || !strings.Contains(line, "unreadable") {
 		t.Errorf("trainer versions: want exit 0 and %s listed unreadable; %v", bad, r)
 	}
-	r = haTrainer(t, trainer, "versions", "-json", "-artifacts", dir)
-	var list []haListed
-	if err := json.Unmarshal([]byte(r.stdout), &list); r.code != 0 || err != nil {
+	r = trainerRun(t, trainer, "versions", "-json", "-artifacts", dir)
+	var list []listed
+	if err := json.Unmarshal([]byte(r.Stdout), &list); r.Code != 0 || err != nil {
 		t.Errorf("trainer versions -json: %v (%v)", err, r)
 	}
-	i := slices.IndexFunc(list, func(v haListed) bool { return v.ID == bad })
+	i := slices.IndexFunc(list, func(v listed) bool { return v.ID == bad })
 	if i < 0 {
-		t.Errorf("trainer versions -json does not list %s: %s", bad, r.stdout)
+		t.Errorf("trainer versions -json does not list %s: %s", bad, r.Stdout)
 	} else {
 		for _, w := range why {
 			if !strings.Contains(list[i].Error, w) {
@@ -294,19 +142,19 @@ func haTrainerRefuses(t *testing.T, trainer, dir, bad string, why ...string) {
 			}
 		}
 	}
-	r = haTrainer(t, trainer, "rollback", "-artifacts", dir, bad)
-	if r.code != 1 {
+	r = trainerRun(t, trainer, "rollback", "-artifacts", dir, bad)
+	if r.Code != 1 {
 		t.Errorf("trainer rollback to the damaged %s: want exit 1; %v", bad, r)
 	}
-	if got := haCurrent(t, dir); got != before {
+	if got := strings.TrimSpace(string(testkit.ReadFile(t, testkit.Models(dir, "CURRENT")))); got != before {
 		t.Errorf("a refused rollback moved CURRENT from %s to %s", before, got)
-		haSetCurrent(t, dir, before) // so that the server's checks still count
+		testkit.WriteCurrent(t, dir, before+"\n") // so that the server's checks still count
 	}
 }
 
-// haListing is every name under models/ (but the lock file), to show that a
+// listing is every name under models/ (but the lock file), to show that a
 // failed run left nothing behind.
-func haListing(t *testing.T, dir string) []string {
+func listing(t *testing.T, dir string) []string {
 	t.Helper()
 	var names []string
 	root := filepath.Join(dir, "models")
@@ -326,11 +174,11 @@ func haListing(t *testing.T, dir string) []string {
 	return names
 }
 
-// haSplice replaces line n (1-based) of history.jsonl with lines; n one past
+// splice replaces line n (1-based) of history.jsonl with lines; n one past
 // the end appends them.
-func haSplice(t *testing.T, dir string, n int, lines ...string) {
+func splice(t *testing.T, dir string, n int, lines ...string) {
 	t.Helper()
-	haEdit(t, filepath.Join(dir, "models", "history.jsonl"), func(b []byte) []byte {
+	testkit.EditFile(t, filepath.Join(dir, "models", "history.jsonl"), func(b []byte) []byte {
 		all := strings.SplitAfter(string(b), "\n")
 		if all[len(all)-1] == "" {
 			all = all[:len(all)-1]
@@ -344,7 +192,7 @@ func haSplice(t *testing.T, dir string, n int, lines ...string) {
 }
 
 func TestHostileArtifacts(t *testing.T) {
-	trainer, server := haBinaries(t)
+	trainer, server := testkit.Binaries(t)
 
 	// A version that CURRENT comes to name, damaged after it was written:
 	// `trainer versions` lists it with an error, `trainer rollback` to it
@@ -359,12 +207,12 @@ func TestHostileArtifacts(t *testing.T) {
 		// An edit to metadata.json changes no model, so only a checksum
 		// over every file of the version can notice it.
 		{name: "metric edited in metadata.json", trainerWhy: "metadata.json", loadWhy: "metadata.json",
-			damage: func(t *testing.T, v string) { haEdit(t, filepath.Join(v, "metadata.json"), haEditMetric) }},
+			damage: func(t *testing.T, v string) { testkit.EditFile(t, filepath.Join(v, "metadata.json"), editMetric) }},
 		// Resealed, metadata.json's model checksum and then the self-test
 		// still disagree with the model.
 		{name: "coefficient edited in model.json", trainerWhy: "model.json", loadWhy: "model.json", resealedStillRefused: true,
 			damage: func(t *testing.T, v string) {
-				haEdit(t, filepath.Join(v, "model.json"), func(b []byte) []byte {
+				testkit.EditFile(t, filepath.Join(v, "model.json"), func(b []byte) []byte {
 					return regexp.MustCompile(`("intercept":\s*)-?`).ReplaceAll(b, []byte("${1}7"))
 				})
 			}},
@@ -384,21 +232,21 @@ func TestHostileArtifacts(t *testing.T) {
 		// whim, so the version is refused, naming the key.
 		{name: "duplicate key in metadata.json", trainerWhy: `duplicate key "metric.value"`, loadWhy: `duplicate key "metric.value"`,
 			damage: func(t *testing.T, v string) {
-				haEdit(t, filepath.Join(v, "metadata.json"), func(b []byte) []byte {
+				testkit.EditFile(t, filepath.Join(v, "metadata.json"), func(b []byte) []byte {
 					return regexp.MustCompile(`"metric":\s*\{`).ReplaceAll(b, []byte(`"metric": {"value": 0.99, `))
 				})
-				haReseal(t, v)
+				testkit.Reseal(t, v)
 			}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			dir, v1, v2 := haTwoVersions(t, trainer)
-			tc.damage(t, haVersionDir(dir, v2))
-			haTrainerRefuses(t, trainer, dir, v2, tc.trainerWhy)
-			srv := haServe(t, server, dir, v1)
-			haRefuses(t, srv, dir, v1, v2, tc.loadWhy)
+			dir, v1, v2 := twoVersions(t, trainer)
+			tc.damage(t, testkit.VersionDir(dir, v2))
+			trainerRefuses(t, trainer, dir, v2, tc.trainerWhy)
+			srv := serve(t, server, dir, v1)
+			refuses(t, srv, dir, v1, v2, tc.loadWhy)
 			if tc.resealedStillRefused {
-				haReseal(t, haVersionDir(dir, v2))
-				haRefuses(t, srv, dir, v1, v2, tc.loadWhy)
+				testkit.Reseal(t, testkit.VersionDir(dir, v2))
+				refuses(t, srv, dir, v1, v2, tc.loadWhy)
 			}
 		})
 	}
@@ -417,28 +265,28 @@ func TestHostileArtifacts(t *testing.T) {
 		{"history: line over the cap", `{"event":"rejected","reason":"` + strings.Repeat("x", 70<<10) + `"}` + "\n", []string{"history.jsonl line 2 skipped", "65536 bytes"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			dir, v1, v2 := haTwoVersions(t, trainer)
-			haSplice(t, dir, 2, tc.line) // replaces day 2's promotion
+			dir, v1, v2 := twoVersions(t, trainer)
+			splice(t, dir, 2, tc.line) // replaces day 2's promotion
 
-			r := haTrainer(t, trainer, "versions", "-artifacts", dir)
-			if r.code != 0 || !strings.Contains(r.stdout, v2) {
+			r := trainerRun(t, trainer, "versions", "-artifacts", dir)
+			if r.Code != 0 || !strings.Contains(r.Stdout, v2) {
 				t.Errorf("trainer versions on a damaged history.jsonl: %v", r)
 			}
-			r2 := haTrainer(t, trainer, "train", "-artifacts", dir, haData(t, "day_03.csv"))
-			if r2.code != 0 {
+			r2 := trainerRun(t, trainer, "train", "-artifacts", dir, testkit.Data(t, "day_03.csv"))
+			if r2.Code != 0 {
 				t.Errorf("trainer train on a damaged history.jsonl: %v", r2)
 			}
 			for _, w := range tc.why {
-				if !strings.Contains(r.stderr, w) {
-					t.Errorf("trainer versions does not say %q: %q", w, r.stderr)
+				if !strings.Contains(r.Stderr, w) {
+					t.Errorf("trainer versions does not say %q: %q", w, r.Stderr)
 				}
-				if !strings.Contains(r2.stderr, w) {
-					t.Errorf("trainer train does not say %q: %q", w, r2.stderr)
+				if !strings.Contains(r2.Stderr, w) {
+					t.Errorf("trainer train does not say %q: %q", w, r2.Stderr)
 				}
 			}
 
-			srv := haServe(t, server, dir, v1)
-			code, body := srv.get(t, "/versions")
+			srv := serve(t, server, dir, v1)
+			code, body := srv.Get(t, "/versions")
 			if code != http.StatusOK || !strings.Contains(body, v2) {
 				t.Errorf("GET /versions on a damaged history.jsonl: %d %.300s", code, body)
 			}
@@ -453,7 +301,7 @@ func TestHostileArtifacts(t *testing.T) {
 	// A crash in the middle of an append leaves a torn last line: skipped,
 	// and the next append does not glue its line onto it.
 	t.Run("history: torn last line", func(t *testing.T) {
-		dir, _, v2 := haTwoVersions(t, trainer)
+		dir, _, v2 := twoVersions(t, trainer)
 		history := filepath.Join(dir, "models", "history.jsonl")
 		f, err := os.OpenFile(history, os.O_APPEND|os.O_WRONLY, 0)
 		if err != nil {
@@ -463,11 +311,11 @@ func TestHostileArtifacts(t *testing.T) {
 			t.Fatal(err)
 		}
 		f.Close()
-		if r := haTrainer(t, trainer, "versions", "-artifacts", dir); r.code != 0 || !strings.Contains(r.stdout, v2) {
+		if r := trainerRun(t, trainer, "versions", "-artifacts", dir); r.Code != 0 || !strings.Contains(r.Stdout, v2) {
 			t.Errorf("trainer versions with a torn last line: %v", r)
 		}
-		haTrain(t, trainer, dir, haData(t, "day_03.csv"))
-		if r := haTrainer(t, trainer, "versions", "-artifacts", dir); r.code != 0 {
+		train(t, trainer, dir, testkit.Data(t, "day_03.csv"))
+		if r := trainerRun(t, trainer, "versions", "-artifacts", dir); r.Code != 0 {
 			t.Errorf("trainer versions after an append to a torn history.jsonl: %v", r)
 		}
 	})
@@ -480,7 +328,7 @@ func TestHostileArtifacts(t *testing.T) {
 		if err := os.Mkdir(dataDir, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		data, err := os.ReadFile(haData(t, "day_01.csv"))
+		data, err := os.ReadFile(testkit.Data(t, "day_01.csv"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -489,13 +337,13 @@ func TestHostileArtifacts(t *testing.T) {
 			t.Fatal(err)
 		}
 		dir := t.TempDir()
-		out := haTrain(t, trainer, dir, dataFile)
+		out := train(t, trainer, dir, dataFile)
 		if out.TrainingDataFile != "day_01.csv" || strings.Contains(out.TrainingDataFile, "/") {
 			t.Errorf("trainer train: training_data_file %q, want the base name", out.TrainingDataFile)
 		}
-		srv := haServe(t, server, dir, out.ModelVersionID)
+		srv := serve(t, server, dir, out.ModelVersionID)
 		for _, path := range []string{"/model", "/versions", "/ready"} {
-			code, body := srv.get(t, path)
+			code, body := srv.Get(t, path)
 			if code != http.StatusOK {
 				t.Errorf("GET %s: %d %.200s", path, code, body)
 			}
@@ -505,7 +353,7 @@ func TestHostileArtifacts(t *testing.T) {
 				}
 			}
 		}
-		_, body := srv.get(t, "/model")
+		_, body := srv.Get(t, "/model")
 		var meta struct {
 			File string `json:"training_data_file"`
 			Data struct {
@@ -526,17 +374,17 @@ func TestHostileArtifacts(t *testing.T) {
 	// evaluation rows and reports the current one's recorded F1 beside it.
 	t.Run("rerun skipped, fair promotion", func(t *testing.T) {
 		dir := t.TempDir()
-		day1 := haTrain(t, trainer, dir, haData(t, "day_01.csv"))
-		before := haListing(t, dir)
-		again := haTrain(t, trainer, dir, haData(t, "day_01.csv"))
+		day1 := train(t, trainer, dir, testkit.Data(t, "day_01.csv"))
+		before := listing(t, dir)
+		again := train(t, trainer, dir, testkit.Data(t, "day_01.csv"))
 		if !again.Skipped || again.Promoted {
 			t.Errorf("day 1 again: skipped %v, promoted %v; want skipped and not promoted", again.Skipped, again.Promoted)
 		}
-		if after := haListing(t, dir); !slices.Equal(before, after) {
+		if after := listing(t, dir); !slices.Equal(before, after) {
 			t.Errorf("a skipped run changed models/:\nbefore %q\nafter  %q", before, after)
 		}
 
-		day2 := haTrain(t, trainer, dir, haData(t, "day_02.csv"))
+		day2 := train(t, trainer, dir, testkit.Data(t, "day_02.csv"))
 		if day2.PreviousMetric == nil || day2.PreviousMetricStored == nil {
 			t.Fatalf("day 2: previous_metric or previous_metric_stored missing; want both")
 		}
@@ -554,7 +402,7 @@ func TestHostileArtifacts(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		meta, err := os.ReadFile(filepath.Join(haVersionDir(dir, day2.ModelVersionID), "metadata.json"))
+		meta, err := os.ReadFile(filepath.Join(testkit.VersionDir(dir, day2.ModelVersionID), "metadata.json"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -606,11 +454,11 @@ func TestHostileArtifacts(t *testing.T) {
 	})
 
 	t.Run("trainer train -h", func(t *testing.T) {
-		r := haTrainer(t, trainer, "train", "-h")
-		if r.code != 0 {
+		r := trainerRun(t, trainer, "train", "-h")
+		if r.Code != 0 {
 			t.Errorf("trainer train -h: %v", r)
 		}
-		help := r.stdout + r.stderr
+		help := r.Stdout + r.Stderr
 		for _, flag := range []string{"-artifacts", "-balanced", "-eval", "-seed"} {
 			i := strings.Index(help, "\n  "+flag)
 			if i < 0 {

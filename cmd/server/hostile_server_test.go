@@ -1,19 +1,14 @@
+//go:build unix
+
 package main
 
-// End-to-end attacks on the real server binary over 127.0.0.1: what a
-// careless or hostile client can do, and what an operator's SIGTERM does
-// under load.
-
 import (
-	"bufio"
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
-	"os"
-	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -23,66 +18,141 @@ import (
 	"time"
 
 	"github.com/mlservice/mlservice"
+	"github.com/mlservice/mlservice/internal/testkit"
+	"github.com/mlservice/mlservice/internal/testkit/mlkit"
 )
 
-// liveServer is the server binary running on a trained model.
-type liveServer struct {
-	cmd  *exec.Cmd
-	base string
-	mu   sync.Mutex // guards logs
-	logs bytes.Buffer
-	exit chan error // the process's exit, once
+// TestHostileStore runs the real server binary against an artifacts
+// directory that misbehaves in the ways a Store must survive.
+func TestHostileStore(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the server binary; skipped with -short")
+	}
+	bin := testkit.Binary(t, "server")
+
+	// CURRENT replaced by a FIFO that nobody writes: the server's check of
+	// CURRENT blocks in a read, as on a hung network file system. The
+	// status endpoints and predictions answer from memory regardless.
+	t.Run("CURRENT is a FIFO", func(t *testing.T) {
+		dir := t.TempDir()
+		d := mlkit.PromoteDay(t, dir, "day_01.csv")
+		srv := testkit.StartServer(t, bin, &testkit.ServerOptions{Dir: dir}, "-artifacts", dir, "-reload-interval", "10ms")
+		if code, body := srv.Get(t, "/ready"); code != http.StatusOK {
+			t.Fatalf("/ready before the FIFO: %d %s", code, body)
+		}
+
+		// Undone at the end, even on failure: CURRENT a file again first,
+		// then the reader released (EOF once the write end closes).
+		fifo := testkit.FIFOAt(t, filepath.Join(dir, "models", "CURRENT"))
+
+		// Wait until the server is stuck reading the FIFO: a non-blocking
+		// open for writing succeeds only once a reader has it open. Holding
+		// the write end open (and writing nothing) keeps that reader blocked,
+		// now in read. A server whose reader refuses FIFOs shows the refusal
+		// in /ready's last_error instead.
+		stuck, refused := false, ""
+		for deadline := time.Now().Add(30 * time.Second); !stuck && refused == "" && time.Now().Before(deadline); {
+			if fifo.Hold() {
+				stuck = true
+				break
+			}
+			_, body := srv.Get(t, "/ready")
+			var r struct {
+				LastError string `json:"last_error"`
+			}
+			_ = json.Unmarshal([]byte(body), &r)
+			refused = r.LastError
+			time.Sleep(5 * time.Millisecond)
+		}
+		if !stuck && refused == "" {
+			t.Fatal("the server neither read the FIFO CURRENT nor refused it")
+		}
+		t.Logf("server stuck on the FIFO: %v; refused it: %q", stuck, refused)
+		// Let the reload interval pass many times over, so that every later
+		// check would have queued behind the stuck one.
+		time.Sleep(200 * time.Millisecond)
+
+		code, body := srv.Get(t, "/ready")
+		if code != http.StatusOK || !strings.Contains(body, d.VersionID) {
+			t.Errorf("/ready with CURRENT a FIFO: %d %s; want 200 still serving %s", code, body, d.VersionID)
+		}
+		code, body = srv.Get(t, "/metrics")
+		if code != http.StatusOK || !strings.Contains(body, "mlservice_model_ready 1") {
+			t.Errorf("/metrics with CURRENT a FIFO: %d, mlservice_model_ready 1 missing", code)
+		}
+		if code, body := srv.Get(t, "/model"); code != http.StatusOK || !strings.Contains(body, d.VersionID) {
+			t.Errorf("/model with CURRENT a FIFO: %d %.200s", code, body)
+		}
+		resp, err := srv.Client.Post(srv.Base+"/predict", "application/json", strings.NewReader(validBody))
+		if err != nil {
+			t.Errorf("/predict with CURRENT a FIFO: %v", err)
+		} else {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), d.VersionID) {
+				t.Errorf("/predict with CURRENT a FIFO: %d %s", resp.StatusCode, b)
+			}
+		}
+
+		// /versions lists the artifacts directory itself and reads CURRENT
+		// to mark the current version; the reader refuses a FIFO at once.
+		resp, err = srv.Client.Get(srv.Base + "/versions")
+		if err != nil {
+			t.Errorf("/versions with CURRENT a FIFO: %v", err)
+		} else {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), d.VersionID) {
+				t.Errorf("/versions with CURRENT a FIFO: %d %.300s; want 200 listing %s", resp.StatusCode, b, d.VersionID)
+			}
+		}
+	})
+
+	// A mistyped -artifacts: the server says so at start-up and in /ready,
+	// naming the path as given, and follows the directory once it exists.
+	t.Run("mistyped artifacts directory", func(t *testing.T) {
+		work := t.TempDir()
+		srv := testkit.StartServer(t, bin, &testkit.ServerOptions{Dir: work}, "-artifacts", "./artifcats", "-reload-interval", "10ms")
+		const want = `artifacts directory \"./artifcats\" does not exist` // as JSON spells it
+		if !strings.Contains(srv.Log(), want) || !strings.Contains(srv.Log(), `"level":"WARN"`) {
+			t.Errorf("no start-up warning naming the directory in the log:\n%s", srv.Log())
+		}
+		code, body := srv.Get(t, "/ready")
+		if code != http.StatusServiceUnavailable || !strings.Contains(body, want) {
+			t.Errorf("/ready with a mistyped directory: %d %s; want 503 with reason %s", code, body, want)
+		}
+		if strings.Contains(body, work) {
+			t.Errorf("/ready shows an absolute path the user did not give: %s", body)
+		}
+
+		d := mlkit.PromoteDay(t, filepath.Join(work, "artifcats"), "day_01.csv")
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			code, body = srv.Get(t, "/ready")
+			if code == http.StatusOK && strings.Contains(body, d.VersionID) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("/ready once the directory exists: %d %s", code, body)
+			}
+		}
+	})
 }
 
-// startLive builds the server, promotes day 1 into a fresh artifacts
-// directory and starts the binary on it with env added.
-func startLive(t *testing.T, env ...string) *liveServer {
+// End-to-end attacks on the real server binary over 127.0.0.1: what a
+// careless or hostile client can do, and what an operator's SIGTERM does
+// under load.
+
+// startLive promotes day 1 into a fresh artifacts directory and starts the
+// server binary on it with env added.
+func startLive(t *testing.T, env ...string) *testkit.Server {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("builds and runs the server binary; skipped with -short")
 	}
-	_, serverBin := buildBinaries(t)
+	serverBin := testkit.Binary(t, "server")
 	artifacts := t.TempDir()
-	promoteDay(t, artifacts, "day_01.csv")
-
-	ls := &liveServer{exit: make(chan error, 1)}
-	ls.cmd = exec.Command(serverBin, "-addr", "127.0.0.1:0", "-artifacts", artifacts)
-	ls.cmd.Env = append(append(os.Environ(), "LOG_FORMAT=json", "LOG_LEVEL=info"), env...)
-	stderr, err := ls.cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ls.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			ls.mu.Lock()
-			ls.logs.Write(append(sc.Bytes(), '\n'))
-			ls.mu.Unlock()
-			var line struct{ Msg, Addr string }
-			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "listening" {
-				addr <- line.Addr
-			}
-		}
-		ls.exit <- ls.cmd.Wait()
-	}()
-	t.Cleanup(func() { ls.cmd.Process.Kill() })
-	select {
-	case a := <-addr:
-		ls.base = "http://" + a
-	case <-time.After(10 * time.Second):
-		t.Fatalf("server did not log its address:\n%s", ls.log())
-	}
-	return ls
-}
-
-func (ls *liveServer) log() string {
-	ls.mu.Lock()
-	defer ls.mu.Unlock()
-	return ls.logs.String()
+	mlkit.PromoteDay(t, artifacts, "day_01.csv")
+	return testkit.StartServer(t, serverBin, &testkit.ServerOptions{Env: env, Wait: 10 * time.Second}, "-artifacts", artifacts)
 }
 
 // TestHostileSIGTERMUnderLoad: SIGTERM while 32 keep-alive clients post
@@ -111,7 +181,7 @@ func TestHostileSIGTERMUnderLoad(t *testing.T) {
 				default:
 				}
 				sent.Add(1)
-				resp, err := client.Post(ls.base+"/predict", "application/json", strings.NewReader(validBody))
+				resp, err := client.Post(ls.Base+"/predict", "application/json", strings.NewReader(validBody))
 				if err == nil {
 					io.Copy(io.Discard, resp.Body)
 					resp.Body.Close()
@@ -130,7 +200,7 @@ func TestHostileSIGTERMUnderLoad(t *testing.T) {
 		}()
 	}
 	time.Sleep(500 * time.Millisecond)
-	if err := ls.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := ls.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(300 * time.Millisecond)
@@ -138,8 +208,8 @@ func TestHostileSIGTERMUnderLoad(t *testing.T) {
 	wg.Wait()
 
 	select {
-	case err := <-ls.exit:
-		if err != nil {
+	case <-ls.Exited():
+		if err := ls.Err(); err != nil {
 			t.Errorf("server exited with %v after SIGTERM, want status 0", err)
 		}
 	case <-time.After(15 * time.Second):
@@ -152,8 +222,8 @@ func TestHostileSIGTERMUnderLoad(t *testing.T) {
 		t.Errorf("only %d requests sent: the load did not run", sent.Load())
 	}
 	t.Logf("%d requests across SIGTERM, %d failed", sent.Load(), failed.Load())
-	if !strings.Contains(ls.log(), `"msg":"stopped"`) {
-		t.Errorf("no graceful stop in the server log:\n%s", ls.log())
+	if !strings.Contains(ls.Log(), `"msg":"stopped"`) {
+		t.Errorf("no graceful stop in the server log:\n%s", ls.Log())
 	}
 }
 
@@ -165,7 +235,7 @@ func TestHostileRequests(t *testing.T) {
 	var fiveHundreds []string
 	do := func(method, path, contentType, body string, header ...string) (int, http.Header, string) {
 		t.Helper()
-		req, err := http.NewRequest(method, ls.base+path, strings.NewReader(body))
+		req, err := http.NewRequest(method, ls.Base+path, strings.NewReader(body))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -263,8 +333,8 @@ func TestHostileRequests(t *testing.T) {
 		if len(fiveHundreds) > 0 {
 			t.Errorf("server errors for client mistakes: %q", fiveHundreds)
 		}
-		if strings.Contains(ls.log(), `"level":"ERROR"`) {
-			t.Errorf("the server logged errors:\n%s", ls.log())
+		if strings.Contains(ls.Log(), `"level":"ERROR"`) {
+			t.Errorf("the server logged errors:\n%s", ls.Log())
 		}
 	})
 }

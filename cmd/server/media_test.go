@@ -6,6 +6,8 @@ import (
 	"context"
 	"net/http"
 	"testing"
+
+	"github.com/mlservice/mlservice/internal/testkit/mlkit"
 )
 
 // TestMediaTypeAndEncoding: what the body is in must be what the server
@@ -14,7 +16,7 @@ import (
 // answer says nosniff.
 func TestMediaTypeAndEncoding(t *testing.T) {
 	ts := newTestServer(t, nil)
-	promoteDay(t, ts.dir, "day_01.csv")
+	mlkit.PromoteDay(t, ts.dir, "day_01.csv")
 	if _, err := ts.store.Reload(context.Background()); err != nil {
 		t.Fatal(err)
 	}

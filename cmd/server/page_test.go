@@ -12,6 +12,7 @@ import (
 
 	"github.com/mlservice/mlservice"
 	"github.com/mlservice/mlservice/internal/page"
+	"github.com/mlservice/mlservice/internal/testkit/mlkit"
 )
 
 func checkPageHeaders(t *testing.T, r response, contentType string) {
@@ -47,9 +48,9 @@ func TestPageBeforeAnyVersion(t *testing.T) {
 // follows a promotion; the JSON API is unchanged beside it.
 func TestPageListsVersionsAndLinksThem(t *testing.T) {
 	ts := newTestServer(t, nil)
-	d1 := promoteDay(t, ts.dir, "day_01.csv")
-	d2 := promoteDay(t, ts.dir, "day_02.csv")
-	d3 := promoteDay(t, ts.dir, "day_03.csv")
+	d1 := mlkit.PromoteDay(t, ts.dir, "day_01.csv")
+	d2 := mlkit.PromoteDay(t, ts.dir, "day_02.csv")
+	d3 := mlkit.PromoteDay(t, ts.dir, "day_03.csv")
 	if _, err := ts.store.Reload(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -108,12 +109,12 @@ func TestPageListsVersionsAndLinksThem(t *testing.T) {
 func TestPageCacheFollowsTheStore(t *testing.T) {
 	ts := newTestServer(t, nil)
 	ts.page.ttl = time.Hour
-	promoteDay(t, ts.dir, "day_02.csv")
+	mlkit.PromoteDay(t, ts.dir, "day_02.csv")
 	if _, err := ts.store.Reload(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	first := ts.page.current()
-	rejected := promoteDay(t, ts.dir, "day_03.csv") // worse than day 2 on its rows: rejected
+	rejected := mlkit.PromoteDay(t, ts.dir, "day_03.csv") // worse than day 2 on its rows: rejected
 	if rejected.Promoted {
 		t.Fatalf("day 3 was promoted over day 2; the test needs a rejection")
 	}
@@ -136,7 +137,7 @@ func TestPageCacheFollowsTheStore(t *testing.T) {
 	}
 	ts.page.ttl = time.Hour
 	before := ts.page.current()
-	promoted := promoteDay(t, ts.dir, "day_05.csv")
+	promoted := mlkit.PromoteDay(t, ts.dir, "day_05.csv")
 	if !promoted.Promoted {
 		t.Fatalf("day 5 was not promoted over day 2; the test needs a promotion")
 	}

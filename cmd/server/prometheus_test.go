@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -16,30 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mlservice/mlservice/internal/needtool"
+	"github.com/mlservice/mlservice/internal/testkit"
 )
-
-// lookTool returns the path of a Debian package's command, or skips the
-// test loudly: .ci/run installs them with apt.
-func lookTool(t *testing.T, name, pkg string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		needtool.Missing(t, "SKIPPED: no %s on PATH (apt-get install %s): /metrics was NOT checked by a real Prometheus", name, pkg)
-	}
-	return p
-}
-
-// freeLoopbackPort returns a port nothing listens on at the moment.
-func freeLoopbackPort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
-}
 
 // promQuery is one instant query of Prometheus's HTTP API, and what its
 // single sample must satisfy.
@@ -58,12 +35,13 @@ func TestMetricsScrapedByPrometheus(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binaries and starts Prometheus; skipped with -short")
 	}
-	prom := lookTool(t, "prometheus", "prometheus")
-	promtool := lookTool(t, "promtool", "prometheus")
-	trainerBin, serverBin := buildBinaries(t)
+	const untested = "/metrics was NOT checked by a real Prometheus"
+	prom := testkit.Tool(t, "prometheus", "prometheus", untested)
+	promtool := testkit.Tool(t, "promtool", "prometheus", untested)
+	trainerBin, serverBin := testkit.Binaries(t)
 	artifacts := t.TempDir()
-	trained, _ := runTrainer(t, trainerBin, artifacts, "train", "../../data/day_01.csv")
-	base := startServer(t, serverBin, artifacts)
+	trained, _ := runTrainer(t, trainerBin, artifacts, "train", testkit.Data(t, "day_01.csv"))
+	base := testkit.StartServer(t, serverBin, nil, "-artifacts", artifacts).Base
 	client := &http.Client{Timeout: 5 * time.Second}
 
 	const predictions = 7
@@ -117,7 +95,7 @@ scrape_configs:
 	if err := os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte(config), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	promAddr := "127.0.0.1:" + freeLoopbackPort(t)
+	promAddr := "127.0.0.1:" + testkit.FreePort(t)
 	var promLog bytes.Buffer
 	cmd := exec.Command(prom,
 		"--config.file="+filepath.Join(dir, "prometheus.yml"),

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,6 +18,9 @@ import (
 
 	"github.com/mlservice/mlservice"
 	"github.com/mlservice/mlservice/artifactsurl"
+	"github.com/mlservice/mlservice/internal/page"
+	"github.com/mlservice/mlservice/internal/testkit"
+	"github.com/mlservice/mlservice/internal/testkit/mlkit"
 	"github.com/mlservice/mlservice/internal/weedtest"
 	"github.com/mlservice/mlservice/storage"
 	"github.com/mlservice/mlservice/storage/s3"
@@ -42,11 +46,11 @@ func TestS3Replicas(t *testing.T) {
 		soak = d
 	}
 	weed := weedtest.Start(t)
-	_, serverBin := buildBinaries(t)
+	serverBin := testkit.Binary(t, "server")
 	url := weed.URL("mlservice", "replicas")
 	ctx := context.Background()
 	var arts *mlservice.Artifacts
-	cand := trainedCandidate(t)
+	cand := mlkit.WithF1(t, 0) // no evaluation rows: each promotion compares recorded F1s
 	f1 := 0.1
 	promote := func() *mlservice.Decision {
 		t.Helper()
@@ -79,13 +83,13 @@ func TestS3Replicas(t *testing.T) {
 	}
 	first := promote()
 
-	var replicas []*hsServer
+	var replicas []*testkit.Server
 	for range 3 {
-		replicas = append(replicas, hsStart(t, serverBin, t.TempDir(), "-artifacts-url", url))
+		replicas = append(replicas, testkit.StartServer(t, serverBin, &testkit.ServerOptions{Dir: t.TempDir()}, "-artifacts-url", url))
 	}
 	for _, r := range replicas {
-		if took, ok := replicaServes(r, first.VersionID, 5*time.Second); !ok {
-			t.Fatalf("replica %s does not serve %s after %v:\n%s", r.base, first.VersionID, took, r.log())
+		if took, ok := r.Serves(first.VersionID, 5*time.Second); !ok {
+			t.Fatalf("replica %s does not serve %s after %v:\n%s", r.Base, first.VersionID, took, r.Log())
 		}
 	}
 
@@ -105,7 +109,7 @@ func TestS3Replicas(t *testing.T) {
 						return
 					default:
 					}
-					resp, err := client.Post(r.base+"/predict", "application/json", strings.NewReader(validBody))
+					resp, err := client.Post(r.Base+"/predict", "application/json", strings.NewReader(validBody))
 					if err == nil {
 						_, _ = io.Copy(io.Discard, resp.Body)
 						resp.Body.Close()
@@ -118,7 +122,7 @@ func TestS3Replicas(t *testing.T) {
 					failed.Add(1)
 					failMu.Lock()
 					if len(failures) < 10 {
-						failures = append(failures, r.base+": "+err.Error())
+						failures = append(failures, r.Base+": "+err.Error())
 					}
 					failMu.Unlock()
 				}
@@ -134,8 +138,8 @@ func TestS3Replicas(t *testing.T) {
 		promoted := time.Now()
 		var worst time.Duration
 		for _, r := range replicas {
-			if _, ok := replicaServes(r, d.VersionID, 5*time.Second); !ok {
-				t.Errorf("replica %s does not serve %s 5s after its promotion", r.base, d.VersionID)
+			if _, ok := r.Serves(d.VersionID, 5*time.Second); !ok {
+				t.Errorf("replica %s does not serve %s 5s after its promotion", r.Base, d.VersionID)
 			}
 			worst = max(worst, time.Since(promoted))
 		}
@@ -154,14 +158,14 @@ func TestS3Replicas(t *testing.T) {
 	}
 	// Each replica reports the object store on /metrics and /versions.
 	for _, r := range replicas {
-		code, body := r.get(t, "/metrics")
+		code, body := r.Get(t, "/metrics")
 		if code != http.StatusOK || !strings.Contains(body, "mlservice_store_errors_total 0") {
-			t.Errorf("metrics of %s: %d, no mlservice_store_errors_total 0", r.base, code)
+			t.Errorf("metrics of %s: %d, no mlservice_store_errors_total 0", r.Base, code)
 		}
-		code, body = r.get(t, "/versions")
+		code, body = r.Get(t, "/versions")
 		var vs struct{ Versions []mlservice.VersionInfo }
 		if code != http.StatusOK || json.Unmarshal([]byte(body), &vs) != nil || len(vs.Versions) != len(lags)+1 {
-			t.Errorf("versions of %s: %d, %d versions, want %d", r.base, code, len(vs.Versions), len(lags)+1)
+			t.Errorf("versions of %s: %d, %d versions, want %d", r.Base, code, len(vs.Versions), len(lags)+1)
 		}
 	}
 }
@@ -174,35 +178,92 @@ func slicesMax(ds []time.Duration) time.Duration {
 	return m
 }
 
-// replicaServes polls r's /ready until it names id.
-func replicaServes(r *hsServer, id string, within time.Duration) (time.Duration, bool) {
-	start := time.Now()
-	for time.Since(start) < within {
-		resp, err := r.client.Get(r.base + "/ready")
-		if err == nil {
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if strings.Contains(string(body), id) {
-				return time.Since(start), true
-			}
-		}
-		time.Sleep(5 * time.Millisecond)
+// TestS3SchemaEndToEnd runs both binaries against SeaweedFS through
+// -artifacts-url: the trainer trains a declared-schema table (grunfeld),
+// the server serves it (/schema, /predict, /versions, the history page),
+// the trainer refuses a schema change without -allow-schema-change and
+// writes the report from the object store; the artifacts directory is never
+// touched.
+func TestS3SchemaEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs both binaries against SeaweedFS; skipped with -short")
 	}
-	return time.Since(start), false
-}
+	weed := weedtest.Start(t)
+	trainerBin, serverBin := testkit.Binaries(t)
+	url := weed.URL("mlservice", "schema-e2e")
+	mlkit.OpenS3(t, url) // waits until the fresh engine takes writes
+	dir := t.TempDir()   // ARTIFACTS_DIR: must stay empty
+	tables := "../../testdata/tables/"
 
-// trainedCandidate trains data/day_01.csv once; the soak changes only its
-// recorded F1 (no evaluation rows ride along in a copy, so each promotion
-// compares recorded F1s and wins).
-func trainedCandidate(t *testing.T) *mlservice.Candidate {
-	t.Helper()
-	ds, err := mlservice.ValidateFile(context.Background(), "../../data/day_01.csv")
+	first, _ := runTrainer(t, trainerBin, dir, "train", "-artifacts-url", url, "-schema", tables+"grunfeld.schema.json", tables+"grunfeld.csv")
+	if !first.Promoted {
+		t.Fatalf("grunfeld not promoted: %+v", first)
+	}
+	srv := testkit.StartServer(t, serverBin, &testkit.ServerOptions{Dir: t.TempDir()}, "-artifacts-url", url)
+	if took, ok := srv.Serves(first.ModelVersionID, 10*time.Second); !ok {
+		t.Fatalf("server does not serve %s after %v:\n%s", first.ModelVersionID, took, srv.Log())
+	}
+	code, body := srv.Get(t, "/schema")
+	var sc struct {
+		ID     string `json:"model_version_id"`
+		FSV    string `json:"feature_schema_version"`
+		Schema struct{ Name string }
+	}
+	if code != http.StatusOK || json.Unmarshal([]byte(body), &sc) != nil || sc.ID != first.ModelVersionID ||
+		sc.Schema.Name != "grunfeld" || !strings.HasPrefix(sc.FSV, "grunfeld@1+sha256:") {
+		t.Fatalf("GET /schema: %d %s", code, body)
+	}
+	resp, err := srv.Client.Post(srv.Base+"/predict", "application/json",
+		strings.NewReader(`{"firm":"IBM","year":1950,"value":3000,"capital":200}`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := mlservice.Train(context.Background(), ds, mlservice.TrainOptions{})
-	if err != nil {
-		t.Fatal(err)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("POST /predict under grunfeld: %d", resp.StatusCode)
 	}
-	return &mlservice.Candidate{Model: c.Model, Metadata: c.Metadata}
+
+	// The default five-column schema is a schema change: rejected. (Without
+	// -schema the trainer would reuse grunfeld's, the current version's.)
+	_, out := runTrainer(t, trainerBin, dir, "train", "-artifacts-url", url, "-schema", "builtin", testkit.Data(t, "day_01.csv"))
+	var refused struct {
+		ID       string `json:"model_version_id"`
+		Promoted bool
+		Reason   string
+	}
+	if err := json.Unmarshal([]byte(out), &refused); err != nil || refused.Promoted || !strings.Contains(refused.Reason, "schema changed") {
+		t.Fatalf("a schema change without -allow-schema-change: %s (%v)", out, err)
+	}
+
+	code, body = srv.Get(t, "/versions")
+	var vs struct {
+		Versions []struct {
+			ID       string `json:"model_version_id"`
+			Decision string
+		}
+	}
+	if code != http.StatusOK || json.Unmarshal([]byte(body), &vs) != nil || len(vs.Versions) != 2 ||
+		vs.Versions[0].ID != refused.ID || vs.Versions[0].Decision != "rejected" || vs.Versions[1].ID != first.ModelVersionID {
+		t.Fatalf("GET /versions: %d %s", code, body)
+	}
+	if code, body := srv.Get(t, page.IndexPath); code != http.StatusOK || !strings.Contains(body, first.ModelVersionID) {
+		t.Fatalf("GET /: %d\n%s", code, body)
+	}
+	if code, body := srv.Get(t, page.VersionPath+first.ModelVersionID); code != http.StatusOK || !strings.Contains(body, "grunfeld") {
+		t.Fatalf("GET %s: %d\n%s", page.VersionPath+first.ModelVersionID, code, body)
+	}
+
+	report := t.TempDir()
+	runTrainer(t, trainerBin, dir, "report", "-artifacts-url", url, "-out", report)
+	for _, id := range []string{first.ModelVersionID, refused.ID} {
+		if _, err := os.Stat(filepath.Join(report, page.VersionFile(id))); err != nil {
+			t.Errorf("report: %v", err)
+		}
+	}
+	if index := testkit.ReadFile(t, filepath.Join(report, "index.html")); !strings.Contains(string(index), refused.ID) {
+		t.Errorf("report index.html lacks %s", refused.ID)
+	}
+	if entries := testkit.Entries(t, dir); len(entries) != 0 {
+		t.Errorf("ARTIFACTS_DIR was written: %v", entries)
+	}
 }

@@ -7,13 +7,14 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/mlservice/mlservice"
+	"github.com/mlservice/mlservice/internal/testkit"
+	"github.com/mlservice/mlservice/internal/testkit/mlkit"
 )
 
 // TestRuleThatCannotRunNeverServes: a version whose schema holds a rule
@@ -22,14 +23,10 @@ import (
 // request, where it would panic into a 500.
 func TestRuleThatCannotRunNeverServes(t *testing.T) {
 	dir := t.TempDir()
-	d := promoteTable(t, dir, "grunfeld.csv", "grunfeld_declared.schema.json", true)
-	vdir := haVersionDir(dir, d.VersionID)
+	d := mlkit.PromoteTable(t, dir, "grunfeld.csv", "grunfeld_declared.schema.json", true)
+	vdir := testkit.VersionDir(dir, d.VersionID)
 	var old mlservice.Schema
-	raw, err := os.ReadFile(filepath.Join(vdir, "schema.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(raw, &old); err != nil {
+	if err := json.Unmarshal(testkit.ReadFile(t, filepath.Join(vdir, "schema.json")), &old); err != nil {
 		t.Fatal(err)
 	}
 	bad := old
@@ -39,13 +36,11 @@ func TestRuleThatCannotRunNeverServes(t *testing.T) {
 			bad.Features[i].Rules = "gte=1900,lte=2100|len=abc"
 		}
 	}
-	if err := os.WriteFile(filepath.Join(vdir, "schema.json"), bad.MarshalIndent(), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	haEdit(t, filepath.Join(vdir, "metadata.json"), func(b []byte) []byte {
+	testkit.WriteFile(t, filepath.Join(vdir, "schema.json"), string(bad.MarshalIndent()))
+	testkit.EditFile(t, filepath.Join(vdir, "metadata.json"), func(b []byte) []byte {
 		return bytes.ReplaceAll(b, []byte(old.ID()), []byte(bad.ID()))
 	})
-	haReseal(t, vdir)
+	testkit.Reseal(t, vdir)
 
 	store, err := mlservice.OpenStore(dir, mlservice.StoreOptions{})
 	if err != nil {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -9,38 +8,15 @@ import (
 	"time"
 
 	"github.com/mlservice/mlservice"
+	"github.com/mlservice/mlservice/internal/testkit/mlkit"
 )
-
-// promoteTable trains a table under a schema file from testdata/tables and
-// promotes it into dir.
-func promoteTable(t testing.TB, dir, table, schema string, allow bool) *mlservice.Decision {
-	t.Helper()
-	s, err := mlservice.LoadSchemaFile("../../testdata/tables/" + schema)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ds, err := mlservice.ValidateTableFile(context.Background(), "../../testdata/tables/"+table, s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := mlservice.Train(context.Background(), ds, mlservice.TrainOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.AllowSchemaChange = allow
-	d, err := mlservice.Promote(context.Background(), dir, c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d
-}
 
 // TestSchemaFollowsServingVersion: what /predict accepts and what /schema
 // answers switch with the version, from the default schema to a declared
 // one and back.
 func TestSchemaFollowsServingVersion(t *testing.T) {
 	ts := newTestServer(t, nil)
-	first := promoteDay(t, ts.dir, "day_01.csv")
+	first := mlkit.PromoteDay(t, ts.dir, "day_01.csv")
 	waitServing := func(id string) {
 		t.Helper()
 		deadline := time.Now().Add(5 * time.Second)
@@ -55,7 +31,7 @@ func TestSchemaFollowsServingVersion(t *testing.T) {
 	if r := ts.do(t, "POST", "/predict", "application/json", validBody); r.status != http.StatusOK {
 		t.Fatalf("default predict %d %s", r.status, r.body)
 	}
-	d := promoteTable(t, ts.dir, "grunfeld.csv", "grunfeld_declared.schema.json", true)
+	d := mlkit.PromoteTable(t, ts.dir, "grunfeld.csv", "grunfeld_declared.schema.json", true)
 	waitServing(d.VersionID)
 
 	r := ts.do(t, "GET", "/schema", "", "")

@@ -18,8 +18,8 @@ import (
 func TestArtifactsURLUsage(t *testing.T) {
 	for _, url := range []string{"gs://bucket/x", "s3://bucket/x?endpont=http://127.0.0.1:1"} {
 		r := trainer(t, map[string]string{"ARTIFACTS_URL": url}, "versions")
-		if r.code != exitUsage || !strings.Contains(r.stderr, "-artifacts-url") {
-			t.Errorf("ARTIFACTS_URL=%s: exit %d\n%s", url, r.code, r.stderr)
+		if r.Code != exitUsage || !strings.Contains(r.Stderr, "-artifacts-url") {
+			t.Errorf("ARTIFACTS_URL=%s: exit %d\n%s", url, r.Code, r.Stderr)
 		}
 	}
 }
@@ -74,20 +74,20 @@ func TestTrainerOnObjectStore(t *testing.T) {
 		t.Errorf("the same data again was not skipped: %+v", again)
 	}
 	r := trainer(t, env, "versions")
-	if r.code != exitOK || !strings.Contains(r.stdout, "* "+second.ModelVersionID) || !strings.Contains(r.stdout, first.ModelVersionID) {
-		t.Fatalf("versions: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	if r.Code != exitOK || !strings.Contains(r.Stdout, "* "+second.ModelVersionID) || !strings.Contains(r.Stdout, first.ModelVersionID) {
+		t.Fatalf("versions: exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
 	}
 	r = trainer(t, env, "rollback", first.ModelVersionID)
-	if r.code != exitOK || !strings.Contains(r.stderr, "CURRENT now names "+first.ModelVersionID) {
-		t.Fatalf("rollback: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	if r.Code != exitOK || !strings.Contains(r.Stderr, "CURRENT now names "+first.ModelVersionID) {
+		t.Fatalf("rollback: exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
 	}
 	r = trainer(t, env, "rollback", "20990101T000000.000000Z-00000000")
-	if r.code != exitInvalid {
-		t.Fatalf("rollback to a missing version: exit %d\n%s", r.code, r.stderr)
+	if r.Code != exitInvalid {
+		t.Fatalf("rollback to a missing version: exit %d\n%s", r.Code, r.Stderr)
 	}
 	// The rollback pinned CURRENT; lift the pin so that training competes.
-	if r := trainer(t, env, "unpin"); r.code != exitOK || !strings.Contains(r.stdout, `"event":"unpinned"`) {
-		t.Fatalf("unpin: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	if r := trainer(t, env, "unpin"); r.Code != exitOK || !strings.Contains(r.Stdout, `"event":"unpinned"`) {
+		t.Fatalf("unpin: exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
 	}
 
 	// A declared schema through the object store: a change of schema is
@@ -108,13 +108,13 @@ func TestTrainerOnObjectStore(t *testing.T) {
 	// Without -schema: the declared schema the current version recorded.
 	r = trainer(t, env, "train", table)
 	if again := decodeTrain(t, r); !again.Skipped || again.ModelVersionID != allowed.ModelVersionID ||
-		!strings.Contains(r.stderr, "using grunfeld@1, the schema the current version "+allowed.ModelVersionID) {
-		t.Errorf("the same table without -schema: %+v\n%s", again, r.stderr)
+		!strings.Contains(r.Stderr, "using grunfeld@1, the schema the current version "+allowed.ModelVersionID) {
+		t.Errorf("the same table without -schema: %+v\n%s", again, r.Stderr)
 	}
 	out := filepath.Join(t.TempDir(), "report")
 	r = trainer(t, env, "report", "-out", out)
-	if r.code != exitOK || !strings.Contains(r.stdout, `"versions":4`) || !strings.Contains(r.stdout, allowed.ModelVersionID) {
-		t.Fatalf("report: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	if r.Code != exitOK || !strings.Contains(r.Stdout, `"versions":4`) || !strings.Contains(r.Stdout, allowed.ModelVersionID) {
+		t.Fatalf("report: exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
 	}
 
 	if entries, _ := filepath.Glob(filepath.Join(dir, "*")); len(entries) != 0 {

@@ -17,67 +17,23 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mlservice/mlservice/internal/testkit"
 )
 
 // Attacks on the real trainer binary: inputs that are not regular files,
 // signals mid-run, finite values too large to train on.
 
-// buildTrainer compiles the real trainer into dir.
-func buildTrainer(t *testing.T, dir string) string {
-	t.Helper()
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("builds the real trainer and needs the go tool, which is not on PATH")
-	}
-	bin := filepath.Join(dir, "trainer")
-	cmd := exec.Command(goTool, "build", "-o", bin, ".")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
-type binResult struct {
-	code           int
-	stdout, stderr string
-}
-
 // runBin runs the trainer with ARTIFACTS_DIR=artifacts and stdin, killing
 // it after a minute (a trainer that lost a pipe's data may wait forever).
-func runBin(t *testing.T, bin, artifacts string, stdin io.Reader, args ...string) binResult {
+func runBin(t *testing.T, bin, artifacts string, stdin io.Reader, args ...string) result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = append(os.Environ(), "ARTIFACTS_DIR="+artifacts)
 	cmd.Stdin = stdin
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	if _, ok := err.(*exec.ExitError); err != nil && !ok {
-		t.Fatalf("trainer %v: %v", args, err)
-	}
-	return binResult{cmd.ProcessState.ExitCode(), stdout.String(), stderr.String()}
-}
-
-// bigCSV writes a valid CSV of at least size bytes (day_01's rows, repeated)
-// and returns its path.
-func bigCSV(t *testing.T, dir string, size int) string {
-	t.Helper()
-	data, err := os.ReadFile(filepath.Join(dataDir, "day_01.csv"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	body := data[bytes.IndexByte(data, '\n')+1:]
-	out := append([]byte(nil), data...)
-	for len(out) < size {
-		out = append(out, body...)
-	}
-	path := filepath.Join(dir, fmt.Sprintf("big_%d.csv", size))
-	if err := os.WriteFile(path, out, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return testkit.Run(t, cmd)
 }
 
 // feedFIFO makes a named pipe in dir and writes data into it from a
@@ -104,10 +60,10 @@ func feedFIFO(t *testing.T, dir string, data []byte) (string, <-chan error) {
 
 // sameValidation compares two "trainer validate" runs but for the input's
 // name, which differs by construction.
-func sameValidation(t *testing.T, what string, got, want binResult) {
+func sameValidation(t *testing.T, what string, got, want result) {
 	t.Helper()
-	if got.code != exitOK || want.code != exitOK {
-		t.Fatalf("%s: exit %d (regular file: %d)\n%s\n%s", what, got.code, want.code, got.stderr, want.stderr)
+	if got.Code != exitOK || want.Code != exitOK {
+		t.Fatalf("%s: exit %d (regular file: %d)\n%s\n%s", what, got.Code, want.Code, got.Stderr, want.Stderr)
 	}
 	decode := func(s string) map[string]any {
 		var m map[string]any
@@ -117,7 +73,7 @@ func sameValidation(t *testing.T, what string, got, want binResult) {
 		delete(m, "file")
 		return m
 	}
-	g, w := decode(got.stdout), decode(want.stdout)
+	g, w := decode(got.Stdout), decode(want.Stdout)
 	if fmt.Sprint(g) != fmt.Sprint(w) {
 		t.Errorf("%s gives %v, the regular file %v", what, g, w)
 	}
@@ -128,17 +84,18 @@ func TestHostileInput(t *testing.T) {
 		t.Skip("builds and runs the trainer binary; skipped with -short")
 	}
 	dir := t.TempDir()
-	bin := buildTrainer(t, dir)
+	bin := testkit.Binary(t, "trainer")
 	// Bigger than the 256 KiB the trainer once read ahead from a second
 	// open of the same path, and than one 1 MiB validation block.
-	big := bigCSV(t, dir, 3<<20)
+	big := filepath.Join(dir, "big.csv")
+	testkit.WriteFile(t, big, string(testkit.Repeat(testkit.ReadFile(t, testkit.Data(t, "day_01.csv")), 3<<20)))
 	bigData, err := os.ReadFile(big)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := runBin(t, bin, t.TempDir(), nil, "validate", big)
-	if want.code != exitOK {
-		t.Fatalf("validate %s: exit %d\n%s", big, want.code, want.stderr)
+	if want.Code != exitOK {
+		t.Fatalf("validate %s: exit %d\n%s", big, want.Code, want.Stderr)
 	}
 
 	t.Run("named pipe", func(t *testing.T) {
@@ -161,7 +118,7 @@ func TestHostileInput(t *testing.T) {
 		var stdout, stderr bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
 		_ = cmd.Run()
-		sameValidation(t, "validate <(cat file)", binResult{cmd.ProcessState.ExitCode(), stdout.String(), stderr.String()}, want)
+		sameValidation(t, "validate <(cat file)", result{Code: cmd.ProcessState.ExitCode(), Stdout: stdout.String(), Stderr: stderr.String()}, want)
 	})
 
 	t.Run("stdin", func(t *testing.T) {
@@ -180,12 +137,12 @@ func TestHostileInput(t *testing.T) {
 			Promoted bool   `json:"promoted"`
 			File     string `json:"training_data_file"`
 		}
-		if r.code != exitOK || json.Unmarshal([]byte(r.stdout), &res) != nil || !res.Promoted || res.File != "stdin" {
-			t.Errorf("train -: exit %d, %+v\n%s\n%s", r.code, res, r.stdout, r.stderr)
+		if r.Code != exitOK || json.Unmarshal([]byte(r.Stdout), &res) != nil || !res.Promoted || res.File != "stdin" {
+			t.Errorf("train -: exit %d, %+v\n%s\n%s", r.Code, res, r.Stdout, r.Stderr)
 		}
 		r = runBin(t, bin, art, bytes.NewReader(bigData), "train", "-eval", "-", "-")
-		if r.code != exitUsage || !strings.Contains(r.stderr, "standard input") {
-			t.Errorf("train -eval - -: exit %d, want %d\n%s", r.code, exitUsage, r.stderr)
+		if r.Code != exitUsage || !strings.Contains(r.Stderr, "standard input") {
+			t.Errorf("train -eval - -: exit %d, want %d\n%s", r.Code, exitUsage, r.Stderr)
 		}
 	})
 
@@ -210,11 +167,11 @@ func TestHostileInput(t *testing.T) {
 			art := t.TempDir()
 			r := runBin(t, bin, art, nil, "train", path)
 			wantMsg := fmt.Sprintf(`line 7, column %q, value "1e200": magnitude must be <= 1e+15`, name)
-			if r.code != exitInvalid || !strings.Contains(r.stderr, wantMsg) || !strings.Contains(r.stderr, "(maxabs)") {
-				t.Errorf("%s=1e200: exit %d, want %d and %q:\n%s", name, r.code, exitInvalid, wantMsg, r.stderr)
+			if r.Code != exitInvalid || !strings.Contains(r.Stderr, wantMsg) || !strings.Contains(r.Stderr, "(maxabs)") {
+				t.Errorf("%s=1e200: exit %d, want %d and %q:\n%s", name, r.Code, exitInvalid, wantMsg, r.Stderr)
 			}
-			if r.stdout != "" {
-				t.Errorf("%s=1e200: stdout %q", name, r.stdout)
+			if r.Stdout != "" {
+				t.Errorf("%s=1e200: stdout %q", name, r.Stdout)
 			}
 			assertNoArtifacts(t, art)
 		}

@@ -8,7 +8,6 @@ package main
 // must load, and the next trainer must record what happened.
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,55 +17,30 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/mlservice/mlservice"
-	"github.com/mlservice/mlservice/internal/needtool"
+	"github.com/mlservice/mlservice/internal/testkit"
 )
 
-// hostileBinary builds the trainer into a temporary directory.
-// MLSERVICE_TRAINER_BIN runs the attacks against another build instead (for
-// instance an older commit's, to see them fail).
-func hostileBinary(t *testing.T) string {
+// straceTool returns strace's path, skipping the test when it is missing.
+func straceTool(t *testing.T) string {
 	t.Helper()
-	if bin := os.Getenv("MLSERVICE_TRAINER_BIN"); bin != "" {
-		return bin
-	}
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("builds the real trainer and needs the go tool, which is not on PATH")
-	}
-	bin := filepath.Join(t.TempDir(), "trainer")
-	if out, err := exec.Command(goTool, "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
-// hostileStrace returns strace's path, skipping the test when it is missing.
-func hostileStrace(t *testing.T) string {
-	t.Helper()
-	path, err := exec.LookPath("strace")
-	if err != nil {
-		needtool.Missing(t, "SKIPPED: strace is not installed; these attacks inject faults with it (CI installs it)")
-	}
+	path := testkit.Tool(t, "strace", "strace", "the trainer's promotion was NOT attacked with faults injected at each fsync and write")
 	if out, err := exec.Command(path, "-qq", "-o", "/dev/null", "true").CombinedOutput(); err != nil {
 		t.Fatalf("strace cannot trace here (ptrace refused?): %v\n%s", err, out)
 	}
 	return path
 }
 
-type hostileRun struct {
-	code           int
-	killed         bool // by SIGKILL
-	stdout, stderr string
-	trace          string // strace's log, when traced
+type tracedRun struct {
+	result
+	trace string // strace's log, when traced
 }
 
-// hostileTrainer runs the trainer with args, under strace with straceArgs
+// runTraced runs the trainer with args, under strace with straceArgs
 // unless straceArgs is nil.
-func hostileTrainer(t *testing.T, strace, bin string, straceArgs []string, args ...string) hostileRun {
+func runTraced(t *testing.T, strace, bin string, straceArgs []string, args ...string) tracedRun {
 	t.Helper()
 	var cmd *exec.Cmd
 	log := filepath.Join(t.TempDir(), "strace.log")
@@ -77,20 +51,7 @@ func hostileTrainer(t *testing.T, strace, bin string, straceArgs []string, args 
 		cmd = exec.Command(strace, append(append(all, bin), args...)...)
 	}
 	cmd.Env = append(os.Environ(), "BALANCED_CLASS_WEIGHT=False")
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	r := hostileRun{stdout: stdout.String(), stderr: stderr.String()}
-	var exit *exec.ExitError
-	switch {
-	case errors.As(err, &exit):
-		r.code = exit.ExitCode()
-		if ws, ok := exit.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL {
-			r.killed = true
-		}
-	case err != nil:
-		t.Fatalf("run trainer %v: %v", args, err)
-	}
+	r := tracedRun{result: testkit.Run(t, cmd)}
 	if straceArgs != nil {
 		b, _ := os.ReadFile(log)
 		r.trace = string(b)
@@ -98,25 +59,16 @@ func hostileTrainer(t *testing.T, strace, bin string, straceArgs []string, args 
 	return r
 }
 
-func hostileData(t *testing.T, name string) string {
-	t.Helper()
-	p, err := filepath.Abs(filepath.Join(dataDir, name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
-// hostileBase returns an artifacts directory where day_01 is current, or an
+// baseArtifacts returns an artifacts directory where day_01 is current, or an
 // empty one, and the versions it holds.
-func hostileBase(t *testing.T, bin string, empty bool) (string, map[string]bool) {
+func baseArtifacts(t *testing.T, bin string, empty bool) (string, map[string]bool) {
 	t.Helper()
 	art := t.TempDir()
 	base := map[string]bool{}
 	if !empty {
-		r := hostileTrainer(t, "", bin, nil, "train", "-artifacts", art, hostileData(t, "day_01.csv"))
-		if r.code != 0 {
-			t.Fatalf("base train: exit %d\n%s", r.code, r.stderr)
+		r := runTraced(t, "", bin, nil, "train", "-artifacts", art, testkit.Data(t, "day_01.csv"))
+		if r.Code != 0 {
+			t.Fatalf("base train: exit %d\n%s", r.Code, r.Stderr)
 		}
 		id, err := mlservice.CurrentVersion(art)
 		if err != nil {
@@ -127,21 +79,21 @@ func hostileBase(t *testing.T, bin string, empty bool) (string, map[string]bool)
 	return art, base
 }
 
-// hostileVersions lists versions with the real binary, as an operator would.
-func hostileVersions(t *testing.T, bin, art string) []mlservice.VersionInfo {
+// binVersions lists versions with the real binary, as an operator would.
+func binVersions(t *testing.T, bin, art string) []mlservice.VersionInfo {
 	t.Helper()
-	r := hostileTrainer(t, "", bin, nil, "versions", "-json", "-artifacts", art)
+	r := runTraced(t, "", bin, nil, "versions", "-json", "-artifacts", art)
 	var vs []mlservice.VersionInfo
-	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &vs) != nil {
-		t.Fatalf("trainer versions: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	if r.Code != 0 || json.Unmarshal([]byte(r.Stdout), &vs) != nil {
+		t.Fatalf("trainer versions: exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
 	}
 	return vs
 }
 
-// hostileCheck checks the state a faulted train of day_02 left in art, then
+// checkAfterFault checks the state a faulted train of day_02 left in art, then
 // lets the next trainer recover and checks what it recorded. It returns a
 // description of the outcome.
-func hostileCheck(t *testing.T, bin, art string, base map[string]bool, r hostileRun) string {
+func checkAfterFault(t *testing.T, bin, art string, base map[string]bool, r tracedRun) string {
 	t.Helper()
 	cur, err := mlservice.CurrentVersion(art)
 	if err != nil && !errors.Is(err, mlservice.ErrNoCurrent) {
@@ -158,7 +110,7 @@ func hostileCheck(t *testing.T, bin, art string, base map[string]bool, r hostile
 		}
 	}
 	newID := ""
-	for _, v := range hostileVersions(t, bin, art) {
+	for _, v := range binVersions(t, bin, art) {
 		if !base[v.VersionID] {
 			newID = v.VersionID
 		}
@@ -184,23 +136,23 @@ func hostileCheck(t *testing.T, bin, art string, base map[string]bool, r hostile
 	}
 	moved := newID != "" && cur == newID
 	// A promotion that took effect is not reported as a failure of Promote.
-	if moved && strings.Contains(r.stderr, "trainer: promote") {
-		t.Errorf("CURRENT moved to %s, yet the trainer reported a failed promotion:\n%s", newID, r.stderr)
+	if moved && strings.Contains(r.Stderr, "trainer: promote") {
+		t.Errorf("CURRENT moved to %s, yet the trainer reported a failed promotion:\n%s", newID, r.Stderr)
 	}
 	var out trainResult
-	if r.code == 0 && json.Unmarshal([]byte(r.stdout), &out) == nil {
+	if r.Code == 0 && json.Unmarshal([]byte(r.Stdout), &out) == nil {
 		if out.Promoted != moved || out.ModelVersionID != newID {
 			t.Errorf("the trainer says %s promoted=%v; CURRENT is %q", out.ModelVersionID, out.Promoted, cur)
 		}
-		if out.Warning != "" && !strings.Contains(r.stderr, "warning: ") {
-			t.Errorf("a warning in the JSON but not on stderr:\n%s", r.stderr)
+		if out.Warning != "" && !strings.Contains(r.Stderr, "warning: ") {
+			t.Errorf("a warning in the JSON but not on stderr:\n%s", r.Stderr)
 		}
 	}
 
 	// The next trainer records what the faulted one could not.
-	next := hostileTrainer(t, "", bin, nil, "train", "-artifacts", art, "-seed", "7", hostileData(t, "day_03.csv"))
-	if next.code != 0 {
-		t.Fatalf("the next train after the fault: exit %d\n%s", next.code, next.stderr)
+	next := runTraced(t, "", bin, nil, "train", "-artifacts", art, "-seed", "7", testkit.Data(t, "day_03.csv"))
+	if next.Code != 0 {
+		t.Fatalf("the next train after the fault: exit %d\n%s", next.Code, next.Stderr)
 	}
 	hist, err = mlservice.ReadHistory(art)
 	if err != nil {
@@ -229,6 +181,20 @@ func hostileCheck(t *testing.T, bin, art string, base map[string]bool, r hostile
 	default:
 		return "published, not current"
 	}
+}
+
+// tracedCalls trains day2 over day_01 once under strace, tracing only the
+// system call name, and returns how many calls of it a clean train makes:
+// at least min, or the test ends.
+func tracedCalls(t *testing.T, strace, bin, day2, name string, min int) int {
+	t.Helper()
+	art, _ := baseArtifacts(t, bin, false)
+	count := runTraced(t, strace, bin, []string{"-e", "trace=" + name}, "train", "-artifacts", art, day2)
+	n := strings.Count(count.trace, name+"(")
+	if count.Code != 0 || n < min {
+		t.Fatalf("a clean traced train: exit %d, %d %ss\n%s", count.Code, n, name, count.trace)
+	}
+	return n
 }
 
 // killSite names the fsync the trainer was killed in, from strace's log:
@@ -262,27 +228,22 @@ func killSite(trace, art string) string {
 // moves between threads, each round hits a different mix of sites; three
 // fixed sites are also hit for certain by filtering on their path.
 func TestTrainerKilledAtEveryFsync(t *testing.T) {
-	strace := hostileStrace(t)
-	bin := hostileBinary(t)
-	day2 := hostileData(t, "day_02.csv")
+	strace := straceTool(t)
+	bin := testkit.Binary(t, "trainer")
+	day2 := testkit.Data(t, "day_02.csv")
 
-	art, _ := hostileBase(t, bin, false)
-	count := hostileTrainer(t, strace, bin, []string{"-e", "trace=fsync"}, "train", "-artifacts", art, day2)
-	fsyncs := strings.Count(count.trace, "fsync(")
-	if count.code != 0 || fsyncs < 7 {
-		t.Fatalf("a clean traced train: exit %d, %d fsyncs\n%s", count.code, fsyncs, count.trace)
-	}
+	fsyncs := tracedCalls(t, strace, bin, day2, "fsync", 7)
 
 	sites := map[string]int{}
 	attack := func(empty bool, straceArgs func(art string) []string) {
 		t.Helper()
-		art, base := hostileBase(t, bin, empty)
-		r := hostileTrainer(t, strace, bin, straceArgs(art), "train", "-artifacts", art, day2)
-		if !r.killed {
+		art, base := baseArtifacts(t, bin, empty)
+		r := runTraced(t, strace, bin, straceArgs(art), "train", "-artifacts", art, day2)
+		if !r.Killed {
 			return // this N was past the fsyncs of every thread
 		}
 		site := killSite(r.trace, art)
-		outcome := hostileCheck(t, bin, art, base, r)
+		outcome := checkAfterFault(t, bin, art, base, r)
 		sites[site+": "+outcome]++
 	}
 	rounds := 3
@@ -319,33 +280,28 @@ func TestTrainerKilledAtEveryFsync(t *testing.T) {
 // full disk at the history append only, after CURRENT moved, is a success
 // with a warning, and the next trainer records the promotion.
 func TestTrainerDiskFullAtEveryWrite(t *testing.T) {
-	strace := hostileStrace(t)
-	bin := hostileBinary(t)
-	day2 := hostileData(t, "day_02.csv")
+	strace := straceTool(t)
+	bin := testkit.Binary(t, "trainer")
+	day2 := testkit.Data(t, "day_02.csv")
 
-	art, _ := hostileBase(t, bin, false)
-	count := hostileTrainer(t, strace, bin, []string{"-e", "trace=write"}, "train", "-artifacts", art, day2)
-	writes := strings.Count(count.trace, "write(")
-	if count.code != 0 || writes < 6 {
-		t.Fatalf("a clean traced train: exit %d, %d writes\n%s", count.code, writes, count.trace)
-	}
+	writes := tracedCalls(t, strace, bin, day2, "write", 6)
 
 	var currentFailed, historyFailed int
 	outcomes := map[string]int{}
 	for round := 0; round < 8 && (round < 2 || currentFailed == 0 || historyFailed == 0); round++ {
 		for n := 1; n <= writes; n++ {
-			art, base := hostileBase(t, bin, false)
-			r := hostileTrainer(t, strace, bin,
+			art, base := baseArtifacts(t, bin, false)
+			r := runTraced(t, strace, bin,
 				[]string{"-e", "trace=write", "-e", fmt.Sprintf("inject=write:error=ENOSPC:when=%d", n)},
 				"train", "-artifacts", art, day2)
-			outcomes[hostileCheck(t, bin, art, base, r)]++
-			if strings.Contains(r.stderr, "update CURRENT") {
+			outcomes[checkAfterFault(t, bin, art, base, r)]++
+			if strings.Contains(r.Stderr, "update CURRENT") {
 				currentFailed++
-				if r.code == 0 {
-					t.Errorf("the CURRENT write failed, yet the trainer exited 0:\n%s", r.stderr)
+				if r.Code == 0 {
+					t.Errorf("the CURRENT write failed, yet the trainer exited 0:\n%s", r.Stderr)
 				}
 			}
-			if strings.Contains(r.stderr, "warning: ") && strings.Contains(r.stderr, "history.jsonl") {
+			if strings.Contains(r.Stderr, "warning: ") && strings.Contains(r.Stderr, "history.jsonl") {
 				historyFailed++
 			}
 		}
@@ -356,18 +312,18 @@ func TestTrainerDiskFullAtEveryWrite(t *testing.T) {
 	t.Logf("%d writes per train; CURRENT write failed %d times, history append %d; outcomes %v", writes, currentFailed, historyFailed, outcomes)
 
 	// Only the history append fails.
-	art, base := hostileBase(t, bin, false)
-	r := hostileTrainer(t, strace, bin,
+	art, base := baseArtifacts(t, bin, false)
+	r := runTraced(t, strace, bin,
 		[]string{"-P", filepath.Join(art, "models", "history.jsonl"), "-e", "trace=write", "-e", "inject=write:error=ENOSPC"},
 		"train", "-artifacts", art, day2)
 	var out trainResult
-	if err := json.Unmarshal([]byte(r.stdout), &out); r.code != 0 || err != nil || !out.Promoted || out.Warning == "" {
-		t.Fatalf("history append failing after CURRENT moved: exit %d, %+v\n%s", r.code, out, r.stderr)
+	if err := json.Unmarshal([]byte(r.Stdout), &out); r.Code != 0 || err != nil || !out.Promoted || out.Warning == "" {
+		t.Fatalf("history append failing after CURRENT moved: exit %d, %+v\n%s", r.Code, out, r.Stderr)
 	}
 	if strings.Contains(out.Warning, art) {
 		t.Errorf("the warning names a host path: %s", out.Warning)
 	}
-	if got := hostileCheck(t, bin, art, base, r); got != "published and current" {
+	if got := checkAfterFault(t, bin, art, base, r); got != "published and current" {
 		t.Errorf("outcome %q", got)
 	}
 }
@@ -376,12 +332,12 @@ func TestTrainerDiskFullAtEveryWrite(t *testing.T) {
 // after the file is created, so a power cut cannot lose the file while
 // CURRENT survives.
 func TestTrainerSyncsDirectoryOfNewHistory(t *testing.T) {
-	strace := hostileStrace(t)
-	bin := hostileBinary(t)
+	strace := straceTool(t)
+	bin := testkit.Binary(t, "trainer")
 	art := t.TempDir()
-	r := hostileTrainer(t, strace, bin, []string{"-e", "trace=openat,fsync"}, "train", "-artifacts", art, hostileData(t, "day_01.csv"))
-	if r.code != 0 {
-		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	r := runTraced(t, strace, bin, []string{"-e", "trace=openat,fsync"}, "train", "-artifacts", art, testkit.Data(t, "day_01.csv"))
+	if r.Code != 0 {
+		t.Fatalf("exit %d\n%s", r.Code, r.Stderr)
 	}
 	lines := strings.Split(r.trace, "\n")
 	created := slices.IndexFunc(lines, func(l string) bool {

@@ -25,8 +25,8 @@ func TestRunLeavesGCAlone(t *testing.T) {
 		{"train", "-artifacts", t.TempDir(), day},
 		{"train", "-artifacts", t.TempDir(), "-eval", filepath.Join(dataDir, "day_02.csv"), day},
 	} {
-		if r := trainer(t, nil, args...); r.code != exitOK {
-			t.Fatalf("%v: exit %d\n%s", args, r.code, r.stderr)
+		if r := trainer(t, nil, args...); r.Code != exitOK {
+			t.Fatalf("%v: exit %d\n%s", args, r.Code, r.Stderr)
 		}
 		now := debug.SetGCPercent(gcPercent)
 		if now != gcPercent || debug.SetMemoryLimit(-1) != limit {
@@ -52,11 +52,11 @@ func TestStdinInput(t *testing.T) {
 	}
 	decode := func(r result) validated {
 		t.Helper()
-		if r.code != exitOK {
-			t.Fatalf("exit %d\n%s", r.code, r.stderr)
+		if r.Code != exitOK {
+			t.Fatalf("exit %d\n%s", r.Code, r.Stderr)
 		}
 		var v validated
-		if err := json.Unmarshal([]byte(r.stdout), &v); err != nil {
+		if err := json.Unmarshal([]byte(r.Stdout), &v); err != nil {
 			t.Fatal(err)
 		}
 		return v
@@ -81,13 +81,13 @@ func TestStdinInput(t *testing.T) {
 	}
 
 	r := trainerStdin(t, nil, string(data), "train", "-artifacts", t.TempDir(), "-eval", "-", "-")
-	if r.code != exitUsage || !strings.Contains(r.stderr, "only one input can be standard input") {
-		t.Errorf("train -eval - -: exit %d\n%s", r.code, r.stderr)
+	if r.Code != exitUsage || !strings.Contains(r.Stderr, "only one input can be standard input") {
+		t.Errorf("train -eval - -: exit %d\n%s", r.Code, r.Stderr)
 	}
 	// Invalid data on stdin names stdin's "-" and the line.
 	r = trainerStdin(t, nil, string(data)+"1e200,1,1,1,0,1\n", "validate", "-")
-	if r.code != exitInvalid || !strings.Contains(r.stderr, "invalid data in -") {
-		t.Errorf("bad stdin: exit %d\n%s", r.code, r.stderr)
+	if r.Code != exitInvalid || !strings.Contains(r.Stderr, "invalid data in -") {
+		t.Errorf("bad stdin: exit %d\n%s", r.Code, r.Stderr)
 	}
 }
 
@@ -99,20 +99,20 @@ func TestCommandHelp(t *testing.T) {
 		t.Run(cmd, func(t *testing.T) {
 			for _, h := range []string{"-h", "-help", "--help"} {
 				r := trainer(t, nil, cmd, h)
-				if r.code != exitOK {
-					t.Fatalf("%s %s: exit %d\n%s", cmd, h, r.code, r.stderr)
+				if r.Code != exitOK {
+					t.Fatalf("%s %s: exit %d\n%s", cmd, h, r.Code, r.Stderr)
 				}
-				if !strings.HasPrefix(r.stderr, "usage: trainer "+cmd+" ") {
-					t.Errorf("%s %s: help does not start with its usage line:\n%s", cmd, h, r.stderr)
+				if !strings.HasPrefix(r.Stderr, "usage: trainer "+cmd+" ") {
+					t.Errorf("%s %s: help does not start with its usage line:\n%s", cmd, h, r.Stderr)
 				}
-				if r.stdout != "" {
-					t.Errorf("%s %s printed on stdout: %q", cmd, h, r.stdout)
+				if r.Stdout != "" {
+					t.Errorf("%s %s printed on stdout: %q", cmd, h, r.Stdout)
 				}
 			}
 			r := trainer(t, nil, cmd, "-h")
 			// Every flag is listed, with its env var (or "no env") and default.
 			var listed []string
-			for _, entry := range strings.Split(r.stderr, "\n  -")[1:] {
+			for _, entry := range strings.Split(r.Stderr, "\n  -")[1:] {
 				name, _, _ := strings.Cut(entry, " ")
 				name, _, _ = strings.Cut(name, "\n")
 				listed = append(listed, name)
@@ -130,12 +130,12 @@ func TestCommandHelp(t *testing.T) {
 				"report":   {"artifacts", "artifacts-url", "out"},
 			}[cmd]
 			if !slices.Equal(listed, want) {
-				t.Errorf("help lists flags %q, want %q:\n%s", listed, want, r.stderr)
+				t.Errorf("help lists flags %q, want %q:\n%s", listed, want, r.Stderr)
 			}
 
 			r = trainer(t, nil, cmd, "-no-such-flag")
-			if r.code != exitUsage || !strings.Contains(r.stderr, "usage: trainer "+cmd) {
-				t.Errorf("%s -no-such-flag: exit %d\n%s", cmd, r.code, r.stderr)
+			if r.Code != exitUsage || !strings.Contains(r.Stderr, "usage: trainer "+cmd) {
+				t.Errorf("%s -no-such-flag: exit %d\n%s", cmd, r.Code, r.Stderr)
 			}
 		})
 	}

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mlservice/mlservice/internal/testkit"
 )
 
 // TestDevZero: a file with no line end (/dev/zero) is refused at
@@ -15,8 +17,7 @@ func TestDevZero(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the trainer binary; skipped with -short")
 	}
-	dir := t.TempDir()
-	bin := buildTrainer(t, dir)
+	bin := testkit.Binary(t, "trainer")
 	for _, args := range [][]string{
 		{"validate", "/dev/zero"},
 		{"validate", "-schema", "../../testdata/tables/grunfeld.schema.json", "/dev/zero"},
@@ -24,8 +25,8 @@ func TestDevZero(t *testing.T) {
 	} {
 		start := time.Now()
 		r := runBin(t, bin, t.TempDir(), nil, args...)
-		if r.code != exitInvalid || !strings.Contains(r.stderr, "MaxLineBytes") || time.Since(start) > 30*time.Second {
-			t.Errorf("trainer %s: exit %d after %v, want %d naming MaxLineBytes\n%s", strings.Join(args, " "), r.code, time.Since(start), exitInvalid, r.stderr)
+		if r.Code != exitInvalid || !strings.Contains(r.Stderr, "MaxLineBytes") || time.Since(start) > 30*time.Second {
+			t.Errorf("trainer %s: exit %d after %v, want %d naming MaxLineBytes\n%s", strings.Join(args, " "), r.Code, time.Since(start), exitInvalid, r.Stderr)
 		}
 	}
 }

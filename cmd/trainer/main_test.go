@@ -11,14 +11,17 @@ import (
 	"testing"
 
 	"github.com/mlservice/mlservice"
+	"github.com/mlservice/mlservice/internal/testkit"
 )
 
 const dataDir = "../../data"
 
-type result struct {
-	code           int
-	stdout, stderr string
-}
+// TestMain builds the trainer binary once for the tests that run it
+// (testkit.Binary), and removes it at the end.
+func TestMain(m *testing.M) { os.Exit(testkit.Main(m)) }
+
+// result is how a run of the trainer, in-process or the binary, ended.
+type result = testkit.Result
 
 // trainer runs the command in-process as main would, with env as its only
 // environment and an empty standard input. The garbage collector is left
@@ -35,22 +38,22 @@ func trainerStdin(t *testing.T, env map[string]string, stdin string, args ...str
 	p := proc{getenv: func(k string) string { return env[k] }, stdin: strings.NewReader(stdin), stdout: &stdout, stderr: &stderr}
 	err := run(context.Background(), args, p)
 	code := exitCode(err, &stderr)
-	return result{code, stdout.String(), stderr.String()}
+	return result{Code: code, Stdout: stdout.String(), Stderr: stderr.String()}
 }
 
 func decodeTrain(t *testing.T, r result) trainResult {
 	t.Helper()
-	if r.code != exitOK {
-		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	if r.Code != exitOK {
+		t.Fatalf("exit %d\n%s", r.Code, r.Stderr)
 	}
 	var res trainResult
-	dec := json.NewDecoder(strings.NewReader(r.stdout))
+	dec := json.NewDecoder(strings.NewReader(r.Stdout))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&res); err != nil {
-		t.Fatalf("stdout is not one train result: %v\n%s", err, r.stdout)
+		t.Fatalf("stdout is not one train result: %v\n%s", err, r.Stdout)
 	}
 	if dec.More() {
-		t.Fatalf("stdout has more than one JSON value:\n%s", r.stdout)
+		t.Fatalf("stdout has more than one JSON value:\n%s", r.Stdout)
 	}
 	return res
 }
@@ -80,8 +83,8 @@ func TestTrainPromotesThenRejects(t *testing.T) {
 		t.Errorf("second training: %+v", second)
 	}
 	for _, want := range []string{"validated", "trained", "rejected"} {
-		if !strings.Contains(r.stderr, want) {
-			t.Errorf("progress on stderr lacks %q:\n%s", want, r.stderr)
+		if !strings.Contains(r.Stderr, want) {
+			t.Errorf("progress on stderr lacks %q:\n%s", want, r.Stderr)
 		}
 	}
 	if cur, _ := mlservice.CurrentVersion(art); cur != first.ModelVersionID {
@@ -151,25 +154,25 @@ func TestTrainInvalidData(t *testing.T) {
 	os.WriteFile(bad, []byte("age,income,account_balance,transactions_last_30d,is_premium,target\n"+
 		"30,1000,5,2,0,1\n-4,1000,5,2,0,0\nNA,1000,5,2,0,1\n30,1000,5,2,3,0\n"), 0o644)
 	r := trainer(t, map[string]string{"ARTIFACTS_DIR": art}, "train", bad)
-	if r.code != exitInvalid {
-		t.Fatalf("exit %d, want %d\n%s", r.code, exitInvalid, r.stderr)
+	if r.Code != exitInvalid {
+		t.Fatalf("exit %d, want %d\n%s", r.Code, exitInvalid, r.Stderr)
 	}
-	if r.stdout != "" {
-		t.Errorf("stdout for invalid data: %q", r.stdout)
+	if r.Stdout != "" {
+		t.Errorf("stdout for invalid data: %q", r.Stdout)
 	}
 	for _, want := range []string{`line 3, column "age", value "-4"`, `line 4, column "age", value "NA"`, `line 5, column "is_premium", value "3"`, "gte=0", "binary", "required"} {
-		if !strings.Contains(r.stderr, want) {
-			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
+		if !strings.Contains(r.Stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, r.Stderr)
 		}
 	}
 	if vs, _ := mlservice.Versions(art); len(vs) != 0 {
 		t.Errorf("invalid data left %d versions", len(vs))
 	}
-	if r := trainer(t, nil, "validate", bad); r.code != exitInvalid {
-		t.Errorf("validate exit %d", r.code)
+	if r := trainer(t, nil, "validate", bad); r.Code != exitInvalid {
+		t.Errorf("validate exit %d", r.Code)
 	}
-	if r := trainer(t, nil, "train", "-artifacts", art, "-eval", bad, filepath.Join(dataDir, "day_01.csv")); r.code != exitInvalid {
-		t.Errorf("invalid eval file: exit %d", r.code)
+	if r := trainer(t, nil, "train", "-artifacts", art, "-eval", bad, filepath.Join(dataDir, "day_01.csv")); r.Code != exitInvalid {
+		t.Errorf("invalid eval file: exit %d", r.Code)
 	}
 }
 
@@ -196,11 +199,11 @@ func TestUsage(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := trainer(t, tc.env, tc.args...)
-			if r.code != tc.code {
-				t.Fatalf("exit %d, want %d\n%s", r.code, tc.code, r.stderr)
+			if r.Code != tc.code {
+				t.Fatalf("exit %d, want %d\n%s", r.Code, tc.code, r.Stderr)
 			}
-			if tc.code == exitUsage && !strings.Contains(r.stderr, "usage:") {
-				t.Errorf("usage error without usage text:\n%s", r.stderr)
+			if tc.code == exitUsage && !strings.Contains(r.Stderr, "usage:") {
+				t.Errorf("usage error without usage text:\n%s", r.Stderr)
 			}
 		})
 	}
@@ -208,19 +211,19 @@ func TestUsage(t *testing.T) {
 
 func TestValidateCommand(t *testing.T) {
 	r := trainer(t, nil, "validate", filepath.Join(dataDir, "day_01.csv"))
-	if r.code != exitOK {
-		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	if r.Code != exitOK {
+		t.Fatalf("exit %d: %s", r.Code, r.Stderr)
 	}
 	var out struct {
 		Valid       bool   `json:"valid"`
 		Rows        int    `json:"rows"`
 		ClassCounts [2]int `json:"class_counts"`
 	}
-	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
+	if err := json.Unmarshal([]byte(r.Stdout), &out); err != nil {
 		t.Fatal(err)
 	}
 	if !out.Valid || out.Rows == 0 || out.ClassCounts[0]+out.ClassCounts[1] != out.Rows {
-		t.Errorf("validate output %s", r.stdout)
+		t.Errorf("validate output %s", r.Stdout)
 	}
 }
 
@@ -228,8 +231,8 @@ func TestVersionsAndRollback(t *testing.T) {
 	art := t.TempDir()
 	env := map[string]string{"ARTIFACTS_DIR": art}
 	r := trainer(t, env, "versions")
-	if r.code != exitOK || !strings.Contains(r.stdout, "no versions") {
-		t.Fatalf("versions on an empty dir: %d %q", r.code, r.stdout)
+	if r.Code != exitOK || !strings.Contains(r.Stdout, "no versions") {
+		t.Fatalf("versions on an empty dir: %d %q", r.Code, r.Stdout)
 	}
 	v1 := decodeTrain(t, trainer(t, env, "train", filepath.Join(dataDir, "day_01.csv")))
 	v2 := decodeTrain(t, trainer(t, env, "train", filepath.Join(dataDir, "day_02.csv")))
@@ -239,9 +242,9 @@ func TestVersionsAndRollback(t *testing.T) {
 	}
 
 	r = trainer(t, env, "versions")
-	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	lines := strings.Split(strings.TrimSpace(r.Stdout), "\n")
 	if len(lines) != 5 { // header, three versions, legend
-		t.Fatalf("versions table:\n%s", r.stdout)
+		t.Fatalf("versions table:\n%s", r.Stdout)
 	}
 	for _, h := range []string{"VERSION", "TRAINED AT", "METRIC", "DECISION", "DATA FILE"} {
 		if !strings.Contains(lines[0], h) {
@@ -261,20 +264,20 @@ func TestVersionsAndRollback(t *testing.T) {
 	}
 	r = trainer(t, env, "versions", "-json")
 	var listed []mlservice.VersionInfo
-	if err := json.Unmarshal([]byte(r.stdout), &listed); err != nil || len(listed) != 3 {
-		t.Fatalf("versions -json: %v %s", err, r.stdout)
+	if err := json.Unmarshal([]byte(r.Stdout), &listed); err != nil || len(listed) != 3 {
+		t.Fatalf("versions -json: %v %s", err, r.Stdout)
 	}
 
 	r = trainer(t, env, "rollback", v1.ModelVersionID)
-	if r.code != exitOK {
-		t.Fatalf("rollback exit %d: %s", r.code, r.stderr)
+	if r.Code != exitOK {
+		t.Fatalf("rollback exit %d: %s", r.Code, r.Stderr)
 	}
 	if cur, _ := mlservice.CurrentVersion(art); cur != v1.ModelVersionID {
 		t.Errorf("after rollback CURRENT is %s, want %s", cur, v1.ModelVersionID)
 	}
 	missing := "20200101T000000.000000Z-00000000"
-	if r := trainer(t, env, "rollback", missing); r.code != exitInvalid || !strings.Contains(r.stderr, "not found") {
-		t.Errorf("rollback to a missing version: exit %d %s", r.code, r.stderr)
+	if r := trainer(t, env, "rollback", missing); r.Code != exitInvalid || !strings.Contains(r.Stderr, "not found") {
+		t.Errorf("rollback to a missing version: exit %d %s", r.Code, r.Stderr)
 	}
 	if cur, _ := mlservice.CurrentVersion(art); cur != v1.ModelVersionID {
 		t.Errorf("a failed rollback moved CURRENT to %s", cur)
@@ -344,8 +347,8 @@ func TestTrainRerunSkips(t *testing.T) {
 	first := decodeTrain(t, trainer(t, env, "train", day1))
 	r := trainer(t, env, "train", day1)
 	again := decodeTrain(t, r)
-	if !again.Skipped || again.Promoted || again.ModelVersionID != first.ModelVersionID || !strings.Contains(r.stderr, "skipped") {
-		t.Errorf("rerun: %+v\n%s", again, r.stderr)
+	if !again.Skipped || again.Promoted || again.ModelVersionID != first.ModelVersionID || !strings.Contains(r.Stderr, "skipped") {
+		t.Errorf("rerun: %+v\n%s", again, r.Stderr)
 	}
 	vs, err := mlservice.Versions(art)
 	if err != nil || len(vs) != 1 {
@@ -364,17 +367,17 @@ func TestTrainRerunSkips(t *testing.T) {
 func TestVersionsUnreadableCurrent(t *testing.T) {
 	art := t.TempDir()
 	env := map[string]string{"ARTIFACTS_DIR": art}
-	if r := trainer(t, env, "train", "../../data/day_01.csv"); r.code != exitOK {
-		t.Fatalf("train: exit %d\n%s", r.code, r.stderr)
+	if r := trainer(t, env, "train", "../../data/day_01.csv"); r.Code != exitOK {
+		t.Fatalf("train: exit %d\n%s", r.Code, r.Stderr)
 	}
 	if err := os.WriteFile(filepath.Join(art, "models", "CURRENT"), bytes.Repeat([]byte("a"), 5000), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	for _, args := range [][]string{{"versions"}, {"versions", "-json"}} {
 		r := trainer(t, env, args...)
-		if r.code == exitOK || !strings.Contains(r.stderr, "CURRENT") || !strings.Contains(r.stdout, "day_01.csv") {
+		if r.Code == exitOK || !strings.Contains(r.Stderr, "CURRENT") || !strings.Contains(r.Stdout, "day_01.csv") {
 			t.Errorf("%v with an oversized CURRENT: exit %d, stdout %q, stderr %q; want the list, then an error naming CURRENT",
-				args, r.code, r.stdout, r.stderr)
+				args, r.Code, r.Stdout, r.Stderr)
 		}
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/mlservice/mlservice"
+	"github.com/mlservice/mlservice/internal/testkit"
 )
 
 // TestTrainRemembersDeclaredSchema: a train without -schema after one with
@@ -38,10 +39,10 @@ func TestTrainRemembersDeclaredSchema(t *testing.T) {
 	// training, skipped, and stderr says which schema was used.
 	r := trainer(t, env, "train", table)
 	if again := decodeTrain(t, r); !again.Skipped || again.ModelVersionID != first.ModelVersionID {
-		t.Errorf("the same table without -schema: %+v\n%s", again, r.stderr)
+		t.Errorf("the same table without -schema: %+v\n%s", again, r.Stderr)
 	}
-	if want := "using grunfeld@1, the schema the current version " + first.ModelVersionID; !strings.Contains(r.stderr, want) {
-		t.Errorf("stderr does not say %q:\n%s", want, r.stderr)
+	if want := "using grunfeld@1, the schema the current version " + first.ModelVersionID; !strings.Contains(r.Stderr, want) {
+		t.Errorf("stderr does not say %q:\n%s", want, r.Stderr)
 	}
 
 	// A new firm: learned again, as the declaration asks. A frozen
@@ -58,7 +59,7 @@ func TestTrainRemembersDeclaredSchema(t *testing.T) {
 	r = trainer(t, env, "train", "-allow-schema-change", more)
 	second := decodeTrain(t, r)
 	if !second.Promoted {
-		t.Fatalf("the table with a new firm: %+v\n%s", second, r.stderr)
+		t.Fatalf("the table with a new firm: %+v\n%s", second, r.Stderr)
 	}
 	resolved, err := mlservice.LoadSchemaFile(filepath.Join(art, "models", "versions", second.ModelVersionID, "schema.json"))
 	if err != nil {
@@ -75,9 +76,9 @@ func TestTrainRemembersDeclaredSchema(t *testing.T) {
 	// names where that schema came from and how to leave it.
 	day := filepath.Join(dataDir, "day_01.csv")
 	r = trainer(t, env, "train", day)
-	if r.code != exitInvalid || !strings.Contains(r.stderr, "the schema the current version "+second.ModelVersionID) ||
-		!strings.Contains(r.stderr, `column "firm"`) || !strings.Contains(r.stderr, "-schema builtin") {
-		t.Errorf("day_01 under the remembered schema: exit %d\n%s", r.code, r.stderr)
+	if r.Code != exitInvalid || !strings.Contains(r.Stderr, "the schema the current version "+second.ModelVersionID) ||
+		!strings.Contains(r.Stderr, `column "firm"`) || !strings.Contains(r.Stderr, "-schema builtin") {
+		t.Errorf("day_01 under the remembered schema: exit %d\n%s", r.Code, r.Stderr)
 	}
 	// -schema builtin: the built-in contract, a schema change like any other.
 	if res := decodeTrain(t, trainer(t, env, "train", "-schema", "builtin", day)); res.Promoted || !strings.Contains(res.Reason, "schema changed") {
@@ -104,9 +105,9 @@ func TestTrainHeaderMisfitHint(t *testing.T) {
 	table := filepath.Join(tablesDir, "grunfeld.csv")
 	for _, cmd := range []string{"train", "validate"} {
 		r := trainer(t, env, cmd, table)
-		if r.code != exitInvalid || !strings.Contains(r.stderr, "pass -schema FILE") ||
-			!strings.Contains(r.stderr, "trainer schema infer "+table) {
-			t.Errorf("%s of grunfeld without -schema: exit %d\n%s", cmd, r.code, r.stderr)
+		if r.Code != exitInvalid || !strings.Contains(r.Stderr, "pass -schema FILE") ||
+			!strings.Contains(r.Stderr, "trainer schema infer "+table) {
+			t.Errorf("%s of grunfeld without -schema: exit %d\n%s", cmd, r.Code, r.Stderr)
 		}
 	}
 	// A bad value is not a header problem: no hint.
@@ -114,8 +115,8 @@ func TestTrainHeaderMisfitHint(t *testing.T) {
 	if err := os.WriteFile(bad, []byte("age,income,account_balance,transactions_last_30d,is_premium,target\n-1,1,1,1,0,0\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if r := trainer(t, env, "train", bad); r.code != exitInvalid || strings.Contains(r.stderr, "schema infer") {
-		t.Errorf("a bad value: exit %d, and a header hint?\n%s", r.code, r.stderr)
+	if r := trainer(t, env, "train", bad); r.Code != exitInvalid || strings.Contains(r.Stderr, "schema infer") {
+		t.Errorf("a bad value: exit %d, and a header hint?\n%s", r.Code, r.Stderr)
 	}
 }
 
@@ -196,7 +197,7 @@ func TestTrainChecksArtifactsPermission(t *testing.T) {
 		if err := os.Chmod(dir, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		bin := buildTrainer(t, dir) // in dir: nobody can run it from there
+		bin := testkit.BinaryIn(t, "trainer", dir) // in dir: nobody can run it from there
 		cmd := exec.Command(bin, "train", "-artifacts", art, "-")
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 		data, err := os.ReadFile(filepath.Join(dataDir, "day_01.csv"))
@@ -229,8 +230,8 @@ func TestTrainSaysWhenWaitingForLock(t *testing.T) {
 	art := t.TempDir()
 	env := map[string]string{"ARTIFACTS_DIR": art}
 	r := trainer(t, env, "train", filepath.Join(dataDir, "day_01.csv"))
-	if decodeTrain(t, r); strings.Contains(r.stderr, "waiting for the artifacts lock") {
-		t.Errorf("an uncontended train speaks of waiting:\n%s", r.stderr)
+	if decodeTrain(t, r); strings.Contains(r.Stderr, "waiting for the artifacts lock") {
+		t.Errorf("an uncontended train speaks of waiting:\n%s", r.Stderr)
 	}
 	lock, err := os.OpenFile(filepath.Join(art, "models", ".lock"), os.O_RDWR, 0)
 	if err != nil {

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -11,17 +9,18 @@ import (
 	"testing"
 
 	"github.com/mlservice/mlservice"
+	"github.com/mlservice/mlservice/internal/testkit"
 )
 
 // decodeRecord decodes a rollback, promote or unpin's stdout.
 func decodeRecord(t *testing.T, r result) mlservice.HistoryRecord {
 	t.Helper()
-	if r.code != exitOK {
-		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	if r.Code != exitOK {
+		t.Fatalf("exit %d\n%s", r.Code, r.Stderr)
 	}
 	var rec mlservice.HistoryRecord
-	if err := json.Unmarshal([]byte(r.stdout), &rec); err != nil {
-		t.Fatalf("stdout is not a history record: %v\n%s", err, r.stdout)
+	if err := json.Unmarshal([]byte(r.Stdout), &rec); err != nil {
+		t.Fatalf("stdout is not a history record: %v\n%s", err, r.Stdout)
 	}
 	return rec
 }
@@ -50,8 +49,8 @@ func TestRollbackPinUnpinPromote(t *testing.T) {
 	}
 	r := trainer(t, env, "rollback", v1.ModelVersionID)
 	rec := decodeRecord(t, r)
-	if !rec.Pinned || rec.Event != mlservice.DecisionRolledBack || !strings.Contains(r.stderr, "pinned") {
-		t.Fatalf("rollback: %+v\n%s", rec, r.stderr)
+	if !rec.Pinned || rec.Event != mlservice.DecisionRolledBack || !strings.Contains(r.Stderr, "pinned") {
+		t.Fatalf("rollback: %+v\n%s", rec, r.Stderr)
 	}
 
 	// Day 2 beat day 1 once; under the pin it is recorded as rejected.
@@ -64,22 +63,22 @@ func TestRollbackPinUnpinPromote(t *testing.T) {
 	}
 
 	r = trainer(t, env, "versions")
-	if r.code != exitOK {
-		t.Fatalf("versions: exit %d\n%s", r.code, r.stderr)
+	if r.Code != exitOK {
+		t.Fatalf("versions: exit %d\n%s", r.Code, r.Stderr)
 	}
-	row := versionsRow(t, r.stdout, v1.ModelVersionID)
+	row := versionsRow(t, r.Stdout, v1.ModelVersionID)
 	if !strings.HasPrefix(row, "*") || !strings.Contains(row, "pinned") || !strings.Contains(row, "rolled back to") {
 		t.Errorf("the row of the version rolled back to: %q", row)
 	}
-	if row := versionsRow(t, r.stdout, again.ModelVersionID); !strings.Contains(row, "rejected") {
+	if row := versionsRow(t, r.Stdout, again.ModelVersionID); !strings.Contains(row, "rejected") {
 		t.Errorf("the pinned rejection's row: %q", row)
 	}
-	if !strings.Contains(r.stdout, "pinned to "+v1.ModelVersionID+" by a rollback from "+v2.ModelVersionID) {
-		t.Errorf("the listing does not say CURRENT is pinned:\n%s", r.stdout)
+	if !strings.Contains(r.Stdout, "pinned to "+v1.ModelVersionID+" by a rollback from "+v2.ModelVersionID) {
+		t.Errorf("the listing does not say CURRENT is pinned:\n%s", r.Stdout)
 	}
 	r = trainer(t, env, "versions", "-json")
 	var listed []mlservice.VersionInfo
-	if err := json.Unmarshal([]byte(r.stdout), &listed); err != nil {
+	if err := json.Unmarshal([]byte(r.Stdout), &listed); err != nil {
 		t.Fatal(err)
 	}
 	for _, v := range listed {
@@ -92,11 +91,11 @@ func TestRollbackPinUnpinPromote(t *testing.T) {
 	if u.Event != mlservice.DecisionUnpinned || u.VersionID != v1.ModelVersionID {
 		t.Errorf("unpin: %+v", u)
 	}
-	if r := trainer(t, env, "unpin"); r.code != exitOK || strings.TrimSpace(r.stdout) != `{"pinned":false}` {
-		t.Errorf("unpin with nothing pinned: exit %d %q", r.code, r.stdout)
+	if r := trainer(t, env, "unpin"); r.Code != exitOK || strings.TrimSpace(r.Stdout) != `{"pinned":false}` {
+		t.Errorf("unpin with nothing pinned: exit %d %q", r.Code, r.Stdout)
 	}
-	if r := trainer(t, env, "versions"); strings.Contains(r.stdout, "pinned") {
-		t.Errorf("versions after unpin still shows a pin:\n%s", r.stdout)
+	if r := trainer(t, env, "versions"); strings.Contains(r.Stdout, "pinned") {
+		t.Errorf("versions after unpin still shows a pin:\n%s", r.Stdout)
 	}
 
 	// promote moves CURRENT without a pin, lifting one.
@@ -111,12 +110,12 @@ func TestRollbackPinUnpinPromote(t *testing.T) {
 
 	for _, cmd := range []string{"unpin", "promote", "rollback"} {
 		r := trainer(t, env, cmd, "-h")
-		if r.code != exitOK || !strings.Contains(r.stderr, "usage: trainer "+cmd) || !strings.Contains(r.stderr, "pin") {
-			t.Errorf("%s -h: exit %d\n%s", cmd, r.code, r.stderr)
+		if r.Code != exitOK || !strings.Contains(r.Stderr, "usage: trainer "+cmd) || !strings.Contains(r.Stderr, "pin") {
+			t.Errorf("%s -h: exit %d\n%s", cmd, r.Code, r.Stderr)
 		}
 	}
-	if r := trainer(t, env, "promote"); r.code != exitUsage {
-		t.Errorf("promote without a version: exit %d", r.code)
+	if r := trainer(t, env, "promote"); r.Code != exitUsage {
+		t.Errorf("promote without a version: exit %d", r.Code)
 	}
 }
 
@@ -133,16 +132,16 @@ func TestRollbackSchemaChange(t *testing.T) {
 	}
 	for _, cmd := range []string{"rollback", "promote"} {
 		r := trainer(t, env, cmd, v1.ModelVersionID)
-		if r.code != exitInvalid || !strings.Contains(r.stderr, "warning: ") || !strings.Contains(r.stderr, "-allow-schema-change") {
-			t.Errorf("%s to another schema: exit %d\n%s", cmd, r.code, r.stderr)
+		if r.Code != exitInvalid || !strings.Contains(r.Stderr, "warning: ") || !strings.Contains(r.Stderr, "-allow-schema-change") {
+			t.Errorf("%s to another schema: exit %d\n%s", cmd, r.Code, r.Stderr)
 		}
 		if cur, _ := mlservice.CurrentVersion(art); cur != tbl.ModelVersionID {
 			t.Fatalf("a refused %s moved CURRENT to %s", cmd, cur)
 		}
 	}
 	r := trainer(t, env, "rollback", "-allow-schema-change", v1.ModelVersionID)
-	if rec := decodeRecord(t, r); !rec.SchemaChanged || !strings.Contains(r.stderr, "warning: the schema changed") {
-		t.Errorf("allowed rollback: %+v\n%s", rec, r.stderr)
+	if rec := decodeRecord(t, r); !rec.SchemaChanged || !strings.Contains(r.Stderr, "warning: the schema changed") {
+		t.Errorf("allowed rollback: %+v\n%s", rec, r.Stderr)
 	}
 	if cur, _ := mlservice.CurrentVersion(art); cur != v1.ModelVersionID {
 		t.Errorf("after the allowed rollback CURRENT is %s", cur)
@@ -158,34 +157,27 @@ func TestVersionsCurrentMissingOrCorrupt(t *testing.T) {
 		want   string
 	}{
 		{"missing", func(t *testing.T, art, id string) {
-			writeFile(t, filepath.Join(art, "models", "CURRENT"), "20200101T000000.000000Z-00000000\n")
+			testkit.WriteFile(t, testkit.Models(art, "CURRENT"), "20200101T000000.000000Z-00000000\n")
 		}, "does not exist"},
 		{"corrupt", func(t *testing.T, art, id string) {
-			path := filepath.Join(art, "models", "versions", id, "model.json")
-			b, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			b[len(b)/2] ^= 1
-			writeFile(t, path, string(b))
+			testkit.EditFile(t, testkit.VersionFile(art, id, "model.json"), func(b []byte) []byte {
+				b[len(b)/2] ^= 1
+				return b
+			})
 		}, "cannot be read"},
 		{"fails its self-test", func(t *testing.T, art, id string) {
 			// Only metadata.json's example changes, and the manifest is
 			// resealed: the listing reads it, a Store would refuse it.
-			dir := filepath.Join(art, "models", "versions", id)
-			b, err := os.ReadFile(filepath.Join(dir, "metadata.json"))
-			if err != nil {
-				t.Fatal(err)
-			}
+			dir := testkit.VersionDir(art, id)
 			var meta map[string]any
-			if err := json.Unmarshal(b, &meta); err != nil {
+			if err := json.Unmarshal(testkit.ReadFile(t, filepath.Join(dir, "metadata.json")), &meta); err != nil {
 				t.Fatal(err)
 			}
 			ex := meta["examples"].([]any)[0].(map[string]any)
 			ex["probability"] = ex["probability"].(float64) + 1e-3
 			out, _ := json.MarshalIndent(meta, "", "  ")
-			writeFile(t, filepath.Join(dir, "metadata.json"), string(out)+"\n")
-			reseal(t, dir)
+			testkit.WriteFile(t, filepath.Join(dir, "metadata.json"), string(out)+"\n")
+			testkit.Reseal(t, dir)
 		}, "self-test"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -194,13 +186,13 @@ func TestVersionsCurrentMissingOrCorrupt(t *testing.T) {
 			v1 := decodeTrain(t, trainer(t, env, "train", filepath.Join(dataDir, "day_01.csv")))
 			tc.damage(t, art, v1.ModelVersionID)
 			r := trainer(t, env, "versions")
-			if r.code != exitInvalid || !strings.Contains(r.stdout, "day_01.csv") && tc.name != "corrupt" ||
-				!strings.Contains(r.stdout, v1.ModelVersionID) || !strings.Contains(r.stdout, "problem: CURRENT names") ||
-				!strings.Contains(r.stdout, tc.want) || !strings.Contains(r.stderr, tc.want) {
-				t.Errorf("versions: exit %d\nstdout %s\nstderr %s", r.code, r.stdout, r.stderr)
+			if r.Code != exitInvalid || !strings.Contains(r.Stdout, "day_01.csv") && tc.name != "corrupt" ||
+				!strings.Contains(r.Stdout, v1.ModelVersionID) || !strings.Contains(r.Stdout, "problem: CURRENT names") ||
+				!strings.Contains(r.Stdout, tc.want) || !strings.Contains(r.Stderr, tc.want) {
+				t.Errorf("versions: exit %d\nstdout %s\nstderr %s", r.Code, r.Stdout, r.Stderr)
 			}
-			if r := trainer(t, env, "versions", "-json"); r.code != exitInvalid || !strings.Contains(r.stdout, v1.ModelVersionID) {
-				t.Errorf("versions -json: exit %d\n%s", r.code, r.stdout)
+			if r := trainer(t, env, "versions", "-json"); r.Code != exitInvalid || !strings.Contains(r.Stdout, v1.ModelVersionID) {
+				t.Errorf("versions -json: exit %d\n%s", r.Code, r.Stdout)
 			}
 		})
 	}
@@ -220,14 +212,14 @@ func TestHistoryBadLineSkipped(t *testing.T) {
 	f.Close()
 	const want = "warning: models/history.jsonl line 2 skipped"
 	r := trainer(t, env, "train", filepath.Join(dataDir, "day_02.csv"))
-	if res := decodeTrain(t, r); !res.Promoted || !strings.Contains(r.stderr, want) {
-		t.Errorf("train: %+v\n%s", res, r.stderr)
+	if res := decodeTrain(t, r); !res.Promoted || !strings.Contains(r.Stderr, want) {
+		t.Errorf("train: %+v\n%s", res, r.Stderr)
 	}
-	if r := trainer(t, env, "rollback", v1.ModelVersionID); r.code != exitOK || !strings.Contains(r.stderr, want) {
-		t.Errorf("rollback: exit %d\n%s", r.code, r.stderr)
+	if r := trainer(t, env, "rollback", v1.ModelVersionID); r.Code != exitOK || !strings.Contains(r.Stderr, want) {
+		t.Errorf("rollback: exit %d\n%s", r.Code, r.Stderr)
 	}
-	if r := trainer(t, env, "versions"); r.code != exitOK || !strings.Contains(r.stderr, want) || !strings.Contains(r.stdout, "day_02.csv") {
-		t.Errorf("versions: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	if r := trainer(t, env, "versions"); r.Code != exitOK || !strings.Contains(r.Stderr, want) || !strings.Contains(r.Stdout, "day_02.csv") {
+		t.Errorf("versions: exit %d\n%s\n%s", r.Code, r.Stdout, r.Stderr)
 	}
 }
 
@@ -242,7 +234,7 @@ func TestReportOutInsideArtifacts(t *testing.T) {
 	if err := os.Symlink(filepath.Join(art, "models"), link); err != nil {
 		t.Fatal(err)
 	}
-	before := listTree(t, art)
+	before := testkit.Tree(t, art)
 	for _, out := range []string{
 		art,
 		filepath.Join(art, "models", "versions", v1.ModelVersionID),
@@ -253,67 +245,17 @@ func TestReportOutInsideArtifacts(t *testing.T) {
 		art + "/./models/../models/versions",
 	} {
 		r := trainer(t, env, "report", "-out", out)
-		if r.code != exitUsage || !strings.Contains(r.stderr, "inside the artifacts directory") {
-			t.Errorf("report -out %s: exit %d\n%s", out, r.code, r.stderr)
+		if r.Code != exitUsage || !strings.Contains(r.Stderr, "inside the artifacts directory") {
+			t.Errorf("report -out %s: exit %d\n%s", out, r.Code, r.Stderr)
 		}
 	}
-	if after := listTree(t, art); !slices.Equal(before, after) {
+	if after := testkit.Tree(t, art); !slices.Equal(before, after) {
 		t.Errorf("refused reports changed the artifacts:\nbefore %q\nafter  %q", before, after)
 	}
 	// Beside it, and through a link's "..", is outside: allowed.
 	for _, out := range []string{filepath.Join(outside, "report"), filepath.Join(link, "..", "..", "sibling")} {
-		if r := trainer(t, env, "report", "-out", out); r.code != exitOK {
-			t.Errorf("report -out %s: exit %d\n%s", out, r.code, r.stderr)
+		if r := trainer(t, env, "report", "-out", out); r.Code != exitOK {
+			t.Errorf("report -out %s: exit %d\n%s", out, r.Code, r.Stderr)
 		}
 	}
-}
-
-func writeFile(t *testing.T, path, content string) {
-	t.Helper()
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// listTree lists every path under dir.
-func listTree(t *testing.T, dir string) []string {
-	t.Helper()
-	var out []string
-	err := filepath.Walk(dir, func(p string, _ os.FileInfo, err error) error {
-		out = append(out, p)
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
-// reseal rewrites a version's manifest.json to match its files as they are
-// now, as someone who knows the format would.
-func reseal(t *testing.T, versionDir string) {
-	t.Helper()
-	path := filepath.Join(versionDir, "manifest.json")
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range m["files"].([]any) {
-		entry := f.(map[string]any)
-		content, err := os.ReadFile(filepath.Join(versionDir, entry["name"].(string)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		sum := sha256.Sum256(content)
-		entry["size"], entry["sha256"] = len(content), hex.EncodeToString(sum[:])
-	}
-	out, err := json.MarshalIndent(m, "", "  ")
-	if err != nil {
-		t.Fatal(err)
-	}
-	writeFile(t, path, string(out))
 }

@@ -19,16 +19,16 @@ func TestReportWritesLinkedStaticPages(t *testing.T) {
 		ids = append(ids, decodeTrain(t, trainer(t, env, "train", filepath.Join(dataDir, day))).ModelVersionID)
 	}
 	r := trainer(t, env, "report", "-out", out)
-	if r.code != exitOK {
-		t.Fatalf("report: exit %d\n%s", r.code, r.stderr)
+	if r.Code != exitOK {
+		t.Fatalf("report: exit %d\n%s", r.Code, r.Stderr)
 	}
 	var res struct {
 		Index    string `json:"index"`
 		Versions int    `json:"versions"`
 		Current  string `json:"current_version_id"`
 	}
-	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil || res.Versions != 3 || res.Index != filepath.Join(out, "index.html") {
-		t.Fatalf("report stdout %q (%v)", r.stdout, err)
+	if err := json.Unmarshal([]byte(r.Stdout), &res); err != nil || res.Versions != 3 || res.Index != filepath.Join(out, "index.html") {
+		t.Fatalf("report stdout %q (%v)", r.Stdout, err)
 	}
 	index, err := os.ReadFile(filepath.Join(out, "index.html"))
 	if err != nil {
@@ -67,13 +67,13 @@ func TestReportWritesLinkedStaticPages(t *testing.T) {
 }
 
 func TestReportUsage(t *testing.T) {
-	if r := trainer(t, nil, "report", "extra"); r.code != exitUsage {
-		t.Errorf("report with an argument: exit %d", r.code)
+	if r := trainer(t, nil, "report", "extra"); r.Code != exitUsage {
+		t.Errorf("report with an argument: exit %d", r.Code)
 	}
-	if r := trainer(t, nil, "report", "-artifacts", filepath.Join(t.TempDir(), "nope"), "-out", t.TempDir()); r.code != exitFailure {
-		t.Errorf("report of a missing artifacts directory: exit %d", r.code)
+	if r := trainer(t, nil, "report", "-artifacts", filepath.Join(t.TempDir(), "nope"), "-out", t.TempDir()); r.Code != exitFailure {
+		t.Errorf("report of a missing artifacts directory: exit %d", r.Code)
 	}
-	if r := trainer(t, nil, "report", "-h"); r.code != exitOK || !strings.Contains(r.stderr, "-out DIR") {
-		t.Errorf("report -h: exit %d\n%s", r.code, r.stderr)
+	if r := trainer(t, nil, "report", "-h"); r.Code != exitOK || !strings.Contains(r.Stderr, "-out DIR") {
+		t.Errorf("report -h: exit %d\n%s", r.Code, r.Stderr)
 	}
 }

@@ -70,11 +70,11 @@ func TestTrainBadPromotionRule(t *testing.T) {
 				env[k] = v
 			}
 			r := trainer(t, env, append(append([]string{"train"}, tc.args...), day)...)
-			if r.code != exitUsage || !strings.Contains(r.stderr, tc.want) || !strings.Contains(r.stderr, "usage: trainer train") {
-				t.Errorf("exit %d, want %d with %q:\n%s", r.code, exitUsage, tc.want, r.stderr)
+			if r.Code != exitUsage || !strings.Contains(r.Stderr, tc.want) || !strings.Contains(r.Stderr, "usage: trainer train") {
+				t.Errorf("exit %d, want %d with %q:\n%s", r.Code, exitUsage, tc.want, r.Stderr)
 			}
-			if r.stdout != "" {
-				t.Errorf("stdout %q", r.stdout)
+			if r.Stdout != "" {
+				t.Errorf("stdout %q", r.Stdout)
 			}
 			if _, err := os.Stat(art); !os.IsNotExist(err) {
 				t.Errorf("artifacts written: %v", err)

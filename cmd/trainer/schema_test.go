@@ -16,12 +16,12 @@ func TestSchemaFlagAndEnv(t *testing.T) {
 
 	// SCHEMA_FILE from the environment, on validate.
 	r := trainer(t, map[string]string{"SCHEMA_FILE": schema}, "validate", table)
-	if r.code != exitOK || !strings.Contains(r.stdout, `"feature_schema_version":"grunfeld@1+sha256:`) {
-		t.Fatalf("validate: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	if r.Code != exitOK || !strings.Contains(r.Stdout, `"feature_schema_version":"grunfeld@1+sha256:`) {
+		t.Fatalf("validate: exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
 	}
 	// Without it, the default contract: grunfeld lacks its columns.
-	if r := trainer(t, nil, "validate", table); r.code != exitInvalid || !strings.Contains(r.stderr, `column "age"`) {
-		t.Errorf("validate without a schema: exit %d\n%s", r.code, r.stderr)
+	if r := trainer(t, nil, "validate", table); r.Code != exitInvalid || !strings.Contains(r.Stderr, `column "age"`) {
+		t.Errorf("validate without a schema: exit %d\n%s", r.Code, r.Stderr)
 	}
 	// -schema on train beats the environment.
 	res := decodeTrain(t, trainer(t, map[string]string{"ARTIFACTS_DIR": art, "SCHEMA_FILE": "/nonexistent"}, "train", "-schema", schema, table))
@@ -46,27 +46,27 @@ func TestBadSchemaFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := trainer(t, nil, "validate", "-schema", bad, filepath.Join(tablesDir, "grunfeld.csv"))
-	if r.code != exitInvalid || !strings.Contains(r.stderr, "features[0].rules") {
-		t.Errorf("bad schema: exit %d\n%s", r.code, r.stderr)
+	if r.Code != exitInvalid || !strings.Contains(r.Stderr, "features[0].rules") {
+		t.Errorf("bad schema: exit %d\n%s", r.Code, r.Stderr)
 	}
 	r = trainer(t, nil, "train", "-schema", filepath.Join(t.TempDir(), "missing.json"), filepath.Join(tablesDir, "grunfeld.csv"))
-	if r.code != exitFailure || !strings.Contains(r.stderr, "missing.json") {
-		t.Errorf("missing schema: exit %d\n%s", r.code, r.stderr)
+	if r.Code != exitFailure || !strings.Contains(r.Stderr, "missing.json") {
+		t.Errorf("missing schema: exit %d\n%s", r.Code, r.Stderr)
 	}
 }
 
 func TestSchemaInfer(t *testing.T) {
 	r := trainer(t, nil, "schema", "infer", filepath.Join(tablesDir, "grunfeld.csv"))
-	if r.code != exitOK || !strings.Contains(r.stdout, `"name": "grunfeld"`) || !strings.Contains(r.stderr, `infer: "firm": category with 11 values`) {
-		t.Fatalf("infer: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	if r.Code != exitOK || !strings.Contains(r.Stdout, `"name": "grunfeld"`) || !strings.Contains(r.Stderr, `infer: "firm": category with 11 values`) {
+		t.Fatalf("infer: exit %d\n%s\n%s", r.Code, r.Stdout, r.Stderr)
 	}
-	if r := trainer(t, nil, "schema", "infer", "-target", "nope", filepath.Join(tablesDir, "grunfeld.csv")); r.code != exitInvalid {
-		t.Errorf("unknown target: exit %d\n%s", r.code, r.stderr)
+	if r := trainer(t, nil, "schema", "infer", "-target", "nope", filepath.Join(tablesDir, "grunfeld.csv")); r.Code != exitInvalid {
+		t.Errorf("unknown target: exit %d\n%s", r.Code, r.Stderr)
 	}
-	if r := trainer(t, nil, "schema"); r.code != exitUsage {
-		t.Errorf("schema without infer: exit %d", r.code)
+	if r := trainer(t, nil, "schema"); r.Code != exitUsage {
+		t.Errorf("schema without infer: exit %d", r.Code)
 	}
-	if r := trainer(t, nil, "schema", "infer"); r.code != exitUsage {
-		t.Errorf("infer without a file: exit %d", r.code)
+	if r := trainer(t, nil, "schema", "infer"); r.Code != exitUsage {
+		t.Errorf("infer without a file: exit %d", r.Code)
 	}
 }
