@@ -4,9 +4,9 @@ package testkit
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -37,13 +37,28 @@ func TestChildMarkersChild(t *testing.T) {
 	}
 }
 
+// TestRun runs TestRunChild, not a shell: the compose test image has none.
 func TestRun(t *testing.T) {
-	r := Run(t, exec.Command("sh", "-c", "echo out; echo err >&2; exit 3"))
-	if r.Code != 3 || r.Killed || r.Stdout != "out\n" || r.Stderr != "err\n" {
+	r := Run(t, Child(t, "TestRunChild", "TESTKIT_RUN=exit"))
+	if r.Code != 3 || r.Killed || !strings.HasPrefix(r.Stdout, "out\n") || r.Stderr != "err\n" {
 		t.Errorf("Run = %+v", r)
 	}
-	if r := Run(t, exec.Command("sh", "-c", "kill -KILL $$")); !r.Killed || r.Code != -1 {
+	if r := Run(t, Child(t, "TestRunChild", "TESTKIT_RUN=kill")); !r.Killed || r.Code != -1 {
 		t.Errorf("Run of a killed process = %+v", r)
+	}
+}
+
+func TestRunChild(t *testing.T) {
+	switch os.Getenv("TESTKIT_RUN") {
+	case "exit":
+		os.Stdout.WriteString("out\n")
+		os.Stderr.WriteString("err\n")
+		os.Exit(3)
+	case "kill":
+		syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		time.Sleep(time.Minute)
+	default:
+		t.Skip("runs only as TestRun's child process")
 	}
 }
 
