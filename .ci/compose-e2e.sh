@@ -29,27 +29,12 @@ START=$SECONDS
 
 # ---- helpers -------------------------------------------------------------------
 
-now() { # seconds since the epoch, with microseconds
-	if [ -n "${EPOCHREALTIME:-}" ]; then echo "${EPOCHREALTIME/,/.}"; else date +%s.%N; fi
-}
-step() { printf '\n\033[1m==> [%3ds] %s\033[0m\n' "$((SECONDS - START))" "$*"; }
-pass() { printf '    ok: %s\n' "$*"; }
-fail() { printf '\n\033[31mFAIL: %s\033[0m\n' "$*" >&2; exit 1; }
-json_str() { sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p" | head -n 1; }
+. .ci/lib.sh
 api_id() { docker ps -aq --no-trunc --filter "label=${LABEL}" --filter label=com.docker.compose.service=api | head -n 1; }
 predict_version() {
 	curl -sS --max-time 2 -X POST -H 'Content-Type: application/json' \
 		--data-binary '{"age":42,"income":55000,"account_balance":1200.5,"transactions_last_30d":14,"is_premium":1}' \
 		"$API/predict" 2>/dev/null | json_str model_version_id
-}
-# wait_for SECONDS DESCRIPTION COMMAND...: retry COMMAND every 0.1 s.
-wait_for() {
-	local limit=$1 what=$2; shift 2
-	local deadline=$((SECONDS + limit))
-	until "$@"; do
-		[ "$SECONDS" -lt "$deadline" ] || fail "timed out after ${limit}s waiting for: $what"
-		sleep 0.1
-	done
 }
 leftovers() { # every container, network, volume and image of project $1 (default PROJECT)
 	local p=${1:-$PROJECT} img

@@ -26,20 +26,8 @@ WORK="$(mktemp -d)"
 START=$SECONDS
 BODY='{"age":42,"income":55000,"account_balance":1200.5,"transactions_last_30d":14,"is_premium":1}'
 
-step() { printf '\n\033[1m==> [%3ds] %s\033[0m\n' "$((SECONDS - START))" "$*"; }
-pass() { printf '    ok: %s\n' "$*"; }
-fail() { printf '\n\033[31mFAIL: %s\033[0m\n' "$*" >&2; exit 1; }
-json_str() { sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p" | head -n 1; }
-now() { if [ -n "${EPOCHREALTIME:-}" ]; then echo "${EPOCHREALTIME/,/.}"; else date +%s.%N; fi; }
+. .ci/lib.sh
 serving() { curl -s --max-time 2 "http://127.0.0.1:$1/ready" | json_str model_version_id; }
-wait_for() {
-	local limit=$1 what=$2; shift 2
-	local deadline=$((SECONDS + limit))
-	until "$@"; do
-		[ "$SECONDS" -lt "$deadline" ] || fail "timed out after ${limit}s waiting for: $what"
-		sleep 0.05
-	done
-}
 all_serve() { local p; for p in "$@"; do [ "$(serving "$p")" = "$V" ] || return 1; done; }
 seaweedfs_id() { $S3C ps -q seaweedfs; }
 

@@ -108,12 +108,11 @@ type signalError struct{ sig syscall.Signal }
 
 func (e *signalError) Error() string { return "interrupted by " + signalName(e.sig) }
 
+var signalNames = map[syscall.Signal]string{syscall.SIGINT: "SIGINT", syscall.SIGTERM: "SIGTERM"}
+
 func signalName(sig syscall.Signal) string {
-	switch sig {
-	case syscall.SIGINT:
-		return "SIGINT"
-	case syscall.SIGTERM:
-		return "SIGTERM"
+	if name, ok := signalNames[sig]; ok {
+		return name
 	}
 	return sig.String()
 }

@@ -288,6 +288,22 @@ func (r *Reader) number() ([]byte, bool) {
 	return d[start:i], true
 }
 
+// gatherDigits reads the digits from d[i] on into mant, at most 19 of them
+// in all (digits counts them across calls); a longer number clears fast. It
+// returns where the digits end and how many of them mant took.
+func gatherDigits(d []byte, i int, mant *uint64, digits *int, fast *bool) (end, took int) {
+	for ; i < len(d) && d[i] >= '0' && d[i] <= '9'; i++ {
+		if *digits == 19 {
+			*fast = false
+			continue
+		}
+		*mant = *mant*10 + uint64(d[i]-'0')
+		*digits++
+		took++
+	}
+	return i, took
+}
+
 // Float reads a number as the nearest float64. A number that is valid JSON
 // but beyond float64's range gives inRange false (and no syntax error), as
 // encoding/json refuses it for a float64.
@@ -311,14 +327,7 @@ func (r *Reader) Float() (v float64, inRange, ok bool) {
 	case i < len(d) && d[i] == '0':
 		i++
 	case i < len(d) && d[i] >= '1' && d[i] <= '9':
-		for ; i < len(d) && d[i] >= '0' && d[i] <= '9'; i++ {
-			if digits == 19 {
-				fast = false
-				continue
-			}
-			mant = mant*10 + uint64(d[i]-'0')
-			digits++
-		}
+		i, _ = gatherDigits(d, i, &mant, &digits, &fast)
 	default:
 		r.pos = i
 		return 0, false, r.fail("expected a digit")
@@ -329,15 +338,9 @@ func (r *Reader) Float() (v float64, inRange, ok bool) {
 			r.pos = i
 			return 0, false, r.fail("expected a digit after the decimal point")
 		}
-		for ; i < len(d) && d[i] >= '0' && d[i] <= '9'; i++ {
-			if digits == 19 {
-				fast = false
-				continue
-			}
-			mant = mant*10 + uint64(d[i]-'0')
-			digits++
-			decimals++
-		}
+		var n int
+		i, n = gatherDigits(d, i, &mant, &digits, &fast)
+		decimals += n
 	}
 	if i < len(d) && (d[i] == 'e' || d[i] == 'E') {
 		fast = false

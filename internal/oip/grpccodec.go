@@ -68,6 +68,15 @@ func DecodeInferRequest(req *pb.ModelInferRequest, features []tabular.Feature, o
 	return table, r, nil
 }
 
+// appendNumbers appends vs to col as numbers and returns how many.
+func appendNumbers[T int32 | int64 | uint32 | uint64 | float32](col *tabular.Column, vs []T) int {
+	col.Grow(len(vs), tabular.Number)
+	for _, v := range vs {
+		col.AppendNumber(float64(v))
+	}
+	return len(vs)
+}
+
 func contentsLen(c *pb.InferTensorContents) int {
 	return len(c.BoolContents) + len(c.IntContents) + len(c.Int64Contents) + len(c.UintContents) +
 		len(c.Uint64Contents) + len(c.Fp32Contents) + len(c.Fp64Contents) + len(c.BytesContents)
@@ -86,35 +95,15 @@ func (t *tensor) fromContents(c *pb.InferTensorContents, strs *tabular.Interner)
 		n, field = len(c.Fp64Contents), "fp64_contents"
 		t.col = tabular.NumberColumn(t.name, c.Fp64Contents)
 	case dtFP32:
-		n, field = len(c.Fp32Contents), "fp32_contents"
-		t.col.Grow(n, tabular.Number)
-		for _, v := range c.Fp32Contents {
-			t.col.AppendNumber(float64(v))
-		}
+		n, field = appendNumbers(&t.col, c.Fp32Contents), "fp32_contents"
 	case dtInt8, dtInt16, dtInt32:
-		n, field = len(c.IntContents), "int_contents"
-		t.col.Grow(n, tabular.Number)
-		for _, v := range c.IntContents {
-			t.col.AppendNumber(float64(v))
-		}
+		n, field = appendNumbers(&t.col, c.IntContents), "int_contents"
 	case dtInt64:
-		n, field = len(c.Int64Contents), "int64_contents"
-		t.col.Grow(n, tabular.Number)
-		for _, v := range c.Int64Contents {
-			t.col.AppendNumber(float64(v))
-		}
+		n, field = appendNumbers(&t.col, c.Int64Contents), "int64_contents"
 	case dtUint8, dtUint16, dtUint32:
-		n, field = len(c.UintContents), "uint_contents"
-		t.col.Grow(n, tabular.Number)
-		for _, v := range c.UintContents {
-			t.col.AppendNumber(float64(v))
-		}
+		n, field = appendNumbers(&t.col, c.UintContents), "uint_contents"
 	case dtUint64:
-		n, field = len(c.Uint64Contents), "uint64_contents"
-		t.col.Grow(n, tabular.Number)
-		for _, v := range c.Uint64Contents {
-			t.col.AppendNumber(float64(v))
-		}
+		n, field = appendNumbers(&t.col, c.Uint64Contents), "uint64_contents"
 	case dtBool:
 		n, field = len(c.BoolContents), "bool_contents"
 		t.col.Grow(n, tabular.Bool)

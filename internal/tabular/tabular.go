@@ -24,14 +24,11 @@ const (
 	FeatureCategory                    // a string from a known set
 )
 
+var featureTypeNames = [...]string{FeatureNumber: "number", FeatureBinary: "binary", FeatureCategory: "category"}
+
 func (t FeatureType) String() string {
-	switch t {
-	case FeatureNumber:
-		return "number"
-	case FeatureBinary:
-		return "binary"
-	case FeatureCategory:
-		return "category"
+	if int(t) < len(featureTypeNames) {
+		return featureTypeNames[t]
 	}
 	return fmt.Sprintf("FeatureType(%d)", uint8(t))
 }
@@ -66,16 +63,11 @@ const (
 	mixed // a Column whose cells differ in kind
 )
 
+var kindNames = [...]string{Null: "null", Number: "number", String: "string", Bool: "bool"}
+
 func (k Kind) String() string {
-	switch k {
-	case Null:
-		return "null"
-	case Number:
-		return "number"
-	case String:
-		return "string"
-	case Bool:
-		return "bool"
+	if int(k) < len(kindNames) {
+		return kindNames[k]
 	}
 	return fmt.Sprintf("Kind(%d)", uint8(k))
 }

@@ -175,19 +175,7 @@ func (g *grower) grow() *tree {
 // on its own, then the chunks' left rows and right rows are copied back in
 // order, so the result is a stable partition whatever ran where.
 func (g *grower) partitionAll(level []node, best []candidate, splits []int, next []node) {
-	type chunk struct {
-		split, from, to int
-		left            int // rows going left
-	}
-	var chunks []chunk
-	tables := make([][]uint8, len(splits))
-	for k, i := range splits {
-		n := &level[i]
-		tables[k] = goLeft(&g.data.features[best[i].feature], &best[i])
-		for from := n.start; from < n.end; from += chunkRows {
-			chunks = append(chunks, chunk{split: k, from: from, to: min(from+chunkRows, n.end)})
-		}
-	}
+	chunks, tables := g.chunkSplits(level, best, splits)
 	parallel(len(chunks), g.opt.Workers, func(c int) {
 		ch := &chunks[c]
 		f := best[splits[ch.split]].feature
@@ -225,19 +213,31 @@ func (g *grower) partitionAll(level []node, best []candidate, splits []int, next
 	})
 }
 
-// addLastLevel adds to each row of a split node of level the value of the
-// leaf its split sends it to.
-func (g *grower) addLastLevel(t *tree, level []node, best []candidate, splits []int) {
-	type chunk struct{ split, from, to int }
-	var chunks []chunk
+// rowChunk is a run of at most chunkRows rows of one split node.
+type rowChunk struct {
+	split, from, to int // splits[split]'s rows g.rows[from:to]
+	left            int // how many go left, once partitioned
+}
+
+// chunkSplits cuts the rows of each split node of level into chunks for
+// the workers, and returns beside them each split's goes-left table by bin.
+func (g *grower) chunkSplits(level []node, best []candidate, splits []int) ([]rowChunk, [][]uint8) {
+	var chunks []rowChunk
 	tables := make([][]uint8, len(splits))
 	for k, i := range splits {
 		n := &level[i]
 		tables[k] = goLeft(&g.data.features[best[i].feature], &best[i])
 		for from := n.start; from < n.end; from += chunkRows {
-			chunks = append(chunks, chunk{k, from, min(from+chunkRows, n.end)})
+			chunks = append(chunks, rowChunk{split: k, from: from, to: min(from+chunkRows, n.end)})
 		}
 	}
+	return chunks, tables
+}
+
+// addLastLevel adds to each row of a split node of level the value of the
+// leaf its split sends it to.
+func (g *grower) addLastLevel(t *tree, level []node, best []candidate, splits []int) {
+	chunks, tables := g.chunkSplits(level, best, splits)
 	parallel(len(chunks), g.opt.Workers, func(c int) {
 		ch := chunks[c]
 		i := splits[ch.split]
