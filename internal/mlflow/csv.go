@@ -54,7 +54,7 @@ func DecodeCSV(body []byte, features []tabular.Feature, opts Options) (*tabular.
 	}
 	for j, f := range features {
 		if !present[j] {
-			return nil, tabular.Errorf(f.Name, "missing column (the model's inputs: %s)", featureNames(features))
+			return nil, tabular.Errorf(f.Name, "missing column (the model's inputs: %s)", tabular.FeatureNames(features))
 		}
 	}
 	cols := make([]tabular.Column, len(features))

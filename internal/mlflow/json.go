@@ -1,7 +1,6 @@
 package mlflow
 
 import (
-	"fmt"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -314,7 +313,7 @@ func (d *decoder) split(field string) *tabular.Error {
 	case !haveData:
 		return tabular.Errorf(field, `"data" is required`)
 	case !haveColumns:
-		return tabular.Errorf(field, `"columns" is required: name the model's inputs (%s)`, featureNames(d.features))
+		return tabular.Errorf(field, `"columns" is required: name the model's inputs (%s)`, tabular.FeatureNames(d.features))
 	case d.rows > 0 && len(names) != len(byPos):
 		return tabular.Errorf(field+".columns", "names %d columns, but the rows of data have %d values", len(names), len(byPos))
 	}
@@ -394,7 +393,7 @@ func (d *decoder) splitData(field string) ([]tabular.Column, *tabular.Error) {
 func (d *decoder) table() (*tabular.Table, error) {
 	for j, f := range d.features {
 		if !d.present[j] {
-			return nil, tabular.Errorf(f.Name, "missing column (the model's inputs: %s)", featureNames(d.features))
+			return nil, tabular.Errorf(f.Name, "missing column (the model's inputs: %s)", tabular.FeatureNames(d.features))
 		}
 		for d.cols[j].Len() < d.rows {
 			d.cols[j].AppendNull()
@@ -404,16 +403,4 @@ func (d *decoder) table() (*tabular.Table, error) {
 		return nil, tabular.Errorf("body", "no rows")
 	}
 	return &tabular.Table{Rows: d.rows, Columns: d.cols}, nil
-}
-
-func featureNames(features []tabular.Feature) string {
-	names := make([]string, len(features))
-	for i, f := range features {
-		names[i] = f.Name
-	}
-	const most = 10
-	if len(names) > most {
-		return strings.Join(names[:most], ", ") + fmt.Sprintf(" and %d more", len(names)-most)
-	}
-	return strings.Join(names, ", ")
 }

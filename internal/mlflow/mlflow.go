@@ -9,7 +9,6 @@ package mlflow
 
 import (
 	"errors"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -109,7 +108,7 @@ func AppendPredictions(dst []byte, probs []float64, labels []int64) []byte {
 // ErrorResponse is the status, content type and body that answer err as
 // MLflow's scoring server would: a *MediaError is a 415 in plain text; a
 // *tabular.Error, an error matching oip.ErrInvalidInput, or any error
-// wrapped by BadRequest is a 400 with {"error_code": "BAD_REQUEST",
+// wrapped by BadRequest is a 400 (an *oip.TooLargeError a 413) with {"error_code": "BAD_REQUEST",
 // "message": …}; oip.ErrModelNotFound is a 404 RESOURCE_DOES_NOT_EXIST,
 // oip.ErrModelNotReady a 503 TEMPORARILY_UNAVAILABLE; anything else is a
 // 500 INTERNAL_ERROR.
@@ -121,7 +120,10 @@ func ErrorResponse(err error) (status int, contentType string, body []byte) {
 	status, code := http.StatusInternalServerError, "INTERNAL_ERROR"
 	var reqErr *tabular.Error
 	var bad *badRequest
+	var tooLarge *oip.TooLargeError
 	switch {
+	case errors.As(err, &tooLarge):
+		status, code = http.StatusRequestEntityTooLarge, "BAD_REQUEST"
 	case errors.As(err, &reqErr), errors.As(err, &bad), errors.Is(err, oip.ErrInvalidInput):
 		status, code = http.StatusBadRequest, "BAD_REQUEST"
 	case errors.Is(err, oip.ErrModelNotFound):
@@ -152,16 +154,9 @@ func Serve(w http.ResponseWriter, r *http.Request, m oip.Model, maxBody int64, o
 		WriteError(w, err)
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	body, err := oip.ReadBody(w, r, nil, maxBody)
 	if err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusRequestEntityTooLarge)
-			w.Write([]byte(`{"error_code":"BAD_REQUEST","message":"request body over ` + strconv.FormatInt(tooLarge.Limit, 10) + ` bytes"}`))
-			return
-		}
-		WriteError(w, BadRequest(err))
+		WriteError(w, err)
 		return
 	}
 	table, err := Decode(body, format, m.Info().Features, opts)
@@ -169,9 +164,8 @@ func Serve(w http.ResponseWriter, r *http.Request, m oip.Model, maxBody int64, o
 		WriteError(w, err)
 		return
 	}
-	probs := make([]float64, table.Rows)
-	labels := make([]int64, table.Rows)
-	if err := m.Predict(r.Context(), table, probs, labels); err != nil {
+	probs, labels, err := oip.Predict(r.Context(), m, table)
+	if err != nil {
 		WriteError(w, err)
 		return
 	}

@@ -1,6 +1,7 @@
 package oip
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -138,16 +139,9 @@ func (h *REST) Infer(w http.ResponseWriter, r *http.Request, name, version strin
 	}
 	buf := h.buffer()
 	defer h.release(buf)
-	body, err := readBody(w, r, (*buf)[:0], h.opts.MaxBodyBytes)
+	body, err := ReadBody(w, r, (*buf)[:0], h.opts.MaxBodyBytes)
 	*buf = body[:0]
 	if err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusRequestEntityTooLarge)
-			w.Write(AppendError(nil, errors.New("request body over "+strconv.FormatInt(tooLarge.Limit, 10)+" bytes")))
-			return
-		}
 		WriteError(w, err)
 		return
 	}
@@ -164,9 +158,8 @@ func (h *REST) Infer(w http.ResponseWriter, r *http.Request, name, version strin
 		WriteError(w, err)
 		return
 	}
-	probs := make([]float64, table.Rows)
-	labels := make([]int64, table.Rows)
-	if err := m.Predict(r.Context(), table, probs, labels); err != nil {
+	probs, labels, err := Predict(r.Context(), m, table)
+	if err != nil {
 		WriteError(w, err)
 		return
 	}
@@ -194,7 +187,37 @@ func (h *REST) release(buf *[]byte) {
 	}
 }
 
-// readBody reads r's body into buf, at most limit bytes.
+// TooLargeError is a request body over the limit: REST 413.
+type TooLargeError struct{ Limit int64 }
+
+func (e *TooLargeError) Error() string {
+	return "request body over " + strconv.FormatInt(e.Limit, 10) + " bytes"
+}
+
+// ReadBody reads r's body into buf, at most limit bytes: a longer body is a
+// *TooLargeError, a body that breaks off a *tabular.Error (the client's
+// doing: 400).
+func ReadBody(w http.ResponseWriter, r *http.Request, buf []byte, limit int64) ([]byte, error) {
+	buf, err := readBody(w, r, buf, limit)
+	var tooLarge *http.MaxBytesError
+	switch {
+	case err == nil:
+		return buf, nil
+	case errors.As(err, &tooLarge):
+		return buf, &TooLargeError{Limit: tooLarge.Limit}
+	}
+	return buf, tabular.Errorf("", "reading the request body: %v", err)
+}
+
+// Predict scores every row of t with m into new slices.
+func Predict(ctx context.Context, m Model, t *tabular.Table) ([]float64, []int64, error) {
+	probs, labels := make([]float64, t.Rows), make([]int64, t.Rows)
+	if err := m.Predict(ctx, t, probs, labels); err != nil {
+		return nil, nil, err
+	}
+	return probs, labels, nil
+}
+
 func readBody(w http.ResponseWriter, r *http.Request, buf []byte, limit int64) ([]byte, error) {
 	body := http.MaxBytesReader(w, r.Body, limit)
 	if n := r.ContentLength; n > 0 && n <= limit && int64(cap(buf)) < n+1 {

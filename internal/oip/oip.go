@@ -70,13 +70,16 @@ type ModelInfo struct {
 
 // HTTPStatus is the REST status for an error from a decoder or Backend:
 // 400 for a request that breaks the protocol, 404 for an unknown model or
-// version, 422 for values that break the schema, 503 for a model not yet
+// version, 413 for a body over the limit, 422 for values that break the schema, 503 for a model not yet
 // ready, and 500 for the rest.
 func HTTPStatus(err error) int {
 	var reqErr *tabular.Error
+	var tooLarge *TooLargeError
 	switch {
 	case errors.As(err, &reqErr):
 		return http.StatusBadRequest
+	case errors.As(err, &tooLarge):
+		return http.StatusRequestEntityTooLarge
 	case errors.Is(err, ErrModelNotFound):
 		return http.StatusNotFound
 	case errors.Is(err, ErrInvalidInput):

@@ -1,7 +1,6 @@
 package oip
 
 import (
-	"fmt"
 	"math"
 	"strconv"
 	"strings"
@@ -261,18 +260,6 @@ func shapeString(shape []int64) string {
 	return "[" + strings.Join(parts, ", ") + "]"
 }
 
-func featureNames(features []tabular.Feature) string {
-	names := make([]string, len(features))
-	for i, f := range features {
-		names[i] = f.Name
-	}
-	const most = 10
-	if len(names) > most {
-		return strings.Join(names[:most], ", ") + fmt.Sprintf(" and %d more", len(names)-most)
-	}
-	return strings.Join(names, ", ")
-}
-
 // wantDatatypes says which datatypes a feature takes, for error messages.
 func wantDatatypes(t tabular.FeatureType) string {
 	switch t {
@@ -299,7 +286,7 @@ func fits(dt datatype, t tabular.FeatureType) bool {
 // every feature is a number, one [N, F] tensor in the features' order.
 func assemble(ts []tensor, features []tabular.Feature, opts DecodeOptions) (*tabular.Table, error) {
 	if len(ts) == 0 {
-		return nil, tabular.Errorf("inputs", "no input tensors (the model's inputs: %s)", featureNames(features))
+		return nil, tabular.Errorf("inputs", "no input tensors (the model's inputs: %s)", tabular.FeatureNames(features))
 	}
 	for i := range ts {
 		t := &ts[i]
@@ -333,7 +320,7 @@ func assemble(ts []tensor, features []tabular.Feature, opts DecodeOptions) (*tab
 		t := &ts[i]
 		j := find(t.name)
 		if j < 0 {
-			return nil, tabular.Errorf(t.field(), "not an input of this model (its inputs: %s)", featureNames(features))
+			return nil, tabular.Errorf(t.field(), "not an input of this model (its inputs: %s)", tabular.FeatureNames(features))
 		}
 		if seen[j] {
 			return nil, tabular.Errorf(t.field(), "given twice")
@@ -356,7 +343,7 @@ func assemble(ts []tensor, features []tabular.Feature, opts DecodeOptions) (*tab
 	}
 	for j, f := range features {
 		if !seen[j] {
-			return nil, tabular.Errorf("input "+strconv.Quote(f.Name), "missing (the model's inputs: %s)", featureNames(features))
+			return nil, tabular.Errorf("input "+strconv.Quote(f.Name), "missing (the model's inputs: %s)", tabular.FeatureNames(features))
 		}
 	}
 	if err := checkRows(&ts[0], table.Rows, opts); err != nil {
@@ -396,10 +383,10 @@ func matrix(t *tensor, features []tabular.Feature, opts DecodeOptions) (*tabular
 	switch {
 	case t.shape[1] != int64(f):
 		return nil, tabular.Errorf(t.field(), "shape %s: one tensor for the whole table needs one column per feature, and this model has %d (%s)",
-			shapeString(t.shape), f, featureNames(features))
+			shapeString(t.shape), f, tabular.FeatureNames(features))
 	case !tabular.AllNumeric(features):
 		return nil, tabular.Errorf(t.field(), "one tensor for the whole table needs every feature to be a number, and this model has categories: send one tensor per feature (%s)",
-			featureNames(features))
+			tabular.FeatureNames(features))
 	case !t.dt.isInt() && !t.dt.isFloat():
 		return nil, tabular.Errorf(t.field(), "datatype %s, but one tensor for the whole table holds numbers: send FP64", t.dt)
 	}

@@ -13,6 +13,7 @@ package tabular
 import (
 	"fmt"
 	"math"
+	"strings"
 )
 
 // FeatureType is what a model's feature holds, as its schema declares it.
@@ -49,6 +50,20 @@ func AllNumeric(features []Feature) bool {
 		}
 	}
 	return true
+}
+
+// FeatureNames lists the features' names for an error message, the first
+// ten and how many more.
+func FeatureNames(features []Feature) string {
+	names := make([]string, len(features))
+	for i, f := range features {
+		names[i] = f.Name
+	}
+	const most = 10
+	if len(names) > most {
+		return strings.Join(names[:most], ", ") + fmt.Sprintf(" and %d more", len(names)-most)
+	}
+	return strings.Join(names, ", ")
 }
 
 // Kind is what one cell of a request holds.
