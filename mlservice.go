@@ -110,6 +110,7 @@ import (
 
 	"github.com/mlservice/mlservice/internal/rules"
 	"github.com/mlservice/mlservice/model"
+	"github.com/mlservice/mlservice/model/gbdt"
 )
 
 // NumFeatures is the number of model inputs.
@@ -366,13 +367,45 @@ type FeatureImportance struct {
 
 // Params records how a version was fitted.
 type Params struct {
-	Model             string          `json:"model"` // "logistic_regression"
+	Model             string          `json:"model"` // "logistic_regression", "gbdt" or "xgboost" (imported)
 	Solver            string          `json:"solver"`
-	C                 float64         `json:"C"`
+	C                 float64         `json:"C"`            // logistic: the inverse L2 strength
 	ClassWeight       *string         `json:"class_weight"` // "balanced" or null, as scikit-learn spells it
 	GradientTolerance float64         `json:"gradient_tolerance"`
 	Fit               model.FitResult `json:"fit"`
 	TrainSeconds      float64         `json:"train_seconds"`
+	// Family is the family asked for (TrainOptions.Family): "logistic",
+	// "gbdt" or "auto"; Metadata.ModelFamily is the one fitted. Versions
+	// written before families have none (logistic).
+	Family string `json:"family,omitempty"`
+	// TreeOptions are the tree settings asked for, when Family is "gbdt"
+	// or "auto".
+	TreeOptions *TreeOptions `json:"tree_options,omitempty"`
+	// Trees is a trees version's forest: the settings it was fitted (or
+	// imported) with and what early stopping did.
+	Trees *gbdt.Params `json:"trees,omitempty"`
+	// Auto is how "auto" chose the family.
+	Auto *FamilyChoice `json:"auto,omitempty"`
+}
+
+// TreeOptions are the settings of a gradient-boosted trees fit.
+type TreeOptions struct {
+	Trees         int     `json:"trees"`
+	MaxDepth      int     `json:"max_depth"`
+	LearningRate  float64 `json:"learning_rate"`
+	EarlyStopping bool    `json:"early_stopping"`
+}
+
+// FamilyChoice records how Family "auto" chose: each family fitted on the
+// training rows but a validation split of them, scored on that split under
+// the promotion rule's metric; the better was then fitted on every training
+// row. The evaluation rows that decide promotion play no part.
+type FamilyChoice struct {
+	Metric         string             `json:"metric"`
+	ValidationRows int                `json:"validation_rows"`
+	Scores         map[string]float64 `json:"scores"` // by family
+	Chosen         string             `json:"chosen"`
+	Reason         string             `json:"reason"`
 }
 
 // Example is a self-test row stored with a version.

@@ -1,6 +1,7 @@
 package mlservice
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,14 +9,11 @@ import (
 	"math"
 	"math/rand/v2"
 	"path/filepath"
-	"slices"
-	"sync"
 	"time"
 
-	"gonum.org/v1/gonum/floats"
-	"gonum.org/v1/gonum/stat"
-
+	"github.com/mlservice/mlservice/internal/trees"
 	"github.com/mlservice/mlservice/model"
+	"github.com/mlservice/mlservice/model/gbdt"
 )
 
 // Defaults used by Train when an option is left zero.
@@ -58,7 +56,33 @@ type TrainOptions struct {
 	// reads it: a day refused as a schema change is not skipped when the
 	// change is now allowed.
 	AllowSchemaChange bool
+
+	// Family is the model family to fit: FamilyLogistic (the default),
+	// FamilyGBDT, or FamilyAuto to fit both and keep the better (see
+	// FamilyChoice).
+	Family string
+	// Trees, MaxDepth and LearningRate set a trees fit: zero means 200, 6
+	// and 0.1; trees < 1, a depth outside 1..16 or a rate outside (0, 1]
+	// is an error naming the option.
+	Trees        int
+	MaxDepth     int
+	LearningRate float64
+	// NoEarlyStopping turns off a trees fit's early stopping, on by
+	// default: 10% of the training rows held out, stopping after 20 rounds
+	// without a better log-loss on them.
+	NoEarlyStopping bool
 }
+
+// The model families TrainOptions.Family names.
+const (
+	FamilyLogistic = model.FamilyLogistic
+	FamilyGBDT     = gbdt.Family
+	FamilyAuto     = "auto"
+)
+
+// autoValidationFraction is the share of the training rows FamilyAuto
+// scores the two families on.
+const autoValidationFraction = 0.2
 
 // Candidate is a trained, evaluated model that is not yet promoted.
 type Candidate struct {
@@ -114,11 +138,11 @@ func Train(ctx context.Context, ds *Dataset, opts TrainOptions) (*Candidate, err
 	}
 
 	trainRows, eval, info := split(ds, opts)
-	m, fit, err := model.FitLogistic(ctx, s.layout(), ds.X, ds.Y, trainRows,
-		model.FitOptions{C: opts.C, Balanced: opts.BalancedClassWeight, Workers: opts.Workers})
+	m, fitted, err := fitAuto(ctx, ds, trainRows, opts)
 	if err != nil {
 		return nil, fmt.Errorf("train: %w", err)
 	}
+	fitted.TrainSeconds = time.Since(start).Seconds()
 	p := scores(m, eval)
 	metrics, err := model.Evaluate(eval.Y, p, nil)
 	if err != nil {
@@ -142,7 +166,7 @@ func Train(ctx context.Context, ds *Dataset, opts TrainOptions) (*Candidate, err
 		FeatureSchemaVersion: s.ID(),
 		Data:                 info,
 		Features:             features,
-		Params:               params(opts, fit, time.Since(start)),
+		Params:               fitted,
 		ModelFile:            modelFile,
 		Examples:             examples(m, scored, opts.Examples),
 		Importance:           importance(m, eval),
@@ -232,7 +256,110 @@ func (opts TrainOptions) withDefaults() (TrainOptions, error) {
 		return opts, err
 	}
 	opts.Rule = rule
+	switch opts.Family {
+	case "":
+		opts.Family = FamilyLogistic
+	case FamilyLogistic, FamilyAuto:
+	case FamilyGBDT:
+		if opts.BalancedClassWeight {
+			return opts, errors.New("balanced class weights are for the logistic family; gbdt does not weight classes")
+		}
+	default:
+		return opts, fmt.Errorf("family %q is not %q, %q or %q", truncate(opts.Family, 40), FamilyLogistic, FamilyGBDT, FamilyAuto)
+	}
+	if opts.Family != FamilyLogistic {
+		if err := opts.treeOptions().Check(); err != nil {
+			return opts, err
+		}
+		opts.Trees = cmp.Or(opts.Trees, gbdt.DefaultTrees)
+		opts.MaxDepth = cmp.Or(opts.MaxDepth, gbdt.DefaultMaxDepth)
+		opts.LearningRate = cmp.Or(opts.LearningRate, gbdt.DefaultLearningRate)
+	}
 	return opts, nil
+}
+
+// treeOptions are opts' settings for gbdt.Fit.
+func (opts TrainOptions) treeOptions() gbdt.Options {
+	return gbdt.Options{Trees: opts.Trees, MaxDepth: opts.MaxDepth, LearningRate: opts.LearningRate,
+		NoEarlyStopping: opts.NoEarlyStopping, Seed: opts.Seed, Workers: opts.Workers}
+}
+
+// treeSettings are opts' tree settings (defaulted) as metadata records them.
+func (opts TrainOptions) treeSettings() *TreeOptions {
+	return &TreeOptions{opts.Trees, opts.MaxDepth, opts.LearningRate, !opts.NoEarlyStopping}
+}
+
+// fitAuto fits opts.Family's model on the rows of ds that rows selects (nil:
+// all). FamilyAuto fits both families on those rows but a stratified
+// validation split of them, scores both on it under the rule's metric, and
+// fits the better (logistic on a tie) on all the rows.
+func fitAuto(ctx context.Context, ds *Dataset, rows []bool, opts TrainOptions) (model.Model, Params, error) {
+	if opts.Family != FamilyAuto {
+		return fit(ctx, opts.Family, ds, rows, opts)
+	}
+	var idx []int
+	var y []uint8
+	for i, l := range ds.Y {
+		if rows == nil || rows[i] {
+			idx, y = append(idx, i), append(y, l)
+		}
+	}
+	held := stratifiedTestRows(y, autoValidationFraction, opts.Seed+1)
+	sub, valid := make([]bool, ds.Len()), make([]bool, ds.Len())
+	for k, i := range idx {
+		sub[i], valid[i] = !held[k], held[k]
+	}
+	vset := subset(ds, valid)
+	choice := &FamilyChoice{Metric: opts.Rule.Metric, ValidationRows: vset.Len(), Scores: map[string]float64{}}
+	for _, family := range []string{FamilyLogistic, FamilyGBDT} {
+		m, _, err := fit(ctx, family, ds, sub, opts)
+		if err != nil {
+			return nil, Params{}, fmt.Errorf("auto: %s: %w", family, err)
+		}
+		metrics, err := model.Evaluate(vset.Y, scores(m, vset), nil)
+		if err != nil {
+			return nil, Params{}, fmt.Errorf("auto: score %s: %w", family, err)
+		}
+		choice.Scores[family] = opts.Rule.value(metrics)
+	}
+	lg, tr := choice.Scores[FamilyLogistic], choice.Scores[FamilyGBDT]
+	choice.Chosen, choice.Reason = FamilyLogistic, "not better than"
+	if tr > lg && !opts.Rule.lowerIsBetter() || tr < lg && opts.Rule.lowerIsBetter() {
+		choice.Chosen, choice.Reason = FamilyGBDT, "better than"
+	}
+	choice.Reason = fmt.Sprintf("gbdt %s %.6f %s logistic %.6f on %d validation rows drawn from the training rows; %s fitted on all %d training rows",
+		choice.Metric, tr, choice.Reason, lg, vset.Len(), choice.Chosen, len(idx))
+	m, p, err := fit(ctx, choice.Chosen, ds, rows, opts)
+	p.Family, p.Auto = FamilyAuto, choice
+	p.TreeOptions = opts.treeSettings()
+	p.C, p.ClassWeight = opts.C, balancedWeight(opts)
+	return m, p, err
+}
+
+// fit fits one family's model on the rows of ds that rows selects.
+func fit(ctx context.Context, family string, ds *Dataset, rows []bool, opts TrainOptions) (model.Model, Params, error) {
+	layout := ds.schema().layout()
+	if family == FamilyGBDT {
+		m, err := trees.Fit(ctx, layout, ds.X, ds.Y, rows, opts.treeOptions())
+		if err != nil {
+			return nil, Params{}, err
+		}
+		tp := m.Params()
+		return m, Params{Model: FamilyGBDT, Solver: "histogram", Family: family, Trees: &tp,
+			TreeOptions: opts.treeSettings()}, nil
+	}
+	m, res, err := model.FitLogistic(ctx, layout, ds.X, ds.Y, rows,
+		model.FitOptions{C: opts.C, Balanced: opts.BalancedClassWeight, Workers: opts.Workers})
+	return m, Params{Model: "logistic_regression", Solver: "lbfgs", C: opts.C, ClassWeight: balancedWeight(opts),
+		GradientTolerance: model.DefaultGradientTolerance, Fit: res, Family: family}, err
+}
+
+func balancedWeight(opts TrainOptions) *string {
+	if !opts.BalancedClassWeight {
+		return nil
+	}
+	balanced := "balanced"
+	return &balanced
 }
 
 // split chooses the rows to fit on (nil: all of ds) and returns the
@@ -246,31 +373,32 @@ func split(ds *Dataset, opts TrainOptions) (trainRows []bool, eval *Dataset, inf
 	}
 	test := stratifiedTestRows(ds.Y, opts.TestFraction, opts.Seed)
 	trainRows = make([]bool, len(test))
-	held := 0
 	for i, t := range test {
 		trainRows[i] = !t
-		if t {
-			held++
-		}
 	}
-	eval = &Dataset{Source: ds.Source, SHA256: ds.SHA256, Schema: ds.Schema, X: make([][]float64, len(ds.X)), Y: make([]uint8, 0, held)}
-	for j, col := range ds.X {
-		out := make([]float64, 0, held)
-		for i, t := range test {
-			if t {
-				out = append(out, col[i])
-			}
-		}
-		eval.X[j] = out
-	}
-	for i, t := range test {
-		if t {
-			eval.Y = append(eval.Y, ds.Y[i])
-		}
-	}
+	eval = subset(ds, test)
 	info.Split, info.TestFraction, info.Seed = "stratified", opts.TestFraction, opts.Seed
 	info.TrainRows, info.EvalRows = ds.Len()-eval.Len(), eval.Len()
 	return trainRows, eval, info
+}
+
+// subset returns the rows of ds that rows selects.
+func subset(ds *Dataset, rows []bool) *Dataset {
+	out := &Dataset{Source: ds.Source, SHA256: ds.SHA256, Schema: ds.Schema, X: make([][]float64, len(ds.X))}
+	for i, t := range rows {
+		if t {
+			out.Y = append(out.Y, ds.Y[i])
+		}
+	}
+	for j, col := range ds.X {
+		out.X[j] = make([]float64, 0, len(out.Y))
+		for i, t := range rows {
+			if t {
+				out.X[j] = append(out.X[j], col[i])
+			}
+		}
+	}
+	return out
 }
 
 // scores returns m's probability for every row of ds.
@@ -360,16 +488,6 @@ func importance(m model.Model, eval *Dataset) []FeatureImportance {
 	return imp
 }
 
-func params(opts TrainOptions, fit model.FitResult, took time.Duration) Params {
-	p := Params{Model: "logistic_regression", Solver: "lbfgs", C: opts.C,
-		GradientTolerance: model.DefaultGradientTolerance, Fit: fit, TrainSeconds: took.Seconds()}
-	if opts.BalancedClassWeight {
-		balanced := "balanced"
-		p.ClassWeight = &balanced
-	}
-	return p
-}
-
 // baseName is the file name metadata records for a data file: never the
 // host's path (metadata is served over HTTP); the SHA-256 identifies it.
 func baseName(source string) string {
@@ -455,54 +573,4 @@ func stratifiedTestRows(y []uint8, frac float64, seed uint64) []bool {
 		left[c]--
 	}
 	return test
-}
-
-// featureStats summarizes each number and binary feature of ds.
-func featureStats(ds *Dataset) []FeatureStats {
-	s := ds.schema()
-	out := make([]FeatureStats, len(s.Features))
-	var wg sync.WaitGroup
-	for j, f := range s.Features {
-		if f.Type == TypeCategory {
-			continue
-		}
-		col := ds.X[j]
-		wg.Go(func() {
-			mean, std := stat.PopMeanStdDev(col, nil)
-			out[j] = FeatureStats{Name: f.Name, Mean: mean, Std: std, Min: floats.Min(col), Max: floats.Max(col)}
-		})
-	}
-	wg.Wait()
-	return slices.DeleteFunc(out, func(f FeatureStats) bool { return f.Name == "" })
-}
-
-// checkVersionSize refuses, before training, a schema whose version files
-// could not be written: schema.json, or metadata.json's per-feature parts
-// alone (the rest of it is small and bounded), over the size every version
-// file is held to.
-func checkVersionSize(s *Schema, features []FeatureStats, drift *DriftProfile) error {
-	if s.IsDefault() {
-		return nil // small, and known to fit
-	}
-	if n := len(s.MarshalIndent()); n >= maxVersionFileSize {
-		return fmt.Errorf("%s would have %d bytes, the limit is %d: the schema has %d categories in all; declare fewer (merge rare values): %w",
-			schemaFile, n, maxVersionFileSize, countCategories(s), ErrInvalidData)
-	}
-	part, err := json.MarshalIndent(Metadata{Features: features, Drift: drift}, "", "  ")
-	if err != nil {
-		return fmt.Errorf("encode metadata: %w", err)
-	}
-	if len(part) >= maxVersionFileSize {
-		return fmt.Errorf("%s would have over %d bytes, the limit is %d: the schema has %d categories in all; declare fewer (merge rare values): %w",
-			metadataFile, len(part), maxVersionFileSize, countCategories(s), ErrInvalidData)
-	}
-	return nil
-}
-
-func countCategories(s *Schema) int {
-	n := 0
-	for _, f := range s.Features {
-		n += len(f.Categories)
-	}
-	return n
 }

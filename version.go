@@ -345,3 +345,34 @@ func (a *Artifacts) loadVersion(ctx context.Context, id string) (*servingVersion
 	}
 	return decodeVersion(id, files)
 }
+
+// checkVersionSize refuses, before training, a schema whose version files
+// could not be written: schema.json, or metadata.json's per-feature parts
+// alone (the rest of it is small and bounded), over the size every version
+// file is held to.
+func checkVersionSize(s *Schema, features []FeatureStats, drift *DriftProfile) error {
+	if s.IsDefault() {
+		return nil // small, and known to fit
+	}
+	if n := len(s.MarshalIndent()); n >= maxVersionFileSize {
+		return fmt.Errorf("%s would have %d bytes, the limit is %d: the schema has %d categories in all; declare fewer (merge rare values): %w",
+			schemaFile, n, maxVersionFileSize, countCategories(s), ErrInvalidData)
+	}
+	part, err := json.MarshalIndent(Metadata{Features: features, Drift: drift}, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode metadata: %w", err)
+	}
+	if len(part) >= maxVersionFileSize {
+		return fmt.Errorf("%s would have over %d bytes, the limit is %d: the schema has %d categories in all; declare fewer (merge rare values): %w",
+			metadataFile, len(part), maxVersionFileSize, countCategories(s), ErrInvalidData)
+	}
+	return nil
+}
+
+func countCategories(s *Schema) int {
+	n := 0
+	for _, f := range s.Features {
+		n += len(f.Categories)
+	}
+	return n
+}
