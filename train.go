@@ -3,6 +3,8 @@ package mlservice
 import (
 	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -143,15 +145,24 @@ func Train(ctx context.Context, ds *Dataset, opts TrainOptions) (*Candidate, err
 		return nil, fmt.Errorf("train: %w", err)
 	}
 	fitted.TrainSeconds = time.Since(start).Seconds()
-	p := scores(m, eval)
-	metrics, err := model.Evaluate(eval.Y, p, nil)
+	c, err := newCandidate(ctx, m, fitted, ds, eval, info, features, drift, opts)
 	if err != nil {
-		return nil, fmt.Errorf("train: evaluate: %w", err)
-	}
-	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("train: %w", err)
 	}
+	return c, nil
+}
 
+// newCandidate scores m, fitted on ds (under its schema), on eval and makes
+// it a candidate: its self-test examples come from opts.Eval, or ds.
+func newCandidate(ctx context.Context, m model.Model, fitted Params, ds, eval *Dataset, info DataInfo,
+	features []FeatureStats, drift *DriftProfile, opts TrainOptions) (*Candidate, error) {
+	metrics, err := model.Evaluate(eval.Y, scores(m, eval), nil)
+	if err != nil {
+		return nil, fmt.Errorf("evaluate: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	scored := ds // the file the examples come from
 	if opts.Eval != nil {
 		scored = opts.Eval
@@ -163,7 +174,7 @@ func Train(ctx context.Context, ds *Dataset, opts TrainOptions) (*Candidate, err
 		Metrics:              metrics,
 		TrainingDataFile:     baseName(ds.Source),
 		TrainedAt:            time.Now().UTC(),
-		FeatureSchemaVersion: s.ID(),
+		FeatureSchemaVersion: ds.schema().ID(),
 		Data:                 info,
 		Features:             features,
 		Params:               fitted,
@@ -179,6 +190,45 @@ func Train(ctx context.Context, ds *Dataset, opts TrainOptions) (*Candidate, err
 	if ds.Schema != nil && !ds.Schema.IsDefault() {
 		c.Schema = ds.Schema.clone()
 	}
+	return c, nil
+}
+
+// ImportXGBoost makes a candidate of an XGBoost model saved as JSON (data,
+// read from the file source), scored on eval as a trained candidate is on
+// its evaluation file and promoted by the same rule (opts.Rule; opts.Eval
+// and the family settings are ignored). The model must be binary:logistic
+// over number features whose feature_names are features of eval's schema;
+// anything else is refused with what and where (gbdt.FromXGBoost). An
+// imported version has no training file: its metadata names the model file
+// instead (and its SHA-256 as the data's), and its feature statistics and
+// drift baseline are the evaluation file's.
+func ImportXGBoost(ctx context.Context, data []byte, source string, eval *Dataset, opts TrainOptions) (*Candidate, error) {
+	start := time.Now()
+	opts.Family, opts.Eval = FamilyLogistic, eval // nothing is fitted: the tree settings play no part
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, fmt.Errorf("import: %w", err)
+	}
+	if err := checkDataset(eval, nil, "evaluation"); err != nil {
+		return nil, fmt.Errorf("import: %w", err)
+	}
+	features, drift := featureStats(eval), newDriftProfile(eval)
+	if err := checkVersionSize(eval.schema(), features, drift); err != nil {
+		return nil, fmt.Errorf("import: %w", err)
+	}
+	m, err := trees.Import(data, eval.schema().layout())
+	if err != nil {
+		return nil, fmt.Errorf("import %s: %w", baseName(source), err)
+	}
+	sum := sha256.Sum256(data)
+	info := DataInfo{SHA256: hex.EncodeToString(sum[:]), Split: "file", EvalSHA256: eval.SHA256, EvalRows: eval.Len()}
+	tp := m.Params()
+	fitted := Params{Model: "xgboost", Family: FamilyGBDT, Trees: &tp, TrainSeconds: time.Since(start).Seconds()}
+	c, err := newCandidate(ctx, m, fitted, eval, eval, info, features, drift, opts)
+	if err != nil {
+		return nil, fmt.Errorf("import: %w", err)
+	}
+	c.Metadata.TrainingDataFile = baseName(source)
 	return c, nil
 }
 
@@ -412,80 +462,6 @@ func scores(m model.Model, ds *Dataset) []float64 {
 		p[i] = model.Sigmoid(m.LogOdds(row))
 	}
 	return p
-}
-
-// examples picks up to n self-test rows spread over ds, each at most once,
-// with the probabilities m gives them; a row with an ignored unknown
-// category is passed over (its value is not kept).
-func examples(m model.Model, ds *Dataset, n int) []Example {
-	s := ds.schema()
-	n = min(n, ds.Len())
-	out := make([]Example, 0, n)
-	row := make([]float64, len(ds.X))
-	for k := range n {
-		i := k * ds.Len() / n
-		for ; i < ds.Len() && hasUnknown(s, ds, i); i++ {
-		}
-		if i == ds.Len() {
-			break
-		}
-		for j, col := range ds.X {
-			row[j] = col[i]
-		}
-		ex := Example{Probability: model.Sigmoid(m.LogOdds(row))}
-		if ds.Schema == nil || ds.Schema.IsDefault() {
-			ex.Features = ds.Row(i)
-		} else {
-			ex.Values = map[string]any{}
-			for j, f := range s.Features {
-				if f.Type == TypeCategory {
-					ex.Values[f.Name] = f.Categories[int(row[j])]
-				} else {
-					ex.Values[f.Name] = row[j]
-				}
-			}
-		}
-		out = append(out, ex)
-	}
-	return out
-}
-
-// hasUnknown reports whether row i has a category value the schema ignored.
-func hasUnknown(s *Schema, ds *Dataset, i int) bool {
-	for j, f := range s.Features {
-		if f.Type == TypeCategory && ds.X[j][i] < 0 {
-			return true
-		}
-	}
-	return false
-}
-
-// importanceRows is how many evaluation rows importance explains at most,
-// spread over them.
-const importanceRows = 10000
-
-// importance returns each feature's mean absolute contribution to the
-// log-odds (model.Model.Explain) over the evaluation rows.
-func importance(m model.Model, eval *Dataset) []FeatureImportance {
-	layout := m.Layout()
-	sum := make([]float64, len(layout))
-	row, out := make([]float64, len(layout)), make([]float64, len(layout))
-	n := min(eval.Len(), importanceRows)
-	for k := range n {
-		i := k * eval.Len() / n
-		for j, col := range eval.X {
-			row[j] = col[i]
-		}
-		m.Explain(row, out)
-		for j, c := range out {
-			sum[j] += math.Abs(c)
-		}
-	}
-	imp := make([]FeatureImportance, len(layout))
-	for j, f := range layout {
-		imp[j] = FeatureImportance{Name: f.Name, MeanAbsContribution: sum[j] / float64(max(n, 1))}
-	}
-	return imp
 }
 
 // baseName is the file name metadata records for a data file: never the

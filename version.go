@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -375,4 +376,78 @@ func countCategories(s *Schema) int {
 		n += len(f.Categories)
 	}
 	return n
+}
+
+// examples picks up to n self-test rows spread over ds, each at most once,
+// with the probabilities m gives them; a row with an ignored unknown
+// category is passed over (its value is not kept).
+func examples(m model.Model, ds *Dataset, n int) []Example {
+	s := ds.schema()
+	n = min(n, ds.Len())
+	out := make([]Example, 0, n)
+	row := make([]float64, len(ds.X))
+	for k := range n {
+		i := k * ds.Len() / n
+		for ; i < ds.Len() && hasUnknown(s, ds, i); i++ {
+		}
+		if i == ds.Len() {
+			break
+		}
+		for j, col := range ds.X {
+			row[j] = col[i]
+		}
+		ex := Example{Probability: model.Sigmoid(m.LogOdds(row))}
+		if ds.Schema == nil || ds.Schema.IsDefault() {
+			ex.Features = ds.Row(i)
+		} else {
+			ex.Values = map[string]any{}
+			for j, f := range s.Features {
+				if f.Type == TypeCategory {
+					ex.Values[f.Name] = f.Categories[int(row[j])]
+				} else {
+					ex.Values[f.Name] = row[j]
+				}
+			}
+		}
+		out = append(out, ex)
+	}
+	return out
+}
+
+// hasUnknown reports whether row i has a category value the schema ignored.
+func hasUnknown(s *Schema, ds *Dataset, i int) bool {
+	for j, f := range s.Features {
+		if f.Type == TypeCategory && ds.X[j][i] < 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// importanceRows is how many evaluation rows importance explains at most,
+// spread over them.
+const importanceRows = 10000
+
+// importance returns each feature's mean absolute contribution to the
+// log-odds (model.Model.Explain) over the evaluation rows.
+func importance(m model.Model, eval *Dataset) []FeatureImportance {
+	layout := m.Layout()
+	sum := make([]float64, len(layout))
+	row, out := make([]float64, len(layout)), make([]float64, len(layout))
+	n := min(eval.Len(), importanceRows)
+	for k := range n {
+		i := k * eval.Len() / n
+		for j, col := range eval.X {
+			row[j] = col[i]
+		}
+		m.Explain(row, out)
+		for j, c := range out {
+			sum[j] += math.Abs(c)
+		}
+	}
+	imp := make([]FeatureImportance, len(layout))
+	for j, f := range layout {
+		imp[j] = FeatureImportance{Name: f.Name, MeanAbsContribution: sum[j] / float64(max(n, 1))}
+	}
+	return imp
 }
