@@ -7,7 +7,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 
@@ -227,96 +226,27 @@ func TestBadTreeOptions(t *testing.T) {
 	}
 }
 
-// xgbCredit is testdata/gbdt's XGBoost model of credit_data's nine number
-// features, its evaluation file (the golden rows without a missing cell,
-// with their labels) under its schema, and XGBoost's figures for the rows.
-type xgbCredit struct {
-	model    []byte
-	eval     *mlservice.Dataset
-	features []string
-	rows     [][]*float64
-	proba    []float64
-	contribs [][]float64
-}
-
-func readXGBCredit(t testing.TB) xgbCredit {
-	t.Helper()
-	dir := filepath.Join(testkit.Root(t), "testdata", "gbdt")
-	var g struct {
-		Features []string     `json:"features"`
-		Rows     [][]*float64 `json:"rows"`
-		Proba    []float64    `json:"proba"`
-		Contribs [][]float64  `json:"contribs"`
-	}
-	if err := json.Unmarshal(testkit.ReadFile(t, filepath.Join(dir, "xgb_credit_golden.json")), &g); err != nil {
-		t.Fatal(err)
-	}
-	s, err := mlservice.LoadSchemaFile(filepath.Join(dir, "xgb_credit.schema.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	eval, err := mlservice.ValidateTableFile(context.Background(), filepath.Join(dir, "xgb_credit_eval.csv"), s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return xgbCredit{testkit.ReadFile(t, filepath.Join(dir, "xgb_credit.json")), eval, g.Features, g.Rows, g.Proba, g.Contribs}
-}
-
-// checkXGBCredit checks that the store serves, and the version's model
-// explains, the golden rows without a missing cell as XGBoost does:
-// probabilities within 2e-6, contributions and bias within 1e-4.
-func checkXGBCredit(t *testing.T, x xgbCredit, st *mlservice.Store, m model.Model) {
-	t.Helper()
-	out := make([]float64, len(x.features))
-	n, worstP, worstC := 0, 0.0, 0.0
-	for i, cells := range x.rows {
-		if slices.Contains(cells, nil) {
-			continue // a missing cell: the schema option of another change
-		}
-		r := mlservice.Row{}
-		for _, c := range cells {
-			r.Numbers = append(r.Numbers, *c) // the schema lists the model's features in its order
-		}
-		p, err := st.PredictRow(&r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		worstP = max(worstP, math.Abs(p.Probability-x.proba[i]))
-		bias := m.Explain(r.Numbers, out)
-		want := x.contribs[i]
-		worstC = max(worstC, math.Abs(bias-want[len(want)-1]))
-		for k := range out {
-			worstC = max(worstC, math.Abs(out[k]-want[k]))
-		}
-		n++
-	}
-	t.Logf("%d rows: worst probability difference %.2g (bar 2e-6), worst contribution difference %.2g (bar 1e-4)", n, worstP, worstC)
-	if n < 250 || worstP > 2e-6 || worstC > 1e-4 {
-		t.Errorf("%d rows: probabilities within %.2g of XGBoost's, contributions within %.2g", n, worstP, worstC)
-	}
-}
-
 // TestImportXGBoost: an imported model is evaluated, promoted by the rule
 // over the current version on the same rows, written and served as XGBoost
 // predicts and explains.
 func TestImportXGBoost(t *testing.T) {
 	ctx := context.Background()
-	x := readXGBCredit(t)
+	x := mlkit.ReadXGBCredit(t)
 	dir := t.TempDir()
-	lr, err := mlservice.Train(ctx, x.eval, mlservice.TrainOptions{})
+	lr, err := mlservice.Train(ctx, x.Eval, mlservice.TrainOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := mlservice.Promote(ctx, dir, lr); err != nil {
 		t.Fatal(err)
 	}
-	cand, err := mlservice.ImportXGBoost(ctx, x.model, "/somewhere/xgb_credit.json", x.eval, mlservice.TrainOptions{Rule: mlservice.PromotionRule{Metric: "roc_auc"}})
+	cand, err := mlservice.ImportXGBoost(ctx, x.Model, "/somewhere/xgb_credit.json", x.Eval, mlservice.TrainOptions{Rule: mlservice.PromotionRule{Metric: "roc_auc"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	md := cand.Metadata
 	if md.ModelFamily != "gbdt" || md.Params.Model != "xgboost" || md.Params.Trees == nil || md.Params.Trees.Source != "xgboost" || md.Params.Trees.Trees != 100 ||
-		md.TrainingDataFile != "xgb_credit.json" || md.EvaluationDataFile != "xgb_credit_eval.csv" || md.Metric.Name != "roc_auc" || md.Data.EvalRows != x.eval.Len() {
+		md.TrainingDataFile != "xgb_credit.json" || md.EvaluationDataFile != "xgb_credit_eval.csv" || md.Metric.Name != "roc_auc" || md.Data.EvalRows != x.Eval.Len() {
 		t.Errorf("metadata %+v", md)
 	}
 	d, err := mlservice.Promote(ctx, dir, cand)
@@ -341,7 +271,7 @@ func TestImportXGBoost(t *testing.T) {
 		t.Errorf("version metadata %+v", meta)
 	}
 	st := mlkit.OpenStore(t, dir, mlservice.StoreOptions{RefreshInterval: -1})
-	checkXGBCredit(t, x, st, m)
+	x.Check(t, st, m)
 }
 
 // TestImportXGBoostRefuses: what FromXGBoost refuses, ImportXGBoost
@@ -349,10 +279,10 @@ func TestImportXGBoost(t *testing.T) {
 // nothing is written).
 func TestImportXGBoostRefuses(t *testing.T) {
 	ctx := context.Background()
-	x := readXGBCredit(t)
+	x := mlkit.ReadXGBCredit(t)
 	edit := func(fn func(learner map[string]any)) []byte {
 		var m map[string]any
-		if err := json.Unmarshal(x.model, &m); err != nil {
+		if err := json.Unmarshal(x.Model, &m); err != nil {
 			t.Fatal(err)
 		}
 		fn(m["learner"].(map[string]any))
@@ -370,7 +300,7 @@ func TestImportXGBoostRefuses(t *testing.T) {
 		data []byte
 		want string
 	}{
-		{"malformed", x.model[:len(x.model)/3], "not valid JSON"},
+		{"malformed", x.Model[:len(x.Model)/3], "not valid JSON"},
 		{"multiclass", edit(func(l map[string]any) {
 			l["learner_model_param"].(map[string]any)["num_class"] = "3"
 		}), "num_class"},
@@ -384,7 +314,7 @@ func TestImportXGBoostRefuses(t *testing.T) {
 			l["learner_model_param"].(map[string]any)["num_feature"] = "2000000"
 		}), "num_feature"},
 	} {
-		c, err := mlservice.ImportXGBoost(ctx, tc.data, "m.json", x.eval, mlservice.TrainOptions{})
+		c, err := mlservice.ImportXGBoost(ctx, tc.data, "m.json", x.Eval, mlservice.TrainOptions{})
 		if err == nil || c != nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "import m.json") {
 			t.Errorf("%s: %v, want an error naming m.json and %q", tc.name, err, tc.want)
 		}
