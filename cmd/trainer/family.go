@@ -80,8 +80,8 @@ func runImport(ctx context.Context, args []string, p proc) error {
 	fs := newFlagSet("import", "-xgboost MODEL.json -eval FILE [flags]",
 		"Reads a model XGBoost saved as JSON (binary:logistic over number features named in\nfeature_names, each a feature of the schema by name), scores it on FILE (- for\nstandard input) and promotes it when it beats the current version under the\npromotion rule on the same rows, as train does a trained candidate (same\nartifacts, checksums and history). A model that is malformed, multi-class, of\nanother objective, with categorical splits, naming a feature the schema lacks or\nover the size limits is refused with what and where, and nothing is written.")
 	openArtifacts := artifactsFlags(fs, p.getenv)
-	modelFile := fs.String("xgboost", "", "the XGBoost JSON model `FILE` (Booster.save_model) (no env; required)")
-	evalFile := fs.String("eval", "", "score on this CSV `FILE` (- for standard input) (no env; required)")
+	modelFile := fs.String("xgboost", "", "the XGBoost JSON model `FILE` (Booster.save_model) (no env; no default: required)")
+	evalFile := fs.String("eval", "", "score on this CSV `FILE` (- for standard input) (no env; no default: required)")
 	schemaFile := schemaFlag(fs, p.getenv)
 	allowChange := fs.Bool("allow-schema-change", false, "promote even though the schema differs from the current version's, without comparing metrics (no env; default false)")
 	promoteRule := ruleFlags(fs, p.getenv)
