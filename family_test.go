@@ -158,6 +158,13 @@ func TestTreesVersionRoundTrip(t *testing.T) {
 		*meta.Params.TreeOptions != (mlservice.TreeOptions{Trees: 60, MaxDepth: 4, LearningRate: 0.2, EarlyStopping: true}) {
 		t.Errorf("version read back: family %s / %s, params %+v", meta.ModelFamily, m.Family(), meta.Params)
 	}
+	gain := 0.0
+	for _, fi := range meta.Importance {
+		gain += fi.TotalGain
+	}
+	if !(gain > 0) || lr.Metadata.Importance[0].TotalGain != 0 {
+		t.Errorf("total gain %v in the trees version's importance, %v in the logistic one's", gain, lr.Metadata.Importance[0].TotalGain)
+	}
 	raw, err := os.ReadFile(filepath.Join(dir, "models", "versions", d.VersionID, "model.json"))
 	if err != nil {
 		t.Fatal(err)

@@ -363,6 +363,10 @@ type FeatureStats struct {
 type FeatureImportance struct {
 	Name                string  `json:"name"`
 	MeanAbsContribution float64 `json:"mean_abs_contribution"` // in log-odds
+	// TotalGain is a trees model's loss reduction by the splits on the
+	// feature, summed over the trees (gbdt.Forest.Importance); none for
+	// other families.
+	TotalGain float64 `json:"total_gain,omitempty"`
 }
 
 // Params records how a version was fitted.

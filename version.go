@@ -21,6 +21,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/mlservice/mlservice/internal/strictjson"
+	"github.com/mlservice/mlservice/internal/trees"
 	"github.com/mlservice/mlservice/model"
 	"github.com/mlservice/mlservice/storage"
 )
@@ -448,6 +449,11 @@ func importance(m model.Model, eval *Dataset) []FeatureImportance {
 	imp := make([]FeatureImportance, len(layout))
 	for j, f := range layout {
 		imp[j] = FeatureImportance{Name: f.Name, MeanAbsContribution: sum[j] / float64(max(n, 1))}
+	}
+	if f, ok := trees.Forest(m); ok {
+		for j, g := range f.Importance() {
+			imp[j].TotalGain = g
+		}
 	}
 	return imp
 }
