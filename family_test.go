@@ -172,6 +172,15 @@ func TestTreesVersionRoundTrip(t *testing.T) {
 	if !strings.Contains(string(raw), `"family": "gbdt"`) {
 		t.Errorf("model.json does not name its family: %.200s", raw)
 	}
+	// A candidate survives JSON as the trees it is.
+	enc, err := json.Marshal(cand)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back mlservice.Candidate
+	if err := json.Unmarshal(enc, &back); err != nil || back.Model.Family() != "gbdt" {
+		t.Fatalf("candidate from JSON: %v, %v", back.Model, err)
+	}
 	st := mlkit.OpenStore(t, dir, mlservice.StoreOptions{RefreshInterval: -1})
 	if got, _, err := st.Metadata(); err != nil || got.ModelVersionID != d.VersionID || got.ModelFamily != "gbdt" {
 		t.Fatalf("serving %+v, %v; want gbdt version %s", got, err, d.VersionID)
@@ -192,7 +201,7 @@ func TestTreesVersionRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := model.Sigmoid(cand.Model.LogOdds(row)); p.Probability != want || p.ModelVersionID != d.VersionID {
+		if want := model.Sigmoid(cand.Model.LogOdds(row)); p.Probability != want || p.ModelVersionID != d.VersionID || back.Model.LogOdds(row) != cand.Model.LogOdds(row) {
 			t.Errorf("row %d: served %v by %s, the candidate gives %v", i, p.Probability, p.ModelVersionID, want)
 		}
 	}
@@ -326,5 +335,39 @@ func TestImportXGBoostRefuses(t *testing.T) {
 			t.Errorf("%s: %v, want an error naming m.json and %q", tc.name, err, tc.want)
 		}
 		t.Logf("%s: %v", tc.name, err)
+	}
+}
+
+// A trees version of the built-in contract serves through every Predict
+// path as its model computes.
+func TestTreesServeDefaultSchema(t *testing.T) {
+	ds, err := mlservice.ValidateFile(context.Background(), testkit.Data(t, "day_01.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cand, err := mlservice.Train(context.Background(), ds, mlservice.TrainOptions{Family: "gbdt", Trees: 40})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := mlkit.Serve(t, cand)
+	v := mlkit.Row.Vector()
+	want := model.Sigmoid(cand.Model.LogOdds(v[:]))
+	p, err := st.Predict(mlkit.Row)
+	if err != nil || p.Probability != want {
+		t.Fatalf("Predict: %v, %v; the model gives %v", p, err, want)
+	}
+	body, err := json.Marshal(mlkit.Row)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, err := st.PredictJSON(body); err != nil || p.Probability != want {
+		t.Errorf("PredictJSON: %v, %v; want %v", p, err, want)
+	}
+	batch, err := st.PredictBatch(nil, []mlservice.Features{mlkit.Row, mlkit.Row})
+	if err != nil || len(batch) != 2 || batch[1].Probability != want {
+		t.Errorf("PredictBatch: %v, %v", batch, err)
+	}
+	if md, raw, err := st.Metadata(); err != nil || md.ModelFamily != "gbdt" || !strings.Contains(string(raw), `"model_family": "gbdt"`) {
+		t.Errorf("metadata served: %v, %v", md, err)
 	}
 }
