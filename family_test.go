@@ -90,6 +90,20 @@ func TestAutoPicksTreesOnChurn(t *testing.T) {
 		md.Params.Trees == nil || md.Params.Trees.Trees != 200 || md.Params.Trees.MaxDepth != 6 {
 		t.Errorf("data %+v, params %+v", md.Data, md.Params)
 	}
+	// 200 trees of depth 6 are over the 1 MiB other version files are held
+	// to: the version is written, read back and served all the same.
+	dir := t.TempDir()
+	d, err := mlservice.Promote(context.Background(), dir, cand)
+	if err != nil {
+		t.Fatal(err)
+	}
+	size := len(testkit.ReadFile(t, testkit.VersionFile(dir, d.VersionID, "model.json")))
+	if size < 1<<20 {
+		t.Errorf("model.json has %d bytes: the test no longer checks a trees model over 1 MiB", size)
+	}
+	if _, m, err := mlservice.ReadVersion(dir, d.VersionID); err != nil || m.Family() != "gbdt" {
+		t.Errorf("a model.json of %d bytes read back: %v", size, err)
+	}
 	xgb, _ := xgbGolden(t, "mlc_churn")
 	got := md.Metrics
 	t.Logf("trees through Train on mlc_churn's test rows: F1 %.4f AUC %.4f; XGBoost-hist F1 %.4f AUC %.4f", got.F1, got.ROCAUC, xgb.F1, xgb.ROCAUC)

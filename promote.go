@@ -436,8 +436,8 @@ func (d *Decision) versionFiles(c *Candidate, modelJSON []byte) (map[string][]by
 	}
 	files := map[string][]byte{modelFile: modelJSON, metadataFile: metaJSON, schemaFile: c.schema().MarshalIndent()}
 	for name, data := range files {
-		if len(data) >= maxVersionFileSize { // a version no loader would read must not be written
-			return nil, fmt.Errorf("%s would have %d bytes, the limit is %d", name, len(data), maxVersionFileSize)
+		if len(data) >= fileLimit(name) { // a version no loader would read must not be written
+			return nil, fmt.Errorf("%s would have %d bytes, the limit is %d", name, len(data), fileLimit(name))
 		}
 	}
 	return files, nil
