@@ -385,3 +385,30 @@ func TestTreesServeDefaultSchema(t *testing.T) {
 		t.Errorf("metadata served: %v, %v", md, err)
 	}
 }
+
+// With too few rows of a class to hold some out, auto keeps logistic
+// regression and says why, rather than fail.
+func TestAutoTooFewRows(t *testing.T) {
+	lines := strings.SplitAfter(string(testkit.ReadFile(t, testkit.Data(t, "day_01.csv"))), "\n")
+	var csv strings.Builder
+	csv.WriteString(lines[0])
+	var n [2]int
+	for _, l := range lines[1:] {
+		c := strings.TrimSpace(l[strings.LastIndexByte(strings.TrimSpace(l), ',')+1:])
+		if k := map[string]int{"0": 0, "1": 1}[c]; c != "" && n[k] < 6 {
+			csv.WriteString(l)
+			n[k]++
+		}
+	}
+	ds, err := mlservice.Validate(context.Background(), strings.NewReader(csv.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cand, err := mlservice.Train(context.Background(), ds, mlservice.TrainOptions{Family: "auto"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := cand.Metadata.Params.Auto; cand.Model.Family() != "logistic" || a == nil || a.Chosen != "logistic" || !strings.Contains(a.Reason, "too few training rows") {
+		t.Errorf("auto on %d rows: %s, %+v", ds.Len(), cand.Model.Family(), a)
+	}
+}

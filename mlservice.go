@@ -16,7 +16,8 @@
 // Validate enforces the data contract and returns every problem it finds,
 // with line and column, in one *ValidationError. Train splits the rows
 // (stratified 80/20, fixed seed), standardizes them, fits an L2 logistic
-// regression with gonum's L-BFGS and scores the held-out rows. Promote writes
+// regression with gonum's L-BFGS (or gradient-boosted trees, or the better of
+// the two: TrainOptions.Family) and scores the held-out rows. Promote writes
 // the version durably under $ARTIFACTS_DIR/models/versions and moves CURRENT
 // to it only when it beats the current version on the same rows under its
 // PromotionRule, by default F1 strictly greater (the current version is

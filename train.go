@@ -86,6 +86,11 @@ const (
 // scores the two families on.
 const autoValidationFraction = 0.2
 
+// autoMinRowsPerClass is the fewest training rows of each class
+// FamilyAuto compares the families on; with fewer it keeps logistic
+// regression.
+const autoMinRowsPerClass = 10
+
 // Candidate is a trained, evaluated model that is not yet promoted.
 type Candidate struct {
 	// Model is the fitted model; Metadata.ModelFamily names its family.
@@ -354,6 +359,10 @@ func fitAuto(ctx context.Context, ds *Dataset, rows []bool, opts TrainOptions) (
 			idx, y = append(idx, i), append(y, l)
 		}
 	}
+	var counts [2]int
+	for _, l := range y {
+		counts[l]++
+	}
 	held := stratifiedTestRows(y, autoValidationFraction, opts.Seed+1)
 	sub, valid := make([]bool, ds.Len()), make([]bool, ds.Len())
 	for k, i := range idx {
@@ -361,7 +370,15 @@ func fitAuto(ctx context.Context, ds *Dataset, rows []bool, opts TrainOptions) (
 	}
 	vset := subset(ds, valid)
 	choice := &FamilyChoice{Metric: opts.Rule.Metric, ValidationRows: vset.Len(), Scores: map[string]float64{}}
+	if min(counts[0], counts[1]) < autoMinRowsPerClass {
+		choice.Chosen, choice.ValidationRows = FamilyLogistic, 0
+		choice.Reason = fmt.Sprintf("too few training rows to compare the families on held-out ones (%d and %d of the classes, auto needs %d of each): logistic",
+			counts[0], counts[1], autoMinRowsPerClass)
+	}
 	for _, family := range []string{FamilyLogistic, FamilyGBDT} {
+		if choice.Chosen != "" {
+			break
+		}
 		m, _, err := fit(ctx, family, ds, sub, opts)
 		if err != nil {
 			return nil, Params{}, fmt.Errorf("auto: %s: %w", family, err)
@@ -372,13 +389,14 @@ func fitAuto(ctx context.Context, ds *Dataset, rows []bool, opts TrainOptions) (
 		}
 		choice.Scores[family] = opts.Rule.value(metrics)
 	}
-	lg, tr := choice.Scores[FamilyLogistic], choice.Scores[FamilyGBDT]
-	choice.Chosen, choice.Reason = FamilyLogistic, "not better than"
-	if tr > lg && !opts.Rule.lowerIsBetter() || tr < lg && opts.Rule.lowerIsBetter() {
-		choice.Chosen, choice.Reason = FamilyGBDT, "better than"
+	if lg, tr := choice.Scores[FamilyLogistic], choice.Scores[FamilyGBDT]; choice.Chosen == "" {
+		choice.Chosen, choice.Reason = FamilyLogistic, "not better than"
+		if tr > lg && !opts.Rule.lowerIsBetter() || tr < lg && opts.Rule.lowerIsBetter() {
+			choice.Chosen, choice.Reason = FamilyGBDT, "better than"
+		}
+		choice.Reason = fmt.Sprintf("gbdt %s %.6f %s logistic %.6f on %d validation rows drawn from the training rows; %s fitted on all %d training rows",
+			choice.Metric, tr, choice.Reason, lg, vset.Len(), choice.Chosen, len(idx))
 	}
-	choice.Reason = fmt.Sprintf("gbdt %s %.6f %s logistic %.6f on %d validation rows drawn from the training rows; %s fitted on all %d training rows",
-		choice.Metric, tr, choice.Reason, lg, vset.Len(), choice.Chosen, len(idx))
 	m, p, err := fit(ctx, choice.Chosen, ds, rows, opts)
 	p.Family, p.Auto = FamilyAuto, choice
 	p.TreeOptions = opts.treeSettings()
