@@ -13,9 +13,6 @@ import (
 	"slices"
 	"sync"
 
-	"gonum.org/v1/gonum/floats"
-	"gonum.org/v1/gonum/stat"
-
 	"github.com/mlservice/mlservice/internal/driftcount"
 )
 
@@ -438,23 +435,4 @@ func (p *DriftProfile) clone() *DriftProfile {
 		c.Features[i].Categories = slices.Clone(c.Features[i].Categories)
 	}
 	return c
-}
-
-// featureStats summarizes each number and binary feature of ds.
-func featureStats(ds *Dataset) []FeatureStats {
-	s := ds.schema()
-	out := make([]FeatureStats, len(s.Features))
-	var wg sync.WaitGroup
-	for j, f := range s.Features {
-		if f.Type == TypeCategory {
-			continue
-		}
-		col := ds.X[j]
-		wg.Go(func() {
-			mean, std := stat.PopMeanStdDev(col, nil)
-			out[j] = FeatureStats{Name: f.Name, Mean: mean, Std: std, Min: floats.Min(col), Max: floats.Max(col)}
-		})
-	}
-	wg.Wait()
-	return slices.DeleteFunc(out, func(f FeatureStats) bool { return f.Name == "" })
 }

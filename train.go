@@ -3,15 +3,18 @@ package mlservice
 import (
 	"cmp"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"path/filepath"
+	"slices"
+	"sync"
 	"time"
+
+	"gonum.org/v1/gonum/floats"
+	"gonum.org/v1/gonum/stat"
 
 	"github.com/mlservice/mlservice/internal/trees"
 	"github.com/mlservice/mlservice/model"
@@ -81,15 +84,6 @@ const (
 	FamilyGBDT     = gbdt.Family
 	FamilyAuto     = "auto"
 )
-
-// autoValidationFraction is the share of the training rows FamilyAuto
-// scores the two families on.
-const autoValidationFraction = 0.2
-
-// autoMinRowsPerClass is the fewest training rows of each class
-// FamilyAuto compares the families on; with fewer it keeps logistic
-// regression.
-const autoMinRowsPerClass = 10
 
 // Candidate is a trained, evaluated model that is not yet promoted.
 type Candidate struct {
@@ -195,45 +189,6 @@ func newCandidate(ctx context.Context, m model.Model, fitted Params, ds, eval *D
 	if ds.Schema != nil && !ds.Schema.IsDefault() {
 		c.Schema = ds.Schema.clone()
 	}
-	return c, nil
-}
-
-// ImportXGBoost makes a candidate of an XGBoost model saved as JSON (data,
-// read from the file source), scored on eval as a trained candidate is on
-// its evaluation file and promoted by the same rule (opts.Rule; opts.Eval
-// and the family settings are ignored). The model must be binary:logistic
-// over number features whose feature_names are features of eval's schema;
-// anything else is refused with what and where (gbdt.FromXGBoost). An
-// imported version has no training file: its metadata names the model file
-// instead (and its SHA-256 as the data's), and its feature statistics and
-// drift baseline are the evaluation file's.
-func ImportXGBoost(ctx context.Context, data []byte, source string, eval *Dataset, opts TrainOptions) (*Candidate, error) {
-	start := time.Now()
-	opts.Family, opts.Eval = FamilyLogistic, eval // nothing is fitted: the tree settings play no part
-	opts, err := opts.withDefaults()
-	if err != nil {
-		return nil, fmt.Errorf("import: %w", err)
-	}
-	if err := checkDataset(eval, nil, "evaluation"); err != nil {
-		return nil, fmt.Errorf("import: %w", err)
-	}
-	features, drift := featureStats(eval), newDriftProfile(eval)
-	if err := checkVersionSize(eval.schema(), features, drift); err != nil {
-		return nil, fmt.Errorf("import: %w", err)
-	}
-	m, err := trees.Import(data, eval.schema().layout())
-	if err != nil {
-		return nil, fmt.Errorf("import %s: %w", baseName(source), err)
-	}
-	sum := sha256.Sum256(data)
-	info := DataInfo{SHA256: hex.EncodeToString(sum[:]), Split: "file", EvalSHA256: eval.SHA256, EvalRows: eval.Len()}
-	tp := m.Params()
-	fitted := Params{Model: "xgboost", Family: FamilyGBDT, Trees: &tp, TrainSeconds: time.Since(start).Seconds()}
-	c, err := newCandidate(ctx, m, fitted, eval, eval, info, features, drift, opts)
-	if err != nil {
-		return nil, fmt.Errorf("import: %w", err)
-	}
-	c.Metadata.TrainingDataFile = baseName(source)
 	return c, nil
 }
 
@@ -344,66 +299,6 @@ func (opts TrainOptions) treeSettings() *TreeOptions {
 	return &TreeOptions{opts.Trees, opts.MaxDepth, opts.LearningRate, !opts.NoEarlyStopping}
 }
 
-// fitAuto fits opts.Family's model on the rows of ds that rows selects (nil:
-// all). FamilyAuto fits both families on those rows but a stratified
-// validation split of them, scores both on it under the rule's metric, and
-// fits the better (logistic on a tie) on all the rows.
-func fitAuto(ctx context.Context, ds *Dataset, rows []bool, opts TrainOptions) (model.Model, Params, error) {
-	if opts.Family != FamilyAuto {
-		return fit(ctx, opts.Family, ds, rows, opts)
-	}
-	var idx []int
-	var y []uint8
-	for i, l := range ds.Y {
-		if rows == nil || rows[i] {
-			idx, y = append(idx, i), append(y, l)
-		}
-	}
-	var counts [2]int
-	for _, l := range y {
-		counts[l]++
-	}
-	held := stratifiedTestRows(y, autoValidationFraction, opts.Seed+1)
-	sub, valid := make([]bool, ds.Len()), make([]bool, ds.Len())
-	for k, i := range idx {
-		sub[i], valid[i] = !held[k], held[k]
-	}
-	vset := subset(ds, valid)
-	choice := &FamilyChoice{Metric: opts.Rule.Metric, ValidationRows: vset.Len(), Scores: map[string]float64{}}
-	if min(counts[0], counts[1]) < autoMinRowsPerClass {
-		choice.Chosen, choice.ValidationRows = FamilyLogistic, 0
-		choice.Reason = fmt.Sprintf("too few training rows to compare the families on held-out ones (%d and %d of the classes, auto needs %d of each): logistic",
-			counts[0], counts[1], autoMinRowsPerClass)
-	}
-	for _, family := range []string{FamilyLogistic, FamilyGBDT} {
-		if choice.Chosen != "" {
-			break
-		}
-		m, _, err := fit(ctx, family, ds, sub, opts)
-		if err != nil {
-			return nil, Params{}, fmt.Errorf("auto: %s: %w", family, err)
-		}
-		metrics, err := model.Evaluate(vset.Y, scores(m, vset), nil)
-		if err != nil {
-			return nil, Params{}, fmt.Errorf("auto: score %s: %w", family, err)
-		}
-		choice.Scores[family] = opts.Rule.value(metrics)
-	}
-	if lg, tr := choice.Scores[FamilyLogistic], choice.Scores[FamilyGBDT]; choice.Chosen == "" {
-		choice.Chosen, choice.Reason = FamilyLogistic, "not better than"
-		if tr > lg && !opts.Rule.lowerIsBetter() || tr < lg && opts.Rule.lowerIsBetter() {
-			choice.Chosen, choice.Reason = FamilyGBDT, "better than"
-		}
-		choice.Reason = fmt.Sprintf("gbdt %s %.6f %s logistic %.6f on %d validation rows drawn from the training rows; %s fitted on all %d training rows",
-			choice.Metric, tr, choice.Reason, lg, vset.Len(), choice.Chosen, len(idx))
-	}
-	m, p, err := fit(ctx, choice.Chosen, ds, rows, opts)
-	p.Family, p.Auto = FamilyAuto, choice
-	p.TreeOptions = opts.treeSettings()
-	p.C, p.ClassWeight = opts.C, balancedWeight(opts)
-	return m, p, err
-}
-
 // fit fits one family's model on the rows of ds that rows selects.
 func fit(ctx context.Context, family string, ds *Dataset, rows []bool, opts TrainOptions) (model.Model, Params, error) {
 	layout := ds.schema().layout()
@@ -480,6 +375,52 @@ func scores(m model.Model, ds *Dataset) []float64 {
 		p[i] = model.Sigmoid(m.LogOdds(row))
 	}
 	return p
+}
+
+// examples picks up to n self-test rows spread over ds, each at most once,
+// with the probabilities m gives them; a row with an ignored unknown
+// category is passed over (its value is not kept).
+func examples(m model.Model, ds *Dataset, n int) []Example {
+	s := ds.schema()
+	n = min(n, ds.Len())
+	out := make([]Example, 0, n)
+	row := make([]float64, len(ds.X))
+	for k := range n {
+		i := k * ds.Len() / n
+		for ; i < ds.Len() && hasUnknown(s, ds, i); i++ {
+		}
+		if i == ds.Len() {
+			break
+		}
+		for j, col := range ds.X {
+			row[j] = col[i]
+		}
+		ex := Example{Probability: model.Sigmoid(m.LogOdds(row))}
+		if ds.Schema == nil || ds.Schema.IsDefault() {
+			ex.Features = ds.Row(i)
+		} else {
+			ex.Values = map[string]any{}
+			for j, f := range s.Features {
+				if f.Type == TypeCategory {
+					ex.Values[f.Name] = f.Categories[int(row[j])]
+				} else {
+					ex.Values[f.Name] = row[j]
+				}
+			}
+		}
+		out = append(out, ex)
+	}
+	return out
+}
+
+// hasUnknown reports whether row i has a category value the schema ignored.
+func hasUnknown(s *Schema, ds *Dataset, i int) bool {
+	for j, f := range s.Features {
+		if f.Type == TypeCategory && ds.X[j][i] < 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // baseName is the file name metadata records for a data file: never the
@@ -567,4 +508,23 @@ func stratifiedTestRows(y []uint8, frac float64, seed uint64) []bool {
 		left[c]--
 	}
 	return test
+}
+
+// featureStats summarizes each number and binary feature of ds.
+func featureStats(ds *Dataset) []FeatureStats {
+	s := ds.schema()
+	out := make([]FeatureStats, len(s.Features))
+	var wg sync.WaitGroup
+	for j, f := range s.Features {
+		if f.Type == TypeCategory {
+			continue
+		}
+		col := ds.X[j]
+		wg.Go(func() {
+			mean, std := stat.PopMeanStdDev(col, nil)
+			out[j] = FeatureStats{Name: f.Name, Mean: mean, Std: std, Min: floats.Min(col), Max: floats.Max(col)}
+		})
+	}
+	wg.Wait()
+	return slices.DeleteFunc(out, func(f FeatureStats) bool { return f.Name == "" })
 }

@@ -19,6 +19,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 	"unicode/utf8"
 
 	"github.com/mlservice/mlservice/internal/strictjson"
@@ -302,6 +303,45 @@ func ReadVersion(artifactsDir, id string) (*Metadata, model.Model, error) {
 	return DirArtifacts(artifactsDir).ReadVersion(context.Background(), id)
 }
 
+// ImportXGBoost makes a candidate of an XGBoost model saved as JSON (data,
+// read from the file source), scored on eval as a trained candidate is on
+// its evaluation file and promoted by the same rule (opts.Rule; opts.Eval
+// and the family settings are ignored). The model must be binary:logistic
+// over number features whose feature_names are features of eval's schema;
+// anything else is refused with what and where (gbdt.FromXGBoost). An
+// imported version has no training file: its metadata names the model file
+// instead (and its SHA-256 as the data's), and its feature statistics and
+// drift baseline are the evaluation file's.
+func ImportXGBoost(ctx context.Context, data []byte, source string, eval *Dataset, opts TrainOptions) (*Candidate, error) {
+	start := time.Now()
+	opts.Family, opts.Eval = FamilyLogistic, eval // nothing is fitted: the tree settings play no part
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, fmt.Errorf("import: %w", err)
+	}
+	if err := checkDataset(eval, nil, "evaluation"); err != nil {
+		return nil, fmt.Errorf("import: %w", err)
+	}
+	features, drift := featureStats(eval), newDriftProfile(eval)
+	if err := checkVersionSize(eval.schema(), features, drift); err != nil {
+		return nil, fmt.Errorf("import: %w", err)
+	}
+	m, err := trees.Import(data, eval.schema().layout())
+	if err != nil {
+		return nil, fmt.Errorf("import %s: %w", baseName(source), err)
+	}
+	sum := sha256.Sum256(data)
+	info := DataInfo{SHA256: hex.EncodeToString(sum[:]), Split: "file", EvalSHA256: eval.SHA256, EvalRows: eval.Len()}
+	tp := m.Params()
+	fitted := Params{Model: "xgboost", Family: FamilyGBDT, Trees: &tp, TrainSeconds: time.Since(start).Seconds()}
+	c, err := newCandidate(ctx, m, fitted, eval, eval, info, features, drift, opts)
+	if err != nil {
+		return nil, fmt.Errorf("import: %w", err)
+	}
+	c.Metadata.TrainingDataFile = baseName(source)
+	return c, nil
+}
+
 // truncate shortens s to at most n bytes and a mark, on a UTF-8 boundary.
 func truncate(s string, n int) string {
 	if len(s) <= n {
@@ -317,47 +357,6 @@ func truncate(s string, n int) string {
 // object (internal/strictjson): encoding/json would silently keep the last
 // one, so a key appended to a file could override the one that was checked.
 func decodeStrict(data []byte, v any) error { return strictjson.Decode(data, v) }
-
-// readMetadata reads a version's metadata.json, checked against the
-// manifest, without loadVersion's other checks: for listings.
-func (a *Artifacts) readMetadata(ctx context.Context, id string) (*Metadata, error) {
-	files, err := a.readVersionFiles(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	return decodeMetadata(id, files)
-}
-
-// decodeMetadata decodes metadata.json from a version's checked files.
-func decodeMetadata(id string, files map[string][]byte) (*Metadata, error) {
-	var m Metadata
-	if err := decodeStrict(files[metadataFile], &m); err != nil {
-		return nil, fmt.Errorf("parse %s: %w", versionRel(id, metadataFile), err)
-	}
-	return &m, nil
-}
-
-// loadVersion reads and checks a complete version: the id's shape, every
-// file against the manifest, the metadata, the feature schema, and the
-// stored examples recomputed by the loaded model. A failure to reach the
-// backend stays storage.ErrUnreachable (the version is not refused for it);
-// everything else the backend answered is ErrVersionNotFound or
-// ErrCorruptVersion.
-func (a *Artifacts) loadVersion(ctx context.Context, id string) (*servingVersion, error) {
-	if !ValidVersionID(id) {
-		return nil, fmt.Errorf("load version %q: %w", truncate(id, 80), ErrBadVersionID)
-	}
-	files, err := a.readVersionFiles(ctx, id)
-	switch {
-	case errors.Is(err, storage.ErrUnreachable):
-		return nil, fmt.Errorf("load version %s: %w", id, err)
-	case errors.Is(err, ErrVersionNotFound):
-		return nil, fmt.Errorf("load version %s: %w", id, ErrVersionNotFound)
-	case err != nil:
-		return nil, fmt.Errorf("load version %s: %v: %w", id, err, ErrCorruptVersion)
-	}
-	return decodeVersion(id, files)
-}
 
 // checkVersionSize refuses, before training, a schema whose version files
 // could not be written: schema.json, or metadata.json's per-feature parts
@@ -388,52 +387,6 @@ func countCategories(s *Schema) int {
 		n += len(f.Categories)
 	}
 	return n
-}
-
-// examples picks up to n self-test rows spread over ds, each at most once,
-// with the probabilities m gives them; a row with an ignored unknown
-// category is passed over (its value is not kept).
-func examples(m model.Model, ds *Dataset, n int) []Example {
-	s := ds.schema()
-	n = min(n, ds.Len())
-	out := make([]Example, 0, n)
-	row := make([]float64, len(ds.X))
-	for k := range n {
-		i := k * ds.Len() / n
-		for ; i < ds.Len() && hasUnknown(s, ds, i); i++ {
-		}
-		if i == ds.Len() {
-			break
-		}
-		for j, col := range ds.X {
-			row[j] = col[i]
-		}
-		ex := Example{Probability: model.Sigmoid(m.LogOdds(row))}
-		if ds.Schema == nil || ds.Schema.IsDefault() {
-			ex.Features = ds.Row(i)
-		} else {
-			ex.Values = map[string]any{}
-			for j, f := range s.Features {
-				if f.Type == TypeCategory {
-					ex.Values[f.Name] = f.Categories[int(row[j])]
-				} else {
-					ex.Values[f.Name] = row[j]
-				}
-			}
-		}
-		out = append(out, ex)
-	}
-	return out
-}
-
-// hasUnknown reports whether row i has a category value the schema ignored.
-func hasUnknown(s *Schema, ds *Dataset, i int) bool {
-	for j, f := range s.Features {
-		if f.Type == TypeCategory && ds.X[j][i] < 0 {
-			return true
-		}
-	}
-	return false
 }
 
 // importanceRows is how many evaluation rows importance explains at most,
@@ -490,4 +443,45 @@ func importance(m model.Model, eval *Dataset) []FeatureImportance {
 		}
 	}
 	return imp
+}
+
+// readMetadata reads a version's metadata.json, checked against the
+// manifest, without loadVersion's other checks: for listings.
+func (a *Artifacts) readMetadata(ctx context.Context, id string) (*Metadata, error) {
+	files, err := a.readVersionFiles(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return decodeMetadata(id, files)
+}
+
+// decodeMetadata decodes metadata.json from a version's checked files.
+func decodeMetadata(id string, files map[string][]byte) (*Metadata, error) {
+	var m Metadata
+	if err := decodeStrict(files[metadataFile], &m); err != nil {
+		return nil, fmt.Errorf("parse %s: %w", versionRel(id, metadataFile), err)
+	}
+	return &m, nil
+}
+
+// loadVersion reads and checks a complete version: the id's shape, every
+// file against the manifest, the metadata, the feature schema, and the
+// stored examples recomputed by the loaded model. A failure to reach the
+// backend stays storage.ErrUnreachable (the version is not refused for it);
+// everything else the backend answered is ErrVersionNotFound or
+// ErrCorruptVersion.
+func (a *Artifacts) loadVersion(ctx context.Context, id string) (*servingVersion, error) {
+	if !ValidVersionID(id) {
+		return nil, fmt.Errorf("load version %q: %w", truncate(id, 80), ErrBadVersionID)
+	}
+	files, err := a.readVersionFiles(ctx, id)
+	switch {
+	case errors.Is(err, storage.ErrUnreachable):
+		return nil, fmt.Errorf("load version %s: %w", id, err)
+	case errors.Is(err, ErrVersionNotFound):
+		return nil, fmt.Errorf("load version %s: %w", id, ErrVersionNotFound)
+	case err != nil:
+		return nil, fmt.Errorf("load version %s: %v: %w", id, err, ErrCorruptVersion)
+	}
+	return decodeVersion(id, files)
 }
