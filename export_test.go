@@ -13,3 +13,7 @@ var (
 
 // ThreadCPU is the calling OS thread's CPU time (see threadCPU).
 var ThreadCPU = threadCPU
+
+// MaxModelFileSize is the cap on a version's model.json (the other version
+// files are held to 1 MiB).
+const MaxModelFileSize = maxModelFileSize

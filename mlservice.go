@@ -16,7 +16,8 @@
 // Validate enforces the data contract and returns every problem it finds,
 // with line and column, in one *ValidationError. Train splits the rows
 // (stratified 80/20, fixed seed), standardizes them, fits an L2 logistic
-// regression with gonum's L-BFGS and scores the held-out rows. Promote writes
+// regression with gonum's L-BFGS (or gradient-boosted trees, or the better of
+// the two: TrainOptions.Family) and scores the held-out rows. Promote writes
 // the version durably under $ARTIFACTS_DIR/models/versions and moves CURRENT
 // to it only when it beats the current version on the same rows under its
 // PromotionRule, by default F1 strictly greater (the current version is
@@ -110,6 +111,7 @@ import (
 
 	"github.com/mlservice/mlservice/internal/rules"
 	"github.com/mlservice/mlservice/model"
+	"github.com/mlservice/mlservice/model/gbdt"
 )
 
 // NumFeatures is the number of model inputs.
@@ -362,17 +364,53 @@ type FeatureStats struct {
 type FeatureImportance struct {
 	Name                string  `json:"name"`
 	MeanAbsContribution float64 `json:"mean_abs_contribution"` // in log-odds
+	// TotalGain is a trees model's loss reduction by the splits on the
+	// feature, summed over the trees (gbdt.Forest.Importance); none for
+	// other families.
+	TotalGain float64 `json:"total_gain,omitempty"`
 }
 
 // Params records how a version was fitted.
 type Params struct {
-	Model             string          `json:"model"` // "logistic_regression"
+	Model             string          `json:"model"` // "logistic_regression", "gbdt" or "xgboost" (imported)
 	Solver            string          `json:"solver"`
-	C                 float64         `json:"C"`
+	C                 float64         `json:"C"`            // logistic: the inverse L2 strength
 	ClassWeight       *string         `json:"class_weight"` // "balanced" or null, as scikit-learn spells it
 	GradientTolerance float64         `json:"gradient_tolerance"`
 	Fit               model.FitResult `json:"fit"`
 	TrainSeconds      float64         `json:"train_seconds"`
+	// Family is the family asked for (TrainOptions.Family): "logistic",
+	// "gbdt" or "auto"; Metadata.ModelFamily is the one fitted. Versions
+	// written before families have none (logistic).
+	Family string `json:"family,omitempty"`
+	// TreeOptions are the tree settings asked for, when Family is "gbdt"
+	// or "auto".
+	TreeOptions *TreeOptions `json:"tree_options,omitempty"`
+	// Trees is a trees version's forest: the settings it was fitted (or
+	// imported) with and what early stopping did.
+	Trees *gbdt.Params `json:"trees,omitempty"`
+	// Auto is how "auto" chose the family.
+	Auto *FamilyChoice `json:"auto,omitempty"`
+}
+
+// TreeOptions are the settings of a gradient-boosted trees fit.
+type TreeOptions struct {
+	Trees         int     `json:"trees"`
+	MaxDepth      int     `json:"max_depth"`
+	LearningRate  float64 `json:"learning_rate"`
+	EarlyStopping bool    `json:"early_stopping"`
+}
+
+// FamilyChoice records how Family "auto" chose: each family fitted on the
+// training rows but a validation split of them, scored on that split under
+// the promotion rule's metric; the better was then fitted on every training
+// row. The evaluation rows that decide promotion play no part.
+type FamilyChoice struct {
+	Metric         string             `json:"metric"`
+	ValidationRows int                `json:"validation_rows"`
+	Scores         map[string]float64 `json:"scores"` // by family
+	Chosen         string             `json:"chosen"`
+	Reason         string             `json:"reason"`
 }
 
 // Example is a self-test row stored with a version.

@@ -1,6 +1,7 @@
 package mlservice
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -435,8 +436,8 @@ func (d *Decision) versionFiles(c *Candidate, modelJSON []byte) (map[string][]by
 	}
 	files := map[string][]byte{modelFile: modelJSON, metadataFile: metaJSON, schemaFile: c.schema().MarshalIndent()}
 	for name, data := range files {
-		if len(data) >= maxVersionFileSize { // a version no loader would read must not be written
-			return nil, fmt.Errorf("%s would have %d bytes, the limit is %d", name, len(data), maxVersionFileSize)
+		if len(data) >= fileLimit(name) { // a version no loader would read must not be written
+			return nil, fmt.Errorf("%s would have %d bytes, the limit is %d", name, len(data), fileLimit(name))
 		}
 	}
 	return files, nil
@@ -542,7 +543,13 @@ func rejectedAgainst(cur *servingVersion, ids []string, ds *Dataset, opts TrainO
 // schema, with opts (already defaulted): TrainedAlready's test.
 func sameTraining(v *servingVersion, ds *Dataset, opts TrainOptions) bool {
 	m := v.meta
-	same := v.schema.Hash() == schemaOf(ds).Hash() && m.Data.SHA256 == ds.SHA256 && (m.Params.ClassWeight != nil) == opts.BalancedClassWeight && m.Params.C == opts.C
+	same := v.schema.Hash() == schemaOf(ds).Hash() && m.Data.SHA256 == ds.SHA256 && cmp.Or(m.Params.Family, FamilyLogistic) == opts.Family
+	if opts.Family != FamilyGBDT {
+		same = same && (m.Params.ClassWeight != nil) == opts.BalancedClassWeight && m.Params.C == opts.C
+	}
+	if opts.Family != FamilyLogistic {
+		same = same && m.Params.TreeOptions != nil && *m.Params.TreeOptions == *opts.treeSettings()
+	}
 	if opts.Eval != nil {
 		same = same && m.Data.Split == "file" && opts.Eval.SHA256 != "" && m.Data.EvalSHA256 == opts.Eval.SHA256
 	} else {

@@ -21,7 +21,9 @@ import (
 	"github.com/mlservice/mlservice/internal/hot"
 	"github.com/mlservice/mlservice/internal/rules"
 	"github.com/mlservice/mlservice/internal/strictjson"
+	"github.com/mlservice/mlservice/internal/trees"
 	"github.com/mlservice/mlservice/model"
+	"github.com/mlservice/mlservice/model/gbdt"
 )
 
 // Row is one row of model inputs as a caller holds it: Numbers holds the
@@ -528,6 +530,8 @@ func decodeModel(data []byte, schema *Schema, family string) (model.Model, error
 	switch named {
 	case model.FamilyLogistic:
 		return model.DecodeLogistic(data, schema.layout())
+	case gbdt.Family:
+		return trees.Decode(data, schema.layout())
 	}
 	return nil, fmt.Errorf("model family %q is not one this build serves", truncate(named, 40))
 }

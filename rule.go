@@ -1,11 +1,14 @@
 package mlservice
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/mlservice/mlservice/model"
 )
 
 // The metrics a PromotionRule may compare, as model.Evaluate computes them
@@ -132,4 +135,76 @@ func recordedMetric(m *Metadata, name string) (float64, bool) {
 		return 0, false
 	}
 	return PromotionRule{Metric: name}.value(m.Metrics), true
+}
+
+// FamilyAuto: the rule that decides promotion also picks the family, on
+// rows of the training data held out from both fits.
+
+// autoValidationFraction is the share of the training rows FamilyAuto
+// scores the two families on.
+const autoValidationFraction = 0.2
+
+// autoMinRowsPerClass is the fewest training rows of each class
+// FamilyAuto compares the families on; with fewer it keeps logistic
+// regression.
+const autoMinRowsPerClass = 10
+
+// fitAuto fits opts.Family's model on the rows of ds that rows selects (nil:
+// all). FamilyAuto fits both families on those rows but a stratified
+// validation split of them, scores both on it under the rule's metric, and
+// fits the better (logistic on a tie) on all the rows.
+func fitAuto(ctx context.Context, ds *Dataset, rows []bool, opts TrainOptions) (model.Model, Params, error) {
+	if opts.Family != FamilyAuto {
+		return fit(ctx, opts.Family, ds, rows, opts)
+	}
+	var idx []int
+	var y []uint8
+	for i, l := range ds.Y {
+		if rows == nil || rows[i] {
+			idx, y = append(idx, i), append(y, l)
+		}
+	}
+	var counts [2]int
+	for _, l := range y {
+		counts[l]++
+	}
+	held := stratifiedTestRows(y, autoValidationFraction, opts.Seed+1)
+	sub, valid := make([]bool, ds.Len()), make([]bool, ds.Len())
+	for k, i := range idx {
+		sub[i], valid[i] = !held[k], held[k]
+	}
+	vset := subset(ds, valid)
+	choice := &FamilyChoice{Metric: opts.Rule.Metric, ValidationRows: vset.Len(), Scores: map[string]float64{}}
+	if min(counts[0], counts[1]) < autoMinRowsPerClass {
+		choice.Chosen, choice.ValidationRows = FamilyLogistic, 0
+		choice.Reason = fmt.Sprintf("too few training rows to compare the families on held-out ones (%d and %d of the classes, auto needs %d of each): logistic",
+			counts[0], counts[1], autoMinRowsPerClass)
+	}
+	for _, family := range []string{FamilyLogistic, FamilyGBDT} {
+		if choice.Chosen != "" {
+			break
+		}
+		m, _, err := fit(ctx, family, ds, sub, opts)
+		if err != nil {
+			return nil, Params{}, fmt.Errorf("auto: %s: %w", family, err)
+		}
+		metrics, err := model.Evaluate(vset.Y, scores(m, vset), nil)
+		if err != nil {
+			return nil, Params{}, fmt.Errorf("auto: score %s: %w", family, err)
+		}
+		choice.Scores[family] = opts.Rule.value(metrics)
+	}
+	if lg, tr := choice.Scores[FamilyLogistic], choice.Scores[FamilyGBDT]; choice.Chosen == "" {
+		choice.Chosen, choice.Reason = FamilyLogistic, "not better than"
+		if tr > lg && !opts.Rule.lowerIsBetter() || tr < lg && opts.Rule.lowerIsBetter() {
+			choice.Chosen, choice.Reason = FamilyGBDT, "better than"
+		}
+		choice.Reason = fmt.Sprintf("gbdt %s %.6f %s logistic %.6f on %d validation rows drawn from the training rows; %s fitted on all %d training rows",
+			choice.Metric, tr, choice.Reason, lg, vset.Len(), choice.Chosen, len(idx))
+	}
+	m, p, err := fit(ctx, choice.Chosen, ds, rows, opts)
+	p.Family, p.Auto = FamilyAuto, choice
+	p.TreeOptions = opts.treeSettings()
+	p.C, p.ClassWeight = opts.C, balancedWeight(opts)
+	return m, p, err
 }

@@ -297,6 +297,10 @@ func cloneMetadata(m *Metadata) *Metadata {
 		c.Examples[i].Values = maps.Clone(c.Examples[i].Values) // its values are numbers and strings
 	}
 	c.Params.ClassWeight = clonePtr(m.Params.ClassWeight)
+	c.Params.TreeOptions, c.Params.Trees = clonePtr(m.Params.TreeOptions), clonePtr(m.Params.Trees)
+	if c.Params.Auto = clonePtr(m.Params.Auto); c.Params.Auto != nil {
+		c.Params.Auto.Scores = maps.Clone(m.Params.Auto.Scores)
+	}
 	c.Promotion.PreviousMetric = clonePtr(m.Promotion.PreviousMetric)
 	c.Promotion.PreviousMetricStored = clonePtr(m.Promotion.PreviousMetricStored)
 	c.Drift = m.Drift.clone()

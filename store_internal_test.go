@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/mlservice/mlservice/internal/testkit"
+	"github.com/mlservice/mlservice/model/gbdt"
 )
 
 func internalCandidate(t *testing.T, f1 float64) *Candidate {
@@ -248,7 +249,7 @@ func TestStoreCloseDuringStalledLoad(t *testing.T) {
 // lists them by reflection, so a field added later without a copy in
 // cloneMetadata fails here rather than leaking the live snapshot.
 func TestCloneMetadataSharesNothing(t *testing.T) {
-	copied := []string{"DeclaredSchema", "DeclaredSchema[].Features", "DeclaredSchema[].Features[].Categories", "Features", "Params.ClassWeight", "Examples", "Examples[].Values", "Importance", "Promotion.PreviousMetric", "Promotion.PreviousMetricStored",
+	copied := []string{"DeclaredSchema", "DeclaredSchema[].Features", "DeclaredSchema[].Features[].Categories", "Features", "Params.ClassWeight", "Params.TreeOptions", "Params.Trees", "Params.Auto", "Params.Auto[].Scores", "Examples", "Examples[].Values", "Importance", "Promotion.PreviousMetric", "Promotion.PreviousMetricStored",
 		"Drift", "Drift[].Features", "Drift[].Features[].Distribution.Edges", "Drift[].Features[].Distribution.Counts", "Drift[].Features[].Categories"} // in field order
 	var refs []string
 	var walk func(reflect.Type, string)
@@ -278,13 +279,14 @@ func TestCloneMetadataSharesNothing(t *testing.T) {
 	// And the copies are real: nothing in the clone aliases the original.
 	w, p, ps := "balanced", 0.5, 0.4
 	m := &Metadata{Features: []FeatureStats{{Name: "age"}}, Examples: []Example{{Probability: 0.5}}, Importance: []FeatureImportance{{Name: "age"}},
-		Params: Params{ClassWeight: &w}, Promotion: Promotion{PreviousMetric: &p, PreviousMetricStored: &ps},
+		Params: Params{ClassWeight: &w, TreeOptions: &TreeOptions{Trees: 1}, Trees: &gbdt.Params{Trees: 1}, Auto: &FamilyChoice{Scores: map[string]float64{"gbdt": 1}}}, Promotion: Promotion{PreviousMetric: &p, PreviousMetricStored: &ps},
 		DeclaredSchema: &Schema{Name: "t", Features: []FeatureSpec{{Name: "c", Type: TypeCategory, Categories: []string{"a"}}}}}
 	c := cloneMetadata(m)
 	if &c.Features[0] == &m.Features[0] || &c.Examples[0] == &m.Examples[0] || &c.Importance[0] == &m.Importance[0] || c.DeclaredSchema == m.DeclaredSchema ||
 		&c.DeclaredSchema.Features[0] == &m.DeclaredSchema.Features[0] ||
 		&c.DeclaredSchema.Features[0].Categories[0] == &m.DeclaredSchema.Features[0].Categories[0] ||
-		c.Params.ClassWeight == m.Params.ClassWeight || c.Promotion.PreviousMetric == m.Promotion.PreviousMetric ||
+		c.Params.ClassWeight == m.Params.ClassWeight || c.Params.TreeOptions == m.Params.TreeOptions || c.Params.Trees == m.Params.Trees ||
+		c.Params.Auto == m.Params.Auto || reflect.ValueOf(c.Params.Auto.Scores).UnsafePointer() == reflect.ValueOf(m.Params.Auto.Scores).UnsafePointer() || c.Promotion.PreviousMetric == m.Promotion.PreviousMetric ||
 		c.Promotion.PreviousMetricStored == m.Promotion.PreviousMetricStored {
 		t.Error("the clone shares memory with the original")
 	}

@@ -1,6 +1,7 @@
 package mlservice
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,7 +16,9 @@ import (
 	"gonum.org/v1/gonum/floats"
 	"gonum.org/v1/gonum/stat"
 
+	"github.com/mlservice/mlservice/internal/trees"
 	"github.com/mlservice/mlservice/model"
+	"github.com/mlservice/mlservice/model/gbdt"
 )
 
 // Defaults used by Train when an option is left zero.
@@ -58,7 +61,29 @@ type TrainOptions struct {
 	// reads it: a day refused as a schema change is not skipped when the
 	// change is now allowed.
 	AllowSchemaChange bool
+
+	// Family is the model family to fit: FamilyLogistic (the default),
+	// FamilyGBDT, or FamilyAuto to fit both and keep the better (see
+	// FamilyChoice).
+	Family string
+	// Trees, MaxDepth and LearningRate set a trees fit: zero means 200, 6
+	// and 0.1; trees < 1, a depth outside 1..16 or a rate outside (0, 1]
+	// is an error naming the option.
+	Trees        int
+	MaxDepth     int
+	LearningRate float64
+	// NoEarlyStopping turns off a trees fit's early stopping, on by
+	// default: 10% of the training rows held out, stopping after 20 rounds
+	// without a better log-loss on them.
+	NoEarlyStopping bool
 }
+
+// The model families TrainOptions.Family names.
+const (
+	FamilyLogistic = model.FamilyLogistic
+	FamilyGBDT     = gbdt.Family
+	FamilyAuto     = "auto"
+)
 
 // Candidate is a trained, evaluated model that is not yet promoted.
 type Candidate struct {
@@ -114,20 +139,29 @@ func Train(ctx context.Context, ds *Dataset, opts TrainOptions) (*Candidate, err
 	}
 
 	trainRows, eval, info := split(ds, opts)
-	m, fit, err := model.FitLogistic(ctx, s.layout(), ds.X, ds.Y, trainRows,
-		model.FitOptions{C: opts.C, Balanced: opts.BalancedClassWeight, Workers: opts.Workers})
+	m, fitted, err := fitAuto(ctx, ds, trainRows, opts)
 	if err != nil {
 		return nil, fmt.Errorf("train: %w", err)
 	}
-	p := scores(m, eval)
-	metrics, err := model.Evaluate(eval.Y, p, nil)
+	fitted.TrainSeconds = time.Since(start).Seconds()
+	c, err := newCandidate(ctx, m, fitted, ds, eval, info, features, drift, opts)
 	if err != nil {
-		return nil, fmt.Errorf("train: evaluate: %w", err)
+		return nil, fmt.Errorf("train: %w", err)
+	}
+	return c, nil
+}
+
+// newCandidate scores m, fitted on ds (under its schema), on eval and makes
+// it a candidate: its self-test examples come from opts.Eval, or ds.
+func newCandidate(ctx context.Context, m model.Model, fitted Params, ds, eval *Dataset, info DataInfo,
+	features []FeatureStats, drift *DriftProfile, opts TrainOptions) (*Candidate, error) {
+	metrics, err := model.Evaluate(eval.Y, scores(m, eval), nil)
+	if err != nil {
+		return nil, fmt.Errorf("evaluate: %w", err)
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("train: %w", err)
+		return nil, err
 	}
-
 	scored := ds // the file the examples come from
 	if opts.Eval != nil {
 		scored = opts.Eval
@@ -139,10 +173,10 @@ func Train(ctx context.Context, ds *Dataset, opts TrainOptions) (*Candidate, err
 		Metrics:              metrics,
 		TrainingDataFile:     baseName(ds.Source),
 		TrainedAt:            time.Now().UTC(),
-		FeatureSchemaVersion: s.ID(),
+		FeatureSchemaVersion: ds.schema().ID(),
 		Data:                 info,
 		Features:             features,
-		Params:               params(opts, fit, time.Since(start)),
+		Params:               fitted,
 		ModelFile:            modelFile,
 		Examples:             examples(m, scored, opts.Examples),
 		Importance:           importance(m, eval),
@@ -232,7 +266,63 @@ func (opts TrainOptions) withDefaults() (TrainOptions, error) {
 		return opts, err
 	}
 	opts.Rule = rule
+	switch opts.Family {
+	case "":
+		opts.Family = FamilyLogistic
+	case FamilyLogistic, FamilyAuto:
+	case FamilyGBDT:
+		if opts.BalancedClassWeight {
+			return opts, errors.New("balanced class weights are for the logistic family; gbdt does not weight classes")
+		}
+	default:
+		return opts, fmt.Errorf("family %q is not %q, %q or %q", truncate(opts.Family, 40), FamilyLogistic, FamilyGBDT, FamilyAuto)
+	}
+	if opts.Family != FamilyLogistic {
+		if err := opts.treeOptions().Check(); err != nil {
+			return opts, err
+		}
+		opts.Trees = cmp.Or(opts.Trees, gbdt.DefaultTrees)
+		opts.MaxDepth = cmp.Or(opts.MaxDepth, gbdt.DefaultMaxDepth)
+		opts.LearningRate = cmp.Or(opts.LearningRate, gbdt.DefaultLearningRate)
+	}
 	return opts, nil
+}
+
+// treeOptions are opts' settings for gbdt.Fit.
+func (opts TrainOptions) treeOptions() gbdt.Options {
+	return gbdt.Options{Trees: opts.Trees, MaxDepth: opts.MaxDepth, LearningRate: opts.LearningRate,
+		NoEarlyStopping: opts.NoEarlyStopping, Seed: opts.Seed, Workers: opts.Workers}
+}
+
+// treeSettings are opts' tree settings (defaulted) as metadata records them.
+func (opts TrainOptions) treeSettings() *TreeOptions {
+	return &TreeOptions{opts.Trees, opts.MaxDepth, opts.LearningRate, !opts.NoEarlyStopping}
+}
+
+// fit fits one family's model on the rows of ds that rows selects.
+func fit(ctx context.Context, family string, ds *Dataset, rows []bool, opts TrainOptions) (model.Model, Params, error) {
+	layout := ds.schema().layout()
+	if family == FamilyGBDT {
+		m, err := trees.Fit(ctx, layout, ds.X, ds.Y, rows, opts.treeOptions())
+		if err != nil {
+			return nil, Params{}, err
+		}
+		tp := m.Params()
+		return m, Params{Model: FamilyGBDT, Solver: "histogram", Family: family, Trees: &tp,
+			TreeOptions: opts.treeSettings()}, nil
+	}
+	m, res, err := model.FitLogistic(ctx, layout, ds.X, ds.Y, rows,
+		model.FitOptions{C: opts.C, Balanced: opts.BalancedClassWeight, Workers: opts.Workers})
+	return m, Params{Model: "logistic_regression", Solver: "lbfgs", C: opts.C, ClassWeight: balancedWeight(opts),
+		GradientTolerance: model.DefaultGradientTolerance, Fit: res, Family: family}, err
+}
+
+func balancedWeight(opts TrainOptions) *string {
+	if !opts.BalancedClassWeight {
+		return nil
+	}
+	balanced := "balanced"
+	return &balanced
 }
 
 // split chooses the rows to fit on (nil: all of ds) and returns the
@@ -246,31 +336,32 @@ func split(ds *Dataset, opts TrainOptions) (trainRows []bool, eval *Dataset, inf
 	}
 	test := stratifiedTestRows(ds.Y, opts.TestFraction, opts.Seed)
 	trainRows = make([]bool, len(test))
-	held := 0
 	for i, t := range test {
 		trainRows[i] = !t
-		if t {
-			held++
-		}
 	}
-	eval = &Dataset{Source: ds.Source, SHA256: ds.SHA256, Schema: ds.Schema, X: make([][]float64, len(ds.X)), Y: make([]uint8, 0, held)}
-	for j, col := range ds.X {
-		out := make([]float64, 0, held)
-		for i, t := range test {
-			if t {
-				out = append(out, col[i])
-			}
-		}
-		eval.X[j] = out
-	}
-	for i, t := range test {
-		if t {
-			eval.Y = append(eval.Y, ds.Y[i])
-		}
-	}
+	eval = subset(ds, test)
 	info.Split, info.TestFraction, info.Seed = "stratified", opts.TestFraction, opts.Seed
 	info.TrainRows, info.EvalRows = ds.Len()-eval.Len(), eval.Len()
 	return trainRows, eval, info
+}
+
+// subset returns the rows of ds that rows selects.
+func subset(ds *Dataset, rows []bool) *Dataset {
+	out := &Dataset{Source: ds.Source, SHA256: ds.SHA256, Schema: ds.Schema, X: make([][]float64, len(ds.X))}
+	for i, t := range rows {
+		if t {
+			out.Y = append(out.Y, ds.Y[i])
+		}
+	}
+	for j, col := range ds.X {
+		out.X[j] = make([]float64, 0, len(out.Y))
+		for i, t := range rows {
+			if t {
+				out.X[j] = append(out.X[j], col[i])
+			}
+		}
+	}
+	return out
 }
 
 // scores returns m's probability for every row of ds.
@@ -330,44 +421,6 @@ func hasUnknown(s *Schema, ds *Dataset, i int) bool {
 		}
 	}
 	return false
-}
-
-// importanceRows is how many evaluation rows importance explains at most,
-// spread over them.
-const importanceRows = 10000
-
-// importance returns each feature's mean absolute contribution to the
-// log-odds (model.Model.Explain) over the evaluation rows.
-func importance(m model.Model, eval *Dataset) []FeatureImportance {
-	layout := m.Layout()
-	sum := make([]float64, len(layout))
-	row, out := make([]float64, len(layout)), make([]float64, len(layout))
-	n := min(eval.Len(), importanceRows)
-	for k := range n {
-		i := k * eval.Len() / n
-		for j, col := range eval.X {
-			row[j] = col[i]
-		}
-		m.Explain(row, out)
-		for j, c := range out {
-			sum[j] += math.Abs(c)
-		}
-	}
-	imp := make([]FeatureImportance, len(layout))
-	for j, f := range layout {
-		imp[j] = FeatureImportance{Name: f.Name, MeanAbsContribution: sum[j] / float64(max(n, 1))}
-	}
-	return imp
-}
-
-func params(opts TrainOptions, fit model.FitResult, took time.Duration) Params {
-	p := Params{Model: "logistic_regression", Solver: "lbfgs", C: opts.C,
-		GradientTolerance: model.DefaultGradientTolerance, Fit: fit, TrainSeconds: took.Seconds()}
-	if opts.BalancedClassWeight {
-		balanced := "balanced"
-		p.ClassWeight = &balanced
-	}
-	return p
 }
 
 // baseName is the file name metadata records for a data file: never the
@@ -474,35 +527,4 @@ func featureStats(ds *Dataset) []FeatureStats {
 	}
 	wg.Wait()
 	return slices.DeleteFunc(out, func(f FeatureStats) bool { return f.Name == "" })
-}
-
-// checkVersionSize refuses, before training, a schema whose version files
-// could not be written: schema.json, or metadata.json's per-feature parts
-// alone (the rest of it is small and bounded), over the size every version
-// file is held to.
-func checkVersionSize(s *Schema, features []FeatureStats, drift *DriftProfile) error {
-	if s.IsDefault() {
-		return nil // small, and known to fit
-	}
-	if n := len(s.MarshalIndent()); n >= maxVersionFileSize {
-		return fmt.Errorf("%s would have %d bytes, the limit is %d: the schema has %d categories in all; declare fewer (merge rare values): %w",
-			schemaFile, n, maxVersionFileSize, countCategories(s), ErrInvalidData)
-	}
-	part, err := json.MarshalIndent(Metadata{Features: features, Drift: drift}, "", "  ")
-	if err != nil {
-		return fmt.Errorf("encode metadata: %w", err)
-	}
-	if len(part) >= maxVersionFileSize {
-		return fmt.Errorf("%s would have over %d bytes, the limit is %d: the schema has %d categories in all; declare fewer (merge rare values): %w",
-			metadataFile, len(part), maxVersionFileSize, countCategories(s), ErrInvalidData)
-	}
-	return nil
-}
-
-func countCategories(s *Schema) int {
-	n := 0
-	for _, f := range s.Features {
-		n += len(f.Categories)
-	}
-	return n
 }

@@ -366,7 +366,7 @@ func TestTrainMetadata(t *testing.T) {
 		t.Errorf("TrainedAt = %v, want UTC between %v and %v", md.TrainedAt, before, after)
 	}
 	wantParams := mlservice.Params{
-		Model: "logistic_regression", Solver: "lbfgs", C: 1,
+		Model: "logistic_regression", Solver: "lbfgs", C: 1, Family: "logistic",
 		GradientTolerance: model.DefaultGradientTolerance,
 	}
 	if diff := cmp.Diff(wantParams, md.Params, cmpopts.IgnoreFields(mlservice.Params{}, "Fit", "TrainSeconds")); diff != "" {

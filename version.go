@@ -14,24 +14,38 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
+	"time"
 	"unicode/utf8"
 
 	"github.com/mlservice/mlservice/internal/strictjson"
+	"github.com/mlservice/mlservice/internal/trees"
 	"github.com/mlservice/mlservice/model"
 	"github.com/mlservice/mlservice/storage"
 )
 
 // Caps on what is read from the artifacts. Promote writes far less
-// (metadata.json is about 5 KB, model.json under 1 KB); past a cap the file
-// is refused rather than read into memory.
+// (metadata.json is about 5 KB, a logistic model.json under 1 KB, 200 trees
+// of depth 6 a few MB); past a cap the file is refused rather than read
+// into memory.
 const (
 	maxCurrentSize     = 64 // a version id is 33 bytes, plus its line end
 	maxManifestSize    = 64 << 10
-	maxVersionFileSize = 1 << 20 // each file a manifest lists
+	maxVersionFileSize = 1 << 20  // each file a manifest lists, but model.json
+	maxModelFileSize   = 64 << 20 // model.json
 )
+
+// fileLimit is the cap on version file name.
+func fileLimit(name string) int {
+	if name == modelFile {
+		return maxModelFileSize
+	}
+	return maxVersionFileSize
+}
 
 // manifest is the content of a version's manifest.json, the version's commit
 // record: the size and SHA-256 of every other file in it. Promote writes it
@@ -100,7 +114,7 @@ func (a *Artifacts) readVersionFiles(ctx context.Context, id string) (map[string
 	}
 	files := make(map[string][]byte, len(m.Files))
 	for _, f := range m.Files {
-		data, err := a.b.ReadVersionFile(ctx, id, f.Name, maxVersionFileSize)
+		data, err := a.b.ReadVersionFile(ctx, id, f.Name, int64(fileLimit(f.Name)))
 		if err != nil {
 			return nil, err
 		}
@@ -289,6 +303,45 @@ func ReadVersion(artifactsDir, id string) (*Metadata, model.Model, error) {
 	return DirArtifacts(artifactsDir).ReadVersion(context.Background(), id)
 }
 
+// ImportXGBoost makes a candidate of an XGBoost model saved as JSON (data,
+// read from the file source), scored on eval as a trained candidate is on
+// its evaluation file and promoted by the same rule (opts.Rule; opts.Eval
+// and the family settings are ignored). The model must be binary:logistic
+// over number features whose feature_names are features of eval's schema;
+// anything else is refused with what and where (gbdt.FromXGBoost). An
+// imported version has no training file: its metadata names the model file
+// instead (and its SHA-256 as the data's), and its feature statistics and
+// drift baseline are the evaluation file's.
+func ImportXGBoost(ctx context.Context, data []byte, source string, eval *Dataset, opts TrainOptions) (*Candidate, error) {
+	start := time.Now()
+	opts.Family, opts.Eval = FamilyLogistic, eval // nothing is fitted: the tree settings play no part
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, fmt.Errorf("import: %w", err)
+	}
+	if err := checkDataset(eval, nil, "evaluation"); err != nil {
+		return nil, fmt.Errorf("import: %w", err)
+	}
+	features, drift := featureStats(eval), newDriftProfile(eval)
+	if err := checkVersionSize(eval.schema(), features, drift); err != nil {
+		return nil, fmt.Errorf("import: %w", err)
+	}
+	m, err := trees.Import(data, eval.schema().layout())
+	if err != nil {
+		return nil, fmt.Errorf("import %s: %w", baseName(source), err)
+	}
+	sum := sha256.Sum256(data)
+	info := DataInfo{SHA256: hex.EncodeToString(sum[:]), Split: "file", EvalSHA256: eval.SHA256, EvalRows: eval.Len()}
+	tp := m.Params()
+	fitted := Params{Model: "xgboost", Family: FamilyGBDT, Trees: &tp, TrainSeconds: time.Since(start).Seconds()}
+	c, err := newCandidate(ctx, m, fitted, eval, eval, info, features, drift, opts)
+	if err != nil {
+		return nil, fmt.Errorf("import: %w", err)
+	}
+	c.Metadata.TrainingDataFile = baseName(source)
+	return c, nil
+}
+
 // truncate shortens s to at most n bytes and a mark, on a UTF-8 boundary.
 func truncate(s string, n int) string {
 	if len(s) <= n {
@@ -304,6 +357,93 @@ func truncate(s string, n int) string {
 // object (internal/strictjson): encoding/json would silently keep the last
 // one, so a key appended to a file could override the one that was checked.
 func decodeStrict(data []byte, v any) error { return strictjson.Decode(data, v) }
+
+// checkVersionSize refuses, before training, a schema whose version files
+// could not be written: schema.json, or metadata.json's per-feature parts
+// alone (the rest of it is small and bounded), over the size every version
+// file is held to.
+func checkVersionSize(s *Schema, features []FeatureStats, drift *DriftProfile) error {
+	if s.IsDefault() {
+		return nil // small, and known to fit
+	}
+	if n := len(s.MarshalIndent()); n >= maxVersionFileSize {
+		return fmt.Errorf("%s would have %d bytes, the limit is %d: the schema has %d categories in all; declare fewer (merge rare values): %w",
+			schemaFile, n, maxVersionFileSize, countCategories(s), ErrInvalidData)
+	}
+	part, err := json.MarshalIndent(Metadata{Features: features, Drift: drift}, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode metadata: %w", err)
+	}
+	if len(part) >= maxVersionFileSize {
+		return fmt.Errorf("%s would have over %d bytes, the limit is %d: the schema has %d categories in all; declare fewer (merge rare values): %w",
+			metadataFile, len(part), maxVersionFileSize, countCategories(s), ErrInvalidData)
+	}
+	return nil
+}
+
+func countCategories(s *Schema) int {
+	n := 0
+	for _, f := range s.Features {
+		n += len(f.Categories)
+	}
+	return n
+}
+
+// importanceRows is how many evaluation rows importance explains at most,
+// spread over them: fewer for trees, whose exact TreeSHAP costs about a
+// millisecond a row for 200 trees of depth 6, against nanoseconds for
+// logistic regression.
+const importanceRows, importanceTreeRows = 10000, 1000
+
+// importanceParts is how many parts importance's rows are summed in, in
+// parallel, then added in order: the figures do not depend on the cores.
+const importanceParts = 8
+
+// importance returns each feature's mean absolute contribution to the
+// log-odds (model.Model.Explain) over the evaluation rows, and a trees
+// model's total gain per feature.
+func importance(m model.Model, eval *Dataset) []FeatureImportance {
+	layout := m.Layout()
+	n := min(eval.Len(), importanceRows)
+	if _, ok := trees.Forest(m); ok {
+		n = min(n, importanceTreeRows)
+	}
+	sums := make([][]float64, importanceParts)
+	var wg sync.WaitGroup
+	for p := range sums {
+		sums[p] = make([]float64, len(layout))
+		wg.Go(func() {
+			row, out := make([]float64, len(layout)), make([]float64, len(layout))
+			for k := p * n / importanceParts; k < (p+1)*n/importanceParts; k++ {
+				i := k * eval.Len() / n
+				for j, col := range eval.X {
+					row[j] = col[i]
+				}
+				m.Explain(row, out)
+				for j, c := range out {
+					sums[p][j] += math.Abs(c)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	sum := sums[0]
+	for _, part := range sums[1:] {
+		for j, v := range part {
+			sum[j] += v
+		}
+	}
+	imp := make([]FeatureImportance, len(layout))
+	for j, f := range layout {
+		imp[j] = FeatureImportance{Name: f.Name, MeanAbsContribution: sum[j] / float64(max(n, 1))}
+	}
+	if f, ok := trees.Forest(m); ok {
+		for j, g := range f.Importance() {
+			imp[j].TotalGain = g
+		}
+	}
+	return imp
+}
 
 // readMetadata reads a version's metadata.json, checked against the
 // manifest, without loadVersion's other checks: for listings.

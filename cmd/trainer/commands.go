@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -37,6 +38,9 @@ type trainResult struct {
 	Seconds              timings           `json:"seconds"`
 
 	Rule mlservice.PromotionRule `json:"rule"` // the promotion rule in force
+
+	ModelFamily string            `json:"model_family,omitempty"` // "logistic" or "gbdt"
+	Params      *mlservice.Params `json:"params,omitempty"`       // the family asked for, its settings, the auto choice
 }
 
 type timings struct {
@@ -61,12 +65,20 @@ func runTrain(ctx context.Context, args []string, p proc) error {
 	schemaFile := schemaFlag(fs, getenv)
 	allowChange := fs.Bool("allow-schema-change", false, "promote even though the schema differs from the current version's, without comparing metrics (no env; default false: such a candidate is rejected, and a rerun of the same day is skipped)")
 	promoteRule := ruleFlags(fs, getenv)
+	family, err := familyFlags(fs, getenv)
+	if err != nil {
+		return err
+	}
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
 	rule, err := promoteRule()
 	if err != nil {
+		return err
+	}
+	opts := mlservice.TrainOptions{BalancedClassWeight: *balanced, Seed: *seed, Rule: rule, AllowSchemaChange: *allowChange}
+	if err := family(&opts); err != nil {
 		return err
 	}
 	if len(pos) != 1 {
@@ -114,7 +126,6 @@ func runTrain(ctx context.Context, args []string, p proc) error {
 	if err != nil {
 		return err
 	}
-	opts := mlservice.TrainOptions{BalancedClassWeight: *balanced, Seed: *seed, Rule: rule, AllowSchemaChange: *allowChange}
 	if eval != nil {
 		// Under the training file's resolved schema: its learned categories.
 		if opts.Eval, err = validateInput(ctx, eval, stderr, ds.Schema); err != nil {
@@ -129,7 +140,7 @@ func runTrain(ctx context.Context, args []string, p proc) error {
 		return writeSkipped(stdout, stderr, same, *balanced, rule, timings{Validate: took, Total: took})
 	}
 
-	fmt.Fprintf(stderr, "training on %d rows (balanced class weights: %v)\n", ds.Len(), *balanced)
+	fmt.Fprintf(stderr, "training %s on %d rows (balanced class weights: %v)\n", cmp.Or(opts.Family, "logistic"), ds.Len(), *balanced)
 	cand, err := mlservice.Train(ctx, ds, opts)
 	if err != nil {
 		return err
@@ -147,35 +158,11 @@ func runTrain(ctx context.Context, args []string, p proc) error {
 		return err
 	}
 	done := time.Now()
-	verdict := "rejected"
-	if d.Promoted {
-		verdict = "promoted"
-	}
-	fmt.Fprintf(stderr, "version %s %s: %s\n", d.VersionID, verdict, d.Reason)
-	if ctx.Err() != nil {
-		// Promote checks for a stop until CURRENT moves; past that the
-		// decision is made and recorded, so it is reported, not undone.
-		fmt.Fprintf(stderr, "a stop was asked for after the decision took effect: version %s stays %s\n", d.VersionID, verdict)
-	}
-	if d.Warning != "" {
-		fmt.Fprintf(stderr, "warning: %s\n", d.Warning)
-	}
-	warnAll(stderr, d.HistoryWarnings)
-
-	res := trainResult{
-		ModelVersionID: d.VersionID, Metric: m.Metric, Promoted: d.Promoted, Reason: d.Reason, Warning: d.Warning, Pinned: d.Pinned,
-		PreviousMetric: d.PreviousMetric, PreviousMetricStored: d.PreviousMetricStored, Metrics: m.Metrics, TrainingDataFile: m.TrainingDataFile,
-		Rows: m.Data.Rows, TrainRows: m.Data.TrainRows, EvalRows: m.Data.EvalRows, Balanced: *balanced,
-		FeatureSchemaVersion: m.FeatureSchemaVersion, Rule: d.Rule,
-		Seconds: timings{
-			Validate: validated.Sub(start).Seconds(), Train: trained.Sub(validated).Seconds(),
-			Promote: done.Sub(trained).Seconds(), Total: done.Sub(start).Seconds(),
-		},
-	}
-	if d.PreviousVersionID != "" {
-		res.PreviousVersionID = &d.PreviousVersionID
-	}
-	return writeJSON(stdout, res)
+	reportDecision(ctx, stderr, d)
+	return writeJSON(stdout, newTrainResult(d, m, *balanced, timings{
+		Validate: validated.Sub(start).Seconds(), Train: trained.Sub(validated).Seconds(),
+		Promote: done.Sub(trained).Seconds(), Total: done.Sub(start).Seconds(),
+	}))
 }
 
 // writeSkipped reports a train that was not needed: meta is the current
@@ -192,6 +179,7 @@ func writeSkipped(stdout, stderr io.Writer, meta *mlservice.Metadata, balanced b
 		ModelVersionID: meta.ModelVersionID, Skipped: true, Metric: meta.Metric, Reason: reason,
 		Metrics: meta.Metrics, TrainingDataFile: meta.TrainingDataFile, Rows: meta.Data.Rows,
 		TrainRows: meta.Data.TrainRows, EvalRows: meta.Data.EvalRows, Balanced: balanced, Seconds: seconds, Rule: rule,
+		ModelFamily: meta.ModelFamily, Params: &meta.Params,
 	})
 }
 

@@ -95,7 +95,7 @@ func TestStdinInput(t *testing.T) {
 // environment variable (or "no env") and default, and exits 0; a usage
 // error exits 2 with the command's own help.
 func TestCommandHelp(t *testing.T) {
-	for _, cmd := range []string{"train", "validate", "versions", "rollback", "promote", "unpin", "report"} {
+	for _, cmd := range []string{"train", "import", "validate", "versions", "rollback", "promote", "unpin", "report"} {
 		t.Run(cmd, func(t *testing.T) {
 			for _, h := range []string{"-h", "-help", "--help"} {
 				r := trainer(t, nil, cmd, h)
@@ -121,7 +121,9 @@ func TestCommandHelp(t *testing.T) {
 				}
 			}
 			want := map[string][]string{
-				"train":    {"allow-schema-change", "artifacts", "artifacts-url", "balanced", "eval", "metric", "min-delta", "schema", "seed"},
+				"train": {"allow-schema-change", "artifacts", "artifacts-url", "balanced", "early-stopping", "eval", "learning-rate", "max-depth",
+					"metric", "min-delta", "model", "schema", "seed", "trees"},
+				"import":   {"allow-schema-change", "artifacts", "artifacts-url", "eval", "metric", "min-delta", "schema", "xgboost"},
 				"validate": {"schema"},
 				"versions": {"artifacts", "artifacts-url", "json"},
 				"rollback": {"allow-schema-change", "artifacts", "artifacts-url"},

@@ -3,7 +3,8 @@
 // (by default F1, strictly greater). It also lists
 // versions and rolls back.
 //
-//	trainer train [-artifacts DIR | -artifacts-url URL] [-balanced] [-eval FILE] [-seed N] [-schema FILE] [-allow-schema-change] [-metric M] [-min-delta D] DATA.csv
+//	trainer train [-artifacts DIR | -artifacts-url URL] [-model logistic|gbdt|auto] [-trees N] [-max-depth D] [-learning-rate R] [-early-stopping=BOOL] [-balanced] [-eval FILE] [-seed N] [-schema FILE] [-allow-schema-change] [-metric M] [-min-delta D] DATA.csv
+//	trainer import -xgboost MODEL.json -eval FILE [-artifacts DIR | -artifacts-url URL] [-schema FILE] [-allow-schema-change] [-metric M] [-min-delta D]
 //	trainer validate [-schema FILE] DATA.csv
 //	trainer versions [-artifacts DIR | -artifacts-url URL] [-json]
 //	trainer rollback [-artifacts DIR | -artifacts-url URL] [-allow-schema-change] VERSION_ID
@@ -17,7 +18,8 @@
 // Flags beat environment variables: ARTIFACTS_DIR (default ./artifacts),
 // ARTIFACTS_URL (an object store, s3://BUCKET/PREFIX?endpoint=…, used
 // instead of the directory when set), SCHEMA_FILE, BALANCED_CLASS_WEIGHT
-// (True, true, 1, yes), PROMOTE_METRIC and PROMOTE_MIN_DELTA. Progress goes to stderr, one JSON result to stdout;
+// (True, true, 1, yes), PROMOTE_METRIC, PROMOTE_MIN_DELTA, MODEL, TREES,
+// MAX_DEPTH, LEARNING_RATE and EARLY_STOPPING. Progress goes to stderr, one JSON result to stdout;
 // "trainer COMMAND -h" lists a command's flags.
 //
 // train without -schema (or SCHEMA_FILE) trains on the schema the current
@@ -170,7 +172,8 @@ func exitCode(err error, stderr io.Writer) int {
 }
 
 const usage = `usage:
-  trainer train [-artifacts DIR | -artifacts-url URL] [-balanced] [-eval FILE] [-seed N] [-schema FILE] [-allow-schema-change] [-metric M] [-min-delta D] DATA.csv
+  trainer train [-artifacts DIR | -artifacts-url URL] [-model logistic|gbdt|auto] [-trees N] [-max-depth D] [-learning-rate R] [-early-stopping=BOOL] [-balanced] [-eval FILE] [-seed N] [-schema FILE] [-allow-schema-change] [-metric M] [-min-delta D] DATA.csv
+  trainer import -xgboost MODEL.json -eval FILE [-artifacts DIR | -artifacts-url URL] [-schema FILE] [-allow-schema-change] [-metric M] [-min-delta D]
   trainer validate [-schema FILE] DATA.csv
   trainer schema infer [-target COL] [-name NAME] DATA.csv
   trainer versions [-artifacts DIR | -artifacts-url URL] [-json]
@@ -191,7 +194,9 @@ BALANCED_CLASS_WEIGHT (True/true/1/yes or False/false/0/no),
 SCHEMA_FILE (default: for train the schema the current version was declared
 with, else the built-in five-column contract, which -schema builtin names),
 PROMOTE_METRIC (f1, roc_auc, pr_auc, log_loss or accuracy; default f1),
-PROMOTE_MIN_DELTA (the candidate must beat the current version by more; default 0)
+PROMOTE_MIN_DELTA (the candidate must beat the current version by more; default 0),
+MODEL (logistic, gbdt or auto; default logistic), TREES (default 200),
+MAX_DEPTH (default 6), LEARNING_RATE (default 0.1), EARLY_STOPPING (default true)
 
 exit status: 0 done (train: promoted or rejected), 1 invalid data or
 unusable version, 2 usage, 3 other failure, 130 SIGINT, 143 SIGTERM
@@ -207,6 +212,8 @@ func run(ctx context.Context, args []string, p proc) error {
 		return runTrain(ctx, args, p)
 	case "validate":
 		return runValidate(ctx, args, p)
+	case "import":
+		return runImport(ctx, args, p)
 	case "versions":
 		return runVersions(ctx, args, p.getenv, p.stdout, p.stderr)
 	case "rollback":

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"math"
 	"slices"
@@ -22,14 +21,7 @@ func ruleFlags(fs *command, getenv func(string) string) func() (mlservice.Promot
 	delta := fs.String("min-delta", strings.TrimSpace(getenv("PROMOTE_MIN_DELTA")),
 		"promote only when the candidate beats the current version by more than `D` (0 or more; a gain within 1e-12 of D counts as equal) (env PROMOTE_MIN_DELTA; default 0: strictly better, a tie is rejected)")
 	return func() (mlservice.PromotionRule, error) {
-		set := map[string]bool{}
-		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-		source := func(name, env, v string) string {
-			if set[name] {
-				return fmt.Sprintf("-%s %q", name, v)
-			}
-			return fmt.Sprintf("%s=%q", env, v)
-		}
+		source := flagSource(fs)
 		var r mlservice.PromotionRule
 		if *metric != "" {
 			r.Metric = strings.ToLower(*metric)

@@ -11,6 +11,7 @@ package page
 import (
 	"fmt"
 	"math"
+	"slices"
 	"time"
 )
 
@@ -179,7 +180,8 @@ const (
 )
 
 // newCoefChart draws one signed value per feature (a contribution to the
-// log-odds), bars left of zero for negative values.
+// log-odds), bars left of zero for negative values; with none, zero is at
+// the left.
 func newCoefChart(names []string, coef []float64) *barChart {
 	b := &barChart{W: barW, H: len(names)*barRow + 10, Top: 4}
 	b.Bottom = b.H - 4
@@ -195,6 +197,9 @@ func newCoefChart(names []string, coef []float64) *barChart {
 	left, right := float64(barLabelW+barPad), float64(barW-barPad)
 	zero := (left + right) / 2
 	half := (right - left) / 2
+	if !slices.ContainsFunc(coef, func(c float64) bool { return c < 0 }) {
+		zero, half = left-barPad/2, right-left+barPad/2 // no bar goes left: zero at the left
+	}
 	b.Zero = num(zero)
 	for i, name := range names {
 		c := coef[i]

@@ -4,15 +4,18 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/mlservice/mlservice"
 	"github.com/mlservice/mlservice/model"
+	"github.com/mlservice/mlservice/model/gbdt"
 )
 
 // fakeVersion is a readable version with plausible figures.
@@ -148,6 +151,55 @@ func TestVersionPage(t *testing.T) {
 	if err := WriteVersion(&buf, h, "20990101T000000.000000Z-00000000", Links{}); err != ErrNoVersion {
 		t.Errorf("unknown version: %v, want ErrNoVersion", err)
 	}
+}
+
+// A trees version's page shows its family, settings, the auto choice and
+// a total-gain chart; a logistic one's shows neither chart nor tree rows.
+func TestVersionPageTrees(t *testing.T) {
+	h := fakeHistory(2)
+	v := h.Versions[0]
+	v.Meta.ModelFamily = mlservice.FamilyGBDT
+	v.Meta.Params = mlservice.Params{Model: "gbdt", Family: "auto",
+		TreeOptions: &mlservice.TreeOptions{Trees: 200, MaxDepth: 6, LearningRate: 0.1, EarlyStopping: true},
+		Trees:       &gbdt.Params{Source: "trained", Trees: 58, MaxDepth: 6, LearningRate: 0.1, EarlyStopping: true, RoundsTrained: 78, BestIteration: 58, ValidationRows: 375},
+		Auto:        &mlservice.FamilyChoice{Chosen: "gbdt", Reason: "gbdt f1 0.76 better than logistic 0.24 on 750 validation rows"}}
+	v.Meta.Importance[0].TotalGain, v.Meta.Importance[1].TotalGain = 812.5, 97.25
+	page := func(v *Version) string {
+		var buf bytes.Buffer
+		if err := WriteVersion(&buf, h, v.VersionID, Links{}); err != nil {
+			t.Fatal(err)
+		}
+		return buf.String()
+	}
+	out := page(v)
+	for _, want := range []string{`<td id="family">gbdt <span class="muted">(chosen by auto)</span>`, "gbdt f1 0.76 better than logistic 0.24",
+		"<td>58, depth ≤ 6, learning rate 0.1</td>", "best round 58 of 78, on 375 held-out training rows",
+		"200 trees, max depth 6, learning rate 0.1, early stopping on", `id="gain-chart"`, "<title>age 812.5</title>", "<title>income 97.25</title>"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("trees version page lacks %q", want)
+		}
+	}
+	// The longer bar is the larger gain.
+	bars := regexp.MustCompile(`<rect class="bar" x="[0-9.]+" y="[0-9.]+" width="([0-9.]+)" height="18"><title>(age|income) [0-9.]+</title>`).FindAllStringSubmatch(out[strings.Index(out, "gain-chart"):], -1)
+	if len(bars) != 2 {
+		t.Fatalf("gain bars %v", bars)
+	}
+	if age, income := parseFloat(t, bars[0][1]), parseFloat(t, bars[1][1]); math.Abs(income/age-97.25/812.5) > 0.01 {
+		t.Errorf("gain bars %v and %v wide, want in the ratio of 97.25 to 812.5", age, income)
+	}
+	out = page(h.Versions[1])
+	if !strings.Contains(out, `<td id="family">logistic</td>`) || strings.Contains(out, "gain-chart") || strings.Contains(out, "Tree settings") {
+		t.Errorf("logistic version page: family or trees wrong")
+	}
+}
+
+func parseFloat(t *testing.T, s string) float64 {
+	t.Helper()
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }
 
 // Load reads a real artifacts directory: versions with their decisions,

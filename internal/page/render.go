@@ -108,6 +108,7 @@ type versionData struct {
 	Newer      *row
 	Older      *row
 	Coef       *barChart
+	Gain       *barChart // a trees model's total gain per feature
 	Features   []featureRow
 	Drift      *driftView // when this version serves and drift is counted
 }
@@ -160,6 +161,15 @@ func WriteVersion(w io.Writer, h *History, id string, l Links) error {
 			d.Features = append(d.Features, fr)
 		}
 		d.Coef = newCoefChart(names, values)
+		for j, fi := range v.Meta.Importance {
+			values[j] = fi.TotalGain
+		}
+		if v.Meta.ModelFamily == mlservice.FamilyGBDT {
+			d.Gain = newCoefChart(names, values)
+			for j := range d.Gain.Bars {
+				d.Gain.Bars[j].Value = g4(values[j]) // a gain has no sign
+			}
+		}
 	}
 	return templates.ExecuteTemplate(w, "version.html", d)
 }

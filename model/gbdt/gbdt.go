@@ -145,6 +145,13 @@ func (e *OptionError) Error() string {
 	return fmt.Sprintf("gbdt: option %s = %v: %s", e.Option, e.Value, e.Reason)
 }
 
+// Check returns an *OptionError naming the first option out of range, or
+// nil: what Fit would say of o before looking at any data.
+func (o Options) Check() error {
+	_, err := o.withDefaults()
+	return err
+}
+
 // withDefaults fills zero fields and checks ranges, naming the option at fault.
 func (o Options) withDefaults() (Options, error) {
 	bad := func(name string, v any, why string) (Options, error) {

@@ -17,6 +17,9 @@ const MaxModelBytes = 512 << 20
 // jsonForest is model.json: plain numbers in Go's shortest round-trip form,
 // so a forest read back predicts bit for bit what the one written did.
 type jsonForest struct {
+	// Family is "gbdt", the field a reader of several families picks the
+	// decoder by; Decode accepts it absent (files written before it).
+	Family    string    `json:"family,omitempty"`
 	Format    string    `json:"format"`
 	Features  []Feature `json:"features"`
 	BaseScore float64   `json:"base_score"` // log-odds
@@ -28,7 +31,7 @@ type jsonForest struct {
 // MarshalJSON writes model.json.
 func (f *Forest) MarshalJSON() ([]byte, error) {
 	return json.Marshal(jsonForest{
-		Format: Format, Features: f.features, BaseScore: f.base, Float32: f.float32,
+		Family: Family, Format: Format, Features: f.features, BaseScore: f.base, Float32: f.float32,
 		Params: f.params, Trees: f.trees,
 	})
 }
@@ -49,6 +52,9 @@ func Decode(data []byte) (*Forest, error) {
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return nil, errors.New("decode gbdt model: data after the model object")
+	}
+	if jf.Family != "" && jf.Family != Family {
+		return nil, fmt.Errorf("decode gbdt model: family %q is not %q", jf.Family, Family)
 	}
 	if jf.Format != Format {
 		return nil, fmt.Errorf("decode gbdt model: format %q is not %q", jf.Format, Format)

@@ -26,7 +26,7 @@ func FromXGBoost(data []byte, features []Feature) (*Forest, error) {
 	}
 	m, err := xgbjson.Parse(data)
 	if err != nil {
-		return nil, fmt.Errorf("import: %w", err)
+		return nil, err // xgbjson says "xgboost model: …" and where
 	}
 	byName := make(map[string]int, len(features))
 	for j, f := range features {
