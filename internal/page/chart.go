@@ -156,7 +156,8 @@ func timeLayout(span time.Duration) string {
 
 // barChart is a horizontal bar per feature, around a zero line.
 type barChart struct {
-	W, H   int
+	ID, Title, Note, Aria string // the section: the chart's id is ID+"-chart"
+	W, H                  int
 	Zero   string
 	Top    int
 	Bottom int

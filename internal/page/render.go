@@ -161,11 +161,15 @@ func WriteVersion(w io.Writer, h *History, id string, l Links) error {
 			d.Features = append(d.Features, fr)
 		}
 		d.Coef = newCoefChart(names, values)
+		d.Coef.ID, d.Coef.Title, d.Coef.Aria = "coef", "Feature contributions", "mean absolute contributions to the log-odds"
+		d.Coef.Note = "How far each feature moves the log-odds of class 1, on average over the evaluation rows (the mean absolute contribution, whatever the model's family)."
 		for j, fi := range v.Meta.Importance {
 			values[j] = fi.TotalGain
 		}
 		if v.Meta.ModelFamily == mlservice.FamilyGBDT {
 			d.Gain = newCoefChart(names, values)
+			d.Gain.ID, d.Gain.Title, d.Gain.Aria = "gain", "Feature importance (total gain)", "total gain per feature"
+			d.Gain.Note = "The trees' loss reduction by the splits on each feature, summed over the trees."
 			for j := range d.Gain.Bars {
 				d.Gain.Bars[j].Value = g4(values[j]) // a gain has no sign
 			}

@@ -27,11 +27,14 @@ const (
 
 var featureTypeNames = [...]string{FeatureNumber: "number", FeatureBinary: "binary", FeatureCategory: "category"}
 
-func (t FeatureType) String() string {
-	if int(t) < len(featureTypeNames) {
-		return featureTypeNames[t]
+func (t FeatureType) String() string { return enumName(featureTypeNames[:], t, "FeatureType") }
+
+// enumName is names[v], or type(v) for a value names lacks.
+func enumName[T ~uint8](names []string, v T, typ string) string {
+	if int(v) < len(names) {
+		return names[v]
 	}
-	return fmt.Sprintf("FeatureType(%d)", uint8(t))
+	return fmt.Sprintf("%s(%d)", typ, uint8(v))
 }
 
 // Feature is one input of a model: decoders take the model's features, in
@@ -80,12 +83,7 @@ const (
 
 var kindNames = [...]string{Null: "null", Number: "number", String: "string", Bool: "bool"}
 
-func (k Kind) String() string {
-	if int(k) < len(kindNames) {
-		return kindNames[k]
-	}
-	return fmt.Sprintf("Kind(%d)", uint8(k))
-}
+func (k Kind) String() string { return enumName(kindNames[:], k, "Kind") }
 
 // Cell is one value of a request. For the row decoder it reads as a JSON
 // scalar: Num for a Number (and 1 or 0 for a Bool), Str for a String,
