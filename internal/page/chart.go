@@ -158,10 +158,10 @@ func timeLayout(span time.Duration) string {
 type barChart struct {
 	ID, Title, Note, Aria string // the section: the chart's id is ID+"-chart"
 	W, H                  int
-	Zero   string
-	Top    int
-	Bottom int
-	Bars   []bar
+	Zero                  string
+	Top                   int
+	Bottom                int
+	Bars                  []bar
 }
 
 type bar struct {
