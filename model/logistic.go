@@ -50,7 +50,7 @@ type logisticWeights struct {
 	numIndex []int // per number: its index in the row
 	weight   []float64
 	mean     []float64
-	impute   []float64 // per number: the value NaN reads as (NaN: none)
+	impute   []float64 // per number: the value NaN reads as (NaN: none); nil when none is imputed
 	imputed  bool      // some number is imputed
 	// The first serialNumbers weights and means again, in arrays.
 	weight8, mean8 [serialNumbers]float64
@@ -175,13 +175,20 @@ func (m *Logistic) compile() *logisticWeights {
 		w.numIndex = append(w.numIndex, i)
 		w.weight = append(w.weight, m.Coef[col]/m.Scale[col])
 		w.mean = append(w.mean, m.Mean[col])
-		imp, ok := m.Impute[f.Name]
-		if !ok || !f.Missing {
-			imp = math.NaN()
-		}
-		w.impute = append(w.impute, imp)
-		w.imputed = w.imputed || ok && f.Missing
 		col++
+	}
+	for j, i := range w.numIndex {
+		imp, ok := m.Impute[layout[i].Name]
+		if !ok || !layout[i].Missing {
+			continue
+		}
+		if w.impute == nil {
+			w.impute = make([]float64, len(w.numIndex))
+			for k := range w.impute {
+				w.impute[k] = math.NaN()
+			}
+		}
+		w.impute[j], w.imputed = imp, true
 	}
 	w.fast = w.dense && !w.imputed
 	copy(w.weight8[:], w.weight)
@@ -324,7 +331,7 @@ func (m *Logistic) Explain(row, out []float64) (bias float64) {
 	w := m.weights()
 	for j, i := range w.numIndex {
 		v := row[i]
-		if v != v {
+		if v != v && w.imputed {
 			v = w.impute[j]
 		}
 		out[i] = w.weight[j] * (v - w.mean[j])
