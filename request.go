@@ -507,7 +507,8 @@ func trimBOM(data []byte) []byte { return bytes.TrimPrefix(data, []byte("\ufeff"
 // HTTP status and the short code to answer with: 415 for
 // ErrUnsupportedMediaType, 413 for a body over http.MaxBytesReader's
 // limit, 400 for ErrMalformedRequest, 422 for ErrInvalidFeatures (an
-// *InputError lists the fields), 422 for ErrSchemaMismatch, 503 for
+// *InputError lists the fields), 422 for ErrSchemaMismatch and
+// ErrCannotExplain, 503 for
 // ErrNotReady and ErrClosed, and
 // 500 for anything else, which is the server's fault.
 func HTTPStatus(err error) (status int, code string) {
@@ -523,6 +524,8 @@ func HTTPStatus(err error) (status int, code string) {
 		return http.StatusUnprocessableEntity, "invalid_features"
 	case errors.Is(err, ErrSchemaMismatch):
 		return http.StatusUnprocessableEntity, "schema_mismatch"
+	case errors.Is(err, ErrCannotExplain):
+		return http.StatusUnprocessableEntity, "cannot_explain"
 	case errors.Is(err, ErrNotReady), errors.Is(err, ErrClosed):
 		return http.StatusServiceUnavailable, "not_ready"
 	}
