@@ -110,10 +110,10 @@ type Distribution struct {
 
 // NewDistribution returns the distribution of values, a training column of
 // finite numbers or NaN (missing: counted in bin 0, where Predict counts
-// it, and left out of the edges). Deciles are taken by lower nearest rank, so every edge
-// is a value of the column; a column of few distinct values (a 0/1 flag, a
-// small count) gets fewer, unequal bins, whose training counts say how
-// full each is.
+// it, and left out of the edges). Deciles are taken by lower nearest rank,
+// so every edge is a value of the column; a column of few distinct values
+// (a 0/1 flag, a small count) gets fewer, unequal bins, whose training
+// counts say how full each is.
 //
 // A column longer than edgeSample values is profiled from an evenly
 // strided sample of that many: its deciles (within about half a percentile
