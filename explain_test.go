@@ -136,6 +136,11 @@ func TestExplain(t *testing.T) {
 	if _, err := store.Explain(&mlservice.Row{Numbers: []float64{1}}); !errors.Is(err, mlservice.ErrInvalidFeatures) {
 		t.Errorf("short row: %v", err)
 	}
+	// A version that could not explain a row (none this build makes) is the
+	// client's 422 with the reason, never a 5xx.
+	if st, code := mlservice.HTTPStatus(fmt.Errorf("version v: %w", mlservice.ErrCannotExplain)); st != 422 || code != "cannot_explain" {
+		t.Errorf("ErrCannotExplain: %d %s", st, code)
+	}
 	empty := mlkit.OpenStore(t, t.TempDir(), mlservice.StoreOptions{RefreshInterval: -1})
 	if _, err := empty.ExplainJSON([]byte(`{}`)); !errors.Is(err, mlservice.ErrNotReady) {
 		t.Errorf("no version: %v", err)
