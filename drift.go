@@ -109,10 +109,11 @@ type Distribution struct {
 }
 
 // NewDistribution returns the distribution of values, a training column of
-// finite numbers. Deciles are taken by lower nearest rank, so every edge
-// is a value of the column; a column of few distinct values (a 0/1 flag, a
-// small count) gets fewer, unequal bins, whose training counts say how
-// full each is.
+// finite numbers or NaN (missing: counted in bin 0, where Predict counts
+// it, and left out of the edges). Deciles are taken by lower nearest rank,
+// so every edge is a value of the column; a column of few distinct values
+// (a 0/1 flag, a small count) gets fewer, unequal bins, whose training
+// counts say how full each is.
 //
 // A column longer than edgeSample values is profiled from an evenly
 // strided sample of that many: its deciles (within about half a percentile
@@ -124,12 +125,17 @@ func NewDistribution(values []float64) Distribution {
 	if len(values) == 0 {
 		return Distribution{Counts: make([]uint64, 2)}
 	}
-	sample := sampleOf(values)
-	slices.Sort(sample)
+	all := sampleOf(values)
+	slices.Sort(all) // missing values (NaN) first
+	k := slices.IndexFunc(all, func(x float64) bool { return !math.IsNaN(x) })
+	if k < 0 { // every value missing: all in bin 0
+		return Distribution{Edges: []float64{0}, Counts: []uint64{uint64(len(all)), 0, 0}}
+	}
+	sample := all[k:]
 	lo, hi := sample[0], sample[len(sample)-1]
-	if len(sample) < len(values) {
-		lo, hi = values[0], values[0]
-		for _, x := range values { // one pass for both; values are finite
+	if len(all) < len(values) {
+		lo, hi = math.Inf(1), math.Inf(-1)
+		for _, x := range values { // one pass for both; NaN passes neither
 			if x < lo {
 				lo = x
 			}
@@ -146,7 +152,7 @@ func NewDistribution(values []float64) Distribution {
 		}
 	}
 	d.Counts = make([]uint64, d.Bins())
-	for _, x := range sample {
+	for _, x := range all { // a missing value in bin 0, as Predict counts it
 		d.Counts[d.Bin(x)]++
 	}
 	return d

@@ -30,6 +30,9 @@ func TestNewDistribution(t *testing.T) {
 		{"constant", []float64{7, 7, 7}, Distribution{Edges: []float64{7}, Max: 7, Counts: []uint64{0, 3, 0}}},
 		{"one value", []float64{-2.5}, Distribution{Edges: []float64{-2.5}, Max: -2.5, Counts: []uint64{0, 1, 0}}},
 		{"empty", nil, Distribution{Counts: []uint64{0, 0}}},
+		// Missing values (NaN) fall in bin 0, as Predict counts them.
+		{"a flag with missing values", []float64{1, math.NaN(), 0, 1, math.NaN()}, Distribution{Edges: []float64{0, 1}, Max: 1, Counts: []uint64{2, 1, 2, 0}}},
+		{"all missing", []float64{math.NaN(), math.NaN()}, Distribution{Edges: []float64{0}, Counts: []uint64{2, 0, 0}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := NewDistribution(tc.values)
@@ -381,5 +384,30 @@ func TestNewDistributionSampledEdges(t *testing.T) {
 		if math.Abs(got-want) > 0.005 {
 			t.Errorf("bin %d holds %.4f of the sample and %.4f of the column", b, got, want)
 		}
+	}
+}
+
+// TestNewDistributionSampledMissing: a sampled column with missing values
+// keeps its exact minimum and maximum (NaN never wins either) and counts
+// about its share of NaN in bin 0.
+func TestNewDistributionSampledMissing(t *testing.T) {
+	values := make([]float64, 300_001)
+	for i := range values {
+		values[i] = float64(i%1000) - 500
+		if i%4 == 0 {
+			values[i] = math.NaN()
+		}
+	}
+	values[0], values[7] = math.NaN(), -900 // the minimum, once, where the sample skips it
+	d := NewDistribution(values)
+	if err := d.check(); err != nil || d.Edges[0] != -900 || d.Max != 499 {
+		t.Fatalf("edges %v max %v: %v", d.Edges, d.Max, err)
+	}
+	var total uint64
+	for _, c := range d.Counts {
+		total += c
+	}
+	if share := float64(d.Counts[0]) / float64(total); math.Abs(share-0.25) > 0.01 {
+		t.Errorf("bin 0 holds %.3f of the sample, a quarter is missing", share)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log"
+	"math"
 	"os"
 
 	"github.com/mlservice/mlservice"
@@ -104,4 +105,51 @@ func ExampleOpenStore() {
 	// label 1, probability 0.521
 	// answered by the promoted version: true
 	// invalid features: age: must be >= 0, not -1
+}
+
+// Explain says how each feature moved a prediction: bias + the
+// contributions is the log-odds the store served, log(p/(1−p)).
+func ExampleStore_Explain() {
+	ctx := context.Background()
+	artifacts, err := os.MkdirTemp("", "mlservice-example-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(artifacts)
+	ds, err := mlservice.ValidateFile(ctx, "data/day_01.csv")
+	if err != nil {
+		log.Fatal(err)
+	}
+	cand, err := mlservice.Train(ctx, ds, mlservice.TrainOptions{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	if _, err := mlservice.Promote(ctx, artifacts, cand); err != nil {
+		log.Fatal(err)
+	}
+	store, err := mlservice.OpenStore(artifacts, mlservice.StoreOptions{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer store.Close()
+
+	e, err := store.Explain(&mlservice.Row{Numbers: []float64{42, 52000, 1800, 12, 1}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	sum := e.Explanation.Bias
+	for _, name := range mlservice.FeatureNames {
+		fmt.Printf("%s %+.2f\n", name, e.Explanation.Contributions[name])
+		sum += e.Explanation.Contributions[name]
+	}
+	fmt.Printf("log-odds %.4f, probability %.4f\n", sum, e.Probability)
+	fmt.Println(math.Abs(sum-math.Log(e.Probability/(1-e.Probability))) < 1e-9)
+	// Output:
+	// age +0.02
+	// income -0.09
+	// account_balance -0.12
+	// transactions_last_30d +0.46
+	// is_premium +0.31
+	// log-odds -0.1373, probability 0.4657
+	// true
 }

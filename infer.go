@@ -39,8 +39,8 @@ type InferOptions struct {
 //   - the target must have exactly two values; the positive label is "1",
 //     "yes" or "true" when the values are such a pair, else the rarer value.
 //
-// Every number cell must parse; a column with missing cells is kept and the
-// note says how many rows validation will refuse.
+// Every number cell must parse; a column with missing cells (empty, NA,
+// null, …) is kept with "missing": true, and the note says how many.
 func InferSchema(ctx context.Context, r io.Reader, opts InferOptions) (*Schema, []string, error) {
 	sp := csvsplit.NewSplitter(r, MaxLineBytes)
 	header, headerLines, err := readHeader(sp)
@@ -63,7 +63,7 @@ func InferSchema(ctx context.Context, r io.Reader, opts InferOptions) (*Schema, 
 	}
 	type column struct {
 		numeric, binary, nonneg, integer bool
-		nulls, huge                      int // huge: magnitude over MaxAbsValue
+		nulls, huge, infs                int // huge: magnitude over MaxAbsValue; infs: ±Inf, among nulls
 		values                           map[string]int
 		min, max                         float64
 	}
@@ -99,6 +99,9 @@ func InferSchema(ctx context.Context, r io.Reader, opts InferOptions) (*Schema, 
 				raw := bytes.TrimSpace(recs.Field(j))
 				if csvsplit.IsNull(raw) {
 					c.nulls++
+					if !csvsplit.IsMissing(raw) {
+						c.infs++
+					}
 					continue
 				}
 				if len(c.values) <= MaxCategories {
@@ -235,8 +238,12 @@ func InferSchema(ctx context.Context, r io.Reader, opts InferOptions) (*Schema, 
 			})
 			note("%q: category with %d values, declared (sorted): a value not listed is refused; add \"unknown\": \"ignore\" to score it as none of them", name, len(f.Categories))
 		}
-		if c.nulls > 0 {
-			note("%q: %d rows have a missing value; validation will refuse them", name, c.nulls)
+		if missing := c.nulls - c.infs; missing > 0 {
+			f.Missing = true
+			note("%q: %d rows have a missing value (empty, NA, null): \"missing\": true lets them through; drop it to refuse them", name, missing)
+		}
+		if c.infs > 0 {
+			note("%q: %d rows have an infinite value; validation will refuse them", name, c.infs)
 		}
 		s.Features = append(s.Features, f)
 	}
@@ -282,6 +289,9 @@ func schemaDiff(a, b *Schema) string {
 		}
 		if o.Unknown != f.Unknown {
 			out = append(out, fmt.Sprintf("column %s: unknown %q became %q", f.Name, orDefault(o.Unknown, UnknownError), orDefault(f.Unknown, UnknownError)))
+		}
+		if o.Missing != f.Missing {
+			out = append(out, fmt.Sprintf("column %s: missing %t became %t", f.Name, o.Missing, f.Missing))
 		}
 	}
 	for _, f := range a.Features {

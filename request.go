@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"mime"
 	"net/http"
 	"strconv"
@@ -309,17 +310,34 @@ func (c *columns) decodeGood(o strictjson.Object, row []float64, cats []string) 
 		}
 		seen |= 1 << j
 	}
-	return o.Valid() && seen == 1<<len(c.cols)-1
+	all := uint64(1)<<len(c.cols) - 1
+	if !o.Valid() || seen|c.missing != all {
+		return false
+	}
+	for j := 0; seen != all; j++ { // absent: missing
+		if seen&(1<<j) == 0 {
+			c.decodeValue(j, nil, row, cats)
+			seen |= 1 << j
+		}
+	}
+	return true
 }
 
 // decodeValue decodes feature j's raw JSON value into row[j] (and a
 // category's, when cats is given, into its place among them), or says what
 // is wrong with it.
 func (c *columns) decodeValue(j int, raw []byte, row []float64, cats []string) string {
-	if raw == nil || string(raw) == "null" {
-		return "required (missing or null)"
-	}
 	col := &c.cols[j]
+	if raw == nil || string(raw) == "null" {
+		if !col.spec.Missing {
+			return "required (missing or null)"
+		}
+		row[j] = math.NaN()
+		if cats != nil && col.spec.Type == TypeCategory {
+			cats[c.catOrder[j]] = ""
+		}
+		return ""
+	}
 	if col.spec.Type == TypeCategory {
 		s, ok := strictjson.String(raw)
 		if !ok {
@@ -370,8 +388,10 @@ func (s *Schema) RequestJSONSchema() map[string]any {
 	props := map[string]any{}
 	required := make([]string, 0, len(s.Features))
 	for _, f := range s.Features {
-		required = append(required, f.Name)
 		p := map[string]any{}
+		if !f.Missing {
+			required = append(required, f.Name)
+		}
 		switch f.Type {
 		case TypeNumber:
 			p["type"] = "number"
@@ -409,6 +429,15 @@ func (s *Schema) RequestJSONSchema() map[string]any {
 		if f.Rules != "" {
 			p["description"] = "validator rules: " + f.Rules
 		}
+		if f.Missing { // null or absent: a missing value
+			p["type"] = []string{p["type"].(string), "null"}
+			switch e := p["enum"].(type) {
+			case []string:
+				p["enum"] = append(toAny(e), "", nil)
+			case []int:
+				p["enum"] = append(toAny(e), nil)
+			}
+		}
 		props[f.Name] = p
 	}
 	row := map[string]any{"type": "object", "properties": props, "required": required}
@@ -430,6 +459,14 @@ func (s *Schema) RequestJSONSchema() map[string]any {
 			},
 		},
 	}
+}
+
+func toAny[T any](s []T) []any {
+	out := make([]any, len(s), len(s)+2)
+	for i, v := range s {
+		out[i] = v
+	}
+	return out
 }
 
 // CheckContentType accepts the Content-Type of a JSON request body:
@@ -470,7 +507,8 @@ func trimBOM(data []byte) []byte { return bytes.TrimPrefix(data, []byte("\ufeff"
 // HTTP status and the short code to answer with: 415 for
 // ErrUnsupportedMediaType, 413 for a body over http.MaxBytesReader's
 // limit, 400 for ErrMalformedRequest, 422 for ErrInvalidFeatures (an
-// *InputError lists the fields), 422 for ErrSchemaMismatch, 503 for
+// *InputError lists the fields), 422 for ErrSchemaMismatch and
+// ErrCannotExplain, 503 for
 // ErrNotReady and ErrClosed, and
 // 500 for anything else, which is the server's fault.
 func HTTPStatus(err error) (status int, code string) {
@@ -486,6 +524,8 @@ func HTTPStatus(err error) (status int, code string) {
 		return http.StatusUnprocessableEntity, "invalid_features"
 	case errors.Is(err, ErrSchemaMismatch):
 		return http.StatusUnprocessableEntity, "schema_mismatch"
+	case errors.Is(err, ErrCannotExplain):
+		return http.StatusUnprocessableEntity, "cannot_explain"
 	case errors.Is(err, ErrNotReady), errors.Is(err, ErrClosed):
 		return http.StatusServiceUnavailable, "not_ready"
 	}

@@ -28,8 +28,9 @@ import (
 
 // Row is one row of model inputs as a caller holds it: Numbers holds the
 // number and binary features and Categories the category features' values,
-// each in schema order. (Under the default schema, Features is the typed
-// row.)
+// each in schema order. A feature that may be missing ("missing": true) is
+// missing as a NaN number or an empty category. (Under the default schema,
+// Features is the typed row.)
 type Row struct {
 	Numbers    []float64
 	Categories []string
@@ -56,6 +57,7 @@ type columns struct {
 	// are the row's first values as they are.
 	numbersFirst bool
 	names        *catindex.Index // feature name → index, for requests
+	missing      uint64          // bit j: feature j may be missing (of the first 64)
 }
 
 // bounds is the range a feature's value must be in.
@@ -74,6 +76,9 @@ func compileColumns(s *Schema) *columns {
 	for i := range s.Features {
 		c.names.Add(s.Features[i].Name)
 		f := &s.Features[i]
+		if f.Missing && i < 64 {
+			c.missing |= 1 << i
+		}
 		col := column{spec: f}
 		lo, hi := math.Inf(-1), math.Inf(1)
 		c.catOrder = append(c.catOrder, len(c.cats))
@@ -145,7 +150,8 @@ func inBounds(b []bounds, row []float64) bool {
 // firstBad is check's slow path: validator's verdict, feature by feature.
 func (c *columns) firstBad(row []float64) int {
 	for j := range c.cols {
-		if c.cols[j].spec.Type != TypeCategory && reasonOf(&c.cols[j].rule, row[j]) != "" {
+		spec := c.cols[j].spec
+		if spec.Type != TypeCategory && !(spec.Missing && math.IsNaN(row[j])) && reasonOf(&c.cols[j].rule, row[j]) != "" {
 			return j
 		}
 	}
@@ -162,8 +168,8 @@ func (c *columns) checkError(row []float64) error {
 }
 
 // code returns category feature j's code for v (as a Row or a request gives
-// it; a request trims it first), -1 for a value the schema ignores, or why v
-// is refused.
+// it; a request trims it first), -1 for a value the schema ignores, NaN for
+// a missing value the schema lets through, or why v is refused.
 func (c *columns) code(j int, v []byte) (float64, string) {
 	col := &c.cols[j]
 	if col.index != nil {
@@ -171,10 +177,13 @@ func (c *columns) code(j int, v []byte) (float64, string) {
 			return float64(code), ""
 		}
 	}
+	f := col.spec
 	if len(v) == 0 || csvsplit.IsNull(v) { // what a CSV cell calls missing
+		if f.Missing && csvsplit.IsMissing(v) {
+			return math.NaN(), ""
+		}
 		return -1, "required (missing, null or empty)"
 	}
-	f := col.spec
 	if f.Rules != "" {
 		if p := ruleProblem(&Problem{}, string(v), f.Rules); p != nil {
 			return -1, fmt.Sprintf("%q: %s", truncate(string(v), 80), p.Reason)
@@ -253,7 +262,7 @@ func (c *columns) rowOf(row []float64, cats []string) Row {
 		if cats != nil {
 			r.Categories = append(r.Categories, cats[k])
 		} else {
-			r.Categories = append(r.Categories, c.schema.Features[j].Categories[int(row[j])])
+			r.Categories = append(r.Categories, categoryOf(&c.schema.Features[j], row[j]))
 		}
 	}
 	return r
@@ -554,37 +563,4 @@ func versionSchema(files map[string][]byte) (*Schema, error) {
 		return defaultSchema(), nil
 	}
 	return s, nil
-}
-
-// exampleRow fills row from a self-test example: its Features under the
-// default schema, its Values by name under any other. The row is checked
-// as a request's would be.
-func (c *columns) exampleRow(ex *Example, row []float64) error {
-	if ex.Values == nil && c.isDefault {
-		v := ex.Features.Vector()
-		copy(row, v[:])
-		return c.checkError(row)
-	}
-	var r Row
-	for _, f := range c.schema.Features {
-		v, ok := ex.Values[f.Name]
-		if !ok {
-			return fmt.Errorf("example has no %s", f.Name)
-		}
-		switch x := v.(type) {
-		case float64:
-			if f.Type == TypeCategory {
-				return fmt.Errorf("example's %s is a number", f.Name)
-			}
-			r.Numbers = append(r.Numbers, x)
-		case string:
-			if f.Type != TypeCategory {
-				return fmt.Errorf("example's %s is a string", f.Name)
-			}
-			r.Categories = append(r.Categories, x)
-		default:
-			return fmt.Errorf("example's %s is %T", f.Name, v)
-		}
-	}
-	return c.fromRow(&r, row)
 }

@@ -81,6 +81,12 @@ type FeatureSpec struct {
 	Categories []string `json:"categories,omitempty"`
 	// Unknown is UnknownError (the default) or UnknownIgnore.
 	Unknown string `json:"unknown,omitempty"`
+	// Missing lets the feature's value be missing: an empty CSV cell (or
+	// NA, NaN, null, None: not an infinity), a JSON null or an absent key.
+	// The model row then holds NaN; a logistic model imputes it (a
+	// number's training median, a category's level of its own), trees
+	// learn where it goes. Without it a missing value is refused.
+	Missing bool `json:"missing,omitempty"`
 }
 
 // SchemaError is one problem with a schema file, naming its key.
@@ -218,7 +224,7 @@ func decodeSchemaJSON(data []byte, v any) error {
 			return schemaErr(te.Field, "must be a %s, not a JSON %s", jsonKind(te.Type.Kind().String()), te.Value)
 		}
 		if msg, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-			return schemaErr(strings.Trim(msg, `"`), "unknown key (allowed: name, version, target{column, positive, negative}, features[]{name, type, rules, categories, unknown})")
+			return schemaErr(strings.Trim(msg, `"`), "unknown key (allowed: name, version, target{column, positive, negative}, features[]{name, type, rules, categories, unknown, missing})")
 		}
 		return schemaErr("", "%v", err)
 	}
@@ -381,12 +387,21 @@ func (s *Schema) EncodedNames() []string { return s.layout().EncodedNames() }
 func (s *Schema) layout() model.Layout {
 	l := make(model.Layout, len(s.Features))
 	for i, f := range s.Features {
-		l[i] = model.Feature{Name: f.Name}
+		l[i] = model.Feature{Name: f.Name, Missing: f.Missing}
 		if f.Type == TypeCategory {
 			l[i].Kind, l[i].Levels = model.Category, f.Categories
 		}
 	}
 	return l
+}
+
+// categoryOf returns the category f's code stands for: "" for a missing
+// value (NaN) or one the schema ignored (-1).
+func categoryOf(f *FeatureSpec, code float64) string {
+	if !(code >= 0 && code < float64(len(f.Categories))) {
+		return ""
+	}
+	return f.Categories[int(code)]
 }
 
 // MarshalIndent returns s as an indented schema file.

@@ -31,6 +31,7 @@ func TestSchemaDiffSaysWhatChanged(t *testing.T) {
 		{"type", func(s *Schema) { s.Features[2].Type = TypeBinary }, []string{"column tenure: number became binary"}},
 		{"rules and unknown", func(s *Schema) { s.Features[1].Rules = "gte=18"; s.Features[0].Unknown = UnknownIgnore },
 			[]string{`column age: rules "gte=0" became "gte=18"`, `column plan: unknown "error" became "ignore"`}},
+		{"missing", func(s *Schema) { s.Features[1].Missing = true }, []string{"column age: missing false became true"}},
 		{"target", func(s *Schema) { s.Target.Positive = "yes" }, []string{`the target y (positive "1", negative "0") became y (positive "yes", negative "0")`}},
 		{"order", func(s *Schema) { s.Features[1], s.Features[2] = s.Features[2], s.Features[1] },
 			[]string{"column order plan, age, tenure became plan, tenure, age"}},

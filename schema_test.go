@@ -98,6 +98,7 @@ func TestParseSchemaRefuses(t *testing.T) {
 		{"empty categories", withFeatures(`{"name":"a","type":"category","categories":[]}`), "features[0].categories", "empty"},
 		{"duplicate category", withFeatures(`{"name":"a","type":"category","categories":["x","y","x"]}`), "features[0].categories[2]", "appears twice"},
 		{"null category", withFeatures(`{"name":"a","type":"category","categories":["x","NA"]}`), "features[0].categories[1]", "missing value"},
+		{"missing not a bool", withFeatures(`{"name":"a","type":"number","missing":"yes"}`), "features.missing", "must be a bool"},
 		{"too many categories", withFeatures(`{"name":"a","type":"category","categories":[` + manyCategories(mlservice.MaxCategories+1) + `]}`), "features[0].categories", "the limit is 1000"},
 	}
 	for _, tc := range cases {

@@ -3,10 +3,12 @@ package mlservice
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
+	"math"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -316,4 +318,104 @@ func clonePtr[T any](p *T) *T {
 	}
 	v := *p
 	return &v
+}
+
+// Explanation is how one prediction's log-odds (the logit of its
+// probability) split over the schema's features: Bias + Σ Contributions ==
+// log(p/(1−p)) to rounding. A feature's contribution is in log-odds: a
+// positive one pushes towards the positive label. For logistic regression
+// it is the coefficient times the standardized value (a category's one-hot
+// columns summed; a missing value imputed first), the bias the intercept;
+// for trees, path-dependent TreeSHAP values and the mean prediction.
+type Explanation struct {
+	Bias          float64            `json:"bias"`
+	Contributions map[string]float64 `json:"contributions"` // one per schema feature, by name
+}
+
+// ExplainedPrediction is a prediction with its explanation.
+type ExplainedPrediction struct {
+	Prediction
+	Explanation Explanation `json:"explanation"`
+}
+
+// AppendJSON appends p to b as encoding/json encodes it, and a line end:
+// the prediction's fields and "explanation".
+func (p ExplainedPrediction) AppendJSON(b []byte) []byte {
+	data, err := json.Marshal(p)
+	if err != nil { // a contribution that is not finite: the model's fault
+		data, _ = json.Marshal(p.Prediction)
+	}
+	return append(append(b, data...), '\n')
+}
+
+// explain scores a checked row, counts it for drift, and explains it: the
+// served log-odds are the model's LogOdds, and its Explain splits them.
+func (v *servingVersion) explain(row []float64) (ExplainedPrediction, error) {
+	p := v.predict(row)
+	layout := v.model.Layout()
+	out := make([]float64, len(layout))
+	bias := v.model.Explain(row, out)
+	e := ExplainedPrediction{Prediction: p, Explanation: Explanation{Bias: bias, Contributions: make(map[string]float64, len(out))}}
+	for j, f := range layout {
+		if math.IsNaN(out[j]) || math.IsInf(out[j], 0) {
+			return ExplainedPrediction{}, fmt.Errorf("version %s cannot explain this row: feature %s contributes %v: %w", v.id, f.Name, out[j], ErrCannotExplain)
+		}
+		e.Explanation.Contributions[f.Name] = out[j]
+	}
+	return e, nil
+}
+
+// ErrCannotExplain is returned when the serving version cannot explain a
+// row (no model this build trains or decodes does so); HTTPStatus maps it
+// to 422.
+var ErrCannotExplain = errors.New("cannot explain")
+
+// Explain scores one row as PredictRow does and explains it: the
+// explanation's bias and per-feature contributions add up to the served
+// log-odds. Unlike PredictRow it allocates (the contributions).
+func (s *Store) Explain(r *Row) (ExplainedPrediction, error) {
+	v := s.serving.Load()
+	if v == nil {
+		return ExplainedPrediction{}, ErrNotReady
+	}
+	row := make([]float64, len(v.columns.cols))
+	if err := v.columns.fromRow(r, row); err != nil {
+		return ExplainedPrediction{}, err
+	}
+	return v.explain(row)
+}
+
+// ExplainJSON is PredictJSON with the prediction's explanation.
+func (s *Store) ExplainJSON(data []byte) (ExplainedPrediction, error) {
+	v := s.serving.Load()
+	if v == nil {
+		return ExplainedPrediction{}, notReady(data)
+	}
+	row := make([]float64, len(v.columns.cols))
+	if err := v.columns.decodeBody(data, row, nil); err != nil {
+		return ExplainedPrediction{}, err
+	}
+	return v.explain(row)
+}
+
+// ExplainBatchJSON is PredictBatchJSON with each prediction's explanation.
+func (s *Store) ExplainBatchJSON(data []byte, maxRows int) ([]ExplainedPrediction, error) {
+	v := s.serving.Load()
+	if v == nil {
+		return nil, notReady(data)
+	}
+	rows, err := v.columns.decodeBatch(data, maxRows, nil)
+	if err != nil {
+		return nil, err
+	}
+	n := len(v.columns.cols)
+	out := make([]ExplainedPrediction, 0, len(rows)/max(n, 1))
+	for i := 0; i < len(rows); i += n {
+		e, err := v.explain(rows[i : i+n])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, nil
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -129,7 +130,9 @@ func TestPromoteRefusesSchemaChange(t *testing.T) {
 }
 
 // FuzzDecodeRow: the schema-driven decoder never panics, and what it
-// accepts the store scores.
+// accepts the store scores. Under the schema with age and plan "missing":
+// true it accepts all it accepted before, the same, and more only by
+// reading a null or absent age or plan as missing (NaN, "").
 func FuzzDecodeRow(f *testing.F) {
 	s := mustSchema(f, customSchema)
 	for i := range s.Features {
@@ -137,6 +140,13 @@ func FuzzDecodeRow(f *testing.F) {
 			s.Features[i].Categories = []string{"east", "north"}
 		}
 	}
+	sm := mustSchema(f, customSchema)
+	for i := range sm.Features {
+		sm.Features[i].Categories = s.Features[i].Categories
+	}
+	sm.Features[0].Missing, sm.Features[2].Missing = true, true
+	f.Add([]byte(`{"age":null,"premium":1,"region":"north"}`))
+	f.Add([]byte(`{"age":30,"premium":null,"plan":"","region":"north"}`))
 	f.Add([]byte(`{"age":30,"premium":1,"plan":"basic","region":"north"}`))
 	f.Add([]byte(`{"age":-1,"premium":2,"plan":"gold","region":"x9","age":3}`))
 	f.Add([]byte(`{"instances":[{"age":30,"premium":1,"plan":"basic","region":"zz"}]}`))
@@ -149,6 +159,15 @@ func FuzzDecodeRow(f *testing.F) {
 			}
 		} else if !errors.Is(err, mlservice.ErrInvalidFeatures) && !errors.Is(err, mlservice.ErrMalformedRequest) {
 			t.Fatalf("error %v matches neither sentinel", err)
+		}
+		rm, errm := mlservice.DecodeRow(sm, data)
+		switch {
+		case err == nil && (errm != nil || !reflect.DeepEqual(r, rm)):
+			t.Fatalf("missing: true changed %+v into %+v, %v", r, rm, errm)
+		case err != nil && errm == nil:
+			if math.IsNaN(rm.Numbers[1]) || rm.Categories[1] == "" || !math.IsNaN(rm.Numbers[0]) && rm.Categories[0] != "" {
+				t.Fatalf("%q refused (%v) but accepted as %+v under missing: true", data, err, rm)
+			}
 		}
 		rows, err := mlservice.DecodeRows(s, data, 10)
 		if err == nil && len(rows) == 0 {

@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"math"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/mlservice/mlservice"
 	"github.com/mlservice/mlservice/internal/testkit/mlkit"
@@ -140,14 +143,34 @@ func TestValidateTableDefaultIsValidate(t *testing.T) {
 }
 
 // FuzzValidateTable: the schema-driven CSV decoder never panics, and what
-// it accepts is a consistent dataset under a resolved schema.
+// it accepts is a consistent dataset under a resolved schema. Under the
+// schema with age and plan "missing": true it accepts what it accepted
+// before, the same, and NaN only in those two columns.
 func FuzzValidateTable(f *testing.F) {
 	s := mustSchema(f, customSchema)
+	sm := mustSchema(f, customSchema)
+	sm.Features[0].Missing, sm.Features[2].Missing = true, true
+	f.Add([]byte("age,premium,plan,region,churned\n,1,basic,north,yes\n41,0,NA,south,no\n52,0,plus,south,yes\n23,1,,east,no\n"))
+	f.Add([]byte("age,premium,plan,region,churned\n30,,basic,north,yes\ninf,0,pro,south,no\n"))
 	f.Add([]byte(customGood))
 	f.Add([]byte("age,premium,plan,region,churned\n1,1,basic,\"no\nrth\",yes\n2,0,pro,x,no\n3,1,plus,x,yes\n4,0,pro,y,no\n"))
 	f.Add([]byte("\ufeffage,premium,plan,region,churned\r\n-1,2,gold,,maybe\r\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
+		dm, errm := mlservice.ValidateTable(context.Background(), bytes.NewReader(data), sm)
+		if errm == nil {
+			for j, col := range dm.X {
+				if j != 0 && j != 2 && slices.ContainsFunc(col, math.IsNaN) {
+					t.Fatalf("column %d holds NaN", j)
+				}
+			}
+			if _, err := mlservice.Train(context.Background(), dm, mlservice.TrainOptions{}); err != nil && !errors.Is(err, mlservice.ErrInvalidData) {
+				t.Logf("train with missing values: %v", err)
+			}
+		}
 		ds, err := mlservice.ValidateTable(context.Background(), bytes.NewReader(data), s)
+		if err == nil && (errm != nil || !cmp.Equal(ds.X, dm.X, cmpopts.EquateNaNs())) {
+			t.Fatalf("missing: true changed an accepted table: %v", errm)
+		}
 		if err != nil {
 			if !errors.Is(err, mlservice.ErrInvalidData) {
 				t.Fatalf("error %v does not match ErrInvalidData", err)

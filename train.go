@@ -401,9 +401,12 @@ func examples(m model.Model, ds *Dataset, n int) []Example {
 		} else {
 			ex.Values = map[string]any{}
 			for j, f := range s.Features {
-				if f.Type == TypeCategory {
+				switch {
+				case math.IsNaN(row[j]): // missing: null
+					ex.Values[f.Name] = nil
+				case f.Type == TypeCategory:
 					ex.Values[f.Name] = f.Categories[int(row[j])]
-				} else {
+				default:
 					ex.Values[f.Name] = row[j]
 				}
 			}
@@ -473,6 +476,7 @@ func checkDataset(ds *Dataset, s *Schema, role string) error {
 		levels := float64(len(f.Categories))
 		for i, v := range ds.X[j] {
 			switch {
+			case f.Missing && math.IsNaN(v):
 			case f.Type != TypeCategory && (math.IsNaN(v) || math.IsInf(v, 0)):
 				return fmt.Errorf("%s dataset row %d: %s is %v: %w", role, i, f.Name, v, ErrInvalidData)
 			case f.Type == TypeCategory && !(v == -1 || v >= 0 && v < levels && v == math.Trunc(v)):
@@ -521,8 +525,14 @@ func featureStats(ds *Dataset) []FeatureStats {
 		}
 		col := ds.X[j]
 		wg.Go(func() {
-			mean, std := stat.PopMeanStdDev(col, nil)
-			out[j] = FeatureStats{Name: f.Name, Mean: mean, Std: std, Min: floats.Min(col), Max: floats.Max(col)}
+			if f.Missing { // over the values there are
+				col = slices.DeleteFunc(slices.Clone(col), math.IsNaN)
+			}
+			out[j] = FeatureStats{Name: f.Name}
+			if len(col) > 0 {
+				mean, std := stat.PopMeanStdDev(col, nil)
+				out[j] = FeatureStats{Name: f.Name, Mean: mean, Std: std, Min: floats.Min(col), Max: floats.Max(col)}
+			}
 		})
 	}
 	wg.Wait()

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -33,7 +34,8 @@ const MaxLineBytes = 4 << 20
 // feature of its schema, in schema order, each value as a model reads it
 // (see package model): a number as it is, a category as its code (its index
 // in the feature's Categories), -1 for a value the schema ignores
-// ("unknown": "ignore").
+// ("unknown": "ignore"), NaN for a missing value of a feature that may be
+// missing ("missing": true).
 type Dataset struct {
 	// Schema is the table the rows follow, resolved (learned categories
 	// filled in). Nil means DefaultSchema.
@@ -413,6 +415,9 @@ func (p *csvPlan) cell(j int, raw []byte, line int, res *blockResult) float64 {
 	if kind == csvsplit.Number && col.rule.OK(v) {
 		return v
 	}
+	if kind == csvsplit.Null && col.spec.Missing && csvsplit.IsMissing(bytes.TrimSpace(raw)) {
+		return math.NaN()
+	}
 	pr := Problem{Line: line, Column: col.spec.Name, Value: string(raw)}
 	switch kind {
 	case csvsplit.Null:
@@ -448,6 +453,9 @@ func (p *csvPlan) category(j int, raw []byte, line int, res *blockResult) float6
 	}
 	f := col.spec
 	pr := Problem{Line: line, Column: f.Name, Value: string(raw)}
+	if f.Missing && csvsplit.IsMissing(t) {
+		return math.NaN()
+	}
 	if len(t) == 0 || csvsplit.IsNull(t) {
 		pr.Rule, pr.Reason = "required", ruleReason("required", "")
 		res.add(pr)

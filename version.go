@@ -485,3 +485,45 @@ func (a *Artifacts) loadVersion(ctx context.Context, id string) (*servingVersion
 	}
 	return decodeVersion(id, files)
 }
+
+// exampleRow fills row from a self-test example: its Features under the
+// default schema, its Values by name under any other. The row is checked
+// as a request's would be.
+func (c *columns) exampleRow(ex *Example, row []float64) error {
+	if ex.Values == nil && c.isDefault {
+		v := ex.Features.Vector()
+		copy(row, v[:])
+		return c.checkError(row)
+	}
+	var r Row
+	for _, f := range c.schema.Features {
+		v, ok := ex.Values[f.Name]
+		if !ok {
+			return fmt.Errorf("example has no %s", f.Name)
+		}
+		switch x := v.(type) {
+		case float64:
+			if f.Type == TypeCategory {
+				return fmt.Errorf("example's %s is a number", f.Name)
+			}
+			r.Numbers = append(r.Numbers, x)
+		case string:
+			if f.Type != TypeCategory {
+				return fmt.Errorf("example's %s is a string", f.Name)
+			}
+			r.Categories = append(r.Categories, x)
+		case nil: // missing, as a request's null
+			if !f.Missing {
+				return fmt.Errorf("example's %s is missing", f.Name)
+			}
+			if f.Type == TypeCategory {
+				r.Categories = append(r.Categories, "")
+			} else {
+				r.Numbers = append(r.Numbers, math.NaN())
+			}
+		default:
+			return fmt.Errorf("example's %s is %T", f.Name, v)
+		}
+	}
+	return c.fromRow(&r, row)
+}

@@ -3,6 +3,7 @@ package model
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 )
 
@@ -16,6 +17,9 @@ const FamilyLogistic = "logistic"
 //	z = Intercept + Σ Coef[j]·(x[j]−Mean[j])/Scale[j],  P(class 1) = 1/(1+e^−z)
 //
 // One-hot columns are not standardized: their Mean is 0 and Scale 1.
+// A number feature that may be missing (Feature.Missing) reads NaN as its
+// Impute value, the training median; a category that may be missing has a
+// column of its own for NaN, name=MissingLevel.
 // A Logistic made by FitLogistic or DecodeLogistic is immutable; share it
 // freely between goroutines.
 type Logistic struct {
@@ -24,6 +28,9 @@ type Logistic struct {
 	Scale     []float64 // per column: the population standard deviation (1 for a constant column)
 	Coef      []float64 // weights in standardized space
 	Intercept float64
+	// Impute holds, by name, the value each number feature that may be
+	// missing takes for NaN: the median of its training rows.
+	Impute map[string]float64
 
 	layout Layout
 	// w is the model compiled for LogOdds, held in the struct (not behind a
@@ -36,10 +43,15 @@ type Logistic struct {
 // logisticWeights is a Logistic compiled for rows: each number's weight
 // divided by its scale once, each category's one-hot weights by level.
 type logisticWeights struct {
+	// fast: LogOdds may take its fast path (a compiled model whose numbers
+	// are the row's first features, none imputed).
+	fast     bool
 	dense    bool  // the numbers are the row's first features, in order
 	numIndex []int // per number: its index in the row
 	weight   []float64
 	mean     []float64
+	impute   []float64 // per number: the value NaN reads as (NaN: none); nil when none is imputed
+	imputed  bool      // some number is imputed
 	// The first serialNumbers weights and means again, in arrays.
 	weight8, mean8 [serialNumbers]float64
 	cats           []catWeights
@@ -50,18 +62,41 @@ type catWeights struct {
 	index  int       // in the row
 	level  []float64 // per level: the one-hot column's weight
 	offset float64   // Σ −weight·mean over the levels: 0 for a fitted model
+	// missing is the weight of the name=MissingLevel column (NaN's); 0 for a
+	// category that may not be missing, whose NaN is no level at all.
+	missing float64
 }
 
 // NewLogistic returns the logistic model of layout with the given
 // parameters over its encoded columns, checked by Validate.
 func NewLogistic(layout Layout, features []string, mean, scale, coef []float64, intercept float64) (*Logistic, error) {
-	m := &Logistic{Features: features, Mean: mean, Scale: scale, Coef: coef, Intercept: intercept, layout: layout}
+	return NewLogisticImputed(layout, features, mean, scale, coef, intercept, nil)
+}
+
+// NewLogisticImputed is NewLogistic for a layout with number features that
+// may be missing: impute holds the value of each such feature, by name,
+// and nothing else.
+func NewLogisticImputed(layout Layout, features []string, mean, scale, coef []float64, intercept float64, impute map[string]float64) (*Logistic, error) {
+	m := &Logistic{Features: features, Mean: mean, Scale: scale, Coef: coef, Intercept: intercept, Impute: impute, layout: layout}
 	if err := m.Validate(); err != nil {
 		return nil, err
 	}
 	names := layout.EncodedNames()
 	if !slicesEqual(features, names) {
 		return nil, fmt.Errorf("model columns %s are not the layout's encoding %s", clip(features), clip(names))
+	}
+	n := 0
+	for _, f := range layout {
+		if f.Kind != Number || !f.Missing {
+			continue
+		}
+		if _, ok := impute[f.Name]; !ok {
+			return nil, fmt.Errorf("feature %q may be missing but the model has no value to impute for it", f.Name)
+		}
+		n++
+	}
+	if n != len(impute) {
+		return nil, fmt.Errorf("the model imputes %d features, the layout has %d number features that may be missing", len(impute), n)
 	}
 	m.w, m.compiled = *m.compile(), true
 	return m, nil
@@ -95,7 +130,7 @@ func (m *Logistic) Family() string { return FamilyLogistic }
 // layout its Features spell: names with "=" are a category's levels.
 func (m *Logistic) Layout() Layout {
 	if m.layout == nil {
-		return layoutOfNames(m.Features)
+		return layoutOfNames(m.Features, m.Impute)
 	}
 	return m.layout
 }
@@ -103,19 +138,27 @@ func (m *Logistic) Layout() Layout {
 // layoutOfNames reads a layout from encoded column names: numbers first,
 // then name=level columns grouped by name. Feature names never hold "="
 // (a schema refuses them), so the split is unambiguous.
-func layoutOfNames(names []string) Layout {
+// A number named in impute may be missing, and so may a category with a
+// name=MissingLevel column.
+func layoutOfNames(names []string, impute map[string]float64) Layout {
 	var l Layout
 	for _, n := range names {
 		name, level, cat := strings.Cut(n, "=")
 		if !cat {
-			l = append(l, Feature{Name: n, Kind: Number})
+			_, missing := impute[n]
+			l = append(l, Feature{Name: n, Kind: Number, Missing: missing})
 			continue
 		}
-		if k := len(l) - 1; k >= 0 && l[k].Kind == Category && l[k].Name == name {
+		k := len(l) - 1
+		if k < 0 || l[k].Kind != Category || l[k].Name != name {
+			l = append(l, Feature{Name: name, Kind: Category})
+			k++
+		}
+		if level == MissingLevel {
+			l[k].Missing = true
+		} else {
 			l[k].Levels = append(l[k].Levels, level)
-			continue
 		}
-		l = append(l, Feature{Name: name, Kind: Category, Levels: []string{level}})
 	}
 	return l
 }
@@ -134,6 +177,20 @@ func (m *Logistic) compile() *logisticWeights {
 		w.mean = append(w.mean, m.Mean[col])
 		col++
 	}
+	for j, i := range w.numIndex {
+		imp, ok := m.Impute[layout[i].Name]
+		if !ok || !layout[i].Missing {
+			continue
+		}
+		if w.impute == nil {
+			w.impute = make([]float64, len(w.numIndex))
+			for k := range w.impute {
+				w.impute[k] = math.NaN()
+			}
+		}
+		w.impute[j], w.imputed = imp, true
+	}
+	w.fast = w.dense && !w.imputed
 	copy(w.weight8[:], w.weight)
 	copy(w.mean8[:], w.mean)
 	for i, f := range layout {
@@ -145,6 +202,11 @@ func (m *Logistic) compile() *logisticWeights {
 			wt := m.Coef[col] / m.Scale[col]
 			c.level = append(c.level, wt)
 			c.offset -= wt * m.Mean[col]
+			col++
+		}
+		if f.Missing {
+			c.missing = m.Coef[col] / m.Scale[col]
+			c.offset -= c.missing * m.Mean[col]
 			col++
 		}
 		w.intercept += c.offset
@@ -171,7 +233,7 @@ const serialNumbers = 8
 // FitLogistic, NewLogistic or DecodeLogistic).
 func (m *Logistic) LogOdds(row []float64) float64 {
 	w := &m.w
-	if !m.compiled || !w.dense {
+	if !w.fast {
 		return m.logOdds(row)
 	}
 	var z float64
@@ -188,6 +250,8 @@ func (m *Logistic) LogOdds(row []float64) float64 {
 		c := &w.cats[k]
 		if code := row[c.index]; code >= 0 && code < float64(len(c.level)) {
 			z += c.level[int(code)]
+		} else if code != code {
+			z += c.missing
 		}
 	}
 	return z
@@ -200,6 +264,15 @@ func (m *Logistic) logOdds(row []float64) float64 {
 	weight, mean := w.weight[:n], w.mean[:n]
 	var z float64
 	switch {
+	case w.imputed:
+		z = w.intercept
+		for j, i := range w.numIndex[:n] {
+			v := row[i]
+			if v != v {
+				v = w.impute[j]
+			}
+			z += weight[j] * (v - mean[j])
+		}
 	case w.dense && n <= serialNumbers:
 		z = w.intercept
 		for j, v := range row[:n] {
@@ -224,6 +297,8 @@ func (m *Logistic) logOdds(row []float64) float64 {
 		c := &w.cats[k]
 		if code := row[c.index]; code >= 0 && code < float64(len(c.level)) {
 			z += c.level[int(code)]
+		} else if code != code {
+			z += c.missing
 		}
 	}
 	return z
@@ -255,13 +330,19 @@ func sum4(weight, mean, x []float64) float64 {
 func (m *Logistic) Explain(row, out []float64) (bias float64) {
 	w := m.weights()
 	for j, i := range w.numIndex {
-		out[i] = w.weight[j] * (row[i] - w.mean[j])
+		v := row[i]
+		if v != v && w.imputed {
+			v = w.impute[j]
+		}
+		out[i] = w.weight[j] * (v - w.mean[j])
 	}
 	for k := range w.cats {
 		c := &w.cats[k]
 		out[c.index] = c.offset
 		if code := row[c.index]; code >= 0 && code < float64(len(c.level)) {
 			out[c.index] += c.level[int(code)]
+		} else if code != code {
+			out[c.index] += c.missing
 		}
 	}
 	return m.Intercept
@@ -296,6 +377,14 @@ func (m *Logistic) Validate() error {
 	}
 	if !finite(m.Intercept) {
 		return errors.New("intercept must be finite")
+	}
+	for name, v := range m.Impute {
+		if !seen[name] || strings.Contains(name, "=") {
+			return fmt.Errorf("impute names %q, which is not a number column", name)
+		}
+		if !finite(v) {
+			return fmt.Errorf("feature %q: imputed value %v must be finite", name, v)
+		}
 	}
 	return nil
 }

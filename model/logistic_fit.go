@@ -78,7 +78,8 @@ func Fit(ctx context.Context, features []string, X [][]float64, y []uint8, rows 
 // FitLogistic is Fit on rows of layout: X[j] is feature j's column, a
 // category's as codes (see the package documentation). The model's columns
 // are the numbers, standardized, then each category's levels one-hot
-// encoded and not standardized (mean 0, scale 1), as scikit-learn's
+// encoded and not standardized (a feature that may be missing imputed
+// first, see imputeColumns) (mean 0, scale 1), as scikit-learn's
 // ColumnTransformer leaves a OneHotEncoder's output: layout.EncodedNames().
 // The codes are read as they are: a 1M-row table with 60 one-hot columns
 // costs its code columns, not a matrix of zeros.
@@ -86,11 +87,12 @@ func FitLogistic(ctx context.Context, layout Layout, X [][]float64, y []uint8, r
 	if len(layout) != len(X) {
 		return nil, FitResult{}, fmt.Errorf("%d features for %d columns", len(layout), len(X))
 	}
+	X, impute := imputeColumns(layout, X, rows)
 	var nums [][]float64
 	var cats []categorical
 	for j, f := range layout {
 		if f.Kind == Category {
-			cats = append(cats, categorical{codes: X[j], levels: len(f.Levels)})
+			cats = append(cats, categorical{codes: X[j], levels: len(f.Levels) + missingLevels(f)})
 		} else {
 			nums = append(nums, X[j])
 		}
@@ -135,7 +137,7 @@ func FitLogistic(ctx context.Context, layout Layout, X [][]float64, y []uint8, r
 		return nil, result, err
 	}
 	coef, intercept := obj.rawWeights(res.X)
-	m, err := NewLogistic(layout, features, mean, scale, coef[:obj.d], intercept)
+	m, err := NewLogisticImputed(layout, features, mean, scale, coef[:obj.d], intercept, impute)
 	if err != nil {
 		return nil, result, fmt.Errorf("fitted model: %w", err)
 	}

@@ -25,6 +25,10 @@ type jsonLogistic struct {
 	Scaler    jsonScaler `json:"scaler"`
 	Coef      []float64  `json:"coef"`
 	Intercept float64    `json:"intercept"`
+	// Impute is the value each number feature that may be missing takes
+	// for NaN (its training median), by name; absent when none may be.
+	// (Pointers, so that a null is told from a number.)
+	Impute map[string]*float64 `json:"impute,omitempty"`
 }
 
 type jsonScaler struct {
@@ -37,6 +41,13 @@ func (m *Logistic) MarshalJSON() ([]byte, error) {
 	if err := m.Validate(); err != nil {
 		return nil, err
 	}
+	var impute map[string]*float64
+	for name, v := range m.Impute {
+		if impute == nil {
+			impute = map[string]*float64{}
+		}
+		impute[name] = &v
+	}
 	return json.Marshal(jsonLogistic{
 		Family:    FamilyLogistic,
 		Format:    Format,
@@ -44,6 +55,7 @@ func (m *Logistic) MarshalJSON() ([]byte, error) {
 		Scaler:    jsonScaler{Mean: m.Mean, Scale: m.Scale},
 		Coef:      m.Coef,
 		Intercept: m.Intercept,
+		Impute:    impute,
 	})
 }
 
@@ -74,10 +86,19 @@ func (m *Logistic) UnmarshalJSON(data []byte) error {
 		Coef:      jm.Coef,
 		Intercept: jm.Intercept,
 	}
+	for name, v := range jm.Impute {
+		if v == nil {
+			return fmt.Errorf("decode model: impute: %q is null, not a number", name)
+		}
+		if dm.Impute == nil {
+			dm.Impute = map[string]float64{}
+		}
+		dm.Impute[name] = *v
+	}
 	if err := dm.Validate(); err != nil {
 		return fmt.Errorf("decode model: %w", err)
 	}
-	dm.layout = layoutOfNames(dm.Features)
+	dm.layout = layoutOfNames(dm.Features, dm.Impute)
 	dm.w, dm.compiled = *dm.compile(), true
 	*m = dm
 	return nil
@@ -90,5 +111,5 @@ func DecodeLogistic(data []byte, layout Layout) (*Logistic, error) {
 	if err := json.Unmarshal(data, &m); err != nil {
 		return nil, err
 	}
-	return NewLogistic(layout, m.Features, m.Mean, m.Scale, m.Coef, m.Intercept)
+	return NewLogisticImputed(layout, m.Features, m.Mean, m.Scale, m.Coef, m.Intercept, m.Impute)
 }

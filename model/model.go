@@ -17,7 +17,10 @@
 // of its Layout, in layout order: a number (or a 0/1 binary) as it is, a
 // category as its level's code (the level's index in Feature.Levels) as a
 // float64, -1 for a value the schema lets through without a level
-// ("unknown": "ignore"). NaN is a missing value. Training data comes the
+// ("unknown": "ignore"). NaN is a missing value: a feature whose Missing
+// is set may have it (a number's or a category's), and each family deals
+// with it its own way (logistic regression imputes, trees learn a default
+// direction). Training data comes the
 // same way, a column per feature: X[j][i] is feature j of row i. Labels are
 // 0 or 1. A nil rows mask means every row; otherwise rows[i] says whether
 // row i takes part.
@@ -41,7 +44,16 @@ type Feature struct {
 	Name   string
 	Kind   Kind
 	Levels []string // a category's values, in code order; nil for a number
+	// Missing says the feature may be NaN (missing) in a row. A logistic
+	// model imputes it: a number's training median, a category's own
+	// level, encoded as the column name=MissingLevel after its levels.
+	Missing bool
 }
+
+// MissingLevel names the one-hot column of a missing category value
+// (name=NA): a schema never has a category spelled as a missing value, so
+// the name cannot clash with a level.
+const MissingLevel = "NA"
 
 // Layout is a model's inputs, in row order (a schema's feature order).
 type Layout []Feature
@@ -49,13 +61,14 @@ type Layout []Feature
 // Equal reports whether l and m describe the same rows.
 func (l Layout) Equal(m Layout) bool {
 	return slices.EqualFunc(l, m, func(a, b Feature) bool {
-		return a.Name == b.Name && a.Kind == b.Kind && slices.Equal(a.Levels, b.Levels)
+		return a.Name == b.Name && a.Kind == b.Kind && a.Missing == b.Missing && slices.Equal(a.Levels, b.Levels)
 	})
 }
 
 // EncodedNames returns the columns of l one-hot encoded: every number
 // feature by name, in order, then each category's levels as name=level,
-// feature by feature. It is the column order of scikit-learn's
+// feature by feature, each category that may be missing followed by its
+// name=MissingLevel column. It is the column order of scikit-learn's
 // ColumnTransformer with a StandardScaler on the numbers and a
 // OneHotEncoder on the categories, and of a logistic model's coefficients.
 func (l Layout) EncodedNames() []string {
@@ -69,6 +82,9 @@ func (l Layout) EncodedNames() []string {
 		if f.Kind == Category {
 			for _, v := range f.Levels {
 				out = append(out, f.Name+"="+v)
+			}
+			if f.Missing {
+				out = append(out, f.Name+"="+MissingLevel)
 			}
 		}
 	}

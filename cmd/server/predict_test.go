@@ -195,5 +195,10 @@ func FuzzPredictHandler(f *testing.F) {
 		default:
 			t.Fatalf("status %d for body %q content type %q: %s", r.status, body, contentType, r.body)
 		}
+		// Explaining changes what a 200 says, never the status.
+		if e := ts.do(t, "POST", path+"?explain=true", contentType, string(body)); e.status != r.status ||
+			e.status == 200 && !strings.Contains(string(e.body), `"explanation":{"bias":`) {
+			t.Fatalf("explain=true: %d %s; without it %d", e.status, e.body, r.status)
+		}
 	})
 }

@@ -133,11 +133,24 @@ func notReadyReason(st mlservice.StoreStatus) string {
 }
 
 func (s *server) predict(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+	explain, ok := explainParam(w, r)
+	if !ok {
+		return
+	}
 	buf, ok := s.readJSON(w, r)
 	if !ok {
 		return
 	}
 	defer putBuffer(buf)
+	if explain {
+		e, err := s.store.ExplainJSON(buf.Bytes())
+		if err != nil {
+			s.writeErr(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, e)
+		return
+	}
 	// Decoded under the serving version's schema, scored by that version.
 	p, err := s.store.PredictJSON(buf.Bytes())
 	if err != nil {
@@ -161,12 +174,59 @@ type batchResponse struct {
 	ModelVersionID string            `json:"model_version_id"`
 }
 
+// explainParam reads ?explain= (absent: false), answering 400 naming it
+// when it is not a boolean.
+func explainParam(w http.ResponseWriter, r *http.Request) (explain, ok bool) {
+	if r.URL.RawQuery == "" {
+		return false, true
+	}
+	q := r.URL.Query()
+	if _, given := q["explain"]; !given {
+		return false, true
+	}
+	explain, err := strconv.ParseBool(q.Get("explain"))
+	if err != nil || len(q["explain"]) > 1 {
+		writeError(w, http.StatusBadRequest, "bad_parameter",
+			fmt.Sprintf("query parameter explain: %q is not true or false (given once)", q.Get("explain")), nil)
+		return false, false
+	}
+	return explain, true
+}
+
+type batchExplained struct {
+	Predictions    []batchExplainedRow `json:"predictions"`
+	ModelVersionID string              `json:"model_version_id"`
+}
+
+type batchExplainedRow struct {
+	Prediction  int                   `json:"prediction"`
+	Probability float64               `json:"probability"`
+	Explanation mlservice.Explanation `json:"explanation"`
+}
+
 func (s *server) predictBatch(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+	explain, ok := explainParam(w, r)
+	if !ok {
+		return
+	}
 	buf, ok := s.readJSON(w, r)
 	if !ok {
 		return
 	}
 	defer putBuffer(buf)
+	if explain {
+		es, err := s.store.ExplainBatchJSON(buf.Bytes(), s.cfg.maxBatch)
+		if err != nil {
+			s.writeErr(w, err)
+			return
+		}
+		resp := batchExplained{Predictions: make([]batchExplainedRow, len(es)), ModelVersionID: es[0].ModelVersionID}
+		for i, e := range es {
+			resp.Predictions[i] = batchExplainedRow{Prediction: e.Label, Probability: e.Probability, Explanation: e.Explanation}
+		}
+		writeJSON(w, http.StatusOK, resp)
+		return
+	}
 	preds, err := s.store.PredictBatchJSON(nil, buf.Bytes(), s.cfg.maxBatch)
 	if err != nil {
 		s.writeErr(w, err)

@@ -68,6 +68,13 @@ func IsNull[T string | []byte](t T) bool {
 	return false
 }
 
+// IsMissing reports whether t (trimmed) is a missing value a feature with
+// "missing": true takes: empty or a null spelling (NA, NaN, null, None, …),
+// in any case; not an infinity, which is a number out of range.
+func IsMissing[T string | []byte](t T) bool {
+	return IsNull(t) && (len(t) == 0 || t[len(t)-1]|0x20 != 'f' && t[len(t)-1]|0x20 != 'y')
+}
+
 // equalFold compares t with the lower-case ASCII word n, ignoring the case
 // of t's letters.
 func equalFold[T string | []byte](t T, n string) bool {

@@ -171,6 +171,12 @@ func FuzzParseDecimal(f *testing.F) {
 		if IsNull(s) != IsNull([]byte(s)) {
 			t.Fatalf("IsNull(%q) differs for bytes", s)
 		}
+		// A missing value is a null spelling that is not an infinity.
+		t2 := strings.ToLower(strings.TrimSpace(s))
+		wantMissing := IsNull(t2) && !strings.HasSuffix(t2, "inf") && !strings.HasSuffix(t2, "infinity")
+		if IsMissing(t2) != wantMissing || IsMissing([]byte(t2)) != wantMissing {
+			t.Fatalf("IsMissing(%q) = %v, want %v", t2, IsMissing(t2), wantMissing)
+		}
 	})
 }
 
