@@ -27,7 +27,9 @@ type metrics struct {
 	handler  http.Handler
 }
 
-func newMetrics(store *mlservice.Store) *metrics {
+// newMetrics returns the metrics of the HTTP routes and the process; each
+// model's store is added with addStore.
+func newMetrics() *metrics {
 	m := &metrics{
 		registry: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -41,10 +43,20 @@ func newMetrics(store *mlservice.Store) *metrics {
 			Buckets: []float64{25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, .01, .025, .05, .1, .25, .5, 1},
 		}, []string{"route"}),
 	}
-	m.registry.MustRegister(m.requests, m.latency, storeCollector{store},
+	m.registry.MustRegister(m.requests, m.latency,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.handler = promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
 	return m
+}
+
+// addStore reports store's state at each scrape: as it is when model is ""
+// (the one model of -artifacts), else with the label model="NAME".
+func (m *metrics) addStore(model string, store *mlservice.Store) {
+	var reg prometheus.Registerer = m.registry
+	if model != "" {
+		reg = prometheus.WrapRegistererWith(prometheus.Labels{"model": model}, reg)
+	}
+	reg.MustRegister(storeCollector{store})
 }
 
 func (m *metrics) handle(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
