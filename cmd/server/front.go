@@ -209,7 +209,7 @@ func (f *front) version(w http.ResponseWriter, _ *http.Request, _ httprouter.Par
 
 // serverVersion is the module version the binary was built from.
 func serverVersion() string {
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
 		return strings.TrimPrefix(bi.Main.Version, "v")
 	}
 	return "devel"

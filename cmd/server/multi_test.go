@@ -201,6 +201,11 @@ func TestModelsRoot(t *testing.T) {
 	if _, err := gc.ModelInfer(ctx, req); status.Code(err) != codes.NotFound {
 		t.Errorf("ModelInfer(nope): %v", err)
 	}
+	big := &pb.ModelInferRequest{ModelName: "churn", Inputs: []*pb.ModelInferRequest_InferInputTensor{{Name: "age", Datatype: "FP64",
+		Shape: []int64{200000}, Contents: &pb.InferTensorContents{Fp64Contents: make([]float64, 200000)}}}}
+	if _, err := gc.ModelInfer(ctx, big); status.Code(err) != codes.ResourceExhausted {
+		t.Errorf("ModelInfer of 1.6 MB (over MAX_BODY_BYTES): %v, want RESOURCE_EXHAUSTED", err)
+	}
 	if h, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{}); err != nil || h.Status != healthpb.HealthCheckResponse_SERVING {
 		t.Errorf("health: %v %v", h, err)
 	}
