@@ -154,12 +154,16 @@ func TestModelsRoot(t *testing.T) {
 	}
 	expect(t, srv, "POST", "/v2/models/nope/infer", "application/json", v2Body, 404)
 	expect(t, srv, "POST", "/v2/models/churn/infer", "application/json", strings.Replace(v2Body, `"data":[42]`, `"data":["42"]`, 1), 400, `input \"age\"`)
-	// A value breaking a rule: /predict's words.
-	_, want := call(t, srv, "POST", "/models/churn/predict", "application/json", strings.Replace(validBody, `"age":42`, `"age":-1`, 1))
-	expect(t, srv, "POST", "/v2/models/churn/infer", "application/json", strings.Replace(v2Body, `"data":[42]`, `"data":[-1]`, 1), 422, "age: ")
-	if !strings.Contains(want, "age") {
-		t.Errorf("/predict of age -1: %s", want)
+	// A value breaking a rule: /predict's words, in REST and MLflow.
+	_, refusal := call(t, srv, "POST", "/models/churn/predict", "application/json", strings.Replace(validBody, `"age":42`, `"age":-1`, 1))
+	var e errorBody
+	if err := json.Unmarshal([]byte(refusal), &e); err != nil || len(e.Error.Fields) != 1 {
+		t.Fatalf("/predict of age -1: %s", refusal)
 	}
+	words := e.Error.Fields[0].Field + ": " + e.Error.Fields[0].Reason
+	expect(t, srv, "POST", "/v2/models/churn/infer", "application/json", strings.Replace(v2Body, `"data":[42]`, `"data":[-1]`, 1), 422, words)
+	expect(t, srv, "POST", "/models/churn/invocations", "application/json", `{"dataframe_records":[`+strings.Replace(validBody, `"age":42`, `"age":-1`, 1)+`]}`,
+		400, `"error_code":"BAD_REQUEST"`, words)
 
 	// MLflow.
 	records := `{"dataframe_records":[` + validBody + `]}`
