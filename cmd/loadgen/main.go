@@ -63,6 +63,7 @@ type options struct {
 	bare       bool   // load a bare net/http handler instead of the server
 	mode       string // predict, v2, v2-1000 or grpc
 	grpcAddr   string // the server's gRPC address in mode grpc
+	grpcConns  int    // connections the gRPC clients share
 	bareServer string // internal: be the bare server, listening here
 }
 
@@ -138,7 +139,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	}
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.clients, MaxConnsPerHost: o.clients}, Timeout: 10 * time.Second}
 	l := &loader{client: client, base: base, clients: o.clients}
-	send, closeSend, err := newSender(o.mode, client, base, o.grpcAddr, o.clients)
+	send, closeSend, err := newSender(o, client, base)
 	if err != nil {
 		return err
 	}
@@ -190,6 +191,7 @@ func parseOptions(args []string) (options, error) {
 	fs.StringVar(&o.logLevel, "log-level", "info", "the server's LOG_LEVEL")
 	fs.BoolVar(&o.bare, "bare", false, "load a bare net/http handler (reads the body, writes a fixed answer) instead of the server")
 	fs.StringVar(&o.bareServer, "bare-server", "", "internal: serve the bare handler on this address")
+	fs.IntVar(&o.grpcConns, "grpc-conns", 1, "in -mode grpc, connections the clients share (HTTP/2 multiplexes them)")
 	fs.StringVar(&o.mode, "mode", "predict", "the request: predict (POST /predict), v2 (POST /v2/models/NAME/infer, 1 row), v2-1000 (1000 rows), grpc (ModelInfer, 1 row)")
 	if err := fs.Parse(args); err != nil {
 		return o, err

@@ -85,7 +85,8 @@ var bareV2Answer = func() func(n int) []byte {
 }()
 
 // newSender returns the request of mode and what closes its connections.
-func newSender(mode string, c *http.Client, base, grpcAddr string, clients int) (func() (string, error), func(), error) {
+func newSender(o options, c *http.Client, base string) (func() (string, error), func(), error) {
+	mode := o.mode
 	switch mode {
 	case "predict":
 		return func() (string, error) { return predict(c, base, predictBody) }, func() {}, nil
@@ -97,11 +98,10 @@ func newSender(mode string, c *http.Client, base, grpcAddr string, clients int) 
 		url := base + "/v2/models/" + v2Model + "/infer"
 		return func() (string, error) { return inferREST(c, url, body) }, func() {}, nil
 	}
-	// gRPC: a connection per 8 clients, as HTTP/2 multiplexes them.
-	conns := make([]*grpc.ClientConn, (clients+7)/8)
+	conns := make([]*grpc.ClientConn, max(1, min(o.grpcConns, o.clients)))
 	stubs := make([]pb.GRPCInferenceServiceClient, len(conns))
 	for i := range conns {
-		conn, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		conn, err := grpc.NewClient(o.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 		if err != nil {
 			return nil, nil, err
 		}
