@@ -25,6 +25,7 @@ import (
 	"github.com/mlservice/mlservice"
 	"github.com/mlservice/mlservice/artifactsurl"
 	"github.com/mlservice/mlservice/internal/page"
+	"github.com/mlservice/mlservice/storage"
 	"github.com/mlservice/mlservice/storage/s3"
 )
 
@@ -242,9 +243,10 @@ func (d dirRoot) scan(context.Context) ([]rootEntry, error) {
 	return out, nil
 }
 
-// s3Root is an object-store prefix whose prefixes are artifacts.
+// s3Root is an object-store prefix whose prefixes are artifacts: b lists
+// the keys under it, u is its URL, to which a model's name is appended.
 type s3Root struct {
-	b *s3.Bucket
+	b storage.Bucket
 	u url.URL
 }
 
