@@ -64,6 +64,7 @@ type options struct {
 	mode       string // predict, v2, v2-1000 or grpc
 	grpcAddr   string // the server's gRPC address in mode grpc
 	grpcConns  int    // connections the gRPC clients share
+	models     int    // serve this many copies of the model with -models; load the first
 	bareServer string // internal: be the bare server, listening here
 }
 
@@ -191,6 +192,7 @@ func parseOptions(args []string) (options, error) {
 	fs.StringVar(&o.logLevel, "log-level", "info", "the server's LOG_LEVEL")
 	fs.BoolVar(&o.bare, "bare", false, "load a bare net/http handler (reads the body, writes a fixed answer) instead of the server")
 	fs.StringVar(&o.bareServer, "bare-server", "", "internal: serve the bare handler on this address")
+	fs.IntVar(&o.models, "models", 0, "serve N copies of the trained model as a models root (server -models) and load the first; 0: -artifacts")
 	fs.IntVar(&o.grpcConns, "grpc-conns", 1, "in -mode grpc, connections the clients share (HTTP/2 multiplexes them)")
 	fs.StringVar(&o.mode, "mode", "predict", "the request: predict (POST /predict), v2 (POST /v2/models/NAME/infer, 1 row), v2-1000 (1000 rows), grpc (ModelInfer, 1 row)")
 	if err := fs.Parse(args); err != nil {
@@ -201,6 +203,12 @@ func parseOptions(args []string) (options, error) {
 	}
 	if _, ok := modes[o.mode]; !ok {
 		return o, fmt.Errorf("-mode %q: use predict, v2, v2-1000 or grpc", o.mode)
+	}
+	if o.models > 0 && o.bare {
+		return o, errors.New("-models loads the server: not with -bare")
+	}
+	if o.models > 0 {
+		o.swap = 0 // swaps roll one artifacts directory back and forth
 	}
 	if o.bare && o.mode == "grpc" {
 		return o, errors.New("-bare is a net/http floor: not with -mode grpc")
@@ -232,6 +240,16 @@ func prepareTarget(o options, work, addr string, out io.Writer) (*exec.Cmd, []st
 	}
 	fmt.Fprintf(out, "%d promoted versions to swap between\n", len(versions))
 	args := []string{"-addr", addr, "-artifacts", artifacts}
+	if o.models > 0 {
+		root := filepath.Join(work, "models")
+		for i := range o.models {
+			if err := os.CopyFS(filepath.Join(root, modelName(o, i)), os.DirFS(artifacts)); err != nil {
+				return nil, nil, err
+			}
+		}
+		args = []string{"-addr", addr, "-models", root}
+		fmt.Fprintf(out, "serving %d copies as a models root; loading %s\n", o.models, modelName(o, 0))
+	}
 	if o.mode == "grpc" {
 		args = append(args, "-grpc-addr", o.grpcAddr)
 	}

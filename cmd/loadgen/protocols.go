@@ -25,9 +25,15 @@ import (
 // modes maps each -mode to the rows a request carries.
 var modes = map[string]int{"predict": 1, "v2": 1, "v2-1000": 1000, "grpc": 1}
 
-// v2Model is the name the server gives the model of -artifacts: its
-// schema's, "default" for the built-in one.
-const v2Model = "default"
+// modelName is the name of model i: under -models, m0, m1, …; else the
+// name the server gives the model of -artifacts, its schema's ("default"
+// for the built-in one).
+func modelName(o options, i int) string {
+	if o.models > 0 {
+		return "m" + strconv.Itoa(i)
+	}
+	return "default"
+}
 
 var (
 	v2Body1    = v2Body(1)
@@ -89,13 +95,16 @@ func newSender(o options, c *http.Client, base string) (func() (string, error), 
 	mode := o.mode
 	switch mode {
 	case "predict":
+		if o.models > 0 {
+			base += "/models/" + modelName(o, 0)
+		}
 		return func() (string, error) { return predict(c, base, predictBody) }, func() {}, nil
 	case "v2", "v2-1000":
 		body := v2Body1
 		if mode == "v2-1000" {
 			body = v2Body1000
 		}
-		url := base + "/v2/models/" + v2Model + "/infer"
+		url := base + "/v2/models/" + modelName(o, 0) + "/infer"
 		return func() (string, error) { return inferREST(c, url, body) }, func() {}, nil
 	}
 	conns := make([]*grpc.ClientConn, max(1, min(o.grpcConns, o.clients)))
@@ -111,7 +120,7 @@ func newSender(o options, c *http.Client, base string) (func() (string, error), 
 		return &pb.ModelInferRequest_InferInputTensor{Name: name, Datatype: "FP64", Shape: []int64{1},
 			Contents: &pb.InferTensorContents{Fp64Contents: []float64{v}}}
 	}
-	req := &pb.ModelInferRequest{ModelName: v2Model, Inputs: []*pb.ModelInferRequest_InferInputTensor{
+	req := &pb.ModelInferRequest{ModelName: modelName(o, 0), Inputs: []*pb.ModelInferRequest_InferInputTensor{
 		in("age", 42), in("income", 52000), in("account_balance", 1800.5), in("transactions_last_30d", 12), in("is_premium", 1)}}
 	var next atomic.Uint64
 	send := func() (string, error) {
