@@ -180,7 +180,11 @@ func (f *front) ready(w http.ResponseWriter, r *http.Request, ps httprouter.Para
 	case !anyReady:
 		status, reason = http.StatusServiceUnavailable, "no model can predict yet"
 	}
-	writeJSON(w, status, map[string]any{"ready": status == http.StatusOK, "reason": reason, "models": states})
+	body := map[string]any{"ready": status == http.StatusOK, "models": states}
+	if reason != "" {
+		body["reason"] = reason
+	}
+	writeJSON(w, status, body)
 }
 
 // index is the history page of the one model, or the list of models.
