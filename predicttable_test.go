@@ -1,6 +1,7 @@
 package mlservice_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"github.com/mlservice/mlservice"
 	"github.com/mlservice/mlservice/internal/mlflow"
 	"github.com/mlservice/mlservice/internal/tabular"
+	"github.com/mlservice/mlservice/internal/testkit"
 	"github.com/mlservice/mlservice/internal/testkit/mlkit"
 )
 
@@ -107,5 +109,17 @@ func TestStoreVersion(t *testing.T) {
 	missing := "20200101T000000.000000Z-00000000"
 	if _, err := st.Version(ctx, missing); !errors.Is(err, mlservice.ErrVersionNotFound) {
 		t.Errorf("missing id: %v", err)
+	}
+
+	// A version is verified as any version is: a changed byte refuses it.
+	dir = t.TempDir()
+	first = mlkit.Promote(t, dir, 0.5)
+	mlkit.Promote(t, dir, 0.9)
+	testkit.EditFile(t, testkit.VersionFile(dir, first.VersionID, "model.json"), func(b []byte) []byte {
+		return bytes.Replace(b, []byte("0"), []byte("1"), 1)
+	})
+	st = mlkit.OpenStore(t, dir, mlservice.StoreOptions{RefreshInterval: -1})
+	if _, err := st.Version(ctx, first.VersionID); !errors.Is(err, mlservice.ErrCorruptVersion) {
+		t.Errorf("a damaged version: %v, want ErrCorruptVersion", err)
 	}
 }

@@ -224,6 +224,28 @@ func TestModelsRoot(t *testing.T) {
 	}
 	expect(t, srv, "POST", "/models/later/predict", "application/json", validBody, 200, later.ModelVersionID)
 	expect(t, srv, "POST", "/models/churn/predict", "application/json", validBody, 200, churn.ModelVersionID)
+	// Each model follows its own CURRENT: a new version of churn is
+	// served, later keeps its own; the older version is still asked for
+	// by id, and refused (404) once its files are damaged.
+	second := train(t, trainerBin, filepath.Join(root, "churn"), testkit.Data(t, "day_02.csv"))
+	if !second.Promoted {
+		t.Fatalf("day 2 not promoted over day 1: %+v", second)
+	}
+	if _, ok := testkit.Poll(10*time.Second, 20*time.Millisecond, func() bool {
+		_, out := call(t, srv, "POST", "/models/churn/predict", "application/json", validBody)
+		return strings.Contains(out, second.ModelVersionID)
+	}); !ok {
+		t.Fatalf("churn never served its second version")
+	}
+	expect(t, srv, "POST", "/models/later/predict", "application/json", validBody, 200, later.ModelVersionID)
+	old := "/v2/models/churn/versions/" + churn.ModelVersionID
+	out = expect(t, srv, "POST", old+"/infer", "application/json", v2Body, 200, `"model_version":"`+churn.ModelVersionID)
+	if !strings.Contains(out, `"data":[`+jsonFloat(p.Probability)+`]`) {
+		t.Errorf("the first version, asked for by id, answers %s, not its probability %v", out, p.Probability)
+	}
+	expect(t, srv, "GET", "/v2/models/churn", "", "", 200, second.ModelVersionID, churn.ModelVersionID)
+	expect(t, srv, "GET", "/v2/models/later/versions/"+churn.ModelVersionID, "", "", 404, "no version")
+
 	if !strings.Contains(srv.Log(), `"model":"notes"`) {
 		t.Errorf("the skipped directory is not logged:\n%s", srv.Log())
 	}
