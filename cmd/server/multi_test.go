@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -265,7 +266,7 @@ func TestArtifactsProtocols(t *testing.T) {
 	trainerBin, serverBin := testkit.Binaries(t)
 	arts := t.TempDir()
 	d := train(t, trainerBin, arts, testkit.Data(t, "day_01.csv"))
-	srv := testkit.StartServer(t, serverBin, nil, "-artifacts", arts)
+	srv := testkit.StartServer(t, serverBin, nil, "-artifacts", arts, "-max-batch", "10")
 	out := expect(t, srv, "POST", "/predict", "application/json", validBody, 200)
 	var p struct{ Probability float64 }
 	if err := json.Unmarshal([]byte(out), &p); err != nil {
@@ -277,4 +278,14 @@ func TestArtifactsProtocols(t *testing.T) {
 	expect(t, srv, "GET", "/v2/models/other", "", "", 404)
 	expect(t, srv, "POST", "/models/other/predict", "application/json", validBody, 404)
 	expect(t, srv, "GET", "/metrics", "", "", 200, "mlservice_model_ready 1")
+
+	// The batch limit (-max-batch) holds for every protocol.
+	matrix := func(rows int) string {
+		return `{"inputs":[{"name":"x","datatype":"FP64","shape":[` + strconv.Itoa(rows) + `,5],"data":[` +
+			strings.TrimSuffix(strings.Repeat("42,52000,1800.5,12,1,", rows), ",") + `]}]}`
+	}
+	expect(t, srv, "POST", "/v2/models/default/infer", "application/json", matrix(10), 200, `"shape":[10]`)
+	expect(t, srv, "POST", "/v2/models/default/infer", "application/json", matrix(11), 400, `11 rows, the limit is 10`)
+	expect(t, srv, "POST", "/invocations", "application/json", `{"instances":[`+strings.TrimSuffix(strings.Repeat(validBody+",", 11), ",")+`]}`,
+		400, `"error_code":"BAD_REQUEST"`, "more than 10 rows")
 }
