@@ -3,13 +3,19 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"net"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
 	"github.com/mlservice/mlservice/internal/oip/oiptest"
+	"github.com/mlservice/mlservice/internal/oip/pb"
 	"github.com/mlservice/mlservice/internal/testkit"
 )
 
@@ -79,5 +85,56 @@ func TestPythonClientServer(t *testing.T) {
 	words := e.Error.Fields[0].Field + ": " + e.Error.Fields[0].Reason
 	if len(seen.Invalid) != 2 || seen.Invalid[0] != "INVALID_ARGUMENT" || !strings.Contains(seen.Invalid[1], words) {
 		t.Errorf("invalid row: %v, /predict said %s", seen.Invalid, refusal)
+	}
+}
+
+// TestGRPCStopsWithHTTP: on SIGTERM the gRPC server drains with the HTTP
+// server (it answers during the grace, and says it is not ready), then
+// stops: the process exits 0 and the gRPC port no longer accepts.
+func TestGRPCStopsWithHTTP(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binaries; skipped with -short")
+	}
+	trainerBin, serverBin := testkit.Binaries(t)
+	arts := t.TempDir()
+	train(t, trainerBin, arts, testkit.Data(t, "day_01.csv"))
+	srv := testkit.StartServer(t, serverBin, nil, "-artifacts", arts, "-grpc-addr", "127.0.0.1:0", "-shutdown-grace", "2s")
+	addr := grpcAddr(t, srv)
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	gc := pb.NewGRPCInferenceServiceClient(conn)
+	if _, err := gc.ServerLive(ctx, &pb.ServerLiveRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	// During the grace the server still answers, and says it is not ready.
+	if _, ok := testkit.Poll(1500*time.Millisecond, 10*time.Millisecond, func() bool {
+		r, err := gc.ServerReady(ctx, &pb.ServerReadyRequest{})
+		if err != nil {
+			t.Errorf("ServerReady while draining: %v", err)
+			return true
+		}
+		return !r.Ready
+	}); !ok {
+		t.Errorf("ServerReady still true while draining")
+	}
+	select {
+	case <-srv.Exited():
+		if err := srv.Err(); err != nil {
+			t.Fatalf("exit: %v\n%s", err, srv.Log())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("the server did not stop within 10 s of SIGTERM:\n%s", srv.Log())
+	}
+	if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+		c.Close()
+		t.Errorf("the gRPC port %s still accepts after the server stopped", addr)
 	}
 }
