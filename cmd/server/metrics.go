@@ -24,7 +24,10 @@ type metrics struct {
 	registry *prometheus.Registry
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
-	handler  http.Handler
+	// byModel counts the requests that named a served model, by model:
+	// its label values are the models present (see addStore).
+	byModel *prometheus.CounterVec
+	handler http.Handler
 }
 
 // newMetrics returns the metrics of the HTTP routes and the process; each
@@ -42,8 +45,12 @@ func newMetrics() *metrics {
 			// Predictions take tens of microseconds; the low buckets see them.
 			Buckets: []float64{25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, .01, .025, .05, .1, .25, .5, 1},
 		}, []string{"route"}),
+		byModel: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mlservice_model_requests_total",
+			Help: "Requests that named a served model (-models), by model, whatever the protocol.",
+		}, []string{"model"}),
 	}
-	m.registry.MustRegister(m.requests, m.latency,
+	m.registry.MustRegister(m.requests, m.latency, m.byModel,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.handler = promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
 	return m

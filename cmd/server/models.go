@@ -79,6 +79,9 @@ func (r *registry) lookup(ctx context.Context, name string) (*server, bool) {
 		return s, err != nil || m.info.Name == name
 	}
 	s, ok := set.byName[name]
+	if ok {
+		s.named.Inc()
+	}
 	return s, ok
 }
 

@@ -130,7 +130,8 @@ func TestModelsRoot(t *testing.T) {
 	}
 	expect(t, srv, "GET", "/ready", "", "", 200, `"ready":true`, `"broken":{"ready":false`)
 	expect(t, srv, "GET", "/", "", "", 200, `href="/models/churn/"`, `href="/models/broken/"`, "<code>notes</code>: not an artifacts directory")
-	expect(t, srv, "GET", "/metrics", "", "", 200, `mlservice_model_ready{model="churn"} 1`, `mlservice_model_ready{model="broken"} 0`)
+	expect(t, srv, "GET", "/metrics", "", "", 200, `mlservice_model_ready{model="churn"} 1`, `mlservice_model_ready{model="broken"} 0`,
+		`mlservice_model_requests_total{model="broken"} 1`)
 
 	// Open Inference Protocol v2, REST.
 	expect(t, srv, "GET", "/v2", "", "", 200, `"name":"mlservice"`)

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/julienschmidt/httprouter"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mlservice/mlservice"
 	"github.com/mlservice/mlservice/internal/page"
@@ -41,6 +42,9 @@ type server struct {
 	answered []*routeCount
 	page     *pageCache  // the history page (page.go)
 	oip      oipVersions // the versions the protocols predict with (oipmodel.go)
+	// named counts the requests that named this model; nil for the one
+	// model of -artifacts.
+	named prometheus.Counter
 }
 
 // newServer returns the server of a single model (as -artifacts serves).
@@ -57,8 +61,12 @@ func newModelServer(cfg config, name string, store *mlservice.Store, log *slog.L
 	if name != "" {
 		links.Prefix = "/models/" + name
 	}
-	return &server{cfg: cfg, name: name, store: store, log: log, metrics: m, draining: draining,
+	s := &server{cfg: cfg, name: name, store: store, log: log, metrics: m, draining: draining,
 		page: newPageCache(store, links, cfg.reloadInterval, log)}
+	if name != "" {
+		s.named = m.byModel.WithLabelValues(name)
+	}
+	return s
 }
 
 // handler serves this one model through the front: its native routes, the
