@@ -25,8 +25,8 @@ type front struct {
 	cfg      config
 	models   *registry
 	draining *atomic.Bool
-	// base counts, times and logs the requests (instrument); it serves no
-	// model.
+	// base counts, times and logs the requests (instrument) and answers
+	// the routes of no model (/health, the style sheet, /metrics).
 	base *server
 	rest *oip.REST
 }
