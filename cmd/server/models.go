@@ -94,10 +94,19 @@ func (r *registry) noneReason() string {
 	return fmt.Sprintf("%s has no artifacts directory; skipped: %d (see the page)", r.root, len(set.skipped))
 }
 
-// poll scans the root every interval until ctx ends.
+// objectStoreScan is the least time between two scans of an object
+// store: a scan lists every key under the root (each version's files
+// too), which a request every reload interval would make costly.
+const objectStoreScan = 2 * time.Second
+
+// poll scans the root every interval (an object store's at most every
+// objectStoreScan) until ctx ends.
 func (r *registry) poll(ctx context.Context, every time.Duration) {
 	if r.single {
 		return
+	}
+	if _, ok := r.root.(*s3Root); ok {
+		every = max(every, objectStoreScan)
 	}
 	t := time.NewTicker(every)
 	defer t.Stop()
