@@ -25,6 +25,12 @@ DATA_DIR     ?= data
 # it, train uses the schema the current version was declared with.
 SCHEMA       ?=
 API_PORT     ?= 8000
+# Several models in one volume: MODEL=NAME makes train, versions and
+# rollback work on the volume's NAME/ (trainer -artifacts /artifacts/NAME);
+# `make serve MODELS=1` serves every subdirectory of the volume as a model
+# named after it (MODELS_DIR=/artifacts).
+MODEL        ?=
+MODELS       ?=
 API_URL      ?= http://127.0.0.1:$(API_PORT)
 ENV_FILE     := ml-service.env
 GO           ?= go
@@ -54,7 +60,9 @@ DAY_FILE = $(if $(filter %.csv,$(DAY)),$(DAY),$(DAY).csv)
 MLSERVICE_API_IMAGE       := $(API_IMAGE)
 MLSERVICE_TRAINER_IMAGE   := $(TRAINER_IMAGE)
 MLSERVICE_DATA_DIR        := $(abspath $(DATA_DIR))
-export MLSERVICE_API_IMAGE MLSERVICE_TRAINER_IMAGE MLSERVICE_DATA_DIR
+MLSERVICE_MODELS_DIR      := $(if $(MODELS),/artifacts)
+export MLSERVICE_API_IMAGE MLSERVICE_TRAINER_IMAGE MLSERVICE_DATA_DIR MLSERVICE_MODELS_DIR
+MODEL_FLAG = $(if $(MODEL),-artifacts /artifacts/$(MODEL))
 # train and validate: the schema file mounted at /schema.json, and its flag.
 SCHEMA_ARGS = $(if $(SCHEMA),-v "$(abspath $(SCHEMA))":/schema.json:ro)
 SCHEMA_FLAG = $(if $(SCHEMA),-schema /schema.json)
@@ -172,7 +180,7 @@ test-image: need-docker ## compile the tests and build the test image (part of t
 .PHONY: train
 train: need-compose need-images ## train on DATA_DIR/DAY (data/day_01.csv) [SCHEMA=file] in the trainer container, print its JSON
 	@$(check_day)
-	@$(COMPOSE) run --rm -T $(SCHEMA_ARGS) trainer train $(SCHEMA_FLAG) /data/$(DAY_FILE)
+	@$(COMPOSE) run --rm -T $(SCHEMA_ARGS) trainer train $(MODEL_FLAG) $(SCHEMA_FLAG) /data/$(DAY_FILE)
 
 .PHONY: validate
 validate: need-compose need-images ## check DATA_DIR/DAY against the data contract [or SCHEMA=file], without training
@@ -181,12 +189,12 @@ validate: need-compose need-images ## check DATA_DIR/DAY against the data contra
 
 .PHONY: versions
 versions: need-compose need-images ## list model versions and promotion decisions (trainer versions)
-	@$(COMPOSE) run --rm -T trainer versions
+	@$(COMPOSE) run --rm -T trainer versions $(MODEL_FLAG)
 
 .PHONY: rollback
 rollback: need-compose need-images ## point CURRENT at an earlier version: make rollback VERSION=<id>
 	@[ -n "$(VERSION)" ] || { echo "usage: make rollback VERSION=<model_version_id> (see make versions)" >&2; exit 2; }
-	@$(COMPOSE) run --rm -T trainer rollback $(VERSION)
+	@$(COMPOSE) run --rm -T trainer rollback $(MODEL_FLAG) $(VERSION)
 
 .PHONY: serve
 serve: need-compose need-images ## start the API on 127.0.0.1:API_PORT (8000) and wait until it is healthy

@@ -10,10 +10,13 @@ import (
 	"maps"
 	"math"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/mlservice/mlservice/internal/tabular"
 	"github.com/mlservice/mlservice/storage"
 )
 
@@ -96,6 +99,11 @@ type Store struct {
 	closed        bool
 
 	load func(ctx context.Context, id string) (*servingVersion, error) // a.loadVersion; a test stalls it
+
+	// others holds versions other than the serving one that Version
+	// loaded, the most recently used last, at most maxOtherVersions;
+	// guarded by mu.
+	others []*servingVersion
 
 	stop chan struct{}
 	done chan struct{}
@@ -418,4 +426,166 @@ func (s *Store) ExplainBatchJSON(data []byte, maxRows int) ([]ExplainedPredictio
 		out = append(out, e)
 	}
 	return out, nil
+}
+
+// ServedVersion is one loaded version of a Store, as the protocols that
+// hand over rows as a tabular.Table (Open Inference Protocol, MLflow)
+// read it: its schema's features and PredictTable. It is a handle; the
+// zero value is not usable.
+type ServedVersion struct{ v *servingVersion }
+
+// Serving returns the version serving now, or ErrNotReady.
+func (s *Store) Serving() (ServedVersion, error) {
+	v := s.serving.Load()
+	if v == nil {
+		return ServedVersion{}, ErrNotReady
+	}
+	return ServedVersion{v}, nil
+}
+
+// maxOtherVersions bounds the versions besides the serving one that
+// Version keeps loaded.
+const maxOtherVersions = 4
+
+// Version returns version id: the serving one, or another loaded on demand
+// and verified as any version is (manifest, checksums, schema, examples
+// recomputed), of which the last maxOtherVersions asked for stay loaded.
+// An id that is malformed or names no version gives an error matching
+// ErrBadVersionID or ErrVersionNotFound; one that fails its checks,
+// ErrCorruptVersion.
+func (s *Store) Version(ctx context.Context, id string) (ServedVersion, error) {
+	if v := s.serving.Load(); v != nil && v.id == id {
+		return ServedVersion{v}, nil
+	}
+	s.mu.Lock()
+	for i, v := range s.others {
+		if v.id == id {
+			s.others = append(append(s.others[:i:i], s.others[i+1:]...), v)
+			s.mu.Unlock()
+			return ServedVersion{v}, nil
+		}
+	}
+	s.mu.Unlock()
+	v, err := s.a.loadVersion(ctx, id)
+	if err != nil {
+		return ServedVersion{}, err
+	}
+	v.drift = nil // rows predicted by an older version are not the serving one's drift
+	s.mu.Lock()
+	if len(s.others) >= maxOtherVersions {
+		s.others = slices.Delete(s.others, 0, 1)
+	}
+	s.others = append(s.others, v)
+	s.mu.Unlock()
+	return ServedVersion{v}, nil
+}
+
+// ID is the version's id.
+func (sv ServedVersion) ID() string { return sv.v.id }
+
+// Schema returns a copy of the version's schema (resolved).
+func (sv ServedVersion) Schema() *Schema { return sv.v.schema.clone() }
+
+// Features returns the version's features, in schema order, as a
+// protocol's decoder takes them.
+func (sv ServedVersion) Features() []tabular.Feature {
+	fs := sv.v.schema.Features
+	out := make([]tabular.Feature, len(fs))
+	for i, f := range fs {
+		out[i] = tabular.Feature{Name: f.Name, Type: tabular.FeatureNumber}
+		switch f.Type {
+		case TypeBinary:
+			out[i].Type = tabular.FeatureBinary
+		case TypeCategory:
+			out[i].Type = tabular.FeatureCategory
+		}
+	}
+	return out
+}
+
+// PredictTable checks every row of t (one column per feature, in schema
+// order) by the rules /predict applies to a JSON body, with the same
+// words, and scores them with this version: probs[i] and labels[i] get
+// row i's probability and label. Any bad cell fails the whole table with
+// an *InputError listing every bad field of every row (Row set, and named
+// in its message when t has more than one row), and nothing is written.
+func (sv ServedVersion) PredictTable(t *tabular.Table, probs []float64, labels []int64) error {
+	c := sv.v.columns
+	n := len(c.cols)
+	if len(t.Columns) != n || len(probs) < t.Rows || len(labels) < t.Rows {
+		return fmt.Errorf("predict table: %d columns and room for %d and %d predictions, for %d features and %d rows",
+			len(t.Columns), len(probs), len(labels), n, t.Rows)
+	}
+	rows := make([]float64, t.Rows*n)
+	bad := false
+	for j := range c.cols {
+		col := &t.Columns[j]
+		if col.Len() != t.Rows {
+			return fmt.Errorf("predict table: column %s has %d cells for %d rows", c.cols[j].spec.Name, col.Len(), t.Rows)
+		}
+		if nums, ok := col.Numbers(); ok && c.cols[j].spec.Type != TypeCategory {
+			b := c.bounds[j]
+			exact := c.cols[j].rule.Exact && !c.cols[j].rule.Binary
+			for i, x := range nums {
+				rows[i*n+j] = x
+				if !(x >= b.lo && x <= b.hi) || !exact && reasonOf(&c.cols[j].rule, x) != "" {
+					bad = true
+				}
+			}
+			continue
+		}
+		for i := range t.Rows {
+			x, reason := c.cellValue(j, col.At(i))
+			rows[i*n+j] = x
+			bad = bad || reason != ""
+		}
+	}
+	if bad {
+		var probs fieldProblems
+		for i := range t.Rows {
+			for j := range c.cols {
+				if _, reason := c.cellValue(j, t.Columns[j].At(i)); reason != "" {
+					probs.add(FieldProblem{Row: i, Field: c.cols[j].spec.Name, Reason: reason})
+				}
+			}
+		}
+		return probs.err(t.Rows > 1)
+	}
+	for i := range t.Rows {
+		p := sv.v.predict(rows[i*n : (i+1)*n])
+		probs[i], labels[i] = p.Probability, int64(p.Label)
+	}
+	return nil
+}
+
+// cellValue is decodeValue for a cell of a table: feature j's value in a
+// row, or what is wrong with it, in the words /predict uses.
+func (c *columns) cellValue(j int, cell tabular.Cell) (float64, string) {
+	col := &c.cols[j]
+	if cell.Kind == tabular.Null {
+		if col.spec.Missing {
+			return math.NaN(), ""
+		}
+		return 0, "required (missing or null)"
+	}
+	if col.spec.Type == TypeCategory {
+		if cell.Kind != tabular.String {
+			v := strconv.FormatFloat(cell.Num, 'g', -1, 64)
+			if cell.Kind == tabular.Bool {
+				v = strconv.FormatBool(cell.Num != 0)
+			}
+			return 0, fmt.Sprintf("must be a string (send %s as \"%s\")", v, v)
+		}
+		v := strings.TrimSpace(cell.Str) // as a CSV cell is
+		if col.index != nil {
+			if code, ok := col.index.Lookup(v); ok {
+				return float64(code), ""
+			}
+		}
+		return c.code(j, []byte(v))
+	}
+	if cell.Kind == tabular.String || cell.Kind == tabular.Bool && !col.rule.Binary {
+		return 0, "must be a number"
+	}
+	return cell.Num, reasonOf(&col.rule, cell.Num)
 }

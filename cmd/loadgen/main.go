@@ -9,6 +9,9 @@
 //	go run ./cmd/loadgen                          # 60 s, 32 clients, a swap every second
 //	go run ./cmd/loadgen -d 10s -c 1 -swap 0      # one client, no swaps
 //	go run ./cmd/loadgen -d 10s -bare             # the same load on a bare net/http handler
+//	go run ./cmd/loadgen -d 10s -mode v2          # Open Inference Protocol REST infer, 1 row
+//	go run ./cmd/loadgen -d 10s -mode v2-1000     # the same, 1000 rows a request
+//	go run ./cmd/loadgen -d 10s -mode grpc        # gRPC ModelInfer, 1 row
 //
 // Swaps are `trainer rollback` between versions trained from data/day_*.csv:
 // the same CURRENT rename a promotion makes, so every second brings a new
@@ -58,12 +61,18 @@ type options struct {
 	jsonOut    string
 	logLevel   string // the server's LOG_LEVEL
 	bare       bool   // load a bare net/http handler instead of the server
+	mode       string // predict, v2, v2-1000 or grpc
+	grpcAddr   string // the server's gRPC address in mode grpc
+	grpcConns  int    // connections the gRPC clients share
+	models     int    // serve this many copies of the model with -models; load the first
 	bareServer string // internal: be the bare server, listening here
 }
 
 // Report is what loadgen measured; -json writes it to a file.
 type Report struct {
 	Target         string  `json:"target"` // "server" or "bare"
+	Mode           string  `json:"mode"`   // what a request is: predict, v2, v2-1000, grpc
+	RowsPerSec     float64 `json:"rows_per_sec"`
 	Clients        int     `json:"clients"`
 	Seconds        float64 `json:"seconds"`
 	Requests       int     `json:"requests"`
@@ -110,6 +119,11 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if o.mode == "grpc" {
+		if o.grpcAddr, err = freeAddr(); err != nil {
+			return err
+		}
+	}
 	target, versions, err := prepareTarget(o, work, addr, out)
 	if err != nil {
 		return err
@@ -120,12 +134,18 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	defer func() { target.Process.Kill(); target.Wait() }()
 	base := "http://" + addr
 
-	rep := Report{Target: "server", Clients: o.clients}
+	rep := Report{Target: "server", Clients: o.clients, Mode: o.mode}
 	if o.bare {
 		rep.Target = "bare"
 	}
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.clients, MaxConnsPerHost: o.clients}, Timeout: 10 * time.Second}
 	l := &loader{client: client, base: base, clients: o.clients}
+	send, closeSend, err := newSender(o, client, base)
+	if err != nil {
+		return err
+	}
+	defer closeSend()
+	l.send, l.rows = send, modes[o.mode]
 
 	// The baseline is taken after the warm-up: pools and caches are full,
 	// so what grows from here on is what the run itself leaks.
@@ -148,6 +168,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	}
 
 	rep.addLoad(lat, total, failed, elapsed)
+	rep.RowsPerSec = rep.RequestsPerSec * float64(l.rows)
 	rep.addSwaps(<-swaps)
 	rep.After = settle(client, base, target.Process.Pid, rep.Before)
 	rep.print(out)
@@ -171,11 +192,26 @@ func parseOptions(args []string) (options, error) {
 	fs.StringVar(&o.logLevel, "log-level", "info", "the server's LOG_LEVEL")
 	fs.BoolVar(&o.bare, "bare", false, "load a bare net/http handler (reads the body, writes a fixed answer) instead of the server")
 	fs.StringVar(&o.bareServer, "bare-server", "", "internal: serve the bare handler on this address")
+	fs.IntVar(&o.models, "models", 0, "serve N copies of the trained model as a models root (server -models) and load the first; 0: -artifacts")
+	fs.IntVar(&o.grpcConns, "grpc-conns", 1, "in -mode grpc, connections the clients share (HTTP/2 multiplexes them)")
+	fs.StringVar(&o.mode, "mode", "predict", "the request: predict (POST /predict), v2 (POST /v2/models/NAME/infer, 1 row), v2-1000 (1000 rows), grpc (ModelInfer, 1 row)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
 	if o.clients < 1 || o.duration <= 0 || o.duration > 10*time.Minute {
 		return o, errors.New("need -c ≥ 1 and 0 < -d ≤ 10m")
+	}
+	if _, ok := modes[o.mode]; !ok {
+		return o, fmt.Errorf("-mode %q: use predict, v2, v2-1000 or grpc", o.mode)
+	}
+	if o.models > 0 && o.bare {
+		return o, errors.New("-models loads the server: not with -bare")
+	}
+	if o.models > 0 {
+		o.swap = 0 // swaps roll one artifacts directory back and forth
+	}
+	if o.bare && o.mode == "grpc" {
+		return o, errors.New("-bare is a net/http floor: not with -mode grpc")
 	}
 	return o, nil
 }
@@ -203,7 +239,21 @@ func prepareTarget(o options, work, addr string, out io.Writer) (*exec.Cmd, []st
 		return nil, nil, err
 	}
 	fmt.Fprintf(out, "%d promoted versions to swap between\n", len(versions))
-	srv := exec.Command(filepath.Join(bin, "server"), "-addr", addr, "-artifacts", artifacts)
+	args := []string{"-addr", addr, "-artifacts", artifacts}
+	if o.models > 0 {
+		root := filepath.Join(work, "models")
+		for i := range o.models {
+			if err := os.CopyFS(filepath.Join(root, modelName(o, i)), os.DirFS(artifacts)); err != nil {
+				return nil, nil, err
+			}
+		}
+		args = []string{"-addr", addr, "-models", root}
+		fmt.Fprintf(out, "serving %d copies as a models root; loading %s\n", o.models, modelName(o, 0))
+	}
+	if o.mode == "grpc" {
+		args = append(args, "-grpc-addr", o.grpcAddr)
+	}
+	srv := exec.Command(filepath.Join(bin, "server"), args...)
 	srv.Env = append(os.Environ(), "LOG_FORMAT=json", "LOG_LEVEL="+o.logLevel)
 	return srv, versions, nil
 }
@@ -250,6 +300,8 @@ type loader struct {
 	client  *http.Client
 	base    string
 	clients int
+	send    func() (string, error) // one request; the version that answered
+	rows    int                    // rows a request carries
 	// The swap in progress: workers stamp the first response that carries
 	// its version.
 	current atomic.Pointer[swap]
@@ -271,7 +323,7 @@ func (l *loader) run(ctx context.Context, record bool) ([][]time.Duration, int, 
 			n, bad := 0, 0
 			for ctx.Err() == nil {
 				start := time.Now()
-				id, err := predict(l.client, l.base, predictBody)
+				id, err := l.send()
 				took := time.Since(start)
 				if ctx.Err() != nil {
 					break // a request cut by the end of the run is not an error
@@ -390,7 +442,8 @@ func settle(c *http.Client, base string, pid int, before Sample) Sample {
 }
 
 func (rep *Report) print(out io.Writer) {
-	fmt.Fprintf(out, "%s, %d clients, %.1f s: %d requests, %.0f req/s, %d errors\n", rep.Target, rep.Clients, rep.Seconds, rep.Requests, rep.RequestsPerSec, rep.Errors)
+	fmt.Fprintf(out, "%s %s, %d clients, %.1f s: %d requests, %.0f req/s (%.0f rows/s), %d errors\n", rep.Target, rep.Mode, rep.Clients, rep.Seconds,
+		rep.Requests, rep.RequestsPerSec, rep.RowsPerSec, rep.Errors)
 	fmt.Fprintf(out, "latency ms: p50 %.3f  p99 %.3f  p99.9 %.3f  max %.3f\n", rep.P50ms, rep.P99ms, rep.P999ms, rep.Maxms)
 	fmt.Fprintf(out, "server CPU: %.1f µs a request\n", rep.ServerCPUus)
 	if rep.Swaps > 0 {
@@ -466,13 +519,24 @@ func serveBare(addr string) error {
 	}
 	answer := []byte(`{"prediction":1,"probability":0.7300000000000001,"model_version_id":"bare"}` + "\n")
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /predict", func(w http.ResponseWriter, r *http.Request) {
-		if _, err := io.Copy(io.Discard, r.Body); err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
+	fixed := func(answer []byte) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			if _, err := io.Copy(io.Discard, r.Body); err != nil {
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
+			w.Header().Set("Content-Type", "application/json")
+			w.Write(answer)
+		}
+	}
+	mux.HandleFunc("POST /predict", fixed(answer))
+	// The v2 answers of the server's shape, for 1 and 1000 rows.
+	mux.HandleFunc("POST /v2/models/{name}/infer", func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > int64(len(v2Body1)) {
+			fixed(bareV2Answer(1000))(w, r)
 			return
 		}
-		w.Header().Set("Content-Type", "application/json")
-		w.Write(answer)
+		fixed(bareV2Answer(1))(w, r)
 	})
 	mux.HandleFunc("GET /ready", func(w http.ResponseWriter, r *http.Request) {})
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {})

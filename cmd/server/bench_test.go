@@ -28,7 +28,7 @@ func BenchmarkPredictHandler(b *testing.B) {
 		rd := bytes.NewReader(body)
 		for pb.Next() {
 			rd.Reset(body)
-			req.Body = readCloser{rd}
+			req.Body, req.ContentLength = readCloser{rd}, int64(len(body))
 			rec := httptest.NewRecorder()
 			ts.h.ServeHTTP(rec, req)
 			if rec.Code != 200 {
@@ -87,6 +87,33 @@ func BenchmarkPredictHTTP(b *testing.B) {
 			resp.Body.Close()
 			if resp.StatusCode != 200 {
 				b.Fatalf("status %d", resp.StatusCode)
+			}
+		}
+	})
+}
+
+// BenchmarkV2InferHandler is POST /v2/models/default/infer of one row (the
+// Open Inference Protocol), from request to encoded response, without the
+// network: against BenchmarkPredictHandler, what the protocol costs.
+func BenchmarkV2InferHandler(b *testing.B) {
+	ts := newTestServer(b, nil)
+	mlkit.PromoteDay(b, ts.dir, "day_01.csv")
+	if _, err := ts.store.Reload(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	body := []byte(v2Body)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		req := httptest.NewRequest("POST", "/v2/models/default/infer", nil)
+		req.Header.Set("Content-Type", "application/json")
+		rd := bytes.NewReader(body)
+		for pb.Next() {
+			rd.Reset(body)
+			req.Body, req.ContentLength = readCloser{rd}, int64(len(body))
+			rec := httptest.NewRecorder()
+			ts.h.ServeHTTP(rec, req)
+			if rec.Code != 200 {
+				b.Fatalf("%d %s", rec.Code, rec.Body)
 			}
 		}
 	})

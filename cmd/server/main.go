@@ -3,12 +3,15 @@
 // the trainer promotes new versions.
 //
 //	server [-addr :8000] [-artifacts ./artifacts | -artifacts-url s3://…] [-reload-interval 100ms]
+//	server -models ROOT | -models-url s3://…   every subdirectory (prefix) a model
+//	       [-grpc-addr :8001]                  Open Inference Protocol v2 over gRPC
 //	server -healthcheck    probe a running server's /health, exit 0 or 1
 //
 // Flags beat environment variables: ADDR, ARTIFACTS_DIR, ARTIFACTS_URL (an
 // object store, s3://BUCKET/PREFIX?endpoint=…&region=…&use_path_style=true,
 // used instead of the directory when set; credentials from the standard AWS
-// variables and files), RELOAD_INTERVAL (at least 10ms),
+// variables and files), MODELS_DIR and MODELS_URL (serve every
+// subdirectory or prefix as a model named after it), GRPC_ADDR, RELOAD_INTERVAL (at least 10ms),
 // LOG_LEVEL (debug, info, warn, error), LOG_FORMAT (json or text; text on a
 // terminal by default), MAX_BODY_BYTES, MAX_BATCH, SHUTDOWN_GRACE; GOGC is
 // 400 unless set. ADMIN_TOKEN, when set,
@@ -35,11 +38,14 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/mlservice/mlservice"
 	"github.com/mlservice/mlservice/artifactsurl"
+	"github.com/mlservice/mlservice/internal/oip"
+	"google.golang.org/grpc"
 )
 
 func main() {
@@ -71,6 +77,8 @@ type config struct {
 	addr           string
 	artifacts      string
 	artifactsURL   string // an object store; "" for the directory
+	models         string // -models ROOT or -models-url; "" serves one model
+	grpcAddr       string // "" for no gRPC
 	reloadInterval time.Duration
 	adminToken     string
 	logLevel       slog.Level
@@ -97,6 +105,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.addr, "addr", env("ADDR", ":8000"), "listen address (ADDR)")
 	fs.StringVar(&c.artifacts, "artifacts", env("ARTIFACTS_DIR", "./artifacts"), "artifacts directory (ARTIFACTS_DIR)")
 	fs.StringVar(&c.artifactsURL, "artifacts-url", env("ARTIFACTS_URL", ""), "object store instead of the directory: s3://BUCKET/PREFIX?endpoint=…&region=…&use_path_style=true (ARTIFACTS_URL)")
+	fs.StringVar(&c.models, "models", env("MODELS_DIR", ""), "serve every subdirectory of this directory as a model named after it (MODELS_DIR)")
+	modelsURL := fs.String("models-url", env("MODELS_URL", ""), "as -models, every prefix under s3://BUCKET/PREFIX?… (MODELS_URL)")
+	fs.StringVar(&c.grpcAddr, "grpc-addr", env("GRPC_ADDR", ""), "serve the Open Inference Protocol over gRPC here too; off when empty (GRPC_ADDR)")
 	fs.StringVar(&logLevel, "log-level", env("LOG_LEVEL", "info"), "debug, info, warn or error (LOG_LEVEL)")
 	fs.StringVar(&c.logFormat, "log-format", env("LOG_FORMAT", ""), "json or text; default text on a terminal, else json (LOG_FORMAT)")
 	fs.BoolVar(&c.healthcheck, "healthcheck", false, "probe the server at -addr and exit 0 if healthy, 1 if not")
@@ -131,6 +142,15 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	}
 	if fs.NArg() > 0 {
 		return c, &usageError{fmt.Errorf("unexpected arguments %q", fs.Args())}
+	}
+	switch {
+	case *modelsURL != "" && c.models != "":
+		return c, &usageError{errors.New("-models (MODELS_DIR) and -models-url (MODELS_URL): give one")}
+	case *modelsURL != "":
+		c.models = *modelsURL
+	}
+	if c.models != "" && c.artifactsURL != "" {
+		return c, &usageError{errors.New("-models and -artifacts-url (ARTIFACTS_URL): give one")}
 	}
 	if err := c.logLevel.UnmarshalText([]byte(logLevel)); err != nil {
 		return c, &usageError{fmt.Errorf("log level %q: use debug, info, warn or error", logLevel)}
@@ -243,30 +263,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		debug.SetGCPercent(400)
 	}
 
-	arts := mlservice.DirArtifacts(cfg.artifacts)
-	if cfg.artifactsURL != "" {
-		if arts, err = artifactsurl.Open(ctx, cfg.artifactsURL); err != nil {
-			return &usageError{err}
-		}
-	}
-	store, err := arts.OpenStore(mlservice.StoreOptions{
-		RefreshInterval: cfg.reloadInterval,
-		Logger:          log,
-	})
+	m := newMetrics()
+	draining := new(atomic.Bool)
+	models, where, err := openModels(ctx, cfg, log, m, draining)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
-	if st := store.Status(); !st.Ready {
-		log.Warn("not ready: predictions and /model answer 503 until a model version loads; the other routes serve",
-			"reason", notReadyReason(st), "artifacts", arts.String())
-	}
+	defer models.close()
 
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
 		return err
 	}
-	api := newServer(cfg, store, log)
+	api := newFront(&server{cfg: cfg, log: log, metrics: m, draining: draining}, models)
 	srv := &http.Server{
 		Handler:           api.handler(),
 		ReadHeaderTimeout: 5 * time.Second,
@@ -276,12 +285,26 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	log.Info("listening", "addr", ln.Addr().String(), "artifacts", arts.String(), "reload_interval", cfg.reloadInterval.String())
+	serveErr := make(chan error, 2)
+	var gs *grpc.Server
+	grpcAddr := ""
+	if cfg.grpcAddr != "" {
+		gln, err := net.Listen("tcp", cfg.grpcAddr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("-grpc-addr: %w", err)
+		}
+		grpcAddr = gln.Addr().String()
+		gs = oip.NewGRPCServer(backend{api}, oip.Options{Version: serverVersion(), MaxRows: cfg.maxBatch,
+			MaxMessageBytes: int(cfg.maxBody), Logger: log})
+		go func() { serveErr <- gs.Serve(gln) }()
+	}
+	log.Info("listening", "addr", ln.Addr().String(), "grpc_addr", grpcAddr, where.Key, where.Value, "reload_interval", cfg.reloadInterval.String())
 
-	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
-	go api.logSummaries(ctx, cfg.logSummaryEvery)
-	go reloadOnSignal(ctx, hup, store, log)
+	go api.base.logSummaries(ctx, cfg.logSummaryEvery)
+	go reloadOnSignal(ctx, hup, models, log)
+	go models.poll(ctx, cfg.reloadInterval)
 	select {
 	case err := <-serveErr:
 		return err
@@ -294,38 +317,102 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	// connections, and load balancers see /ready fail. Then stop
 	// accepting, close what is idle, and let in-flight requests finish.
 	log.Info("draining: answering with Connection: close", "grace", cfg.shutdownGrace.String())
-	api.draining.Store(true)
+	draining.Store(true)
 	time.Sleep(cfg.shutdownGrace)
 	log.Info("shutting down")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
+	grpcDone := make(chan struct{})
+	go func() {
+		defer close(grpcDone)
+		if gs == nil {
+			return
+		}
+		stopped := make(chan struct{})
+		go func() { gs.GracefulStop(); close(stopped) }()
+		select {
+		case <-stopped:
+		case <-shutdownCtx.Done():
+			gs.Stop() // calls still running after the HTTP drain's limit
+		}
+	}()
+	err = srv.Shutdown(shutdownCtx)
+	<-grpcDone
+	if err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
-	api.logSummary()
+	api.base.logSummary()
 	log.Info("stopped")
 	return nil
 }
 
-// reloadOnSignal re-checks CURRENT on each value from hup until ctx ends.
-// A refused version is logged; the one serving keeps serving.
-func reloadOnSignal(ctx context.Context, hup <-chan os.Signal, store *mlservice.Store, log *slog.Logger) {
+// reloadOnSignal re-checks every model's CURRENT on each value from hup
+// until ctx ends. A refused version is logged; the one serving keeps
+// serving.
+func reloadOnSignal(ctx context.Context, hup <-chan os.Signal, models *registry, log *slog.Logger) {
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-hup:
 		}
-		rctx, cancel := context.WithTimeout(ctx, reloadTimeout)
-		changed, err := store.Reload(rctx)
-		cancel()
-		st := store.Status()
-		if err != nil {
-			log.Warn("SIGHUP: reload failed", "err", err.Error(), "model_version_id", st.ModelVersionID, "ready", st.Ready)
-			continue
+		for _, s := range models.current().list {
+			rctx, cancel := context.WithTimeout(ctx, reloadTimeout)
+			changed, err := s.store.Reload(rctx)
+			cancel()
+			st := s.store.Status()
+			if err != nil {
+				s.log.Warn("SIGHUP: reload failed", "err", err.Error(), "model_version_id", st.ModelVersionID, "ready", st.Ready)
+				continue
+			}
+			s.log.Info("SIGHUP: reloaded", "changed", changed, "model_version_id", st.ModelVersionID, "ready", st.Ready)
 		}
-		log.Info("SIGHUP: reloaded", "changed", changed, "model_version_id", st.ModelVersionID, "ready", st.Ready)
 	}
+}
+
+// openModels opens what cfg serves: the models under -models, or the one
+// of -artifacts; where is what the listening line says it serves.
+func openModels(ctx context.Context, cfg config, log *slog.Logger, m *metrics, draining *atomic.Bool) (*registry, slog.Attr, error) {
+	if cfg.models != "" {
+		root, err := openModelRoot(ctx, cfg.models)
+		if err != nil {
+			return nil, slog.Attr{}, &usageError{err}
+		}
+		open := func(name string, a *mlservice.Artifacts) (*server, error) {
+			mlog := log.With("model", name)
+			// A model whose first load hangs must not hold the others long.
+			store, err := a.OpenStore(mlservice.StoreOptions{RefreshInterval: cfg.reloadInterval, Logger: mlog, OpenTimeout: 2 * time.Second})
+			if err != nil {
+				return nil, err
+			}
+			m.addStore(name, store)
+			if st := store.Status(); !st.Ready {
+				mlog.Warn("not ready: this model answers 503 until a version loads", "reason", notReadyReason(st))
+			}
+			return newModelServer(cfg, name, store, mlog, m, draining), nil
+		}
+		return newRegistry(ctx, root, open, log), slog.String("models", root.String()), nil
+	}
+	arts := mlservice.DirArtifacts(cfg.artifacts)
+	if cfg.artifactsURL != "" {
+		var err error
+		if arts, err = artifactsurl.Open(ctx, cfg.artifactsURL); err != nil {
+			return nil, slog.Attr{}, &usageError{err}
+		}
+	}
+	store, err := arts.OpenStore(mlservice.StoreOptions{
+		RefreshInterval: cfg.reloadInterval,
+		Logger:          log,
+	})
+	if err != nil {
+		return nil, slog.Attr{}, err
+	}
+	if st := store.Status(); !st.Ready {
+		log.Warn("not ready: predictions and /model answer 503 until a model version loads; the other routes serve",
+			"reason", notReadyReason(st), "artifacts", arts.String())
+	}
+	m.addStore("", store)
+	return singleModel(newModelServer(cfg, "", store, log, m, draining)), slog.String("artifacts", arts.String()), nil
 }
 
 func newLogger(cfg config, w io.Writer) *slog.Logger {

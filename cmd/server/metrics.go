@@ -24,10 +24,15 @@ type metrics struct {
 	registry *prometheus.Registry
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
-	handler  http.Handler
+	// byModel counts the requests that named a served model, by model:
+	// its label values are the models present (see addStore).
+	byModel *prometheus.CounterVec
+	handler http.Handler
 }
 
-func newMetrics(store *mlservice.Store) *metrics {
+// newMetrics returns the metrics of the HTTP routes and the process; each
+// model's store is added with addStore.
+func newMetrics() *metrics {
 	m := &metrics{
 		registry: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -40,11 +45,25 @@ func newMetrics(store *mlservice.Store) *metrics {
 			// Predictions take tens of microseconds; the low buckets see them.
 			Buckets: []float64{25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, .01, .025, .05, .1, .25, .5, 1},
 		}, []string{"route"}),
+		byModel: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mlservice_model_requests_total",
+			Help: "Requests that named a served model (-models), by model, whatever the protocol.",
+		}, []string{"model"}),
 	}
-	m.registry.MustRegister(m.requests, m.latency, storeCollector{store},
+	m.registry.MustRegister(m.requests, m.latency, m.byModel,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.handler = promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
 	return m
+}
+
+// addStore reports store's state at each scrape: as it is when model is ""
+// (the one model of -artifacts), else with the label model="NAME".
+func (m *metrics) addStore(model string, store *mlservice.Store) {
+	var reg prometheus.Registerer = m.registry
+	if model != "" {
+		reg = prometheus.WrapRegistererWith(prometheus.Labels{"model": model}, reg)
+	}
+	reg.MustRegister(storeCollector{store})
 }
 
 func (m *metrics) handle(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {

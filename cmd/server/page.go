@@ -43,6 +43,7 @@ const pageBuildTimeout = 30 * time.Second
 // pageCache holds the current view of the history page.
 type pageCache struct {
 	store  *mlservice.Store
+	links  page.Links // where its pages are
 	loader *page.Loader
 	ttl    time.Duration
 	log    *slog.Logger
@@ -67,8 +68,8 @@ type pageView struct {
 	took    time.Duration // to build
 }
 
-func newPageCache(store *mlservice.Store, refresh time.Duration, log *slog.Logger) *pageCache {
-	return &pageCache{store: store, loader: page.NewLoader(store.Artifacts()), ttl: pageTTL(refresh), log: log}
+func newPageCache(store *mlservice.Store, links page.Links, refresh time.Duration, log *slog.Logger) *pageCache {
+	return &pageCache{store: store, links: links, loader: page.NewLoader(store.Artifacts()), ttl: pageTTL(refresh), log: log}
 }
 
 // current returns a view no older than the TTL that matches the store's
@@ -115,7 +116,7 @@ func (c *pageCache) build(st mlservice.StoreStatus) *pageView {
 		h = page.Unlisted(serving, err)
 	}
 	var buf bytes.Buffer
-	if err := page.WriteIndex(&buf, h, page.Links{}); err != nil {
+	if err := page.WriteIndex(&buf, h, c.links); err != nil {
 		c.log.Error("history page: render", "error", err) // a template bug
 		buf.Reset()
 		buf.WriteString("<!doctype html><title>mlservice</title><p>The history page could not be rendered; see the server log.")
@@ -162,7 +163,7 @@ func (c *pageCache) indexPage(v *pageView) []byte {
 		return v.index // nothing to add
 	}
 	var buf bytes.Buffer
-	if err := page.WriteIndex(&buf, h, page.Links{}); err != nil {
+	if err := page.WriteIndex(&buf, h, c.links); err != nil {
 		c.log.Error("history page: render", "error", err)
 		return v.index
 	}
@@ -195,13 +196,13 @@ func (s *server) pageVersion(w http.ResponseWriter, _ *http.Request, ps httprout
 	id := ps.ByName("id")
 	v := s.page.current()
 	var buf bytes.Buffer
-	err := page.WriteVersion(&buf, s.page.withDrift(v.h), id, page.Links{}) // drift as of now
+	err := page.WriteVersion(&buf, s.page.withDrift(v.h), id, s.page.links) // drift as of now
 	status := http.StatusOK
 	if errors.Is(err, page.ErrNoVersion) {
 		status = http.StatusNotFound
 		buf.Reset()
 		buf.WriteString(`<!doctype html><meta charset="utf-8"><title>mlservice: no such version</title>` +
-			`<link rel="stylesheet" href="` + page.StylePath + `"><p>No version with that id. <a href="` + page.IndexPath + `">All versions</a></p>`)
+			`<link rel="stylesheet" href="` + page.StylePath + `"><p>No version with that id. <a href="` + s.page.links.Prefix + page.IndexPath + `">All versions</a></p>`)
 	} else if err != nil {
 		s.log.Error("history page: render version", "error", err)
 		writeError(w, http.StatusInternalServerError, "internal", "internal error", nil)

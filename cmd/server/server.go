@@ -17,73 +17,62 @@ import (
 	"time"
 
 	"github.com/julienschmidt/httprouter"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mlservice/mlservice"
 	"github.com/mlservice/mlservice/internal/page"
 )
 
-// server translates HTTP into calls on a Store; the rules live in the
-// library (DecodeFeatures, Store.Predict, Versions).
+// server translates HTTP into calls on one model's Store; the rules live
+// in the library (DecodeFeatures, Store.Predict, Versions). The front
+// (front.go) routes each request to the server of the model it names.
 type server struct {
-	cfg     config
+	cfg config
+	// name is the model's name under -models; "" for the one model of
+	// -artifacts, named by its schema.
+	name    string
 	store   *mlservice.Store
 	log     *slog.Logger
 	metrics *metrics
 	// draining is set on SIGTERM: answers close their connection and
-	// /ready fails.
-	draining atomic.Bool
+	// /ready fails. One flag, shared by the front and every model.
+	draining *atomic.Bool
 	// answered counts requests by route for the log's summaries; filled
 	// by handler before serving, read-only after.
 	answered []*routeCount
-	page     *pageCache // the history page (page.go)
+	page     *pageCache  // the history page (page.go)
+	oip      oipVersions // the versions the protocols predict with (oipmodel.go)
+	// named counts the requests that named this model; nil for the one
+	// model of -artifacts.
+	named prometheus.Counter
 }
 
+// newServer returns the server of a single model (as -artifacts serves).
 func newServer(cfg config, store *mlservice.Store, log *slog.Logger) *server {
-	return &server{cfg: cfg, store: store, log: log, metrics: newMetrics(store),
-		page: newPageCache(store, cfg.reloadInterval, log)}
+	m := newMetrics()
+	m.addStore("", store)
+	return newModelServer(cfg, "", store, log, m, new(atomic.Bool))
 }
 
+// newModelServer returns the server of the model called name ("" for the
+// one model of -artifacts), its store's metrics already in m.
+func newModelServer(cfg config, name string, store *mlservice.Store, log *slog.Logger, m *metrics, draining *atomic.Bool) *server {
+	links := page.Links{}
+	if name != "" {
+		links.Prefix = "/models/" + name
+	}
+	s := &server{cfg: cfg, name: name, store: store, log: log, metrics: m, draining: draining,
+		page: newPageCache(store, links, cfg.reloadInterval, log)}
+	if name != "" {
+		s.named = m.byModel.WithLabelValues(name)
+	}
+	return s
+}
+
+// handler serves this one model through the front: its native routes, the
+// Open Inference Protocol's and MLflow's.
 func (s *server) handler() http.Handler {
-	r := httprouter.New()
-	route := func(method, path string, h httprouter.Handle) {
-		h = s.instrument(path, h)
-		r.Handle(method, path, h)
-		if method == http.MethodGet {
-			// net/http drops the body of a HEAD answer and keeps its headers.
-			r.Handle(http.MethodHead, path, h)
-		}
-	}
-	route(http.MethodGet, "/health", s.health)
-	route(http.MethodGet, "/ready", s.ready)
-	route(http.MethodPost, "/predict", s.predict)
-	route(http.MethodPost, "/predict/batch", s.predictBatch)
-	route(http.MethodPost, "/reload", s.reload)
-	route(http.MethodGet, "/model", s.model)
-	route(http.MethodGet, "/versions", s.versions)
-	route(http.MethodGet, "/schema", s.schema)
-	route(http.MethodGet, "/drift", s.drift)
-	route(http.MethodGet, "/metrics", s.metrics.handle)
-	route(http.MethodGet, page.IndexPath, s.pageIndex)
-	route(http.MethodGet, page.VersionPath+":id", s.pageVersion)
-	route(http.MethodGet, page.StylePath, s.pageStyle)
-	r.NotFound = adapt(s.instrument("unmatched", func(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
-		writeError(w, http.StatusNotFound, "not_found", "no route "+r.URL.Path, nil)
-	}))
-	r.MethodNotAllowed = adapt(s.instrument("unmatched", func(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
-		writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", r.Method+" is not allowed on "+r.URL.Path, nil)
-	}))
-	r.PanicHandler = func(w http.ResponseWriter, r *http.Request, v any) {
-		s.log.Error("panic serving request", "path", r.URL.Path, "panic", v)
-		writeError(w, http.StatusInternalServerError, "internal", "internal error", nil)
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		// Every answer has its Content-Type; a browser must not guess another.
-		w.Header()["X-Content-Type-Options"] = nosniff
-		if s.draining.Load() {
-			w.Header().Set("Connection", "close") // net/http closes after this answer
-		}
-		r.ServeHTTP(w, req)
-	})
+	return newFront(s, singleModel(s)).handler()
 }
 
 func adapt(h httprouter.Handle) http.Handler {
@@ -417,6 +406,8 @@ type errorDetail struct {
 	Code    string                   `json:"code"`
 	Message string                   `json:"message"`
 	Fields  []mlservice.FieldProblem `json:"fields,omitempty"`
+	// Models lists the models served, when a request must name one.
+	Models []string `json:"models,omitempty"`
 	// FieldsOmitted counts the problems found beyond those in Fields.
 	FieldsOmitted int `json:"fields_omitted,omitempty"`
 }

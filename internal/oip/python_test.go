@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -12,78 +11,19 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/mlservice/mlservice/internal/needtool"
 	"github.com/mlservice/mlservice/internal/oip"
+	"github.com/mlservice/mlservice/internal/oip/oiptest"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protodesc"
 	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/descriptorpb"
 )
 
-// grpcPython finds a python3 that has Debian's python3-grpcio and
-// python3-grpc-tools (the one on PATH may be another installation).
-func grpcPython(t *testing.T) string {
-	t.Helper()
-	for _, cand := range []string{"python3", "/usr/bin/python3"} {
-		path, err := exec.LookPath(cand)
-		if err != nil {
-			continue
-		}
-		if exec.Command(path, "-c", "import grpc, grpc_tools.protoc").Run() == nil {
-			return path
-		}
-	}
-	needtool.Missing(t, "no python3 with grpc and grpc_tools: apt-get install python3-grpcio python3-grpc-tools")
-	return ""
-}
-
-// compileProtos compiles the committed .proto files with grpc_tools'
-// protoc into a temporary directory laid out as the module is, and
-// returns it with the descriptor set it wrote.
-func compileProtos(t *testing.T, python string) (dir string, set *descriptorpb.FileDescriptorSet) {
-	t.Helper()
-	dir = t.TempDir()
-	pbDir := filepath.Join(dir, "internal", "oip", "pb")
-	if err := os.MkdirAll(pbDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	protos, err := filepath.Glob(filepath.Join("pb", "*.proto"))
-	if err != nil || len(protos) == 0 {
-		t.Fatalf("no .proto files in pb/: %v", err)
-	}
-	args := []string{"-m", "grpc_tools.protoc", "-I", ".", "--python_out=.", "--grpc_python_out=.",
-		"--include_imports", "--descriptor_set_out=set.pb"}
-	for _, p := range protos {
-		data, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(pbDir, filepath.Base(p)), data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		args = append(args, "internal/oip/pb/"+filepath.Base(p))
-	}
-	cmd := exec.Command(python, args...)
-	cmd.Dir = dir
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("grpc_tools.protoc: %v\n%s", err, out)
-	}
-	data, err := os.ReadFile(filepath.Join(dir, "set.pb"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	set = &descriptorpb.FileDescriptorSet{}
-	if err := proto.Unmarshal(data, set); err != nil {
-		t.Fatal(err)
-	}
-	return dir, set
-}
-
 // TestDescriptorMatchesProto fails while the committed Go code is stale:
 // the descriptors compiled into it must equal what protoc makes of the
 // committed .proto files now. (Run pb/generate.sh to refresh it.)
 func TestDescriptorMatchesProto(t *testing.T) {
-	_, set := compileProtos(t, grpcPython(t))
+	_, set := oiptest.CompileProtos(t, oiptest.Python(t), "pb")
 	if len(set.File) < 6 {
 		t.Fatalf("descriptor set has %d files", len(set.File))
 	}
@@ -118,8 +58,8 @@ func clearJSONNames(msgs []*descriptorpb.DescriptorProto) {
 // grpcio, with stubs generated from our .proto at test time, against the
 // Go server over loopback.
 func TestPythonClient(t *testing.T) {
-	python := grpcPython(t)
-	gen, _ := compileProtos(t, python)
+	python := oiptest.Python(t)
+	gen, _ := oiptest.CompileProtos(t, python, "pb")
 	addr := startGRPC(t, newFakeBackend(), oip.Options{Name: "mlservice", Version: "test", MaxRows: 100})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

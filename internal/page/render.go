@@ -44,6 +44,9 @@ type Links struct {
 	// versions/ID.html, linked relatively. Otherwise the server's: /,
 	// /ui/style.css and /ui/versions/ID.
 	Static bool
+	// Prefix is put before the server's index and version paths (not the
+	// style sheet's): "/models/NAME" when a server serves several models.
+	Prefix string
 }
 
 // Paths of the server's pages.
@@ -61,14 +64,14 @@ func (l Links) indexHrefs() (css string, version func(string) string) {
 	if l.Static {
 		return "style.css", VersionFile
 	}
-	return StylePath, func(id string) string { return VersionPath + id }
+	return StylePath, func(id string) string { return l.Prefix + VersionPath + id }
 }
 
 func (l Links) versionHrefs() (css, index string, version func(string) string) {
 	if l.Static {
 		return "../style.css", "../index.html", func(id string) string { return id + ".html" }
 	}
-	return StylePath, IndexPath, func(id string) string { return VersionPath + id }
+	return StylePath, l.Prefix + IndexPath, func(id string) string { return l.Prefix + VersionPath + id }
 }
 
 type indexData struct {

@@ -1,0 +1,125 @@
+package mlservice_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/mlservice/mlservice"
+	"github.com/mlservice/mlservice/internal/mlflow"
+	"github.com/mlservice/mlservice/internal/tabular"
+	"github.com/mlservice/mlservice/internal/testkit"
+	"github.com/mlservice/mlservice/internal/testkit/mlkit"
+)
+
+// anesRow is a row of testdata/tables/anes96.csv as /predict takes it;
+// edit replaces keys' raw JSON values.
+func anesRow(edit ...string) string {
+	vals := map[string]string{"popul": "190", "TVnews": `"1"`, "selfLR": "3", "ClinLR": "3", "DoleLR": "5",
+		"PID": `"1"`, "age": "20", "educ": `"4"`, "income": `"1"`}
+	for i := 0; i+1 < len(edit); i += 2 {
+		vals[edit[i]] = edit[i+1]
+	}
+	var parts []string
+	for _, k := range []string{"popul", "TVnews", "selfLR", "ClinLR", "DoleLR", "PID", "age", "educ", "income"} {
+		parts = append(parts, `"`+k+`":`+vals[k])
+	}
+	return "{" + strings.Join(parts, ",") + "}"
+}
+
+// tableOf decodes JSON objects into a table as the protocols do (MLflow's
+// dataframe_records reads the same objects /predict does).
+func tableOf(t *testing.T, features []tabular.Feature, rows ...string) *tabular.Table {
+	t.Helper()
+	tab, err := mlflow.Decode([]byte(`{"dataframe_records":[`+strings.Join(rows, ",")+`]}`), mlflow.JSON, features, mlflow.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tab
+}
+
+// TestPredictTableAgreesWithPredictJSON: a row read from a table scores
+// the probability /predict gives it, and a bad row is refused with the
+// words /predict uses.
+func TestPredictTableAgreesWithPredictJSON(t *testing.T) {
+	st := mlkit.Serve(t, mlkit.TableCandidate(t, "anes96.csv", "anes96.schema.json"))
+	sv, err := st.Serving()
+	if err != nil {
+		t.Fatal(err)
+	}
+	features := sv.Features()
+	good := []string{anesRow(), anesRow("popul", "0", "TVnews", `"7"`, "selfLR", "7", "age", "36", "PID", `" 6 "`),
+		anesRow("ClinLR", "1.5", "DoleLR", "6.25", "age", "130", "income", `"10"`)}
+	tab := tableOf(t, features, good...)
+	probs, labels := make([]float64, len(good)), make([]int64, len(good))
+	if err := sv.PredictTable(tab, probs, labels); err != nil {
+		t.Fatal(err)
+	}
+	for i, row := range good {
+		p, err := st.PredictJSON([]byte(row))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Probability != probs[i] || int64(p.Label) != labels[i] {
+			t.Errorf("row %d: table %v (label %d), /predict %v (label %d)", i, probs[i], labels[i], p.Probability, p.Label)
+		}
+	}
+
+	for _, bad := range []string{
+		anesRow("age", "17"), anesRow("selfLR", "8", "popul", "-1"), anesRow("TVnews", `"9"`),
+		anesRow("TVnews", "3"), anesRow("TVnews", "true"), anesRow("popul", `"12"`), anesRow("age", "null"),
+		anesRow("PID", `""`), anesRow("popul", "false"),
+	} {
+		_, want := st.PredictJSON([]byte(bad))
+		err := sv.PredictTable(tableOf(t, features, bad), make([]float64, 1), make([]int64, 1))
+		var ierr *mlservice.InputError
+		if want == nil || err == nil || !errors.As(err, &ierr) || err.Error() != want.Error() {
+			t.Errorf("%s:\ntable    %v\n/predict %v", bad, err, want)
+		}
+	}
+
+	// A batch lists every bad field, row by row, as /predict/batch does.
+	batch := []string{anesRow(), anesRow("age", "17"), anesRow("TVnews", `"9"`, "popul", "-2")}
+	_, want := st.PredictBatchJSON(nil, []byte(`{"instances":[`+strings.Join(batch, ",")+`]}`), 0)
+	err = sv.PredictTable(tableOf(t, features, batch...), make([]float64, 3), make([]int64, 3))
+	if want == nil || err == nil || err.Error() != want.Error() {
+		t.Errorf("batch:\ntable          %v\n/predict/batch %v", err, want)
+	}
+}
+
+// TestStoreVersion: the serving version by its id, and ids that are
+// malformed or name no version refused with errors that say which.
+func TestStoreVersion(t *testing.T) {
+	dir := t.TempDir()
+	first := mlkit.Promote(t, dir, 0.5)
+	second := mlkit.Promote(t, dir, 0.9)
+	st := mlkit.OpenStore(t, dir, mlservice.StoreOptions{RefreshInterval: -1})
+	ctx := context.Background()
+	for _, id := range []string{first.VersionID, second.VersionID, first.VersionID} {
+		sv, err := st.Version(ctx, id)
+		if err != nil || sv.ID() != id {
+			t.Fatalf("Version(%s): %v, %v", id, sv, err)
+		}
+	}
+	if _, err := st.Version(ctx, "../../etc"); !errors.Is(err, mlservice.ErrBadVersionID) {
+		t.Errorf("malformed id: %v", err)
+	}
+	missing := "20200101T000000.000000Z-00000000"
+	if _, err := st.Version(ctx, missing); !errors.Is(err, mlservice.ErrVersionNotFound) {
+		t.Errorf("missing id: %v", err)
+	}
+
+	// A version is verified as any version is: a changed byte refuses it.
+	dir = t.TempDir()
+	first = mlkit.Promote(t, dir, 0.5)
+	mlkit.Promote(t, dir, 0.9)
+	testkit.EditFile(t, testkit.VersionFile(dir, first.VersionID, "model.json"), func(b []byte) []byte {
+		return bytes.Replace(b, []byte("0"), []byte("1"), 1)
+	})
+	st = mlkit.OpenStore(t, dir, mlservice.StoreOptions{RefreshInterval: -1})
+	if _, err := st.Version(ctx, first.VersionID); !errors.Is(err, mlservice.ErrCorruptVersion) {
+		t.Errorf("a damaged version: %v, want ErrCorruptVersion", err)
+	}
+}
