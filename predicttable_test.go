@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"math"
 	"strings"
 	"testing"
 
@@ -121,5 +122,65 @@ func TestStoreVersion(t *testing.T) {
 	st = mlkit.OpenStore(t, dir, mlservice.StoreOptions{RefreshInterval: -1})
 	if _, err := st.Version(ctx, first.VersionID); !errors.Is(err, mlservice.ErrCorruptVersion) {
 		t.Errorf("a damaged version: %v, want ErrCorruptVersion", err)
+	}
+}
+
+// TestPredictTableMissing: where the schema lets a feature be missing, a
+// table's null cell scores as /predict's null does, for either family, and
+// the explanation of such a row still adds up to the served log-odds; a
+// null for a feature that may not be missing is refused in /predict's words.
+func TestPredictTableMissing(t *testing.T) {
+	ctx := context.Background()
+	s := mustSchema(t, missingSchema)
+	ds, err := mlservice.ValidateTable(ctx, strings.NewReader(missingCSV(600)), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, family := range []string{"logistic", "gbdt"} {
+		t.Run(family, func(t *testing.T) {
+			cand, err := mlservice.Train(ctx, ds, mlservice.TrainOptions{Family: family, Trees: 30})
+			if err != nil {
+				t.Fatal(err)
+			}
+			st := mlkit.Serve(t, cand)
+			sv, err := st.Serving()
+			if err != nil {
+				t.Fatal(err)
+			}
+			rows := []string{`{"x":null,"c":"a","z":0.5}`, `{"x":12,"c":null,"z":-1}`, `{"x":null,"c":null,"z":0}`, `{"x":9,"c":"d","z":0.2}`}
+			tab := tableOf(t, sv.Features(), rows...)
+			probs, labels := make([]float64, len(rows)), make([]int64, len(rows))
+			if err := sv.PredictTable(tab, probs, labels); err != nil {
+				t.Fatal(err)
+			}
+			distinct := map[float64]bool{}
+			for i, row := range rows {
+				p, err := st.PredictJSON([]byte(row))
+				if err != nil || p.Probability != probs[i] || int64(p.Label) != labels[i] {
+					t.Errorf("%s: table %v (label %d), /predict %v, %v", row, probs[i], labels[i], p, err)
+				}
+				distinct[probs[i]] = true
+				e, err := st.ExplainJSON([]byte(row))
+				if err != nil {
+					t.Fatal(err)
+				}
+				sum := e.Explanation.Bias
+				for _, c := range e.Explanation.Contributions {
+					sum += c
+				}
+				if logit := math.Log(p.Probability / (1 - p.Probability)); math.Abs(sum-logit) > 1e-9 || len(e.Explanation.Contributions) != 3 {
+					t.Errorf("%s: bias + contributions %v, log-odds %v (%d contributions)", row, sum, logit, len(e.Explanation.Contributions))
+				}
+			}
+			if len(distinct) < 3 {
+				t.Errorf("the rows scored only %d distinct probabilities: %v", len(distinct), probs)
+			}
+			bad := `{"x":1,"c":"a","z":null}`
+			_, want := st.PredictJSON([]byte(bad))
+			err = sv.PredictTable(tableOf(t, sv.Features(), bad), make([]float64, 1), make([]int64, 1))
+			if want == nil || err == nil || err.Error() != want.Error() || !strings.Contains(err.Error(), "z") {
+				t.Errorf("a null z:\ntable    %v\n/predict %v", err, want)
+			}
+		})
 	}
 }
