@@ -172,6 +172,11 @@ func (s *server) routeCounter(route string) *atomic.Int64 {
 // logSummaries logs, every interval in which there were requests, how many
 // there were, by route, until ctx ends.
 func (s *server) logSummaries(ctx context.Context, every time.Duration) {
+	tick(ctx, every, s.logSummary)
+}
+
+// tick calls fn every interval until ctx ends.
+func tick(ctx context.Context, every time.Duration, fn func()) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -179,7 +184,7 @@ func (s *server) logSummaries(ctx context.Context, every time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			s.logSummary()
+			fn()
 		}
 	}
 }

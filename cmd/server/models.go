@@ -108,16 +108,7 @@ func (r *registry) poll(ctx context.Context, every time.Duration) {
 	if _, ok := r.root.(*s3Root); ok {
 		every = max(every, objectStoreScan)
 	}
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			r.scan(ctx)
-		}
-	}
+	tick(ctx, every, func() { r.scan(ctx) })
 }
 
 // scan adds the models that appeared under the root since the last scan.

@@ -122,11 +122,7 @@ func notReadyReason(st mlservice.StoreStatus) string {
 }
 
 func (s *server) predict(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
-	explain, ok := explainParam(w, r)
-	if !ok {
-		return
-	}
-	buf, ok := s.readJSON(w, r)
+	buf, explain, ok := s.readPredictRequest(w, r)
 	if !ok {
 		return
 	}
@@ -163,6 +159,16 @@ type batchResponse struct {
 	ModelVersionID string            `json:"model_version_id"`
 }
 
+// readPredictRequest reads a predict route's ?explain= and JSON body; on
+// false it has answered.
+func (s *server) readPredictRequest(w http.ResponseWriter, r *http.Request) (buf *bytes.Buffer, explain, ok bool) {
+	if explain, ok = explainParam(w, r); !ok {
+		return nil, false, false
+	}
+	buf, ok = s.readJSON(w, r)
+	return buf, explain, ok
+}
+
 // explainParam reads ?explain= (absent: false), answering 400 naming it
 // when it is not a boolean.
 func explainParam(w http.ResponseWriter, r *http.Request) (explain, ok bool) {
@@ -194,11 +200,7 @@ type batchExplainedRow struct {
 }
 
 func (s *server) predictBatch(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
-	explain, ok := explainParam(w, r)
-	if !ok {
-		return
-	}
-	buf, ok := s.readJSON(w, r)
+	buf, explain, ok := s.readPredictRequest(w, r)
 	if !ok {
 		return
 	}
