@@ -246,6 +246,13 @@ func (m *Logistic) LogOdds(row []float64) float64 {
 	} else {
 		z = w.intercept + sum4(w.weight, w.mean, row[:n])
 	}
+	return z + w.categories(row)
+}
+
+// categories sums the row's category terms: its level's weight, the
+// missing level's for NaN, nothing for an ignored unknown value (-1).
+func (w *logisticWeights) categories(row []float64) float64 {
+	var z float64
 	for k := range w.cats {
 		c := &w.cats[k]
 		if code := row[c.index]; code >= 0 && code < float64(len(c.level)) {
@@ -293,15 +300,7 @@ func (m *Logistic) logOdds(row []float64) float64 {
 		}
 		z = w.intercept + (z0 + z1)
 	}
-	for k := range w.cats {
-		c := &w.cats[k]
-		if code := row[c.index]; code >= 0 && code < float64(len(c.level)) {
-			z += c.level[int(code)]
-		} else if code != code {
-			z += c.missing
-		}
-	}
-	return z
+	return z + w.categories(row)
 }
 
 // sum4 is Σ weight[j]·(x[j]−mean[j]) in four running sums (j mod 4), added

@@ -454,23 +454,33 @@ func (rep *Report) print(out io.Writer) {
 }
 
 func predict(c *http.Client, base string, body []byte) (string, error) {
-	resp, err := c.Post(base+"/predict", "application/json", bytes.NewReader(body))
+	b, err := postJSON(c, base+"/predict", body)
 	if err != nil {
 		return "", err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return "", err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("status %d: %s", resp.StatusCode, b)
 	}
 	var p struct {
 		ID string `json:"model_version_id"`
 	}
 	err = json.Unmarshal(b, &p)
 	return p.ID, err
+}
+
+// postJSON posts body and returns the answer of a 200, else an error with
+// the status and the answer's start.
+func postJSON(c *http.Client, url string, body []byte) ([]byte, error) {
+	resp, err := c.Post(url, "application/json", bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("status %d: %.200s", resp.StatusCode, b)
+	}
+	return b, nil
 }
 
 // freeAddr returns a loopback address with a port free a moment ago; the

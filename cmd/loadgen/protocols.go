@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -146,17 +145,9 @@ func newSender(o options, c *http.Client, base string) (func() (string, error), 
 // inferREST posts a v2 infer request and returns the answer's
 // model_version, found without decoding the whole answer.
 func inferREST(c *http.Client, url string, body []byte) (string, error) {
-	resp, err := c.Post(url, "application/json", bytes.NewReader(body))
+	b, err := postJSON(c, url, body)
 	if err != nil {
 		return "", err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return "", err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("status %d: %.200s", resp.StatusCode, b)
 	}
 	_, rest, ok := bytes.Cut(b, []byte(`"model_version":"`))
 	id, _, ok2 := bytes.Cut(rest, []byte(`"`))
