@@ -7,7 +7,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,18 +22,6 @@ import (
 
 // Attacks on the real trainer binary: inputs that are not regular files,
 // signals mid-run, finite values too large to train on.
-
-// runBin runs the trainer with ARTIFACTS_DIR=artifacts and stdin, killing
-// it after a minute (a trainer that lost a pipe's data may wait forever).
-func runBin(t *testing.T, bin, artifacts string, stdin io.Reader, args ...string) result {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Env = append(os.Environ(), "ARTIFACTS_DIR="+artifacts)
-	cmd.Stdin = stdin
-	return testkit.Run(t, cmd)
-}
 
 // feedFIFO makes a named pipe in dir and writes data into it from a
 // goroutine; the returned channel yields the writer's error.

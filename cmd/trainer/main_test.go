@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mlservice/mlservice"
 	"github.com/mlservice/mlservice/internal/testkit"
@@ -380,4 +382,16 @@ func TestVersionsUnreadableCurrent(t *testing.T) {
 				args, r.Code, r.Stdout, r.Stderr)
 		}
 	}
+}
+
+// runBin runs the trainer with ARTIFACTS_DIR=artifacts and stdin, killing
+// it after a minute (a trainer that lost a pipe's data may wait forever).
+func runBin(t *testing.T, bin, artifacts string, stdin io.Reader, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = append(os.Environ(), "ARTIFACTS_DIR="+artifacts)
+	cmd.Stdin = stdin
+	return testkit.Run(t, cmd)
 }
