@@ -412,3 +412,16 @@ func TestAutoTooFewRows(t *testing.T) {
 		t.Errorf("auto on %d rows: %s, %+v", ds.Len(), cand.Model.Family(), a)
 	}
 }
+
+// Auto with balanced class weights records them only when logistic
+// regression wins: trees do not weight classes.
+func TestAutoBalancedRecordsWeightsOfTheChosen(t *testing.T) {
+	train, test := familyTable(t, "mlc_churn")
+	cand, err := mlservice.Train(context.Background(), train, mlservice.TrainOptions{Family: mlservice.FamilyAuto, BalancedClassWeight: true, Trees: 50, Eval: test})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := cand.Metadata.Params; cand.Model.Family() != "gbdt" || p.ClassWeight != nil {
+		t.Errorf("auto chose %s and records class weight %v; trees weight no class", cand.Model.Family(), p.ClassWeight)
+	}
+}

@@ -205,6 +205,9 @@ func fitAuto(ctx context.Context, ds *Dataset, rows []bool, opts TrainOptions) (
 	m, p, err := fit(ctx, choice.Chosen, ds, rows, opts)
 	p.Family, p.Auto = FamilyAuto, choice
 	p.TreeOptions = opts.treeSettings()
-	p.C, p.ClassWeight = opts.C, balancedWeight(opts)
+	p.C, p.ClassWeight = opts.C, nil
+	if choice.Chosen == FamilyLogistic { // trees do not weight classes
+		p.ClassWeight = balancedWeight(opts)
+	}
 	return m, p, err
 }

@@ -196,7 +196,7 @@ func newTrainResult(d *mlservice.Decision, m mlservice.Metadata, balanced bool, 
 	res := trainResult{
 		ModelVersionID: d.VersionID, Metric: m.Metric, Promoted: d.Promoted, Reason: d.Reason, Warning: d.Warning, Pinned: d.Pinned,
 		PreviousMetric: d.PreviousMetric, PreviousMetricStored: d.PreviousMetricStored, Metrics: m.Metrics, TrainingDataFile: m.TrainingDataFile,
-		Rows: m.Data.Rows, TrainRows: m.Data.TrainRows, EvalRows: m.Data.EvalRows, Balanced: balanced,
+		Rows: m.Data.Rows, TrainRows: m.Data.TrainRows, EvalRows: m.Data.EvalRows, Balanced: balanced && m.Params.ClassWeight != nil, // auto may pick trees
 		FeatureSchemaVersion: m.FeatureSchemaVersion, Rule: d.Rule, ModelFamily: m.ModelFamily, Params: &m.Params, Seconds: seconds,
 	}
 	if d.PreviousVersionID != "" {
