@@ -175,6 +175,25 @@ func TestPredictTableMissing(t *testing.T) {
 			if len(distinct) < 3 {
 				t.Errorf("the rows scored only %d distinct probabilities: %v", len(distinct), probs)
 			}
+			// A column the schema lets be missing may be left out of an
+			// MLflow body altogether, as /predict lets the key be absent.
+			absent, err := st.PredictJSON([]byte(`{"c":"a","z":0.5}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for format, body := range map[mlflow.Format]string{mlflow.JSON: `{"dataframe_records":[{"c":"a","z":0.5}]}`, mlflow.CSV: "c,z\na,0.5\n"} {
+				tab, err := mlflow.Decode([]byte(body), format, sv.Features(), mlflow.Options{})
+				if err != nil {
+					t.Fatalf("%s: %v", body, err)
+				}
+				p, l := make([]float64, 1), make([]int64, 1)
+				if err := sv.PredictTable(tab, p, l); err != nil || p[0] != absent.Probability {
+					t.Errorf("%q: %v, %v; /predict without x: %v", body, p[0], err, absent.Probability)
+				}
+			}
+			if _, err := mlflow.Decode([]byte(`{"dataframe_records":[{"x":1,"c":"a"}]}`), mlflow.JSON, sv.Features(), mlflow.Options{}); err == nil || !strings.Contains(err.Error(), "z: missing column") {
+				t.Errorf("a body without z, which may not be missing: %v", err)
+			}
 			bad := `{"x":1,"c":"a","z":null}`
 			_, want := st.PredictJSON([]byte(bad))
 			err = sv.PredictTable(tableOf(t, sv.Features(), bad), make([]float64, 1), make([]int64, 1))

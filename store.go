@@ -492,7 +492,7 @@ func (sv ServedVersion) Features() []tabular.Feature {
 	fs := sv.v.schema.Features
 	out := make([]tabular.Feature, len(fs))
 	for i, f := range fs {
-		out[i] = tabular.Feature{Name: f.Name, Type: tabular.FeatureNumber}
+		out[i] = tabular.Feature{Name: f.Name, Type: tabular.FeatureNumber, Missing: f.Missing}
 		switch f.Type {
 		case TypeBinary:
 			out[i].Type = tabular.FeatureBinary

@@ -53,7 +53,7 @@ func DecodeCSV(body []byte, features []tabular.Feature, opts Options) (*tabular.
 		present[j], featureAt[p] = true, j
 	}
 	for j, f := range features {
-		if !present[j] {
+		if !present[j] && !f.Missing {
 			return nil, tabular.Errorf(f.Name, "missing column (the model's inputs: %s)", tabular.FeatureNames(features))
 		}
 	}
@@ -87,6 +87,11 @@ func DecodeCSV(body []byte, features []tabular.Feature, opts Options) (*tabular.
 	}
 	if rows == 0 {
 		return nil, tabular.Errorf("body", "no rows after the header")
+	}
+	for j := range cols {
+		for !present[j] && cols[j].Len() < rows { // a column the schema lets be missing
+			cols[j].AppendNull()
+		}
 	}
 	return &tabular.Table{Rows: rows, Columns: cols}, nil
 }

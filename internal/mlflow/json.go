@@ -392,7 +392,7 @@ func (d *decoder) splitData(field string) ([]tabular.Column, *tabular.Error) {
 // records that lacked a key, and returns the table.
 func (d *decoder) table() (*tabular.Table, error) {
 	for j, f := range d.features {
-		if !d.present[j] {
+		if !d.present[j] && !f.Missing {
 			return nil, tabular.Errorf(f.Name, "missing column (the model's inputs: %s)", tabular.FeatureNames(d.features))
 		}
 		for d.cols[j].Len() < d.rows {

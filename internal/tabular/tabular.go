@@ -42,6 +42,9 @@ func enumName[T ~uint8](names []string, v T, typ string) string {
 type Feature struct {
 	Name string
 	Type FeatureType
+	// Missing: the schema lets the value be missing, so a request may
+	// leave out its column altogether (every cell null).
+	Missing bool
 }
 
 // AllNumeric reports whether no feature is a category, so that a request

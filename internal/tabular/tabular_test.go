@@ -86,10 +86,10 @@ func TestNumberColumnNaN(t *testing.T) {
 }
 
 func TestAllNumeric(t *testing.T) {
-	if !tabular.AllNumeric([]tabular.Feature{{"a", tabular.FeatureNumber}, {"b", tabular.FeatureBinary}}) {
+	if !tabular.AllNumeric([]tabular.Feature{{Name: "a", Type: tabular.FeatureNumber}, {Name: "b", Type: tabular.FeatureBinary}}) {
 		t.Error("number and binary features: want all numeric")
 	}
-	if tabular.AllNumeric([]tabular.Feature{{"a", tabular.FeatureNumber}, {"c", tabular.FeatureCategory}}) {
+	if tabular.AllNumeric([]tabular.Feature{{Name: "a", Type: tabular.FeatureNumber}, {Name: "c", Type: tabular.FeatureCategory}}) {
 		t.Error("a category feature: want not all numeric")
 	}
 }
