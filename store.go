@@ -359,17 +359,17 @@ func (p ExplainedPrediction) AppendJSON(b []byte) []byte {
 // explain scores a checked row, counts it for drift, and explains it: the
 // served log-odds are the model's LogOdds, and its Explain splits them.
 func (v *servingVersion) explain(row []float64) (ExplainedPrediction, error) {
-	p := v.predict(row)
 	layout := v.model.Layout()
 	out := make([]float64, len(layout))
 	bias := v.model.Explain(row, out)
-	e := ExplainedPrediction{Prediction: p, Explanation: Explanation{Bias: bias, Contributions: make(map[string]float64, len(out))}}
+	e := ExplainedPrediction{Explanation: Explanation{Bias: bias, Contributions: make(map[string]float64, len(out))}}
 	for j, f := range layout {
 		if math.IsNaN(out[j]) || math.IsInf(out[j], 0) {
 			return ExplainedPrediction{}, fmt.Errorf("version %s cannot explain this row: feature %s contributes %v: %w", v.id, f.Name, out[j], ErrCannotExplain)
 		}
 		e.Explanation.Contributions[f.Name] = out[j]
 	}
+	e.Prediction = v.predict(row) // counted for drift only once answered
 	return e, nil
 }
 

@@ -137,7 +137,7 @@ func TestModelsRoot(t *testing.T) {
 	expect(t, srv, "GET", "/v2", "", "", 200, `"name":"mlservice"`)
 	expect(t, srv, "GET", "/v2/health/live", "", "", 200, `"live":true`)
 	expect(t, srv, "GET", "/v2/health/ready", "", "", 200, `"ready":true`)
-	expect(t, srv, "GET", "/v2/models/churn", "", "", 200, `{"name":"age","datatype":"FP64","shape":[-1]}`, churn.ModelVersionID)
+	expect(t, srv, "GET", "/v2/models/churn", "", "", 200, `{"name":"age","datatype":"FP64","shape":[-1]}`, `"versions":["`+churn.ModelVersionID+`"]`)
 	expect(t, srv, "GET", "/v2/models/churn/ready", "", "", 200, `"ready":true`)
 	expect(t, srv, "GET", "/v2/models/broken/ready", "", "", 400, `"ready":false`)
 	expect(t, srv, "GET", "/v2/models/nope", "", "", 404, `model \"nope\"`)

@@ -23,11 +23,26 @@ import (
 
 // oipModel is one version of a model: an oip.Model.
 type oipModel struct {
-	sv   mlservice.ServedVersion
-	info oip.ModelInfo
+	sv    mlservice.ServedVersion
+	info  oip.ModelInfo
+	store *mlservice.Store
 }
 
 func (m *oipModel) Info() oip.ModelInfo { return m.info }
+
+// ListVersions lists the model's versions for metadata only: a listing
+// reads every version's metadata, too much for a prediction to wait on.
+func (m *oipModel) ListVersions(ctx context.Context) ([]string, error) {
+	vs, err := m.store.Versions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(vs))
+	for i, v := range vs {
+		ids[i] = v.VersionID
+	}
+	return ids, nil
+}
 
 func (m *oipModel) Predict(_ context.Context, t *tabular.Table, probs []float64, labels []int64) error {
 	err := m.sv.PredictTable(t, probs, labels)
@@ -54,7 +69,9 @@ type oipVersions struct {
 	others  []*oipModel // at most maxOtherModels, the newest last
 }
 
-const maxOtherModels = 8
+// maxOtherModels is the Store's own bound on the other versions it keeps
+// loaded: a model kept here past it would hold a version the Store let go.
+const maxOtherModels = 4
 
 // oipModel returns version of the model ("" for the serving one), or an
 // error matching oip.ErrModelNotFound (no such version, or one that is
@@ -68,7 +85,7 @@ func (s *server) oipModel(ctx context.Context, version string) (*oipModel, error
 		if m := s.oip.serving.Load(); m != nil && m.sv == sv {
 			return m, nil
 		}
-		m := s.newOIPModel(ctx, sv)
+		m := s.newOIPModel(sv)
 		s.oip.serving.Store(m)
 		return m, nil
 	}
@@ -91,7 +108,7 @@ func (s *server) oipModel(ctx context.Context, version string) (*oipModel, error
 			return m, nil
 		}
 	}
-	m := s.newOIPModel(ctx, sv)
+	m := s.newOIPModel(sv)
 	if len(s.oip.others) >= maxOtherModels {
 		s.oip.others = s.oip.others[1:]
 	}
@@ -99,20 +116,15 @@ func (s *server) oipModel(ctx context.Context, version string) (*oipModel, error
 	return m, nil
 }
 
-// newOIPModel describes sv: its features, and the versions of the model
-// (as listed now; the one version when they cannot be listed).
-func (s *server) newOIPModel(ctx context.Context, sv mlservice.ServedVersion) *oipModel {
+// newOIPModel describes sv: its name and features (its model's versions
+// are listed when metadata asks: ListVersions).
+func (s *server) newOIPModel(sv mlservice.ServedVersion) *oipModel {
 	name := s.name
 	if name == "" {
 		name = sv.Schema().Name
 	}
 	info := oip.ModelInfo{Name: name, Version: sv.ID(), Features: sv.Features()}
-	if vs, err := s.store.Versions(ctx); err == nil {
-		for _, v := range vs {
-			info.Versions = append(info.Versions, v.VersionID)
-		}
-	}
-	return &oipModel{sv: sv, info: info}
+	return &oipModel{sv: sv, info: info, store: s.store}
 }
 
 // displayName is the model's name for messages: its -models name, or its

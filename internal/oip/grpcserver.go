@@ -122,7 +122,7 @@ func (s *Service) ModelMetadata(ctx context.Context, req *pb.ModelMetadataReques
 	if err != nil {
 		return nil, grpcError(err)
 	}
-	md := NewModelMetadata(m.Info())
+	md := NewModelMetadata(metadataInfo(ctx, m))
 	resp := &pb.ModelMetadataResponse{Name: md.Name, Versions: md.Versions, Platform: md.Platform}
 	for _, t := range md.Inputs {
 		resp.Inputs = append(resp.Inputs, &pb.ModelMetadataResponse_TensorMetadata{Name: t.Name, Datatype: t.Datatype, Shape: t.Shape})

@@ -112,7 +112,7 @@ func (h *REST) ModelMetadata(w http.ResponseWriter, r *http.Request, name, versi
 		WriteError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, NewModelMetadata(m.Info()))
+	writeJSON(w, http.StatusOK, NewModelMetadata(metadataInfo(r.Context(), m)))
 }
 
 // ModelReady answers GET /v2/models/{name}[/versions/{version}]/ready:

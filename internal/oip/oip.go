@@ -57,6 +57,25 @@ type Model interface {
 	Predict(ctx context.Context, t *tabular.Table, probs []float64, labels []int64) error
 }
 
+// VersionLister is an optional interface of a Model whose versions are
+// costly to list: metadata asks for them (and only metadata), and they
+// replace ModelInfo.Versions when the listing succeeds.
+type VersionLister interface {
+	ListVersions(ctx context.Context) ([]string, error)
+}
+
+// metadataInfo is m's Info for a metadata answer: with its versions listed
+// now when m lists them.
+func metadataInfo(ctx context.Context, m Model) ModelInfo {
+	info := m.Info()
+	if l, ok := m.(VersionLister); ok {
+		if vs, err := l.ListVersions(ctx); err == nil {
+			info.Versions = vs
+		}
+	}
+	return info
+}
+
 // ModelInfo describes a model version for decoding and metadata.
 type ModelInfo struct {
 	Name     string
