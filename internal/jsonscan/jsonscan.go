@@ -12,6 +12,7 @@
 package jsonscan
 
 import (
+	"iter"
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -155,6 +156,19 @@ func (r *Reader) prevByte() byte {
 		}
 	}
 	return 0
+}
+
+// Keys ranges over the keys of the object being read, as NextKey reads
+// them; the loop ends at the closing '}' or on an error (check Err).
+func (r *Reader) Keys() iter.Seq[[]byte] {
+	return func(yield func([]byte) bool) {
+		for {
+			key, ok := r.NextKey()
+			if !ok || !yield(key) {
+				return
+			}
+		}
+	}
 }
 
 // NextKey reads the next key of the object being read, and its ':', and

@@ -86,11 +86,7 @@ func (d *decoder) body() *tabular.Error {
 	d.r.BeginObject()
 	var keys []string
 	format := ""
-	for {
-		key, ok := d.r.NextKey()
-		if !ok {
-			break
-		}
+	for key := range d.r.Keys() {
 		k := string(key)
 		for _, seen := range keys {
 			if seen == k {
@@ -183,11 +179,7 @@ func (d *decoder) records(field string) *tabular.Error {
 			return d.expect(jsonscan.Object, rowField(), "a record: an object keyed by column name")
 		}
 		d.r.BeginObject()
-		for {
-			key, ok := d.r.NextKey()
-			if !ok {
-				break
-			}
+		for key := range d.r.Keys() {
 			j, known := d.index[string(key)]
 			if !known {
 				d.r.Skip()
@@ -223,11 +215,7 @@ func (d *decoder) columns(field string) *tabular.Error {
 	}
 	d.r.BeginObject()
 	first := ""
-	for {
-		key, ok := d.r.NextKey()
-		if !ok {
-			break
-		}
+	for key := range d.r.Keys() {
 		j, known := d.index[string(key)]
 		if !known {
 			d.r.Skip()
@@ -278,11 +266,7 @@ func (d *decoder) split(field string) *tabular.Error {
 	var names []string
 	var byPos []tabular.Column
 	haveColumns, haveData := false, false
-	for {
-		key, ok := d.r.NextKey()
-		if !ok {
-			break
-		}
+	for key := range d.r.Keys() {
 		var err *tabular.Error
 		switch string(key) {
 		case "columns":

@@ -144,11 +144,7 @@ func (d *restDecoder) body(req *Request, ts *[]tensor) *tabular.Error {
 	}
 	d.r.BeginObject()
 	var seen uint8
-	for {
-		key, ok := d.r.NextKey()
-		if !ok {
-			break
-		}
+	for key := range d.r.Keys() {
 		if _, twice := keyBit(&seen, key, "id", "parameters", "inputs", "outputs"); twice {
 			return tabular.Errorf("body", "key %q appears twice", key)
 		}
@@ -257,11 +253,7 @@ func (d *restDecoder) input(i int) (tensor, *tabular.Error) {
 	var seen uint8
 	var datatypeText string
 	var bad *tabular.Error // the first bad element, reported once the name is known
-	for {
-		key, ok := d.r.NextKey()
-		if !ok {
-			break
-		}
+	for key := range d.r.Keys() {
 		if _, twice := keyBit(&seen, key, "name", "datatype", "shape", "parameters", "data"); twice {
 			return t, tabular.Errorf(field.String(), "key %q appears twice", key)
 		}
@@ -438,11 +430,7 @@ func (d *restDecoder) outputs(req *Request) *tabular.Error {
 		}
 		d.r.BeginObject()
 		name := ""
-		for {
-			key, ok := d.r.NextKey()
-			if !ok {
-				break
-			}
+		for key := range d.r.Keys() {
 			var err *tabular.Error
 			switch string(key) {
 			case "name":
