@@ -421,7 +421,21 @@ func TestAutoBalancedRecordsWeightsOfTheChosen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p := cand.Metadata.Params; cand.Model.Family() != "gbdt" || p.ClassWeight != nil {
-		t.Errorf("auto chose %s and records class weight %v; trees weight no class", cand.Model.Family(), p.ClassWeight)
+	if p := cand.Metadata.Params; cand.Model.Family() != "gbdt" || p.ClassWeight != nil || p.Auto == nil || !p.Auto.BalancedClassWeight {
+		t.Errorf("auto chose %s and records class weight %v (asked: %+v); trees weight no class", cand.Model.Family(), p.ClassWeight, p.Auto)
+	}
+	// The same day again, with the same options, is trained already; with
+	// other class weights it is not.
+	dir := t.TempDir()
+	if _, err := mlservice.Promote(context.Background(), dir, cand); err != nil {
+		t.Fatal(err)
+	}
+	opts := mlservice.TrainOptions{Family: mlservice.FamilyAuto, BalancedClassWeight: true, Trees: 50, Eval: test}
+	if same, err := mlservice.TrainedAlready(dir, train, opts); err != nil || same == nil {
+		t.Errorf("TrainedAlready with the same options: %v, %v", same, err)
+	}
+	opts.BalancedClassWeight = false
+	if same, err := mlservice.TrainedAlready(dir, train, opts); err != nil || same != nil {
+		t.Errorf("TrainedAlready without balanced weights: %v, %v", same, err)
 	}
 }

@@ -411,6 +411,10 @@ type FamilyChoice struct {
 	Scores         map[string]float64 `json:"scores"` // by family
 	Chosen         string             `json:"chosen"`
 	Reason         string             `json:"reason"`
+	// BalancedClassWeight is the class weighting asked for: the logistic
+	// fit used it, trees weight no class (Params.ClassWeight says what the
+	// chosen model used).
+	BalancedClassWeight bool `json:"balanced_class_weight,omitempty"`
 }
 
 // Example is a self-test row stored with a version.

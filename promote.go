@@ -544,8 +544,11 @@ func rejectedAgainst(cur *servingVersion, ids []string, ds *Dataset, opts TrainO
 func sameTraining(v *servingVersion, ds *Dataset, opts TrainOptions) bool {
 	m := v.meta
 	same := v.schema.Hash() == schemaOf(ds).Hash() && m.Data.SHA256 == ds.SHA256 && cmp.Or(m.Params.Family, FamilyLogistic) == opts.Family
-	if opts.Family != FamilyGBDT {
+	switch opts.Family {
+	case FamilyLogistic:
 		same = same && (m.Params.ClassWeight != nil) == opts.BalancedClassWeight && m.Params.C == opts.C
+	case FamilyAuto: // the weighting asked for, whichever family won
+		same = same && m.Params.Auto != nil && m.Params.Auto.BalancedClassWeight == opts.BalancedClassWeight && m.Params.C == opts.C
 	}
 	if opts.Family != FamilyLogistic {
 		same = same && m.Params.TreeOptions != nil && *m.Params.TreeOptions == *opts.treeSettings()

@@ -174,7 +174,7 @@ func fitAuto(ctx context.Context, ds *Dataset, rows []bool, opts TrainOptions) (
 		sub[i], valid[i] = !held[k], held[k]
 	}
 	vset := subset(ds, valid)
-	choice := &FamilyChoice{Metric: opts.Rule.Metric, ValidationRows: vset.Len(), Scores: map[string]float64{}}
+	choice := &FamilyChoice{Metric: opts.Rule.Metric, ValidationRows: vset.Len(), Scores: map[string]float64{}, BalancedClassWeight: opts.BalancedClassWeight}
 	if min(counts[0], counts[1]) < autoMinRowsPerClass {
 		choice.Chosen, choice.ValidationRows = FamilyLogistic, 0
 		choice.Reason = fmt.Sprintf("too few training rows to compare the families on held-out ones (%d and %d of the classes, auto needs %d of each): logistic",
