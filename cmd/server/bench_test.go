@@ -15,20 +15,22 @@ import (
 // BenchmarkPredictHandler is the whole handler for one row, from request to
 // encoded response, without the network.
 func BenchmarkPredictHandler(b *testing.B) {
-	ts := newTestServer(b, nil)
-	mlkit.PromoteDay(b, ts.dir, "day_01.csv")
-	if _, err := ts.store.Reload(context.Background()); err != nil {
-		b.Fatal(err)
-	}
-	body := []byte(validBody)
+	benchHandler(b, "/predict", validBody)
+}
+
+// benchHandler posts body to path on a server of day 1's model, from
+// request to encoded response, in parallel, without the network.
+func benchHandler(b *testing.B, path, body string) {
+	ts := servingDay1(b)
+	data := []byte(body)
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
-		req := httptest.NewRequest("POST", "/predict", nil)
+		req := httptest.NewRequest("POST", path, nil)
 		req.Header.Set("Content-Type", "application/json")
-		rd := bytes.NewReader(body)
+		rd := bytes.NewReader(data)
 		for pb.Next() {
-			rd.Reset(body)
-			req.Body, req.ContentLength = readCloser{rd}, int64(len(body))
+			rd.Reset(data)
+			req.Body, req.ContentLength = readCloser{rd}, int64(len(data))
 			rec := httptest.NewRecorder()
 			ts.h.ServeHTTP(rec, req)
 			if rec.Code != 200 {
@@ -38,13 +40,19 @@ func BenchmarkPredictHandler(b *testing.B) {
 	})
 }
 
-// BenchmarkPredictBatchHandler scores 100 rows per request.
-func BenchmarkPredictBatchHandler(b *testing.B) {
+// servingDay1 is a test server serving day 1's model.
+func servingDay1(b *testing.B) *testServer {
 	ts := newTestServer(b, nil)
 	mlkit.PromoteDay(b, ts.dir, "day_01.csv")
 	if _, err := ts.store.Reload(context.Background()); err != nil {
 		b.Fatal(err)
 	}
+	return ts
+}
+
+// BenchmarkPredictBatchHandler scores 100 rows per request.
+func BenchmarkPredictBatchHandler(b *testing.B) {
+	ts := servingDay1(b)
 	body := []byte(`{"instances":[` + strings.Repeat(validBody+",", 99) + validBody + `]}`)
 	b.ReportAllocs()
 	for b.Loop() {
@@ -66,11 +74,7 @@ func (readCloser) Close() error { return nil }
 // BenchmarkPredictHTTP is POST /predict over a real loopback connection
 // (client and server in one process; the profile tells them apart).
 func BenchmarkPredictHTTP(b *testing.B) {
-	ts := newTestServer(b, nil)
-	mlkit.PromoteDay(b, ts.dir, "day_01.csv")
-	if _, err := ts.store.Reload(context.Background()); err != nil {
-		b.Fatal(err)
-	}
+	ts := servingDay1(b)
 	srv := httptest.NewServer(ts.h)
 	defer srv.Close()
 	client := srv.Client()
@@ -96,25 +100,5 @@ func BenchmarkPredictHTTP(b *testing.B) {
 // Open Inference Protocol), from request to encoded response, without the
 // network: against BenchmarkPredictHandler, what the protocol costs.
 func BenchmarkV2InferHandler(b *testing.B) {
-	ts := newTestServer(b, nil)
-	mlkit.PromoteDay(b, ts.dir, "day_01.csv")
-	if _, err := ts.store.Reload(context.Background()); err != nil {
-		b.Fatal(err)
-	}
-	body := []byte(v2Body)
-	b.ReportAllocs()
-	b.RunParallel(func(pb *testing.PB) {
-		req := httptest.NewRequest("POST", "/v2/models/default/infer", nil)
-		req.Header.Set("Content-Type", "application/json")
-		rd := bytes.NewReader(body)
-		for pb.Next() {
-			rd.Reset(body)
-			req.Body, req.ContentLength = readCloser{rd}, int64(len(body))
-			rec := httptest.NewRecorder()
-			ts.h.ServeHTTP(rec, req)
-			if rec.Code != 200 {
-				b.Fatalf("%d %s", rec.Code, rec.Body)
-			}
-		}
-	})
+	benchHandler(b, "/v2/models/default/infer", v2Body)
 }
