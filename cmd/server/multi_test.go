@@ -85,6 +85,20 @@ func grpcAddr(t *testing.T, srv *testkit.Server) string {
 	return m[1]
 }
 
+// grpcConn is a gRPC connection to addr, closed with the test, and a
+// context for its calls that ends within 10 s.
+func grpcConn(t *testing.T, addr string) (*grpc.ClientConn, context.Context) {
+	t.Helper()
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	return conn, ctx
+}
+
 // TestModelsRoot serves a models root over every protocol: a trained
 // model beside a broken one and a directory that is not artifacts; the
 // unprefixed routes answer 409; a model trained later is served without a
@@ -179,13 +193,7 @@ func TestModelsRoot(t *testing.T) {
 	expect(t, srv, "GET", "/health", "", "", 200)
 
 	// gRPC, through the Go client.
-	conn, err := grpc.NewClient(grpcAddr(t, srv), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
+	conn, ctx := grpcConn(t, grpcAddr(t, srv))
 	gc := pb.NewGRPCInferenceServiceClient(conn)
 	if r, err := gc.ServerReady(ctx, &pb.ServerReadyRequest{}); err != nil || !r.Ready {
 		t.Errorf("ServerReady: %v %v", r, err)

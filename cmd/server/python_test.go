@@ -11,9 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
-
 	"github.com/mlservice/mlservice/internal/oip/oiptest"
 	"github.com/mlservice/mlservice/internal/oip/pb"
 	"github.com/mlservice/mlservice/internal/testkit"
@@ -100,13 +97,7 @@ func TestGRPCStopsWithHTTP(t *testing.T) {
 	train(t, trainerBin, arts, testkit.Data(t, "day_01.csv"))
 	srv := testkit.StartServer(t, serverBin, nil, "-artifacts", arts, "-grpc-addr", "127.0.0.1:0", "-shutdown-grace", "2s")
 	addr := grpcAddr(t, srv)
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
+	conn, ctx := grpcConn(t, addr)
 	gc := pb.NewGRPCInferenceServiceClient(conn)
 	if _, err := gc.ServerLive(ctx, &pb.ServerLiveRequest{}); err != nil {
 		t.Fatal(err)
