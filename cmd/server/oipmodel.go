@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"sync"
 	"sync/atomic"
 
 	"github.com/julienschmidt/httprouter"
@@ -61,17 +60,12 @@ type invalidInput struct{ error }
 func (e invalidInput) Is(target error) bool { return target == oip.ErrInvalidInput }
 func (e invalidInput) Unwrap() error        { return e.error }
 
-// oipVersions keeps the oipModel of the serving version and of the few
-// others asked for by id, so that a request builds none.
+// oipVersions keeps the oipModel of the serving version, so that a
+// request builds none; another version's is built when asked for (the
+// Store keeps the version itself loaded).
 type oipVersions struct {
 	serving atomic.Pointer[oipModel]
-	mu      sync.Mutex
-	others  []*oipModel // at most maxOtherModels, the newest last
 }
-
-// maxOtherModels is the Store's own bound on the other versions it keeps
-// loaded: a model kept here past it would hold a version the Store let go.
-const maxOtherModels = 4
 
 // oipModel returns version of the model ("" for the serving one), or an
 // error matching oip.ErrModelNotFound (no such version, or one that is
@@ -101,19 +95,7 @@ func (s *server) oipModel(ctx context.Context, version string) (*oipModel, error
 	if m := s.oip.serving.Load(); m != nil && m.sv == sv {
 		return m, nil
 	}
-	s.oip.mu.Lock()
-	defer s.oip.mu.Unlock()
-	for _, m := range s.oip.others {
-		if m.sv == sv {
-			return m, nil
-		}
-	}
-	m := s.newOIPModel(sv)
-	if len(s.oip.others) >= maxOtherModels {
-		s.oip.others = s.oip.others[1:]
-	}
-	s.oip.others = append(s.oip.others, m)
-	return m, nil
+	return s.newOIPModel(sv), nil
 }
 
 // newOIPModel describes sv: its name and features (its model's versions
