@@ -180,34 +180,30 @@ func fitAuto(ctx context.Context, ds *Dataset, rows []bool, opts TrainOptions) (
 		choice.Reason = fmt.Sprintf("too few training rows to compare the families on held-out ones (%d and %d of the classes, auto needs %d of each): logistic",
 			counts[0], counts[1], autoMinRowsPerClass)
 	}
-	for _, family := range []string{FamilyLogistic, FamilyGBDT} {
-		if choice.Chosen != "" {
-			break
+	if choice.Chosen == "" {
+		for _, family := range []string{FamilyLogistic, FamilyGBDT} {
+			m, _, err := fit(ctx, family, ds, sub, opts)
+			if err != nil {
+				return nil, Params{}, fmt.Errorf("auto: %s: %w", family, err)
+			}
+			metrics, err := model.Evaluate(vset.Y, scores(m, vset), nil)
+			if err != nil {
+				return nil, Params{}, fmt.Errorf("auto: score %s: %w", family, err)
+			}
+			choice.Scores[family] = opts.Rule.value(metrics)
 		}
-		m, _, err := fit(ctx, family, ds, sub, opts)
-		if err != nil {
-			return nil, Params{}, fmt.Errorf("auto: %s: %w", family, err)
-		}
-		metrics, err := model.Evaluate(vset.Y, scores(m, vset), nil)
-		if err != nil {
-			return nil, Params{}, fmt.Errorf("auto: score %s: %w", family, err)
-		}
-		choice.Scores[family] = opts.Rule.value(metrics)
-	}
-	if lg, tr := choice.Scores[FamilyLogistic], choice.Scores[FamilyGBDT]; choice.Chosen == "" {
+		lg, tr := choice.Scores[FamilyLogistic], choice.Scores[FamilyGBDT]
 		choice.Chosen, choice.Reason = FamilyLogistic, "not better than"
-		if tr > lg && !opts.Rule.lowerIsBetter() || tr < lg && opts.Rule.lowerIsBetter() {
+		if opts.Rule.gain(tr, lg) > 0 {
 			choice.Chosen, choice.Reason = FamilyGBDT, "better than"
 		}
 		choice.Reason = fmt.Sprintf("gbdt %s %.6f %s logistic %.6f on %d validation rows drawn from the training rows; %s fitted on all %d training rows",
 			choice.Metric, tr, choice.Reason, lg, vset.Len(), choice.Chosen, len(idx))
 	}
+	// fit records the chosen family's settings (class weights only for
+	// logistic regression: trees weight no class); auto adds what was asked.
 	m, p, err := fit(ctx, choice.Chosen, ds, rows, opts)
 	p.Family, p.Auto = FamilyAuto, choice
-	p.TreeOptions = opts.treeSettings()
-	p.C, p.ClassWeight = opts.C, nil
-	if choice.Chosen == FamilyLogistic { // trees do not weight classes
-		p.ClassWeight = balancedWeight(opts)
-	}
+	p.TreeOptions, p.C = opts.treeSettings(), opts.C
 	return m, p, err
 }
