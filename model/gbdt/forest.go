@@ -19,9 +19,10 @@ type Forest struct {
 	params  Params
 	trees   []*tree // the stored form, also walked by Explain
 
-	// The serving form: every tree's nodes in one array, a leaf as a node
-	// that leads to itself with its value in threshold, so a walk of
-	// exactly a tree's depth ends on its leaf without testing for one.
+	// The serving form where compact is nil: every tree's nodes in one
+	// array, a leaf as a node that leads to itself with its value in
+	// threshold, so a walk of exactly a tree's depth ends on its leaf
+	// without testing for one.
 	// Trees are walked in blocks of blockTrees, interleaved, so that the
 	// memory latency of one tree's next node hides behind the others'.
 	nodes   []walkNode
@@ -39,6 +40,10 @@ type Forest struct {
 	// unknownCode for the rest) and its split's threshold bits the set.
 	mixed      bool
 	catColumns []int // the category features
+	// compact holds a direct forest of at most compactDepth in the compact
+	// form, walked instead of nodes; nil otherwise.
+	compact      []compactBlock
+	compactDepth int
 
 	bias     float64   // base + every tree's expected value
 	maxDepth int       // of the deepest tree, for Explain's scratch space
@@ -70,7 +75,8 @@ const (
 const (
 	blockTrees = 8
 	maxDirect  = 63
-	extMask    = 2*(maxDirect+1) - 1
+	extLen     = 2 * (maxDirect + 1) // the extended row's columns
+	extMask    = extLen - 1
 )
 
 type block struct {
@@ -122,9 +128,20 @@ func newForest(features []Feature, base float64, trees []*tree, params Params, f
 	}
 	// A float32 walk with category sets is not written.
 	f.direct = f.direct && !(float32 && f.mixed)
+	for _, t := range trees {
+		f.bias += t.meanValue()
+	}
+	if f.compact, f.compactDepth = f.compactTrees(trees); f.compact == nil {
+		f.compileNodes(trees)
+	}
+	return f, nil
+}
+
+// compileNodes builds the node array and its blocks.
+func (f *Forest) compileNodes(trees []*tree) {
 	pad := walkNode{} // node 0: the leaf 0 that pads the last block
 	if f.direct {
-		pad.meta = uint32(2*len(features)) << metaShift
+		pad.meta = uint32(2*len(f.features)) << metaShift
 	}
 	f.nodes = append(f.nodes, pad)
 	for k := 0; k < len(trees); k += blockTrees {
@@ -133,15 +150,12 @@ func newForest(features []Feature, base float64, trees []*tree, params Params, f
 			if k+j >= len(trees) {
 				continue
 			}
-			t := trees[k+j]
-			root, depth := f.compile(t)
+			root, depth := f.compile(trees[k+j])
 			blk.roots[j] = root
 			blk.depth = max(blk.depth, depth)
-			f.bias += t.meanValue()
 		}
 		f.blocks = append(f.blocks, blk)
 	}
-	return f, nil
 }
 
 // compile appends tree t to the serving arrays, level by level so that the

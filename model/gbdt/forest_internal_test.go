@@ -36,9 +36,10 @@ func (t *tree) leafOf(f *Forest, row []float64) int32 {
 	return i
 }
 
-// TestCompiledWalksMatchTheTrees checks each compiled walk (direct, with
-// category splits, float32) against the stored trees on rows with missing
-// values, ignored category values and values on the thresholds themselves.
+// TestCompiledWalksMatchTheTrees checks each compiled walk (the compact
+// form, direct, with category splits, float32) against the stored trees on
+// rows with missing values, ignored category values and values on the
+// thresholds themselves.
 func TestCompiledWalksMatchTheTrees(t *testing.T) {
 	features, cols, y := smallData(4000, 11)
 	numeric := features[:3]
@@ -49,18 +50,25 @@ func TestCompiledWalksMatchTheTrees(t *testing.T) {
 		name     string
 		features []Feature
 		cols     [][]float64
+		depth    int
 		direct   bool
+		compact  bool // where compactWalk
 	}{
-		{"direct", numeric, cols[:3], true},
-		{"categories", features, cols, true},
-		{"many levels", wide, cols, false},
+		{"direct", numeric, cols[:3], 6, true, true},
+		{"direct, shallow", numeric, cols[:3], 2, true, true},
+		{"direct, deep", numeric, cols[:3], 9, true, false},
+		{"categories", features, cols, 6, true, false},
+		{"many levels", wide, cols, 6, false, false},
 	} {
-		f, err := Fit(context.Background(), tc.features, tc.cols, y, nil, Options{Trees: 37, NoEarlyStopping: true})
+		f, err := Fit(context.Background(), tc.features, tc.cols, y, nil, Options{Trees: 37, MaxDepth: tc.depth, NoEarlyStopping: true})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if f.direct != tc.direct {
 			t.Fatalf("%s: direct = %v", tc.name, f.direct)
+		}
+		if got := f.compact != nil; got != (tc.compact && compactWalk) {
+			t.Fatalf("%s: compact form = %v", tc.name, got)
 		}
 		f32, err := newForest(f.features, f.base, f.trees, f.params, true)
 		if err != nil {

@@ -28,8 +28,11 @@ func (f *Forest) LogOdds(row []float64) float64 {
 	nodes := f.nodes
 	z := f.base
 	if f.direct {
-		var ext [2 * (maxDirect + 1)]float64 // indexed with &extMask: no bounds checks
+		var ext [extLen]float64 // indexed with &extMask: no bounds checks
 		f.extend(row, &ext)
+		if f.compact != nil {
+			return f.walkCompact(&ext)
+		}
 		if f.float32 {
 			return f.walkDirect32(&ext)
 		}
@@ -143,7 +146,7 @@ func (f *Forest) logOdds32(row []float64) float64 {
 // +Inf in d+j (right); a category's code in both, missingCode when missing
 // and unknownCode for −1 or any other value; −Inf in column 2d, read by
 // leaves.
-func (f *Forest) extend(row []float64, ext *[2 * (maxDirect + 1)]float64) {
+func (f *Forest) extend(row []float64, ext *[extLen]float64) {
 	d := len(f.features)
 	for j, x := range row[:d] {
 		lo, hi := x, x
@@ -172,7 +175,7 @@ func (f *Forest) extend(row []float64, ext *[2 * (maxDirect + 1)]float64) {
 }
 
 // walkDirect sums the leaves of a direct forest without category splits.
-func (f *Forest) walkDirect(ext *[2 * (maxDirect + 1)]float64) float64 {
+func (f *Forest) walkDirect(ext *[extLen]float64) float64 {
 	nodes := f.nodes
 	z := f.base
 	for k := range f.blocks {
@@ -204,7 +207,7 @@ func (f *Forest) walkDirect(ext *[2 * (maxDirect + 1)]float64) float64 {
 }
 
 // walkDirect32 is walkDirect summing in float32, as XGBoost does.
-func (f *Forest) walkDirect32(ext *[2 * (maxDirect + 1)]float64) float64 {
+func (f *Forest) walkDirect32(ext *[extLen]float64) float64 {
 	nodes := f.nodes
 	z := float32(f.base)
 	for k := range f.blocks {
@@ -238,7 +241,7 @@ func (f *Forest) walkDirect32(ext *[2 * (maxDirect + 1)]float64) float64 {
 // walkMixed sums the leaves of a direct forest with category splits: each
 // step computes both the comparison and the set test and keeps the one the
 // node's kind asks for.
-func (f *Forest) walkMixed(ext *[2 * (maxDirect + 1)]float64) float64 {
+func (f *Forest) walkMixed(ext *[extLen]float64) float64 {
 	nodes := f.nodes
 	z := f.base
 	for k := range f.blocks {
@@ -267,7 +270,7 @@ func (f *Forest) walkMixed(ext *[2 * (maxDirect + 1)]float64) float64 {
 	return z
 }
 
-func stepMixed(n *walkNode, ext *[2 * (maxDirect + 1)]float64) int32 {
+func stepMixed(n *walkNode, ext *[extLen]float64) int32 {
 	x := ext[n.meta>>metaShift&extMask]
 	byValue := right(x, n.threshold)
 	bySet := int32(^math.Float64bits(n.threshold)>>(uint64(x)&63)) & 1
