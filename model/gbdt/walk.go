@@ -3,11 +3,13 @@ package gbdt
 import "math"
 
 // The walks LogOdds chooses between. A direct forest (numbers, categories of
-// at most maxDirectLevels levels, at most maxDirect features, float64) is
-// walked eight trees at a time with no branch that depends on the data: the
-// row is first rewritten into an extended row whose columns make every split
-// a plain comparison (see Forest.direct). Other forests take the general
-// walk, which tests each node for a category or a missing value.
+// at most maxDirectLevels levels, at most maxDirect features) is walked
+// eight trees at a time with no branch that depends on the data: the row is
+// first rewritten into an extended row whose columns make every split a
+// plain comparison or a mask test (see Forest.direct), and walked in the
+// compact form where it is built (compact.go), else the node array. Other
+// forests take the general walk, which tests each node for a category or a
+// missing value.
 
 const (
 	// maxDirectLevels is the most levels a category may have for a direct
@@ -25,61 +27,36 @@ func (f *Forest) LogOdds(row []float64) float64 {
 		return f.logOdds32(row)
 	}
 	_ = row[len(f.features)-1]
-	nodes := f.nodes
-	z := f.base
 	if f.direct {
 		var ext [extLen]float64 // indexed with &extMask: no bounds checks
 		f.extend(row, &ext)
-		if f.compact != nil {
+		switch {
+		case f.compact != nil:
 			return f.walkCompact(&ext)
+		case f.float32:
+			return float64(walkDirect(f, &ext, float32(f.base)))
 		}
-		if f.float32 {
-			return f.walkDirect32(&ext)
-		}
-		if f.mixed {
-			return f.walkMixed(&ext)
-		}
-		return f.walkDirect(&ext)
+		return walkDirect(f, &ext, f.base)
 	}
-	for k := 0; k < len(f.blocks)*2; k++ {
-		b := &f.blocks[k/2]
-		h := b.roots[k%2*4:]
-		i0, i1, i2, i3 := h[0], h[1], h[2], h[3]
-		// Four walks at a time, written out: Go does not inline a step.
+	nodes := f.nodes
+	z := f.base
+	for k := range f.blocks {
+		b := &f.blocks[k]
+		at := b.roots
 		for d := b.depth; d > 0; d-- {
-			n0 := &nodes[i0]
-			x0 := row[n0.meta>>metaShift]
-			if n0.meta&metaCategory != 0 || x0 != x0 {
-				i0 = f.slowStep(n0, x0)
-			} else {
-				i0 = n0.left + right(x0, n0.threshold)&int32(n0.meta&metaSplit)
-			}
-			n1 := &nodes[i1]
-			x1 := row[n1.meta>>metaShift]
-			if n1.meta&metaCategory != 0 || x1 != x1 {
-				i1 = f.slowStep(n1, x1)
-			} else {
-				i1 = n1.left + right(x1, n1.threshold)&int32(n1.meta&metaSplit)
-			}
-			n2 := &nodes[i2]
-			x2 := row[n2.meta>>metaShift]
-			if n2.meta&metaCategory != 0 || x2 != x2 {
-				i2 = f.slowStep(n2, x2)
-			} else {
-				i2 = n2.left + right(x2, n2.threshold)&int32(n2.meta&metaSplit)
-			}
-			n3 := &nodes[i3]
-			x3 := row[n3.meta>>metaShift]
-			if n3.meta&metaCategory != 0 || x3 != x3 {
-				i3 = f.slowStep(n3, x3)
-			} else {
-				i3 = n3.left + right(x3, n3.threshold)&int32(n3.meta&metaSplit)
+			for j, i := range at {
+				n := &nodes[i]
+				x := row[n.meta>>metaShift]
+				if n.meta&metaCategory != 0 || x != x {
+					at[j] = f.slowStep(n, x)
+				} else {
+					at[j] = n.left + right(x, n.threshold)&int32(n.meta&metaSplit)
+				}
 			}
 		}
-		z += nodes[i0].threshold
-		z += nodes[i1].threshold
-		z += nodes[i2].threshold
-		z += nodes[i3].threshold
+		for _, i := range at {
+			z += nodes[i].threshold
+		}
 	}
 	return z
 }
@@ -174,105 +151,40 @@ func (f *Forest) extend(row []float64, ext *[extLen]float64) {
 	ext[2*d] = math.Inf(-1)
 }
 
-// walkDirect sums the leaves of a direct forest without category splits.
-func (f *Forest) walkDirect(ext *[extLen]float64) float64 {
-	nodes := f.nodes
-	z := f.base
-	for k := range f.blocks {
-		b := &f.blocks[k]
-		i0, i1, i2, i3 := b.roots[0], b.roots[1], b.roots[2], b.roots[3]
-		i4, i5, i6, i7 := b.roots[4], b.roots[5], b.roots[6], b.roots[7]
-		for d := b.depth; d > 0; d-- {
-			n0, n1, n2, n3 := &nodes[i0], &nodes[i1], &nodes[i2], &nodes[i3]
-			n4, n5, n6, n7 := &nodes[i4], &nodes[i5], &nodes[i6], &nodes[i7]
-			i0 = n0.left + right(ext[n0.meta>>metaShift&extMask], n0.threshold)
-			i1 = n1.left + right(ext[n1.meta>>metaShift&extMask], n1.threshold)
-			i2 = n2.left + right(ext[n2.meta>>metaShift&extMask], n2.threshold)
-			i3 = n3.left + right(ext[n3.meta>>metaShift&extMask], n3.threshold)
-			i4 = n4.left + right(ext[n4.meta>>metaShift&extMask], n4.threshold)
-			i5 = n5.left + right(ext[n5.meta>>metaShift&extMask], n5.threshold)
-			i6 = n6.left + right(ext[n6.meta>>metaShift&extMask], n6.threshold)
-			i7 = n7.left + right(ext[n7.meta>>metaShift&extMask], n7.threshold)
-		}
-		z += nodes[i0].threshold
-		z += nodes[i1].threshold
-		z += nodes[i2].threshold
-		z += nodes[i3].threshold
-		z += nodes[i4].threshold
-		z += nodes[i5].threshold
-		z += nodes[i6].threshold
-		z += nodes[i7].threshold
-	}
-	return z
-}
-
-// walkDirect32 is walkDirect summing in float32, as XGBoost does.
-func (f *Forest) walkDirect32(ext *[extLen]float64) float64 {
-	nodes := f.nodes
-	z := float32(f.base)
-	for k := range f.blocks {
-		b := &f.blocks[k]
-		i0, i1, i2, i3 := b.roots[0], b.roots[1], b.roots[2], b.roots[3]
-		i4, i5, i6, i7 := b.roots[4], b.roots[5], b.roots[6], b.roots[7]
-		for d := b.depth; d > 0; d-- {
-			n0, n1, n2, n3 := &nodes[i0], &nodes[i1], &nodes[i2], &nodes[i3]
-			n4, n5, n6, n7 := &nodes[i4], &nodes[i5], &nodes[i6], &nodes[i7]
-			i0 = n0.left + right(ext[n0.meta>>metaShift&extMask], n0.threshold)
-			i1 = n1.left + right(ext[n1.meta>>metaShift&extMask], n1.threshold)
-			i2 = n2.left + right(ext[n2.meta>>metaShift&extMask], n2.threshold)
-			i3 = n3.left + right(ext[n3.meta>>metaShift&extMask], n3.threshold)
-			i4 = n4.left + right(ext[n4.meta>>metaShift&extMask], n4.threshold)
-			i5 = n5.left + right(ext[n5.meta>>metaShift&extMask], n5.threshold)
-			i6 = n6.left + right(ext[n6.meta>>metaShift&extMask], n6.threshold)
-			i7 = n7.left + right(ext[n7.meta>>metaShift&extMask], n7.threshold)
-		}
-		z += float32(nodes[i0].threshold)
-		z += float32(nodes[i1].threshold)
-		z += float32(nodes[i2].threshold)
-		z += float32(nodes[i3].threshold)
-		z += float32(nodes[i4].threshold)
-		z += float32(nodes[i5].threshold)
-		z += float32(nodes[i6].threshold)
-		z += float32(nodes[i7].threshold)
-	}
-	return float64(z)
-}
-
-// walkMixed sums the leaves of a direct forest with category splits: each
-// step computes both the comparison and the set test and keeps the one the
+// walkDirect sums the leaves of a direct forest in S (float32 as XGBoost
+// does), eight trees at a time, written out so that each tree's next load
+// overlaps the others'. In a forest with category splits each step
+// computes both the comparison and the set test and keeps the one the
 // node's kind asks for.
-func (f *Forest) walkMixed(ext *[extLen]float64) float64 {
-	nodes := f.nodes
-	z := f.base
+func walkDirect[S float32 | float64](f *Forest, ext *[extLen]float64, z S) S {
+	nodes, mixed := f.nodes, f.mixed
 	for k := range f.blocks {
 		b := &f.blocks[k]
 		i0, i1, i2, i3 := b.roots[0], b.roots[1], b.roots[2], b.roots[3]
 		i4, i5, i6, i7 := b.roots[4], b.roots[5], b.roots[6], b.roots[7]
 		for d := b.depth; d > 0; d-- {
-			i0 = stepMixed(&nodes[i0], ext)
-			i1 = stepMixed(&nodes[i1], ext)
-			i2 = stepMixed(&nodes[i2], ext)
-			i3 = stepMixed(&nodes[i3], ext)
-			i4 = stepMixed(&nodes[i4], ext)
-			i5 = stepMixed(&nodes[i5], ext)
-			i6 = stepMixed(&nodes[i6], ext)
-			i7 = stepMixed(&nodes[i7], ext)
+			i0 = step(&nodes[i0], ext, mixed)
+			i1 = step(&nodes[i1], ext, mixed)
+			i2 = step(&nodes[i2], ext, mixed)
+			i3 = step(&nodes[i3], ext, mixed)
+			i4 = step(&nodes[i4], ext, mixed)
+			i5 = step(&nodes[i5], ext, mixed)
+			i6 = step(&nodes[i6], ext, mixed)
+			i7 = step(&nodes[i7], ext, mixed)
 		}
-		z += nodes[i0].threshold
-		z += nodes[i1].threshold
-		z += nodes[i2].threshold
-		z += nodes[i3].threshold
-		z += nodes[i4].threshold
-		z += nodes[i5].threshold
-		z += nodes[i6].threshold
-		z += nodes[i7].threshold
+		for _, i := range [blockTrees]int32{i0, i1, i2, i3, i4, i5, i6, i7} {
+			z += S(nodes[i].threshold)
+		}
 	}
 	return z
 }
 
-func stepMixed(n *walkNode, ext *[extLen]float64) int32 {
+func step(n *walkNode, ext *[extLen]float64, mixed bool) int32 {
 	x := ext[n.meta>>metaShift&extMask]
 	byValue := right(x, n.threshold)
+	if !mixed {
+		return n.left + byValue
+	}
 	bySet := int32(^math.Float64bits(n.threshold)>>(uint64(x)&63)) & 1
 	return n.left + (byValue ^ (byValue^bySet)&int32(n.meta>>2&1))
 }
