@@ -66,9 +66,6 @@ func postShiftedRows(t *testing.T, client *http.Client, base string) {
 // 40, and GET /drift, /metrics and the page show age's PSI over 0.25 and
 // every other feature's under 0.1.
 func TestDriftEndToEnd(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binaries; skipped with -short")
-	}
 	trainerBin, serverBin := testkit.Binaries(t)
 	artifacts := t.TempDir()
 	trained, _ := runTrainer(t, trainerBin, artifacts, "train", testkit.Data(t, "day_01.csv"))

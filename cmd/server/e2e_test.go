@@ -25,9 +25,6 @@ import (
 // returns to day 1, served within 0.5 s (the median of the three; see
 // waitFor) with no failed request.
 func TestEndToEnd(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binaries; skipped with -short")
-	}
 	trainerBin, serverBin := testkit.Binaries(t)
 	artifacts := t.TempDir()
 
@@ -188,9 +185,6 @@ func TestEndToEnd(t *testing.T) {
 // unseen category is a 422 naming it; training under the unedited draft is
 // refused as a schema change until -allow-schema-change is given.
 func TestEndToEndOwnTable(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binaries; skipped with -short")
-	}
 	trainerBin, serverBin := testkit.Binaries(t)
 	artifacts := t.TempDir()
 	work := t.TempDir()

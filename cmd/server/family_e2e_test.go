@@ -14,9 +14,6 @@ import (
 // served by the server binary: /model and the version page name the family
 // and its settings, the page charts the total gain, /predict answers.
 func TestEndToEndTrees(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binaries; skipped with -short")
-	}
 	trainerBin, serverBin := testkit.Binaries(t)
 	artifacts := t.TempDir()
 	dir := filepath.Join(testkit.Root(t), "testdata", "tables", "mlc_churn")

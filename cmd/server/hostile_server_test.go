@@ -25,9 +25,6 @@ import (
 // TestHostileStore runs the real server binary against an artifacts
 // directory that misbehaves in the ways a Store must survive.
 func TestHostileStore(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the server binary; skipped with -short")
-	}
 	bin := testkit.Binary(t, "server")
 
 	// CURRENT replaced by a FIFO that nobody writes: the server's check of
@@ -146,9 +143,6 @@ func TestHostileStore(t *testing.T) {
 // server binary on it with env added.
 func startLive(t *testing.T, env ...string) *testkit.Server {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("builds and runs the server binary; skipped with -short")
-	}
 	serverBin := testkit.Binary(t, "server")
 	artifacts := t.TempDir()
 	mlkit.PromoteDay(t, artifacts, "day_01.csv")

@@ -104,9 +104,6 @@ func grpcConn(t *testing.T, addr string) (*grpc.ClientConn, context.Context) {
 // unprefixed routes answer 409; a model trained later is served without a
 // restart; every protocol gives /predict's probability.
 func TestModelsRoot(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binaries; skipped with -short")
-	}
 	trainerBin, serverBin := testkit.Binaries(t)
 	root := t.TempDir()
 	churn := train(t, trainerBin, filepath.Join(root, "churn"), testkit.Data(t, "day_01.csv"))
@@ -269,9 +266,6 @@ func jsonFloat(f float64) string {
 // TestArtifactsProtocols: one model (-artifacts) is named by its schema
 // under /v2 and answers /invocations unprefixed; another name is 404.
 func TestArtifactsProtocols(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binaries; skipped with -short")
-	}
 	trainerBin, serverBin := testkit.Binaries(t)
 	arts := t.TempDir()
 	d := train(t, trainerBin, arts, testkit.Data(t, "day_01.csv"))

@@ -89,9 +89,6 @@ func TestPythonClientServer(t *testing.T) {
 // server (it answers during the grace, and says it is not ready), then
 // stops: the process exits 0 and the gRPC port no longer accepts.
 func TestGRPCStopsWithHTTP(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binaries; skipped with -short")
-	}
 	trainerBin, serverBin := testkit.Binaries(t)
 	arts := t.TempDir()
 	train(t, trainerBin, arts, testkit.Data(t, "day_01.csv"))

@@ -18,9 +18,6 @@ import (
 // and the process must keep serving through the signal (without a handler
 // SIGHUP ends it).
 func TestSIGHUPReloads(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binaries; skipped with -short")
-	}
 	trainerBin, serverBin := testkit.Binaries(t)
 	artifacts := t.TempDir()
 	srv := testkit.StartServer(t, serverBin, &testkit.ServerOptions{Env: []string{"SHUTDOWN_GRACE=0"}},

@@ -96,9 +96,6 @@ func xgbFiles(t *testing.T) (model, schema, eval string) {
 // explains as XGBoost does; a second import of it is compared with the
 // first on the same rows by the rule.
 func TestImportXGBoostBinary(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the trainer binary; skipped with -short")
-	}
 	bin := testkit.Binary(t, "trainer")
 	art := t.TempDir()
 	model, schema, eval := xgbFiles(t)

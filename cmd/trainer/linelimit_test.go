@@ -14,9 +14,6 @@ import (
 // MaxLineBytes by validate, validate -schema and schema infer, quickly,
 // instead of being read forever.
 func TestDevZero(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the trainer binary; skipped with -short")
-	}
 	bin := testkit.Binary(t, "trainer")
 	for _, args := range [][]string{
 		{"validate", "/dev/zero"},

@@ -41,9 +41,13 @@ func Main(m *testing.M) int {
 // "server", "loadgen"), built from the working tree. MLSERVICE_<NAME>_BIN,
 // when set, names another build to run instead (an older commit's, say, to
 // see a test fail against it). Without Main, each call builds anew into
-// the test's TempDir. A missing go tool skips the test (fails under CI).
+// the test's TempDir. A missing go tool skips the test (fails under CI);
+// so does -short, since a test that builds a command is a slow one.
 func Binary(t testing.TB, name string) string {
 	t.Helper()
+	if testing.Short() {
+		t.Skipf("builds and runs cmd/%s; skipped with -short", name)
+	}
 	if bin := os.Getenv("MLSERVICE_" + strings.ToUpper(name) + "_BIN"); bin != "" {
 		return bin
 	}
