@@ -1,42 +1,17 @@
 package mlflow_test
 
 import (
-	"errors"
-	"math"
 	"testing"
-	"unicode/utf8"
 
 	"github.com/mlservice/mlservice/internal/mlflow"
 	"github.com/mlservice/mlservice/internal/tabular"
+	"github.com/mlservice/mlservice/internal/testkit"
 )
 
 const fuzzMaxRows = 50
 
 func checkDecoded(t *testing.T, table *tabular.Table, err error) {
-	t.Helper()
-	if err != nil {
-		var e *tabular.Error
-		if !errors.As(err, &e) || e.Reason == "" {
-			t.Fatalf("error %v (%T) is not a *tabular.Error with a reason", err, err)
-		}
-		return
-	}
-	if table.Rows < 1 || table.Rows > fuzzMaxRows || len(table.Columns) != len(features) {
-		t.Fatalf("table of %d rows and %d columns", table.Rows, len(table.Columns))
-	}
-	for j := range table.Columns {
-		c := &table.Columns[j]
-		if c.Name != features[j].Name || c.Len() != table.Rows {
-			t.Fatalf("column %d: %q with %d cells", j, c.Name, c.Len())
-		}
-		for i := range c.Len() {
-			cell := c.At(i)
-			if cell.Kind == tabular.Number && (math.IsNaN(cell.Num) || math.IsInf(cell.Num, 0)) ||
-				cell.Kind == tabular.String && !utf8.ValidString(cell.Str) {
-				t.Fatalf("column %q row %d: %+v", c.Name, i, cell)
-			}
-		}
-	}
+	testkit.CheckDecoded(t, features, table, err, fuzzMaxRows, false)
 }
 
 func FuzzDecodeJSON(f *testing.F) {
