@@ -34,14 +34,7 @@ func BenchmarkLogOdds(b *testing.B) {
 	for i := range rows {
 		rows[i] = test.row(i, nil)
 	}
-	b.ReportAllocs()
-	var sink float64
-	cpu := startCPU(b)
-	for i := 0; i < b.N; i++ {
-		sink += f.LogOdds(rows[i%64])
-	}
-	cpu.stop()
-	_ = sink
+	benchLogOdds(b, f, rows)
 }
 
 // cpuClock reports the benchmark's CPU time per op (cpu-ns/op) beside the
@@ -82,14 +75,7 @@ func BenchmarkLogOddsNumeric(b *testing.B) {
 			rows[i] = append(rows[i], c[i])
 		}
 	}
-	b.ReportAllocs()
-	var sink float64
-	cpu := startCPU(b)
-	for i := 0; i < b.N; i++ {
-		sink += f.LogOdds(rows[i%64])
-	}
-	cpu.stop()
-	_ = sink
+	benchLogOdds(b, f, rows)
 }
 
 // BenchmarkExplain: 100 trees of depth 6 on the churn table.
@@ -273,6 +259,11 @@ func BenchmarkExplainXGBoostModelParallel(b *testing.B) {
 // model (float32 arithmetic, as XGBoost).
 func BenchmarkLogOddsXGBoostModel(b *testing.B) {
 	f, rows := xgbRows(b)
+	benchLogOdds(b, f, rows)
+}
+
+// benchLogOdds predicts one of rows per op, cycling through them.
+func benchLogOdds(b *testing.B, f *gbdt.Forest, rows [][]float64) {
 	b.ReportAllocs()
 	var sink float64
 	cpu := startCPU(b)
