@@ -21,32 +21,24 @@ import (
 	"time"
 
 	"github.com/mlservice/mlservice/storage"
+	"github.com/mlservice/mlservice/storage/storagetest"
 )
 
 // Run runs the suite. newBackend returns empty artifacts for each subtest.
 func Run(t *testing.T, newBackend func(t *testing.T) storage.Backend) {
-	for _, tc := range []struct {
-		name string
-		test func(t *testing.T, ctx context.Context, b storage.Backend)
-	}{
-		{"Empty", testEmpty},
-		{"CompareAndSwap", testCompareAndSwap},
-		{"TooLargeCurrent", testTooLargeCurrent},
-		{"StampSeesChange", testStampSeesChange},
-		{"RacingWritersRedecide", testRacingWriters},
-		{"Lock", testLock},
-		{"Versions", testVersions},
-		{"RewriteVersion", testRewriteVersion},
-		{"RemoveVersion", testRemoveVersion},
-		{"History", testHistory},
-		{"HistoryLineOverLimit", testHistoryOverLimit},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-			defer cancel()
-			tc.test(t, ctx, newBackend(t))
-		})
-	}
+	storagetest.RunCases(t, 60*time.Second, newBackend, []storagetest.Case[storage.Backend]{
+		{Name: "Empty", Test: testEmpty},
+		{Name: "CompareAndSwap", Test: testCompareAndSwap},
+		{Name: "TooLargeCurrent", Test: testTooLargeCurrent},
+		{Name: "StampSeesChange", Test: testStampSeesChange},
+		{Name: "RacingWritersRedecide", Test: testRacingWriters},
+		{Name: "Lock", Test: testLock},
+		{Name: "Versions", Test: testVersions},
+		{Name: "RewriteVersion", Test: testRewriteVersion},
+		{Name: "RemoveVersion", Test: testRemoveVersion},
+		{Name: "History", Test: testHistory},
+		{Name: "HistoryLineOverLimit", Test: testHistoryOverLimit},
+	})
 }
 
 // ids are valid version ids, in time order.

@@ -20,25 +20,35 @@ import (
 // Run runs the suite. newBucket returns an empty bucket for each subtest
 // (a fresh prefix on a shared engine will do).
 func Run(t *testing.T, newBucket func(t *testing.T) storage.Bucket) {
-	for _, tc := range []struct {
-		name string
-		test func(t *testing.T, ctx context.Context, b storage.Bucket)
-	}{
-		{"Missing", testMissing},
-		{"PutGetHead", testPutGetHead},
-		{"Limit", testLimit},
-		{"IfNoneMatch", testIfNoneMatch},
-		{"IfMatch", testIfMatch},
-		{"IfMatchMissing", testIfMatchMissing},
-		{"RacingCompareAndSwap", testRacingCAS},
-		{"RacingCreate", testRacingCreate},
-		{"Delete", testDelete},
-		{"List", testList},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	RunCases(t, 30*time.Second, newBucket, []Case[storage.Bucket]{
+		{Name: "Missing", Test: testMissing},
+		{Name: "PutGetHead", Test: testPutGetHead},
+		{Name: "Limit", Test: testLimit},
+		{Name: "IfNoneMatch", Test: testIfNoneMatch},
+		{Name: "IfMatch", Test: testIfMatch},
+		{Name: "IfMatchMissing", Test: testIfMatchMissing},
+		{Name: "RacingCompareAndSwap", Test: testRacingCAS},
+		{Name: "RacingCreate", Test: testRacingCreate},
+		{Name: "Delete", Test: testDelete},
+		{Name: "List", Test: testList},
+	})
+}
+
+// Case is one test of a conformance suite on a subject of type T.
+type Case[T any] struct {
+	Name string
+	Test func(t *testing.T, ctx context.Context, subject T)
+}
+
+// RunCases runs each case as a subtest on a fresh subject from newSubject,
+// under a context that ends after timeout. Both suites run their cases
+// this way.
+func RunCases[T any](t *testing.T, timeout time.Duration, newSubject func(t *testing.T) T, cases []Case[T]) {
+	for _, tc := range cases {
+		t.Run(tc.Name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), timeout)
 			defer cancel()
-			tc.test(t, ctx, newBucket(t))
+			tc.Test(t, ctx, newSubject(t))
 		})
 	}
 }
