@@ -40,7 +40,7 @@ func newFront(base *server, models *registry) *front {
 	return f
 }
 
-// modelHandle is a handler of one model's server: (*server).predict.
+// modelHandle is a handler of one model's server: (*server).model.
 type modelHandle func(*server, http.ResponseWriter, *http.Request, httprouter.Params)
 
 // nativeRoutes are the routes of one model, served at /ROUTE and at
@@ -49,8 +49,8 @@ var nativeRoutes = []struct {
 	method, path string
 	h            modelHandle
 }{
-	{http.MethodPost, "/predict", (*server).predict},
-	{http.MethodPost, "/predict/batch", (*server).predictBatch},
+	{http.MethodPost, "/predict", predictRoute((*server).predict)},
+	{http.MethodPost, "/predict/batch", predictRoute((*server).predictBatch)},
 	{http.MethodPost, "/reload", (*server).reload},
 	{http.MethodGet, "/model", (*server).model},
 	{http.MethodGet, "/versions", (*server).versions},

@@ -121,32 +121,45 @@ func notReadyReason(st mlservice.StoreStatus) string {
 	return "no model version has been promoted yet"
 }
 
-func (s *server) predict(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
-	buf, explain, ok := s.readPredictRequest(w, r)
-	if !ok {
-		return
+// predictRoute makes a predict route of answer: it reads ?explain= and
+// the JSON body, and writes answer's error as the route's error.
+func predictRoute(answer func(s *server, w http.ResponseWriter, body *bytes.Buffer, explain bool) error) modelHandle {
+	return func(s *server, w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+		explain, ok := explainParam(w, r)
+		if !ok {
+			return
+		}
+		buf, ok := s.readJSON(w, r)
+		if !ok {
+			return
+		}
+		defer putBuffer(buf)
+		if err := answer(s, w, buf, explain); err != nil {
+			s.writeErr(w, err)
+		}
 	}
-	defer putBuffer(buf)
+}
+
+func (s *server) predict(w http.ResponseWriter, buf *bytes.Buffer, explain bool) error {
 	if explain {
 		e, err := s.store.ExplainJSON(buf.Bytes())
 		if err != nil {
-			s.writeErr(w, err)
-			return
+			return err
 		}
 		writeJSON(w, http.StatusOK, e)
-		return
+		return nil
 	}
 	// Decoded under the serving version's schema, scored by that version.
 	p, err := s.store.PredictJSON(buf.Bytes())
 	if err != nil {
-		s.writeErr(w, err)
-		return
+		return err
 	}
 	// The answer is appended into the body's buffer, done with now: no
 	// reflection, and net/http sets Content-Length for so short a body.
 	buf.Reset()
 	w.Header()["Content-Type"] = contentTypeJSON
 	_, _ = w.Write(p.AppendJSON(buf.AvailableBuffer()))
+	return nil
 }
 
 type batchPrediction struct {
@@ -157,16 +170,6 @@ type batchPrediction struct {
 type batchResponse struct {
 	Predictions    []batchPrediction `json:"predictions"`
 	ModelVersionID string            `json:"model_version_id"`
-}
-
-// readPredictRequest reads a predict route's ?explain= and JSON body; on
-// false it has answered.
-func (s *server) readPredictRequest(w http.ResponseWriter, r *http.Request) (buf *bytes.Buffer, explain, ok bool) {
-	if explain, ok = explainParam(w, r); !ok {
-		return nil, false, false
-	}
-	buf, ok = s.readJSON(w, r)
-	return buf, explain, ok
 }
 
 // explainParam reads ?explain= (absent: false), answering 400 naming it
@@ -199,35 +202,29 @@ type batchExplainedRow struct {
 	Explanation mlservice.Explanation `json:"explanation"`
 }
 
-func (s *server) predictBatch(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
-	buf, explain, ok := s.readPredictRequest(w, r)
-	if !ok {
-		return
-	}
-	defer putBuffer(buf)
+func (s *server) predictBatch(w http.ResponseWriter, buf *bytes.Buffer, explain bool) error {
 	if explain {
 		es, err := s.store.ExplainBatchJSON(buf.Bytes(), s.cfg.maxBatch)
 		if err != nil {
-			s.writeErr(w, err)
-			return
+			return err
 		}
 		resp := batchExplained{Predictions: make([]batchExplainedRow, len(es)), ModelVersionID: es[0].ModelVersionID}
 		for i, e := range es {
 			resp.Predictions[i] = batchExplainedRow{Prediction: e.Label, Probability: e.Probability, Explanation: e.Explanation}
 		}
 		writeJSON(w, http.StatusOK, resp)
-		return
+		return nil
 	}
 	preds, err := s.store.PredictBatchJSON(nil, buf.Bytes(), s.cfg.maxBatch)
 	if err != nil {
-		s.writeErr(w, err)
-		return
+		return err
 	}
 	resp := batchResponse{Predictions: make([]batchPrediction, len(preds)), ModelVersionID: preds[0].ModelVersionID}
 	for i, p := range preds {
 		resp.Predictions[i] = batchPrediction{Prediction: p.Label, Probability: p.Probability}
 	}
 	writeJSON(w, http.StatusOK, resp)
+	return nil
 }
 
 func (s *server) reload(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {

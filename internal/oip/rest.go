@@ -88,6 +88,21 @@ func (d *restDecoder) syntax() *tabular.Error {
 	return nil
 }
 
+// fields reads the keys of the object just begun, handing each to read
+// (which reads or skips its value), until read fails or the object ends,
+// and reports a syntax error after each.
+func (d *restDecoder) fields(read func(key []byte) *tabular.Error) *tabular.Error {
+	for key := range d.r.Keys() {
+		if err := read(key); err != nil {
+			return err
+		}
+		if err := d.syntax(); err != nil {
+			return err
+		}
+	}
+	return d.syntax()
+}
+
 // path names a key of the request for errors, built only when one is due:
 // "body", "id", "inputs[2].shape".
 type path struct {
@@ -144,28 +159,24 @@ func (d *restDecoder) body(req *Request, ts *[]tensor) *tabular.Error {
 	}
 	d.r.BeginObject()
 	var seen uint8
-	for key := range d.r.Keys() {
+	err := d.fields(func(key []byte) *tabular.Error {
 		if _, twice := keyBit(&seen, key, "id", "parameters", "inputs", "outputs"); twice {
 			return tabular.Errorf("body", "key %q appears twice", key)
 		}
-		var err *tabular.Error
 		switch string(key) {
 		case "id":
-			err = d.str(path{key: "id"}, &req.ID)
+			return d.str(path{key: "id"}, &req.ID)
 		case "parameters":
-			err = d.parameters(path{key: "parameters"}, nil)
+			return d.parameters(path{key: "parameters"}, nil)
 		case "inputs":
-			err = d.inputs(ts)
+			return d.inputs(ts)
 		case "outputs":
-			err = d.outputs(req)
-		default:
-			d.r.Skip()
+			return d.outputs(req)
 		}
-		if err != nil {
-			return err
-		}
-	}
-	if err := d.syntax(); err != nil {
+		d.r.Skip()
+		return nil
+	})
+	if err != nil {
 		return err
 	}
 	if d.r.Finish() != nil {
@@ -253,40 +264,40 @@ func (d *restDecoder) input(i int) (tensor, *tabular.Error) {
 	var seen uint8
 	var datatypeText string
 	var bad *tabular.Error // the first bad element, reported once the name is known
-	for key := range d.r.Keys() {
+	err := d.fields(func(key []byte) *tabular.Error {
 		if _, twice := keyBit(&seen, key, "name", "datatype", "shape", "parameters", "data"); twice {
-			return t, tabular.Errorf(field.String(), "key %q appears twice", key)
+			return tabular.Errorf(field.String(), "key %q appears twice", key)
 		}
-		var err *tabular.Error
 		switch string(key) {
 		case "name":
-			err = d.name(field.with("name"), &t.name)
+			return d.name(field.with("name"), &t.name)
 		case "datatype":
-			if err = d.expect(jsonscan.String, field.with("datatype"), "a string"); err == nil {
+			err := d.expect(jsonscan.String, field.with("datatype"), "a string")
+			if err == nil {
 				b, _ := d.r.Bytes()
 				if t.dt = parseDatatype(b); t.dt == dtInvalid {
 					datatypeText = string(b)
 				}
 			}
+			return err
 		case "shape":
-			err = d.shape(field.with("shape"), &t.shape)
+			return d.shape(field.with("shape"), &t.shape)
 		case "parameters":
-			err = d.parameters(field.with("parameters"), &t.binarySize)
+			return d.parameters(field.with("parameters"), &t.binarySize)
 		case "data":
-			if err = d.expect(jsonscan.Array, field.with("data"), "an array"); err == nil {
+			err := d.expect(jsonscan.Array, field.with("data"), "an array")
+			if err == nil {
 				d.growFor(&t)
 				index := 0
 				d.data(&t.col, &index, &bad)
 			}
-		default:
-			d.r.Skip()
+			return err
 		}
-		if err != nil {
-			return t, err
-		}
-		if err := d.syntax(); err != nil {
-			return t, err
-		}
+		d.r.Skip()
+		return nil
+	})
+	if err != nil {
+		return t, err
 	}
 	switch {
 	case seen&1 == 0:
@@ -430,21 +441,17 @@ func (d *restDecoder) outputs(req *Request) *tabular.Error {
 		}
 		d.r.BeginObject()
 		name := ""
-		for key := range d.r.Keys() {
-			var err *tabular.Error
+		err := d.fields(func(key []byte) *tabular.Error {
 			switch string(key) {
 			case "name":
-				err = d.str(field.with("name"), &name)
+				return d.str(field.with("name"), &name)
 			case "parameters":
-				err = d.parameters(field.with("parameters"), nil)
-			default:
-				d.r.Skip()
+				return d.parameters(field.with("parameters"), nil)
 			}
-			if err != nil {
-				return err
-			}
-		}
-		if err := d.syntax(); err != nil {
+			d.r.Skip()
+			return nil
+		})
+		if err != nil {
 			return err
 		}
 		if err := req.selectOutput(name); err != nil {
