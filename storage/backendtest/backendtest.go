@@ -53,6 +53,14 @@ func lock(t *testing.T, ctx context.Context, b storage.Backend) (unlock func(), 
 	return unlock, exclusive
 }
 
+// wantCurrent fails the test unless CURRENT holds want.
+func wantCurrent(t *testing.T, ctx context.Context, b storage.Backend, want string) {
+	t.Helper()
+	if data, _ := readCurrent(t, ctx, b); string(data) != want {
+		t.Fatalf("CURRENT = %q, want %q", data, want)
+	}
+}
+
 func readCurrent(t *testing.T, ctx context.Context, b storage.Backend) ([]byte, string) {
 	t.Helper()
 	data, tag, err := b.ReadCurrent(ctx, 1<<10)
@@ -123,9 +131,7 @@ func testCompareAndSwap(t *testing.T, ctx context.Context, b storage.Backend) {
 	}
 	// The same content written again still swaps on its tag.
 	swap(t, ctx, b, "two\n", tag2)
-	if data, _ := readCurrent(t, ctx, b); string(data) != "two\n" {
-		t.Fatalf("CURRENT = %q", data)
-	}
+	wantCurrent(t, ctx, b, "two\n")
 }
 
 // testTooLargeCurrent: a CURRENT over the reader's limit is refused, and
@@ -142,9 +148,7 @@ func testTooLargeCurrent(t *testing.T, ctx context.Context, b storage.Backend) {
 		t.Fatal("ReadCurrent over the limit gave no tag: nothing could replace that CURRENT")
 	}
 	swap(t, ctx, b, "small\n", tag)
-	if data, _ := readCurrent(t, ctx, b); string(data) != "small\n" {
-		t.Fatalf("CURRENT = %q", data)
-	}
+	wantCurrent(t, ctx, b, "small\n")
 }
 
 // testStampSeesChange: a follower that trusts an equal, settled stamp must
