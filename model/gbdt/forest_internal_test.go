@@ -122,3 +122,50 @@ func TestCompiledWalksMatchTheTrees(t *testing.T) {
 		}
 	}
 }
+
+// TestCompactWalkOfLeavesAndMixedDepths: a forest of single leaves (depth
+// 0) and one whose trees end at different depths, with a tree count that
+// leaves the last block part empty, sum as the stored trees do.
+func TestCompactWalkOfLeavesAndMixedDepths(t *testing.T) {
+	features := []Feature{{Name: "a"}, {Name: "b"}}
+	leaf := func(v float64) *tree {
+		return &tree{Left: []int32{-1}, Right: []int32{-1}, Feature: []int32{-1}, Threshold: []float64{0},
+			DefaultLeft: []bool{false}, Value: []float64{v}, Cover: []float64{1}, Gain: []float64{0}}
+	}
+	// a < 1 ? (b < 2 ? 0.1 : 0.2) : 0.3, missing a right, missing b left.
+	lopsided := func(v float64) *tree {
+		return &tree{Left: []int32{1, 3, -1, -1, -1}, Right: []int32{2, 4, -1, -1, -1}, Feature: []int32{0, 1, -1, -1, -1},
+			Threshold: []float64{1, 2, 0, 0, 0}, DefaultLeft: []bool{false, true, false, false, false},
+			Value: []float64{0, 0, 0.3 * v, 0.1 * v, 0.2 * v}, Cover: []float64{4, 2, 2, 1, 1}, Gain: []float64{1, 1, 0, 0, 0}}
+	}
+	var stumps, mixed []*tree
+	for k := range 11 {
+		stumps = append(stumps, leaf(float64(k)/7))
+		if k%3 == 0 {
+			mixed = append(mixed, leaf(float64(k)/5))
+		} else {
+			mixed = append(mixed, lopsided(float64(k)))
+		}
+	}
+	rows := [][]float64{{0, 0}, {1, 2}, {0.5, 3}, {math.NaN(), 0}, {0, math.NaN()}, {math.NaN(), math.NaN()}, {-1e300, 1e300}}
+	for _, tc := range []struct {
+		name  string
+		trees []*tree
+		depth int
+	}{{"leaves", stumps, 0}, {"mixed depths", mixed, 2}} {
+		for _, f32 := range []bool{false, true} {
+			f, err := newForest(features, 0.25, tc.trees, Params{}, f32)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if compactWalk && (f.compact == nil || f.compactDepth != tc.depth) {
+				t.Fatalf("%s: compact form %v of depth %d, want depth %d", tc.name, f.compact != nil, f.compactDepth, tc.depth)
+			}
+			for _, row := range rows {
+				if got, want := f.LogOdds(row), f.walk(row); got != want {
+					t.Fatalf("%s (float32 %v) %v: LogOdds %v, the trees say %v", tc.name, f32, row, got, want)
+				}
+			}
+		}
+	}
+}
