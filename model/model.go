@@ -112,13 +112,4 @@ type Model interface {
 	MarshalJSON() ([]byte, error)
 }
 
-// Sigmoid is the logistic function 1/(1+e^−z), computed without overflow.
-func Sigmoid(z float64) float64 {
-	if z >= 0 {
-		return 1 / (1 + math.Exp(-z))
-	}
-	e := math.Exp(z)
-	return e / (1 + e)
-}
-
 func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
