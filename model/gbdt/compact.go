@@ -1,5 +1,7 @@
 package gbdt
 
+import "unsafe"
+
 // The compact form: a direct forest of number splits whose trees are at
 // most compactDepth deep is also kept as complete trees of fixed size, node
 // i's children at 2i+1 and 2i+2, so that a step computes the next index from
@@ -11,7 +13,6 @@ package gbdt
 const (
 	compactDepth = 6
 	compactSize  = 1 << compactDepth
-	compactMask  = compactSize - 1
 )
 
 // compactBlock holds blockTrees trees, tree j's node i at [j][i]. Its
@@ -26,33 +27,38 @@ type compactBlock struct {
 }
 
 // compactTrees compiles trees for a direct forest without category splits
-// of at most compactDepth, or returns nil for another forest. The last
-// block is padded with trees of one zero leaf.
-func (f *Forest) compactTrees(trees []*tree) ([]compactBlock, int) {
-	if !compactWalk || !f.direct || f.mixed {
-		return nil, 0
+// of at most compactDepth, or returns nil for another forest, or where the
+// compact form would take over 4 times the node array's memory and over
+// 1 MiB (a block is 8,704 bytes whatever the depth: 100,000 stumps would
+// take 110 MB). The last block is padded with trees of one zero leaf.
+func (f *Forest) compactTrees(trees []*tree) []compactBlock {
+	if !compactWalk || !f.direct || f.mixed || f.maxDepth > compactDepth {
+		return nil
 	}
-	depth := 0
+	n := (len(trees) + blockTrees - 1) / blockTrees
+	nodes := 0
 	for _, t := range trees {
-		depth = max(depth, t.depth(0))
+		nodes += t.size()
 	}
-	if depth > compactDepth {
-		return nil, 0
+	size, nodesSize := n*int(unsafe.Sizeof(compactBlock{})), nodes*int(unsafe.Sizeof(walkNode{}))
+	if size > 4*nodesSize && size > 1<<20 {
+		return nil
 	}
-	out := make([]compactBlock, (len(trees)+blockTrees-1)/blockTrees)
+	out := make([]compactBlock, n)
 	pad := &tree{Left: []int32{-1}, Right: []int32{-1}, Value: []float64{0}}
-	for k := range len(out) * blockTrees {
+	for k := range n * blockTrees {
 		t := pad
 		if k < len(trees) {
 			t = trees[k]
 		}
-		f.fillCompact(&out[k/blockTrees], k%blockTrees, t, 0, 0, 0, depth)
+		f.fillCompact(&out[k/blockTrees], k%blockTrees, t, 0, 0, 0)
 	}
-	return out, depth
+	return out
 }
 
-// fillCompact writes node i of t at position p of tree j, at depth d of depth.
-func (f *Forest) fillCompact(c *compactBlock, j int, t *tree, i int32, p, d, depth int) {
+// fillCompact writes node i of t at position p of tree j, at depth d.
+func (f *Forest) fillCompact(c *compactBlock, j int, t *tree, i int32, p, d int) {
+	depth := f.maxDepth
 	if d == depth {
 		c.leaf[j][p-(1<<depth-1)] = t.Value[i]
 		return
@@ -60,7 +66,7 @@ func (f *Forest) fillCompact(c *compactBlock, j int, t *tree, i int32, p, d, dep
 	nf := len(f.features)
 	if t.isLeaf(i) {
 		c.column[j][p] = uint8(2 * nf) // −Inf: left, always
-		f.fillCompact(c, j, t, i, 2*p+1, d+1, depth)
+		f.fillCompact(c, j, t, i, 2*p+1, d+1)
 		return
 	}
 	column := int(t.Feature[i])
@@ -72,14 +78,6 @@ func (f *Forest) fillCompact(c *compactBlock, j int, t *tree, i int32, p, d, dep
 		threshold = float64(float32(threshold))
 	}
 	c.column[j][p], c.threshold[j][p] = uint8(column), threshold
-	f.fillCompact(c, j, t, t.Left[i], 2*p+1, d+1, depth)
-	f.fillCompact(c, j, t, t.Right[i], 2*p+2, d+1, depth)
-}
-
-// depth returns the depth of node i's subtree.
-func (t *tree) depth(i int32) int {
-	if t.isLeaf(i) {
-		return 0
-	}
-	return 1 + max(t.depth(t.Left[i]), t.depth(t.Right[i]))
+	f.fillCompact(c, j, t, t.Left[i], 2*p+1, d+1)
+	f.fillCompact(c, j, t, t.Right[i], 2*p+2, d+1)
 }

@@ -28,8 +28,9 @@ type Forest struct {
 	nodes   []walkNode
 	blocks  []block
 	catBits []uint64 // per category split: its level count, then its set, 64 levels a word
-	// direct marks a forest walked with no test at all: no category split,
-	// float64 arithmetic, at most maxDirect features. A split node's meta
+	// direct marks a forest walked with no test that depends on the row: at
+	// most maxDirect features, categories of at most maxDirectLevels levels,
+	// and no category split in a float32 forest. A split node's meta
 	// then holds its column of the extended row LogOdds builds (the row with
 	// missing values as −Inf, then again as +Inf, then one −Inf), chosen so
 	// that a missing value goes its default way by the plain comparison;
@@ -40,10 +41,10 @@ type Forest struct {
 	// unknownCode for the rest) and its split's threshold bits the set.
 	mixed      bool
 	catColumns []int // the category features
-	// compact holds a direct forest of at most compactDepth in the compact
-	// form, walked instead of nodes; nil otherwise.
-	compact      []compactBlock
-	compactDepth int
+	// compact holds a direct forest of number splits at most compactDepth
+	// deep (maxDepth) in the compact form, walked instead of nodes; nil
+	// otherwise.
+	compact []compactBlock
 
 	bias     float64   // base + every tree's expected value
 	maxDepth int       // of the deepest tree, for Explain's scratch space
@@ -109,6 +110,11 @@ func newForest(features []Feature, base float64, trees []*tree, params Params, f
 		if err != nil {
 			return nil, fmt.Errorf("tree %d: %w", i, err)
 		}
+		if float32 {
+			if err := t.checkFloat32(); err != nil {
+				return nil, fmt.Errorf("tree %d: %w", i, err)
+			}
+		}
 		if total += t.size(); total > MaxNodes {
 			return nil, fmt.Errorf("tree %d: more than %d nodes in the forest", i, MaxNodes)
 		}
@@ -131,7 +137,7 @@ func newForest(features []Feature, base float64, trees []*tree, params Params, f
 	for _, t := range trees {
 		f.bias += t.meanValue()
 	}
-	if f.compact, f.compactDepth = f.compactTrees(trees); f.compact == nil {
+	if f.compact = f.compactTrees(trees); f.compact == nil {
 		f.compileNodes(trees)
 	}
 	return f, nil

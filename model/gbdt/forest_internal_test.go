@@ -158,8 +158,8 @@ func TestCompactWalkOfLeavesAndMixedDepths(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if compactWalk && (f.compact == nil || f.compactDepth != tc.depth) {
-				t.Fatalf("%s: compact form %v of depth %d, want depth %d", tc.name, f.compact != nil, f.compactDepth, tc.depth)
+			if compactWalk && (f.compact == nil || f.maxDepth != tc.depth) {
+				t.Fatalf("%s: compact form %v of depth %d, want depth %d", tc.name, f.compact != nil, f.maxDepth, tc.depth)
 			}
 			for _, row := range rows {
 				if got, want := f.LogOdds(row), f.walk(row); got != want {

@@ -71,6 +71,13 @@ func TestDecodeRefuses(t *testing.T) {
 			t.Errorf("%s: got %v, want an error containing %q", tc.name, err, tc.want)
 		}
 	}
+	// A float32 forest's threshold that rounds to −Inf could not send a
+	// missing value left.
+	below := strings.Replace(strings.Replace(small, `"base_score":-0.5,`, `"base_score":-0.5,"float32":true,`, 1),
+		`"threshold":[0.5,`, `"threshold":[-1e39,`, 1)
+	if _, err := gbdt.Decode([]byte(below)); err == nil || !strings.Contains(err.Error(), "tree 0: node 0: threshold -1e+39 is below float32's range") {
+		t.Errorf("float32 threshold below range: got %v", err)
+	}
 	noTrees := small[:strings.Index(small, `"trees":[{`)] + `"trees":[]}`
 	if _, err := gbdt.Decode([]byte(noTrees)); err == nil || !strings.Contains(err.Error(), "no trees") {
 		t.Errorf("no trees: got %v", err)

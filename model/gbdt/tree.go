@@ -27,6 +27,18 @@ type tree struct {
 
 func (t *tree) size() int { return len(t.Left) }
 
+// checkFloat32 refuses, for a float32 forest, a split threshold that
+// rounds to −Inf: no value is below it, not even the −Inf the walks give a
+// missing value that must go left. (XGBoost's own thresholds are float32.)
+func (t *tree) checkFloat32() error {
+	for i, v := range t.Threshold {
+		if !t.isLeaf(int32(i)) && math.IsInf(float64(float32(v)), -1) {
+			return fmt.Errorf("node %d: threshold %v is below float32's range", i, v)
+		}
+	}
+	return nil
+}
+
 func (t *tree) isLeaf(i int32) bool { return t.Left[i] < 0 }
 
 // add appends a leaf and returns its index.
