@@ -78,6 +78,39 @@ func BenchmarkLogOddsNumeric(b *testing.B) {
 	benchLogOdds(b, f, rows)
 }
 
+// BenchmarkLogOddsManyFeatures: 200 trees of depth 6 over 70 numbers, more
+// than a direct walk takes, so LogOdds takes the general walk.
+func BenchmarkLogOddsManyFeatures(b *testing.B) {
+	const n, width = 20_000, 70
+	r := rand.New(rand.NewPCG(3, 4))
+	features := make([]gbdt.Feature, width)
+	cols := make([][]float64, width)
+	y := make([]uint8, n)
+	for j := range features {
+		features[j] = gbdt.Feature{Name: "x" + strconv.Itoa(j)}
+		cols[j] = make([]float64, n)
+		for i := range cols[j] {
+			cols[j][i] = r.NormFloat64()
+		}
+	}
+	for i := range y {
+		if cols[0][i]+cols[1][i]*cols[2][i]-cols[3][i] > r.NormFloat64() {
+			y[i] = 1
+		}
+	}
+	f, err := gbdt.Fit(context.Background(), features, cols, y, nil, gbdt.Options{Trees: 200, NoEarlyStopping: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	rows := make([][]float64, 64)
+	for i := range rows {
+		for _, c := range cols {
+			rows[i] = append(rows[i], c[i])
+		}
+	}
+	benchLogOdds(b, f, rows)
+}
+
 // BenchmarkExplain: 100 trees of depth 6 on the churn table.
 func BenchmarkExplain(b *testing.B) {
 	f, test := benchForest(b, 100)

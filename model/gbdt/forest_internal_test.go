@@ -147,6 +147,13 @@ func TestCompactWalkOfLeavesAndMixedDepths(t *testing.T) {
 			mixed = append(mixed, lopsided(float64(k)))
 		}
 	}
+	many := make([]*tree, 1000)
+	for k := range many {
+		many[k] = leaf(1)
+	}
+	if f, err := newForest(features, 0, many, Params{}, false); err != nil || f.compact != nil || f.LogOdds([]float64{0, 0}) != 1000 {
+		t.Fatalf("1,000 stumps: %v; compact form %v (1.1 MB against 16 KB of nodes)", err, f != nil && f.compact != nil)
+	}
 	rows := [][]float64{{0, 0}, {1, 2}, {0.5, 3}, {math.NaN(), 0}, {0, math.NaN()}, {math.NaN(), math.NaN()}, {-1e300, 1e300}}
 	for _, tc := range []struct {
 		name  string

@@ -40,23 +40,28 @@ func (f *Forest) LogOdds(row []float64) float64 {
 	}
 	nodes := f.nodes
 	z := f.base
-	for k := range f.blocks {
-		b := &f.blocks[k]
-		at := b.roots
+	// Four walks at a time (half a block), so that each tree's next load
+	// overlaps the others'. All four take the comparison; a category split
+	// or a missing value among them sends the four through slowStep.
+	for k := 0; k < len(f.blocks)*2; k++ {
+		b := &f.blocks[k/2]
+		h := b.roots[k%2*4:]
+		i0, i1, i2, i3 := h[0], h[1], h[2], h[3]
 		for d := b.depth; d > 0; d-- {
-			for j, i := range at {
-				n := &nodes[i]
-				x := row[n.meta>>metaShift]
-				if n.meta&metaCategory != 0 || x != x {
-					at[j] = f.slowStep(n, x)
-				} else {
-					at[j] = n.left + right(x, n.threshold)&int32(n.meta&metaSplit)
-				}
+			n0, n1, n2, n3 := &nodes[i0], &nodes[i1], &nodes[i2], &nodes[i3]
+			x0, x1, x2, x3 := row[n0.meta>>metaShift], row[n1.meta>>metaShift], row[n2.meta>>metaShift], row[n3.meta>>metaShift]
+			i0 = n0.left + right(x0, n0.threshold)&int32(n0.meta&metaSplit)
+			i1 = n1.left + right(x1, n1.threshold)&int32(n1.meta&metaSplit)
+			i2 = n2.left + right(x2, n2.threshold)&int32(n2.meta&metaSplit)
+			i3 = n3.left + right(x3, n3.threshold)&int32(n3.meta&metaSplit)
+			if (n0.meta|n1.meta|n2.meta|n3.meta)&metaCategory != 0 || x0 != x0 || x1 != x1 || x2 != x2 || x3 != x3 {
+				i0, i1, i2, i3 = f.slowStep(n0, x0), f.slowStep(n1, x1), f.slowStep(n2, x2), f.slowStep(n3, x3)
 			}
 		}
-		for _, i := range at {
-			z += nodes[i].threshold
-		}
+		z += nodes[i0].threshold
+		z += nodes[i1].threshold
+		z += nodes[i2].threshold
+		z += nodes[i3].threshold
 	}
 	return z
 }
