@@ -65,17 +65,7 @@ func (c cpuClock) stop() {
 // numbers (the benchmark table's distribution); full-depth trees.
 func BenchmarkLogOddsNumeric(b *testing.B) {
 	features, cols, y := syntheticData(100_000)
-	f, err := gbdt.Fit(context.Background(), features, cols, y, nil, gbdt.Options{Trees: 200, NoEarlyStopping: true})
-	if err != nil {
-		b.Fatal(err)
-	}
-	rows := make([][]float64, 64)
-	for i := range rows {
-		for _, c := range cols {
-			rows[i] = append(rows[i], c[i])
-		}
-	}
-	benchLogOdds(b, f, rows)
+	benchFitLogOdds(b, features, cols, y)
 }
 
 // BenchmarkLogOddsManyFeatures: 200 trees of depth 6 over 70 numbers, more
@@ -98,17 +88,7 @@ func BenchmarkLogOddsManyFeatures(b *testing.B) {
 			y[i] = 1
 		}
 	}
-	f, err := gbdt.Fit(context.Background(), features, cols, y, nil, gbdt.Options{Trees: 200, NoEarlyStopping: true})
-	if err != nil {
-		b.Fatal(err)
-	}
-	rows := make([][]float64, 64)
-	for i := range rows {
-		for _, c := range cols {
-			rows[i] = append(rows[i], c[i])
-		}
-	}
-	benchLogOdds(b, f, rows)
+	benchFitLogOdds(b, features, cols, y)
 }
 
 // BenchmarkExplain: 100 trees of depth 6 on the churn table.
@@ -292,6 +272,21 @@ func BenchmarkExplainXGBoostModelParallel(b *testing.B) {
 // model (float32 arithmetic, as XGBoost).
 func BenchmarkLogOddsXGBoostModel(b *testing.B) {
 	f, rows := xgbRows(b)
+	benchLogOdds(b, f, rows)
+}
+
+// benchFitLogOdds fits 200 trees of depth 6 and predicts its first 64 rows.
+func benchFitLogOdds(b *testing.B, features []gbdt.Feature, cols [][]float64, y []uint8) {
+	f, err := gbdt.Fit(context.Background(), features, cols, y, nil, gbdt.Options{Trees: 200, NoEarlyStopping: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	rows := make([][]float64, 64)
+	for i := range rows {
+		for _, c := range cols {
+			rows[i] = append(rows[i], c[i])
+		}
+	}
 	benchLogOdds(b, f, rows)
 }
 
