@@ -246,11 +246,7 @@ func TestTrainerKilledAtEveryFsync(t *testing.T) {
 		outcome := checkAfterFault(t, bin, art, base, r)
 		sites[site+": "+outcome]++
 	}
-	rounds := 3
-	if testing.Short() {
-		rounds = 1
-	}
-	for round := range rounds {
+	for round := range 3 {
 		for n := 1; n <= fsyncs; n++ {
 			attack(round%2 == 1, func(string) []string {
 				return []string{"-e", "trace=fsync", "-e", fmt.Sprintf("inject=fsync:signal=SIGKILL:when=%d", n)}

@@ -88,6 +88,10 @@ func TestDecodeRESTRequestRefuses(t *testing.T) {
 		name, body, field, reason string
 	}{
 		{"invalid JSON", `{"inputs": [`, "body", "invalid JSON at byte"},
+		// Broken inside an input object: the syntax error, not a "required"
+		// key the break hid.
+		{"invalid JSON in an input", `{"inputs": [{0`, "body", "invalid JSON at byte 13: expected a string key"},
+		{"missing comma in an input", `{"inputs": [{"name": "x0" "datatype": "FP64"}]}`, "body", "invalid JSON at byte 26"},
 		{"not an object", `[1]`, "body", "must be a JSON object"},
 		{"no inputs", `{"id": "x"}`, "inputs", "required"},
 		{"empty inputs", `{"inputs": []}`, "inputs", "no input tensors"},
