@@ -20,13 +20,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mlservice/mlservice/internal/testkit"
 	"github.com/mlservice/mlservice/storage"
-	"github.com/mlservice/mlservice/storage/storagetest"
 )
 
 // Run runs the suite. newBackend returns empty artifacts for each subtest.
 func Run(t *testing.T, newBackend func(t *testing.T) storage.Backend) {
-	storagetest.RunCases(t, 60*time.Second, newBackend, []storagetest.Case[storage.Backend]{
+	testkit.RunCases(t, 60*time.Second, newBackend, []testkit.Case[storage.Backend]{
 		{Name: "Empty", Test: testEmpty},
 		{Name: "CompareAndSwap", Test: testCompareAndSwap},
 		{Name: "TooLargeCurrent", Test: testTooLargeCurrent},

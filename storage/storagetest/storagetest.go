@@ -14,13 +14,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mlservice/mlservice/internal/testkit"
 	"github.com/mlservice/mlservice/storage"
 )
 
 // Run runs the suite. newBucket returns an empty bucket for each subtest
 // (a fresh prefix on a shared engine will do).
 func Run(t *testing.T, newBucket func(t *testing.T) storage.Bucket) {
-	RunCases(t, 30*time.Second, newBucket, []Case[storage.Bucket]{
+	testkit.RunCases(t, 30*time.Second, newBucket, []testkit.Case[storage.Bucket]{
 		{Name: "Missing", Test: testMissing},
 		{Name: "PutGetHead", Test: testPutGetHead},
 		{Name: "Limit", Test: testLimit},
@@ -32,25 +33,6 @@ func Run(t *testing.T, newBucket func(t *testing.T) storage.Bucket) {
 		{Name: "Delete", Test: testDelete},
 		{Name: "List", Test: testList},
 	})
-}
-
-// Case is one test of a conformance suite on a subject of type T.
-type Case[T any] struct {
-	Name string
-	Test func(t *testing.T, ctx context.Context, subject T)
-}
-
-// RunCases runs each case as a subtest on a fresh subject from newSubject,
-// under a context that ends after timeout. Both suites run their cases
-// this way.
-func RunCases[T any](t *testing.T, timeout time.Duration, newSubject func(t *testing.T) T, cases []Case[T]) {
-	for _, tc := range cases {
-		t.Run(tc.Name, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), timeout)
-			defer cancel()
-			tc.Test(t, ctx, newSubject(t))
-		})
-	}
 }
 
 func mustPut(t *testing.T, ctx context.Context, b storage.Bucket, key string, data []byte, cond storage.Condition) string {
