@@ -17,9 +17,9 @@
 //
 // LogOdds walks eight trees at a time without a branch that depends on the
 // row. On amd64 a forest whose splits all compare numbers and whose trees
-// are at most 6 deep is walked in assembly (walk_amd64.s, about 1 µs for 200
-// trees); the build tag purego leaves the assembly out, and every walk is
-// held bit for bit to the plain reading of the stored trees in the tests.
+// are at most 6 deep is walked in assembly (walk_amd64.s; BENCHMARKS.md has
+// its figures); the build tag purego leaves the assembly out, and every walk
+// is held bit for bit to the plain reading of the stored trees in the tests.
 //
 // # Sketch
 //

@@ -184,6 +184,9 @@ func walkDirect[S float32 | float64](f *Forest, ext *[extLen]float64, z S) S {
 	return z
 }
 
+// step moves from node n to its child for the extended row ext: by the
+// comparison, or in a forest with category splits by the set test where n
+// is a category split (both are computed, without a branch on the row).
 func step(n *walkNode, ext *[extLen]float64, mixed bool) int32 {
 	x := ext[n.meta>>metaShift&extMask]
 	byValue := right(x, n.threshold)
