@@ -429,20 +429,25 @@ func (s *Store) PredictJSON(data []byte) (Prediction, error) {
 // with that version, appending to dst. Every bad field of every row is
 // listed at once.
 func (s *Store) PredictBatchJSON(dst []Prediction, data []byte, maxRows int) ([]Prediction, error) {
-	v := s.serving.Load()
-	if v == nil {
-		return dst, notReady(data)
-	}
-	rows, err := v.columns.decodeBatch(data, maxRows, nil)
+	v, rows, n, err := s.decodeServingBatch(data, maxRows)
 	if err != nil {
 		return dst, err
 	}
-	n := len(v.columns.cols)
 	dst = slices.Grow(dst, len(rows)/max(n, 1))
 	for i := 0; i < len(rows); i += n {
 		dst = append(dst, v.predict(rows[i:i+n]))
 	}
 	return dst, nil
+}
+
+// decodeServingBatch decodes a batch body under the serving version's
+// schema: that version, the rows one after another, and a row's width.
+func (s *Store) decodeServingBatch(data []byte, maxRows int) (v *servingVersion, rows []float64, n int, err error) {
+	if v = s.serving.Load(); v == nil {
+		return nil, nil, 0, notReady(data)
+	}
+	rows, err = v.columns.decodeBatch(data, maxRows, nil)
+	return v, rows, len(v.columns.cols), err
 }
 
 // notReady is the error for a request before any version is loaded: a body

@@ -408,15 +408,10 @@ func (s *Store) ExplainJSON(data []byte) (ExplainedPrediction, error) {
 
 // ExplainBatchJSON is PredictBatchJSON with each prediction's explanation.
 func (s *Store) ExplainBatchJSON(data []byte, maxRows int) ([]ExplainedPrediction, error) {
-	v := s.serving.Load()
-	if v == nil {
-		return nil, notReady(data)
-	}
-	rows, err := v.columns.decodeBatch(data, maxRows, nil)
+	v, rows, n, err := s.decodeServingBatch(data, maxRows)
 	if err != nil {
 		return nil, err
 	}
-	n := len(v.columns.cols)
 	out := make([]ExplainedPrediction, 0, len(rows)/max(n, 1))
 	for i := 0; i < len(rows); i += n {
 		e, err := v.explain(rows[i : i+n])

@@ -19,6 +19,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 
+	"github.com/mlservice/mlservice/internal/oip/oiptest"
 	"github.com/mlservice/mlservice/internal/oip/pb"
 	"github.com/mlservice/mlservice/internal/testkit"
 )
@@ -64,16 +65,6 @@ const v2Body = `{"id":"r1","inputs":[
 	{"name":"account_balance","datatype":"FP64","shape":[1],"data":[1800.5]},
 	{"name":"transactions_last_30d","datatype":"INT64","shape":[1],"data":[12]},
 	{"name":"is_premium","datatype":"FP64","shape":[1],"data":[1]}]}`
-
-type v2Answer struct {
-	ModelName    string `json:"model_name"`
-	ModelVersion string `json:"model_version"`
-	ID           string `json:"id"`
-	Outputs      []struct {
-		Name string    `json:"name"`
-		Data []float64 `json:"data"`
-	} `json:"outputs"`
-}
 
 // grpcAddr is the gRPC address the server logged on its listening line.
 func grpcAddr(t *testing.T, srv *testkit.Server) string {
@@ -156,7 +147,7 @@ func TestModelsRoot(t *testing.T) {
 	expect(t, srv, "GET", "/v2/models/churn/versions/"+churn.ModelVersionID+"/ready", "", "", 200)
 	expect(t, srv, "GET", "/v2/models/churn/versions/20200101T000000.000000Z-00000000", "", "", 404, "no version")
 	for _, path := range []string{"/v2/models/churn/infer", "/v2/models/churn/versions/" + churn.ModelVersionID + "/infer"} {
-		var a v2Answer
+		var a oiptest.InferResponse
 		out := expect(t, srv, "POST", path, "application/json", v2Body, 200)
 		if err := json.Unmarshal([]byte(out), &a); err != nil || len(a.Outputs) != 2 {
 			t.Fatalf("%s: %s %v", path, out, err)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/mlservice/mlservice/internal/oip"
+	"github.com/mlservice/mlservice/internal/oip/oiptest"
 )
 
 func startREST(t testing.TB, b oip.Backend, o oip.HTTPOptions) string {
@@ -63,15 +64,7 @@ func TestRESTInfer(t *testing.T) {
 		if status != 200 {
 			t.Fatalf("%s: %d %s", path, status, body)
 		}
-		var got struct {
-			ModelName    string `json:"model_name"`
-			ModelVersion string `json:"model_version"`
-			ID           string `json:"id"`
-			Outputs      []struct {
-				Name string    `json:"name"`
-				Data []float64 `json:"data"`
-			} `json:"outputs"`
-		}
+		var got oiptest.InferResponse
 		if err := json.Unmarshal([]byte(body), &got); err != nil {
 			t.Fatalf("%s: %v", body, err)
 		}

@@ -15,6 +15,17 @@ import (
 	"google.golang.org/protobuf/types/descriptorpb"
 )
 
+// InferResponse is an inference answer over REST as a client reads it.
+type InferResponse struct {
+	ModelName    string `json:"model_name"`
+	ModelVersion string `json:"model_version"`
+	ID           string `json:"id"`
+	Outputs      []struct {
+		Name string    `json:"name"`
+		Data []float64 `json:"data"`
+	} `json:"outputs"`
+}
+
 // Python finds a python3 that has grpc and grpc_tools (the one on PATH may
 // be another installation), or ends the test by needtool.Missing.
 func Python(t *testing.T) string {
