@@ -298,9 +298,6 @@ func (v *servingVersion) predict(row []float64) Prediction {
 	return Prediction{Label: label, Probability: model.Sigmoid(z), ModelVersionID: v.id}
 }
 
-// maxStackRow is the widest row built on the stack (see withRow).
-const maxStackRow = 64
-
 // Predict scores one row of the default schema with the serving version:
 // no lock, no file-system call, no allocation. Features outside the
 // contract's domain give an *InputError; a version of another schema gives
@@ -380,29 +377,12 @@ func (s *Store) PredictRow(r *Row) (Prediction, error) {
 	}
 	var p Prediction
 	var err error
-	withRow(len(v.columns.cols), func(row []float64) {
+	hot.Row(len(v.columns.cols), func(row []float64) {
 		if err = v.columns.fromRow(r, row); err == nil {
 			p = v.predict(row)
 		}
 	})
 	return p, err
-}
-
-// withRow calls f with a row of n zeros that f must not keep: on the
-// stack up to maxStackRow values, else on the heap. Zeroing the stack is a
-// part of what a row costs (0.3 ns a value), so a short row gets a short
-// array.
-func withRow(n int, f func(row []float64)) {
-	switch {
-	case n <= 8:
-		var buf [8]float64
-		f(hot.NoEscape(buf[:n]))
-	case n <= maxStackRow:
-		var buf [maxStackRow]float64
-		f(hot.NoEscape(buf[:n]))
-	default:
-		f(make([]float64, n))
-	}
 }
 
 // PredictJSON decodes a request body (one JSON object, as DecodeRow) under
@@ -416,7 +396,7 @@ func (s *Store) PredictJSON(data []byte) (Prediction, error) {
 	}
 	var p Prediction
 	var err error
-	withRow(len(v.columns.cols), func(row []float64) {
+	hot.Row(len(v.columns.cols), func(row []float64) {
 		if err = v.columns.decodeBody(data, row, nil); err == nil {
 			p = v.predict(row)
 		}

@@ -97,3 +97,62 @@ func TestRandSpreads(t *testing.T) {
 		}
 	}
 }
+
+// TestRow: every width gets n zeros, writable, on the stack up to
+// MaxStackRow and on the heap past it.
+func TestRow(t *testing.T) {
+	for n := range MaxStackRow + 10 {
+		var got []float64
+		Row(n, func(row []float64) {
+			if len(row) != n {
+				t.Fatalf("Row(%d): len %d", n, len(row))
+			}
+			for j := range row {
+				if row[j] != 0 {
+					t.Fatalf("Row(%d): row[%d] = %v, want 0", n, j, row[j])
+				}
+				row[j] = float64(j + 1)
+			}
+			got = append(got[:0], row...) // a copy: the row must not be kept
+		})
+		if len(got) != n || n > 0 && got[n-1] != float64(n) {
+			t.Fatalf("Row(%d): wrote %v", n, got)
+		}
+		if n == 0 {
+			continue
+		}
+		want := 0.0
+		if n > MaxStackRow {
+			want = 1
+		}
+		allocs := testing.AllocsPerRun(20, func() {
+			Row(n, func(row []float64) { row[n/2] = s.score(row) })
+		})
+		if allocs != want {
+			t.Errorf("Row(%d): %v allocations, want %v", n, allocs, want)
+		}
+	}
+}
+
+// BenchmarkRow is what Row's sizing earns a 33-value row (the wide table's):
+// the array Row picks (40 values) against the 64 of a single stack size.
+func BenchmarkRow(b *testing.B) {
+	const n = 33
+	score := func(row []float64) { row[0] = s.score(row) }
+	b.Run("Row", func(b *testing.B) {
+		for b.Loop() {
+			Row(n, score)
+		}
+	})
+	b.Run("64", func(b *testing.B) {
+		for b.Loop() {
+			row64(n, score)
+		}
+	})
+}
+
+// row64 is Row with one stack size for every width up to MaxStackRow.
+func row64(n int, f func(row []float64)) {
+	var a [MaxStackRow]float64
+	f(NoEscape(a[:n]))
+}
