@@ -20,7 +20,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/mlservice/mlservice/internal/strictjson"
 	"github.com/mlservice/mlservice/internal/trees"
@@ -342,16 +341,9 @@ func ImportXGBoost(ctx context.Context, data []byte, source string, eval *Datase
 	return c, nil
 }
 
-// truncate shortens s to at most n bytes and a mark, on a UTF-8 boundary.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
-}
+// truncate is strictjson.Shorten, for the many error messages here that
+// quote a client's value.
+func truncate(s string, n int) string { return strictjson.Shorten(s, n) }
 
 // decodeStrict unmarshals data into v, refusing a duplicate key in any
 // object (internal/strictjson): encoding/json would silently keep the last

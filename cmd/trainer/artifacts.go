@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -29,6 +30,24 @@ func artifactsFlags(fs *command, getenv func(string) string) func(context.Contex
 		}
 		return a, nil
 	}
+}
+
+// openTarget opens the artifacts a new version goes into, checked as
+// checkArtifacts does, and returns the schema it is trained on
+// (trainSchema): before a long read, so that a wrong path fails at once.
+func openTarget(ctx context.Context, fs *command, open func(context.Context) (*mlservice.Artifacts, error), schemaFile string, stderr io.Writer) (*mlservice.Artifacts, *mlservice.Schema, error) {
+	arts, err := open(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := checkArtifacts(ctx, arts); err != nil {
+		return nil, nil, err
+	}
+	schema, err := trainSchema(ctx, fs, arts, schemaFile, stderr)
+	if err != nil {
+		return nil, nil, err
+	}
+	return arts, schema, nil
 }
 
 // artifactsProbeTimeout bounds checkArtifacts' read of an object store's

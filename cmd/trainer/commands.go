@@ -92,14 +92,7 @@ func runTrain(ctx context.Context, args []string, p proc) error {
 	}
 	// The artifacts first: an unusable path fails before a long read, and
 	// without -schema the current version's declared schema is the table.
-	arts, err := openArtifacts(ctx)
-	if err != nil {
-		return err
-	}
-	if err := checkArtifacts(ctx, arts); err != nil {
-		return err
-	}
-	schema, err := trainSchema(ctx, fs, arts, *schemaFile, stderr)
+	arts, schema, err := openTarget(ctx, fs, openArtifacts, *schemaFile, stderr)
 	if err != nil {
 		return err
 	}
@@ -285,12 +278,8 @@ func runVersions(ctx context.Context, args []string, getenv func(string) string,
 	fs := newFlagSet("versions", "[flags]", "Lists every version, newest first, with its promotion metric and decision; * marks\nCURRENT, and a pin set by a rollback is shown. Exits 1 after the list when CURRENT\nnames a missing or corrupt version, 3 when CURRENT cannot be read.")
 	openArtifacts := artifactsFlags(fs, getenv)
 	asJSON := fs.Bool("json", false, "print JSON instead of a table: every version with current, pinned and rolled_back (no env; default false)")
-	pos, err := parse(fs, args)
-	if err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
-	}
-	if len(pos) != 0 {
-		return fsUsagef(fs, "versions takes no arguments")
 	}
 	arts, err := openArtifacts(ctx)
 	if err != nil {
@@ -447,12 +436,8 @@ func runMove(ctx context.Context, name string, args []string, getenv func(string
 func runUnpin(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("unpin", "[flags]", "Lifts the pin a rollback put on the current version: CURRENT stays where it is, and\ntraining runs compete with it again. Records the unpin; with nothing pinned, changes\nnothing and prints {\"pinned\":false}.")
 	openArtifacts := artifactsFlags(fs, getenv)
-	pos, err := parse(fs, args)
-	if err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
-	}
-	if len(pos) != 0 {
-		return fsUsagef(fs, "unpin takes no arguments")
 	}
 	arts, err := openArtifacts(ctx)
 	if err != nil {
@@ -524,6 +509,15 @@ func (c *command) help() string {
 // fsUsagef is a usage error that shows the command's help.
 func fsUsagef(fs *command, format string, a ...any) error {
 	return &usageError{msg: fmt.Sprintf(format, a...), usage: fs.help()}
+}
+
+// parseNoArgs is parse for a command that takes flags only.
+func parseNoArgs(fs *command, args []string) error {
+	pos, err := parse(fs, args)
+	if err == nil && len(pos) != 0 {
+		err = fsUsagef(fs, "%s takes no arguments, got %q", fs.Name(), pos)
+	}
+	return err
 }
 
 // parse parses flags that may come before or after the positional

@@ -100,14 +100,7 @@ func runImport(ctx context.Context, args []string, p proc) error {
 	case *evalFile == "":
 		return fsUsagef(fs, "-eval FILE is required: the model is scored on it")
 	}
-	arts, err := openArtifacts(ctx)
-	if err != nil {
-		return err
-	}
-	if err := checkArtifacts(ctx, arts); err != nil {
-		return err
-	}
-	schema, err := trainSchema(ctx, fs, arts, *schemaFile, p.stderr)
+	arts, schema, err := openTarget(ctx, fs, openArtifacts, *schemaFile, p.stderr)
 	if err != nil {
 		return err
 	}

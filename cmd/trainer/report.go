@@ -24,12 +24,8 @@ func runReport(ctx context.Context, args []string, getenv func(string) string, s
 		"Writes the history page (every version, its metrics and decision, an F1 chart, a page per version)\nas static files: DIR/index.html, DIR/style.css, DIR/versions/ID.html.")
 	openArtifacts := artifactsFlags(fs, getenv)
 	out := fs.String("out", "./report", "`DIR` to write the pages into, created if missing (no env; default ./report)")
-	pos, err := parse(fs, args)
-	if err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
-	}
-	if len(pos) != 0 {
-		return fsUsagef(fs, "report takes no arguments")
 	}
 	if *out == "" {
 		return fsUsagef(fs, "-out must name a directory")

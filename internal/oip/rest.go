@@ -478,11 +478,8 @@ func AppendRESTResponse(dst []byte, model, version string, req Request, probs []
 		dst = jsonscan.AppendString(dst, req.ID)
 	}
 	dst = append(dst, `,"outputs":[`...)
-	n := strconv.Itoa(len(probs))
 	if req.Probability || !req.Label {
-		dst = append(dst, `{"name":"probability","datatype":"FP64","shape":[`...)
-		dst = append(dst, n...)
-		dst = append(dst, `],"data":[`...)
+		dst = appendOutputHead(dst, "probability", "FP64", len(probs))
 		for i, p := range probs {
 			if i > 0 {
 				dst = append(dst, ',')
@@ -495,9 +492,7 @@ func AppendRESTResponse(dst []byte, model, version string, req Request, probs []
 		}
 	}
 	if req.Label {
-		dst = append(dst, `{"name":"label","datatype":"INT64","shape":[`...)
-		dst = append(dst, n...)
-		dst = append(dst, `],"data":[`...)
+		dst = appendOutputHead(dst, "label", "INT64", len(labels))
 		for i, l := range labels {
 			if i > 0 {
 				dst = append(dst, ',')
@@ -507,6 +502,18 @@ func AppendRESTResponse(dst []byte, model, version string, req Request, probs []
 		dst = append(dst, "]}"...)
 	}
 	return append(dst, "]}"...)
+}
+
+// appendOutputHead opens one output tensor of n values, up to its data:
+// {"name":…,"datatype":…,"shape":[n],"data":[
+func appendOutputHead(dst []byte, name, datatype string, n int) []byte {
+	dst = append(dst, `{"name":"`...)
+	dst = append(dst, name...)
+	dst = append(dst, `","datatype":"`...)
+	dst = append(dst, datatype...)
+	dst = append(dst, `","shape":[`...)
+	dst = strconv.AppendInt(dst, int64(n), 10)
+	return append(dst, `],"data":[`...)
 }
 
 // appendJSONFloat writes f as encoding/json does; a non-finite f (which

@@ -29,7 +29,7 @@ type DuplicateKeyError struct {
 }
 
 func (e *DuplicateKeyError) Error() string {
-	return fmt.Sprintf("duplicate key %q", shorten(e.Path, 80))
+	return fmt.Sprintf("duplicate key %q", Shorten(e.Path, 80))
 }
 
 // Decode unmarshals data into v with encoding/json, after refusing a
@@ -290,8 +290,9 @@ func String(value []byte) (text []byte, ok bool) {
 	return decodeString(value), true
 }
 
-// shorten cuts s to at most n bytes and a mark, on a UTF-8 boundary.
-func shorten(s string, n int) string {
+// Shorten cuts s to at most n bytes and a mark, on a UTF-8 boundary: a
+// client's text quoted in an error message stays readable and bounded.
+func Shorten(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}

@@ -168,19 +168,21 @@ func ServingWithin(st *mlservice.Store, id string, within time.Duration) (time.D
 // History reads the artifacts directory's decision history.
 func History(t testing.TB, dir string) []mlservice.HistoryRecord {
 	t.Helper()
-	h, err := mlservice.ReadHistory(dir)
-	if err != nil {
-		t.Fatalf("read history: %v", err)
-	}
-	return h
+	return readDir(t, "read history", mlservice.ReadHistory, dir)
 }
 
 // Versions lists the artifacts directory's versions.
 func Versions(t testing.TB, dir string) []mlservice.VersionInfo {
 	t.Helper()
-	v, err := mlservice.Versions(dir)
+	return readDir(t, "versions", mlservice.Versions, dir)
+}
+
+// readDir returns read(dir), failing the test with what on an error.
+func readDir[T any](t testing.TB, what string, read func(string) (T, error), dir string) T {
+	t.Helper()
+	v, err := read(dir)
 	if err != nil {
-		t.Fatalf("versions: %v", err)
+		t.Fatalf("%s: %v", what, err)
 	}
 	return v
 }
