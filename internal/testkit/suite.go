@@ -2,25 +2,29 @@ package testkit
 
 import (
 	"context"
+	"reflect"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 )
 
-// Case is one test of a conformance suite on a subject of type T.
-type Case[T any] struct {
-	Name string
-	Test func(t *testing.T, ctx context.Context, subject T)
-}
-
-// RunCases runs each case as a subtest on a fresh subject from newSubject,
+// RunCases runs each test as a subtest on a fresh subject from newSubject,
 // under a context that ends after timeout: the storage and backend
-// conformance suites run their cases this way.
-func RunCases[T any](t *testing.T, timeout time.Duration, newSubject func(t *testing.T) T, cases []Case[T]) {
-	for _, tc := range cases {
-		t.Run(tc.Name, func(t *testing.T) {
+// conformance suites run their cases this way. A subtest is named after
+// its function without the "test" prefix (testCompareAndSwap:
+// CompareAndSwap), so a name cannot drift from what it runs.
+func RunCases[T any](t *testing.T, timeout time.Duration, newSubject func(t *testing.T) T, tests ...func(t *testing.T, ctx context.Context, subject T)) {
+	for _, test := range tests {
+		name := runtime.FuncForPC(reflect.ValueOf(test).Pointer()).Name()
+		name, ok := strings.CutPrefix(name[strings.LastIndexByte(name, '.')+1:], "test")
+		if !ok || name == "" {
+			t.Fatalf("RunCases: %s is not named testSomething", runtime.FuncForPC(reflect.ValueOf(test).Pointer()).Name())
+		}
+		t.Run(name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), timeout)
 			defer cancel()
-			tc.Test(t, ctx, newSubject(t))
+			test(t, ctx, newSubject(t))
 		})
 	}
 }

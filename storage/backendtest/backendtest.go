@@ -26,19 +26,10 @@ import (
 
 // Run runs the suite. newBackend returns empty artifacts for each subtest.
 func Run(t *testing.T, newBackend func(t *testing.T) storage.Backend) {
-	testkit.RunCases(t, 60*time.Second, newBackend, []testkit.Case[storage.Backend]{
-		{Name: "Empty", Test: testEmpty},
-		{Name: "CompareAndSwap", Test: testCompareAndSwap},
-		{Name: "TooLargeCurrent", Test: testTooLargeCurrent},
-		{Name: "StampSeesChange", Test: testStampSeesChange},
-		{Name: "RacingWritersRedecide", Test: testRacingWriters},
-		{Name: "Lock", Test: testLock},
-		{Name: "Versions", Test: testVersions},
-		{Name: "RewriteVersion", Test: testRewriteVersion},
-		{Name: "RemoveVersion", Test: testRemoveVersion},
-		{Name: "History", Test: testHistory},
-		{Name: "HistoryLineOverLimit", Test: testHistoryOverLimit},
-	})
+	testkit.RunCases(t, 60*time.Second, newBackend,
+		testEmpty, testCompareAndSwap, testTooLargeCurrent, testStampSeesChange,
+		testRacingWritersRedecide, testLock, testVersions, testRewriteVersion,
+		testRemoveVersion, testHistory, testHistoryLineOverLimit)
 }
 
 // ids are valid version ids, in time order.
@@ -172,11 +163,11 @@ func testStampSeesChange(t *testing.T, ctx context.Context, b storage.Backend) {
 	}
 }
 
-// testRacingWriters: writers that each read CURRENT, decide and swap, and
+// testRacingWritersRedecide: writers that each read CURRENT, decide and swap, and
 // decide again when the swap is refused, lose no update: each increments
 // a counter in CURRENT, and the count comes out exact. On a backend whose
 // Lock excludes, the lock orders them; on one without, the swap does.
-func testRacingWriters(t *testing.T, ctx context.Context, b storage.Backend) {
+func testRacingWritersRedecide(t *testing.T, ctx context.Context, b storage.Backend) {
 	const writers, rounds = 6, 5
 	var lost, holders, overlaps atomic.Int64
 	var exclusive atomic.Bool
@@ -399,9 +390,9 @@ func testHistory(t *testing.T, ctx context.Context, b storage.Backend) {
 	}
 }
 
-// testHistoryOverLimit: a line over the reader's limit is reported as such,
+// testHistoryLineOverLimit: a line over the reader's limit is reported as such,
 // and the lines around it are read as usual.
-func testHistoryOverLimit(t *testing.T, ctx context.Context, b storage.Backend) {
+func testHistoryLineOverLimit(t *testing.T, ctx context.Context, b storage.Backend) {
 	unlock, _ := lock(t, ctx, b)
 	defer unlock()
 	lines := []string{`{"n":0}`, `{"n":1,"reason":"` + strings.Repeat("x", 200) + `"}`, `{"n":2}`}

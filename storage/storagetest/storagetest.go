@@ -21,18 +21,9 @@ import (
 // Run runs the suite. newBucket returns an empty bucket for each subtest
 // (a fresh prefix on a shared engine will do).
 func Run(t *testing.T, newBucket func(t *testing.T) storage.Bucket) {
-	testkit.RunCases(t, 30*time.Second, newBucket, []testkit.Case[storage.Bucket]{
-		{Name: "Missing", Test: testMissing},
-		{Name: "PutGetHead", Test: testPutGetHead},
-		{Name: "Limit", Test: testLimit},
-		{Name: "IfNoneMatch", Test: testIfNoneMatch},
-		{Name: "IfMatch", Test: testIfMatch},
-		{Name: "IfMatchMissing", Test: testIfMatchMissing},
-		{Name: "RacingCompareAndSwap", Test: testRacingCAS},
-		{Name: "RacingCreate", Test: testRacingCreate},
-		{Name: "Delete", Test: testDelete},
-		{Name: "List", Test: testList},
-	})
+	testkit.RunCases(t, 30*time.Second, newBucket,
+		testMissing, testPutGetHead, testLimit, testIfNoneMatch, testIfMatch,
+		testIfMatchMissing, testRacingCompareAndSwap, testRacingCreate, testDelete, testList)
 }
 
 func mustPut(t *testing.T, ctx context.Context, b storage.Bucket, key string, data []byte, cond storage.Condition) string {
@@ -142,9 +133,9 @@ func testIfMatchMissing(t *testing.T, ctx context.Context, b storage.Bucket) {
 	}
 }
 
-// testRacingCAS: writers that read the same ETag race to replace it; one
+// testRacingCompareAndSwap: writers that read the same ETag race to replace it; one
 // wins, the others are told, and the object is the winner's.
-func testRacingCAS(t *testing.T, ctx context.Context, b storage.Bucket) {
+func testRacingCompareAndSwap(t *testing.T, ctx context.Context, b storage.Bucket) {
 	etag := mustPut(t, ctx, b, "CURRENT", []byte("start"), storage.Condition{})
 	won := race(t, 8, func(i int) error {
 		_, err := b.Put(ctx, "CURRENT", []byte(fmt.Sprintf("writer %d", i)), storage.Condition{IfMatch: etag})
