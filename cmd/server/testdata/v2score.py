@@ -16,17 +16,10 @@ import grpc
 
 sys.path.insert(0, sys.argv[2])
 from internal.oip.pb import metadata_pb2, request_pb2, service_pb2_grpc, status_pb2  # noqa: E402
+from v2grpc import TIMEOUT, call  # noqa: E402
 
 FEATURES = ["age", "income", "account_balance", "transactions_last_30d", "is_premium"]
 ROWS = [(42, 52000, 1800.5, 12, 1), (37, 31000, -20.25, 3, 0)]
-TIMEOUT = 10
-
-
-def call(fn, req):
-    try:
-        return fn(req, timeout=TIMEOUT), None
-    except grpc.RpcError as e:
-        return None, [e.code().name, e.details()]
 
 
 def request(model, raw, rows):

@@ -5,6 +5,7 @@
 package oiptest
 
 import (
+	_ "embed"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -43,15 +44,23 @@ func Python(t *testing.T) string {
 	return ""
 }
 
+// v2grpc is the Python clients' shared helper module (v2grpc.py).
+//
+//go:embed v2grpc.py
+var v2grpc []byte
+
 // CompileProtos compiles the .proto files of pbDir (internal/oip/pb) with
 // grpc_tools' protoc into a temporary directory laid out as the module is
-// (so Python imports internal.oip.pb), and returns it with the descriptor
-// set it wrote.
+// (so Python imports internal.oip.pb), beside the clients' helper module
+// v2grpc, and returns it with the descriptor set it wrote.
 func CompileProtos(t *testing.T, python, pbDir string) (dir string, set *descriptorpb.FileDescriptorSet) {
 	t.Helper()
 	dir = t.TempDir()
 	out := filepath.Join(dir, "internal", "oip", "pb")
 	if err := os.MkdirAll(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "v2grpc.py"), v2grpc, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	protos, err := filepath.Glob(filepath.Join(pbDir, "*.proto"))

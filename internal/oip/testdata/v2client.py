@@ -18,17 +18,9 @@ import grpc
 
 sys.path.insert(0, sys.argv[2])
 from internal.oip.pb import metadata_pb2, request_pb2, service_pb2_grpc, status_pb2, tensor_pb2  # noqa: E402
+from v2grpc import TIMEOUT, call  # noqa: E402
 
 ROWS = [(42.0, 52000.5, True, "pro"), (37.0, 0.1, False, "basic"), (70.0, 12.25, True, "plus")]
-TIMEOUT = 10
-
-
-def call(fn, req):
-    """Returns (response, None) or (None, [status code name, details])."""
-    try:
-        return fn(req, timeout=TIMEOUT), None
-    except grpc.RpcError as e:
-        return None, [e.code().name, e.details()]
 
 
 def tensor(name, datatype, shape, **contents):
