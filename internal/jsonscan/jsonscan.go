@@ -47,11 +47,12 @@ func (e *SyntaxError) Error() string {
 // Reader reads one document. The zero Reader is an empty input; Reset
 // gives it one.
 type Reader struct {
-	data  []byte
-	pos   int
-	depth int
-	err   *SyntaxError
-	buf   []byte // unescaped string, reused
+	data    []byte
+	pos     int
+	depth   int
+	err     *SyntaxError
+	buf     []byte // unescaped string, reused
+	escaped bool   // the last string read is in buf
 }
 
 // Reset makes r read data from the start.
@@ -173,42 +174,65 @@ func (r *Reader) Keys() iter.Seq[[]byte] {
 
 // NextKey reads the next key of the object being read, and its ':', and
 // returns it; false at the closing '}' (which it reads) or on an error.
-// The key may alias the input or a buffer reused by the next string read.
+// The key may alias the input or a buffer reused by the next string read
+// (Escaped tells which).
 func (r *Reader) NextKey() ([]byte, bool) {
+	key, ok := r.NextName()
+	if !ok || !r.Colon() {
+		return nil, false
+	}
+	return key, true
+}
+
+// NextName is NextKey without the ':', which Colon then reads: a caller
+// can act on a key before the syntax after it is checked, as
+// encoding/json's Decoder.Token returns a key before its ':'.
+func (r *Reader) NextName() ([]byte, bool) {
+	if !r.moreMembers() {
+		return nil, false
+	}
+	return r.Bytes()
+}
+
+// Colon reads the ':' after a key that NextName read.
+func (r *Reader) Colon() bool {
+	r.skipSpace()
+	if r.pos >= len(r.data) || r.data[r.pos] != ':' {
+		return r.fail("expected ':' after an object key")
+	}
+	r.pos++
+	return true
+}
+
+// moreMembers reads up to the opening '"' of the object's next key (the
+// ',' before it, if any); false at the closing '}' (which it reads) or on
+// an error.
+func (r *Reader) moreMembers() bool {
 	r.skipSpace()
 	if r.err != nil || r.pos >= len(r.data) {
-		return nil, r.fail("unexpected end inside an object")
+		return r.fail("unexpected end inside an object")
 	}
 	first := r.prevByte() == '{'
 	switch r.data[r.pos] {
 	case '}':
 		r.pos++
 		r.depth--
-		return nil, false
+		return false
 	case ',':
 		if first {
-			return nil, r.fail("expected a key or '}'")
+			return r.fail("expected a key or '}'")
 		}
 		r.pos++
 		r.skipSpace()
 	default:
 		if !first {
-			return nil, r.fail("expected ',' or '}' after an object value")
+			return r.fail("expected ',' or '}' after an object value")
 		}
 	}
 	if r.pos >= len(r.data) || r.data[r.pos] != '"' {
-		return nil, r.fail("expected a string key")
+		return r.fail("expected a string key")
 	}
-	key, ok := r.Bytes()
-	if !ok {
-		return nil, false
-	}
-	r.skipSpace()
-	if r.pos >= len(r.data) || r.data[r.pos] != ':' {
-		return nil, r.fail("expected ':' after an object key")
-	}
-	r.pos++
-	return key, true
+	return true
 }
 
 // NextElem reports whether the array being read has another element, and
@@ -276,8 +300,10 @@ func (r *Reader) Bytes() ([]byte, bool) {
 	}
 	if i < len(d) && d[i] == '"' {
 		r.pos = i + 1
+		r.escaped = false
 		return d[start:i], true
 	}
+	r.escaped = true
 	r.buf = append(r.buf[:0], d[start:i]...)
 	for i < len(d) {
 		switch c := d[i]; {
@@ -336,6 +362,11 @@ func (r *Reader) Bytes() ([]byte, bool) {
 	return nil, r.fail("unterminated string")
 }
 
+// Escaped reports whether the last string read (Bytes, NextKey, NextName)
+// had escapes: it is then in the buffer that the next string read reuses,
+// and a caller that keeps it must copy it; else it is a slice of the input.
+func (r *Reader) Escaped() bool { return r.escaped }
+
 func hex4(d []byte, i int) (uint16, bool) {
 	if i+4 > len(d) {
 		return 0, false
@@ -384,11 +415,8 @@ func (r *Reader) Skip() bool {
 		if !r.BeginObject() {
 			return false
 		}
-		for {
-			if _, ok := r.NextKey(); !ok {
-				break
-			}
-			if !r.Skip() {
+		for r.moreMembers() { // keys checked, not unescaped
+			if _, ok := r.skipString(); !ok || !r.Colon() || !r.Skip() {
 				return false
 			}
 		}
@@ -399,6 +427,17 @@ func (r *Reader) Skip() bool {
 		return r.fail("expected a value")
 	}
 	return r.err == nil
+}
+
+// Raw reads any one value as Skip does and returns it as it stands in the
+// input, for a caller that keeps it whole or reads it later.
+func (r *Reader) Raw() ([]byte, bool) {
+	r.skipSpace()
+	start := r.pos
+	if !r.Skip() {
+		return nil, false
+	}
+	return r.data[start:r.pos], true
 }
 
 // skipString passes over a string without unescaping it.

@@ -100,6 +100,10 @@ func agree(t *testing.T, data []byte) {
 		}
 		return
 	}
+	r.Reset(data)
+	if raw, ok := r.Raw(); !ok || string(raw) != strings.Trim(string(data), " \t\r\n") {
+		t.Fatalf("%q: Raw = %q, %v; want the value without its white space", trunc(data), trunc(raw), ok)
+	}
 	var want any
 	wantErr := json.Unmarshal(data, &want)
 	r.Reset(data)
