@@ -4,9 +4,9 @@ package jsonscan
 
 import "strconv"
 
-// number reads the bytes of a number, checked against JSON's grammar.
+// number reads the bytes of the number at the reader's position, checked
+// against JSON's grammar.
 func (r *Reader) number() ([]byte, bool) {
-	r.skipSpace()
 	start, d := r.pos, r.data
 	i := start
 	if i < len(d) && d[i] == '-' {
@@ -47,20 +47,21 @@ func (r *Reader) number() ([]byte, bool) {
 	return d[start:i], true
 }
 
-// gatherDigits reads the digits from d[i] on into mant, at most 19 of them
-// in all (digits counts them across calls); a longer number clears fast. It
-// returns where the digits end and how many of them mant took.
-func gatherDigits(d []byte, i int, mant *uint64, digits *int, fast *bool) (end, took int) {
+// gatherDigits reads the digits from d[i] on into mant, which holds digits
+// of them already: at most 19 in all, and exact is false if there were
+// more. It returns where the digits end. Values in and out, not pointers,
+// so that the loop keeps them in registers.
+func gatherDigits(d []byte, i int, mant uint64, digits int) (end int, m uint64, n int, exact bool) {
+	exact = true
 	for ; i < len(d) && d[i] >= '0' && d[i] <= '9'; i++ {
-		if *digits == 19 {
-			*fast = false
+		if digits == 19 {
+			exact = false
 			continue
 		}
-		*mant = *mant*10 + uint64(d[i]-'0')
-		*digits++
-		took++
+		mant = mant*10 + uint64(d[i]-'0')
+		digits++
 	}
-	return i, took
+	return i, mant, digits, exact
 }
 
 // Float reads a number as the nearest float64. A number that is valid JSON
@@ -86,7 +87,7 @@ func (r *Reader) Float() (v float64, inRange, ok bool) {
 	case i < len(d) && d[i] == '0':
 		i++
 	case i < len(d) && d[i] >= '1' && d[i] <= '9':
-		i, _ = gatherDigits(d, i, &mant, &digits, &fast)
+		i, mant, digits, fast = gatherDigits(d, i, 0, 0)
 	default:
 		r.pos = i
 		return 0, false, r.fail("expected a digit")
@@ -97,9 +98,10 @@ func (r *Reader) Float() (v float64, inRange, ok bool) {
 			r.pos = i
 			return 0, false, r.fail("expected a digit after the decimal point")
 		}
-		var n int
-		i, n = gatherDigits(d, i, &mant, &digits, &fast)
-		decimals += n
+		whole := digits
+		var exact bool
+		i, mant, digits, exact = gatherDigits(d, i, mant, digits)
+		decimals, fast = digits-whole, fast && exact
 	}
 	if i < len(d) && (d[i] == 'e' || d[i] == 'E') {
 		fast = false
