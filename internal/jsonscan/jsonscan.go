@@ -12,7 +12,9 @@
 package jsonscan
 
 import (
+	"encoding/binary"
 	"iter"
+	"math/bits"
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -47,18 +49,26 @@ func (e *SyntaxError) Error() string {
 // Reader reads one document. The zero Reader is an empty input; Reset
 // gives it one.
 type Reader struct {
-	data    []byte
-	pos     int
-	depth   int
-	err     *SyntaxError
-	buf     []byte // unescaped string, reused
-	escaped bool   // the last string read is in buf
+	data  []byte
+	pos   int
+	depth int
+	err   *SyntaxError
+	buf   []byte // unescaped string, reused
+	form  uint8  // the form of the last string read: strPlain...
 }
+
+// The forms of a string read.
+const (
+	strPlain   uint8 = iota // ASCII without escapes
+	strRaw                  // without escapes, not only ASCII
+	strEscaped              // with escapes: unescaped into buf
+)
 
 // Reset makes r read data from the start.
 func (r *Reader) Reset(data []byte) {
-	buf := r.buf[:0]
-	*r = Reader{data: data, buf: buf}
+	// Field by field: a whole Reader built and copied costs a stall when
+	// the copy reads the stores just made.
+	r.data, r.pos, r.depth, r.err, r.buf, r.form = data, 0, 0, nil, r.buf[:0], strPlain
 }
 
 // Err is the first syntax error, or nil.
@@ -84,15 +94,23 @@ func (r *Reader) fail(msg string) bool {
 }
 
 func (r *Reader) skipSpace() {
-	for r.pos < len(r.data) {
-		switch r.data[r.pos] {
-		case ' ', '\t', '\n', '\r':
-			r.pos++
-		default:
-			return
-		}
+	for r.pos < len(r.data) && isSpace[r.data[r.pos]] {
+		r.pos++
 	}
 }
+
+// spaceEnd is skipSpace on an index, for code that keeps its position in
+// a register.
+func spaceEnd(d []byte, i int) int {
+	for i < len(d) && isSpace[d[i]] {
+		i++
+	}
+	return i
+}
+
+// isSpace is JSON's white space: a table, for skipSpace is then cheap
+// enough to inline everywhere, and Colon with it.
+var isSpace = [256]bool{' ': true, '\t': true, '\n': true, '\r': true}
 
 // Peek returns the kind of the next value without reading it.
 func (r *Reader) Peek() Kind {
@@ -100,22 +118,23 @@ func (r *Reader) Peek() Kind {
 	if r.err != nil || r.pos >= len(r.data) {
 		return Invalid
 	}
-	switch c := r.data[r.pos]; {
-	case c == 'n':
-		return Null
-	case c == 't' || c == 'f':
-		return Bool
-	case c == '"':
-		return String
-	case c == '[':
-		return Array
-	case c == '{':
-		return Object
-	case c == '-' || c >= '0' && c <= '9':
-		return Number
-	}
-	return Invalid
+	return kinds[r.data[r.pos]]
 }
+
+// kinds is the kind of value that each byte starts (a table: Peek is on
+// every value's path).
+var kinds = func() (t [256]Kind) {
+	t['n'] = Null
+	t['t'], t['f'] = Bool, Bool
+	t['"'] = String
+	t['['] = Array
+	t['{'] = Object
+	t['-'] = Number
+	for c := '0'; c <= '9'; c++ {
+		t[c] = Number
+	}
+	return t
+}()
 
 // Finish checks that nothing but white space follows the document.
 func (r *Reader) Finish() error {
@@ -148,15 +167,16 @@ func (r *Reader) BeginObject() bool { return r.enter('{') }
 func (r *Reader) BeginArray() bool { return r.enter('[') }
 
 // prevByte is the last byte before pos that is not white space.
-func (r *Reader) prevByte() byte {
-	for i := r.pos - 1; i >= 0; i-- {
-		switch c := r.data[i]; c {
-		case ' ', '\t', '\n', '\r':
-		default:
-			return c
-		}
+func (r *Reader) prevByte() byte { return byteBefore(r.data, r.pos) }
+
+// byteBefore is the last byte before d[i] that is not white space.
+func byteBefore(d []byte, i int) byte {
+	for i--; i >= 0 && isSpace[d[i]]; i-- {
 	}
-	return 0
+	if i < 0 {
+		return 0
+	}
+	return d[i]
 }
 
 // Keys ranges over the keys of the object being read, as NextKey reads
@@ -176,63 +196,88 @@ func (r *Reader) Keys() iter.Seq[[]byte] {
 // returns it; false at the closing '}' (which it reads) or on an error.
 // The key may alias the input or a buffer reused by the next string read
 // (Escaped tells which).
-func (r *Reader) NextKey() ([]byte, bool) {
-	key, ok := r.NextName()
-	if !ok || !r.Colon() {
-		return nil, false
-	}
-	return key, true
-}
+func (r *Reader) NextKey() ([]byte, bool) { return r.member(true, true) }
 
 // NextName is NextKey without the ':', which Colon then reads: a caller
 // can act on a key before the syntax after it is checked, as
 // encoding/json's Decoder.Token returns a key before its ':'.
-func (r *Reader) NextName() ([]byte, bool) {
-	if !r.moreMembers() {
-		return nil, false
-	}
-	return r.Bytes()
-}
+func (r *Reader) NextName() ([]byte, bool) { return r.member(true, false) }
 
 // Colon reads the ':' after a key that NextName read.
 func (r *Reader) Colon() bool {
-	r.skipSpace()
-	if r.pos >= len(r.data) || r.data[r.pos] != ':' {
-		return r.fail("expected ':' after an object key")
-	}
-	r.pos++
-	return true
+	i, ok := colonEnd(r.data, r.pos)
+	r.pos = i
+	return ok || r.fail(noColon)
 }
 
-// moreMembers reads up to the opening '"' of the object's next key (the
-// ',' before it, if any); false at the closing '}' (which it reads) or on
-// an error.
-func (r *Reader) moreMembers() bool {
-	r.skipSpace()
-	if r.err != nil || r.pos >= len(r.data) {
-		return r.fail("unexpected end inside an object")
+const noColon = "expected ':' after an object key"
+
+// colonEnd finds the ':' at d[i] or after white space, and returns the
+// index after it; else false, and the index of what is there instead.
+func colonEnd(d []byte, i int) (int, bool) {
+	i = spaceEnd(d, i)
+	if i < len(d) && d[i] == ':' {
+		return i + 1, true
 	}
-	first := r.prevByte() == '{'
-	switch r.data[r.pos] {
+	return i, false
+}
+
+// member reads the next key of the object being read, with the ',' before
+// it if any: unescaped, or only checked (Skip), and with colon the ':'
+// after it. It returns false at the closing '}' (which it reads) or on an
+// error. One function for NextKey, NextName and Skip, not a chain of calls:
+// every member of a request passes here.
+func (r *Reader) member(unescape, colon bool) (key []byte, ok bool) {
+	// The position stays in i, a register, between the steps; r.pos is
+	// written before a failure (its offset) or a call that reads it.
+	d := r.data
+	i := spaceEnd(d, r.pos)
+	if r.err != nil || i >= len(d) {
+		r.pos = i
+		return nil, r.fail("unexpected end inside an object")
+	}
+	first := byteBefore(d, i) == '{'
+	r.pos = i
+	switch d[i] {
 	case '}':
 		r.pos++
 		r.depth--
-		return false
+		return nil, false
 	case ',':
 		if first {
-			return r.fail("expected a key or '}'")
+			return nil, r.fail("expected a key or '}'")
 		}
-		r.pos++
-		r.skipSpace()
+		i = spaceEnd(d, i+1)
+		r.pos = i
 	default:
 		if !first {
-			return r.fail("expected ',' or '}' after an object value")
+			return nil, r.fail("expected ',' or '}' after an object value")
 		}
 	}
-	if r.pos >= len(r.data) || r.data[r.pos] != '"' {
-		return r.fail("expected a string key")
+	if i >= len(d) || d[i] != '"' {
+		return nil, r.fail("expected a string key")
 	}
-	return true
+	if end := asciiEnd(d, i+1); end < len(d) && d[end] == '"' {
+		key, i, r.form = d[i+1:end], end+1, strPlain // plain, as most keys are
+	} else {
+		if unescape {
+			key, ok = r.strRest()
+		} else {
+			_, ok = r.skipString()
+		}
+		if !ok {
+			return nil, false
+		}
+		i = r.pos
+	}
+	if colon {
+		if i, ok = colonEnd(d, i); !ok {
+			r.pos = i
+			return nil, r.fail(noColon)
+		}
+	}
+	r.pos = i
+	return key, true
 }
 
 // NextElem reports whether the array being read has another element, and
@@ -263,7 +308,10 @@ func (r *Reader) NextElem() bool {
 }
 
 // Null reads a null.
-func (r *Reader) Null() bool { return r.literal("null") }
+func (r *Reader) Null() bool {
+	r.skipSpace()
+	return r.literal("null")
+}
 
 // Bool reads true or false.
 func (r *Reader) Bool() (v, ok bool) {
@@ -274,8 +322,8 @@ func (r *Reader) Bool() (v, ok bool) {
 	return false, r.literal("false")
 }
 
+// literal reads word at the reader's position.
 func (r *Reader) literal(word string) bool {
-	r.skipSpace()
 	if len(r.data)-r.pos < len(word) || string(r.data[r.pos:r.pos+len(word)]) != word {
 		return r.fail("expected " + word)
 	}
@@ -292,18 +340,47 @@ func (r *Reader) Bytes() ([]byte, bool) {
 	if r.pos >= len(r.data) || r.data[r.pos] != '"' {
 		return nil, r.fail("expected a string")
 	}
-	d := r.data
-	start := r.pos + 1
+	if s, ok := r.plain(); ok {
+		return s, true
+	}
+	return r.strRest()
+}
+
+// plain reads the string whose '"' is at the reader's position if it is
+// ASCII without escapes, as most keys are; else it reads nothing and
+// returns false.
+func (r *Reader) plain() ([]byte, bool) {
+	d, start := r.data, r.pos+1
+	i := asciiEnd(d, start)
+	if i >= len(d) || d[i] != '"' {
+		return nil, false
+	}
+	r.pos, r.form = i+1, strPlain
+	return d[start:i], true
+}
+
+// asciiEnd is the index of the first byte from d[i] on that is not plain
+// ASCII in a string, len(d) if none.
+func asciiEnd(d []byte, i int) int {
+	for i < len(d) && plainASCII[d[i]] {
+		i++
+	}
+	return i
+}
+
+// strRest reads the string whose '"' is at the reader's position when it
+// is not plain: with bytes beyond ASCII, or escapes.
+func (r *Reader) strRest() ([]byte, bool) {
+	d, start := r.data, r.pos+1
 	i := start
 	for i < len(d) && d[i] != '"' && d[i] != '\\' && d[i] >= 0x20 {
 		i++
 	}
 	if i < len(d) && d[i] == '"' {
-		r.pos = i + 1
-		r.escaped = false
+		r.pos, r.form = i+1, strRaw
 		return d[start:i], true
 	}
-	r.escaped = true
+	r.form = strEscaped
 	r.buf = append(r.buf[:0], d[start:i]...)
 	for i < len(d) {
 		switch c := d[i]; {
@@ -365,7 +442,40 @@ func (r *Reader) Bytes() ([]byte, bool) {
 // Escaped reports whether the last string read (Bytes, NextKey, NextName)
 // had escapes: it is then in the buffer that the next string read reuses,
 // and a caller that keeps it must copy it; else it is a slice of the input.
-func (r *Reader) Escaped() bool { return r.escaped }
+func (r *Reader) Escaped() bool { return r.form == strEscaped }
+
+// Plain reports whether the last string read was ASCII without escapes: a
+// slice of the input that is UTF-8, so needs neither copy nor check.
+func (r *Reader) Plain() bool { return r.form == strPlain }
+
+// plainASCII holds the bytes that a string takes as they are and that
+// are ASCII: all but controls, '"' and '\'. A table: plain's loop is one
+// load and one test a byte.
+var plainASCII = func() (t [256]bool) {
+	for c := ' '; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+// plainEnd is the index of the first byte from d[i] on that a string does
+// not hold as it is ('"', '\', a control character); len(d) if none. It
+// tests eight bytes at a time, as Valid passes over every string: a word's
+// flags are exact up to its first flagged byte, which is all that is used.
+func plainEnd(d []byte, i int) int {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	for ; i+8 <= len(d); i += 8 {
+		x := binary.LittleEndian.Uint64(d[i:])
+		q, b := x^(ones*'"'), x^(ones*'\\')
+		if m := ((q-ones)&^q | (b-ones)&^b | (x-ones*' ')&^x) & highs; m != 0 {
+			return i + bits.TrailingZeros64(m)/8
+		}
+	}
+	for i < len(d) && d[i] >= ' ' && d[i] != '"' && d[i] != '\\' {
+		i++
+	}
+	return i
+}
 
 func hex4(d []byte, i int) (uint16, bool) {
 	if i+4 > len(d) {
@@ -390,12 +500,25 @@ func hex4(d []byte, i int) (uint16, bool) {
 
 // Skip reads any one value, checking its syntax.
 func (r *Reader) Skip() bool {
-	switch r.Peek() {
+	r.skipSpace()
+	return r.value()
+}
+
+// value reads the value at the reader's position (past white space), as
+// Skip.
+func (r *Reader) value() bool {
+	var k Kind
+	if r.err == nil && r.pos < len(r.data) {
+		k = kinds[r.data[r.pos]]
+	}
+	switch k {
 	case Null:
-		return r.Null()
+		return r.literal("null")
 	case Bool:
-		_, ok := r.Bool()
-		return ok
+		if r.data[r.pos] == 't' {
+			return r.literal("true")
+		}
+		return r.literal("false")
 	case Number:
 		_, ok := r.number()
 		return ok
@@ -415,9 +538,9 @@ func (r *Reader) Skip() bool {
 		if !r.BeginObject() {
 			return false
 		}
-		for r.moreMembers() { // keys checked, not unescaped
-			if _, ok := r.skipString(); !ok || !r.Colon() || !r.Skip() {
-				return false
+		for {
+			if _, ok := r.member(false, true); !ok || !r.Skip() {
+				break // at the '}', or at an error that Err has
 			}
 		}
 	default:
@@ -434,7 +557,12 @@ func (r *Reader) Skip() bool {
 func (r *Reader) Raw() ([]byte, bool) {
 	r.skipSpace()
 	start := r.pos
-	if !r.Skip() {
+	if r.err == nil && r.pos < len(r.data) && kinds[r.data[r.pos]] == Number {
+		_, ok := r.number() // a request's usual value: one call, not two
+		if !ok {
+			return nil, false
+		}
+	} else if !r.value() {
 		return nil, false
 	}
 	return r.data[start:r.pos], true
@@ -443,7 +571,7 @@ func (r *Reader) Raw() ([]byte, bool) {
 // skipString passes over a string without unescaping it.
 func (r *Reader) skipString() (int, bool) {
 	d := r.data
-	for i := r.pos + 1; i < len(d); i++ {
+	for i := plainEnd(d, r.pos+1); i < len(d); i++ {
 		switch c := d[i]; {
 		case c == '"':
 			r.pos = i + 1

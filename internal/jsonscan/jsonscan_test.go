@@ -66,6 +66,10 @@ var seeds = []string{
 	`[]`, `{}`, ` 1 `, `"\ud800"`, `"\udc00\u0041"`, `"\ud800\ud800"`, `-0`, `1e400`, `1e-400`,
 	`{"a":1,}`, `[1,]`, `[,1]`, `{,}`, `{"a" 1}`, `01`, `1.`, `.5`, `+1`, `1e`, `"\x"`, "\"a\tb\"",
 	`[1 2]`, `{"a":1 "b":2}`, `"abc`, `nul`, `tru`, `[`, `{"a":`, "\"\xff\xfe\"", `{"a":1}{}`,
+	// Strings longer than the eight bytes that the scan of a string tests
+	// at once, with what stops it at each place in a word.
+	`{"abcdefgh":"ijklmnop","0123456\"789abcdef":"x\u00e9y\\z12345678"}`, `["abcdefghijklmno\/", "abcdefghi\u00e9jklmnopqr"]`,
+	"\"abcdefghé\"", "[\"abcdefg\x01\", \"abcdefgh\xff\"]", "\"abcdefgh\x7fijklmnop\x1f\"", `"abcdefghijklmnop`,
 	strings.Repeat("[", 10001) + strings.Repeat("]", 10001),
 	strings.Repeat("[", 10000) + strings.Repeat("]", 10000),
 }
