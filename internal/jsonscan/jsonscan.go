@@ -1,14 +1,19 @@
 // Package jsonscan reads one JSON document (RFC 8259) from a byte slice
-// value by value, for the protocol decoders' hot path: a request of a
+// value by value, for the request decoders' hot path: a request of a
 // thousand rows is read in one pass with no reflection and no allocation
 // beyond the strings kept. It accepts exactly what encoding/json's Valid
 // accepts (FuzzReaderAgrees checks it), and turns numbers and strings into
 // the same values as encoding/json does.
 //
+// It holds the module's one JSON grammar: the protocol decoders read with
+// it, and strictjson (Valid, duplicate keys, a request body's members) is
+// built on it, so that the grammar is written, fuzzed and fixed once.
+//
 // The caller walks the document: Peek says what comes next; BeginObject
-// and NextKey, or BeginArray and NextElem, step through containers; Float,
-// Bytes, Bool and Null read scalars; Skip passes over any value. The first
-// syntax error stops the reader: every later call fails and Err reports it.
+// and NextKey (or NextName and Colon), or BeginArray and NextElem, step
+// through containers; Float, Bytes, Bool and Null read scalars; Skip
+// passes over any value and Raw returns it as it stands. The first syntax
+// error stops the reader: every later call fails and Err reports it.
 package jsonscan
 
 import (

@@ -4,9 +4,12 @@
 // the one that was checked, and a client that sent two values meant one of
 // them.
 //
-// It has one duplicate-key check (KeySet) and one scanner: Decode uses them
-// for whole documents (metadata, schemas, manifests, history lines), Object
-// for the members of a request body, read without allocating.
+// The grammar is not here: Valid, CheckDuplicates, Object and Array walk
+// a jsonscan.Reader, the module's one JSON scanner, fuzzed against
+// encoding/json there, so that a fix to the grammar is made once. This
+// package adds the duplicate-key check (KeySet) and what its callers read:
+// Decode whole documents (metadata, schemas, manifests, history lines),
+// Object the members of a request body, without allocating.
 package strictjson
 
 import (
@@ -15,11 +18,18 @@ import (
 	"fmt"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/mlservice/mlservice/internal/jsonscan"
 )
 
-// maxDepth is encoding/json's nesting limit: a document nested deeper is
-// not valid JSON to it, and so not to Valid.
-const maxDepth = 10000
+// Valid reports whether data is one JSON value with optional white space
+// around it, exactly as encoding/json's Valid does (FuzzValid checks it),
+// several times faster and without allocating unless data is not JSON.
+func Valid(data []byte) bool {
+	var r jsonscan.Reader
+	r.Reset(data)
+	return r.Skip() && r.Finish() == nil
+}
 
 // DuplicateKeyError reports a key that appears twice in one object.
 type DuplicateKeyError struct {
@@ -47,9 +57,8 @@ func Decode(data []byte, v any) error {
 // at the first syntax error (nil: encoding/json reports those).
 func CheckDuplicates(data []byte) error {
 	var w walker
-	s := scanner{data: data, w: &w}
-	s.ws()
-	s.value(0)
+	w.r.Reset(data)
+	w.value()
 	if w.dup != "" {
 		return &DuplicateKeyError{Path: w.dup}
 	}
@@ -67,103 +76,70 @@ func CheckDuplicates(data []byte) error {
 //	}
 //	if !o.Valid() { ... }
 type Object struct {
-	s      scanner
-	key    []byte
-	value  []byte
-	state  uint8 // objStart, objMember, objEnd, objBad
-	object bool
+	r     jsonscan.Reader
+	key   []byte
+	value []byte
+	state uint8 // objStart...
 }
 
 const (
-	objStart uint8 = iota
-	objMember
-	objEnd
-	objBad
+	objStart  uint8 = iota // the '{' not read yet
+	objMember              // before a member, or the closing '}'
+	objEnd                 // past the closing '}': one valid object
+	objBad                 // a syntax error
+	objNone                // not an object
 )
 
 // NewObject starts reading data. IsObject reports whether it starts with an
 // object at all.
-func NewObject(data []byte) Object {
-	o := Object{s: scanner{data: data}}
-	o.s.ws()
-	o.object = o.s.i < len(data) && data[o.s.i] == '{'
-	if !o.object {
-		o.state = objBad
-	}
+func NewObject(data []byte) (o Object) {
+	o.r.Reset(data) // the rest is begin's: NewObject inlines, and builds o in place
 	return o
+}
+
+// begin reads the '{' that the object starts with.
+func (o *Object) begin() {
+	o.state = objNone
+	if o.r.Peek() == jsonscan.Object && o.r.BeginObject() {
+		o.state = objMember
+	}
 }
 
 // IsObject reports whether the input starts with '{' (after white space).
 // An input that does not is either another JSON value or not JSON: Valid
 // tells which.
-func (o *Object) IsObject() bool { return o.object }
+func (o *Object) IsObject() bool {
+	if o.state == objStart {
+		o.begin()
+	}
+	return o.state != objNone
+}
 
 // Next moves to the next member; false at the end or at a syntax error.
 func (o *Object) Next() bool {
-	s := &o.s
-	switch o.state {
-	case objStart:
-		s.i++ // {
-		s.ws()
-		if s.i < len(s.data) && s.data[s.i] == '}' {
-			s.i++
-			o.finish()
+	if o.state != objMember {
+		if o.state != objStart {
 			return false
 		}
-	case objMember:
-		s.ws()
-		if s.i >= len(s.data) {
-			o.state = objBad
+		if o.begin(); o.state != objMember {
 			return false
 		}
-		switch s.data[s.i] {
-		case '}':
-			s.i++
-			o.finish()
-			return false
-		case ',':
-			s.i++
-			s.ws()
-		default:
-			o.state = objBad
-			return false
+	}
+	key, ok := o.r.NextKey()
+	if ok {
+		o.key = key
+		if !o.r.Plain() {
+			o.key = decoded(&o.r, key)
 		}
-	default:
-		return false
+		if o.value, ok = o.r.Raw(); ok {
+			return true
+		}
 	}
-	start, end, plain, ok := s.str()
-	if !ok {
-		o.state = objBad
-		return false
+	o.state = objBad
+	if o.r.Err() == nil && o.r.Finish() == nil { // read the '}', and nothing follows
+		o.state = objEnd
 	}
-	o.key = s.data[start:end]
-	if !plain {
-		o.key = decodeString(s.data[start-1 : end+1])
-	}
-	s.ws()
-	if s.i >= len(s.data) || s.data[s.i] != ':' {
-		o.state = objBad
-		return false
-	}
-	s.i++
-	s.ws()
-	vstart := s.i
-	if !s.value(1) {
-		o.state = objBad
-		return false
-	}
-	o.value = s.data[vstart:s.i]
-	o.state = objMember
-	return true
-}
-
-// finish checks that nothing but white space follows the object.
-func (o *Object) finish() {
-	o.s.ws()
-	o.state = objEnd
-	if o.s.i != len(o.s.data) {
-		o.state = objBad
-	}
+	return false
 }
 
 // Key is the current member's key, unescaped.
@@ -173,12 +149,10 @@ func (o *Object) Key() []byte { return o.key }
 // number, string (with its quotes), literal, array or object.
 func (o *Object) Value() []byte { return o.value }
 
-// Valid reports, once Next has returned false, whether the input was one
-// valid JSON object. Call it only after the last Next.
+// Valid reports whether the input is one valid JSON object, reading the
+// members that Next has not: a caller may stop early.
 func (o *Object) Valid() bool {
-	if o.state == objMember { // the caller stopped early: scan the rest
-		for o.Next() {
-		}
+	for o.Next() {
 	}
 	return o.state == objEnd
 }
@@ -224,9 +198,10 @@ func (k *KeySet) Reset() {
 	k.many = nil
 }
 
-// walker is what CheckDuplicates' scanner keeps besides: the path of the
-// current value, as the components above it, and the duplicate it found.
+// walker is CheckDuplicates' reader, with the path of the current value
+// (the components above it) and the duplicate it found.
 type walker struct {
+	r    jsonscan.Reader
 	path []pathPart
 	dup  string
 }
@@ -234,6 +209,61 @@ type walker struct {
 type pathPart struct {
 	key   []byte
 	index int // for an array element; key is nil then
+}
+
+// value reads one value, checking the keys of every object in it; false
+// at a duplicate or a syntax error.
+func (w *walker) value() bool {
+	switch w.r.Peek() {
+	case jsonscan.Object:
+		return w.object()
+	case jsonscan.Array:
+		return w.array()
+	}
+	return w.r.Skip()
+}
+
+// object checks each key as it is read, before its ':', where
+// encoding/json's Decoder.Token (the fuzz test's reference) meets it too.
+func (w *walker) object() bool {
+	if !w.r.BeginObject() {
+		return false
+	}
+	var keys KeySet
+	for {
+		key, ok := w.r.NextName()
+		if !ok {
+			return w.r.Err() == nil
+		}
+		key = decoded(&w.r, key)
+		if keys.Add(key) {
+			w.dup = w.pathString(key)
+			return false
+		}
+		if !w.r.Colon() || !w.member(pathPart{key: key}) {
+			return false
+		}
+	}
+}
+
+func (w *walker) array() bool {
+	if !w.r.BeginArray() {
+		return false
+	}
+	for n := 0; w.r.NextElem(); n++ {
+		if !w.member(pathPart{index: n}) {
+			return false
+		}
+	}
+	return w.r.Err() == nil
+}
+
+// member reads a container's value, at the path one part deeper.
+func (w *walker) member(p pathPart) bool {
+	w.path = append(w.path, p)
+	ok := w.value()
+	w.path = w.path[:len(w.path)-1]
+	return ok
 }
 
 // pathString names key in the object at the walker's path.
@@ -257,26 +287,20 @@ func (w *walker) pathString(key []byte) string {
 	return string(append(b, key...))
 }
 
-// decodeString returns the content of a quoted JSON string that is not
-// plain ASCII as encoding/json decodes it: its bytes when they are UTF-8
-// without escapes, else the decoded string (escapes resolved, bytes that
-// are not UTF-8 turned into U+FFFD), which allocates.
-func decodeString(quoted []byte) []byte {
-	inner := quoted[1 : len(quoted)-1]
-	if bytes.IndexByte(inner, '\\') < 0 && utf8.Valid(inner) {
-		return inner
+// decoded is s, a string that r has just read, as encoding/json decodes
+// it: s itself when it is UTF-8 and a slice of the input, else a copy (the
+// reader reuses its buffer) with each byte that is not UTF-8 as U+FFFD.
+func decoded(r *jsonscan.Reader, s []byte) []byte {
+	if r.Plain() || !r.Escaped() && utf8.Valid(s) {
+		return s
 	}
-	return unescape(quoted)
-}
-
-// unescape decodes a quoted JSON string as encoding/json does; it
-// allocates.
-func unescape(quoted []byte) []byte {
-	var out string
-	if err := json.Unmarshal(quoted, &out); err != nil {
-		return quoted // not reached: the scanner accepted it
+	out := make([]byte, 0, len(s))
+	for len(s) > 0 {
+		c, n := utf8.DecodeRune(s)
+		out = utf8.AppendRune(out, c) // RuneError for a byte that is not UTF-8
+		s = s[n:]
 	}
-	return []byte(out)
+	return out
 }
 
 // String returns a JSON string value (with its quotes, as Object.Value
@@ -287,7 +311,15 @@ func String(value []byte) (text []byte, ok bool) {
 	if len(value) < 2 || value[0] != '"' || value[len(value)-1] != '"' {
 		return nil, false
 	}
-	return decodeString(value), true
+	if inner := value[1 : len(value)-1]; bytes.IndexByte(inner, '\\') < 0 && utf8.Valid(inner) {
+		return inner, true
+	}
+	var r jsonscan.Reader
+	r.Reset(value)
+	if s, ok := r.Bytes(); ok && r.Finish() == nil {
+		return decoded(&r, s), true
+	}
+	return value, true // not reached for a value that Object gave
 }
 
 // Shorten cuts s to at most n bytes and a mark, on a UTF-8 boundary: a
@@ -305,44 +337,25 @@ func Shorten(s string, n int) string {
 // Array reads the elements of a JSON array that is known to be valid (an
 // Object's Value), one at a time, without allocating.
 type Array struct {
-	s     scanner
+	r     jsonscan.Reader
 	value []byte
-	first bool
 }
 
 // NewArray starts reading value; ok is false when it is not an array.
 func NewArray(value []byte) (a Array, ok bool) {
-	a = Array{s: scanner{data: value}, first: true}
-	a.s.ws()
-	if a.s.i >= len(value) || value[a.s.i] != '[' {
-		return a, false
-	}
-	a.s.i++
-	return a, true
+	a.r.Reset(value)
+	return a, a.r.Peek() == jsonscan.Array && a.r.BeginArray()
 }
 
 // Next moves to the next element; false at the end (or at a syntax error,
 // which a valid array does not have).
 func (a *Array) Next() bool {
-	s := &a.s
-	s.ws()
-	if s.i >= len(s.data) || s.data[s.i] == ']' {
+	if !a.r.NextElem() {
 		return false
 	}
-	if !a.first {
-		if s.data[s.i] != ',' {
-			return false
-		}
-		s.i++
-		s.ws()
-	}
-	a.first = false
-	start := s.i
-	if !s.value(1) {
-		return false
-	}
-	a.value = s.data[start:s.i]
-	return true
+	v, ok := a.r.Raw()
+	a.value = v
+	return ok
 }
 
 // Value is the current element as it stands in the input.
