@@ -185,19 +185,22 @@ func TestUsage(t *testing.T) {
 		env  map[string]string
 		args []string
 		code int
+		say  string // in stderr, when set
 	}{
-		{"no command", nil, nil, exitUsage},
-		{"unknown command", nil, []string{"fly"}, exitUsage},
-		{"train without file", nil, []string{"train"}, exitUsage},
-		{"train two files", nil, []string{"train", day, day}, exitUsage},
-		{"unknown flag", nil, []string{"train", "-fast", day}, exitUsage},
-		{"bad seed", nil, []string{"train", "-seed", "x", day}, exitUsage},
-		{"zero seed", nil, []string{"train", "-seed", "0", day}, exitUsage},
-		{"bad env bool", map[string]string{"BALANCED_CLASS_WEIGHT": "maybe"}, []string{"train", day}, exitUsage},
-		{"rollback bad id", nil, []string{"rollback", "../../etc"}, exitUsage},
-		{"versions extra arg", nil, []string{"versions", "x"}, exitUsage},
-		{"help", nil, []string{"help"}, exitOK},
-		{"missing file", map[string]string{"ARTIFACTS_DIR": t.TempDir()}, []string{"train", "no-such.csv"}, exitFailure},
+		{"no command", nil, nil, exitUsage, ""},
+		{"unknown command", nil, []string{"fly"}, exitUsage, ""},
+		{"train without file", nil, []string{"train"}, exitUsage, ""},
+		{"train two files", nil, []string{"train", day, day}, exitUsage, ""},
+		{"unknown flag", nil, []string{"train", "-fast", day}, exitUsage, ""},
+		{"bad seed", nil, []string{"train", "-seed", "x", day}, exitUsage, ""},
+		{"zero seed", nil, []string{"train", "-seed", "0", day}, exitUsage, ""},
+		{"bad env bool", map[string]string{"BALANCED_CLASS_WEIGHT": "maybe"}, []string{"train", day}, exitUsage, ""},
+		{"rollback bad id", nil, []string{"rollback", "../../etc"}, exitUsage, ""},
+		{"versions extra arg", nil, []string{"versions", "x"}, exitUsage, `versions takes no arguments, got ["x"]`},
+		{"unpin extra arg", nil, []string{"unpin", "x", "y"}, exitUsage, `unpin takes no arguments, got ["x" "y"]`},
+		{"report extra arg", nil, []string{"report", "x"}, exitUsage, `report takes no arguments, got ["x"]`},
+		{"help", nil, []string{"help"}, exitOK, ""},
+		{"missing file", map[string]string{"ARTIFACTS_DIR": t.TempDir()}, []string{"train", "no-such.csv"}, exitFailure, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := trainer(t, tc.env, tc.args...)
@@ -206,6 +209,9 @@ func TestUsage(t *testing.T) {
 			}
 			if tc.code == exitUsage && !strings.Contains(r.Stderr, "usage:") {
 				t.Errorf("usage error without usage text:\n%s", r.Stderr)
+			}
+			if !strings.Contains(r.Stderr, tc.say) {
+				t.Errorf("stderr does not say %q:\n%s", tc.say, r.Stderr)
 			}
 		})
 	}

@@ -16,10 +16,10 @@ import (
 // CompareAndSwap), so a name cannot drift from what it runs.
 func RunCases[T any](t *testing.T, timeout time.Duration, newSubject func(t *testing.T) T, tests ...func(t *testing.T, ctx context.Context, subject T)) {
 	for _, test := range tests {
-		name := runtime.FuncForPC(reflect.ValueOf(test).Pointer()).Name()
-		name, ok := strings.CutPrefix(name[strings.LastIndexByte(name, '.')+1:], "test")
+		full := runtime.FuncForPC(reflect.ValueOf(test).Pointer()).Name()
+		name, ok := strings.CutPrefix(full[strings.LastIndexByte(full, '.')+1:], "test")
 		if !ok || name == "" {
-			t.Fatalf("RunCases: %s is not named testSomething", runtime.FuncForPC(reflect.ValueOf(test).Pointer()).Name())
+			t.Fatalf("RunCases: %s is not named testSomething", full)
 		}
 		t.Run(name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), timeout)
